@@ -1,0 +1,100 @@
+//! `test` blocks: each `given` names an input and each `expect` a decision without
+//! parameters; their values are constants checked against the declared types.
+
+use crate::elaborate::Body;
+use crate::scope::{Context, Def, suggest};
+use covenant_ir::{Expect, Given, InputId, Owner, TestDef};
+use covenant_source::Diagnostic;
+use covenant_syntax::ast::ItemKind;
+
+impl Context<'_> {
+    pub(crate) fn elaborate_tests(&mut self) {
+        for (m, module) in self.modules.iter().enumerate() {
+            for item in &module.ast.items {
+                let ItemKind::Test(test) = &item.kind else { continue };
+                let index = self.program.tests.len() as u32;
+                let mut body = Body::constant(m, Owner::Test(index));
+                let mut givens: Vec<Given> = Vec::new();
+                for (name, value) in &test.givens {
+                    let Some(pos) = self.program.inputs.iter().position(|i| i.name == name.text) else {
+                        let names: Vec<String> = self.program.inputs.iter().map(|i| i.name.clone()).collect();
+                        let d = Diagnostic::error(
+                            "E0601",
+                            format!("`{}` is not an input", name.text),
+                            name.span,
+                            "not an input",
+                        );
+                        let d = match suggest(&name.text, &names) {
+                            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                            None => d.with_help("`given` sets an input declared with `input name: Type`"),
+                        };
+                        self.diagnostics.push(d);
+                        continue;
+                    };
+                    let input = InputId(pos as u32);
+                    if let Some(previous) = givens.iter().find(|g| g.input == input) {
+                        let previous = previous.span;
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                "E0601",
+                                format!("input `{}` is given twice", name.text),
+                                name.span,
+                                "given again",
+                            )
+                            .with_label(previous, "first given here"),
+                        );
+                        continue;
+                    }
+                    let ty = self.program.input(input).ty.clone();
+                    let node = self.expect(&mut body, value, &ty, &format!("input `{}`", name.text));
+                    givens.push(Given { input, value: node, span: name.span.to(value.span) });
+                }
+                let mut expects = Vec::new();
+                for expect in &test.expects {
+                    let decision = match self.lookup(m, &expect.name.text) {
+                        Some(Def::Decision(id)) if self.program.decision(id).params.is_empty() => id,
+                        Some(Def::Decision(id)) => {
+                            self.diagnostics.push(
+                                Diagnostic::error(
+                                    "E0602",
+                                    format!(
+                                        "decision `{}` has parameters, so a test cannot expect it directly",
+                                        expect.name.text
+                                    ),
+                                    expect.name.span,
+                                    "has parameters",
+                                )
+                                .with_label(self.program.decision(id).name_span, "declared here")
+                                .with_help("declare a decision without parameters that calls it, and expect that"),
+                            );
+                            continue;
+                        }
+                        _ => {
+                            let names: Vec<String> = self
+                                .visible_names(m)
+                                .into_iter()
+                                .filter(|n| matches!(self.lookup(m, n), Some(Def::Decision(_))))
+                                .collect();
+                            let d = Diagnostic::error(
+                                "E0602",
+                                format!("`{}` is not a decision", expect.name.text),
+                                expect.name.span,
+                                "not a decision",
+                            );
+                            let d = match suggest(&expect.name.text, &names) {
+                                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                                None => d.with_help("`expect` names a decision declared or imported in this file"),
+                            };
+                            self.diagnostics.push(d);
+                            continue;
+                        }
+                    };
+                    let ty = self.program.decision(decision).ty.clone();
+                    let node = self.expect(&mut body, &expect.value, &ty, &format!("decision `{}`", expect.name.text));
+                    expects.push(Expect { decision, value: node, span: expect.span });
+                }
+                self.program.tests.push(TestDef { name: test.name.clone(), span: test.name_span, givens, expects });
+            }
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! The `covenant` command: `check`, `eval`, `test` and `dump`.
+//!
+//! This is the only crate that reads files or writes to the terminal. Exit codes: 0 for
+//! success, 1 for a failed check, evaluation or test, 2 for a usage or input error.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use covenant_driver::{Compilation, Loader, inputs, receipt, testing};
+use covenant_eval::{NoTrace, Recorder, Session};
+use covenant_ir::{DecisionId, value};
+use covenant_report::{diagnostics, explain};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "covenant",
+    version,
+    about = "Rules and contracts for health and social-care commissioning: check, evaluate and explain."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile files and report every problem (exit 1 if there is an error).
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// `text` (source excerpts), `short` (one line each) or `json`.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+    /// Evaluate decisions for one case given as JSON.
+    Eval {
+        file: PathBuf,
+        /// The case: a JSON object with one field per declared input.
+        #[arg(long)]
+        input: PathBuf,
+        /// A decision to evaluate (repeatable); by default every decision without parameters in FILE.
+        #[arg(long = "decision")]
+        decisions: Vec<String>,
+        /// Explain each result: the rules, table rows, comparisons and roundings behind it.
+        #[arg(long)]
+        explain: bool,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Run the `test` blocks in files or folders (recursively).
+    Test {
+        /// Files or folders; the current folder by default.
+        paths: Vec<PathBuf>,
+    },
+    /// Show what the compiler made of a file at one stage (for people learning the compiler).
+    Dump {
+        #[arg(long, value_enum)]
+        stage: Stage,
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Short,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Stage {
+    Tokens,
+    Ast,
+    Ir,
+}
+
+/// Reads imported files from disk.
+struct FileSystem;
+
+impl Loader for FileSystem {
+    fn load(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+/// The stack for compiling and evaluating: generous, because syntax trees may legitimately
+/// be a thousand levels deep (the front end rejects anything deeper with E0004).
+const STACK_BYTES: usize = 512 * 1024 * 1024;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let worker = std::thread::Builder::new().name("covenant".into()).stack_size(STACK_BYTES).spawn(move || run(cli));
+    match worker.map(|w| w.join()) {
+        Ok(Ok(code)) => code,
+        Ok(Err(_)) => {
+            eprintln!("error: internal error in covenant (please report it with the files you used)");
+            ExitCode::from(70)
+        }
+        Err(e) => {
+            eprintln!("error: cannot start a worker thread: {e}");
+            ExitCode::from(70)
+        }
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check { files, format } => check(&files, format),
+        Command::Eval { file, input, decisions, explain, format } => eval(&file, &input, &decisions, explain, format),
+        Command::Test { paths } => test(&paths),
+        Command::Dump { stage, file } => dump(stage, &file),
+    }
+}
+
+fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn display_path(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Compiles files; `Err` carries the exit code for unreadable files.
+fn compile(files: &[PathBuf]) -> Result<Compilation, ExitCode> {
+    let mut roots = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => roots.push((display_path(file), text)),
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", file.display());
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(covenant_driver::compile(&roots, &FileSystem))
+}
+
+fn print_diagnostics(compilation: &Compilation) {
+    for d in &compilation.diagnostics {
+        eprint!("{}", diagnostics::render(d, &compilation.sources, color()));
+    }
+}
+
+fn summary(compilation: &Compilation) -> String {
+    let errors = compilation.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = compilation.diagnostics.len() - errors;
+    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+}
+
+fn check(files: &[PathBuf], format: CheckFormat) -> ExitCode {
+    let compilation = match compile(files) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match format {
+        CheckFormat::Text => {
+            print_diagnostics(&compilation);
+            eprintln!("{}", summary(&compilation));
+        }
+        CheckFormat::Short => {
+            for d in &compilation.diagnostics {
+                eprintln!("{}", diagnostics::render_short(d, &compilation.sources));
+            }
+            eprintln!("{}", summary(&compilation));
+        }
+        CheckFormat::Json => {
+            let list: Vec<serde_json::Value> =
+                compilation.diagnostics.iter().map(|d| diagnostics::to_json(d, &compilation.sources)).collect();
+            println!("{}", serde_json::json!({ "diagnostics": list }));
+        }
+    }
+    if compilation.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+fn eval(file: &Path, input: &Path, names: &[String], want_explanation: bool, format: OutputFormat) -> ExitCode {
+    let compilation = match compile(&[file.to_path_buf()]) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if compilation.has_errors() {
+        print_diagnostics(&compilation);
+        eprintln!("{}; nothing was evaluated", summary(&compilation));
+        return ExitCode::from(1);
+    }
+    let program = &compilation.program;
+    let decisions: Vec<DecisionId> = if names.is_empty() {
+        covenant_driver::root_decisions(&compilation)
+    } else {
+        let mut ids = Vec::new();
+        for name in names {
+            match program.find_decision(name) {
+                Some(id) if program.decision(id).params.is_empty() => ids.push(id),
+                Some(_) => {
+                    eprintln!("error: decision `{name}` has parameters; evaluate a decision that calls it");
+                    return ExitCode::from(2);
+                }
+                None => {
+                    let known: Vec<String> = covenant_driver::root_decisions(&compilation)
+                        .into_iter()
+                        .map(|id| program.decision(id).name.clone())
+                        .collect();
+                    eprintln!("error: no decision `{name}` in `{}`; decisions: {}", file.display(), known.join(", "));
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        ids
+    };
+    let text = match std::fs::read_to_string(input) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", input.display());
+            return ExitCode::from(2);
+        }
+    };
+    let document: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: `{}` is not valid JSON: {e}", input.display());
+            return ExitCode::from(2);
+        }
+    };
+    let values = match inputs::read_inputs(program, &document) {
+        Ok(v) => v,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: input {e}");
+            }
+            eprintln!("{} problem(s) in `{}`; nothing was evaluated", errors.len(), input.display());
+            return ExitCode::from(2);
+        }
+    };
+    let receipt = receipt::receipt(program, &values);
+    let mut session = Session::new(program, values);
+    let mut results = serde_json::Map::new();
+    let mut failed = false;
+    for id in decisions {
+        let def = program.decision(id);
+        let outcome = if want_explanation {
+            let mut recorder = Recorder::new();
+            let result = session.decision(id, &mut recorder);
+            result.map(|v| (v, recorder.finish()))
+        } else {
+            session.decision(id, &mut NoTrace).map(|v| (v, None))
+        };
+        match outcome {
+            Ok((value, step)) => {
+                if format == OutputFormat::Json {
+                    let mut entry = serde_json::Map::new();
+                    entry.insert("value".into(), value::to_json(program, &value, &def.ty));
+                    entry.insert("type".into(), serde_json::Value::String(describe_type(program, &def.ty)));
+                    if let Some(step) = &step {
+                        entry.insert("explanation".into(), explain::explain_json(program, &compilation.sources, step));
+                    }
+                    results.insert(def.name.clone(), serde_json::Value::Object(entry));
+                } else if let Some(step) = &step {
+                    println!("{}", explain::explain_text(program, &compilation.sources, step));
+                } else {
+                    println!("{} = {}", def.name, value::display(program, &value, &def.ty));
+                }
+            }
+            Err(error) => {
+                failed = true;
+                let d = error.to_diagnostic();
+                eprint!("{}", diagnostics::render(&d, &compilation.sources, color()));
+                if format == OutputFormat::Json {
+                    results.insert(
+                        def.name.clone(),
+                        serde_json::json!({ "error": diagnostics::to_json(&d, &compilation.sources) }),
+                    );
+                }
+            }
+        }
+    }
+    if format == OutputFormat::Json {
+        let out = serde_json::json!({ "decisions": results, "receipt": receipt });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        println!(
+            "receipt: rules {} · inputs {} · {}",
+            short_hash(&receipt.rules_hash),
+            short_hash(&receipt.inputs_hash),
+            receipt.engine
+        );
+    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+fn short_hash(hash: &str) -> String {
+    match (hash.get(..4), hash.get(hash.len().saturating_sub(3)..)) {
+        (Some(a), Some(b)) => format!("{a}…{b}"),
+        _ => hash.to_string(),
+    }
+}
+
+fn describe_type(program: &covenant_ir::Program, ty: &covenant_ir::Ty) -> String {
+    use covenant_ir::Ty;
+    match ty {
+        Ty::Num(n) => n.to_string(),
+        Ty::Enum(id) => program.enum_def(*id).name.clone(),
+        Ty::Record(id) => program.record_def(*id).name.clone(),
+        Ty::List(inner) => format!("list of {}", describe_type(program, inner)),
+        other => format!("{other:?}"),
+    }
+}
+
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for entry in entries {
+        let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if entry.is_dir() {
+            collect_files(&entry, out)?;
+        } else if entry.extension().is_some_and(|e| e == "cov") {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+fn test(paths: &[PathBuf]) -> ExitCode {
+    let roots = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths.to_vec() };
+    let mut files = Vec::new();
+    for root in &roots {
+        if let Err(e) = collect_files(root, &mut files) {
+            eprintln!("error: cannot read `{}`: {e}", root.display());
+            return ExitCode::from(2);
+        }
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in &files {
+        let compilation = match compile(std::slice::from_ref(file)) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        if compilation.has_errors() {
+            print_diagnostics(&compilation);
+            println!("FAIL {}: does not compile ({})", file.display(), summary(&compilation));
+            failed += 1;
+            continue;
+        }
+        let root = compilation.roots[0];
+        let outcomes = testing::run_tests(&compilation.program, |t| t.span.file == root);
+        for outcome in &outcomes {
+            if outcome.passed() {
+                passed += 1;
+                continue;
+            }
+            failed += 1;
+            println!("FAIL {} test {:?}", compilation.sources.location(outcome.span), outcome.name);
+            for failure in &outcome.failures {
+                match failure {
+                    testing::TestFailure::Mismatch { decision, expected, actual, span } => {
+                        println!(
+                            "  {decision}: expected {expected}, found {actual}   ({})",
+                            compilation.sources.location(*span)
+                        );
+                    }
+                    testing::TestFailure::Error { decision, error, span } => {
+                        let what = decision.as_deref().map_or("a given value".to_string(), |d| d.to_string());
+                        println!("  {what}: evaluation failed   ({})", compilation.sources.location(*span));
+                        print!("{}", indent(&diagnostics::render(&error.to_diagnostic(), &compilation.sources, false)));
+                    }
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+fn dump(stage: Stage, file: &Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    match stage {
+        Stage::Tokens => {
+            let (tokens, _) = covenant_syntax::lex(covenant_source::FileId(0), &text);
+            for (token, span) in tokens {
+                println!("{:>5}..{:<5} {token:?}", span.start, span.end);
+            }
+        }
+        Stage::Ast => {
+            let (ast, diagnostics) = covenant_syntax::parse(covenant_source::FileId(0), &text);
+            println!("{ast:#?}");
+            for d in diagnostics {
+                eprintln!("error[{}]: {}", d.code, d.message);
+            }
+        }
+        Stage::Ir => {
+            let compilation = match compile(&[file.to_path_buf()]) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            print_diagnostics(&compilation);
+            println!("{}", serde_json::to_string_pretty(&compilation.program).unwrap_or_default());
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,264 @@
+//! Validation of input JSON against the declared inputs, before anything is evaluated.
+//!
+//! Every problem names the field path (`person.ratings[3].rating`) so a user can find it.
+//! Numbers are read exactly: JSON numbers keep their text (serde_json's
+//! `arbitrary_precision`), so `12.10` is never a binary float on its way to a `Decimal`.
+
+use covenant_ir::{Date, Duration, NumKind, Program, Ty, Value};
+use rust_decimal::Decimal;
+use serde_json::Value as Json;
+use std::rc::Rc;
+
+/// One problem with an input document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// Where in the document: `person.ratings[3]`, or empty for the document itself.
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.path, self.message) }
+    }
+}
+
+/// The reason carried by an optional input or field that was not given.
+pub const NOT_GIVEN: &str = "not given";
+
+/// Reads the values of all declared inputs, in declaration order, or every problem found.
+pub fn read_inputs(program: &Program, document: &Json) -> Result<Vec<Value>, Vec<InputError>> {
+    let mut errors = Vec::new();
+    let Json::Object(map) = document else {
+        return Err(vec![InputError {
+            path: String::new(),
+            message: format!("the input must be a JSON object with one field per input, found {}", kind(document)),
+        }]);
+    };
+    let mut values = Vec::with_capacity(program.inputs.len());
+    for input in &program.inputs {
+        match map.get(&input.name) {
+            None | Some(Json::Null) if input.optional => values.push(Value::None(Rc::from(NOT_GIVEN))),
+            None => {
+                errors.push(InputError {
+                    path: input.name.clone(),
+                    message: format!("missing input of type {}", show(program, &input.ty)),
+                });
+                values.push(Value::None(Rc::from(NOT_GIVEN)));
+            }
+            Some(json) => values.push(read_value(program, json, &input.ty, &input.name, &mut errors)),
+        }
+    }
+    for key in map.keys() {
+        if !program.inputs.iter().any(|i| &i.name == key) {
+            let known: Vec<&str> = program.inputs.iter().map(|i| i.name.as_str()).collect();
+            errors.push(InputError {
+                path: key.clone(),
+                message: format!(
+                    "no input is declared with this name (declared: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            });
+        }
+    }
+    if errors.is_empty() { Ok(values) } else { Err(errors) }
+}
+
+fn kind(json: &Json) -> &'static str {
+    match json {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a text",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+fn show(program: &Program, ty: &Ty) -> String {
+    match ty {
+        Ty::Num(n) => n.to_string(),
+        Ty::Enum(id) => program.enum_def(*id).name.clone(),
+        Ty::Record(id) => program.record_def(*id).name.clone(),
+        Ty::List(inner) => format!("list of {}", show(program, inner)),
+        other => format!("{other:?}"),
+    }
+}
+
+fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut Vec<InputError>) -> Value {
+    let mut fail = |message: String| {
+        errors.push(InputError { path: path.to_string(), message });
+        Value::None(Rc::from("invalid input"))
+    };
+    match ty {
+        Ty::Bool => match json {
+            Json::Bool(b) => Value::Bool(*b),
+            other => fail(format!("expected true or false, found {}", kind(other))),
+        },
+        Ty::Text => match json {
+            Json::String(s) => Value::Text(Rc::from(s.as_str())),
+            other => fail(format!("expected a text, found {}", kind(other))),
+        },
+        Ty::Date => match json {
+            Json::String(s) => match Date::parse(s) {
+                Some(d) => Value::Date(d),
+                None => fail(format!("`{s}` is not a date; write YYYY-MM-DD")),
+            },
+            other => fail(format!("expected a date as text (YYYY-MM-DD), found {}", kind(other))),
+        },
+        Ty::Duration => match json {
+            Json::String(s) => match parse_duration(s) {
+                Some(d) => Value::Duration(d),
+                None => fail(format!(
+                    "`{s}` is not a duration; write e.g. \"6 months\", \"2 weeks\" or \"1 year 6 months\""
+                )),
+            },
+            other => fail(format!("expected a duration as text, found {}", kind(other))),
+        },
+        Ty::Num(n) => {
+            let text = match json {
+                Json::Number(num) => num.to_string(),
+                Json::String(s) => s.trim().to_string(),
+                other => return fail(format!("expected {}, found {}", n, kind(other))),
+            };
+            match parse_number(&text, n.kind) {
+                Ok(d) => {
+                    if n.kind == NumKind::Int && !d.fract().is_zero() {
+                        return fail(format!("expected a whole number, found `{text}`"));
+                    }
+                    Value::Num(d)
+                }
+                Err(why) => fail(format!("`{text}` is not a valid {}: {why}", n)),
+            }
+        }
+        Ty::Enum(id) => {
+            let def = program.enum_def(*id);
+            let found = match json {
+                Json::String(s) => def.variants.iter().position(|v| &v.name == s),
+                Json::Number(num) => {
+                    num.as_i64().and_then(|code| def.variants.iter().position(|v| v.code == Some(code)))
+                }
+                _ => None,
+            };
+            match found {
+                Some(i) => Value::Enum(i as u32),
+                None => {
+                    let names: Vec<&str> = def.variants.iter().map(|v| v.name.as_str()).collect();
+                    let shown = match json {
+                        Json::String(s) => format!("`{s}`"),
+                        Json::Number(n) => format!("code {n}"),
+                        other => kind(other).to_string(),
+                    };
+                    fail(format!("{shown} is not a {}; expected one of {}", def.name, names.join(", ")))
+                }
+            }
+        }
+        Ty::Record(id) => {
+            let def = program.record_def(*id);
+            let Json::Object(map) = json else {
+                return fail(format!("expected a {} object, found {}", def.name, kind(json)));
+            };
+            let mut fields = Vec::with_capacity(def.fields.len());
+            for f in &def.fields {
+                let field_path = format!("{path}.{}", f.name);
+                match map.get(&f.name) {
+                    None | Some(Json::Null) if f.optional => fields.push(Value::None(Rc::from(NOT_GIVEN))),
+                    None => {
+                        errors.push(InputError {
+                            path: field_path,
+                            message: format!("missing field of type {}", show(program, &f.ty)),
+                        });
+                        fields.push(Value::None(Rc::from(NOT_GIVEN)));
+                    }
+                    Some(v) => fields.push(read_value(program, v, &f.ty, &field_path, errors)),
+                }
+            }
+            for key in map.keys() {
+                if !def.fields.iter().any(|f| &f.name == key) {
+                    let names: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
+                    errors.push(InputError {
+                        path: format!("{path}.{key}"),
+                        message: format!("{} has no such field (fields: {})", def.name, names.join(", ")),
+                    });
+                }
+            }
+            Value::Record(Rc::from(fields))
+        }
+        Ty::List(inner) => {
+            let Json::Array(items) = json else {
+                return fail(format!("expected a list, found {}", kind(json)));
+            };
+            let values: Vec<Value> = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| read_value(program, item, inner, &format!("{path}[{i}]"), errors))
+                .collect();
+            Value::List(Rc::from(values))
+        }
+        Ty::Error => fail("this input's type has an error".to_string()),
+    }
+}
+
+/// Parses an exact decimal. Money may carry `£` and thousands commas; a percentage may be
+/// written `15%` (a plain number is taken as percentage points too: `15` is 15%).
+pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
+    let mut t = text.trim().to_string();
+    if kind == NumKind::Money {
+        t = t.replacen('£', "", 1).replace(',', "");
+    }
+    let percent = kind == NumKind::Percent;
+    if percent {
+        t = t.trim_end_matches('%').trim().to_string();
+    }
+    if t.is_empty() || t.contains(['e', 'E']) {
+        return Err("write plain digits, like 12.50".into());
+    }
+    let d = Decimal::from_str_exact(&t)
+        .map_err(|_| "not a number that can be represented exactly (at most 28 significant digits)".to_string())?;
+    if percent {
+        return d.checked_div(Decimal::ONE_HUNDRED).ok_or_else(|| "too large".to_string());
+    }
+    Ok(d)
+}
+
+/// Parses `6 months`, `2 weeks`, `1 year 6 months`, `10 days`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut total = Duration::default();
+    for pair in words.chunks(2) {
+        let n: i32 = pair[0].parse().ok()?;
+        let part = match pair[1].trim_end_matches('s') {
+            "day" => Duration { months: 0, days: n },
+            "week" => Duration { months: 0, days: n.checked_mul(7)? },
+            "month" => Duration { months: n, days: 0 },
+            "year" => Duration { months: n.checked_mul(12)?, days: 0 },
+            _ => return None,
+        };
+        total = total.checked_add(part)?;
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_exact_and_money_may_be_written_as_people_do() {
+        assert_eq!(parse_number("£1,234.50", NumKind::Money).map(|d| d.to_string()), Ok("1234.50".to_string()));
+        assert_eq!(parse_number("15%", NumKind::Percent).map(|d| d.to_string()), Ok("0.15".to_string()));
+        assert!(parse_number("1e3", NumKind::Decimal).is_err());
+        assert!(parse_number("12.x", NumKind::Decimal).is_err());
+        assert!(parse_number("99999999999999999999999999999999", NumKind::Decimal).is_err());
+    }
+
+    #[test]
+    fn durations_in_words() {
+        assert_eq!(parse_duration("1 year 6 months"), Some(Duration { months: 18, days: 0 }));
+        assert_eq!(parse_duration("2 weeks"), Some(Duration { months: 0, days: 14 }));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

@@ -1,0 +1,217 @@
+//! The compile pipeline and the services around it, free of I/O.
+//!
+//! [`compile`] loads the root files and everything they import (stdlib modules are embedded
+//! in the binary and shown as `<stdlib/…>`; other imports go through the caller's
+//! [`Loader`]), parses them, checks them and lowers them to one [`Program`]. [`inputs`]
+//! validates an input JSON document against the declared inputs; [`receipt`] hashes rules
+//! and inputs; [`testing`] runs `test` blocks. Only the CLI touches the file system.
+//!
+#![doc = include_str!("../../ARCHITECTURE.md")]
+
+pub mod inputs;
+pub mod receipt;
+pub mod testing;
+
+use covenant_check::ParsedModule;
+use covenant_ir::Program;
+use covenant_source::{Diagnostic, FileId, SourceMap, Span};
+use std::collections::BTreeMap;
+
+/// The engine name and version written into every receipt.
+pub const ENGINE: &str = concat!("covenant ", env!("CARGO_PKG_VERSION"));
+
+/// A standard-library module embedded at build time.
+pub struct StdlibModule {
+    pub name: &'static str,
+    pub path: &'static str,
+    pub text: &'static str,
+}
+
+macro_rules! stdlib {
+    ($($name:literal => $path:literal),* $(,)?) => {
+        &[$(StdlibModule {
+            name: $name,
+            path: $path,
+            text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../stdlib/", $path)),
+        }),*]
+    };
+}
+
+/// Every stdlib module, by dotted name.
+pub const STDLIB: &[StdlibModule] = stdlib! {
+    "nhs.clusters" => "nhs/clusters.cov",
+    "nhs.mhct" => "nhs/mhct.cov",
+    "social_care.facs" => "social_care/facs.cov",
+    "finance.time" => "finance/time.cov",
+};
+
+/// Reads source files for imports. The CLI reads the file system; tests use a map.
+pub trait Loader {
+    /// The text of the file at `path` (a path as the user wrote it, joined to the importer's folder).
+    fn load(&self, path: &str) -> Result<String, String>;
+}
+
+/// A loader with no files: only the stdlib can be imported.
+pub struct NoFiles;
+
+impl Loader for NoFiles {
+    fn load(&self, path: &str) -> Result<String, String> {
+        Err(format!("no file `{path}` is available here"))
+    }
+}
+
+/// The result of compiling: every source file, the program and all diagnostics.
+pub struct Compilation {
+    pub sources: SourceMap,
+    pub program: Program,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files the user named (not imports).
+    pub roots: Vec<FileId>,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Compiles one source text (its imports may only name stdlib modules).
+pub fn compile_text(name: &str, text: &str) -> Compilation {
+    compile(&[(name.to_string(), text.to_string())], &NoFiles)
+}
+
+/// Compiles root files given with their text, loading imports through `loader`.
+pub fn compile(roots: &[(String, String)], loader: &dyn Loader) -> Compilation {
+    let mut sources = SourceMap::default();
+    let mut diagnostics = Vec::new();
+    let mut modules: Vec<ParsedModule> = Vec::new();
+    // Module key (stdlib dotted name or file path) → index in `modules`.
+    let mut known: BTreeMap<String, usize> = BTreeMap::new();
+    let mut queue: Vec<usize> = Vec::new();
+    let mut root_ids = Vec::new();
+
+    let add = |sources: &mut SourceMap,
+               modules: &mut Vec<ParsedModule>,
+               diagnostics: &mut Vec<Diagnostic>,
+               display: String,
+               default_name: String,
+               text: &str| {
+        let file = sources.add(display, text);
+        let (ast, parse_diagnostics) = covenant_syntax::parse(file, text);
+        diagnostics.extend(parse_diagnostics);
+        let name = ast.module.as_ref().map_or(default_name, |p| p.dotted());
+        modules.push(ParsedModule { name, file, ast, imports: Vec::new() });
+        modules.len() - 1
+    };
+
+    for (path, text) in roots {
+        let index = add(&mut sources, &mut modules, &mut diagnostics, path.clone(), file_stem(path), text);
+        known.insert(path.clone(), index);
+        root_ids.push(modules[index].file);
+        queue.push(index);
+    }
+
+    while let Some(index) = queue.pop() {
+        let importer = sources.get(modules[index].file).name.clone();
+        let imports: Vec<(String, Span)> = modules[index]
+            .ast
+            .items
+            .iter()
+            .filter_map(|item| match &item.kind {
+                covenant_syntax::ast::ItemKind::Import(path) => Some((path.dotted(), path.span)),
+                _ => None,
+            })
+            .collect();
+        for (dotted, span) in imports {
+            let target = if let Some(std) = STDLIB.iter().find(|m| m.name == dotted) {
+                match known.get(std.name) {
+                    Some(&i) => Some(i),
+                    None => {
+                        let i = add(
+                            &mut sources,
+                            &mut modules,
+                            &mut diagnostics,
+                            format!("<stdlib/{}>", std.path),
+                            std.name.to_string(),
+                            std.text,
+                        );
+                        known.insert(std.name.to_string(), i);
+                        queue.push(i);
+                        Some(i)
+                    }
+                }
+            } else {
+                let path = sibling_path(&importer, &dotted);
+                match known.get(&path) {
+                    Some(&i) => Some(i),
+                    None => match loader.load(&path) {
+                        Ok(text) => {
+                            let i =
+                                add(&mut sources, &mut modules, &mut diagnostics, path.clone(), dotted.clone(), &text);
+                            known.insert(path, i);
+                            queue.push(i);
+                            Some(i)
+                        }
+                        Err(reason) => {
+                            let stdlib_names: Vec<&str> = STDLIB.iter().map(|m| m.name).collect();
+                            diagnostics.push(
+                                Diagnostic::error(
+                                    "E0208",
+                                    format!("cannot find module `{dotted}`"),
+                                    span,
+                                    "no such module",
+                                )
+                                .with_note(format!("looked for the file `{path}`: {reason}"))
+                                .with_help(format!("the standard library has {}", stdlib_names.join(", "))),
+                            );
+                            None
+                        }
+                    },
+                }
+            };
+            if let Some(t) = target
+                && t != index
+                && !modules[index].imports.contains(&t)
+            {
+                modules[index].imports.push(t);
+            }
+        }
+    }
+
+    let file_names: Vec<String> = sources.files().map(|(_, f)| f.name.clone()).collect();
+    let (program, check_diagnostics) = covenant_check::check(&modules, file_names);
+    diagnostics.extend(check_diagnostics);
+    // Stable order for people: by file, then position; errors before warnings at one place.
+    diagnostics.sort_by(|a, b| {
+        (a.primary.span.file, a.primary.span.start, b.severity).cmp(&(
+            b.primary.span.file,
+            b.primary.span.start,
+            a.severity,
+        ))
+    });
+    Compilation { sources, program, diagnostics, roots: root_ids }
+}
+
+fn file_stem(path: &str) -> String {
+    std::path::Path::new(path).file_stem().map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// `import a.b` inside `dir/x.cov` names the file `dir/a/b.cov`.
+fn sibling_path(importer: &str, dotted: &str) -> String {
+    let dir = std::path::Path::new(importer).parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let relative: std::path::PathBuf = dotted.split('.').collect();
+    dir.join(relative).with_extension("cov").to_string_lossy().into_owned()
+}
+
+/// The decisions a user most likely wants from `covenant eval`: those without parameters
+/// declared in the root files, in source order.
+pub fn root_decisions(compilation: &Compilation) -> Vec<covenant_ir::DecisionId> {
+    compilation
+        .program
+        .decisions
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.params.is_empty() && compilation.roots.contains(&d.span.file))
+        .map(|(i, _)| covenant_ir::DecisionId(i as u32))
+        .collect()
+}

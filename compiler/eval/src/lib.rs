@@ -1,0 +1,21 @@
+//! Evaluator of compiled programs, generic over a tracer that records explanations.
+//!
+//! [`Session`] evaluates decisions of a [`covenant_ir::Program`] for one set of inputs;
+//! [`eval_constant`] evaluates the frame-less expressions of tests and params. Both report
+//! failures as [`EvalError`]s with stable codes (see [`error`]) and never panic.
+//!
+//! Explanations come from the [`Tracer`] passed to [`Session::decision`]: [`NoTrace`] costs
+//! nothing, [`Recorder`] builds a tree of [`Step`]s that `covenant-report` renders as text or
+//! JSON. This crate depends only on the IR, never on the parser or the checker.
+
+pub mod error;
+mod ops;
+mod session;
+pub mod trace;
+
+pub use error::EvalError;
+pub use session::{MAX_CALL_DEPTH, MAX_EXPR_DEPTH, Session, eval_constant};
+pub use trace::{Arg, Branch, NoTrace, Operand, Recorder, Step, StepKind, Tracer, Typed};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1570 @@
+//! The evaluator: a tree-walking interpreter over the IR arena, generic over a [`Tracer`].
+//!
+//! A [`Session`] holds one set of inputs and memoises parameterless decisions and params.
+//! Every operation is checked: decimal arithmetic uses `checked_*` only, missing values
+//! (`Value::None`) are refused by every operation except `is none` and `otherwise`, and both
+//! the nesting of decision calls and the recursion of the evaluator itself are bounded, so a
+//! malformed or pathological program yields an [`EvalError`], never a panic or a stack
+//! overflow.
+//!
+//! Two habits keep the recursion cheap in stack, even in unoptimised builds where every
+//! temporary gets its own slot: errors are boxed inside the evaluator (a `Result` is two
+//! words), and the functions on the recursive path only evaluate sub-expressions; computing
+//! the result, building errors and building trace steps happen in separate functions that
+//! are not on the stack while the evaluator recurses.
+//!
+//! Trace steps are built only when `T::ENABLED`; the constant makes every trace branch
+//! disappear for [`NoTrace`].
+//!
+//! Decided here, beyond what the types say:
+//! - A table looked up with a key that has no value is E0503: every key must have a value
+//!   (use `otherwise` on the key). A row that matches nothing gives "no value", not an error.
+//! - `count` and `filter` do not use the aggregated values, so a missing one is kept as it
+//!   is; `sum`, `min`, `max`, `all` and `any` refuse it (E0503). `all` and `any` stop at the
+//!   first element that decides them, like `and` and `or`.
+//! - `rate × duration` accepts the duration on either side.
+//! - A parameterless decision is computed once per session. When a recorder asks for it
+//!   again, it is evaluated again (evaluation is deterministic) so its steps can be shown,
+//!   until the recorder's step budget is spent; after that it is shown by value only.
+
+use crate::error::{EvalError, code};
+use crate::ops;
+use crate::trace::{Arg, Branch, NoTrace, Operand, Step, StepKind, Tracer, Typed};
+use covenant_ir::value::display;
+use covenant_ir::{
+    AggOp, BinOp, Builtin, Cell, Date, DecisionDef, DecisionId, Duration, HitPolicy, InputId, LocalId, MatchArm, Node,
+    NodeId, NodeKind, ParamId, Pattern, Program, RoundMode, Span, TableDef, TableId, Ty, UnOp, Value,
+};
+use rust_decimal::Decimal;
+use std::cmp::Ordering;
+use std::rc::Rc;
+
+/// The deepest chain of nested decision calls allowed (error E0508 beyond).
+pub const MAX_CALL_DEPTH: u32 = 256;
+/// The deepest the evaluator recurses through expression nodes, counting across decision
+/// calls (error E0508 beyond). Measured at under 2.7 KB of stack per level on the costliest
+/// paths (decision calls, `and` chains) in an unoptimised build with tracing, so 500 levels
+/// fit in a 2 MiB thread stack (the default for spawned threads and tests) with room to spare.
+pub const MAX_EXPR_DEPTH: u32 = 500;
+/// Frame slots beyond this are refused (a corrupt `locals` count must not exhaust memory).
+const MAX_FRAME: usize = 1 << 16;
+
+type Frame = Vec<Value>;
+/// Errors are boxed inside the evaluator to keep results (and stack frames) small.
+type Res<T = Value> = Result<T, Box<EvalError>>;
+/// Where the evaluator writes the description of the step it is evaluating (when tracing).
+type Detail = Option<Box<StepKind>>;
+
+/// One evaluation context: a program, one set of inputs, and the memo of decisions and params.
+pub struct Session<'p> {
+    program: &'p Program,
+    inputs: Vec<Value>,
+    pub(crate) decisions: Vec<Option<Value>>,
+    params: Vec<Option<Value>>,
+    depth: u32,
+    calls: u32,
+    /// The placeholder in frame slots not yet bound (shared, so a call allocates only its frame).
+    unbound: Value,
+}
+
+/// Evaluates a node that needs no frame and no inputs (test `given`/`expect` values, params).
+pub fn eval_constant(program: &Program, node: NodeId) -> Result<Value, EvalError> {
+    let mut session = Session::new(program, Vec::new());
+    session.eval(node, &mut Vec::new(), &mut NoTrace).map_err(|e| *e)
+}
+
+/// A node and its id, passed together to the operation handlers.
+#[derive(Clone, Copy)]
+struct At<'p> {
+    id: NodeId,
+    node: &'p Node,
+}
+
+impl At<'_> {
+    fn span(self) -> Span {
+        self.node.origin.span
+    }
+}
+
+impl<'p> Session<'p> {
+    /// A session over `inputs`, indexed by `InputId`. An optional input not supplied (or
+    /// supplied as `Value::None`) has no value, with the reason "not given".
+    pub fn new(program: &'p Program, inputs: Vec<Value>) -> Session<'p> {
+        Session {
+            program,
+            inputs,
+            decisions: vec![None; program.decisions.len()],
+            params: vec![None; program.params.len()],
+            depth: 0,
+            calls: 0,
+            unbound: Value::None(Rc::from("unbound local")),
+        }
+    }
+
+    pub fn program(&self) -> &'p Program {
+        self.program
+    }
+
+    /// Evaluates a parameterless decision (memoised for the rest of the session).
+    pub fn decision<T: Tracer>(&mut self, id: DecisionId, tracer: &mut T) -> Result<Value, EvalError> {
+        let program = self.program;
+        let Some(def) = program.decisions.get(id.index()) else {
+            return Err(EvalError::internal(Span::default(), format!("decision #{} does not exist", id.0)));
+        };
+        if !def.params.is_empty() {
+            return Err(EvalError::internal(
+                def.name_span,
+                format!("decision `{}` takes parameters and cannot be evaluated on its own", def.name),
+            ));
+        }
+        if T::ENABLED {
+            tracer.enter();
+        }
+        let result = self.call(id, Vec::new(), def.name_span, tracer);
+        if T::ENABLED {
+            let mut step = Step {
+                kind: StepKind::Unfinished,
+                node: None,
+                label: def.name.clone(),
+                value: None,
+                ty: def.ty.clone(),
+                span: def.name_span,
+                children: Vec::new(),
+            };
+            match &result {
+                Ok((value, memoised)) => {
+                    step.kind = decision_kind(def, Vec::new(), *memoised);
+                    step.value = Some(value.clone());
+                    tracer.exit(step);
+                }
+                Err(e) => tracer.fail(step, e.code, &e.message),
+            }
+        }
+        result.map(|(value, _)| value).map_err(|e| *e)
+    }
+
+    // ---- the recursive path --------------------------------------------------------------
+    //
+    // Functions in this section call `eval` (directly or not). Keep them to evaluating
+    // sub-expressions and delegating; see the module documentation.
+
+    /// Runs a decision's body in a fresh frame; returns the value and whether it was memoised.
+    fn call<T: Tracer>(&mut self, id: DecisionId, args: Vec<Value>, site: Span, tracer: &mut T) -> Res<(Value, bool)> {
+        let (body, mut frame, cached) = match self.prepare_call(id, args, site)? {
+            Prepared::Cached(value) if !T::ENABLED || !tracer.expand_repeats() => return Ok((value, true)),
+            Prepared::Cached(value) => {
+                let (body, frame) = self.rerun(id, site)?;
+                (body, frame, Some(value))
+            }
+            Prepared::Run(body, frame) => (body, frame, None),
+        };
+        self.calls += 1;
+        let result = self.eval(body, &mut frame, tracer);
+        self.calls -= 1;
+        let value = result?;
+        if cached.is_none() {
+            self.memoise(id, &value);
+        }
+        Ok((value, cached.is_some()))
+    }
+
+    /// Evaluates a node: the one recursive entry point, with the depth guard.
+    fn eval<T: Tracer>(&mut self, id: NodeId, frame: &mut Frame, tracer: &mut T) -> Res {
+        let at = self.enter_node(id)?;
+        self.depth += 1;
+        let result = if T::ENABLED && !self.transparent(at.node) {
+            self.eval_traced(at, frame, tracer)
+        } else {
+            self.eval_kind(at, frame, tracer, &mut None)
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn eval_traced<T: Tracer>(&mut self, at: At<'p>, frame: &mut Frame, tracer: &mut T) -> Res {
+        tracer.enter();
+        let mut detail = None;
+        let result = self.eval_kind(at, frame, tracer, &mut detail);
+        self.close_step(at, &result, detail, tracer);
+        result
+    }
+
+    /// Evaluates a node so that it is exactly one step (wrapping it when it is trivial).
+    fn eval_single<T: Tracer>(&mut self, id: NodeId, frame: &mut Frame, tracer: &mut T) -> Res {
+        if !T::ENABLED {
+            return self.eval(id, frame, tracer);
+        }
+        tracer.enter();
+        let result = self.eval(id, frame, tracer);
+        self.close_single(id, &result, tracer);
+        result
+    }
+
+    fn eval_kind<T: Tracer>(&mut self, at: At<'p>, frame: &mut Frame, tracer: &mut T, detail: &mut Detail) -> Res {
+        match &at.node.kind {
+            NodeKind::Const(v) => Ok(v.clone()),
+            NodeKind::Local(local) => read_local(frame, *local, at.span()),
+            NodeKind::Input(id) => self.read_input::<T>(at, *id, detail),
+            NodeKind::Param(id) => self.read_param::<T>(at, *id, detail),
+            NodeKind::Decision { id, args } => self.decision_node(at, (*id, args), frame, tracer, detail),
+            NodeKind::Table { id, args } => self.table(at, (*id, args), frame, tracer, detail),
+            NodeKind::Unary(op, x) => self.unary(at, (*op, *x), frame, tracer, detail),
+            NodeKind::Binary(op, l, r) => self.binary(at, (*op, *l, *r), frame, tracer, detail),
+            NodeKind::If { cond, then, els } => self.if_node(at, (*cond, *then, *els), frame, tracer, detail),
+            NodeKind::Match { scrutinee, arms } => self.match_node(at, (*scrutinee, arms), frame, tracer, detail),
+            NodeKind::Let { local, value, body } => self.let_node(at, (*local, *value, *body), frame, tracer),
+            NodeKind::Field { record, index } => self.field_node(at, (*record, *index), frame, tracer, detail),
+            NodeKind::Record(items) => self.record_or_list(at, items, frame, tracer),
+            NodeKind::List(items) => self.record_or_list(at, items, frame, tracer),
+            NodeKind::Aggregate { op, local, list, body, filter } => self.aggregate(
+                at,
+                Agg { op: *op, local: *local, list: *list, body: *body, filter: *filter },
+                frame,
+                tracer,
+                detail,
+            ),
+            NodeKind::Round { value, places, mode } => self.round(at, (*value, *places, *mode), frame, tracer, detail),
+            NodeKind::Builtin { f, args } => self.builtin(at, (*f, args), frame, tracer, detail),
+            NodeKind::InSet { value, variants } => self.in_set(at, (*value, variants), frame, tracer, detail),
+            NodeKind::IsNone(x) => self.is_none(*x, frame, tracer, detail),
+            NodeKind::Otherwise(primary, fallback) => self.otherwise(*primary, *fallback, frame, tracer, detail),
+        }
+    }
+
+    fn record_or_list<T: Tracer>(&mut self, at: At<'p>, items: &[NodeId], frame: &mut Frame, tracer: &mut T) -> Res {
+        let values = self.literal(items, frame, tracer)?;
+        Ok(if matches!(at.node.kind, NodeKind::Record(_)) {
+            Value::Record(values.into())
+        } else {
+            Value::List(values.into())
+        })
+    }
+
+    fn round<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (value, places, mode): (NodeId, u32, RoundMode),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let v = self.eval(value, frame, tracer)?;
+        self.finish_round::<T>(at, (value, v), (places, mode), detail)
+    }
+
+    fn builtin<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (f, args): (Builtin, &[NodeId]),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let values = self.literal(args, frame, tracer)?;
+        self.finish_builtin::<T>(at, (f, args), values, detail)
+    }
+
+    fn in_set<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (value, variants): (NodeId, &[u32]),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let v = self.eval(value, frame, tracer)?;
+        self.finish_in_set::<T>(at, (value, v), variants, detail)
+    }
+
+    fn is_none<T: Tracer>(&mut self, x: NodeId, frame: &mut Frame, tracer: &mut T, detail: &mut Detail) -> Res {
+        let v = self.eval(x, frame, tracer)?;
+        if T::ENABLED {
+            set_is_none(detail, &v);
+        }
+        Ok(Value::Bool(v.is_none()))
+    }
+
+    fn otherwise<T: Tracer>(
+        &mut self,
+        primary: NodeId,
+        fallback: NodeId,
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let v = self.eval_single(primary, frame, tracer)?;
+        let Value::None(reason) = v else {
+            if T::ENABLED {
+                set_otherwise(detail, None);
+            }
+            return Ok(v);
+        };
+        let value = self.eval(fallback, frame, tracer)?;
+        if T::ENABLED {
+            set_otherwise(detail, Some(reason));
+        }
+        Ok(value)
+    }
+
+    fn literal<T: Tracer>(&mut self, items: &[NodeId], frame: &mut Frame, tracer: &mut T) -> Res<Vec<Value>> {
+        let mut values = Vec::with_capacity(items.len());
+        for &item in items {
+            values.push(self.eval(item, frame, tracer)?);
+        }
+        Ok(values)
+    }
+
+    fn decision_node<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (id, args): (DecisionId, &[NodeId]),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let values = self.literal(args, frame, tracer)?;
+        let shown = if T::ENABLED { values.clone() } else { Vec::new() };
+        let (value, memoised) = self.call(id, values, at.span(), tracer)?;
+        if T::ENABLED {
+            self.set_decision(detail, id, shown, memoised);
+        }
+        Ok(value)
+    }
+
+    fn table<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (id, args): (TableId, &[NodeId]),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let keys = self.literal(args, frame, tracer)?;
+        let (table, row) = self.select_row(at, id, args, &keys)?;
+        let value = match row.map(|i| &table.rows[i].cell) {
+            None => Value::None(Rc::from(format!("no row of table {} matched", table.name))),
+            Some(Cell::NoValue(reason)) => Value::None(Rc::from(reason.as_str())),
+            Some(Cell::Value(cell)) => self.eval(*cell, &mut Vec::new(), tracer)?,
+        };
+        if T::ENABLED {
+            set_table(detail, table, keys, row);
+        }
+        Ok(value)
+    }
+
+    fn unary<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (op, x): (UnOp, NodeId),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        match op {
+            UnOp::Not => {
+                let v = self.eval_single(x, frame, tracer)?;
+                let b = self.truth(v, x, at, "`not`")?;
+                if T::ENABLED {
+                    set_logic(detail, "not", false);
+                }
+                Ok(Value::Bool(!b))
+            }
+            UnOp::Neg => {
+                let v = self.eval(x, frame, tracer)?;
+                self.negate::<T>(at, x, v, detail)
+            }
+        }
+    }
+
+    fn binary<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (op, l, r): (BinOp, NodeId, NodeId),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        if matches!(op, BinOp::And | BinOp::Or) {
+            return self.logic(at, (op, l, r), frame, tracer, detail);
+        }
+        let a = self.eval(l, frame, tracer)?;
+        let b = self.eval(r, frame, tracer)?;
+        self.finish_binary::<T>(at, (op, l, r), (a, b), detail)
+    }
+
+    fn logic<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (op, l, r): (BinOp, NodeId, NodeId),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let a = self.eval_single(l, frame, tracer)?;
+        let a = self.truth(a, l, at, op.symbol())?;
+        let decided = if op == BinOp::And { !a } else { a };
+        if decided {
+            if T::ENABLED {
+                set_logic(detail, op.symbol(), true);
+            }
+            return Ok(Value::Bool(a));
+        }
+        let b = self.eval_single(r, frame, tracer)?;
+        let b = self.truth(b, r, at, op.symbol())?;
+        if T::ENABLED {
+            set_logic(detail, op.symbol(), false);
+        }
+        Ok(Value::Bool(b))
+    }
+
+    fn if_node<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (cond, then, els): (NodeId, NodeId, NodeId),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let c = self.eval_single(cond, frame, tracer)?;
+        let condition = self.truth(c, cond, at, "the condition of `if`")?;
+        let value = self.eval(if condition { then } else { els }, frame, tracer)?;
+        if T::ENABLED {
+            set_if(detail, condition);
+        }
+        Ok(value)
+    }
+
+    fn match_node<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (scrutinee, arms): (NodeId, &'p [MatchArm]),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let s = self.eval_single(scrutinee, frame, tracer)?;
+        let (index, arm) = self.select_arm(at, scrutinee, &s, arms)?;
+        let value = self.eval(arm.body, frame, tracer)?;
+        if T::ENABLED {
+            self.set_match(detail, (at, scrutinee, s), (index, arm.span));
+        }
+        Ok(value)
+    }
+
+    /// `let`: the binding is a step of its own; the body's steps follow it as siblings.
+    fn let_node<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (local, value, body): (LocalId, NodeId, NodeId),
+        frame: &mut Frame,
+        tracer: &mut T,
+    ) -> Res {
+        if T::ENABLED {
+            tracer.enter();
+        }
+        let bound = self.eval(value, frame, tracer);
+        if T::ENABLED {
+            self.close_let(at, value, &bound, tracer);
+        }
+        bind(frame, local, bound?, at.span())?;
+        self.eval(body, frame, tracer)
+    }
+
+    fn field_node<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (record, index): (NodeId, u32),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        if T::ENABLED
+            && let Some(path) = self.path(at.node)
+        {
+            return self.read_path(at, path, detail);
+        }
+        let base = self.eval(record, frame, tracer)?;
+        let value = self.field(base, record, index, at)?;
+        if T::ENABLED {
+            self.set_field(detail, record, index);
+        }
+        Ok(value)
+    }
+
+    fn aggregate<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        agg: Agg,
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let list = self.eval(agg.list, frame, tracer)?;
+        let items = self.elements(at, agg, list)?;
+        let mut acc = Acc::new(agg.op, &at.node.ty);
+        let (mut examined, mut kept) = (0, 0);
+        for (index, item) in items.iter().enumerate() {
+            examined += 1;
+            if T::ENABLED {
+                tracer.enter();
+            }
+            let mut result = self.item(agg, item, frame, tracer, at);
+            if let Ok(Some(value)) = &result
+                && let Err(e) = self.accumulate(&mut acc, agg, (index, value), at)
+            {
+                result = Err(e);
+            }
+            if T::ENABLED {
+                self.close_item(agg, (index, item), &result, tracer, at);
+            }
+            if result?.is_some() {
+                kept += 1;
+            }
+            if acc.decided() {
+                break;
+            }
+        }
+        if T::ENABLED {
+            set_aggregate(detail, agg.op, items.len(), (examined, kept));
+        }
+        self.aggregate_result(at, agg, acc, items.len())
+    }
+
+    /// One element: binds it, applies the filter, and evaluates the body (`None`: filtered out).
+    fn item<T: Tracer>(
+        &mut self,
+        agg: Agg,
+        item: &Value,
+        frame: &mut Frame,
+        tracer: &mut T,
+        at: At<'p>,
+    ) -> Res<Option<Value>> {
+        bind(frame, agg.local, item.clone(), at.span())?;
+        if let Some(filter) = agg.filter {
+            let keep = self.eval_single(filter, frame, tracer)?;
+            if !self.truth(keep, filter, at, "the `if` filter")? {
+                return Ok(None);
+            }
+        }
+        self.eval(agg.body, frame, tracer).map(Some)
+    }
+
+    fn param(&mut self, id: ParamId, at: Span) -> Res {
+        if let Some(Some(value)) = self.params.get(id.index()) {
+            return Ok(value.clone());
+        }
+        let program = self.program;
+        let Some(def) = program.params.get(id.index()) else {
+            return Err(internal(at, format!("param #{} does not exist", id.0)));
+        };
+        let value = self.eval(def.value, &mut Vec::new(), &mut NoTrace)?;
+        if let Some(slot) = self.params.get_mut(id.index()) {
+            *slot = Some(value.clone());
+        }
+        Ok(value)
+    }
+
+    // ---- calls, frames and trace steps -------------------------------------------------
+
+    fn set_decision(&self, detail: &mut Detail, id: DecisionId, shown: Vec<Value>, memoised: bool) {
+        *detail = self.program.decisions.get(id.index()).map(|def| Box::new(decision_kind(def, shown, memoised)));
+    }
+
+    fn set_match(
+        &self,
+        detail: &mut Detail,
+        (at, scrutinee, s): (At<'p>, NodeId, Value),
+        (arm, arm_span): (usize, Span),
+    ) {
+        if let Ok(s_at) = self.at(scrutinee, at.span()) {
+            *detail = Some(Box::new(StepKind::Match { scrutinee: operand(s_at, s), arm, arm_span }));
+        }
+    }
+
+    fn set_field(&self, detail: &mut Detail, record: NodeId, index: u32) {
+        *detail = Some(Box::new(StepKind::Field { name: self.field_name(record, index) }));
+    }
+
+    fn prepare_call(&self, id: DecisionId, args: Vec<Value>, site: Span) -> Res<Prepared> {
+        let program = self.program;
+        let Some(def) = program.decisions.get(id.index()) else {
+            return Err(internal(site, format!("decision #{} does not exist", id.0)));
+        };
+        if args.len() != def.params.len() {
+            let message = format!("decision `{}` takes {} arguments, {} given", def.name, def.params.len(), args.len());
+            return Err(internal(site, message));
+        }
+        if def.params.is_empty()
+            && let Some(Some(value)) = self.decisions.get(id.index())
+        {
+            return Ok(Prepared::Cached(value.clone()));
+        }
+        self.check_calls(def, site)?;
+        Ok(Prepared::Run(def.body, self.fresh_frame(def, args, site)?))
+    }
+
+    /// The body and frame to evaluate a memoised decision again (to show its steps).
+    fn rerun(&self, id: DecisionId, site: Span) -> Res<(NodeId, Frame)> {
+        let program = self.program;
+        let Some(def) = program.decisions.get(id.index()) else {
+            return Err(internal(site, format!("decision #{} does not exist", id.0)));
+        };
+        self.check_calls(def, site)?;
+        Ok((def.body, self.fresh_frame(def, Vec::new(), site)?))
+    }
+
+    fn check_calls(&self, def: &DecisionDef, site: Span) -> Res<()> {
+        if self.calls < MAX_CALL_DEPTH {
+            return Ok(());
+        }
+        Err(Box::new(
+            EvalError::new(
+                code::TOO_DEEP,
+                format!("decisions nested too deeply (more than {MAX_CALL_DEPTH} calls inside each other)"),
+                site,
+            )
+            .with_label(site, format!("this call to `{}` is {MAX_CALL_DEPTH} calls deep", def.name))
+            .with_note("decisions cannot call themselves; a chain this deep is almost always generated code"),
+        ))
+    }
+
+    fn fresh_frame(&self, def: &DecisionDef, args: Vec<Value>, site: Span) -> Res<Frame> {
+        let size = (def.locals as usize).max(def.params.len());
+        if size > MAX_FRAME {
+            return Err(internal(site, format!("decision `{}` asks for {size} local slots", def.name)));
+        }
+        let mut frame = args;
+        frame.resize(size, self.unbound.clone());
+        Ok(frame)
+    }
+
+    fn memoise(&mut self, id: DecisionId, value: &Value) {
+        let program = self.program;
+        if program.decisions.get(id.index()).is_some_and(|d| d.params.is_empty())
+            && let Some(slot) = self.decisions.get_mut(id.index())
+        {
+            *slot = Some(value.clone());
+        }
+    }
+
+    /// Looks a node up and applies the depth guard.
+    fn enter_node(&self, id: NodeId) -> Res<At<'p>> {
+        let node = self.node(id, Span::default())?;
+        if self.depth >= MAX_EXPR_DEPTH {
+            let span = node.origin.span;
+            return Err(Box::new(
+                EvalError::new(
+                    code::TOO_DEEP,
+                    format!("expression nested too deeply (more than {MAX_EXPR_DEPTH} levels)"),
+                    span,
+                )
+                .with_label(span, "the evaluator gave up here")
+                .with_note("split the expression into named decisions or `let` bindings"),
+            ));
+        }
+        Ok(At { id, node })
+    }
+
+    fn node(&self, id: NodeId, at: Span) -> Res<&'p Node> {
+        let program = self.program;
+        program.nodes.get(id.index()).ok_or_else(|| internal(at, format!("node #{} does not exist", id.0)))
+    }
+
+    fn at(&self, id: NodeId, from: Span) -> Res<At<'p>> {
+        Ok(At { id, node: self.node(id, from)? })
+    }
+
+    fn close_step<T: Tracer>(&self, at: At<'p>, result: &Res, detail: Detail, tracer: &mut T) {
+        let mut step = Step {
+            kind: StepKind::Unfinished,
+            node: Some(at.id),
+            label: self.label(at.node),
+            value: None,
+            ty: at.node.ty.clone(),
+            span: self.step_span(at.node),
+            children: Vec::new(),
+        };
+        match (result, detail) {
+            (Ok(value), Some(kind)) => {
+                step.kind = *kind;
+                step.value = Some(value.clone());
+                tracer.exit(step);
+            }
+            (Ok(_), None) => tracer.exit_transparent(),
+            (Err(e), _) => tracer.fail(step, e.code, &e.message),
+        }
+    }
+
+    fn close_single<T: Tracer>(&self, id: NodeId, result: &Res, tracer: &mut T) {
+        match (result, self.program.nodes.get(id.index())) {
+            (Ok(value), Some(n)) => tracer.exit_single(Step {
+                kind: StepKind::Value,
+                node: Some(id),
+                label: "value".into(),
+                value: Some(value.clone()),
+                ty: n.ty.clone(),
+                span: n.origin.span,
+                children: Vec::new(),
+            }),
+            _ => tracer.exit_transparent(),
+        }
+    }
+
+    fn close_let<T: Tracer>(&self, at: At<'p>, value: NodeId, bound: &Res, tracer: &mut T) {
+        let mut step = Step {
+            kind: StepKind::Let,
+            node: Some(at.id),
+            label: "let".into(),
+            value: None,
+            ty: self.program.nodes.get(value.index()).map_or(Ty::Error, |n| n.ty.clone()),
+            span: at.span(),
+            children: Vec::new(),
+        };
+        match bound {
+            Ok(v) => {
+                step.value = Some(v.clone());
+                tracer.exit(step);
+            }
+            Err(e) => tracer.fail(step, e.code, &e.message),
+        }
+    }
+
+    fn close_item<T: Tracer>(
+        &self,
+        agg: Agg,
+        (index, item): (usize, &Value),
+        result: &Res<Option<Value>>,
+        tracer: &mut T,
+        at: At<'p>,
+    ) {
+        let program = self.program;
+        let body = program.nodes.get(agg.body.index());
+        let identity = matches!(body.map(|b| &b.kind), Some(NodeKind::Local(l)) if *l == agg.local);
+        let kept = matches!(result, Ok(Some(_)));
+        let element = (!identity || !kept).then(|| {
+            let ty = match program.nodes.get(agg.list.index()).map(|n| &n.ty) {
+                Some(Ty::List(elem)) => (**elem).clone(),
+                _ => Ty::Error,
+            };
+            Typed { value: item.clone(), ty }
+        });
+        let contribution = match result {
+            Ok(c) => c.clone(),
+            Err(_) => None,
+        };
+        let step = Step {
+            kind: StepKind::Item { index, element, kept },
+            node: Some(agg.body),
+            label: format!("item {}", index + 1),
+            value: contribution,
+            ty: body.map_or(Ty::Error, |b| b.ty.clone()),
+            span: body.map_or(at.span(), |b| b.origin.span),
+            children: Vec::new(),
+        };
+        match result {
+            Ok(_) => tracer.exit(step),
+            Err(e) => tracer.fail(step, e.code, &e.message),
+        }
+    }
+
+    /// Nodes that are not steps of their own: constants, locals, literals, `let` (which
+    /// records its binding itself) and field paths on locals.
+    fn transparent(&self, n: &Node) -> bool {
+        match &n.kind {
+            NodeKind::Const(_)
+            | NodeKind::Local(_)
+            | NodeKind::Record(_)
+            | NodeKind::List(_)
+            | NodeKind::Let { .. } => true,
+            NodeKind::Field { .. } => matches!(self.chain_root(n), Some(NodeKind::Local(_) | NodeKind::Const(_))),
+            _ => false,
+        }
+    }
+
+    /// The node under a chain of field accesses.
+    fn chain_root(&self, mut n: &'p Node) -> Option<&'p NodeKind> {
+        let program = self.program;
+        for _ in 0..=program.nodes.len() {
+            match &n.kind {
+                NodeKind::Field { record, .. } => n = program.nodes.get(record.index())?,
+                other => return Some(other),
+            }
+        }
+        None
+    }
+
+    fn label(&self, n: &Node) -> String {
+        let program = self.program;
+        match &n.kind {
+            NodeKind::Decision { id, .. } => program.decisions.get(id.index()).map_or("decision", |d| &d.name).into(),
+            NodeKind::Table { id, .. } => program.tables.get(id.index()).map_or("table", |t| &t.name).into(),
+            NodeKind::Input(id) => program.inputs.get(id.index()).map_or("input", |i| &i.name).into(),
+            NodeKind::Param(id) => program.params.get(id.index()).map_or("param", |p| &p.name).into(),
+            NodeKind::Field { index, record } => match self.path(n) {
+                Some(path) => self.path_text(&path).1,
+                None => self.field_name(*record, *index),
+            },
+            NodeKind::Unary(UnOp::Neg, _) => "-".into(),
+            NodeKind::Unary(UnOp::Not, _) => "not".into(),
+            NodeKind::Binary(op, _, _) => op.symbol().into(),
+            NodeKind::If { .. } => "if".into(),
+            NodeKind::Match { .. } => "match".into(),
+            NodeKind::Let { .. } => "let".into(),
+            NodeKind::Aggregate { op, .. } => op.name().into(),
+            NodeKind::Round { .. } => "round".into(),
+            NodeKind::Builtin { f, .. } => f.name().into(),
+            NodeKind::InSet { .. } => "in".into(),
+            NodeKind::IsNone(_) => "is none".into(),
+            NodeKind::Otherwise(..) => "otherwise".into(),
+            NodeKind::Const(_) | NodeKind::Local(_) | NodeKind::Record(_) | NodeKind::List(_) => "value".into(),
+        }
+    }
+
+    /// Decisions and params are located at their declaration; everything else at the expression.
+    fn step_span(&self, n: &Node) -> Span {
+        let program = self.program;
+        match &n.kind {
+            NodeKind::Decision { id, .. } => program.decisions.get(id.index()).map_or(n.origin.span, |d| d.name_span),
+            NodeKind::Param(id) => program.params.get(id.index()).map_or(n.origin.span, |p| p.span),
+            _ => n.origin.span,
+        }
+    }
+
+    fn field_name(&self, record: NodeId, index: u32) -> String {
+        let program = self.program;
+        let name = match program.nodes.get(record.index()).map(|n| &n.ty) {
+            Some(Ty::Record(rid)) => {
+                program.records.get(rid.0 as usize).and_then(|r| r.fields.get(index as usize)).map(|f| f.name.clone())
+            }
+            _ => None,
+        };
+        name.unwrap_or_else(|| format!("field {index}"))
+    }
+
+    // ---- reads -------------------------------------------------------------------------
+
+    fn read_input<T: Tracer>(&self, at: At<'p>, id: InputId, detail: &mut Detail) -> Res {
+        let value = self.input(id, at.span())?;
+        if T::ENABLED {
+            let name = self.label(at.node);
+            *detail = Some(Box::new(StepKind::Input { path: name.clone(), name }));
+        }
+        Ok(value)
+    }
+
+    fn read_param<T: Tracer>(&mut self, at: At<'p>, id: ParamId, detail: &mut Detail) -> Res {
+        let value = self.param(id, at.span())?;
+        if T::ENABLED {
+            let name = self.label(at.node);
+            *detail = Some(Box::new(StepKind::Param { path: name.clone(), name }));
+        }
+        Ok(value)
+    }
+
+    fn input(&self, id: InputId, at: Span) -> Res {
+        let program = self.program;
+        let Some(def) = program.inputs.get(id.index()) else {
+            return Err(internal(at, format!("input #{} does not exist", id.0)));
+        };
+        match self.inputs.get(id.index()) {
+            Some(value) => Ok(value.clone()),
+            None if def.optional => Ok(Value::None(Rc::from("not given"))),
+            None => Err(internal(at, format!("input `{}` was not given a value", def.name))),
+        }
+    }
+
+    /// The input or param and field indices under a chain of field accesses, if that is what it is.
+    fn path(&self, n: &'p Node) -> Option<Path> {
+        let program = self.program;
+        let mut fields = Vec::new();
+        let mut cur = n;
+        for _ in 0..=program.nodes.len() {
+            match &cur.kind {
+                NodeKind::Field { record, index } => {
+                    fields.push((*record, *index));
+                    cur = program.nodes.get(record.index())?;
+                }
+                NodeKind::Input(id) => {
+                    fields.reverse();
+                    return Some(Path { root: PathRoot::Input(*id), fields });
+                }
+                NodeKind::Param(id) => {
+                    fields.reverse();
+                    return Some(Path { root: PathRoot::Param(*id), fields });
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// The root's name and the dotted path (`person.placement`).
+    fn path_text(&self, path: &Path) -> (String, String) {
+        let program = self.program;
+        let name = match path.root {
+            PathRoot::Input(id) => program.inputs.get(id.index()).map_or("input", |i| &i.name),
+            PathRoot::Param(id) => program.params.get(id.index()).map_or("param", |p| &p.name),
+        };
+        let mut text = name.to_string();
+        for &(record, index) in &path.fields {
+            text.push('.');
+            text.push_str(&self.field_name(record, index));
+        }
+        (name.to_string(), text)
+    }
+
+    /// A field path on an input or param, read as one step (only used when tracing).
+    fn read_path(&mut self, at: At<'p>, path: Path, detail: &mut Detail) -> Res {
+        let mut value = match path.root {
+            PathRoot::Input(id) => self.input(id, at.span())?,
+            PathRoot::Param(id) => self.param(id, at.span())?,
+        };
+        for &(record, index) in &path.fields {
+            value = self.field(value, record, index, at)?;
+        }
+        let (name, text) = self.path_text(&path);
+        *detail = Some(Box::new(match path.root {
+            PathRoot::Input(_) => StepKind::Input { name, path: text },
+            PathRoot::Param(_) => StepKind::Param { name, path: text },
+        }));
+        Ok(value)
+    }
+
+    fn field(&self, base: Value, record: NodeId, index: u32, at: At<'p>) -> Res {
+        match base {
+            Value::Record(fields) => fields
+                .get(index as usize)
+                .cloned()
+                .ok_or_else(|| internal(at.span(), format!("the record has no field {index}"))),
+            Value::None(reason) => Err(self.no_value(&reason, self.at(record, at.span())?, at, "reading a field")),
+            other => Err(self.mismatch(at, "a record", &other)),
+        }
+    }
+
+    // ---- tables and match ----------------------------------------------------------------
+
+    /// The row that matches the key values under the table's hit policy (`None`: no row).
+    fn select_row(
+        &self,
+        at: At<'p>,
+        id: TableId,
+        args: &[NodeId],
+        keys: &[Value],
+    ) -> Res<(&'p TableDef, Option<usize>)> {
+        let program = self.program;
+        let Some(table) = program.tables.get(id.index()) else {
+            return Err(internal(at.span(), format!("table #{} does not exist", id.0)));
+        };
+        for (i, (value, &arg)) in keys.iter().zip(args).enumerate() {
+            if let Value::None(reason) = value {
+                let column = table.columns.get(i).map_or("?", |c| c.0.as_str());
+                let what = format!("looking up table `{}` (column `{column}`)", table.name);
+                return Err(self.no_value(reason, self.at(arg, at.span())?, at, &what));
+            }
+        }
+        let mut matched: Option<usize> = None;
+        for (i, row) in table.rows.iter().enumerate() {
+            if row.keys.len() != keys.len() {
+                let message = format!(
+                    "row {} of table `{}` has {} keys for {} columns",
+                    i + 1,
+                    table.name,
+                    row.keys.len(),
+                    keys.len()
+                );
+                return Err(internal(row.span, message));
+            }
+            let mut hit = true;
+            for (key, value) in row.keys.iter().zip(keys) {
+                if !ops::key_matches(key, value).map_err(|m| internal(row.span, m))? {
+                    hit = false;
+                    break;
+                }
+            }
+            if !hit {
+                continue;
+            }
+            match (table.hit, matched) {
+                (HitPolicy::First, _) => return Ok((table, Some(i))),
+                (HitPolicy::Unique, None) => matched = Some(i),
+                (HitPolicy::Unique, Some(first)) => return Err(self.two_rows(at, table, (first, i), keys)),
+            }
+        }
+        Ok((table, matched))
+    }
+
+    fn two_rows(
+        &self,
+        at: At<'p>,
+        table: &TableDef,
+        (first, second): (usize, usize),
+        keys: &[Value],
+    ) -> Box<EvalError> {
+        let program = self.program;
+        let shown: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match table.columns.get(i) {
+                Some((name, ty)) => format!("{name} = {}", display(program, v, ty)),
+                None => format!("{v:?}"),
+            })
+            .collect();
+        let message = format!(
+            "rows {} and {} of table `{}` both match (the table is `hit unique`)",
+            first + 1,
+            second + 1,
+            table.name
+        );
+        let mut error = EvalError::new(code::TWO_ROWS, message, at.span()).with_label(at.span(), "looked up here");
+        if let Some(row) = table.rows.get(first) {
+            error = error.with_label(row.span, format!("row {} matches", first + 1));
+        }
+        if let Some(row) = table.rows.get(second) {
+            error = error.with_label(row.span, format!("row {} matches too", second + 1));
+        }
+        Box::new(
+            error
+                .with_note(format!("the key values were: {}", shown.join(", ")))
+                .with_note("make the rows' conditions exclusive, or declare the table `hit first` if the first matching row should win"),
+        )
+    }
+
+    fn select_arm(&self, at: At<'p>, scrutinee: NodeId, s: &Value, arms: &'p [MatchArm]) -> Res<(usize, &'p MatchArm)> {
+        let s_at = self.at(scrutinee, at.span())?;
+        self.refuse_none(s, s_at, at, "`match`")?;
+        let found = arms.iter().enumerate().find(|(_, arm)| {
+            arm.patterns.iter().any(|p| match p {
+                Pattern::Wildcard => true,
+                Pattern::Value(v) => v == s,
+            })
+        });
+        found.ok_or_else(|| {
+            let shown = display(self.program, s, &s_at.node.ty);
+            internal(at.span(), format!("no arm of `match` covers {shown}"))
+        })
+    }
+
+    // ---- operators ---------------------------------------------------------------------
+
+    fn finish_binary<T: Tracer>(
+        &self,
+        at: At<'p>,
+        (op, l, r): (BinOp, NodeId, NodeId),
+        (a, b): (Value, Value),
+        detail: &mut Detail,
+    ) -> Res {
+        if op.is_comparison() {
+            self.compare::<T>(at, (op, l, r), (a, b), detail)
+        } else {
+            self.arithmetic::<T>(at, (op, l, r), (a, b), detail)
+        }
+    }
+
+    fn negate<T: Tracer>(&self, at: At<'p>, x: NodeId, v: Value, detail: &mut Detail) -> Res {
+        let x_at = self.at(x, at.span())?;
+        self.refuse_none(&v, x_at, at, "negation")?;
+        let result = match &v {
+            Value::Num(n) => Decimal::ZERO.checked_sub(*n).map(Value::Num),
+            Value::Duration(d) => d.checked_neg().map(Value::Duration),
+            other => return Err(self.mismatch(at, "a number or a duration", other)),
+        };
+        let Some(result) = result else {
+            return Err(self.overflow(at, format!("-{}", display(self.program, &v, &x_at.node.ty))));
+        };
+        if T::ENABLED {
+            *detail = Some(Box::new(StepKind::Arithmetic { op: "-".into(), operands: vec![operand(x_at, v)] }));
+        }
+        Ok(result)
+    }
+
+    fn compare<T: Tracer>(
+        &self,
+        at: At<'p>,
+        (op, l, r): (BinOp, NodeId, NodeId),
+        (a, b): (Value, Value),
+        detail: &mut Detail,
+    ) -> Res {
+        let (l_at, r_at) = (self.at(l, at.span())?, self.at(r, at.span())?);
+        let what = format!("the comparison `{}`", op.symbol());
+        self.refuse_none(&a, l_at, at, &what)?;
+        self.refuse_none(&b, r_at, at, &what)?;
+        let result = match op {
+            BinOp::Eq => a == b,
+            BinOp::Ne => a != b,
+            _ => {
+                let Some(ordering) = ops::order(&a, &b) else {
+                    let message = format!("cannot order {} against {}", ops::kind_name(&a), ops::kind_name(&b));
+                    return Err(internal(at.span(), message));
+                };
+                match op {
+                    BinOp::Lt => ordering == Ordering::Less,
+                    BinOp::Le => ordering != Ordering::Greater,
+                    BinOp::Gt => ordering == Ordering::Greater,
+                    _ => ordering != Ordering::Less,
+                }
+            }
+        };
+        if T::ENABLED {
+            *detail = Some(Box::new(StepKind::Compare { op, left: operand(l_at, a), right: operand(r_at, b) }));
+        }
+        Ok(Value::Bool(result))
+    }
+
+    fn arithmetic<T: Tracer>(
+        &self,
+        at: At<'p>,
+        (op, l, r): (BinOp, NodeId, NodeId),
+        (a, b): (Value, Value),
+        detail: &mut Detail,
+    ) -> Res {
+        let program = self.program;
+        let (l_at, r_at) = (self.at(l, at.span())?, self.at(r, at.span())?);
+        let what = match op {
+            BinOp::Add | BinOp::DateAddDuration | BinOp::DurationAdd => "addition",
+            BinOp::Sub | BinOp::DateSubDuration | BinOp::DurationSub => "subtraction",
+            BinOp::Div => "division",
+            _ => "multiplication",
+        };
+        self.refuse_none(&a, l_at, at, what)?;
+        self.refuse_none(&b, r_at, at, what)?;
+        let shown = || {
+            format!("{} {} {}", display(program, &a, &l_at.node.ty), op.symbol(), display(program, &b, &r_at.node.ty))
+        };
+        let result = match (op, &a, &b) {
+            (BinOp::Add, Value::Num(x), Value::Num(y)) => x.checked_add(*y).map(Value::Num),
+            (BinOp::Sub, Value::Num(x), Value::Num(y)) => x.checked_sub(*y).map(Value::Num),
+            (BinOp::Mul, Value::Num(x), Value::Num(y)) => x.checked_mul(*y).map(Value::Num),
+            (BinOp::Div, Value::Num(x), Value::Num(y)) => {
+                if y.is_zero() {
+                    return Err(Box::new(
+                        EvalError::new(code::DIVISION_BY_ZERO, format!("division by zero: {}", shown()), at.span())
+                            .with_label(at.span(), "divided here")
+                            .with_label(r_at.span(), "this is zero")
+                            .with_note(
+                                "guard the division with `if … then … else`, or make sure the divisor cannot be zero",
+                            ),
+                    ));
+                }
+                x.checked_div(*y).map(Value::Num)
+            }
+            (BinOp::MulRateDuration(unit), Value::Num(rate), Value::Duration(d))
+            | (BinOp::MulRateDuration(unit), Value::Duration(d), Value::Num(rate)) => {
+                let count = ops::duration_in(*d, unit).map_err(|message| {
+                    let duration_span = if matches!(a, Value::Duration(_)) { l_at.span() } else { r_at.span() };
+                    let unit = unit.name();
+                    Box::new(
+                        EvalError::new(code::DURATION_UNIT, message, at.span())
+                            .with_label(at.span(), format!("a rate per {unit} is multiplied here"))
+                            .with_label(duration_span, format!("this is {d}"))
+                            .with_note(format!(
+                                "a rate per {unit} needs a duration that is an exact number of {unit}s"
+                            )),
+                    )
+                })?;
+                rate.checked_mul(count).map(Value::Num)
+            }
+            (BinOp::DateAddDuration | BinOp::DateSubDuration, Value::Date(date), Value::Duration(d)) => {
+                let moved = if op == BinOp::DateAddDuration { date.add(*d) } else { date.sub(*d) };
+                let Some(moved) = moved else {
+                    let message = format!("date out of range: {} is outside the years 1 to 9999", shown());
+                    return Err(Box::new(
+                        EvalError::new(code::DATE, message, at.span()).with_label(at.span(), "this date calculation"),
+                    ));
+                };
+                Some(Value::Date(moved))
+            }
+            (BinOp::DurationAdd, Value::Duration(x), Value::Duration(y)) => x.checked_add(*y).map(Value::Duration),
+            (BinOp::DurationSub, Value::Duration(x), Value::Duration(y)) => {
+                y.checked_neg().and_then(|y| x.checked_add(y)).map(Value::Duration)
+            }
+            _ => {
+                let message = format!("`{}` applied to {} and {}", op.symbol(), ops::kind_name(&a), ops::kind_name(&b));
+                return Err(internal(at.span(), message));
+            }
+        };
+        let Some(result) = result else {
+            return Err(self.overflow(at, shown()));
+        };
+        if T::ENABLED {
+            let symbol = if op == BinOp::Sub { "-" } else { op.symbol() };
+            *detail = Some(Box::new(StepKind::Arithmetic {
+                op: symbol.into(),
+                operands: vec![operand(l_at, a), operand(r_at, b)],
+            }));
+        }
+        Ok(result)
+    }
+
+    fn finish_round<T: Tracer>(
+        &self,
+        at: At<'p>,
+        (x, v): (NodeId, Value),
+        (places, mode): (u32, RoundMode),
+        detail: &mut Detail,
+    ) -> Res {
+        let before = self.number(&v, self.at(x, at.span())?, at, "rounding")?;
+        let after = before.round_dp_with_strategy(places, mode.strategy());
+        if T::ENABLED {
+            *detail = Some(Box::new(StepKind::Round { before: v, places, mode }));
+        }
+        Ok(Value::Num(after))
+    }
+
+    fn finish_in_set<T: Tracer>(
+        &self,
+        at: At<'p>,
+        (x, v): (NodeId, Value),
+        variants: &[u32],
+        detail: &mut Detail,
+    ) -> Res {
+        let program = self.program;
+        let x_at = self.at(x, at.span())?;
+        self.refuse_none(&v, x_at, at, "`in`")?;
+        let Value::Enum(index) = v else {
+            return Err(self.mismatch(at, "an enum variant", &v));
+        };
+        if T::ENABLED {
+            let enum_def = match &x_at.node.ty {
+                Ty::Enum(eid) => program.enums.get(eid.0 as usize),
+                _ => None,
+            };
+            let names = variants
+                .iter()
+                .map(|&i| enum_def.map_or_else(|| format!("#{i}"), |e| e.variant_name(i).to_string()))
+                .collect();
+            *detail = Some(Box::new(StepKind::InSet { value: operand(x_at, v), variants: names }));
+        }
+        Ok(Value::Bool(variants.contains(&index)))
+    }
+
+    // ---- aggregation -------------------------------------------------------------------
+
+    fn elements(&self, at: At<'p>, agg: Agg, list: Value) -> Res<Rc<[Value]>> {
+        match list {
+            Value::List(items) => Ok(items),
+            Value::None(reason) => {
+                Err(self.no_value(&reason, self.at(agg.list, at.span())?, at, &format!("`{}`", agg.op.name())))
+            }
+            other => Err(self.mismatch(at, "a list", &other)),
+        }
+    }
+
+    fn accumulate(&self, acc: &mut Acc, agg: Agg, (index, value): (usize, &Value), at: At<'p>) -> Res<()> {
+        let op = agg.op;
+        if let (Value::None(reason), false) = (value, matches!(acc, Acc::Count(_) | Acc::List(_))) {
+            let what = format!("`{}` (element {})", op.name(), index + 1);
+            return Err(self.no_value(reason, self.at(agg.body, at.span())?, at, &what));
+        }
+        let overflow = || self.overflow(at, format!("the {} of the elements up to element {}", op.name(), index + 1));
+        match (acc, value) {
+            (Acc::Sum(total), Value::Num(n)) => *total = total.checked_add(*n).ok_or_else(overflow)?,
+            (Acc::Duration(total), Value::Duration(d)) => *total = total.checked_add(*d).ok_or_else(overflow)?,
+            (Acc::Count(n), _) => *n += 1,
+            (Acc::List(values), v) => values.push(v.clone()),
+            (Acc::All(b), Value::Bool(v)) => *b = *b && *v,
+            (Acc::Any(b), Value::Bool(v)) => *b = *b || *v,
+            (Acc::Best(best), v) => {
+                let replace = match best {
+                    None => true,
+                    Some(current) => {
+                        let Some(ordering) = ops::order(v, current) else {
+                            return Err(self.mismatch(at, "numbers or dates", v));
+                        };
+                        if op == AggOp::Min { ordering == Ordering::Less } else { ordering == Ordering::Greater }
+                    }
+                };
+                if replace {
+                    *best = Some(v.clone());
+                }
+            }
+            (_, v) => return Err(self.mismatch(at, "a number or a boolean", v)),
+        }
+        Ok(())
+    }
+
+    fn aggregate_result(&self, at: At<'p>, agg: Agg, acc: Acc, items: usize) -> Res {
+        Ok(match acc {
+            Acc::Sum(n) => Value::Num(n),
+            Acc::Duration(d) => Value::Duration(d),
+            Acc::Count(n) => Value::Num(Decimal::from(n)),
+            Acc::All(b) | Acc::Any(b) => Value::Bool(b),
+            Acc::List(values) => Value::List(values.into()),
+            Acc::Best(Some(v)) => v,
+            Acc::Best(None) => {
+                let name = agg.op.name();
+                let mut error = EvalError::new(code::EMPTY, format!("{name} of an empty list"), at.span())
+                    .with_label(at.span(), format!("`{name}` needs at least one element"));
+                if items > 0 {
+                    error = error.with_note(format!("all {items} elements were left out by the `if` filter"));
+                }
+                return Err(Box::new(
+                    error.with_note("test `count(…) > 0` first, or give a fallback with `if … then … else`"),
+                ));
+            }
+        })
+    }
+
+    // ---- built-ins ---------------------------------------------------------------------
+
+    fn finish_builtin<T: Tracer>(
+        &self,
+        at: At<'p>,
+        (f, args): (Builtin, &[NodeId]),
+        values: Vec<Value>,
+        detail: &mut Detail,
+    ) -> Res {
+        let arity = match f {
+            Builtin::Min2 | Builtin::Max2 | Builtin::DaysBetween => 2,
+            Builtin::Abs | Builtin::Year | Builtin::Month | Builtin::Day => 1,
+            Builtin::MakeDate => 3,
+        };
+        if values.len() != arity {
+            return Err(internal(at.span(), format!("`{}` given {} arguments", f.name(), values.len())));
+        }
+        let what = format!("`{}`", f.name());
+        for (v, &arg) in values.iter().zip(args) {
+            self.refuse_none(v, self.at(arg, at.span())?, at, &what)?;
+        }
+        let result = match (f, values.as_slice()) {
+            (Builtin::Min2 | Builtin::Max2, [a, b]) => {
+                let Some(ordering) = ops::order(a, b) else {
+                    return Err(self.mismatch(at, "two numbers or two dates", b));
+                };
+                let take_b =
+                    if f == Builtin::Min2 { ordering == Ordering::Greater } else { ordering == Ordering::Less };
+                if take_b { b.clone() } else { a.clone() }
+            }
+            (Builtin::Abs, [Value::Num(n)]) => Value::Num(n.abs()),
+            (Builtin::Year | Builtin::Month | Builtin::Day, [Value::Date(d)]) => {
+                let (y, m, day) = d.ymd();
+                Value::Num(match f {
+                    Builtin::Year => Decimal::from(y),
+                    Builtin::Month => Decimal::from(m),
+                    _ => Decimal::from(day),
+                })
+            }
+            (Builtin::MakeDate, [Value::Num(y), Value::Num(m), Value::Num(d)]) => {
+                Value::Date(make_date(at, *y, *m, *d)?)
+            }
+            (Builtin::DaysBetween, [Value::Date(a), Value::Date(b)]) => Value::Num(Decimal::from(a.days_until(*b))),
+            (_, values) => {
+                let kinds: Vec<&str> = values.iter().map(ops::kind_name).collect();
+                return Err(internal(at.span(), format!("`{}` applied to {}", f.name(), kinds.join(", "))));
+            }
+        };
+        if T::ENABLED {
+            let mut operands = Vec::with_capacity(args.len());
+            for (&arg, value) in args.iter().zip(values) {
+                operands.push(operand(self.at(arg, at.span())?, value));
+            }
+            *detail = Some(Box::new(StepKind::Builtin { name: f.name().into(), args: operands }));
+        }
+        Ok(result)
+    }
+
+    // ---- checks and errors -------------------------------------------------------------
+
+    /// A boolean for a condition, refusing "no value".
+    fn truth(&self, v: Value, from: NodeId, at: At<'p>, what: &str) -> Res<bool> {
+        match v {
+            Value::Bool(b) => Ok(b),
+            Value::None(reason) => Err(self.no_value(&reason, self.at(from, at.span())?, at, what)),
+            other => Err(self.mismatch(at, "a boolean", &other)),
+        }
+    }
+
+    fn number(&self, v: &Value, from: At<'p>, at: At<'p>, what: &str) -> Res<Decimal> {
+        match v {
+            Value::Num(n) => Ok(*n),
+            Value::None(reason) => Err(self.no_value(reason, from, at, what)),
+            other => Err(self.mismatch(at, "a number", other)),
+        }
+    }
+
+    fn refuse_none(&self, v: &Value, from: At<'p>, at: At<'p>, what: &str) -> Res<()> {
+        match v {
+            Value::None(reason) => Err(self.no_value(reason, from, at, what)),
+            _ => Ok(()),
+        }
+    }
+
+    /// E0503: a missing value reached `at`; `from` is the expression that had no value.
+    fn no_value(&self, reason: &str, from: At<'p>, at: At<'p>, what: &str) -> Box<EvalError> {
+        let mut error = EvalError::new(code::NO_VALUE, format!("no value: {reason}"), at.span())
+            .with_label(at.span(), format!("{what} needs a value"));
+        if from.span() != at.span() {
+            error = error.with_label(from.span(), format!("this has no value ({reason})"));
+        }
+        Box::new(error.with_note(
+            "a value is missing when an optional input is not given, a table cell is `none`, or no table row \
+             matched; give a fallback with `otherwise`, or test it with `is none`",
+        ))
+    }
+
+    fn overflow(&self, at: At<'p>, what: String) -> Box<EvalError> {
+        Box::new(
+            EvalError::new(code::OVERFLOW, format!("arithmetic overflow: {what} is too large to represent"), at.span())
+                .with_label(at.span(), "this calculation overflows")
+                .with_note("numbers are exact decimals with about 28 significant digits"),
+        )
+    }
+
+    fn mismatch(&self, at: At<'p>, expected: &str, found: &Value) -> Box<EvalError> {
+        internal(at.span(), format!("expected {expected}, found {}", ops::kind_name(found)))
+    }
+}
+
+fn internal(span: Span, what: impl std::fmt::Display) -> Box<EvalError> {
+    Box::new(EvalError::internal(span, what))
+}
+
+fn make_date(at: At<'_>, y: Decimal, m: Decimal, d: Decimal) -> Res<Date> {
+    let whole = |n: Decimal| if n.is_integer() { i32::try_from(n).ok() } else { None };
+    let date = match (whole(y), whole(m), whole(d)) {
+        (Some(y), Some(m), Some(d)) => {
+            u32::try_from(m).ok().zip(u32::try_from(d).ok()).and_then(|(m, d)| Date::from_ymd(y, m, d))
+        }
+        _ => None,
+    };
+    date.ok_or_else(|| {
+        let shown = [y, m, d].map(|n| n.normalize().to_string()).join(", ");
+        Box::new(
+            EvalError::new(code::DATE, format!("date({shown}) is not a valid date"), at.span())
+                .with_label(at.span(), "this date does not exist")
+                .with_note("years run from 1 to 9999, months from 1 to 12, and the day must exist in that month"),
+        )
+    })
+}
+
+enum Prepared {
+    Cached(Value),
+    Run(NodeId, Frame),
+}
+
+#[derive(Clone, Copy)]
+struct Agg {
+    op: AggOp,
+    local: LocalId,
+    list: NodeId,
+    body: NodeId,
+    filter: Option<NodeId>,
+}
+
+enum Acc {
+    Sum(Decimal),
+    Duration(Duration),
+    Count(u64),
+    Best(Option<Value>),
+    All(bool),
+    Any(bool),
+    List(Vec<Value>),
+}
+
+impl Acc {
+    fn new(op: AggOp, ty: &Ty) -> Acc {
+        match op {
+            AggOp::Sum if *ty == Ty::Duration => Acc::Duration(Duration::default()),
+            AggOp::Sum => Acc::Sum(Decimal::ZERO),
+            AggOp::Count => Acc::Count(0),
+            AggOp::Min | AggOp::Max => Acc::Best(None),
+            AggOp::All => Acc::All(true),
+            AggOp::Any => Acc::Any(false),
+            AggOp::Filter => Acc::List(Vec::new()),
+        }
+    }
+
+    /// `all` stops at the first false element, `any` at the first true one.
+    fn decided(&self) -> bool {
+        matches!(self, Acc::All(false) | Acc::Any(true))
+    }
+}
+
+enum PathRoot {
+    Input(InputId),
+    Param(ParamId),
+}
+
+struct Path {
+    root: PathRoot,
+    /// Each field access, outermost last: the node of the record read and the field index.
+    fields: Vec<(NodeId, u32)>,
+}
+
+fn operand(at: At<'_>, value: Value) -> Operand {
+    Operand { value, ty: at.node.ty.clone(), span: at.span(), node: at.id }
+}
+
+fn decision_kind(def: &DecisionDef, args: Vec<Value>, memoised: bool) -> StepKind {
+    let args = def
+        .params
+        .iter()
+        .zip(args)
+        .map(|((name, ty), value)| Arg { name: name.clone(), value, ty: ty.clone() })
+        .collect();
+    StepKind::Decision { name: def.name.clone(), qualified: def.qualified.clone(), args, memoised }
+}
+
+fn table_kind(table: &TableDef, keys: Vec<Value>, row: Option<usize>) -> StepKind {
+    let keys = keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let (name, ty) = table.columns.get(i).cloned().unwrap_or_else(|| (format!("key {}", i + 1), Ty::Error));
+            Arg { name, value, ty }
+        })
+        .collect();
+    StepKind::Table {
+        name: table.name.clone(),
+        qualified: table.qualified.clone(),
+        hit: table.hit,
+        keys,
+        row,
+        row_span: row.and_then(|i| table.rows.get(i)).map(|r| r.span),
+    }
+}
+
+fn set_is_none(detail: &mut Detail, v: &Value) {
+    let reason = match v {
+        Value::None(r) => Some(r.to_string()),
+        _ => None,
+    };
+    *detail = Some(Box::new(StepKind::IsNone { reason }));
+}
+
+fn set_otherwise(detail: &mut Detail, reason: Option<Rc<str>>) {
+    *detail =
+        Some(Box::new(StepKind::Otherwise { used_fallback: reason.is_some(), reason: reason.map(|r| r.to_string()) }));
+}
+
+fn set_logic(detail: &mut Detail, op: &str, short_circuit: bool) {
+    *detail = Some(Box::new(StepKind::Logic { op: op.into(), short_circuit }));
+}
+
+fn set_table(detail: &mut Detail, table: &TableDef, keys: Vec<Value>, row: Option<usize>) {
+    *detail = Some(Box::new(table_kind(table, keys, row)));
+}
+
+fn set_if(detail: &mut Detail, condition: bool) {
+    let branch = if condition { Branch::Then } else { Branch::Else };
+    *detail = Some(Box::new(StepKind::If { condition, branch }));
+}
+
+fn set_aggregate(detail: &mut Detail, op: AggOp, items: usize, (examined, kept): (usize, usize)) {
+    *detail = Some(Box::new(StepKind::Aggregate { op, items, examined, kept }));
+}
+
+fn read_local(frame: &Frame, local: LocalId, at: Span) -> Res {
+    frame.get(local.index()).cloned().ok_or_else(|| internal(at, format!("local slot {} is not bound", local.0)))
+}
+
+fn bind(frame: &mut Frame, local: LocalId, value: Value, at: Span) -> Res<()> {
+    let i = local.index();
+    if i >= frame.len() {
+        if i >= MAX_FRAME {
+            return Err(internal(at, format!("local slot {i} is out of range")));
+        }
+        frame.resize(i + 1, Value::None(Rc::from("unbound local")));
+    }
+    frame[i] = value;
+    Ok(())
+}

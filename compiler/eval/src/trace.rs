@@ -1,0 +1,294 @@
+//! Explanation traces: the evaluator reports what it did to a [`Tracer`].
+//!
+//! Tracing costs nothing when it is off: the evaluator is generic over the tracer and guards
+//! every piece of trace work with the associated constant [`Tracer::ENABLED`], so with
+//! [`NoTrace`] (a zero-sized type whose methods are empty) the compiler removes it entirely.
+//!
+//! [`Recorder`] builds a tree of [`Step`]s. The evaluator opens a step when it starts an
+//! operation worth explaining ([`Tracer::enter`]) and closes it with its description when the
+//! value is known ([`Tracer::exit`]); steps recorded in between become its children. Trivial
+//! nodes (constants, local reads, record and list literals) are not steps: their children
+//! pass straight to the parent. When evaluation fails, the failing step is closed as
+//! [`StepKind::Failed`] and its ancestors as [`StepKind::Unfinished`], so a partial tree still
+//! shows the path to the error.
+
+use covenant_ir::{AggOp, BinOp, HitPolicy, NodeId, RoundMode, Span, Ty, Value};
+use serde::{Deserialize, Serialize};
+
+/// Receives the steps of an evaluation. Implemented by [`NoTrace`] and [`Recorder`].
+pub trait Tracer {
+    /// Whether steps are recorded. When `false`, the evaluator builds no step at all.
+    const ENABLED: bool;
+    /// Opens a step: the steps recorded until the matching exit become its children.
+    fn enter(&mut self);
+    /// Closes the innermost open step; `step.children` is replaced by the steps recorded since
+    /// the matching [`enter`](Tracer::enter).
+    fn exit(&mut self, step: Step);
+    /// Closes the innermost open step; if it collected exactly one child, that child stands for
+    /// it (so a condition is always exactly one step), otherwise `step` wraps the children.
+    fn exit_single(&mut self, step: Step);
+    /// Closes the innermost open step without a step of its own: its children pass to the parent.
+    fn exit_transparent(&mut self);
+    /// Closes the innermost open step because evaluating it failed.
+    fn fail(&mut self, step: Step, code: &'static str, message: &str);
+    /// Whether a memoised decision referenced again should be evaluated again to show its
+    /// sub-steps (a recorder over its step budget says no, and shows the value only).
+    fn expand_repeats(&self) -> bool;
+}
+
+/// The tracer that records nothing; evaluation with it is as fast as without tracing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoTrace;
+
+impl Tracer for NoTrace {
+    const ENABLED: bool = false;
+    #[inline]
+    fn enter(&mut self) {}
+    #[inline]
+    fn exit(&mut self, _step: Step) {}
+    #[inline]
+    fn exit_single(&mut self, _step: Step) {}
+    #[inline]
+    fn exit_transparent(&mut self) {}
+    #[inline]
+    fn fail(&mut self, _step: Step, _code: &'static str, _message: &str) {}
+    #[inline]
+    fn expand_repeats(&self) -> bool {
+        false
+    }
+}
+
+/// Records the steps of one or more evaluations as trees.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    /// `frames[0]` holds finished top-level steps; each later frame the children of an open step.
+    frames: Vec<Vec<Step>>,
+    recorded: usize,
+    limit: usize,
+}
+
+impl Default for Recorder {
+    fn default() -> Recorder {
+        Recorder::new()
+    }
+}
+
+impl Recorder {
+    /// Steps after which memoised decisions referenced again are shown by value only.
+    pub const DEFAULT_LIMIT: usize = 100_000;
+
+    pub fn new() -> Recorder {
+        Recorder::with_limit(Recorder::DEFAULT_LIMIT)
+    }
+
+    /// A recorder that stops expanding repeated memoised decisions after `limit` steps, so a
+    /// decision used many times over cannot make the tree grow exponentially.
+    pub fn with_limit(limit: usize) -> Recorder {
+        Recorder { frames: vec![Vec::new()], recorded: 0, limit }
+    }
+
+    /// How many steps have been recorded so far.
+    pub fn recorded(&self) -> usize {
+        self.recorded
+    }
+
+    /// The tree of the last decision evaluated with this recorder (normally the only one).
+    pub fn finish(self) -> Option<Step> {
+        self.finish_all().pop()
+    }
+
+    /// The trees of all decisions evaluated with this recorder, in order.
+    pub fn finish_all(mut self) -> Vec<Step> {
+        while self.frames.len() > 1 {
+            self.exit_transparent();
+        }
+        self.frames.pop().unwrap_or_default()
+    }
+
+    fn take_children(&mut self) -> Vec<Step> {
+        if self.frames.len() > 1 { self.frames.pop().unwrap_or_default() } else { Vec::new() }
+    }
+
+    fn push(&mut self, step: Step) {
+        self.recorded += 1;
+        if let Some(top) = self.frames.last_mut() {
+            top.push(step);
+        }
+    }
+}
+
+impl Tracer for Recorder {
+    const ENABLED: bool = true;
+
+    fn enter(&mut self) {
+        self.frames.push(Vec::new());
+    }
+
+    fn exit(&mut self, mut step: Step) {
+        step.children = self.take_children();
+        self.push(step);
+    }
+
+    fn exit_single(&mut self, mut step: Step) {
+        let mut children = self.take_children();
+        if children.len() == 1 {
+            if let Some(only) = children.pop()
+                && let Some(top) = self.frames.last_mut()
+            {
+                top.push(only);
+            }
+        } else {
+            step.children = children;
+            self.push(step);
+        }
+    }
+
+    fn exit_transparent(&mut self) {
+        let children = self.take_children();
+        if let Some(top) = self.frames.last_mut() {
+            top.extend(children);
+        }
+    }
+
+    fn fail(&mut self, mut step: Step, code: &'static str, message: &str) {
+        let children = self.take_children();
+        let inner_failed = children.last().is_some_and(Step::is_failure);
+        step.kind = if inner_failed {
+            StepKind::Unfinished
+        } else {
+            StepKind::Failed { code: code.to_string(), message: message.to_string() }
+        };
+        step.value = None;
+        step.children = children;
+        self.push(step);
+    }
+
+    fn expand_repeats(&self) -> bool {
+        self.recorded < self.limit
+    }
+}
+
+/// One step of an explanation: an operation, its value and type, where it is in the source,
+/// and the steps it was computed from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub kind: StepKind,
+    /// The IR node evaluated (`None` for a decision evaluated at the top level).
+    pub node: Option<NodeId>,
+    /// A short title: the decision, input, param or table name, the operator, `if`, `let`…
+    pub label: String,
+    /// The result; `None` for a failed step and for an aggregation element left out by the filter.
+    pub value: Option<Value>,
+    /// The static type of `value` (how to show it).
+    pub ty: Ty,
+    /// Where the value comes from: a decision's or param's name in its declaration, otherwise
+    /// the expression itself.
+    pub span: Span,
+    pub children: Vec<Step>,
+}
+
+impl Step {
+    /// Whether this step (or a step below it) failed.
+    pub fn is_failure(&self) -> bool {
+        matches!(self.kind, StepKind::Failed { .. } | StepKind::Unfinished)
+    }
+
+    /// The number of steps in this tree.
+    pub fn size(&self) -> usize {
+        1 + self.children.iter().map(Step::size).sum::<usize>()
+    }
+}
+
+/// A named value: a decision's argument or a table's key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Arg {
+    pub name: String,
+    pub value: Value,
+    pub ty: Ty,
+}
+
+/// An operand of an operation, with the expression it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operand {
+    pub value: Value,
+    pub ty: Ty,
+    pub span: Span,
+    pub node: NodeId,
+}
+
+/// A value with its type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Typed {
+    pub value: Value,
+    pub ty: Ty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Branch {
+    Then,
+    Else,
+}
+
+/// What a step did. Indices (`row`, `arm`) are zero-based here; renderers show them from 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// A decision evaluated: its arguments, and whether its value had been computed before
+    /// (a parameterless decision is computed once per session and reused).
+    Decision { name: String, qualified: String, args: Vec<Arg>, memoised: bool },
+    /// An input read, with the field path (`person.placement`).
+    Input { name: String, path: String },
+    /// A param read, with the field path.
+    Param { name: String, path: String },
+    /// A table lookup: the key values by column, the hit policy, and the matched row (`None`:
+    /// no row matched, and the value is "no value").
+    Table {
+        name: String,
+        qualified: String,
+        hit: HitPolicy,
+        keys: Vec<Arg>,
+        row: Option<usize>,
+        row_span: Option<Span>,
+    },
+    /// `if`: the condition's value and the branch taken. The first child is the condition.
+    If { condition: bool, branch: Branch },
+    /// `match`: the scrutinee's value and the arm taken. The first child is the scrutinee.
+    Match { scrutinee: Operand, arm: usize, arm_span: Span },
+    /// A comparison with both sides' values; the step's value is the result.
+    Compare { op: BinOp, left: Operand, right: Operand },
+    /// `and`, `or` (children: each operand evaluated, one step each) or `not`.
+    /// `short_circuit`: the second operand was not needed.
+    Logic { op: String, short_circuit: bool },
+    /// Arithmetic (`+ - × ÷`, unary `-`, date and duration arithmetic) with its operands.
+    Arithmetic { op: String, operands: Vec<Operand> },
+    /// Rounding: the value before, and the places and mode; the step's value is the result.
+    Round { before: Value, places: u32, mode: RoundMode },
+    /// An aggregation: `items` in the list, `examined` before it stopped (all/any stop at the
+    /// first decisive element), `kept` by the filter. Children are the [`StepKind::Item`]s.
+    Aggregate { op: AggOp, items: usize, examined: usize, kept: usize },
+    /// One element of an aggregation: its position, the element (unless the aggregated value
+    /// is the element itself), and whether the filter kept it; the value is its contribution
+    /// (`None` when left out).
+    Item { index: usize, element: Option<Typed>, kept: bool },
+    /// `let`: the bound value (the body's steps follow as siblings).
+    Let,
+    /// `a otherwise b`: whether the fallback was used and why `a` had no value. The first
+    /// child is `a`.
+    Otherwise { used_fallback: bool, reason: Option<String> },
+    /// `x is none`, with the reason when `x` has no value.
+    IsNone { reason: Option<String> },
+    /// `x in {A, B}` on an enum.
+    InSet { value: Operand, variants: Vec<String> },
+    /// A field of a computed record (fields of inputs and params are [`StepKind::Input`]
+    /// and [`StepKind::Param`] paths).
+    Field { name: String },
+    /// A built-in function with its arguments.
+    Builtin { name: String, args: Vec<Operand> },
+    /// A sub-expression shown as one step (wraps zero or several steps).
+    Value,
+    /// The operation that failed, with the error.
+    Failed { code: String, message: String },
+    /// An operation that did not finish because a step below it failed.
+    Unfinished,
+}

@@ -1,0 +1,470 @@
+//! The compiled Covenant program: the contract between compiling and evaluating.
+//!
+//! The checker lowers a type-checked source program into a [`Program`]: declarations
+//! (enums, records, inputs, params, tables, decisions, tests) plus one flat arena of
+//! expression [`Node`]s. Every node has a resolved operation, its static [`Ty`] and an
+//! [`Origin`] (source span, and the decision or table it belongs to), so the evaluator can
+//! run and explain a program without the parser or the checker. A program is plain data and
+//! serialises with serde; its canonical JSON is what the receipt's rules hash covers.
+
+pub mod date;
+pub mod types;
+pub mod value;
+
+pub use covenant_source::{FileId, Span};
+pub use date::{Date, Duration};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+pub use types::{EnumId, NumKind, NumTy, RecordId, Ty, Unit};
+pub use value::Value;
+
+macro_rules! id {
+    ($($name:ident),*) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize { self.0 as usize }
+        }
+    )*};
+}
+id!(NodeId, InputId, ParamId, DecisionId, TableId, LocalId);
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Program {
+    /// Display names of the source files, indexed by `FileId`.
+    pub files: Vec<String>,
+    pub enums: Vec<EnumDef>,
+    pub records: Vec<RecordDef>,
+    pub inputs: Vec<InputDef>,
+    pub params: Vec<ParamDef>,
+    pub tables: Vec<TableDef>,
+    pub decisions: Vec<DecisionDef>,
+    pub tests: Vec<TestDef>,
+    pub nodes: Vec<Node>,
+}
+
+impl Program {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+    pub fn enum_def(&self, id: EnumId) -> &EnumDef {
+        &self.enums[id.0 as usize]
+    }
+    pub fn record_def(&self, id: RecordId) -> &RecordDef {
+        &self.records[id.0 as usize]
+    }
+    pub fn decision(&self, id: DecisionId) -> &DecisionDef {
+        &self.decisions[id.index()]
+    }
+    pub fn table(&self, id: TableId) -> &TableDef {
+        &self.tables[id.index()]
+    }
+    pub fn input(&self, id: InputId) -> &InputDef {
+        &self.inputs[id.index()]
+    }
+    pub fn param(&self, id: ParamId) -> &ParamDef {
+        &self.params[id.index()]
+    }
+    /// Finds a decision by name (qualified `module.name` or, if unique, bare `name`).
+    pub fn find_decision(&self, name: &str) -> Option<DecisionId> {
+        let pos = self.decisions.iter().position(|d| d.name == name || d.qualified == name)?;
+        Some(DecisionId(pos as u32))
+    }
+}
+
+/// Where a node comes from: its source span and the declaration that owns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub span: Span,
+    pub owner: Owner,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Owner {
+    Decision(DecisionId),
+    Table(TableId),
+    Param(ParamId),
+    Test(u32),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub ty: Ty,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum NodeKind {
+    Const(Value),
+    Input(InputId),
+    Param(ParamId),
+    /// A slot of the current frame: decision parameters first, then `let` and loop variables.
+    Local(LocalId),
+    /// A decision; memoised per evaluation when it has no parameters.
+    Decision {
+        id: DecisionId,
+        args: Vec<NodeId>,
+    },
+    Table {
+        id: TableId,
+        args: Vec<NodeId>,
+    },
+    Unary(UnOp, NodeId),
+    Binary(BinOp, NodeId, NodeId),
+    If {
+        cond: NodeId,
+        then: NodeId,
+        els: NodeId,
+    },
+    Match {
+        scrutinee: NodeId,
+        arms: Vec<MatchArm>,
+    },
+    Let {
+        local: LocalId,
+        value: NodeId,
+        body: NodeId,
+    },
+    Field {
+        record: NodeId,
+        index: u32,
+    },
+    Record(Vec<NodeId>),
+    List(Vec<NodeId>),
+    /// `op(body for local in list if filter)`; `count(xs)` and `sum(xs)` lower to body = Local.
+    Aggregate {
+        op: AggOp,
+        local: LocalId,
+        list: NodeId,
+        body: NodeId,
+        filter: Option<NodeId>,
+    },
+    Round {
+        value: NodeId,
+        places: u32,
+        mode: RoundMode,
+    },
+    Builtin {
+        f: Builtin,
+        args: Vec<NodeId>,
+    },
+    /// `value in {A, B}` on enum variant indices.
+    InSet {
+        value: NodeId,
+        variants: Vec<u32>,
+    },
+    IsNone(NodeId),
+    /// `value otherwise fallback`.
+    Otherwise(NodeId, NodeId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnOp {
+    Neg,
+    Not,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinOp {
+    /// Numeric operations on decimals (checked; `Div` by zero is an error).
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// `rate × duration`: the duration is converted to the rate's unit (exactly, or an error).
+    MulRateDuration(Unit),
+    DateAddDuration,
+    DateSubDuration,
+    DurationAdd,
+    DurationSub,
+    /// Comparisons: numbers, dates, text, booleans, and enums (ordered enums by declaration order).
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// Short-circuiting.
+    And,
+    Or,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add | BinOp::DateAddDuration | BinOp::DurationAdd => "+",
+            BinOp::Sub | BinOp::DateSubDuration | BinOp::DurationSub => "-",
+            BinOp::Mul | BinOp::MulRateDuration(_) => "×",
+            BinOp::Div => "÷",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::And => "and",
+            BinOp::Or => "or",
+        }
+    }
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatchArm {
+    pub patterns: Vec<Pattern>,
+    pub body: NodeId,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Pattern {
+    Wildcard,
+    /// Equal to a constant (an enum variant index, a boolean, a number or a text).
+    Value(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AggOp {
+    Sum,
+    Count,
+    Min,
+    Max,
+    All,
+    Any,
+    Filter,
+}
+
+impl AggOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            AggOp::Sum => "sum",
+            AggOp::Count => "count",
+            AggOp::Min => "min",
+            AggOp::Max => "max",
+            AggOp::All => "all",
+            AggOp::Any => "any",
+            AggOp::Filter => "filter",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoundMode {
+    /// Half away from zero (commercial rounding): 2.125 → 2.13, -2.125 → -2.13.
+    HalfUp,
+    /// Half to even (banker's rounding): 2.125 → 2.12.
+    HalfEven,
+    /// Toward zero (truncate).
+    Down,
+    /// Away from zero.
+    Up,
+}
+
+impl RoundMode {
+    pub fn from_name(name: &str) -> Option<RoundMode> {
+        Some(match name {
+            "half_up" => RoundMode::HalfUp,
+            "half_even" => RoundMode::HalfEven,
+            "down" => RoundMode::Down,
+            "up" => RoundMode::Up,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            RoundMode::HalfUp => "half_up",
+            RoundMode::HalfEven => "half_even",
+            RoundMode::Down => "down",
+            RoundMode::Up => "up",
+        }
+    }
+    pub fn strategy(self) -> rust_decimal::RoundingStrategy {
+        use rust_decimal::RoundingStrategy as S;
+        match self {
+            RoundMode::HalfUp => S::MidpointAwayFromZero,
+            RoundMode::HalfEven => S::MidpointNearestEven,
+            RoundMode::Down => S::ToZero,
+            RoundMode::Up => S::AwayFromZero,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Builtin {
+    /// Two-argument minimum / maximum of numbers or dates.
+    Min2,
+    Max2,
+    Abs,
+    Year,
+    Month,
+    Day,
+    MakeDate,
+    DaysBetween,
+}
+
+impl Builtin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Min2 => "min",
+            Builtin::Max2 => "max",
+            Builtin::Abs => "abs",
+            Builtin::Year => "year",
+            Builtin::Month => "month",
+            Builtin::Day => "day",
+            Builtin::MakeDate => "date",
+            Builtin::DaysBetween => "days_between",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnumDef {
+    pub name: String,
+    pub ordered: bool,
+    pub variants: Vec<Variant>,
+    pub span: Span,
+}
+
+impl EnumDef {
+    pub fn variant_name(&self, index: u32) -> &str {
+        self.variants.get(index as usize).map_or("?", |v| v.name.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Variant {
+    pub name: String,
+    pub code: Option<i64>,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordDef {
+    pub name: String,
+    pub fields: Vec<FieldDef>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FieldDef {
+    pub name: String,
+    pub ty: Ty,
+    pub optional: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InputDef {
+    pub name: String,
+    pub ty: Ty,
+    pub optional: bool,
+    pub span: Span,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParamDef {
+    pub name: String,
+    pub ty: Ty,
+    pub value: NodeId,
+    pub span: Span,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionDef {
+    pub name: String,
+    /// `module.name`.
+    pub qualified: String,
+    pub params: Vec<(String, Ty)>,
+    /// Frame size: parameters plus `let` and loop variables.
+    pub locals: u32,
+    pub ty: Ty,
+    pub body: NodeId,
+    /// The whole declaration.
+    pub span: Span,
+    /// The declaration's name.
+    pub name_span: Span,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HitPolicy {
+    /// Exactly one row may match; two matching rows is an evaluation error.
+    Unique,
+    /// The first matching row in source order wins.
+    First,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableDef {
+    pub name: String,
+    pub qualified: String,
+    pub columns: Vec<(String, Ty)>,
+    pub ty: Ty,
+    pub hit: HitPolicy,
+    pub source: Option<String>,
+    pub rows: Vec<Row>,
+    pub span: Span,
+    pub name_span: Span,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Row {
+    /// One key per column.
+    pub keys: Vec<Key>,
+    pub cell: Cell,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Key {
+    Any,
+    /// Matches when any alternative matches.
+    Alts(Vec<KeyAlt>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum KeyAlt {
+    Equals(Value),
+    Range { low: Option<Bound>, high: Option<Bound> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bound {
+    pub value: Decimal,
+    pub inclusive: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Cell {
+    /// A constant expression, evaluated when the row is hit.
+    Value(NodeId),
+    /// `none "reason"`: deliberately no value.
+    NoValue(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestDef {
+    pub name: String,
+    pub span: Span,
+    pub givens: Vec<Given>,
+    pub expects: Vec<Expect>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Given {
+    pub input: InputId,
+    pub value: NodeId,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Expect {
+    pub decision: DecisionId,
+    pub value: NodeId,
+    pub span: Span,
+}

@@ -1,0 +1,157 @@
+//! Explanations as text and JSON.
+//!
+//! An explanation is the [`Step`] tree recorded by `covenant_eval::Recorder` while a decision
+//! was evaluated. [`explain_text`] renders it for a terminal: the answer first, then the
+//! reasons as a tree, each with its value and where it came from. [`explain_json`] renders it
+//! as versioned JSON (`covenant.explanation/1`) for storage and other programs: every step
+//! with its kind, value (money and decimals as strings), type, source location and children.
+//! Both layouts are specified in `spec/explanations.md`.
+//!
+//! Rendering is deterministic: no hash-map iteration, no colours, no clock. Source text is
+//! only read through the [`SourceMap`]; a span whose file is unknown renders without a
+//! location rather than failing.
+
+mod json;
+#[cfg(test)]
+mod tests;
+mod text;
+
+use covenant_eval::Step;
+use covenant_ir::types::Ty;
+use covenant_ir::{Program, Span};
+use covenant_source::{SourceFile, SourceMap};
+
+/// The version tag of the JSON explanation schema.
+pub const SCHEMA: &str = "covenant.explanation/1";
+
+/// The explanation as terminal text: the answer, then the reasons as a tree.
+pub fn explain_text(program: &Program, sources: &SourceMap, step: &Step) -> String {
+    text::render(&Ctx { program, sources }, step)
+}
+
+/// The explanation as JSON: `{"schema": "covenant.explanation/1", "step": {…}}`.
+pub fn explain_json(program: &Program, sources: &SourceMap, step: &Step) -> serde_json::Value {
+    serde_json::json!({ "schema": SCHEMA, "step": json::step(&Ctx { program, sources }, step) })
+}
+
+/// What both renderers read: the program (names, types) and the sources (locations, text).
+struct Ctx<'a> {
+    program: &'a Program,
+    sources: &'a SourceMap,
+}
+
+/// A span resolved against the source map.
+struct Location<'a> {
+    file: &'a SourceFile,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    span: Span,
+}
+
+impl<'a> Ctx<'a> {
+    fn file(&self, span: Span) -> Option<&'a SourceFile> {
+        self.sources.files().find(|(id, _)| *id == span.file).map(|(_, f)| f)
+    }
+
+    fn locate(&self, span: Span) -> Option<Location<'a>> {
+        let file = self.file(span)?;
+        if span.end as usize > file.text.len() || span.start > span.end {
+            return None;
+        }
+        let (line, column) = file.line_col(span.start);
+        let (end_line, end_column) = file.line_col(span.end);
+        Some(Location { file, line, column, end_line, end_column, span })
+    }
+
+    /// The exact source text of a span.
+    fn source(&self, span: Span) -> Option<&'a str> {
+        self.locate(span).map(|l| l.file.slice(span))
+    }
+
+    /// The source text of a span when it is short enough to quote inline: one line, at most
+    /// 60 characters, runs of spaces collapsed.
+    fn snippet(&self, span: Span) -> Option<String> {
+        let text = self.source(span)?;
+        if text.contains('\n') || text.trim().is_empty() {
+            return None;
+        }
+        let text = collapse(text);
+        (text.chars().count() <= 60).then_some(text)
+    }
+
+    /// The source text of a span on one line (comments dropped, whitespace collapsed),
+    /// shortened to `max` characters.
+    fn brief(&self, span: Span, max: usize) -> Option<String> {
+        let text = self.source(span)?;
+        let text = collapse(&text.lines().map(strip_comment).collect::<Vec<_>>().join(" "));
+        (!text.is_empty()).then(|| shorten(&text, max))
+    }
+
+    /// The line a span starts on without its comment, trimmed, spaces collapsed, and
+    /// shortened to 100 characters.
+    fn excerpt(&self, span: Span) -> Option<String> {
+        let loc = self.locate(span)?;
+        let line = collapse(strip_comment(loc.file.line_text(loc.line)));
+        (!line.is_empty()).then(|| shorten(&line, 100))
+    }
+
+    fn display(&self, value: &covenant_ir::Value, ty: &Ty) -> String {
+        covenant_ir::value::display(self.program, value, ty)
+    }
+
+    /// A type as the programmer writes it: `Money per week`, `list of ItemRating`.
+    fn ty_text(&self, ty: &Ty) -> String {
+        match ty {
+            Ty::Bool => "Bool".into(),
+            Ty::Text => "Text".into(),
+            Ty::Date => "Date".into(),
+            Ty::Duration => "Duration".into(),
+            Ty::Num(n) => n.to_string(),
+            Ty::Enum(id) => self.program.enums.get(id.0 as usize).map_or("enum".into(), |e| e.name.clone()),
+            Ty::Record(id) => self.program.records.get(id.0 as usize).map_or("record".into(), |r| r.name.clone()),
+            Ty::List(elem) => format!("list of {}", self.ty_text(elem)),
+            Ty::Error => "?".into(),
+        }
+    }
+}
+
+/// Trims a text and collapses each run of whitespace into one space.
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A source line without its `//` comment (a `//` inside a text literal is kept).
+fn strip_comment(line: &str) -> &str {
+    let mut in_text = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_text => escaped = true,
+            '"' => in_text = !in_text,
+            '/' if !in_text && line[i + 1..].starts_with('/') => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// Shortens a text to `max` characters, ending it with `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The name bound by a `let` expression, read from its source (`let rate = … in …`).
+fn let_name(source: &str) -> Option<&str> {
+    let rest = source.trim_start().strip_prefix("let")?;
+    let rest = rest.trim_start();
+    let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}

@@ -1,0 +1,305 @@
+//! The syntax tree of one `.cov` file, exactly as written (names unresolved, types unchecked).
+
+use covenant_source::Span;
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name {
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct File {
+    pub module: Option<Path>,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Path {
+    pub segments: Vec<Name>,
+    pub span: Span,
+}
+
+impl Path {
+    pub fn dotted(&self) -> String {
+        self.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(".")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub doc: Option<String>,
+    pub kind: ItemKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ItemKind {
+    Import(Path),
+    Enum(EnumDecl),
+    Record(RecordDecl),
+    Input(InputDecl),
+    Param(ParamDecl),
+    Table(TableDecl),
+    Decision(DecisionDecl),
+    Test(TestDecl),
+}
+
+#[derive(Debug, Clone)]
+pub struct EnumDecl {
+    pub name: Name,
+    pub ordered: bool,
+    pub variants: Vec<VariantDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VariantDecl {
+    pub name: Name,
+    pub code: Option<(i64, Span)>,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordDecl {
+    pub name: Name,
+    pub fields: Vec<Binding>,
+}
+
+/// `name: Type`, used by record fields, table columns and decision parameters.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub name: Name,
+    pub ty: TypeExpr,
+}
+
+#[derive(Debug, Clone)]
+pub struct TypeExpr {
+    pub kind: TypeKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum TypeKind {
+    /// `Money`, `hours`, `Cluster`, optionally `per week`.
+    Named {
+        name: Name,
+        per: Option<Name>,
+    },
+    List(Box<TypeExpr>),
+    Optional(Box<TypeExpr>),
+}
+
+#[derive(Debug, Clone)]
+pub struct InputDecl {
+    pub name: Name,
+    pub ty: TypeExpr,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParamDecl {
+    pub name: Name,
+    pub ty: TypeExpr,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableDecl {
+    pub name: Name,
+    pub columns: Vec<Binding>,
+    pub result: TypeExpr,
+    pub hit: Option<Name>,
+    pub source: Option<(String, Span)>,
+    pub rows: Vec<RowDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RowDecl {
+    pub keys: Vec<KeyExpr>,
+    pub cell: CellExpr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyExpr {
+    pub kind: KeyKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum KeyKind {
+    Any,
+    Alts(Vec<AltExpr>),
+}
+
+#[derive(Debug, Clone)]
+pub enum AltExpr {
+    /// A literal or a variant name (or an enum code for an enum column).
+    Value(Expr),
+    /// Bounds with inclusivity: `(expr, inclusive)`.
+    Range { low: Option<(Expr, bool)>, high: Option<(Expr, bool)>, span: Span },
+}
+
+#[derive(Debug, Clone)]
+pub enum CellExpr {
+    Value(Expr),
+    NoValue { reason: String, span: Span },
+}
+
+#[derive(Debug, Clone)]
+pub struct DecisionDecl {
+    pub name: Name,
+    pub params: Option<Vec<Binding>>,
+    pub ty: TypeExpr,
+    pub body: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestDecl {
+    pub name: String,
+    pub name_span: Span,
+    pub givens: Vec<(Name, Expr)>,
+    pub expects: Vec<ExpectDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExpectDecl {
+    pub name: Name,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Lit(Lit),
+    Name(Name),
+    Field(Box<Expr>, Name),
+    Call {
+        callee: Name,
+        args: Vec<Expr>,
+        comprehension: Option<Box<Comprehension>>,
+    },
+    Unary(UnaryOp, Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        els: Box<Expr>,
+    },
+    Let {
+        name: Name,
+        value: Box<Expr>,
+        body: Box<Expr>,
+    },
+    Match {
+        scrutinee: Box<Expr>,
+        arms: Vec<ArmDecl>,
+    },
+    InSet(Box<Expr>, Vec<Expr>),
+    IsVariant {
+        value: Box<Expr>,
+        negated: bool,
+        variant: Box<Expr>,
+    },
+    IsNone {
+        value: Box<Expr>,
+        negated: bool,
+    },
+    Otherwise(Box<Expr>, Box<Expr>),
+    Record {
+        name: Option<Name>,
+        fields: Vec<(Name, Expr)>,
+    },
+    /// `none "reason"`: deliberately no value, of whatever type the context expects.
+    NoValue(String),
+    List(Vec<Expr>),
+    /// Stands in for an expression that failed to parse (already reported).
+    Error,
+}
+
+/// `body for var in list if filter`, the first argument of an aggregation.
+#[derive(Debug, Clone)]
+pub struct Comprehension {
+    pub body: Expr,
+    pub var: Name,
+    pub list: Expr,
+    pub filter: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ArmDecl {
+    pub patterns: Vec<PatternExpr>,
+    pub body: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum PatternExpr {
+    Wildcard(Span),
+    Value(Expr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+impl BinaryOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Eq => "==",
+            BinaryOp::Ne => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+            BinaryOp::And => "and",
+            BinaryOp::Or => "or",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Lit {
+    Int(Decimal),
+    Decimal(Decimal),
+    /// Money, optionally a rate (`£10.00 per hour`).
+    Money(Decimal, Option<Name>),
+    /// Stored as a fraction: `74%` is 0.74.
+    Percent(Decimal),
+    /// `YYYY-MM-DD` as written; validated by the checker.
+    Date(String),
+    Text(String),
+    Bool(bool),
+    /// `6 months`, `2 weeks`: amount and unit word.
+    Duration(i64, Name),
+    /// `5 hours`, `5 hours per week`.
+    Hours(Decimal, Option<Name>),
+}

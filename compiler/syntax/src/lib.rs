@@ -1,0 +1,280 @@
+//! Lexer and parser: `.cov` source text to a syntax tree plus diagnostics.
+//!
+//! [`parse`] never fails: it returns the items it could read and one diagnostic per problem.
+//! Lexing is done by logos ([`token`]); the grammar is chumsky ([`parser`]). Error codes
+//! produced here are in the `E00xx` range and documented in `spec/errors.md`.
+
+pub mod ast;
+mod parser;
+pub mod token;
+
+use chumsky::error::{Rich, RichPattern};
+use chumsky::prelude::*;
+use covenant_source::{Diagnostic, FileId, Span};
+use logos::Logos;
+use token::Token;
+
+/// Lexes a file into tokens with byte spans, reporting characters that start no token.
+pub fn lex(file: FileId, text: &str) -> (Vec<(Token<'_>, SimpleSpan)>, Vec<Diagnostic>) {
+    let mut tokens = Vec::new();
+    let mut diagnostics = Vec::new();
+    for (token, range) in Token::lexer(text).spanned() {
+        let span = Span::new(file, range.start, range.end);
+        let slice = text.get(range.clone()).unwrap_or("");
+        let token = match token {
+            Ok(t) => t,
+            Err(()) => {
+                diagnostics.push(lex_error(span, slice));
+                Token::Error
+            }
+        };
+        if let Some(d) = check_literal(&token, span) {
+            diagnostics.push(d);
+        }
+        tokens.push((token, SimpleSpan::from(range)));
+    }
+    (tokens, diagnostics)
+}
+
+fn lex_error(span: Span, slice: &str) -> Diagnostic {
+    if slice.starts_with('"') {
+        Diagnostic::error("E0002", "this text is not closed", span, "the text starts here")
+            .with_help("close the text with a `\"` on the same line")
+    } else if slice.starts_with('£') {
+        Diagnostic::error("E0003", "malformed money amount", span, "expected digits after `£`")
+            .with_help("write money like `£1,234.50`")
+    } else {
+        Diagnostic::error("E0001", format!("unexpected character `{slice}`"), span, "not part of any token")
+            .with_help("remove it, or put it inside a text in quotes")
+    }
+}
+
+/// Checks literals that the lexer accepts but whose value is malformed or too large.
+fn check_literal(token: &Token<'_>, span: Span) -> Option<Diagnostic> {
+    let too_large = |what: &str| {
+        Diagnostic::error(
+            "E0003",
+            format!("this {what} is too large or too precise"),
+            span,
+            "cannot be represented exactly",
+        )
+        .with_note("numbers have at most 28 significant digits")
+    };
+    match token {
+        Token::Money(s) => {
+            let digits = s.trim_start_matches('£');
+            let int_part = digits.split('.').next().unwrap_or("");
+            let groups: Vec<&str> = int_part.split(',').collect();
+            let well_grouped = groups.len() == 1
+                || (groups[0].len() <= 3 && !groups[0].is_empty() && groups[1..].iter().all(|g| g.len() == 3));
+            if !well_grouped {
+                return Some(
+                    Diagnostic::error(
+                        "E0003",
+                        "commas in a money amount must group thousands",
+                        span,
+                        "badly placed comma",
+                    )
+                    .with_help("write `£1,234.50` or `£1234.50`"),
+                );
+            }
+            parser::money_value(s).is_none().then(|| too_large("money amount"))
+        }
+        Token::Int(s) | Token::Decimal(s) => parser::decimal(s).is_none().then(|| too_large("number")),
+        Token::Percent(s) => parser::percent_value(s).is_none().then(|| too_large("percentage")),
+        _ => None,
+    }
+}
+
+/// Parses one file. Never fails: unreadable items are skipped after one diagnostic each.
+pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    let (tokens, mut diagnostics) = lex(file, text);
+    let mut result = ast::File::default();
+    let chunks = split_items(&tokens);
+    for (index, chunk) in chunks.into_iter().enumerate() {
+        let Some(first) = chunk.first() else { continue };
+        let last = chunk.last().map_or(first.1.end, |t| t.1.end);
+        let eoi = SimpleSpan::from(last..last);
+        if index == 0 && first.0 == Token::Module {
+            let input = chunk.split_token_span(eoi);
+            let (path, errors) = parser::module_decl(file).then_ignore(end()).parse(input).into_output_errors();
+            match (path, errors.into_iter().next()) {
+                (Some(path), None) => result.module = Some(path),
+                (_, Some(error)) => diagnostics.extend(syntax_error(file, &error)),
+                (None, None) => {}
+            }
+            continue;
+        }
+        if let Some(d) = too_deep(file, chunk) {
+            diagnostics.push(d);
+            continue;
+        }
+        let with_rows = mark_table_rows(text, chunk);
+        let input = with_rows.as_slice().split_token_span(eoi);
+        let (item, errors) = parser::item(file).then_ignore(end()).parse(input).into_output_errors();
+        match (item, errors.into_iter().next()) {
+            (Some(item), None) => result.items.push(item),
+            (_, Some(error)) => diagnostics.extend(syntax_error(file, &error)),
+            (None, None) => {}
+        }
+    }
+    (result, diagnostics)
+}
+
+/// In a table body, a line break between tokens at the body's own bracket level ends a row:
+/// inserts [`Token::RowBreak`] there. Elsewhere line breaks mean nothing.
+fn mark_table_rows<'s>(text: &str, chunk: &[(Token<'s>, SimpleSpan)]) -> Vec<(Token<'s>, SimpleSpan)> {
+    let is_table =
+        chunk.iter().find(|(t, _)| !matches!(t, Token::DocComment(_))).is_some_and(|(t, _)| *t == Token::Table);
+    if !is_table {
+        return chunk.to_vec();
+    }
+    let mut out = Vec::with_capacity(chunk.len() + chunk.len() / 4);
+    let mut depth = 0usize;
+    let mut in_body = false;
+    for (i, (token, span)) in chunk.iter().enumerate() {
+        if *token == Token::LBrace && depth == 0 {
+            in_body = true;
+        }
+        if i > 0 && in_body && depth == 1 && *token != Token::RBrace {
+            let gap = text.get(chunk[i - 1].1.end..span.start).unwrap_or("");
+            if gap.contains('\n') {
+                out.push((Token::RowBreak, SimpleSpan::from(span.start..span.start)));
+            }
+        }
+        match token {
+            Token::LParen | Token::LBracket | Token::LBrace => depth += 1,
+            Token::RParen | Token::RBracket | Token::RBrace => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        out.push((token.clone(), *span));
+    }
+    out
+}
+
+/// Deepest bracket nesting accepted in one declaration.
+pub const MAX_BRACKET_DEPTH: usize = 100;
+/// Most operators accepted in one expression (each table row counts on its own). Together
+/// with the bracket limit this bounds how deep a syntax tree can be, so no later pass can
+/// exhaust the stack; it matches the evaluator's nesting limit.
+pub const MAX_OPERATORS: usize = 500;
+
+/// Rejects a declaration nested too deeply to compile safely, before it is parsed.
+fn too_deep(file: FileId, chunk: &[(Token<'_>, SimpleSpan)]) -> Option<Diagnostic> {
+    let is_table =
+        chunk.iter().find(|(t, _)| !matches!(t, Token::DocComment(_))).is_some_and(|(t, _)| *t == Token::Table);
+    let mut depth = 0usize;
+    let mut operators = 0usize;
+    for (token, range) in chunk {
+        let span = Span::new(file, range.start, range.end);
+        match token {
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                depth += 1;
+                if depth > MAX_BRACKET_DEPTH {
+                    return Some(
+                        Diagnostic::error(
+                            "E0004",
+                            "brackets are nested too deeply",
+                            span,
+                            format!("more than {MAX_BRACKET_DEPTH} levels deep"),
+                        )
+                        .with_help("split the expression into named decisions or `let` bindings"),
+                    );
+                }
+            }
+            Token::RParen | Token::RBracket | Token::RBrace => depth = depth.saturating_sub(1),
+            // Each row of a table is a separate expression.
+            Token::FatArrow if is_table && depth == 1 => operators = 0,
+            Token::Plus
+            | Token::Minus
+            | Token::Star
+            | Token::Slash
+            | Token::EqEq
+            | Token::NotEq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::And
+            | Token::Or
+            | Token::Not
+            | Token::Otherwise
+            | Token::Dot
+            | Token::If
+            | Token::Let
+            | Token::Match
+            | Token::Is
+            | Token::In => {
+                operators += 1;
+                if operators > MAX_OPERATORS {
+                    return Some(
+                        Diagnostic::error(
+                            "E0004",
+                            "this expression is too long",
+                            span,
+                            format!("more than {MAX_OPERATORS} operators"),
+                        )
+                        .with_help("split the expression into named decisions or `let` bindings"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Cuts the token list before every token that can only start an item (a run of doc
+/// comments stays with the item it documents).
+fn split_items<'a, 's>(tokens: &'a [(Token<'s>, SimpleSpan)]) -> Vec<&'a [(Token<'s>, SimpleSpan)]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for i in 0..tokens.len() {
+        let starts = tokens[i].0.starts_item();
+        let after_doc = i > 0 && matches!(tokens[i - 1].0, Token::DocComment(_));
+        if starts && !after_doc && i > start {
+            chunks.push(&tokens[start..i]);
+            start = i;
+        }
+    }
+    if start < tokens.len() {
+        chunks.push(&tokens[start..]);
+    }
+    chunks
+}
+
+/// The diagnostic for a parse error, or `None` when the lexer has already reported its cause.
+fn syntax_error(file: FileId, error: &Rich<'_, Token<'_>, SimpleSpan>) -> Option<Diagnostic> {
+    let range = error.span();
+    let span = Span::new(file, range.start, range.end);
+    let found = match error.found() {
+        Some(Token::Error) => return None,
+        Some(token) => token.to_string(),
+        None => "the end of the declaration".to_string(),
+    };
+    let mut expected: Vec<String> = error
+        .expected()
+        .filter_map(|p| match p {
+            RichPattern::Token(t) => Some(t.to_string()),
+            RichPattern::Label(l) => Some(l.to_string()),
+            RichPattern::Identifier(i) => Some(format!("`{i}`")),
+            RichPattern::EndOfInput => Some("the end of the declaration".to_string()),
+            _ => None,
+        })
+        .collect();
+    expected.sort();
+    expected.dedup();
+    let wanted = match expected.len() {
+        0 => "something else".to_string(),
+        1 => expected[0].clone(),
+        n if n <= 6 => format!("{} or {}", expected[..n - 1].join(", "), expected[n - 1]),
+        _ => format!("{}, …", expected[..6].join(", ")),
+    };
+    let context = error.contexts().next().map(|(label, _)| label.to_string());
+    let mut d =
+        Diagnostic::error("E0010", format!("expected {wanted}, found {found}"), span, format!("unexpected {found}"));
+    if let Some(context) = context {
+        d = d.with_note(format!("while reading {context}"));
+    }
+    Some(d.with_help("the rest of this declaration was skipped; declarations after it are still checked"))
+}
