@@ -15,7 +15,7 @@ use covenant_ir::{
 use covenant_source::{Diagnostic, Span};
 use covenant_syntax::ast::{self, BinaryOp, Expr, ExprKind, ItemKind, Lit};
 use rust_decimal::Decimal;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// What an expression may refer to, and where its nodes belong.
 pub(crate) struct Body {
@@ -256,7 +256,7 @@ impl Context<'_> {
             ExprKind::NoValue(reason) => match expected {
                 Some(ty) => {
                     let ty = ty.clone();
-                    (self.push(body, NodeKind::Const(Value::None(Rc::from(reason.as_str()))), ty.clone(), span), ty)
+                    (self.push(body, NodeKind::Const(Value::None(Arc::from(reason.as_str()))), ty.clone(), span), ty)
                 }
                 None => {
                     self.error(
@@ -351,7 +351,7 @@ impl Context<'_> {
                 };
                 (Value::Num(*n), Ty::Num(NumTy { per, ..NumTy::HOURS }))
             }
-            Lit::Text(t) => (Value::Text(Rc::from(t.as_str())), Ty::Text),
+            Lit::Text(t) => (Value::Text(Arc::from(t.as_str())), Ty::Text),
             Lit::Bool(b) => (Value::Bool(*b), Ty::Bool),
             Lit::Date(text) => match covenant_ir::Date::parse(text) {
                 Some(d) => (Value::Date(d), Ty::Date),

@@ -5,7 +5,7 @@ use crate::elaborate::Body;
 use crate::scope::{Context, Def, suggest};
 use covenant_ir::{Expect, Given, InputId, Owner, TestDef};
 use covenant_source::Diagnostic;
-use covenant_syntax::ast::ItemKind;
+use covenant_syntax::ast::{ExprKind, ItemKind};
 
 impl Context<'_> {
     pub(crate) fn elaborate_tests(&mut self) {
@@ -51,47 +51,35 @@ impl Context<'_> {
                 }
                 let mut expects = Vec::new();
                 for expect in &test.expects {
-                    let decision = match self.lookup(m, &expect.name.text) {
-                        Some(Def::Decision(id)) if self.program.decision(id).params.is_empty() => id,
-                        Some(Def::Decision(id)) => {
-                            self.diagnostics.push(
-                                Diagnostic::error(
-                                    "E0602",
-                                    format!(
-                                        "decision `{}` has parameters, so a test cannot expect it directly",
-                                        expect.name.text
-                                    ),
-                                    expect.name.span,
-                                    "has parameters",
-                                )
-                                .with_label(self.program.decision(id).name_span, "declared here")
-                                .with_help("declare a decision without parameters that calls it, and expect that"),
-                            );
-                            continue;
-                        }
-                        _ => {
-                            let names: Vec<String> = self
-                                .visible_names(m)
-                                .into_iter()
-                                .filter(|n| matches!(self.lookup(m, n), Some(Def::Decision(_))))
-                                .collect();
-                            let d = Diagnostic::error(
-                                "E0602",
-                                format!("`{}` is not a decision", expect.name.text),
-                                expect.name.span,
-                                "not a decision",
-                            );
-                            let d = match suggest(&expect.name.text, &names) {
-                                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                                None => d.with_help("`expect` names a decision declared or imported in this file"),
-                            };
-                            self.diagnostics.push(d);
-                            continue;
-                        }
-                    };
-                    let ty = self.program.decision(decision).ty.clone();
-                    let node = self.expect(&mut body, &expect.value, &ty, &format!("decision `{}`", expect.name.text));
-                    expects.push(Expect { decision, value: node, span: expect.span });
+                    // A bare name must be a decision: the common mistake is a typo in it.
+                    if let ExprKind::Name(name) = &expect.target.kind
+                        && !matches!(self.lookup(m, &name.text), Some(Def::Decision(_)))
+                    {
+                        let names: Vec<String> = self
+                            .visible_names(m)
+                            .into_iter()
+                            .filter(|n| matches!(self.lookup(m, n), Some(Def::Decision(_))))
+                            .collect();
+                        let d = Diagnostic::error(
+                            "E0602",
+                            format!("`{}` is not a decision", name.text),
+                            name.span,
+                            "not a decision",
+                        );
+                        let d = match suggest(&name.text, &names) {
+                            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                            None => {
+                                d.with_help("`expect` names a decision declared or imported in this file, or calls one")
+                            }
+                        };
+                        self.diagnostics.push(d);
+                        continue;
+                    }
+                    // The target reads the test's inputs; the expected value is a constant.
+                    let mut target_body = Body { constant: false, ..Body::constant(m, Owner::Test(index)) };
+                    let (target, ty) = self.expr(&mut target_body, &expect.target, None);
+                    let value = self.expect(&mut body, &expect.value, &ty, "the tested value");
+                    expects.push(Expect { target, value, span: expect.span });
                 }
                 self.program.tests.push(TestDef { name: test.name.clone(), span: test.name_span, givens, expects });
             }

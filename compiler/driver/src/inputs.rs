@@ -7,7 +7,7 @@
 use covenant_ir::{Date, Duration, NumKind, Program, Ty, Value};
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// One problem with an input document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,13 +38,13 @@ pub fn read_inputs(program: &Program, document: &Json) -> Result<Vec<Value>, Vec
     let mut values = Vec::with_capacity(program.inputs.len());
     for input in &program.inputs {
         match map.get(&input.name) {
-            None | Some(Json::Null) if input.optional => values.push(Value::None(Rc::from(NOT_GIVEN))),
+            None | Some(Json::Null) if input.optional => values.push(Value::None(Arc::from(NOT_GIVEN))),
             None => {
                 errors.push(InputError {
                     path: input.name.clone(),
                     message: format!("missing input of type {}", show(program, &input.ty)),
                 });
-                values.push(Value::None(Rc::from(NOT_GIVEN)));
+                values.push(Value::None(Arc::from(NOT_GIVEN)));
             }
             Some(json) => values.push(read_value(program, json, &input.ty, &input.name, &mut errors)),
         }
@@ -88,7 +88,7 @@ fn show(program: &Program, ty: &Ty) -> String {
 fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut Vec<InputError>) -> Value {
     let mut fail = |message: String| {
         errors.push(InputError { path: path.to_string(), message });
-        Value::None(Rc::from("invalid input"))
+        Value::None(Arc::from("invalid input"))
     };
     match ty {
         Ty::Bool => match json {
@@ -96,7 +96,7 @@ fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut 
             other => fail(format!("expected true or false, found {}", kind(other))),
         },
         Ty::Text => match json {
-            Json::String(s) => Value::Text(Rc::from(s.as_str())),
+            Json::String(s) => Value::Text(Arc::from(s.as_str())),
             other => fail(format!("expected a text, found {}", kind(other))),
         },
         Ty::Date => match json {
@@ -162,13 +162,13 @@ fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut 
             for f in &def.fields {
                 let field_path = format!("{path}.{}", f.name);
                 match map.get(&f.name) {
-                    None | Some(Json::Null) if f.optional => fields.push(Value::None(Rc::from(NOT_GIVEN))),
+                    None | Some(Json::Null) if f.optional => fields.push(Value::None(Arc::from(NOT_GIVEN))),
                     None => {
                         errors.push(InputError {
                             path: field_path,
                             message: format!("missing field of type {}", show(program, &f.ty)),
                         });
-                        fields.push(Value::None(Rc::from(NOT_GIVEN)));
+                        fields.push(Value::None(Arc::from(NOT_GIVEN)));
                     }
                     Some(v) => fields.push(read_value(program, v, &f.ty, &field_path, errors)),
                 }
@@ -182,7 +182,7 @@ fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut 
                     });
                 }
             }
-            Value::Record(Rc::from(fields))
+            Value::Record(Arc::from(fields))
         }
         Ty::List(inner) => {
             let Json::Array(items) = json else {
@@ -193,7 +193,7 @@ fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut 
                 .enumerate()
                 .map(|(i, item)| read_value(program, item, inner, &format!("{path}[{i}]"), errors))
                 .collect();
-            Value::List(Rc::from(values))
+            Value::List(Arc::from(values))
         }
         Ty::Error => fail("this input's type has an error".to_string()),
     }

@@ -80,8 +80,26 @@ pub fn compile_text(name: &str, text: &str) -> Compilation {
     compile(&[(name.to_string(), text.to_string())], &NoFiles)
 }
 
+/// Stack for the compiling thread. Syntax trees may be up to about 500 levels deep (the
+/// parser rejects deeper ones with E0004) and unoptimised builds of the checker use several
+/// kilobytes per level, more than a default 2 MiB thread (a test thread, say) can give.
+const COMPILE_STACK_BYTES: usize = 256 * 1024 * 1024;
+
 /// Compiles root files given with their text, loading imports through `loader`.
-pub fn compile(roots: &[(String, String)], loader: &dyn Loader) -> Compilation {
+pub fn compile(roots: &[(String, String)], loader: &(dyn Loader + Sync)) -> Compilation {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .stack_size(COMPILE_STACK_BYTES)
+            .spawn_scoped(scope, || compile_here(roots, loader));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: compile here, on the caller's stack.
+            Err(_) => compile_here(roots, loader),
+        }
+    })
+}
+
+fn compile_here(roots: &[(String, String)], loader: &(dyn Loader + Sync)) -> Compilation {
     let mut sources = SourceMap::default();
     let mut diagnostics = Vec::new();
     let mut modules: Vec<ParsedModule> = Vec::new();

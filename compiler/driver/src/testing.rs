@@ -1,9 +1,10 @@
 //! Runs `test` blocks: each test sets its `given` inputs (all others are "not given"),
-//! evaluates every `expect`ed decision and compares the values exactly.
+//! evaluates what each `expect` tests (a decision, or a call such as `review_due(C4, d)`)
+//! with those inputs and compares the values exactly.
 
 use covenant_eval::{EvalError, NoTrace, Session, eval_constant};
-use covenant_ir::{Program, Span, TestDef, Value, value};
-use std::rc::Rc;
+use covenant_ir::{NodeKind, Program, Span, TestDef, Value, value};
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct TestOutcome {
@@ -31,12 +32,22 @@ pub fn run_tests(program: &Program, select: impl Fn(&TestDef) -> bool) -> Vec<Te
     program.tests.iter().filter(|t| select(t)).map(|t| run_test(program, t)).collect()
 }
 
+/// How a failure names what was tested: the decision's name, or `name(…)` for a call.
+fn describe_target(program: &Program, target: covenant_ir::NodeId) -> String {
+    match &program.node(target).kind {
+        NodeKind::Decision { id, args } if args.is_empty() => program.decision(*id).name.clone(),
+        NodeKind::Decision { id, .. } => format!("{}(…)", program.decision(*id).name),
+        NodeKind::Table { id, .. } => format!("{}(…)", program.table(*id).name),
+        _ => "the tested expression".to_string(),
+    }
+}
+
 fn run_test(program: &Program, test: &TestDef) -> TestOutcome {
     let mut failures = Vec::new();
     let mut inputs: Vec<Value> = program
         .inputs
         .iter()
-        .map(|i| Value::None(Rc::from(format!("input `{}` is not given in this test", i.name))))
+        .map(|i| Value::None(Arc::from(format!("input `{}` is not given in this test", i.name))))
         .collect();
     for given in &test.givens {
         match eval_constant(program, given.value) {
@@ -46,25 +57,24 @@ fn run_test(program: &Program, test: &TestDef) -> TestOutcome {
     }
     let mut session = Session::new(program, inputs);
     for expect in &test.expects {
-        let def = program.decision(expect.decision);
+        let target = program.node(expect.target);
+        let what = describe_target(program, expect.target);
         let expected = match eval_constant(program, expect.value) {
             Ok(v) => v,
             Err(error) => {
-                failures.push(TestFailure::Error { decision: Some(def.name.clone()), error, span: expect.span });
+                failures.push(TestFailure::Error { decision: Some(what), error, span: expect.span });
                 continue;
             }
         };
-        match session.decision(expect.decision, &mut NoTrace) {
+        match session.expression(expect.target, &mut NoTrace) {
             Ok(actual) if actual == expected => {}
             Ok(actual) => failures.push(TestFailure::Mismatch {
-                decision: def.name.clone(),
-                expected: value::display(program, &expected, &def.ty),
-                actual: value::display(program, &actual, &def.ty),
+                decision: what,
+                expected: value::display(program, &expected, &target.ty),
+                actual: value::display(program, &actual, &target.ty),
                 span: expect.span,
             }),
-            Err(error) => {
-                failures.push(TestFailure::Error { decision: Some(def.name.clone()), error, span: expect.span })
-            }
+            Err(error) => failures.push(TestFailure::Error { decision: Some(what), error, span: expect.span }),
         }
     }
     TestOutcome { name: test.name.clone(), span: test.span, failures }

@@ -37,7 +37,7 @@ use covenant_ir::{
 };
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// The deepest chain of nested decision calls allowed (error E0508 beyond).
 pub const MAX_CALL_DEPTH: u32 = 256;
@@ -97,12 +97,21 @@ impl<'p> Session<'p> {
             params: vec![None; program.params.len()],
             depth: 0,
             calls: 0,
-            unbound: Value::None(Rc::from("unbound local")),
+            unbound: Value::None(Arc::from("unbound local")),
         }
     }
 
     pub fn program(&self) -> &'p Program {
         self.program
+    }
+
+    /// Evaluates an expression that needs no frame against this session's inputs: the target
+    /// of a test's `expect`, such as `review_due(C4, 2015-01-01)`.
+    pub fn expression<T: Tracer>(&mut self, id: NodeId, tracer: &mut T) -> Result<Value, EvalError> {
+        if self.program.nodes.get(id.index()).is_none() {
+            return Err(EvalError::internal(Span::default(), format!("node #{} does not exist", id.0)));
+        }
+        self.eval(id, &mut Vec::new(), tracer).map_err(|e| *e)
     }
 
     /// Evaluates a parameterless decision (memoised for the rest of the session).
@@ -342,8 +351,8 @@ impl<'p> Session<'p> {
         let keys = self.literal(args, frame, tracer)?;
         let (table, row) = self.select_row(at, id, args, &keys)?;
         let value = match row.map(|i| &table.rows[i].cell) {
-            None => Value::None(Rc::from(format!("no row of table {} matched", table.name))),
-            Some(Cell::NoValue(reason)) => Value::None(Rc::from(reason.as_str())),
+            None => Value::None(Arc::from(format!("no row of table {} matched", table.name))),
+            Some(Cell::NoValue(reason)) => Value::None(Arc::from(reason.as_str())),
             Some(Cell::Value(cell)) => self.eval(*cell, &mut Vec::new(), tracer)?,
         };
         if T::ENABLED {
@@ -868,7 +877,7 @@ impl<'p> Session<'p> {
         };
         match self.inputs.get(id.index()) {
             Some(value) => Ok(value.clone()),
-            None if def.optional => Ok(Value::None(Rc::from("not given"))),
+            None if def.optional => Ok(Value::None(Arc::from("not given"))),
             None => Err(internal(at, format!("input `{}` was not given a value", def.name))),
         }
     }
@@ -1239,7 +1248,7 @@ impl<'p> Session<'p> {
 
     // ---- aggregation -------------------------------------------------------------------
 
-    fn elements(&self, at: At<'p>, agg: Agg, list: Value) -> Res<Rc<[Value]>> {
+    fn elements(&self, at: At<'p>, agg: Agg, list: Value) -> Res<Arc<[Value]>> {
         match list {
             Value::List(items) => Ok(items),
             Value::None(reason) => {
@@ -1531,7 +1540,7 @@ fn set_is_none(detail: &mut Detail, v: &Value) {
     *detail = Some(Box::new(StepKind::IsNone { reason }));
 }
 
-fn set_otherwise(detail: &mut Detail, reason: Option<Rc<str>>) {
+fn set_otherwise(detail: &mut Detail, reason: Option<Arc<str>>) {
     *detail =
         Some(Box::new(StepKind::Otherwise { used_fallback: reason.is_some(), reason: reason.map(|r| r.to_string()) }));
 }
@@ -1563,7 +1572,7 @@ fn bind(frame: &mut Frame, local: LocalId, value: Value, at: Span) -> Res<()> {
         if i >= MAX_FRAME {
             return Err(internal(at, format!("local slot {i} is out of range")));
         }
-        frame.resize(i + 1, Value::None(Rc::from("unbound local")));
+        frame.resize(i + 1, Value::None(Arc::from("unbound local")));
     }
     frame[i] = value;
     Ok(())

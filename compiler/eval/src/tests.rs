@@ -4,8 +4,8 @@ use crate::error::code;
 use crate::{EvalError, NoTrace, Recorder, Session, Step, StepKind, eval_constant};
 use covenant_ir::*;
 use rust_decimal::Decimal;
-use std::rc::Rc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).expect("decimal literal")
@@ -267,7 +267,7 @@ fn no_value_in_arithmetic_is_an_error_naming_the_reason() {
 
 #[test]
 fn otherwise_and_is_none_accept_no_value() {
-    for given in [vec![], vec![Value::None(Rc::from("not given"))], vec![num("0.15")]] {
+    for given in [vec![], vec![Value::None(Arc::from("not given"))], vec![num("0.15")]] {
         let mut b = B::new();
         let (_, x) = b.input("moderation", Ty::PERCENT, true);
         let zero = b.konst(num("0"), Ty::PERCENT);
@@ -321,7 +321,7 @@ fn optional_record_fields_read_as_no_value() {
     let (_, person) = b.input("person", Ty::Record(RecordId(0)), false);
     let pc = b.node(NodeKind::Field { record: person, index: 1 }, Ty::Text);
     let test = b.node(NodeKind::IsNone(pc), Ty::Bool);
-    let who = Value::Record(vec![num("70"), Value::None(Rc::from("not given"))].into());
+    let who = Value::Record(vec![num("70"), Value::None(Arc::from("not given"))].into());
     assert_eq!(b.run(test, vec![who.clone()]), Ok(Value::Bool(true)));
 
     // A field of a record that is itself missing is an error.
@@ -403,7 +403,7 @@ fn no_row_matched_is_no_value() {
     let t = b.table("tariff", vec![("band", Ty::INT)], Ty::MONEY, HitPolicy::Unique, rows);
     let key = b.int(7);
     let look = b.lookup(t, vec![key]);
-    assert_eq!(b.run(look, vec![]), Ok(Value::None(Rc::from("no row of table tariff matched"))));
+    assert_eq!(b.run(look, vec![]), Ok(Value::None(Arc::from("no row of table tariff matched"))));
 }
 
 // ---- rounding -------------------------------------------------------------------------
@@ -522,7 +522,7 @@ fn aggregations_of_empty_lists() {
 #[test]
 fn a_missing_element_in_a_sum_is_an_error() {
     let mut b = B::new();
-    let v = vec![num("1"), Value::None(Rc::from("not assessed"))];
+    let v = vec![num("1"), Value::None(Arc::from("not assessed"))];
     let l = b.konst(Value::List(v.into()), Ty::List(Box::new(Ty::INT)));
     let x = b.local(0, Ty::INT);
     let n = b.node(NodeKind::Aggregate { op: AggOp::Sum, local: LocalId(0), list: l, body: x, filter: None }, Ty::INT);
@@ -646,7 +646,7 @@ fn builtins() {
     assert_eq!(err_code(builtin(Builtin::MakeDate, vec![num("2015"), num("2.5"), num("1")], Ty::Date)), "E0506");
     assert_eq!(err_code(builtin(Builtin::MakeDate, vec![num("1e20"), num("1"), num("1")], Ty::Date)), "E0506");
     assert_eq!(builtin(Builtin::DaysBetween, vec![d("2016-01-01"), d("2015-12-25")], Ty::INT), Ok(num("-7")));
-    assert_eq!(err_code(builtin(Builtin::Abs, vec![Value::None(Rc::from("x"))], Ty::INT)), "E0503");
+    assert_eq!(err_code(builtin(Builtin::Abs, vec![Value::None(Arc::from("x"))], Ty::INT)), "E0503");
 }
 
 // ---- control flow ---------------------------------------------------------------------

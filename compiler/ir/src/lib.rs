@@ -464,7 +464,11 @@ pub struct Given {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Expect {
-    pub decision: DecisionId,
+    /// What is tested: usually a decision (`weekly_cost`) or a call (`review_due(C4, d)`),
+    /// evaluated with the test's inputs.
+    pub target: NodeId,
+    /// The expected value, a constant.
     pub value: NodeId,
+    /// The whole `expect` line.
     pub span: Span,
 }

@@ -9,7 +9,7 @@ use crate::date::{Date, Duration};
 use crate::types::{NumKind, NumTy, Ty};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::rc::Rc;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {
@@ -17,13 +17,13 @@ pub enum Value {
     Num(Decimal),
     Date(Date),
     Duration(Duration),
-    Text(Rc<str>),
+    Text(Arc<str>),
     /// Index of the variant in its enum's declaration.
     Enum(u32),
-    Record(Rc<[Value]>),
-    List(Rc<[Value]>),
+    Record(Arc<[Value]>),
+    List(Arc<[Value]>),
     /// No value, with the reason given in the source (or "no row matched").
-    None(Rc<str>),
+    None(Arc<str>),
 }
 
 impl Value {

@@ -164,7 +164,8 @@ pub struct TestDecl {
 
 #[derive(Debug, Clone)]
 pub struct ExpectDecl {
-    pub name: Name,
+    /// What is tested: the left side of `==`.
+    pub target: Expr,
     pub value: Expr,
     pub span: Span,
 }

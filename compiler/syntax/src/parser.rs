@@ -540,11 +540,12 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
         .then_ignore(just(Token::Eq))
         .then(expr(file))
         .map(|(name, value)| TestLine::Given(name, value));
-    let expect = word("expect")
-        .ignore_then(name(file))
-        .then_ignore(just(Token::EqEq))
-        .then(expr(file))
-        .map_with(move |(name, value), e| TestLine::Expect(ExpectDecl { name, value, span: sp(file, e.span()) }));
+    let expect = word("expect").ignore_then(expr(file)).try_map_with(move |line, e| match line.kind {
+        ExprKind::Binary(BinaryOp::Eq, target, value) => {
+            Ok(TestLine::Expect(ExpectDecl { target: *target, value: *value, span: sp(file, e.span()) }))
+        }
+        _ => Err(Rich::custom(e.span(), "an `expect` line compares with `==`, as in `expect weekly_cost == £40.00`")),
+    });
     let test = just(Token::Test)
         .ignore_then(select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span()))))
         .then(

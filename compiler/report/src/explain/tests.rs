@@ -5,7 +5,7 @@ use super::{explain_json, explain_text};
 use covenant_eval::{Recorder, Session, Step};
 use covenant_ir::*;
 use covenant_source::SourceMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 const SOURCE: &str = "\
 input rating: Int
@@ -304,7 +304,7 @@ fn json_has_the_schema_strings_for_money_and_locations() {
 #[test]
 fn json_of_a_missing_value_and_a_comparison() {
     let f = fixture();
-    let step = explain(&f, f.budget, vec![num("0"), Value::None(Rc::from("not given"))]);
+    let step = explain(&f, f.budget, vec![num("0"), Value::None(Arc::from("not given"))]);
     let json = explain_json(&f.program, &f.sources, &step);
     let otherwise = &json["step"]["children"][0]["children"][0]["children"][1]["children"][0];
     assert_eq!(otherwise["kind"], "otherwise");
@@ -644,7 +644,7 @@ fn text_of_is_not_and_chains_and_empty_counts() {
     let yes = Value::Bool(true);
     let no = Value::Bool(false);
     let ratings = |n: usize| Value::List((0..n).map(|i| num(&(i % 3 + 1).to_string())).collect::<Vec<_>>().into());
-    let none = Value::None(Rc::from("not given"));
+    let none = Value::None(Arc::from("not given"));
     let inputs = |band: Value, b: &Value, n: usize| vec![band, yes.clone(), b.clone(), yes.clone(), ratings(n)];
 
     let text = text3(&p, &sources, "has_band", inputs(none.clone(), &yes, 0));
