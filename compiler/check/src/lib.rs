@@ -14,8 +14,10 @@
 //! which fits everywhere, so one mistake gives one diagnostic. Codes: `E02xx` for names,
 //! `E03xx` for types, `E04xx` for tables, `E06xx` for tests (see `spec/errors.md`).
 
+mod analysis;
 mod elaborate;
 mod graph;
+mod lints;
 mod scope;
 mod tables;
 mod tests;
@@ -41,6 +43,8 @@ pub fn check(modules: &[ParsedModule], file_names: Vec<String>) -> (Program, Vec
     cx.resolve_signatures();
     cx.elaborate_all();
     graph::check_cycles(&cx.program, &cx.calls, &mut cx.diagnostics);
+    analysis::analyse_tables(&cx.program, &mut cx.diagnostics);
+    lints::lint(&cx.program, &mut cx.diagnostics);
     cx.finish()
 }
 

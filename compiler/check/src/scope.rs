@@ -143,6 +143,7 @@ impl<'m> Context<'m> {
                             columns: Vec::new(),
                             ty: Ty::Error,
                             hit: covenant_ir::HitPolicy::Unique,
+                            partial: t.partial,
                             source: t.source.as_ref().map(|(s, _)| s.clone()),
                             rows: Vec::new(),
                             span: item.span,

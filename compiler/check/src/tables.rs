@@ -31,8 +31,14 @@ impl Context<'_> {
         let columns = self.program.tables[index].columns.clone();
         let result_ty = self.program.tables[index].ty.clone();
         let mut rows = Vec::new();
-        for row in &t.rows {
-            if row.keys.len() != columns.len() {
+        for (index, row) in t.rows.iter().enumerate() {
+            if row.otherwise && index + 1 != t.rows.len() {
+                self.diagnostics.push(
+                    Diagnostic::error("E0404", "the `otherwise` row must be the last row", row.span, "not last")
+                        .with_help("move it to the end: it applies when no other row does"),
+                );
+            }
+            if !row.otherwise && row.keys.len() != columns.len() {
                 self.diagnostics.push(
                     Diagnostic::error(
                         "E0401",
@@ -50,24 +56,27 @@ impl Context<'_> {
                 );
                 continue;
             }
-            let keys = row
-                .keys
-                .iter()
-                .zip(&columns)
-                .map(|(key, (column, ty))| match &key.kind {
-                    KeyKind::Any => Key::Any,
-                    KeyKind::Alts(alts) => {
-                        Key::Alts(alts.iter().filter_map(|alt| self.key_alt(&mut body, alt, column, ty)).collect())
-                    }
-                })
-                .collect();
+            let keys = if row.otherwise {
+                vec![Key::Any; columns.len()]
+            } else {
+                row.keys
+                    .iter()
+                    .zip(&columns)
+                    .map(|(key, (column, ty))| match &key.kind {
+                        KeyKind::Any => Key::Any,
+                        KeyKind::Alts(alts) => {
+                            Key::Alts(alts.iter().filter_map(|alt| self.key_alt(&mut body, alt, column, ty)).collect())
+                        }
+                    })
+                    .collect()
+            };
             let cell = match &row.cell {
                 CellExpr::NoValue { reason, .. } => Cell::NoValue(reason.clone()),
                 CellExpr::Value(e) => {
                     Cell::Value(self.expect(&mut body, e, &result_ty, &format!("a cell of table `{}`", t.name.text)))
                 }
             };
-            rows.push(Row { keys, cell, span: row.span });
+            rows.push(Row { keys, otherwise: row.otherwise, cell, span: row.span });
         }
         self.program.tables[index].hit = hit;
         self.program.tables[index].rows = rows;

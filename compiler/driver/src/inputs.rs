@@ -210,8 +210,13 @@ pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
     if percent {
         t = t.trim_end_matches('%').trim().to_string();
     }
-    if t.is_empty() || t.contains(['e', 'E']) {
-        return Err("write plain digits, like 12.50".into());
+    let digits = t.strip_prefix('-').unwrap_or(&t);
+    let plain = !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.chars().filter(|&c| c == '.').count() <= 1
+        && digits.chars().any(|c| c.is_ascii_digit());
+    if !plain {
+        return Err("not a number; write plain digits, like 12.50".into());
     }
     let d = Decimal::from_str_exact(&t)
         .map_err(|_| "not a number that can be represented exactly (at most 28 significant digits)".to_string())?;

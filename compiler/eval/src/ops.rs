@@ -4,7 +4,7 @@
 //! into located [`crate::EvalError`]s.
 
 use covenant_ir::types::CalendarUnit;
-use covenant_ir::{Bound, Duration, Key, KeyAlt, Unit, Value};
+use covenant_ir::{Duration, Key, Unit, Value};
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 
@@ -77,33 +77,9 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a.max(1)
 }
 
-/// Whether a row key matches a key value. `Err` carries an internal error message (a range
-/// tested against something that is not a number).
+/// Whether a row key matches a key value (the rule itself lives in `covenant_ir::Key`).
 pub(crate) fn key_matches(key: &Key, value: &Value) -> Result<bool, String> {
-    let Key::Alts(alts) = key else { return Ok(true) };
-    for alt in alts {
-        let hit = match alt {
-            KeyAlt::Equals(v) => v == value,
-            KeyAlt::Range { low, high } => {
-                let Value::Num(x) = value else {
-                    return Err(format!("a range key was tested against {}", kind_name(value)));
-                };
-                above(*x, low.as_ref()) && below(*x, high.as_ref())
-            }
-        };
-        if hit {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-fn above(x: Decimal, low: Option<&Bound>) -> bool {
-    low.is_none_or(|b| if b.inclusive { x >= b.value } else { x > b.value })
-}
-
-fn below(x: Decimal, high: Option<&Bound>) -> bool {
-    high.is_none_or(|b| if b.inclusive { x <= b.value } else { x < b.value })
+    key.matches(value)
 }
 
 #[cfg(test)]

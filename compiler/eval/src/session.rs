@@ -993,6 +993,10 @@ impl<'p> Session<'p> {
             if !hit {
                 continue;
             }
+            // The `otherwise` row (always last) applies only when no other row does.
+            if row.otherwise && matched.is_some() {
+                continue;
+            }
             match (table.hit, matched) {
                 (HitPolicy::First, _) => return Ok((table, Some(i))),
                 (HitPolicy::Unique, None) => matched = Some(i),

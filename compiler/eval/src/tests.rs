@@ -123,9 +123,10 @@ impl B {
         let rows = rows
             .into_iter()
             .enumerate()
-            .map(|(i, (keys, cell))| Row { keys, cell, span: sp(300 + 10 * n + i as u32) })
+            .map(|(i, (keys, cell))| Row { otherwise: false, keys, cell, span: sp(300 + 10 * n + i as u32) })
             .collect();
         self.p.tables.push(TableDef {
+            partial: false,
             name: name.into(),
             qualified: format!("t.{name}"),
             columns: columns.into_iter().map(|(c, t)| (c.to_string(), t)).collect(),

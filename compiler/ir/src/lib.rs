@@ -405,6 +405,8 @@ pub struct TableDef {
     pub columns: Vec<(String, Ty)>,
     pub ty: Ty,
     pub hit: HitPolicy,
+    /// Declared `partial`: some inputs deliberately match no row, so gaps are not reported.
+    pub partial: bool,
     pub source: Option<String>,
     pub rows: Vec<Row>,
     pub span: Span,
@@ -416,6 +418,9 @@ pub struct TableDef {
 pub struct Row {
     /// One key per column.
     pub keys: Vec<Key>,
+    /// An `otherwise` row (always last): it applies when no other row does, so it never
+    /// conflicts with them, even in a `hit unique` table.
+    pub otherwise: bool,
     pub cell: Cell,
     pub span: Span,
 }
@@ -437,6 +442,31 @@ pub enum KeyAlt {
 pub struct Bound {
     pub value: Decimal,
     pub inclusive: bool,
+}
+
+impl Key {
+    /// Whether a row key accepts a value: the one definition of table matching, used by the
+    /// evaluator for lookups and by the checker's gap and overlap analysis. `Err` means a
+    /// range was tested against something that is not a number (a checker bug).
+    pub fn matches(&self, value: &Value) -> Result<bool, String> {
+        let Key::Alts(alts) = self else { return Ok(true) };
+        for alt in alts {
+            let hit = match alt {
+                KeyAlt::Equals(v) => v == value,
+                KeyAlt::Range { low, high } => {
+                    let Value::Num(x) = value else {
+                        return Err("a range key was tested against a value that is not a number".to_string());
+                    };
+                    low.as_ref().is_none_or(|b| if b.inclusive { *x >= b.value } else { *x > b.value })
+                        && high.as_ref().is_none_or(|b| if b.inclusive { *x <= b.value } else { *x < b.value })
+                }
+            };
+            if hit {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -109,13 +109,18 @@ pub struct TableDecl {
     pub columns: Vec<Binding>,
     pub result: TypeExpr,
     pub hit: Option<Name>,
+    /// Declared `partial`: some inputs deliberately match no row.
+    pub partial: bool,
     pub source: Option<(String, Span)>,
     pub rows: Vec<RowDecl>,
 }
 
 #[derive(Debug, Clone)]
 pub struct RowDecl {
+    /// Empty for an `otherwise` row.
     pub keys: Vec<KeyExpr>,
+    /// `otherwise => cell`: applies when no other row does.
+    pub otherwise: bool,
     pub cell: CellExpr,
     pub span: Span,
 }

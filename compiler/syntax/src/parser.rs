@@ -414,12 +414,16 @@ fn table_row<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, RowDec
             .map_with(move |reason, e| CellExpr::NoValue { reason, span: sp(file, e.span()) }),
         expr(file).map(CellExpr::Value),
     ));
-    key.separated_by(just(Token::Comma))
-        .at_least(1)
-        .collect::<Vec<_>>()
+    let keys = key.separated_by(just(Token::Comma)).at_least(1).collect::<Vec<_>>().map(Some);
+    choice((just(Token::Otherwise).to(None), keys))
         .then_ignore(just(Token::FatArrow))
         .then(cell)
-        .map_with(move |(keys, cell), e| RowDecl { keys, cell, span: sp(file, e.span()) })
+        .map_with(move |(keys, cell), e| RowDecl {
+            otherwise: keys.is_none(),
+            keys: keys.unwrap_or_default(),
+            cell,
+            span: sp(file, e.span()),
+        })
         .labelled("a table row")
         .boxed()
 }
@@ -512,7 +516,9 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
         .then(bindings(file))
         .then_ignore(just(Token::Arrow))
         .then(type_expr(file))
+        .then(word("partial").or_not())
         .then(hit.or_not())
+        .then(word("partial").or_not())
         .then(source.or_not())
         .then(
             table_row(file)
@@ -522,8 +528,9 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
                 .collect::<Vec<_>>()
                 .delimited_by(just(Token::LBrace), just(Token::RBrace)),
         )
-        .map(|(((((name, columns), result), hit), source), rows)| {
-            ItemKind::Table(TableDecl { name, columns, result, hit, source, rows })
+        .map(|(((((((name, columns), result), partial_before), hit), partial_after), source), rows)| {
+            let partial = partial_before.is_some() || partial_after.is_some();
+            ItemKind::Table(TableDecl { name, columns, result, hit, partial, source, rows })
         });
 
     let decision = just(Token::Decision)

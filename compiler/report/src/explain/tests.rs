@@ -76,22 +76,26 @@ fn fixture() -> Fixture {
         .collect();
     let rows = vec![
         Row {
+            otherwise: false,
             keys: vec![Key::Alts(vec![KeyAlt::Range { low: None, high: bound("1", true) }])],
             cell: Cell::Value(cells[0]),
             span: at("up to 1 => 0", 0),
         },
         Row {
+            otherwise: false,
             keys: vec![Key::Alts(vec![KeyAlt::Equals(num("2"))])],
             cell: Cell::Value(cells[1]),
             span: at("2       => 1", 0),
         },
         Row {
+            otherwise: false,
             keys: vec![Key::Alts(vec![KeyAlt::Equals(num("3")), KeyAlt::Equals(num("4"))])],
             cell: Cell::Value(cells[2]),
             span: at("3 | 4   => 5", 0),
         },
     ];
     p.tables.push(TableDef {
+        partial: false,
         name: "weight".into(),
         qualified: "allocation.weight".into(),
         columns: vec![("rating".into(), Ty::INT)],
@@ -389,9 +393,10 @@ fn fixture2() -> (Program, SourceMap) {
         let span = at2(line, 0);
         let c = node(&mut p, NodeKind::Const(num(cell)), Ty::INT, Span { start: span.end - 1, ..span });
         let keys = vec![key.map_or(Key::Any, |k| Key::Alts(vec![KeyAlt::Equals(num(k))]))];
-        rows.push(Row { keys, cell: Cell::Value(c), span });
+        rows.push(Row { otherwise: false, keys, cell: Cell::Value(c), span });
     }
     p.tables.push(TableDef {
+        partial: false,
         name: "weight".into(),
         qualified: "rates.weight".into(),
         columns: vec![("rating".into(), Ty::INT)],
@@ -560,6 +565,7 @@ fn fixture3() -> (Program, SourceMap) {
     let low = node(&mut p, NodeKind::Const(Value::Text("low".into())), Ty::Text, at3("\"low\"", 0));
     let other = node(&mut p, NodeKind::Const(Value::Text("other".into())), Ty::Text, at3("\"other\"", 0));
     p.tables.push(TableDef {
+        partial: false,
         name: "label".into(),
         qualified: "checks.label".into(),
         columns: vec![("band".into(), Ty::INT)],
@@ -568,11 +574,12 @@ fn fixture3() -> (Program, SourceMap) {
         source: None,
         rows: vec![
             Row {
+                otherwise: false,
                 keys: vec![Key::Alts(vec![KeyAlt::Equals(num("1"))])],
                 cell: Cell::Value(low),
                 span: at3("1 => \"low\"", 0),
             },
-            Row { keys: vec![Key::Any], cell: Cell::Value(other), span: at3("_ => \"other\"", 0) },
+            Row { otherwise: false, keys: vec![Key::Any], cell: Cell::Value(other), span: at3("_ => \"other\"", 0) },
         ],
         span: at3("table label", 0),
         name_span: at3("label", 0),
