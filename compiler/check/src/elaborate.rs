@@ -10,7 +10,7 @@ use crate::scope::{Context, Def, suggest};
 use covenant_ir::types::{divide, multiply, unify_additive};
 use covenant_ir::{
     AggOp, BinOp, Builtin, DecisionId, Duration, EnumId, LocalId, MatchArm, Node, NodeId, NodeKind, NumKind, NumTy,
-    Origin, Owner, Pattern, RecordId, RoundMode, Ty, UnOp, Unit, Value,
+    Origin, Owner, Pattern, RecordId, RoundMode, Ty, UnOp, Unit, Value, VersionArm,
 };
 use covenant_source::{Diagnostic, Span};
 use covenant_syntax::ast::{self, BinaryOp, Expr, ExprKind, ItemKind, Lit};
@@ -33,7 +33,7 @@ impl Body {
         Body { module, owner, locals: Vec::new(), next_local: 0, constant: true, decision: None }
     }
 
-    fn bind(&mut self, name: &str, ty: Ty) -> LocalId {
+    pub(crate) fn bind(&mut self, name: &str, ty: Ty) -> LocalId {
         let id = LocalId(self.next_local);
         self.next_local += 1;
         self.locals.push((name.to_string(), id, ty));
@@ -96,8 +96,58 @@ impl Context<'_> {
             self.program.decisions[index].body = node;
             self.program.decisions[index].locals = body.next_local;
         }
+        for (dispatcher, versions) in self.dispatchers.clone() {
+            let def = self.program.decision(dispatcher).clone();
+            let mut body = Body {
+                module: self.decision_items[versions[0].index()].0,
+                owner: Owner::Decision(dispatcher),
+                locals: Vec::new(),
+                next_local: 0,
+                constant: false,
+                decision: Some(dispatcher),
+            };
+            let params: Vec<LocalId> = def.params.iter().map(|(n, t)| body.bind(n, t.clone())).collect();
+            let mut arms = Vec::new();
+            for v in versions {
+                let args = params
+                    .iter()
+                    .zip(&def.params)
+                    .map(|(l, (_, t))| self.push(&body, NodeKind::Local(*l), t.clone(), def.name_span))
+                    .collect();
+                let node = self.push(&body, NodeKind::Decision { id: v, args }, def.ty.clone(), def.name_span);
+                self.calls[dispatcher.index()].push((v, def.name_span));
+                arms.push((Def::Decision(v), node));
+            }
+            let (node, _) = self.versioned(&body, &def.name, arms.into_iter(), def.ty.clone(), def.name_span);
+            self.program.decisions[dispatcher.index()].body = node;
+            self.program.decisions[dispatcher.index()].locals = body.next_local;
+        }
         for index in 0..self.table_items.len() {
             self.elaborate_table(index);
+        }
+        for (i, at) in self.as_of_items.clone().into_iter().enumerate() {
+            let ItemKind::AsOf(date) = &self.item(at).kind else { continue };
+            if i > 0 {
+                self.error(
+                    Diagnostic::error(
+                        "E0434",
+                        "the date that chooses versions is declared twice",
+                        date.span,
+                        "second `as of`",
+                    )
+                    .with_help("declare `as of …` once, in the file you evaluate"),
+                );
+                continue;
+            }
+            let mut body = Body {
+                module: at.0,
+                owner: Owner::AsOf,
+                locals: Vec::new(),
+                next_local: 0,
+                constant: false,
+                decision: None,
+            };
+            self.program.as_of = Some(self.expect(&mut body, date, &Ty::Date, "the `as of` date"));
         }
         self.elaborate_tests();
     }
@@ -253,6 +303,7 @@ impl Context<'_> {
                 (self.push(body, NodeKind::Otherwise(v, f), ty.clone(), span), ty)
             }
             ExprKind::Record { name, fields } => self.record(body, name.as_ref(), fields, span, expected),
+            ExprKind::Rules { default, rules } => self.rules(body, default.as_deref(), rules, span, expected),
             ExprKind::NoValue(reason) => match expected {
                 Some(ty) => {
                     let ty = ty.clone();
@@ -427,7 +478,18 @@ impl Context<'_> {
             }
             Some(Def::Param(id)) => {
                 let ty = self.program.param(id).ty.clone();
-                (self.push(body, NodeKind::Param(id), ty.clone(), span), ty)
+                let versions = self.versions_of(Def::Param(id)).map(<[Def]>::to_vec);
+                match versions {
+                    None => (self.push(body, NodeKind::Param(id), ty.clone(), span), ty),
+                    Some(versions) => {
+                        let nodes = versions
+                            .iter()
+                            .filter_map(|d| if let Def::Param(v) = d { Some(*v) } else { None })
+                            .map(|v| (v, self.push(body, NodeKind::Param(v), ty.clone(), span)))
+                            .collect::<Vec<_>>();
+                        self.versioned(body, &name.text, nodes.into_iter().map(|(v, n)| (Def::Param(v), n)), ty, span)
+                    }
+                }
             }
             Some(Def::Decision(id)) => {
                 if body.constant {
@@ -481,6 +543,29 @@ impl Context<'_> {
                 self.poison(body, span)
             }
         }
+    }
+
+    /// A reference that chooses among dated versions by the evaluation date.
+    fn versioned(
+        &mut self,
+        body: &Body,
+        name: &str,
+        arms: impl Iterator<Item = (Def, NodeId)>,
+        ty: Ty,
+        span: Span,
+    ) -> (NodeId, Ty) {
+        let versions = arms
+            .filter_map(|(def, node)| {
+                let (valid, span) = match def {
+                    Def::Table(id) => (self.program.table(id).valid?, self.program.table(id).span),
+                    Def::Param(id) => (self.program.param(id).valid?, self.program.param(id).span),
+                    Def::Decision(id) => (self.program.decision(id).valid?, self.program.decision(id).span),
+                    _ => return None,
+                };
+                Some(VersionArm { valid, node, span })
+            })
+            .collect();
+        (self.push(body, NodeKind::Versioned { name: name.to_string(), versions }, ty.clone(), span), ty)
     }
 
     fn not_constant(&mut self, body: &Body, span: Span, what: &str) -> (NodeId, Ty) {
@@ -1004,7 +1089,22 @@ impl Context<'_> {
                 let columns = self.program.table(id).columns.clone();
                 let nodes = self.arguments(body, callee, args, &columns, self.program.table(id).name_span);
                 let ty = self.program.table(id).ty.clone();
-                (self.push(body, NodeKind::Table { id, args: nodes }, ty.clone(), span), ty)
+                match self.versions_of(Def::Table(id)).map(<[Def]>::to_vec) {
+                    None => (self.push(body, NodeKind::Table { id, args: nodes }, ty.clone(), span), ty),
+                    Some(versions) => {
+                        // Every version shares the argument nodes: only the chosen one runs.
+                        let arms = versions
+                            .iter()
+                            .filter_map(|d| if let Def::Table(v) = d { Some(*v) } else { None })
+                            .map(|v| {
+                                let node =
+                                    self.push(body, NodeKind::Table { id: v, args: nodes.clone() }, ty.clone(), span);
+                                (Def::Table(v), node)
+                            })
+                            .collect::<Vec<_>>();
+                        self.versioned(body, name, arms.into_iter(), ty, span)
+                    }
+                }
             }
             Some(Def::Decision(id)) => {
                 if body.constant {

@@ -18,6 +18,7 @@ mod analysis;
 mod elaborate;
 mod graph;
 mod lints;
+mod rules;
 mod scope;
 mod tables;
 mod tests;

@@ -42,6 +42,12 @@ pub(crate) struct Context<'m> {
     pub input_items: Vec<(usize, usize)>,
     pub enum_items: Vec<(usize, usize)>,
     pub record_items: Vec<(usize, usize)>,
+    /// Dated versions: the declaration a name resolves to, and every version of it.
+    pub version_groups: Vec<(Def, Vec<Def>)>,
+    /// Decisions that choose among the versions of a dated decision, with those versions.
+    pub dispatchers: Vec<(DecisionId, Vec<DecisionId>)>,
+    /// `as of` declarations: (module index, item index).
+    pub as_of_items: Vec<(usize, usize)>,
 }
 
 const BUILTIN_TYPES: &[&str] =
@@ -61,6 +67,9 @@ impl<'m> Context<'m> {
             input_items: Vec::new(),
             enum_items: Vec::new(),
             record_items: Vec::new(),
+            version_groups: Vec::new(),
+            dispatchers: Vec::new(),
+            as_of_items: Vec::new(),
         }
     }
 
@@ -84,6 +93,10 @@ impl<'m> Context<'m> {
                 let doc = item.doc.clone();
                 let (name, def) = match &item.kind {
                     ItemKind::Import(_) | ItemKind::Test(_) => continue,
+                    ItemKind::AsOf(_) => {
+                        self.as_of_items.push(at);
+                        continue;
+                    }
                     ItemKind::Enum(e) => {
                         self.enum_items.push(at);
                         let id = EnumId(self.program.enums.len() as u32);
@@ -129,6 +142,7 @@ impl<'m> Context<'m> {
                             name: p.name.text.clone(),
                             ty: Ty::Error,
                             value: NodeId(0),
+                            valid: None,
                             span: p.name.span,
                             doc,
                         });
@@ -143,6 +157,7 @@ impl<'m> Context<'m> {
                             columns: Vec::new(),
                             ty: Ty::Error,
                             hit: covenant_ir::HitPolicy::Unique,
+                            valid: None,
                             partial: t.partial,
                             source: t.source.as_ref().map(|(s, _)| s.clone()),
                             rows: Vec::new(),
@@ -163,6 +178,7 @@ impl<'m> Context<'m> {
                             locals: 0,
                             ty: Ty::Error,
                             body: NodeId(0),
+                            valid: None,
                             span: item.span,
                             name_span: d.name.span,
                             doc,
@@ -170,14 +186,79 @@ impl<'m> Context<'m> {
                         (&d.name, Def::Decision(id))
                     }
                 };
-                if let Some((_, previous)) = self.scopes[m].own.get(&name.text) {
-                    let previous = *previous;
-                    self.diagnostics.push(duplicate(name, previous, "name"));
+                if let Some(&(first, previous)) = self.scopes[m].own.get(&name.text) {
+                    if self.is_version_of(first, def) {
+                        self.add_version(first, def);
+                    } else {
+                        let mut d = duplicate(name, previous, "name");
+                        if valid_clause(&item.kind).is_some() || self.def_valid(first) {
+                            d = d.with_note("dated versions of a table, param or decision each say when they are valid, with `valid from …`, `valid to …` or `valid 2015/16`");
+                        }
+                        self.diagnostics.push(d);
+                    }
                 } else {
                     self.scopes[m].own.insert(name.text.clone(), (def, name.span));
                 }
             }
         }
+        self.create_dispatchers();
+    }
+
+    /// The AST item of a table, param or decision.
+    fn def_item(&self, def: Def) -> Option<&'m ast::Item> {
+        let at = match def {
+            Def::Table(id) => self.table_items.get(id.index()),
+            Def::Param(id) => self.param_items.get(id.index()),
+            Def::Decision(id) => self.decision_items.get(id.index()),
+            _ => None,
+        }?;
+        Some(self.item(*at))
+    }
+
+    fn def_valid(&self, def: Def) -> bool {
+        self.def_item(def).is_some_and(|item| valid_clause(&item.kind).is_some())
+    }
+
+    /// Two declarations of one name are versions when both are dated and of the same kind.
+    fn is_version_of(&self, first: Def, new: Def) -> bool {
+        let same_kind = matches!(
+            (first, new),
+            (Def::Table(_), Def::Table(_)) | (Def::Param(_), Def::Param(_)) | (Def::Decision(_), Def::Decision(_))
+        );
+        same_kind && self.def_valid(first) && self.def_valid(new)
+    }
+
+    fn add_version(&mut self, first: Def, new: Def) {
+        match self.version_groups.iter_mut().find(|(d, _)| *d == first) {
+            Some((_, versions)) => versions.push(new),
+            None => self.version_groups.push((first, vec![first, new])),
+        }
+    }
+
+    /// A dated decision is reached through a decision of the same name that chooses its
+    /// version by date; the name now means that one.
+    fn create_dispatchers(&mut self) {
+        for (first, versions) in self.version_groups.clone() {
+            let Def::Decision(first_id) = first else { continue };
+            let template = self.program.decision(first_id).clone();
+            let id = DecisionId(self.program.decisions.len() as u32);
+            // It has no text of its own: it is located at the first version's name.
+            let span = template.name_span;
+            self.program.decisions.push(DecisionDef { valid: None, doc: None, span, ..template });
+            self.calls.push(Vec::new());
+            let ids = versions.iter().filter_map(|d| if let Def::Decision(v) = d { Some(*v) } else { None }).collect();
+            self.dispatchers.push((id, ids));
+            let (m, _) = self.decision_items[first_id.index()];
+            let name = self.program.decision(first_id).name.clone();
+            if let Some(entry) = self.scopes[m].own.get_mut(&name) {
+                entry.0 = Def::Decision(id);
+            }
+        }
+    }
+
+    /// All versions of a table or param name, if it has dated versions.
+    pub fn versions_of(&self, def: Def) -> Option<&[Def]> {
+        self.version_groups.iter().find(|(d, _)| *d == def).map(|(_, v)| v.as_slice())
     }
 
     /// Looks a name up in a module: its own names first, then its imports in order.
@@ -298,6 +379,160 @@ impl<'m> Context<'m> {
             self.program.decisions[index].params = params;
             self.program.decisions[index].ty = self.resolve_plain_type(at.0, &d.ty);
         }
+        self.resolve_versions();
+    }
+
+    /// Validity ranges of dated versions, and the checks on each group of versions: the same
+    /// signature, no overlapping ranges (E0430), and no gaps between them (E0431).
+    fn resolve_versions(&mut self) {
+        for (kind_index, items) in
+            [self.table_items.clone(), self.param_items.clone(), self.decision_items.clone()].into_iter().enumerate()
+        {
+            for (index, at) in items.into_iter().enumerate() {
+                let Some(clause) = valid_clause(&self.item(at).kind) else { continue };
+                let valid = self.validity(clause);
+                match kind_index {
+                    0 => self.program.tables[index].valid = valid,
+                    1 => self.program.params[index].valid = valid,
+                    _ => {
+                        // Versions share a name; their qualified names tell them apart.
+                        let def = &mut self.program.decisions[index];
+                        if let Some(v) = valid {
+                            def.qualified = format!("{} (valid {v})", def.qualified);
+                        }
+                        def.valid = valid;
+                    }
+                }
+            }
+        }
+        for (dispatcher, versions) in self.dispatchers.clone() {
+            let first = self.program.decision(versions[0]).clone();
+            let def = &mut self.program.decisions[dispatcher.index()];
+            def.params = first.params;
+            def.ty = first.ty;
+        }
+        for (_, versions) in self.version_groups.clone() {
+            self.check_version_group(&versions);
+        }
+    }
+
+    fn validity(&mut self, clause: &ast::ValidClause) -> Option<covenant_ir::Validity> {
+        let mut date = |end: &Option<(String, Span)>| -> Result<Option<covenant_ir::Date>, ()> {
+            let Some((text, span)) = end else { return Ok(None) };
+            match covenant_ir::Date::parse(text) {
+                Some(d) => Ok(Some(d)),
+                None => {
+                    let message = if text.contains('/') {
+                        "a financial year is written with the next year's last two digits, as in `2015/16`".to_string()
+                    } else {
+                        format!("`{text}` is not a date")
+                    };
+                    self.diagnostics.push(Diagnostic::error("E0433", message, *span, "not a valid date"));
+                    Err(())
+                }
+            }
+        };
+        let (Ok(from), Ok(to)) = (date(&clause.from), date(&clause.to)) else { return None };
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "E0433",
+                    format!("this validity ends ({t}) before it starts ({f})"),
+                    clause.span,
+                    "empty validity",
+                )
+                .with_help("both ends are included: `valid from 2015-04-01 to 2016-03-31`"),
+            );
+            return None;
+        }
+        Some(covenant_ir::Validity { from, to })
+    }
+
+    fn version_info(&self, def: Def) -> (String, Option<covenant_ir::Validity>, Span, String) {
+        match def {
+            Def::Table(id) => {
+                let t = self.program.table(id);
+                let signature = format!("{:?} -> {:?}", t.columns.iter().map(|c| &c.1).collect::<Vec<_>>(), t.ty);
+                (t.name.clone(), t.valid, self.item(self.table_items[id.index()]).span, signature)
+            }
+            Def::Param(id) => {
+                let p = self.program.param(id);
+                (p.name.clone(), p.valid, self.item(self.param_items[id.index()]).span, format!("{:?}", p.ty))
+            }
+            Def::Decision(id) => {
+                let d = self.program.decision(id);
+                let params: Vec<&Ty> = d.params.iter().map(|p| &p.1).collect();
+                (d.name.clone(), d.valid, d.span, format!("{params:?} -> {:?}", d.ty))
+            }
+            _ => (String::new(), None, Span::default(), String::new()),
+        }
+    }
+
+    fn check_version_group(&mut self, versions: &[Def]) {
+        let infos: Vec<_> = versions.iter().map(|d| self.version_info(*d)).collect();
+        let name = infos[0].0.clone();
+        for info in &infos[1..] {
+            if info.3 != infos[0].3 {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        "E0432",
+                        format!("the versions of `{name}` have different types"),
+                        info.2,
+                        "this version",
+                    )
+                    .with_label(infos[0].2, "differs from this one")
+                    .with_help("every version must take the same keys or parameters and give the same type"),
+                );
+                return;
+            }
+        }
+        let mut dated: Vec<(covenant_ir::Validity, Span)> =
+            infos.iter().filter_map(|i| i.1.map(|v| (v, i.2))).collect();
+        if dated.len() != infos.len() {
+            return; // a validity was reported as invalid already
+        }
+        dated.sort_by_key(|(v, _)| v.from);
+        for pair in dated.windows(2) {
+            let ((a, a_span), (b, b_span)) = (pair[0], pair[1]);
+            let a_end = a.to;
+            let overlaps = match (a_end, b.from) {
+                (None, _) | (_, None) => true,
+                (Some(end), Some(start)) => start <= end,
+            };
+            if overlaps {
+                let on =
+                    b.from.map_or_else(|| a.from.map_or("any date".to_string(), |d| d.to_string()), |d| d.to_string());
+                self.diagnostics.push(
+                    Diagnostic::error("E0430", format!("two versions of `{name}` are both valid on {on}"), b_span, format!("valid {b}"))
+                        .with_label(a_span, format!("valid {a}"))
+                        .with_help("the validities of versions must not overlap; end the earlier one the day before the later one starts"),
+                );
+                continue;
+            }
+            if let (Some(end), Some(start)) = (a_end, b.from) {
+                let next_day = end.add(covenant_ir::Duration { months: 0, days: 1 });
+                if next_day.is_some_and(|d| d < start) {
+                    let last_gap_day = start.sub(covenant_ir::Duration { months: 0, days: 1 });
+                    let until = last_gap_day.map_or_else(String::new, |d| format!(" to {d}"));
+                    let from = next_day.map_or_else(String::new, |d| d.to_string());
+                    self.diagnostics.push(
+                        Diagnostic::warning(
+                            "E0431",
+                            format!("no version of `{name}` is valid from {from}{until}"),
+                            b_span,
+                            format!("valid {b}"),
+                        )
+                        .with_label(a_span, format!("valid {a}"))
+                        .with_note("evaluating on a date in this gap is an error")
+                        .with_help(
+                            "start the later version the day after the earlier one ends, or add a version for the gap",
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     /// A type where `optional` is not allowed (tables, params, decisions).
@@ -385,6 +620,16 @@ impl<'m> Context<'m> {
                 }
             }
         }
+    }
+}
+
+/// The `valid` clause of a table, param or decision.
+pub(crate) fn valid_clause(kind: &ItemKind) -> Option<&ast::ValidClause> {
+    match kind {
+        ItemKind::Table(t) => t.valid.as_ref(),
+        ItemKind::Param(p) => p.valid.as_ref(),
+        ItemKind::Decision(d) => d.valid.as_ref(),
+        _ => None,
     }
 }
 

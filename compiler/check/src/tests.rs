@@ -3,7 +3,7 @@
 
 use crate::elaborate::Body;
 use crate::scope::{Context, Def, suggest};
-use covenant_ir::{Expect, Given, InputId, Owner, TestDef};
+use covenant_ir::{Expect, Given, InputId, Owner, TestDef, Ty};
 use covenant_source::Diagnostic;
 use covenant_syntax::ast::{ExprKind, ItemKind};
 
@@ -81,7 +81,15 @@ impl Context<'_> {
                     let value = self.expect(&mut body, &expect.value, &ty, "the tested value");
                     expects.push(Expect { target, value, span: expect.span });
                 }
-                self.program.tests.push(TestDef { name: test.name.clone(), span: test.name_span, givens, expects });
+                let as_of =
+                    test.as_of.as_ref().map(|d| self.expect(&mut body, d, &Ty::Date, "the test's `as of` date"));
+                self.program.tests.push(TestDef {
+                    name: test.name.clone(),
+                    span: test.name_span,
+                    as_of,
+                    givens,
+                    expects,
+                });
             }
         }
     }

@@ -47,6 +47,10 @@ enum Command {
         explain: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        /// The date that chooses dated versions of tables, params and decisions (YYYY-MM-DD),
+        /// instead of the rules' own `as of` declaration.
+        #[arg(long = "as-of", value_name = "DATE")]
+        as_of: Option<String>,
     },
     /// Run the `test` blocks in files or folders (recursively).
     Test {
@@ -113,7 +117,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { files, format } => check(&files, format),
-        Command::Eval { file, input, decisions, explain, format } => eval(&file, &input, &decisions, explain, format),
+        Command::Eval { file, input, decisions, explain, format, as_of } => {
+            eval(&file, &input, &decisions, explain, format, as_of.as_deref())
+        }
         Command::Test { paths } => test(&paths),
         Command::Dump { stage, file } => dump(stage, &file),
     }
@@ -180,7 +186,22 @@ fn check(files: &[PathBuf], format: CheckFormat) -> ExitCode {
     if compilation.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-fn eval(file: &Path, input: &Path, names: &[String], want_explanation: bool, format: OutputFormat) -> ExitCode {
+fn eval(
+    file: &Path,
+    input: &Path,
+    names: &[String],
+    want_explanation: bool,
+    format: OutputFormat,
+    as_of: Option<&str>,
+) -> ExitCode {
+    let as_of = match as_of.map(|text| (text, covenant_ir::Date::parse(text))) {
+        None => None,
+        Some((_, Some(date))) => Some(date),
+        Some((text, None)) => {
+            eprintln!("error: --as-of `{text}` is not a date; write YYYY-MM-DD");
+            return ExitCode::from(2);
+        }
+    };
     let compilation = match compile(&[file.to_path_buf()]) {
         Ok(c) => c,
         Err(code) => return code,
@@ -238,8 +259,11 @@ fn eval(file: &Path, input: &Path, names: &[String], want_explanation: bool, for
             return ExitCode::from(2);
         }
     };
-    let receipt = receipt::receipt(program, &values);
+    let receipt = receipt::receipt(program, &values, as_of);
     let mut session = Session::new(program, values);
+    if let Some(date) = as_of {
+        session = session.with_as_of(date);
+    }
     let mut results = serde_json::Map::new();
     let mut failed = false;
     for id in decisions {
@@ -284,8 +308,9 @@ fn eval(file: &Path, input: &Path, names: &[String], want_explanation: bool, for
         let out = serde_json::json!({ "decisions": results, "receipt": receipt });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
+        let date = receipt.as_of.as_ref().map_or(String::new(), |d| format!(" · as of {d}"));
         println!(
-            "receipt: rules {} · inputs {} · {}",
+            "receipt: rules {} · inputs {}{date} · {}",
             short_hash(&receipt.rules_hash),
             short_hash(&receipt.inputs_hash),
             receipt.engine

@@ -222,14 +222,14 @@ fn sibling_path(importer: &str, dotted: &str) -> String {
 }
 
 /// The decisions a user most likely wants from `covenant eval`: those without parameters
-/// declared in the root files, in source order.
+/// declared in the root files, in source order (a dated decision once, by its name).
 pub fn root_decisions(compilation: &Compilation) -> Vec<covenant_ir::DecisionId> {
     compilation
         .program
         .decisions
         .iter()
         .enumerate()
-        .filter(|(_, d)| d.params.is_empty() && compilation.roots.contains(&d.span.file))
+        .filter(|(_, d)| d.params.is_empty() && d.valid.is_none() && compilation.roots.contains(&d.span.file))
         .map(|(i, _)| covenant_ir::DecisionId(i as u32))
         .collect()
 }

@@ -14,13 +14,22 @@ pub struct Receipt {
     pub rules_hash: String,
     pub inputs_hash: String,
     pub engine: String,
+    /// The date given by the caller to choose dated versions (`--as-of`); it is covered by
+    /// the inputs hash, since it changes results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
 }
 
-pub fn receipt(program: &Program, inputs: &[Value]) -> Receipt {
+pub fn receipt(program: &Program, inputs: &[Value], as_of: Option<covenant_ir::Date>) -> Receipt {
+    let mut inputs_hash = inputs_hash(program, inputs);
+    if let Some(date) = as_of {
+        inputs_hash = hex(&Sha256::digest(format!("{inputs_hash}\nas_of={date}").as_bytes()));
+    }
     Receipt {
         rules_hash: rules_hash(program),
-        inputs_hash: inputs_hash(program, inputs),
+        inputs_hash,
         engine: crate::ENGINE.to_string(),
+        as_of: as_of.map(|d| d.to_string()),
     }
 }
 

@@ -56,6 +56,13 @@ fn run_test(program: &Program, test: &TestDef) -> TestOutcome {
         }
     }
     let mut session = Session::new(program, inputs);
+    if let Some(node) = test.as_of {
+        match eval_constant(program, node) {
+            Ok(Value::Date(date)) => session = session.with_as_of(date),
+            Ok(_) => {}
+            Err(error) => failures.push(TestFailure::Error { decision: None, error, span: test.span }),
+        }
+    }
     for expect in &test.expects {
         let target = program.node(expect.target);
         let what = describe_target(program, expect.target);

@@ -15,6 +15,10 @@
 //! | E0506 | A date is out of range (outside years 1–9999) or `date(y, m, d)` was given a day that does not exist. | Check the date inputs and the durations added to them. |
 //! | E0507 | `min` or `max` of an empty list (possibly empty after the `if` filter). | Test `count(…) > 0` first, or give a fallback. |
 //! | E0508 | Nesting too deep: more than 256 nested decision calls, or an expression nested more levels than the evaluator allows. | Split the expression into named decisions or `let` bindings; deep nesting is almost always generated code. |
+//! | E0509 | Two rules of the same rank both apply (neither is an exception to the other); both are labelled. | Make one an exception to the other with `except "label"`, or make their conditions exclusive. |
+//! | E0510 | No rule of a decision applies and it has no `default`. | Add a `default`, or a rule for this case. |
+//! | E0511 | Something with dated versions was evaluated, but there is no date to choose by. | Declare `as of …` in the rules, or give `--as-of DATE`. |
+//! | E0512 | No version of a dated table, param or decision is valid on the evaluation date. | Add a version for that date, or check the date. |
 //! | E0599 | Internal invariant broken: the compiled program is inconsistent (a checker or lowering bug, or a hand-edited IR). | Report it with the program and inputs; it is a bug in Covenant, not in your rules. |
 
 use covenant_source::{Diagnostic, Span};
@@ -30,6 +34,10 @@ pub mod code {
     pub const DATE: &str = "E0506";
     pub const EMPTY: &str = "E0507";
     pub const TOO_DEEP: &str = "E0508";
+    pub const CONFLICT: &str = "E0509";
+    pub const EMPTY_RULES: &str = "E0510";
+    pub const NO_DATE: &str = "E0511";
+    pub const NO_VERSION: &str = "E0512";
     pub const INTERNAL: &str = "E0599";
 }
 

@@ -33,7 +33,8 @@ use crate::trace::{Arg, Branch, NoTrace, Operand, Step, StepKind, Tracer, Typed}
 use covenant_ir::value::display;
 use covenant_ir::{
     AggOp, BinOp, Builtin, Cell, Date, DecisionDef, DecisionId, Duration, HitPolicy, InputId, LocalId, MatchArm, Node,
-    NodeId, NodeKind, ParamId, Pattern, Program, RoundMode, Span, TableDef, TableId, Ty, UnOp, Value,
+    NodeId, NodeKind, ParamId, Pattern, Program, RoundMode, RuleArm, Span, TableDef, TableId, Ty, UnOp, Value,
+    VersionArm,
 };
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
@@ -65,6 +66,9 @@ pub struct Session<'p> {
     calls: u32,
     /// The placeholder in frame slots not yet bound (shared, so a call allocates only its frame).
     unbound: Value,
+    /// The date that chooses dated versions: given by the caller, or computed once from the
+    /// program's `as of` declaration.
+    as_of: Option<Date>,
 }
 
 /// Evaluates a node that needs no frame and no inputs (test `given`/`expect` values, params).
@@ -98,7 +102,73 @@ impl<'p> Session<'p> {
             depth: 0,
             calls: 0,
             unbound: Value::None(Arc::from("unbound local")),
+            as_of: None,
         }
+    }
+
+    /// Chooses dated versions by this date instead of the program's `as of` declaration.
+    pub fn with_as_of(mut self, date: Date) -> Session<'p> {
+        self.as_of = Some(date);
+        self
+    }
+
+    /// The date that chooses versions: the caller's, or the program's `as of` (computed once).
+    fn evaluation_date(&mut self, at: At<'p>) -> Res<Date> {
+        if let Some(date) = self.as_of {
+            return Ok(date);
+        }
+        let Some(node) = self.program.as_of else {
+            return Err(Box::new(
+                EvalError::new(code::NO_DATE, "there is no date to choose a version by", at.span())
+                    .with_label(at.span(), "this has dated versions")
+                    .with_note(
+                        "declare `as of …` (for example the service date from the inputs), or run with `--as-of DATE`",
+                    ),
+            ));
+        };
+        match self.eval(node, &mut Vec::new(), &mut NoTrace)? {
+            Value::Date(date) => {
+                self.as_of = Some(date);
+                Ok(date)
+            }
+            Value::None(reason) => Err(Box::new(
+                EvalError::new(code::NO_DATE, format!("the `as of` date has no value: {reason}"), at.span())
+                    .with_label(at.span(), "this has dated versions"),
+            )),
+            _ => Err(internal(at.span(), "the `as of` date is not a date")),
+        }
+    }
+
+    /// A reference to something with dated versions: evaluates the version valid on the date.
+    fn versioned<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (name, versions): (&'p str, &'p [VersionArm]),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let date = self.evaluation_date(at)?;
+        let Some(arm) = versions.iter().find(|v| v.valid.contains(date)) else {
+            let known: Vec<String> = versions.iter().map(|v| v.valid.to_string()).collect();
+            let mut error =
+                EvalError::new(code::NO_VERSION, format!("no version of `{name}` is valid on {date}"), at.span())
+                    .with_label(at.span(), format!("chosen by the date {date}"))
+                    .with_note(format!("its versions are valid {}", known.join("; ")));
+            for v in versions {
+                error = error.with_label(v.span, format!("valid {}", v.valid));
+            }
+            return Err(Box::new(error));
+        };
+        let value = self.eval(arm.node, frame, tracer)?;
+        if T::ENABLED {
+            *detail = Some(Box::new(StepKind::Version {
+                name: name.to_string(),
+                valid: arm.valid.to_string(),
+                date: date.to_string(),
+            }));
+        }
+        Ok(value)
     }
 
     pub fn program(&self) -> &'p Program {
@@ -237,6 +307,8 @@ impl<'p> Session<'p> {
             NodeKind::InSet { value, variants } => self.in_set(at, (*value, variants), frame, tracer, detail),
             NodeKind::IsNone(x) => self.is_none(*x, frame, tracer, detail),
             NodeKind::Otherwise(primary, fallback) => self.otherwise(*primary, *fallback, frame, tracer, detail),
+            NodeKind::Rules { rules, default } => self.rules_node(at, (rules, *default), frame, tracer, detail),
+            NodeKind::Versioned { name, versions } => self.versioned(at, (name, versions), frame, tracer, detail),
         }
     }
 
@@ -458,6 +530,147 @@ impl<'p> Session<'p> {
             self.set_match(detail, (at, scrutinee, s), (index, arm.span));
         }
         Ok(value)
+    }
+
+    /// A decision written as rules. The roots (rules that are no exception) are weighed
+    /// together: two that apply are a conflict (E0509); none that applies falls back to the
+    /// default, or is an empty result (E0510).
+    fn rules_node<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (rules, default): (&'p [RuleArm], Option<NodeId>),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let roots: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].parent.is_none()).collect();
+        let applied = self.weigh(at, rules, &roots, frame, tracer)?;
+        let (value, label) = match applied {
+            Some((value, i)) => (value, Some(rules[i].label.clone())),
+            None => match default {
+                Some(d) => (self.eval(d, frame, tracer)?, None),
+                None => {
+                    return Err(Box::new(
+                        EvalError::new(
+                            code::EMPTY_RULES,
+                            "no rule applies and the decision has no default".to_string(),
+                            at.span(),
+                        )
+                        .with_label(at.span(), "no rule applies")
+                        .with_note("each rule's condition was false for these inputs")
+                        .with_note("add a `default`, or a rule for this case"),
+                    ));
+                }
+            },
+        };
+        if T::ENABLED {
+            *detail = Some(Box::new(StepKind::Rules { default_used: label.is_none(), applied: label }));
+        }
+        Ok(value)
+    }
+
+    /// Weighs rules of one rank: the one that applies, if any; two that apply are a conflict.
+    fn weigh<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        rules: &'p [RuleArm],
+        group: &[usize],
+        frame: &mut Frame,
+        tracer: &mut T,
+    ) -> Res<Option<(Value, usize)>> {
+        let mut applied: Option<(Value, usize)> = None;
+        for &i in group {
+            if let Some((value, winner)) = self.apply_rule(at, rules, i, frame, tracer)? {
+                if let Some((_, first)) = &applied {
+                    let (a, b) = (&rules[*first], &rules[winner]);
+                    return Err(Box::new(
+                        EvalError::new(
+                            code::CONFLICT,
+                            format!("rules \"{}\" and \"{}\" both apply, and neither is an exception to the other", a.label, b.label),
+                            b.span,
+                        )
+                        .with_label(b.span, "applies")
+                        .with_label(a.span, "applies too")
+                        .with_note("a conflict is never resolved silently")
+                        .with_note("make one an exception to the other with `except \"label\"`, or make their conditions exclusive"),
+                    ));
+                }
+                applied = Some((value, winner));
+            }
+        }
+        Ok(applied)
+    }
+
+    /// A rule applies through one of its exceptions, or else when its own condition holds.
+    /// Returns the value and the index of the rule that gave it.
+    fn apply_rule<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        rules: &'p [RuleArm],
+        index: usize,
+        frame: &mut Frame,
+        tracer: &mut T,
+    ) -> Res<Option<(Value, usize)>> {
+        let rule = &rules[index];
+        if T::ENABLED {
+            tracer.enter();
+        }
+        let exceptions: Vec<usize> = (0..rules.len()).filter(|&j| rules[j].parent == Some(index as u32)).collect();
+        let result = self.apply_rule_inner(at, rules, index, &exceptions, frame, tracer);
+        if T::ENABLED {
+            let exception_to = rule.parent.and_then(|p| rules.get(p as usize)).map(|p| p.label.clone());
+            let mut step = Step {
+                kind: StepKind::Unfinished,
+                node: None,
+                label: rule.label.clone(),
+                value: None,
+                ty: at.node.ty.clone(),
+                span: rule.span,
+                children: Vec::new(),
+            };
+            match &result {
+                Ok(outcome) => {
+                    let overridden_by =
+                        outcome.as_ref().filter(|(_, w)| *w != index).map(|(_, w)| rules[*w].label.clone());
+                    step.kind = StepKind::Rule {
+                        label: rule.label.clone(),
+                        applied: outcome.is_some(),
+                        exception_to,
+                        overridden_by,
+                    };
+                    step.value = outcome.as_ref().map(|(v, _)| v.clone());
+                    tracer.exit(step);
+                }
+                Err(e) => tracer.fail(step, e.code, &e.message),
+            }
+        }
+        result
+    }
+
+    fn apply_rule_inner<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        rules: &'p [RuleArm],
+        index: usize,
+        exceptions: &[usize],
+        frame: &mut Frame,
+        tracer: &mut T,
+    ) -> Res<Option<(Value, usize)>> {
+        if let Some(overriding) = self.weigh(at, rules, exceptions, frame, tracer)? {
+            return Ok(Some(overriding));
+        }
+        let rule = &rules[index];
+        let holds = match rule.condition {
+            None => true,
+            Some(c) => {
+                let v = self.eval_single(c, frame, tracer)?;
+                self.truth(v, c, at, "a rule's condition")?
+            }
+        };
+        if !holds {
+            return Ok(None);
+        }
+        Ok(Some((self.eval(rule.value, frame, tracer)?, index)))
     }
 
     /// `let`: the binding is a step of its own; the body's steps follow it as siblings.
@@ -825,6 +1038,8 @@ impl<'p> Session<'p> {
             NodeKind::InSet { .. } => "in".into(),
             NodeKind::IsNone(_) => "is none".into(),
             NodeKind::Otherwise(..) => "otherwise".into(),
+            NodeKind::Rules { .. } => "rules".into(),
+            NodeKind::Versioned { name, .. } => name.clone(),
             NodeKind::Const(_) | NodeKind::Local(_) | NodeKind::Record(_) | NodeKind::List(_) => "value".into(),
         }
     }

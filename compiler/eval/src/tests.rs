@@ -93,6 +93,7 @@ impl B {
         let ty = self.p.node(body).ty.clone();
         let n = self.p.decisions.len() as u32;
         self.p.decisions.push(DecisionDef {
+            valid: None,
             name: name.into(),
             qualified: format!("t.{name}"),
             params: params.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
@@ -127,6 +128,7 @@ impl B {
             .collect();
         self.p.tables.push(TableDef {
             partial: false,
+            valid: None,
             name: name.into(),
             qualified: format!("t.{name}"),
             columns: columns.into_iter().map(|(c, t)| (c.to_string(), t)).collect(),
@@ -745,7 +747,7 @@ fn eval_constant_evaluates_frameless_nodes() {
 fn params_are_evaluated_once_and_traced_at_their_declaration() {
     let mut b = B::new();
     let v = b.money("47.50");
-    b.p.params.push(ParamDef { name: "price".into(), ty: Ty::MONEY, value: v, span: sp(7), doc: None });
+    b.p.params.push(ParamDef { valid: None, name: "price".into(), ty: Ty::MONEY, value: v, span: sp(7), doc: None });
     let read = b.node(NodeKind::Param(ParamId(0)), Ty::MONEY);
     let two = b.int(2);
     let prod = b.bin(BinOp::Mul, read, two);

@@ -285,6 +285,16 @@ pub enum StepKind {
     Field { name: String },
     /// A built-in function with its arguments.
     Builtin { name: String, args: Vec<Operand> },
+    /// A decision written as rules: which rule gave the value (`None`: the default did).
+    /// Children are the [`StepKind::Rule`]s weighed, in source order.
+    Rules { applied: Option<String>, default_used: bool },
+    /// One rule weighed: whether it applied, the rule it is an exception to, and the
+    /// exception that overrode it (if one did). Children: its exceptions' steps, then its
+    /// condition, then its value when it applied.
+    Rule { label: String, applied: bool, exception_to: Option<String>, overridden_by: Option<String> },
+    /// The version of a dated table, param or decision chosen by the evaluation date; the
+    /// child is the chosen version's step.
+    Version { name: String, valid: String, date: String },
     /// A sub-expression shown as one step (wraps zero or several steps).
     Value,
     /// The operation that failed, with the error.

@@ -41,6 +41,8 @@ pub struct Program {
     pub decisions: Vec<DecisionDef>,
     pub tests: Vec<TestDef>,
     pub nodes: Vec<Node>,
+    /// `as of EXPR`: the date that chooses dated versions (unless the caller gives one).
+    pub as_of: Option<NodeId>,
 }
 
 impl Program {
@@ -65,9 +67,10 @@ impl Program {
     pub fn param(&self, id: ParamId) -> &ParamDef {
         &self.params[id.index()]
     }
-    /// Finds a decision by name (qualified `module.name` or, if unique, bare `name`).
+    /// Finds a decision by name (qualified `module.name` or, if unique, bare `name`). The
+    /// versions of a dated decision are found through the decision that chooses among them.
     pub fn find_decision(&self, name: &str) -> Option<DecisionId> {
-        let pos = self.decisions.iter().position(|d| d.name == name || d.qualified == name)?;
+        let pos = self.decisions.iter().position(|d| d.valid.is_none() && (d.name == name || d.qualified == name))?;
         Some(DecisionId(pos as u32))
     }
 }
@@ -85,6 +88,42 @@ pub enum Owner {
     Table(TableId),
     Param(ParamId),
     Test(u32),
+    /// The program's `as of` declaration.
+    AsOf,
+}
+
+/// The dates over which a version is valid, both ends included; an open end is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validity {
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+impl Validity {
+    pub fn contains(&self, date: Date) -> bool {
+        self.from.is_none_or(|f| f <= date) && self.to.is_none_or(|t| date <= t)
+    }
+}
+
+impl std::fmt::Display for Validity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.from, self.to) {
+            (Some(a), Some(b)) => write!(f, "{a} to {b}"),
+            (Some(a), None) => write!(f, "from {a}"),
+            (None, Some(b)) => write!(f, "until {b}"),
+            (None, None) => f.write_str("always"),
+        }
+    }
+}
+
+/// One version of a dated table, param or decision, as chosen by `NodeKind::Versioned`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionArm {
+    pub valid: Validity,
+    /// The reference to this version (a table lookup, a param, a decision call).
+    pub node: NodeId,
+    /// The version's declaration.
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +196,31 @@ pub enum NodeKind {
     IsNone(NodeId),
     /// `value otherwise fallback`.
     Otherwise(NodeId, NodeId),
+    /// A default, labelled rules and exceptions (legal drafting: "X applies, except where Y,
+    /// unless Z"). Exceptions are weighed before the rule they are an exception to; two
+    /// applicable rules of the same rank are a conflict, and none with no default is empty.
+    Rules {
+        rules: Vec<RuleArm>,
+        default: Option<NodeId>,
+    },
+    /// A reference to something with dated versions: the version valid on the evaluation date
+    /// is evaluated. No date, or no version valid on it, is an evaluation error.
+    Versioned {
+        name: String,
+        versions: Vec<VersionArm>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuleArm {
+    pub label: String,
+    /// Index (in the same list) of the rule this one is an exception to.
+    pub parent: Option<u32>,
+    /// No condition: the rule applies whenever no exception to it does.
+    pub condition: Option<NodeId>,
+    pub value: NodeId,
+    /// The whole rule.
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,6 +432,8 @@ pub struct InputDef {
 pub struct ParamDef {
     pub name: String,
     pub ty: Ty,
+    /// For a dated version: when it is valid.
+    pub valid: Option<Validity>,
     pub value: NodeId,
     pub span: Span,
     pub doc: Option<String>,
@@ -383,6 +449,9 @@ pub struct DecisionDef {
     pub locals: u32,
     pub ty: Ty,
     pub body: NodeId,
+    /// For a dated version: when it is valid. Versions are evaluated through the decision
+    /// of the same name that chooses among them.
+    pub valid: Option<Validity>,
     /// The whole declaration.
     pub span: Span,
     /// The declaration's name.
@@ -405,6 +474,8 @@ pub struct TableDef {
     pub columns: Vec<(String, Ty)>,
     pub ty: Ty,
     pub hit: HitPolicy,
+    /// For a dated version: when it is valid.
+    pub valid: Option<Validity>,
     /// Declared `partial`: some inputs deliberately match no row, so gaps are not reported.
     pub partial: bool,
     pub source: Option<String>,
@@ -481,6 +552,8 @@ pub enum Cell {
 pub struct TestDef {
     pub name: String,
     pub span: Span,
+    /// `as of DATE` in the test: the date that chooses dated versions.
+    pub as_of: Option<NodeId>,
     pub givens: Vec<Given>,
     pub expects: Vec<Expect>,
 }

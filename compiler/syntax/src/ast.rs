@@ -44,6 +44,17 @@ pub enum ItemKind {
     Table(TableDecl),
     Decision(DecisionDecl),
     Test(TestDecl),
+    /// `as of EXPR`: the date that chooses dated versions, usually from the inputs.
+    AsOf(Expr),
+}
+
+/// `valid from 2015-04-01 to 2016-03-31`, `valid from 2016-04-01`, `valid to 2015-03-31`,
+/// or a financial year `valid 2015/16`. Both ends are included.
+#[derive(Debug, Clone)]
+pub struct ValidClause {
+    pub from: Option<(String, Span)>,
+    pub to: Option<(String, Span)>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +112,7 @@ pub struct ParamDecl {
     pub name: Name,
     pub ty: TypeExpr,
     pub value: Expr,
+    pub valid: Option<ValidClause>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +123,7 @@ pub struct TableDecl {
     pub hit: Option<Name>,
     /// Declared `partial`: some inputs deliberately match no row.
     pub partial: bool,
+    pub valid: Option<ValidClause>,
     pub source: Option<(String, Span)>,
     pub rows: Vec<RowDecl>,
 }
@@ -157,6 +170,7 @@ pub struct DecisionDecl {
     pub params: Option<Vec<Binding>>,
     pub ty: TypeExpr,
     pub body: Expr,
+    pub valid: Option<ValidClause>,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +179,8 @@ pub struct TestDecl {
     pub name_span: Span,
     pub givens: Vec<(Name, Expr)>,
     pub expects: Vec<ExpectDecl>,
+    /// `as of DATE` inside the test: the date that chooses dated versions.
+    pub as_of: Option<Expr>,
 }
 
 #[derive(Debug, Clone)]
@@ -224,9 +240,27 @@ pub enum ExprKind {
     },
     /// `none "reason"`: deliberately no value, of whatever type the context expects.
     NoValue(String),
+    /// A decision body written as a default, labelled rules and exceptions.
+    Rules {
+        default: Option<Box<Expr>>,
+        rules: Vec<RuleDecl>,
+    },
     List(Vec<Expr>),
     /// Stands in for an expression that failed to parse (already reported).
     Error,
+}
+
+/// `rule "label" except "other label" when condition => value`.
+#[derive(Debug, Clone)]
+pub struct RuleDecl {
+    pub label: String,
+    pub label_span: Span,
+    /// The label of the rule this one is an exception to.
+    pub except: Option<(String, Span)>,
+    /// No condition: the rule always applies (unless an exception to it does).
+    pub condition: Option<Expr>,
+    pub value: Expr,
+    pub span: Span,
 }
 
 /// `body for var in list if filter`, the first argument of an aggregation.

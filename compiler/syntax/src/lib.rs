@@ -229,8 +229,15 @@ fn too_deep(file: FileId, chunk: &[(Token<'_>, SimpleSpan)]) -> Option<Diagnosti
 fn split_items<'a, 's>(tokens: &'a [(Token<'s>, SimpleSpan)]) -> Vec<&'a [(Token<'s>, SimpleSpan)]> {
     let mut chunks = Vec::new();
     let mut start = 0;
+    let mut depth = 0usize;
     for i in 0..tokens.len() {
-        let starts = tokens[i].0.starts_item();
+        match tokens[i].0 {
+            Token::LBrace => depth += 1,
+            Token::RBrace => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        // `as of` is also a line of a test block, so `as` starts an item only outside braces.
+        let starts = tokens[i].0.starts_item() && !(tokens[i].0 == Token::As && depth > 0);
         let after_doc = i > 0 && matches!(tokens[i - 1].0, Token::DocComment(_));
         if starts && !after_doc && i > start {
             chunks.push(&tokens[start..i]);

@@ -456,6 +456,46 @@ fn literal_expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Exp
         .boxed()
 }
 
+/// `valid from D (to D)?`, `valid to D`, or a financial year `valid 2015/16`.
+fn valid_clause<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ValidClause> {
+    let date = select! { Token::Date(s) => s }
+        .map_with(move |s: &str, e| (s.to_string(), sp(file, e.span())))
+        .labelled("a date (YYYY-MM-DD)");
+    let year = select! { Token::Int(s) => s }.map_with(move |s: &str, e| (s.to_string(), sp(file, e.span())));
+    let financial_year =
+        year.then_ignore(just(Token::Slash)).then(year).map(|((first, first_span), (second, span))| {
+            // `2015/16` runs from 1 April 2015 to 31 March 2016; the checker validates the pair.
+            let next = first.parse::<i64>().map_or(0, |y| y + 1);
+            let to = if second.len() == 2 && next % 100 == second.parse::<i64>().unwrap_or(-1) {
+                format!("{next:04}-03-31")
+            } else {
+                format!("{second}/not-the-next-year")
+            };
+            (Some((format!("{first}-04-01"), first_span)), Some((to, span)))
+        });
+    let range = choice((
+        word("from")
+            .ignore_then(date)
+            .then(word("to").ignore_then(date).or_not())
+            .map(|(from, to)| (Some(from), to)),
+        word("to").ignore_then(date).map(|to| (None, Some(to))),
+        financial_year,
+    ));
+    word("valid")
+        .ignore_then(range)
+        .map_with(move |(from, to), e| ValidClause { from, to, span: sp(file, e.span()) })
+        .labelled("a validity (`valid from 2015-04-01`, `valid 2015/16`)")
+        .boxed()
+}
+
+#[derive(Clone)]
+enum TableOption {
+    Partial,
+    Hit(Name),
+    Valid(ValidClause),
+    Source((String, Span)),
+}
+
 pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Item> {
     let path = name(file)
         .separated_by(just(Token::Dot))
@@ -504,22 +544,26 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
 
     let param = just(Token::Param)
         .ignore_then(binding(file))
+        .then(valid_clause(file).or_not())
         .then_ignore(just(Token::Eq))
         .then(expr(file))
-        .map(|(b, value)| ItemKind::Param(ParamDecl { name: b.name, ty: b.ty, value }));
+        .map(|((b, valid), value)| ItemKind::Param(ParamDecl { name: b.name, ty: b.ty, value, valid }));
 
     let hit = word("hit").ignore_then(name(file));
     let source = word("source")
         .ignore_then(select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span()))));
+    let option = choice((
+        word("partial").to(TableOption::Partial),
+        hit.map(TableOption::Hit),
+        valid_clause(file).map(TableOption::Valid),
+        source.map(TableOption::Source),
+    ));
     let table = just(Token::Table)
         .ignore_then(name(file))
         .then(bindings(file))
         .then_ignore(just(Token::Arrow))
         .then(type_expr(file))
-        .then(word("partial").or_not())
-        .then(hit.or_not())
-        .then(word("partial").or_not())
-        .then(source.or_not())
+        .then(option.repeated().collect::<Vec<_>>())
         .then(
             table_row(file)
                 .separated_by(just(Token::RowBreak).repeated().at_least(1))
@@ -528,19 +572,52 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
                 .collect::<Vec<_>>()
                 .delimited_by(just(Token::LBrace), just(Token::RBrace)),
         )
-        .map(|(((((((name, columns), result), partial_before), hit), partial_after), source), rows)| {
-            let partial = partial_before.is_some() || partial_after.is_some();
-            ItemKind::Table(TableDecl { name, columns, result, hit, partial, source, rows })
+        .map(|((((name, columns), result), options), rows)| {
+            let (mut partial, mut hit, mut valid, mut source) = (false, None, None, None);
+            for option in options {
+                match option {
+                    TableOption::Partial => partial = true,
+                    TableOption::Hit(h) => hit = Some(h),
+                    TableOption::Valid(v) => valid = Some(v),
+                    TableOption::Source(s) => source = Some(s),
+                }
+            }
+            ItemKind::Table(TableDecl { name, columns, result, hit, partial, valid, source, rows })
         });
 
+    let labelled =
+        move || select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span())));
+    let rule = word("rule")
+        .ignore_then(labelled())
+        .then(word("except").ignore_then(labelled()).or_not())
+        .then(word("when").ignore_then(expr(file)).or_not())
+        .then_ignore(just(Token::FatArrow))
+        .then(expr(file))
+        .map_with(move |((((label, label_span), except), condition), value), e| RuleDecl {
+            label,
+            label_span,
+            except,
+            condition,
+            value,
+            span: sp(file, e.span()),
+        });
+    let rules = word("default")
+        .ignore_then(expr(file))
+        .or_not()
+        .then(rule.repeated().at_least(1).collect::<Vec<_>>())
+        .map_with(move |(default, rules), e| {
+            expr_node(ExprKind::Rules { default: default.map(Box::new), rules }, sp(file, e.span()))
+        });
     let decision = just(Token::Decision)
         .ignore_then(name(file))
         .then(bindings(file).or_not())
         .then_ignore(just(Token::Colon))
         .then(type_expr(file))
-        .then_ignore(just(Token::Eq))
-        .then(expr(file))
-        .map(|(((name, params), ty), body)| ItemKind::Decision(DecisionDecl { name, params, ty, body }));
+        .then(valid_clause(file).or_not())
+        .then(choice((just(Token::Eq).ignore_then(expr(file)), rules)))
+        .map(|((((name, params), ty), valid), body)| {
+            ItemKind::Decision(DecisionDecl { name, params, ty, body, valid })
+        });
 
     let given = word("given")
         .ignore_then(name(file))
@@ -553,10 +630,11 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
         }
         _ => Err(Rich::custom(e.span(), "an `expect` line compares with `==`, as in `expect weekly_cost == £40.00`")),
     });
+    let as_of_line = just(Token::As).ignore_then(word("of")).ignore_then(expr(file)).map(TestLine::AsOf);
     let test = just(Token::Test)
         .ignore_then(select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span()))))
         .then(
-            choice((given, expect))
+            choice((given, expect, as_of_line))
                 .repeated()
                 .collect::<Vec<_>>()
                 .delimited_by(just(Token::LBrace), just(Token::RBrace)),
@@ -564,17 +642,20 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
         .map(|((name, name_span), lines)| {
             let mut givens = Vec::new();
             let mut expects = Vec::new();
+            let mut as_of = None;
             for line in lines {
                 match line {
                     TestLine::Given(name, value) => givens.push((name, value)),
                     TestLine::Expect(e) => expects.push(e),
+                    TestLine::AsOf(date) => as_of = Some(date),
                 }
             }
-            ItemKind::Test(TestDecl { name, name_span, givens, expects })
+            ItemKind::Test(TestDecl { name, name_span, givens, expects, as_of })
         });
 
     let docs = select! { Token::DocComment(s) => s }.repeated().collect::<Vec<&str>>();
-    docs.then(choice((import, enum_decl, record, input, param, table, decision, test)).labelled("a declaration"))
+    let as_of = just(Token::As).ignore_then(word("of")).ignore_then(expr(file)).map(ItemKind::AsOf);
+    docs.then(choice((import, enum_decl, record, input, param, table, decision, test, as_of)).labelled("a declaration"))
         .map_with(move |(docs, kind), e| Item {
             doc: if docs.is_empty() { None } else { Some(docs.join("\n")) },
             kind,
@@ -586,6 +667,7 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
 enum TestLine {
     Given(Name, Expr),
     Expect(ExpectDecl),
+    AsOf(Expr),
 }
 
 pub(crate) fn module_decl<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Path> {

@@ -33,6 +33,8 @@ pub enum Token<'src> {
     Decision,
     #[token("test")]
     Test,
+    #[token("as")]
+    As,
     #[token("if")]
     If,
     #[token("then")]
@@ -149,6 +151,7 @@ impl Token<'_> {
                 | Token::Table
                 | Token::Decision
                 | Token::Test
+                | Token::As
                 | Token::DocComment(_)
         )
     }
@@ -168,6 +171,7 @@ impl fmt::Display for Token<'_> {
             Token::Table => "`table`",
             Token::Decision => "`decision`",
             Token::Test => "`test`",
+            Token::As => "`as`",
             Token::If => "`if`",
             Token::Then => "`then`",
             Token::Else => "`else`",

@@ -43,6 +43,9 @@ fn kind_name(kind: &StepKind) -> &'static str {
         StepKind::InSet { .. } => "in_set",
         StepKind::Field { .. } => "field",
         StepKind::Builtin { .. } => "builtin",
+        StepKind::Rules { .. } => "rules",
+        StepKind::Version { .. } => "version",
+        StepKind::Rule { .. } => "rule",
         StepKind::Value => "value",
         StepKind::Failed { .. } => "failed",
         StepKind::Unfinished => "unfinished",
@@ -84,6 +87,21 @@ fn fields(ctx: &Ctx<'_>, step: &Step, o: &mut Map<String, J>) {
             put("row_source", row_span.and_then(|s| ctx.excerpt(s)).map_or(J::Null, J::from));
             let table = ctx.program.tables.iter().find(|t| &t.qualified == qualified);
             put("table_source", table.and_then(|t| t.source.as_deref()).map_or(J::Null, J::from));
+        }
+        StepKind::Version { name, valid, date } => {
+            put("name", J::from(name.as_str()));
+            put("valid", J::from(valid.as_str()));
+            put("date", J::from(date.as_str()));
+        }
+        StepKind::Rules { applied, default_used } => {
+            put("applied", applied.as_deref().map_or(J::Null, J::from));
+            put("default_used", J::Bool(*default_used));
+        }
+        StepKind::Rule { label, applied, exception_to, overridden_by } => {
+            put("rule", J::from(label.as_str()));
+            put("applied", J::Bool(*applied));
+            put("exception_to", exception_to.as_deref().map_or(J::Null, J::from));
+            put("overridden_by", overridden_by.as_deref().map_or(J::Null, J::from));
         }
         StepKind::If { condition, branch } => {
             put("condition", J::Bool(*condition));

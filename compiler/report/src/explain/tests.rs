@@ -61,6 +61,7 @@ fn fixture() -> Fixture {
     ];
     let price = node(&mut p, NodeKind::Const(num("47.50")), Ty::MONEY, at("£47.50", 0));
     p.params.push(ParamDef {
+        valid: None,
         name: "price_per_point".into(),
         ty: Ty::MONEY,
         value: price,
@@ -96,6 +97,7 @@ fn fixture() -> Fixture {
     ];
     p.tables.push(TableDef {
         partial: false,
+        valid: None,
         name: "weight".into(),
         qualified: "allocation.weight".into(),
         columns: vec![("rating".into(), Ty::INT)],
@@ -114,6 +116,7 @@ fn fixture() -> Fixture {
             SOURCE[decl.start as usize..].find("\ndecision ").map_or(SOURCE.len() - 1, |i| i + decl.start as usize);
         let span = Span::new(FileId(0), decl.start as usize, end);
         p.decisions.push(DecisionDef {
+            valid: None,
             name: name.into(),
             qualified: format!("allocation.{name}"),
             params: vec![],
@@ -397,6 +400,7 @@ fn fixture2() -> (Program, SourceMap) {
     }
     p.tables.push(TableDef {
         partial: false,
+        valid: None,
         name: "weight".into(),
         qualified: "rates.weight".into(),
         columns: vec![("rating".into(), Ty::INT)],
@@ -412,6 +416,7 @@ fn fixture2() -> (Program, SourceMap) {
         let decl = at2(&format!("decision {name}:"), 0);
         let end = SOURCE2[decl.start as usize..].find('\n').map_or(SOURCE2.len(), |i| i + decl.start as usize);
         p.decisions.push(DecisionDef {
+            valid: None,
             name: name.into(),
             qualified: format!("rates.{name}"),
             params: vec![],
@@ -566,6 +571,7 @@ fn fixture3() -> (Program, SourceMap) {
     let other = node(&mut p, NodeKind::Const(Value::Text("other".into())), Ty::Text, at3("\"other\"", 0));
     p.tables.push(TableDef {
         partial: false,
+        valid: None,
         name: "label".into(),
         qualified: "checks.label".into(),
         columns: vec![("band".into(), Ty::INT)],
@@ -589,6 +595,7 @@ fn fixture3() -> (Program, SourceMap) {
         let decl = at3(&format!("decision {name}:"), 0);
         let end = SOURCE3[decl.start as usize..].find('\n').map_or(SOURCE3.len(), |i| i + decl.start as usize);
         p.decisions.push(DecisionDef {
+            valid: None,
             name: name.into(),
             qualified: format!("checks.{name}"),
             params: vec![],

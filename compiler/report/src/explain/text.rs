@@ -54,13 +54,18 @@ fn root_decision<'p>(ctx: &Ctx<'p>, root: &Step) -> Option<&'p DecisionDef> {
 }
 
 /// The declaration on one line: its source from the start of the line of its name (so
-/// without its doc comment) to its end, comments dropped, whitespace collapsed, shortened
+/// without its doc comment) to its end (for a decision written as rules, to its first rule), comments dropped, whitespace collapsed, shortened
 /// to 120 characters; or else the line of its name.
 fn declaration(ctx: &Ctx<'_>, root: &Step, def: Option<&DecisionDef>) -> Option<String> {
     let whole = def.and_then(|d| {
         let file = ctx.file(d.name_span)?;
         let start = file.text.get(..d.name_span.start as usize)?.rfind('\n').map_or(0, |i| i + 1);
-        let span = Span { start: u32::try_from(start).ok()?, end: d.span.end.max(d.name_span.end), ..d.name_span };
+        // A decision written as rules shows its signature only: the rules are the tree below.
+        let end = match ctx.program.nodes.get(d.body.index()) {
+            Some(body) if matches!(body.kind, covenant_ir::NodeKind::Rules { .. }) => body.origin.span.start,
+            _ => d.span.end.max(d.name_span.end),
+        };
+        let span = Span { start: u32::try_from(start).ok()?, end, ..d.name_span };
         ctx.brief(span, 120)
     });
     whole.or_else(|| ctx.excerpt(root.span))
@@ -322,6 +327,24 @@ impl Out<'_, '_> {
                 match &step.value {
                     Some(Value::None(_)) => format!("{call}: no value, table row {}{excerpt}", row + 1),
                     _ => format!("{call} = {v}, table row {}{excerpt}", row + 1),
+                }
+            }
+            StepKind::Version { name, valid, date } => {
+                format!("{name} = {v}: the version valid {valid}, chosen by the date {date}")
+            }
+            StepKind::Rules { applied, .. } => match applied {
+                Some(label) => format!("rule \"{label}\" applies: {v}"),
+                None => format!("no rule applies, so the default: {v}"),
+            },
+            StepKind::Rule { label, applied, exception_to, overridden_by } => {
+                let what = match exception_to {
+                    Some(parent) => format!("exception \"{label}\" (to \"{parent}\")"),
+                    None => format!("rule \"{label}\""),
+                };
+                match (applied, overridden_by) {
+                    (true, Some(by)) => format!("{what}: overridden by exception \"{by}\" = {v}"),
+                    (true, None) => format!("{what} applies = {v}"),
+                    (false, _) => format!("{what} does not apply"),
                 }
             }
             StepKind::If { condition, branch } => {
