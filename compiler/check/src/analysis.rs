@@ -36,7 +36,7 @@ pub(crate) fn analyse_tables(program: &Program, out: &mut Vec<Diagnostic>) {
         if table.columns.iter().any(|(_, ty)| *ty == Ty::Error) || table.rows.is_empty() {
             continue;
         }
-        Analysis::new(program, table).run(out);
+        analyse(program, table).report(out);
     }
 }
 
@@ -48,19 +48,29 @@ struct Atom {
     other: bool,
 }
 
-struct Analysis<'p> {
+pub(crate) struct Analysis<'p> {
     program: &'p Program,
     table: &'p TableDef,
     atoms: Vec<Vec<Atom>>,
-    gaps: Vec<Vec<usize>>,
-    gap_count: usize,
+    /// Up to [`MAX_FINDINGS`] inputs that match no row, as atom indices per column.
+    pub(crate) gaps: Vec<Vec<usize>>,
+    pub(crate) gap_count: usize,
     /// Overlapping row pairs, each with one example.
     overlaps: BTreeMap<(usize, usize), Vec<usize>>,
     /// For `hit first`: rows that are first somewhere.
-    reachable: BTreeSet<usize>,
+    pub(crate) reachable: BTreeSet<usize>,
     /// For `hit first`: for each row, the earlier rows that beat it somewhere.
     maskers: BTreeMap<usize, BTreeSet<usize>>,
     branches: usize,
+}
+
+/// Analyses a table (or the arms of a `match`, seen as a one-column `hit first` table)
+/// without reporting: the caller reads the findings.
+pub(crate) fn analyse<'p>(program: &'p Program, table: &'p TableDef) -> Analysis<'p> {
+    let mut analysis = Analysis::new(program, table);
+    let all: Vec<usize> = (0..table.rows.len()).collect();
+    analysis.walk(0, &all, &mut Vec::new());
+    analysis
 }
 
 impl<'p> Analysis<'p> {
@@ -79,11 +89,9 @@ impl<'p> Analysis<'p> {
         }
     }
 
-    fn run(mut self, out: &mut Vec<Diagnostic>) {
-        let all: Vec<usize> = (0..self.table.rows.len()).collect();
-        let mut prefix = Vec::new();
-        self.walk(0, &all, &mut prefix);
-        self.report(out);
+    /// Whether the walk stopped before seeing every combination of keys.
+    pub(crate) fn truncated(&self) -> bool {
+        self.branches >= MAX_BRANCHES
     }
 
     fn matches(&self, row: usize, column: usize, atom: &Atom) -> bool {
@@ -146,6 +154,17 @@ impl<'p> Analysis<'p> {
                     }
                 }
             },
+        }
+    }
+
+    /// One value of a one-column analysis (a `match`), as people write it.
+    pub(crate) fn example_value(&self, prefix: &[usize]) -> String {
+        let (Some(&a), Some((_, ty))) = (prefix.first(), self.table.columns.first()) else { return String::new() };
+        let atom = &self.atoms[0][a];
+        if atom.other {
+            format!("any other {}", describe(self.program, ty))
+        } else {
+            display(self.program, &atom.value, ty)
         }
     }
 

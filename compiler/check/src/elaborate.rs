@@ -9,11 +9,11 @@ use crate::describe;
 use crate::scope::{Context, Def, suggest};
 use covenant_ir::types::{divide, multiply, unify_additive};
 use covenant_ir::{
-    AggOp, BinOp, Builtin, DecisionId, Duration, EnumId, LocalId, MatchArm, Node, NodeId, NodeKind, NumKind, NumTy,
-    Origin, Owner, Pattern, RecordId, RoundMode, Ty, UnOp, Unit, Value, VersionArm,
+    AggOp, BinOp, Builtin, Cell, DecisionId, Duration, EnumId, HitPolicy, Key, LocalId, MatchArm, Node, NodeId,
+    NodeKind, NumKind, NumTy, Origin, Owner, RecordId, RoundMode, Row, TableDef, Ty, UnOp, Unit, Value, VersionArm,
 };
 use covenant_source::{Diagnostic, Span};
-use covenant_syntax::ast::{self, BinaryOp, Expr, ExprKind, ItemKind, Lit};
+use covenant_syntax::ast::{self, BinaryOp, Expr, ExprKind, ItemKind, KeyKind, Lit};
 use rust_decimal::Decimal;
 use std::sync::Arc;
 
@@ -970,83 +970,100 @@ impl Context<'_> {
         let (s, st) = self.expr(body, scrutinee, None);
         let mut lowered = Vec::new();
         let mut result: Option<Ty> = expected.cloned();
-        let mut covered: Vec<u32> = Vec::new();
-        let mut bools = [false, false];
-        let mut wildcard = false;
         for arm in arms {
-            let mut patterns = Vec::new();
-            for p in &arm.patterns {
-                match p {
-                    ast::PatternExpr::Wildcard(_) => {
-                        wildcard = true;
-                        patterns.push(Pattern::Wildcard);
-                    }
-                    ast::PatternExpr::Value(pe) => match &st {
-                        Ty::Enum(id) => {
-                            if let Some(i) = self.variant_of(body, pe, *id) {
-                                covered.push(i);
-                                patterns.push(Pattern::Value(Value::Enum(i)));
-                            }
-                        }
-                        Ty::Error => {}
-                        _ => {
-                            let (node, pt) = self.expr(body, pe, Some(&st));
-                            if !fits(&pt, &st) || !matches!(pe.kind, ExprKind::Lit(_)) {
-                                let found = self.describe(&pt);
-                                self.error(Diagnostic::error(
-                                    "E0301",
-                                    format!("a pattern must be a literal of the matched type ({})", self.describe(&st)),
-                                    pe.span,
-                                    format!("this is {found}"),
-                                ));
-                                continue;
-                            }
-                            if let NodeKind::Const(v) = &self.program.node(node).kind {
-                                if let Value::Bool(b) = v {
-                                    bools[usize::from(*b)] = true;
-                                }
-                                patterns.push(Pattern::Value(v.clone()));
-                            }
-                        }
-                    },
+            // Arms are written and lowered exactly like table keys.
+            let key = match &arm.key.kind {
+                KeyKind::Any => Key::Any,
+                KeyKind::Alts(alts) => {
+                    Key::Alts(alts.iter().filter_map(|alt| self.key_alt(body, alt, "the matched value", &st)).collect())
                 }
-            }
+            };
             let (b, bt) = self.expr(body, &arm.body, result.as_ref());
             result = Some(match &result {
                 None => bt,
                 Some(prev) => self.join_or_report(prev, &bt, span, arm.body.span, "the arms of `match`"),
             });
-            lowered.push(MatchArm { patterns, body: b, span: arm.span });
+            lowered.push(MatchArm { key, body: b, span: arm.span });
         }
-        if !wildcard {
-            let missing: Vec<String> = match &st {
-                Ty::Enum(id) => {
-                    let def = self.program.enum_def(*id);
-                    (0..def.variants.len() as u32)
-                        .filter(|i| !covered.contains(i))
-                        .map(|i| def.variant_name(i).to_string())
-                        .collect()
-                }
-                Ty::Bool => {
-                    ["false", "true"].iter().zip(bools).filter(|(_, seen)| !seen).map(|(n, _)| n.to_string()).collect()
-                }
-                Ty::Error => Vec::new(),
-                other => vec![format!("other {} values", self.describe(other))],
-            };
-            if !missing.is_empty() {
-                self.error(
-                    Diagnostic::error(
-                        "E0305",
-                        format!("this match does not cover {}", list_names(&missing)),
-                        scrutinee.span,
-                        "not every value is handled",
-                    )
-                    .with_help("add an arm for each missing value, or a final `_ => …` arm"),
-                );
-            }
+        if st != Ty::Error {
+            self.check_match_coverage(scrutinee.span, &st, &lowered);
         }
         let ty = result.unwrap_or(Ty::Error);
         (self.push(body, NodeKind::Match { scrutinee: s, arms: lowered }, ty.clone(), span), ty)
+    }
+
+    /// Exhaustiveness and unreachable arms, by the table analysis: the arms are the rows of a
+    /// one-column `hit first` table.
+    fn check_match_coverage(&mut self, scrutinee: Span, ty: &Ty, arms: &[MatchArm]) {
+        let rows = arms
+            .iter()
+            .map(|arm| Row {
+                keys: vec![arm.key.clone()],
+                otherwise: false,
+                cell: Cell::NoValue(String::new()),
+                span: arm.span,
+            })
+            .collect();
+        let table = TableDef {
+            name: "match".into(),
+            qualified: "match".into(),
+            columns: vec![("the matched value".into(), ty.clone())],
+            ty: Ty::Error,
+            hit: HitPolicy::First,
+            valid: None,
+            partial: false,
+            source: None,
+            rows,
+            span: scrutinee,
+            name_span: scrutinee,
+            doc: None,
+        };
+        let analysis = crate::analysis::analyse(&self.program, &table);
+        let mut found = Vec::new();
+        if analysis.gap_count > 0 {
+            // For an enum, list every variant left out; otherwise give example values.
+            let missing: Vec<String> = match ty {
+                Ty::Enum(id) => {
+                    let def = self.program.enum_def(*id);
+                    (0..def.variants.len() as u32)
+                        .filter(|&i| !arms.iter().any(|a| a.key.matches(&Value::Enum(i)).unwrap_or(false)))
+                        .map(|i| def.variant_name(i).to_string())
+                        .collect()
+                }
+                _ => analysis.gaps.iter().map(|g| analysis.example_value(g)).collect(),
+            };
+            let shown = if matches!(ty, Ty::Enum(_)) || missing.len() == analysis.gap_count {
+                list_names(&missing)
+            } else {
+                format!("{}, among others", list_names(&missing))
+            };
+            found.push(
+                Diagnostic::error(
+                    "E0305",
+                    format!("this match does not cover {shown}"),
+                    scrutinee,
+                    "not every value is handled",
+                )
+                .with_help("add an arm for each missing value, or a final `_ => …` arm"),
+            );
+        }
+        if !analysis.truncated() {
+            for (i, arm) in arms.iter().enumerate() {
+                if !analysis.reachable.contains(&i) {
+                    found.push(
+                        Diagnostic::warning(
+                            "E0308",
+                            "this arm is never used: earlier arms match everything it matches",
+                            arm.span,
+                            "unreachable arm",
+                        )
+                        .with_help("remove it, or move it above the arms that hide it"),
+                    );
+                }
+            }
+        }
+        drop(analysis);
+        self.diagnostics.extend(found);
     }
 
     fn call(

@@ -82,7 +82,7 @@ impl Context<'_> {
         self.program.tables[index].rows = rows;
     }
 
-    fn key_alt(&mut self, body: &mut Body, alt: &AltExpr, column: &str, ty: &Ty) -> Option<KeyAlt> {
+    pub(crate) fn key_alt(&mut self, body: &mut Body, alt: &AltExpr, column: &str, ty: &Ty) -> Option<KeyAlt> {
         match alt {
             AltExpr::Range { low, high, span } => {
                 if !matches!(ty, Ty::Num(_) | Ty::Error) {

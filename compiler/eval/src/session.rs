@@ -33,8 +33,7 @@ use crate::trace::{Arg, Branch, NoTrace, Operand, Step, StepKind, Tracer, Typed}
 use covenant_ir::value::display;
 use covenant_ir::{
     AggOp, BinOp, Builtin, Cell, Date, DecisionDef, DecisionId, Duration, HitPolicy, InputId, LocalId, MatchArm, Node,
-    NodeId, NodeKind, ParamId, Pattern, Program, RoundMode, RuleArm, Span, TableDef, TableId, Ty, UnOp, Value,
-    VersionArm,
+    NodeId, NodeKind, ParamId, Program, RoundMode, RuleArm, Span, TableDef, TableId, Ty, UnOp, Value, VersionArm,
 };
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
@@ -1260,12 +1259,7 @@ impl<'p> Session<'p> {
     fn select_arm(&self, at: At<'p>, scrutinee: NodeId, s: &Value, arms: &'p [MatchArm]) -> Res<(usize, &'p MatchArm)> {
         let s_at = self.at(scrutinee, at.span())?;
         self.refuse_none(s, s_at, at, "`match`")?;
-        let found = arms.iter().enumerate().find(|(_, arm)| {
-            arm.patterns.iter().any(|p| match p {
-                Pattern::Wildcard => true,
-                Pattern::Value(v) => v == s,
-            })
-        });
+        let found = arms.iter().enumerate().find(|(_, arm)| arm.key.matches(s).unwrap_or(false));
         found.ok_or_else(|| {
             let shown = display(self.program, s, &s_at.node.ty);
             internal(at.span(), format!("no arm of `match` covers {shown}"))

@@ -670,11 +670,11 @@ fn match_in_set_and_logic() {
     let (r1, r2) = (b.money("100"), b.money("200"));
     let arms = vec![
         MatchArm {
-            patterns: vec![Pattern::Value(Value::Enum(1)), Pattern::Value(Value::Enum(2))],
+            key: Key::Alts(vec![KeyAlt::Equals(Value::Enum(1)), KeyAlt::Equals(Value::Enum(2))]),
             body: r1,
             span: sp(4),
         },
-        MatchArm { patterns: vec![Pattern::Wildcard], body: r2, span: sp(5) },
+        MatchArm { key: Key::Any, body: r2, span: sp(5) },
     ];
     let m = b.node(NodeKind::Match { scrutinee: placement, arms }, Ty::MONEY);
     let p = b.p.clone();
@@ -991,10 +991,7 @@ fn chains(depth: usize) -> Vec<(&'static str, B, NodeId)> {
     for _ in 0..depth {
         let z = b.int(0);
         n = b.node(
-            NodeKind::Match {
-                scrutinee: n,
-                arms: vec![MatchArm { patterns: vec![Pattern::Wildcard], body: z, span: sp(9) }],
-            },
+            NodeKind::Match { scrutinee: n, arms: vec![MatchArm { key: Key::Any, body: z, span: sp(9) }] },
             Ty::INT,
         );
     }

@@ -278,16 +278,11 @@ impl BinOp {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MatchArm {
-    pub patterns: Vec<Pattern>,
+    /// What the arm accepts, written and matched exactly like a table row's key (`_`,
+    /// alternatives, ranges), so tables and matches share one analysis.
+    pub key: Key,
     pub body: NodeId,
     pub span: Span,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Pattern {
-    Wildcard,
-    /// Equal to a constant (an enum variant index, a boolean, a number or a text).
-    Value(Value),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

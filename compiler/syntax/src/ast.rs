@@ -274,15 +274,10 @@ pub struct Comprehension {
 
 #[derive(Debug, Clone)]
 pub struct ArmDecl {
-    pub patterns: Vec<PatternExpr>,
+    /// What the arm accepts, written like a table key: `_`, `A | B`, `up to 5`, `over 5 to 10`.
+    pub key: KeyExpr,
     pub body: Expr,
     pub span: Span,
-}
-
-#[derive(Debug, Clone)]
-pub enum PatternExpr {
-    Wildcard(Span),
-    Value(Expr),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

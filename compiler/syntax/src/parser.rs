@@ -336,17 +336,10 @@ pub(crate) fn expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
             .map_with(move |((name, value), body), e| {
                 expr_node(ExprKind::Let { name, value: Box::new(value), body: Box::new(body) }, sp(file, e.span()))
             });
-        let pattern = choice((
-            just(Token::Underscore).map_with(move |_, e| PatternExpr::Wildcard(sp(file, e.span()))),
-            postfix.clone().map(PatternExpr::Value),
-        ));
-        let arm = pattern
-            .separated_by(just(Token::Bar))
-            .at_least(1)
-            .collect::<Vec<_>>()
+        let arm = key_expr(file)
             .then_ignore(just(Token::FatArrow))
             .then(expr.clone())
-            .map_with(move |(patterns, body), e| ArmDecl { patterns, body, span: sp(file, e.span()) });
+            .map_with(move |(key, body), e| ArmDecl { key, body, span: sp(file, e.span()) });
         let match_expr = just(Token::Match)
             .ignore_then(expr.clone())
             .then(
@@ -383,7 +376,9 @@ fn bindings<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Vec<Bin
         .boxed()
 }
 
-fn table_row<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, RowDecl> {
+/// A key: `_`, or alternatives separated by `|`, each a literal, a variant or a range with
+/// explicit ends. Used by table rows and by `match` arms.
+fn key_expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, KeyExpr> {
     let bound = literal_expr(file);
     let range = choice((
         word("up").ignore_then(word("to")).ignore_then(bound.clone()).map(|b| (None, Some((b, true)))),
@@ -403,11 +398,16 @@ fn table_row<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, RowDec
     ))
     .map_with(move |(low, high), e| AltExpr::Range { low, high, span: sp(file, e.span()) });
     let alt = choice((range, bound.map(AltExpr::Value)));
-    let key = choice((
+    choice((
         just(Token::Underscore).to(KeyKind::Any),
         alt.separated_by(just(Token::Bar)).at_least(1).collect::<Vec<_>>().map(KeyKind::Alts),
     ))
-    .map_with(move |kind, e| KeyExpr { kind, span: sp(file, e.span()) });
+    .map_with(move |kind, e| KeyExpr { kind, span: sp(file, e.span()) })
+    .boxed()
+}
+
+fn table_row<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, RowDecl> {
+    let key = key_expr(file);
     let cell = choice((
         just(Token::None)
             .ignore_then(text())
@@ -474,10 +474,7 @@ fn valid_clause<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Val
             (Some((format!("{first}-04-01"), first_span)), Some((to, span)))
         });
     let range = choice((
-        word("from")
-            .ignore_then(date)
-            .then(word("to").ignore_then(date).or_not())
-            .map(|(from, to)| (Some(from), to)),
+        word("from").ignore_then(date).then(word("to").ignore_then(date).or_not()).map(|(from, to)| (Some(from), to)),
         word("to").ignore_then(date).map(|to| (None, Some(to))),
         financial_year,
     ));
