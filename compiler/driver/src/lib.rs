@@ -233,3 +233,67 @@ pub fn root_decisions(compilation: &Compilation) -> Vec<covenant_ir::DecisionId>
         .map(|(i, _)| covenant_ir::DecisionId(i as u32))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use covenant_eval::{Indexes, NoTrace, Session};
+    use covenant_ir::Value;
+    use rust_decimal::Decimal;
+    use std::fmt::Write;
+    use std::str::FromStr;
+
+    /// A table with ranges, alternatives, `_` keys and an `otherwise` row, large enough to
+    /// be indexed.
+    fn source(hit: &str) -> String {
+        let mut text = String::from("enum Service { A, B, C }\n");
+        let _ = writeln!(text, "table t(c: Int, s: Service, h: Decimal) -> Int hit {hit} {{");
+        let mut n = 0;
+        for c in 0..10 {
+            for (s, h) in [("A", "up to 5"), ("A", "over 5 to under 10"), ("B | C", "_"), ("_", "10 and over")] {
+                // In a unique table the last pattern would overlap the others for A; skip it.
+                if hit == "unique" && h == "10 and over" {
+                    continue;
+                }
+                n += 1;
+                let _ = writeln!(text, "  {c}, {s}, {h} => {n}");
+            }
+        }
+        text.push_str("  otherwise => -1\n}\n");
+        text.push_str("input c: Int\ninput s: Service\ninput h: Decimal\ndecision d: Int = t(c, s, h) otherwise -2\n");
+        text
+    }
+
+    #[test]
+    fn indexed_lookups_give_exactly_the_scanned_results() {
+        for hit in ["first", "unique"] {
+            let compilation = super::compile_text("index.cov", &source(hit));
+            assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+            let program = &compilation.program;
+            let indexes = Indexes::build(program);
+            let decision = program.find_decision("d").expect("decision d");
+            let table = covenant_ir::TableId(0);
+            let mut compared = 0;
+            for c in -1..=11 {
+                for s in 0..3u32 {
+                    for h in ["-1", "0", "4.5", "5", "5.5", "9.99", "10", "99"] {
+                        let inputs = vec![
+                            Value::Num(Decimal::from(c)),
+                            Value::Enum(s),
+                            Value::Num(Decimal::from_str(h).expect("h")),
+                        ];
+                        let scanned = Session::new(program, inputs.clone()).decision(decision, &mut NoTrace);
+                        let indexed = Session::new(program, inputs.clone())
+                            .with_indexes(&indexes)
+                            .decision(decision, &mut NoTrace);
+                        assert_eq!(scanned, indexed, "c = {c}, s = {s}, h = {h}, hit {hit}");
+                        compared += 1;
+                        // The index must actually narrow the search.
+                        let candidates = indexes.candidates(table, &inputs).map_or(usize::MAX, <[u32]>::len);
+                        assert!(candidates <= 5, "{candidates} candidate rows for c = {c}, s = {s}, h = {h}");
+                    }
+                }
+            }
+            assert_eq!(compared, 13 * 3 * 8);
+        }
+    }
+}

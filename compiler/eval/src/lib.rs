@@ -9,11 +9,13 @@
 //! JSON. This crate depends only on the IR, never on the parser or the checker.
 
 pub mod error;
+pub mod index;
 mod ops;
 mod session;
 pub mod trace;
 
 pub use error::EvalError;
+pub use index::Indexes;
 pub use session::{MAX_CALL_DEPTH, MAX_EXPR_DEPTH, Session, eval_constant};
 pub use trace::{Arg, Branch, NoTrace, Operand, Recorder, Step, StepKind, Tracer, Typed};
 

@@ -28,6 +28,7 @@
 //!   until the recorder's step budget is spent; after that it is shown by value only.
 
 use crate::error::{EvalError, code};
+use crate::index::Indexes;
 use crate::ops;
 use crate::trace::{Arg, Branch, NoTrace, Operand, Step, StepKind, Tracer, Typed};
 use covenant_ir::value::display;
@@ -68,6 +69,8 @@ pub struct Session<'p> {
     /// The date that chooses dated versions: given by the caller, or computed once from the
     /// program's `as of` declaration.
     as_of: Option<Date>,
+    /// Table indexes shared by many sessions (batch runs); without them, lookups scan.
+    indexes: Option<&'p Indexes>,
 }
 
 /// Evaluates a node that needs no frame and no inputs (test `given`/`expect` values, params).
@@ -102,7 +105,14 @@ impl<'p> Session<'p> {
             calls: 0,
             unbound: Value::None(Arc::from("unbound local")),
             as_of: None,
+            indexes: None,
         }
+    }
+
+    /// Looks rows up through prebuilt indexes (see [`Indexes`]) instead of scanning tables.
+    pub fn with_indexes(mut self, indexes: &'p Indexes) -> Session<'p> {
+        self.indexes = Some(indexes);
+        self
     }
 
     /// Chooses dated versions by this date instead of the program's `as of` declaration.
@@ -1186,7 +1196,17 @@ impl<'p> Session<'p> {
             }
         }
         let mut matched: Option<usize> = None;
-        for (i, row) in table.rows.iter().enumerate() {
+        // With an index, only the candidate rows (in row order) can match.
+        let candidates = self.indexes.and_then(|ix| ix.candidates(id, keys));
+        let all = 0..table.rows.len();
+        let order: &mut dyn Iterator<Item = usize> = match candidates {
+            Some(rows) => &mut rows.iter().map(|&r| r as usize),
+            None => &mut all.clone(),
+        };
+        for i in order {
+            let Some(row) = table.rows.get(i) else {
+                return Err(internal(table.span, "a table index names a row that does not exist"));
+            };
             if row.keys.len() != keys.len() {
                 let message = format!(
                     "row {} of table `{}` has {} keys for {} columns",
