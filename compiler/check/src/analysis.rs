@@ -33,7 +33,10 @@ const MAX_BRANCHES: usize = 1_000_000;
 
 pub(crate) fn analyse_tables(program: &Program, out: &mut Vec<Diagnostic>) {
     for table in &program.tables {
-        if table.columns.iter().any(|(_, ty)| *ty == Ty::Error) || table.rows.is_empty() {
+        // A key that failed to lower (already reported) would look like a row matching nothing.
+        let broken_key =
+            table.rows.iter().any(|r| r.keys.iter().any(|k| matches!(k, Key::Alts(alts) if alts.is_empty())));
+        if table.columns.iter().any(|(_, ty)| *ty == Ty::Error) || table.rows.is_empty() || broken_key {
             continue;
         }
         analyse(program, table).report(out);

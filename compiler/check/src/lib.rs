@@ -45,7 +45,11 @@ pub fn check(modules: &[ParsedModule], file_names: Vec<String>) -> (Program, Vec
     cx.elaborate_all();
     graph::check_cycles(&cx.program, &cx.calls, &mut cx.diagnostics);
     analysis::analyse_tables(&cx.program, &mut cx.diagnostics);
-    lints::lint(&cx.program, &mut cx.diagnostics);
+    // Warnings about a program with errors would mostly repeat them (an input "unused"
+    // because the decision using it did not parse).
+    if !cx.diagnostics.iter().any(Diagnostic::is_error) {
+        lints::lint(&cx.program, &mut cx.diagnostics);
+    }
     cx.finish()
 }
 

@@ -3,6 +3,8 @@
 //! This is the only crate that reads files or writes to the terminal. Exit codes: 0 for
 //! success, 1 for a failed check, evaluation or test, 2 for a usage or input error.
 
+mod batch;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use covenant_driver::{Compilation, Loader, inputs, receipt, testing};
 use covenant_eval::{NoTrace, Recorder, Session};
@@ -51,6 +53,32 @@ enum Command {
         /// instead of the rules' own `as of` declaration.
         #[arg(long = "as-of", value_name = "DATE")]
         as_of: Option<String>,
+    },
+    /// Evaluate decisions for every row of a cohort (CSV or JSON Lines), streaming.
+    Batch {
+        file: PathBuf,
+        /// The cohort: `.csv` (columns named after inputs, dotted for fields: `person.cluster`)
+        /// or `.jsonl` (one case object per line).
+        #[arg(long)]
+        input: PathBuf,
+        /// A decision to evaluate (repeatable); by default every decision without parameters in FILE.
+        #[arg(long = "decision")]
+        decisions: Vec<String>,
+        /// Where to write results (`.csv` or `.jsonl`); standard output by default.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Where to write rows that failed, with their row number, field and reason (standard error by default).
+        #[arg(long)]
+        errors: Option<PathBuf>,
+        /// Add each row's explanations (JSON; JSON Lines output by default).
+        #[arg(long)]
+        explain: bool,
+        /// The date that chooses dated versions (YYYY-MM-DD).
+        #[arg(long = "as-of", value_name = "DATE")]
+        as_of: Option<String>,
+        /// Worker threads (one per core by default).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Run the `test` blocks in files or folders (recursively).
     Test {
@@ -121,6 +149,26 @@ fn run(cli: Cli) -> ExitCode {
             eval(&file, &input, &decisions, explain, format, as_of.as_deref())
         }
         Command::Test { paths } => test(&paths),
+        Command::Batch { file, input, decisions, output, errors, explain, as_of, threads } => {
+            let as_of = match parse_as_of(as_of.as_deref()) {
+                Ok(date) => date,
+                Err(code) => return code,
+            };
+            let compilation = match compile(std::slice::from_ref(&file)) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            if compilation.has_errors() {
+                print_diagnostics(&compilation);
+                eprintln!("{}; nothing was evaluated", summary(&compilation));
+                return ExitCode::from(1);
+            }
+            let ids = match select_decisions(&compilation, &file, &decisions) {
+                Ok(ids) => ids,
+                Err(code) => return code,
+            };
+            batch::run(&compilation, &ids, &batch::Options { input, output, errors, explain, as_of, threads })
+        }
         Command::Dump { stage, file } => dump(stage, &file),
     }
 }
@@ -194,13 +242,9 @@ fn eval(
     format: OutputFormat,
     as_of: Option<&str>,
 ) -> ExitCode {
-    let as_of = match as_of.map(|text| (text, covenant_ir::Date::parse(text))) {
-        None => None,
-        Some((_, Some(date))) => Some(date),
-        Some((text, None)) => {
-            eprintln!("error: --as-of `{text}` is not a date; write YYYY-MM-DD");
-            return ExitCode::from(2);
-        }
+    let as_of = match parse_as_of(as_of) {
+        Ok(date) => date,
+        Err(code) => return code,
     };
     let compilation = match compile(&[file.to_path_buf()]) {
         Ok(c) => c,
@@ -212,28 +256,9 @@ fn eval(
         return ExitCode::from(1);
     }
     let program = &compilation.program;
-    let decisions: Vec<DecisionId> = if names.is_empty() {
-        covenant_driver::root_decisions(&compilation)
-    } else {
-        let mut ids = Vec::new();
-        for name in names {
-            match program.find_decision(name) {
-                Some(id) if program.decision(id).params.is_empty() => ids.push(id),
-                Some(_) => {
-                    eprintln!("error: decision `{name}` has parameters; evaluate a decision that calls it");
-                    return ExitCode::from(2);
-                }
-                None => {
-                    let known: Vec<String> = covenant_driver::root_decisions(&compilation)
-                        .into_iter()
-                        .map(|id| program.decision(id).name.clone())
-                        .collect();
-                    eprintln!("error: no decision `{name}` in `{}`; decisions: {}", file.display(), known.join(", "));
-                    return ExitCode::from(2);
-                }
-            }
-        }
-        ids
+    let decisions = match select_decisions(&compilation, file, names) {
+        Ok(ids) => ids,
+        Err(code) => return code,
     };
     let text = match std::fs::read_to_string(input) {
         Ok(t) => t,
@@ -317,6 +342,44 @@ fn eval(
         );
     }
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+fn parse_as_of(text: Option<&str>) -> Result<Option<covenant_ir::Date>, ExitCode> {
+    match text.map(|t| (t, covenant_ir::Date::parse(t))) {
+        None => Ok(None),
+        Some((_, Some(date))) => Ok(Some(date)),
+        Some((t, None)) => {
+            eprintln!("error: --as-of `{t}` is not a date; write YYYY-MM-DD");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// The decisions named on the command line, or every decision without parameters in FILE.
+fn select_decisions(compilation: &Compilation, file: &Path, names: &[String]) -> Result<Vec<DecisionId>, ExitCode> {
+    let program = &compilation.program;
+    if names.is_empty() {
+        return Ok(covenant_driver::root_decisions(compilation));
+    }
+    let mut ids = Vec::new();
+    for name in names {
+        match program.find_decision(name) {
+            Some(id) if program.decision(id).params.is_empty() => ids.push(id),
+            Some(_) => {
+                eprintln!("error: decision `{name}` has parameters; evaluate a decision that calls it");
+                return Err(ExitCode::from(2));
+            }
+            None => {
+                let known: Vec<String> = covenant_driver::root_decisions(compilation)
+                    .into_iter()
+                    .map(|id| program.decision(id).name.clone())
+                    .collect();
+                eprintln!("error: no decision `{name}` in `{}`; decisions: {}", file.display(), known.join(", "));
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(ids)
 }
 
 fn short_hash(hash: &str) -> String {

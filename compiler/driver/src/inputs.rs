@@ -204,7 +204,11 @@ fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut 
 pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
     let mut t = text.trim().to_string();
     if kind == NumKind::Money {
-        t = t.replacen('£', "", 1).replace(',', "");
+        t = t.replacen('£', "", 1);
+        if !covenant_syntax::commas_group_thousands(&t) {
+            return Err("commas must group thousands, as in 1,234.50".into());
+        }
+        t = t.replace(',', "");
     }
     let percent = kind == NumKind::Percent;
     if percent {
@@ -256,6 +260,9 @@ mod tests {
         assert_eq!(parse_number("£1,234.50", NumKind::Money).map(|d| d.to_string()), Ok("1234.50".to_string()));
         assert_eq!(parse_number("15%", NumKind::Percent).map(|d| d.to_string()), Ok("0.15".to_string()));
         assert!(parse_number("1e3", NumKind::Decimal).is_err());
+        assert!(parse_number("12,34", NumKind::Money).is_err());
+        assert!(parse_number(",5", NumKind::Money).is_err());
+        assert_eq!(parse_number("-£1,000", NumKind::Money).map(|d| d.to_string()), Ok("-1000".to_string()));
         assert!(parse_number("12.x", NumKind::Decimal).is_err());
         assert!(parse_number("99999999999999999999999999999999", NumKind::Decimal).is_err());
     }

@@ -8,6 +8,7 @@
 //!
 #![doc = include_str!("../../ARCHITECTURE.md")]
 
+pub mod batch;
 pub mod inputs;
 pub mod receipt;
 pub mod testing;

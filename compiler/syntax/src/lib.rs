@@ -62,12 +62,7 @@ fn check_literal(token: &Token<'_>, span: Span) -> Option<Diagnostic> {
     };
     match token {
         Token::Money(s) => {
-            let digits = s.trim_start_matches('£');
-            let int_part = digits.split('.').next().unwrap_or("");
-            let groups: Vec<&str> = int_part.split(',').collect();
-            let well_grouped = groups.len() == 1
-                || (groups[0].len() <= 3 && !groups[0].is_empty() && groups[1..].iter().all(|g| g.len() == 3));
-            if !well_grouped {
+            if !commas_group_thousands(s.trim_start_matches('£')) {
                 return Some(
                     Diagnostic::error(
                         "E0003",
@@ -84,6 +79,17 @@ fn check_literal(token: &Token<'_>, span: Span) -> Option<Diagnostic> {
         Token::Percent(s) => parser::percent_value(s).is_none().then(|| too_large("percentage")),
         _ => None,
     }
+}
+
+/// Whether the commas in a written amount (`1,234.50`) group thousands: the rule for money
+/// literals in source and for money in input cases alike.
+pub fn commas_group_thousands(amount: &str) -> bool {
+    let int_part = amount.trim_start_matches('-').split('.').next().unwrap_or("");
+    let groups: Vec<&str> = int_part.split(',').collect();
+    groups.len() == 1
+        || (!groups[0].is_empty()
+            && groups[0].len() <= 3
+            && groups[1..].iter().all(|g| g.len() == 3 && g.chars().all(|c| c.is_ascii_digit())))
 }
 
 /// Parses one file. Never fails: unreadable items are skipped after one diagnostic each.
@@ -278,8 +284,12 @@ fn syntax_error(file: FileId, error: &Rich<'_, Token<'_>, SimpleSpan>) -> Option
         _ => format!("{}, …", expected[..6].join(", ")),
     };
     let context = error.contexts().next().map(|(label, _)| label.to_string());
-    let mut d =
-        Diagnostic::error("E0010", format!("expected {wanted}, found {found}"), span, format!("unexpected {found}"));
+    let mut d = Diagnostic::error(
+        "E0010",
+        format!("expected {wanted}, found {found}"),
+        span,
+        if error.found().is_some() { format!("unexpected {found}") } else { "the declaration ends here".to_string() },
+    );
     if let Some(context) = context {
         d = d.with_note(format!("while reading {context}"));
     }

@@ -1,0 +1,412 @@
+//! `covenant batch`: a cohort from CSV or JSON Lines, one output row per good input row.
+//!
+//! Rows are read in chunks; each chunk is split between worker threads (scoped, one per
+//! core), evaluated with shared table indexes, and written in input order before the next
+//! chunk is read, so memory does not grow with the number of rows. A bad row (malformed
+//! value, evaluation error) is reported with its row number, field and reason and does not
+//! stop or disturb the others; the run ends with a summary and exits 1 if any row failed.
+
+use covenant_driver::batch::{self, Header, Totals};
+use covenant_driver::{Compilation, inputs};
+use covenant_eval::{Indexes, NoTrace, Recorder, Session};
+use covenant_ir::{Date, DecisionId, Program, Value, value};
+use covenant_report::explain;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Rows read, evaluated and written at a time: bounds memory whatever the row count.
+const CHUNK_ROWS: usize = 8_192;
+
+pub struct Options {
+    pub input: PathBuf,
+    pub output: Option<PathBuf>,
+    pub errors: Option<PathBuf>,
+    pub explain: bool,
+    pub as_of: Option<Date>,
+    pub threads: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Csv,
+    JsonLines,
+}
+
+fn format_of(path: &Path) -> Option<Format> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("csv") => Some(Format::Csv),
+        Some("jsonl" | "ndjson") => Some(Format::JsonLines),
+        _ => None,
+    }
+}
+
+/// One input row: its number (1 for the first data row) and its raw content.
+enum RowIn {
+    Csv(usize, csv::StringRecord),
+    Json(usize, String),
+}
+
+/// One evaluated row.
+enum RowOut {
+    Done { number: usize, values: Vec<Value>, explanations: Vec<serde_json::Value> },
+    Failed { number: usize, problems: Vec<String> },
+}
+
+struct Run<'p> {
+    program: &'p Program,
+    compilation: &'p Compilation,
+    decisions: &'p [DecisionId],
+    header: Option<Header>,
+    indexes: Indexes,
+    options: &'p Options,
+}
+
+pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Options) -> ExitCode {
+    let program = &compilation.program;
+    let Some(input_format) = format_of(&options.input) else {
+        eprintln!("error: `{}` must end in .csv or .jsonl", options.input.display());
+        return ExitCode::from(2);
+    };
+    let output_format = match &options.output {
+        None if options.explain => Format::JsonLines,
+        None => Format::Csv,
+        Some(path) => match format_of(path) {
+            Some(f) => f,
+            None => {
+                eprintln!("error: the output `{}` must end in .csv or .jsonl", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let file = match File::open(&options.input) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", options.input.display());
+            return ExitCode::from(2);
+        }
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut csv_reader = None;
+    let mut lines = None;
+    let mut header = None;
+    match input_format {
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(BufReader::new(file));
+            let names: Vec<String> = match reader.headers() {
+                Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
+                Err(e) => {
+                    eprintln!("error: cannot read the header of `{}`: {e}", options.input.display());
+                    return ExitCode::from(2);
+                }
+            };
+            match Header::new(program, &names) {
+                Ok(h) => header = Some(h),
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("error: column {e}");
+                    }
+                    eprintln!(
+                        "the header of `{}` does not match the declared inputs; no row was run",
+                        options.input.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+            csv_reader = Some(reader);
+        }
+        Format::JsonLines => lines = Some(BufReader::new(file).lines()),
+    }
+
+    let sink: Box<dyn Write> = match &options.output {
+        None => Box::new(std::io::stdout().lock()),
+        Some(path) => match File::create(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut errors_sink: Box<dyn Write> = match &options.errors {
+        None => Box::new(std::io::stderr()),
+        Some(path) => match File::create(path) {
+            Ok(f) => Box::new(BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut writer = Writer::new(sink, output_format, program, decisions, options.explain);
+
+    let run = Run { program, compilation, decisions, header, indexes: Indexes::build(program), options };
+    let threads = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let progress = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let (mut rows_in, mut rows_out, mut rows_failed) = (0usize, 0usize, 0usize);
+    let mut totals = Totals::new(program, decisions);
+    let mut number = 0usize;
+    let mut read_error = None;
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        while chunk.len() < CHUNK_ROWS {
+            number += 1;
+            let next = match (&mut csv_reader, &mut lines) {
+                (Some(reader), _) => {
+                    let mut record = csv::StringRecord::new();
+                    match reader.read_record(&mut record) {
+                        Ok(true) => Some(RowIn::Csv(number, record)),
+                        Ok(false) => None,
+                        Err(e) => {
+                            read_error = Some(format!("row {number}: the file cannot be read further: {e}"));
+                            None
+                        }
+                    }
+                }
+                (None, Some(lines)) => match lines.next() {
+                    Some(Ok(line)) if line.trim().is_empty() => {
+                        number -= 1;
+                        continue;
+                    }
+                    Some(Ok(line)) => Some(RowIn::Json(number, line)),
+                    Some(Err(e)) => {
+                        read_error = Some(format!("row {number}: the file cannot be read further: {e}"));
+                        None
+                    }
+                    None => None,
+                },
+                (None, None) => None,
+            };
+            match next {
+                Some(row) => chunk.push(row),
+                None => break,
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        rows_in += chunk.len();
+        let results = run.evaluate_chunk(&chunk, threads);
+        for result in results {
+            match result {
+                RowOut::Done { number, values, explanations } => {
+                    rows_out += 1;
+                    for (id, v) in decisions.iter().zip(&values) {
+                        totals.add(*id, v);
+                    }
+                    if let Err(e) = writer.row(number, &values, &explanations) {
+                        eprintln!("error: cannot write the output: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+                RowOut::Failed { number, problems } => {
+                    rows_failed += 1;
+                    for p in problems {
+                        let _ = writeln!(errors_sink, "row {number}: {p}");
+                    }
+                }
+            }
+        }
+        if progress {
+            let done = match &csv_reader {
+                Some(r) if size > 0 => format!(" ({:.0}%)", r.position().byte() as f64 * 100.0 / size as f64),
+                _ => String::new(),
+            };
+            let rate = rows_in as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let left = match &csv_reader {
+                Some(r) if r.position().byte() > 0 && size > 0 => {
+                    let fraction = r.position().byte() as f64 / size as f64;
+                    format!(", about {:.0}s left", started.elapsed().as_secs_f64() * (1.0 - fraction) / fraction)
+                }
+                _ => String::new(),
+            };
+            eprint!("\r{rows_in} rows{done}, {rate:.0} rows/s{left}   ");
+        }
+        if read_error.is_some() {
+            break;
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    if let Err(e) = writer.finish() {
+        eprintln!("error: cannot write the output: {e}");
+        return ExitCode::from(2);
+    }
+    let _ = errors_sink.flush();
+    if let Some(e) = &read_error {
+        eprintln!("error: {e}");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("rows in {rows_in}, rows out {rows_out}, rows failed {rows_failed} ({seconds:.2}s)");
+    for (id, sum) in &totals.sums {
+        let def = program.decision(*id);
+        if totals.overflowed.contains(id) {
+            eprintln!("total {}: too large to add up exactly", def.name);
+        } else {
+            eprintln!("total {}: {}", def.name, value::display(program, &Value::Num(*sum), &def.ty));
+        }
+    }
+    if rows_failed > 0 || read_error.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+impl Run<'_> {
+    /// Evaluates a chunk on `threads` workers, each taking a contiguous slice; results come
+    /// back in input order.
+    fn evaluate_chunk(&self, chunk: &[RowIn], threads: usize) -> Vec<RowOut> {
+        if threads <= 1 || chunk.len() < 2 {
+            return chunk.iter().map(|row| self.evaluate(row)).collect();
+        }
+        let size = chunk.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .chunks(size)
+                .map(|part| scope.spawn(move || part.iter().map(|row| self.evaluate(row)).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        vec![RowOut::Failed { number: 0, problems: vec!["internal error in a worker thread".into()] }]
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn evaluate(&self, row: &RowIn) -> RowOut {
+        let (number, inputs) = match row {
+            RowIn::Csv(number, record) => {
+                let cells: Vec<&str> = record.iter().collect();
+                let Some(header) = &self.header else {
+                    return RowOut::Failed { number: *number, problems: vec!["no header".into()] };
+                };
+                (*number, batch::row_inputs(self.program, header, &cells))
+            }
+            RowIn::Json(number, line) => match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(doc) => (*number, inputs::read_inputs(self.program, &doc)),
+                Err(e) => return RowOut::Failed { number: *number, problems: vec![format!("not valid JSON: {e}")] },
+            },
+        };
+        let inputs = match inputs {
+            Ok(values) => values,
+            Err(errors) => return RowOut::Failed { number, problems: errors.iter().map(|e| e.to_string()).collect() },
+        };
+        let mut session = Session::new(self.program, inputs).with_indexes(&self.indexes);
+        if let Some(date) = self.options.as_of {
+            session = session.with_as_of(date);
+        }
+        let mut values = Vec::with_capacity(self.decisions.len());
+        let mut explanations = Vec::new();
+        let mut problems = Vec::new();
+        for &id in self.decisions {
+            let result = if self.options.explain {
+                let mut recorder = Recorder::new();
+                let result = session.decision(id, &mut recorder);
+                if let Some(step) = recorder.finish() {
+                    explanations.push(explain::explain_json(self.program, &self.compilation.sources, &step));
+                }
+                result
+            } else {
+                session.decision(id, &mut NoTrace)
+            };
+            match result {
+                Ok(v) => values.push(v),
+                Err(e) => {
+                    let location = self.compilation.sources.location(e.span);
+                    problems.push(format!(
+                        "{}: {}[{}]: {} ({location})",
+                        self.program.decision(id).name,
+                        "error",
+                        e.code,
+                        e.message
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            RowOut::Done { number, values, explanations }
+        } else {
+            RowOut::Failed { number, problems }
+        }
+    }
+}
+
+/// Writes output rows: CSV with a `row` column then one column per decision, or JSON Lines.
+struct Writer<'p> {
+    csv: Option<csv::Writer<Box<dyn Write>>>,
+    lines: Option<BufWriter<Box<dyn Write>>>,
+    program: &'p Program,
+    decisions: &'p [DecisionId],
+    explain: bool,
+    wrote_header: bool,
+}
+
+impl<'p> Writer<'p> {
+    fn new(
+        sink: Box<dyn Write>,
+        format: Format,
+        program: &'p Program,
+        decisions: &'p [DecisionId],
+        explain: bool,
+    ) -> Writer<'p> {
+        let (csv, lines) = match format {
+            Format::Csv => (Some(csv::Writer::from_writer(sink)), None),
+            Format::JsonLines => (None, Some(BufWriter::new(sink))),
+        };
+        Writer { csv, lines, program, decisions, explain, wrote_header: false }
+    }
+
+    fn row(&mut self, number: usize, values: &[Value], explanations: &[serde_json::Value]) -> std::io::Result<()> {
+        let program = self.program;
+        if let Some(w) = &mut self.csv {
+            if !self.wrote_header {
+                let mut header = vec!["row".to_string()];
+                header.extend(self.decisions.iter().map(|d| program.decision(*d).name.clone()));
+                if self.explain {
+                    header.push("explanation".into());
+                }
+                w.write_record(&header)?;
+                self.wrote_header = true;
+            }
+            let mut record = vec![number.to_string()];
+            record.extend(
+                self.decisions.iter().zip(values).map(|(d, v)| batch::cell(program, v, &program.decision(*d).ty)),
+            );
+            if self.explain {
+                record.push(serde_json::Value::Array(explanations.to_vec()).to_string());
+            }
+            w.write_record(&record)?;
+        }
+        if let Some(w) = &mut self.lines {
+            let decisions: serde_json::Map<String, serde_json::Value> = self
+                .decisions
+                .iter()
+                .zip(values)
+                .map(|(d, v)| {
+                    let def = program.decision(*d);
+                    (def.name.clone(), value::to_json(program, v, &def.ty))
+                })
+                .collect();
+            let mut line = serde_json::json!({ "row": number, "decisions": decisions });
+            if self.explain {
+                line["explanations"] = serde_json::Value::Array(explanations.to_vec());
+            }
+            writeln!(w, "{line}")?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        if let Some(w) = &mut self.csv {
+            w.flush()?;
+        }
+        if let Some(w) = &mut self.lines {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
