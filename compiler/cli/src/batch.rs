@@ -198,6 +198,9 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
                         totals.add(*id, v);
                     }
                     if let Err(e) = writer.row(number, &values, &explanations) {
+                        if e.kind() == std::io::ErrorKind::BrokenPipe {
+                            return ExitCode::SUCCESS; // the reader stopped listening
+                        }
                         eprintln!("error: cannot write the output: {e}");
                         return ExitCode::from(2);
                     }

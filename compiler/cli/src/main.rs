@@ -5,6 +5,27 @@
 
 mod batch;
 
+/// Writes a line to standard output; when the reader has gone away (`covenant eval … | head`)
+/// the command ends quietly, as other command-line tools do, instead of failing.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+/// Like [`out!`], without the line break.
+macro_rules! out_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 use clap::{Parser, Subcommand, ValueEnum};
 use covenant_driver::{Compilation, Loader, inputs, receipt, testing};
 use covenant_eval::{NoTrace, Recorder, Session};
@@ -228,7 +249,7 @@ fn check(files: &[PathBuf], format: CheckFormat) -> ExitCode {
         CheckFormat::Json => {
             let list: Vec<serde_json::Value> =
                 compilation.diagnostics.iter().map(|d| diagnostics::to_json(d, &compilation.sources)).collect();
-            println!("{}", serde_json::json!({ "diagnostics": list }));
+            out!("{}", serde_json::json!({ "diagnostics": list }));
         }
     }
     if compilation.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
@@ -311,9 +332,9 @@ fn eval(
                     }
                     results.insert(def.name.clone(), serde_json::Value::Object(entry));
                 } else if let Some(step) = &step {
-                    println!("{}", explain::explain_text(program, &compilation.sources, step));
+                    out!("{}", explain::explain_text(program, &compilation.sources, step));
                 } else {
-                    println!("{} = {}", def.name, value::display(program, &value, &def.ty));
+                    out!("{} = {}", def.name, value::display(program, &value, &def.ty));
                 }
             }
             Err(error) => {
@@ -331,10 +352,10 @@ fn eval(
     }
     if format == OutputFormat::Json {
         let out = serde_json::json!({ "decisions": results, "receipt": receipt });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         let date = receipt.as_of.as_ref().map_or(String::new(), |d| format!(" · as of {d}"));
-        println!(
+        out!(
             "receipt: rules {} · inputs {}{date} · {}",
             short_hash(&receipt.rules_hash),
             short_hash(&receipt.inputs_hash),
@@ -438,7 +459,7 @@ fn test(paths: &[PathBuf]) -> ExitCode {
         };
         if compilation.has_errors() {
             print_diagnostics(&compilation);
-            println!("FAIL {}: does not compile ({})", file.display(), summary(&compilation));
+            out!("FAIL {}: does not compile ({})", file.display(), summary(&compilation));
             failed += 1;
             continue;
         }
@@ -450,25 +471,28 @@ fn test(paths: &[PathBuf]) -> ExitCode {
                 continue;
             }
             failed += 1;
-            println!("FAIL {} test {:?}", compilation.sources.location(outcome.span), outcome.name);
+            out!("FAIL {} test {:?}", compilation.sources.location(outcome.span), outcome.name);
             for failure in &outcome.failures {
                 match failure {
                     testing::TestFailure::Mismatch { decision, expected, actual, span } => {
-                        println!(
+                        out!(
                             "  {decision}: expected {expected}, found {actual}   ({})",
                             compilation.sources.location(*span)
                         );
                     }
                     testing::TestFailure::Error { decision, error, span } => {
                         let what = decision.as_deref().map_or("a given value".to_string(), |d| d.to_string());
-                        println!("  {what}: evaluation failed   ({})", compilation.sources.location(*span));
-                        print!("{}", indent(&diagnostics::render(&error.to_diagnostic(), &compilation.sources, false)));
+                        out!("  {what}: evaluation failed   ({})", compilation.sources.location(*span));
+                        out_part!(
+                            "{}",
+                            indent(&diagnostics::render(&error.to_diagnostic(), &compilation.sources, false))
+                        );
                     }
                 }
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    out!("{passed} passed, {failed} failed");
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
@@ -488,12 +512,12 @@ fn dump(stage: Stage, file: &Path) -> ExitCode {
         Stage::Tokens => {
             let (tokens, _) = covenant_syntax::lex(covenant_source::FileId(0), &text);
             for (token, span) in tokens {
-                println!("{:>5}..{:<5} {token:?}", span.start, span.end);
+                out!("{:>5}..{:<5} {token:?}", span.start, span.end);
             }
         }
         Stage::Ast => {
             let (ast, diagnostics) = covenant_syntax::parse(covenant_source::FileId(0), &text);
-            println!("{ast:#?}");
+            out!("{ast:#?}");
             for d in diagnostics {
                 eprintln!("error[{}]: {}", d.code, d.message);
             }
@@ -504,7 +528,7 @@ fn dump(stage: Stage, file: &Path) -> ExitCode {
                 Err(code) => return code,
             };
             print_diagnostics(&compilation);
-            println!("{}", serde_json::to_string_pretty(&compilation.program).unwrap_or_default());
+            out!("{}", serde_json::to_string_pretty(&compilation.program).unwrap_or_default());
         }
     }
     ExitCode::SUCCESS
