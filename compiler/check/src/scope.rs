@@ -201,7 +201,25 @@ impl<'m> Context<'m> {
                 }
             }
         }
+        self.group_single_versions();
         self.create_dispatchers();
+    }
+
+    /// A dated declaration with no other version is still a version: outside its validity
+    /// there is no value, so references to it choose by date like any other.
+    fn group_single_versions(&mut self) {
+        let dated: Vec<Def> = (0..self.table_items.len())
+            .map(|i| Def::Table(TableId(i as u32)))
+            .chain((0..self.param_items.len()).map(|i| Def::Param(ParamId(i as u32))))
+            .chain((0..self.decision_items.len()).map(|i| Def::Decision(DecisionId(i as u32))))
+            .filter(|d| self.def_valid(*d))
+            .collect();
+        for def in dated {
+            let grouped = self.version_groups.iter().any(|(_, versions)| versions.contains(&def));
+            if !grouped {
+                self.version_groups.push((def, vec![def]));
+            }
+        }
     }
 
     /// The AST item of a table, param or decision.
@@ -392,7 +410,13 @@ impl<'m> Context<'m> {
                 let Some(clause) = valid_clause(&self.item(at).kind) else { continue };
                 let valid = self.validity(clause);
                 match kind_index {
-                    0 => self.program.tables[index].valid = valid,
+                    0 => {
+                        let table = &mut self.program.tables[index];
+                        if let Some(v) = valid {
+                            table.qualified = format!("{} (valid {v})", table.qualified);
+                        }
+                        table.valid = valid;
+                    }
                     1 => self.program.params[index].valid = valid,
                     _ => {
                         // Versions share a name; their qualified names tell them apart.

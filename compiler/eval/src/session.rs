@@ -71,6 +71,9 @@ pub struct Session<'p> {
     as_of: Option<Date>,
     /// Table indexes shared by many sessions (batch runs); without them, lookups scan.
     indexes: Option<&'p Indexes>,
+    /// Set while the `as of` date is being computed, so a date that depends on a dated
+    /// version is reported instead of recursing.
+    computing_as_of: bool,
 }
 
 /// Evaluates a node that needs no frame and no inputs (test `given`/`expect` values, params).
@@ -106,6 +109,7 @@ impl<'p> Session<'p> {
             unbound: Value::None(Arc::from("unbound local")),
             as_of: None,
             indexes: None,
+            computing_as_of: false,
         }
     }
 
@@ -126,6 +130,17 @@ impl<'p> Session<'p> {
         if let Some(date) = self.as_of {
             return Ok(date);
         }
+        if self.computing_as_of {
+            return Err(Box::new(
+                EvalError::new(
+                    code::NO_DATE,
+                    "the `as of` date depends on a dated version, which needs that date",
+                    at.span(),
+                )
+                .with_label(at.span(), "this has dated versions")
+                .with_note("compute the `as of` date from inputs and undated values only"),
+            ));
+        }
         let Some(node) = self.program.as_of else {
             return Err(Box::new(
                 EvalError::new(code::NO_DATE, "there is no date to choose a version by", at.span())
@@ -135,7 +150,10 @@ impl<'p> Session<'p> {
                     ),
             ));
         };
-        match self.eval(node, &mut Vec::new(), &mut NoTrace)? {
+        self.computing_as_of = true;
+        let date = self.eval(node, &mut Vec::new(), &mut NoTrace);
+        self.computing_as_of = false;
+        match date? {
             Value::Date(date) => {
                 self.as_of = Some(date);
                 Ok(date)

@@ -265,18 +265,20 @@ fn syntax_error(file: FileId, error: &Rich<'_, Token<'_>, SimpleSpan>) -> Option
         Some(token) => token.to_string(),
         None => "the end of the declaration".to_string(),
     };
-    let mut expected: Vec<String> = error
+    // Labels ("a rule", "a type") say what was meant; they come before single tokens.
+    let mut expected: Vec<(u8, String)> = error
         .expected()
         .filter_map(|p| match p {
-            RichPattern::Token(t) => Some(t.to_string()),
-            RichPattern::Label(l) => Some(l.to_string()),
-            RichPattern::Identifier(i) => Some(format!("`{i}`")),
-            RichPattern::EndOfInput => Some("the end of the declaration".to_string()),
+            RichPattern::Label(l) => Some((0, l.to_string())),
+            RichPattern::Token(t) => Some((1, t.to_string())),
+            RichPattern::Identifier(i) => Some((1, format!("`{i}`"))),
+            RichPattern::EndOfInput => Some((2, "the end of the declaration".to_string())),
             _ => None,
         })
         .collect();
     expected.sort();
     expected.dedup();
+    let expected: Vec<String> = expected.into_iter().map(|(_, e)| e).collect();
     let wanted = match expected.len() {
         0 => "something else".to_string(),
         1 => expected[0].clone(),

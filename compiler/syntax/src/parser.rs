@@ -471,7 +471,9 @@ fn valid_clause<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Val
             } else {
                 format!("{second}/not-the-next-year")
             };
-            (Some((format!("{first}-04-01"), first_span)), Some((to, span)))
+            // A first year that is not four digits is reported with the financial-year message.
+            let from = if first.len() == 4 { format!("{first}-04-01") } else { format!("{first}/{second}") };
+            (Some((from, first_span)), Some((to, span)))
         });
     let range = choice((
         word("from").ignore_then(date).then(word("to").ignore_then(date).or_not()).map(|(from, to)| (Some(from), to)),
@@ -582,8 +584,11 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
             ItemKind::Table(TableDecl { name, columns, result, hit, partial, valid, source, rows })
         });
 
-    let labelled =
-        move || select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span())));
+    let labelled = move || {
+        select! { Token::Text(s) => s }
+            .map_with(move |s: &str, e| (unescape(s), sp(file, e.span())))
+            .labelled("a label in quotes")
+    };
     let rule = word("rule")
         .ignore_then(labelled())
         .then(word("except").ignore_then(labelled()).or_not())
@@ -597,7 +602,8 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
             condition,
             value,
             span: sp(file, e.span()),
-        });
+        })
+        .labelled("a rule (`rule \"label\" when condition => value`)");
     let rules = word("default")
         .ignore_then(expr(file))
         .or_not()

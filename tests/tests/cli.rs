@@ -1,0 +1,446 @@
+//! The `covenant` binary: exit codes and the key parts of its output.
+//!
+//! The binary belongs to another package, so Cargo does not build it for this one; it is
+//! found beside this test's executable (`target/<profile>/deps/cli-…` →
+//! `target/<profile>/covenant`). `.ci/run` builds the workspace before testing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    // target/<profile>/deps/cli-xxxx → target/<profile>/covenant
+    let profile_dir = exe.parent().and_then(Path::parent).expect("the test runs from target/<profile>/deps");
+    let bin = profile_dir.join(format!("covenant{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the `covenant` binary is not built at {}; run `cargo build` (or `cargo build -p covenant-cli`) first",
+        bin.display()
+    );
+    bin
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn show(&self) -> String {
+        format!("exit code {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    let output: Output = Command::new(binary())
+        .args(args)
+        .current_dir(common::root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A fresh folder under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("covenant-cli-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write temp file");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const TARIFF: &str = "examples/housing-support-tariff/tariff.cov";
+const ALLOCATION: &str = "examples/suffolk-personal-budget/allocation.cov";
+
+#[test]
+fn check_a_good_file_exits_0() {
+    let r = run(&["check", TARIFF]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert!(r.stderr.contains("0 errors"), "{}", r.show());
+}
+
+#[test]
+fn check_a_bad_file_exits_1_and_names_the_code() {
+    let r = run(&["check", "tests/cases/check/money_times_money.cov"]);
+    assert_eq!(r.code, 1, "{}", r.show());
+    assert!(r.stderr.contains("[E0302]"), "{}", r.show());
+    assert!(r.stderr.contains("money_times_money.cov:5:25"), "{}", r.show());
+    assert!(r.stderr.contains("1 error"), "{}", r.show());
+
+    let short = run(&["check", "--format", "short", "tests/cases/check/money_times_money.cov"]);
+    assert_eq!(short.code, 1, "{}", short.show());
+    assert!(
+        short.stderr.contains("money_times_money.cov:5:25: error[E0302]: money cannot be multiplied by money"),
+        "{}",
+        short.show()
+    );
+}
+
+#[test]
+fn check_json_lists_diagnostics_with_spans() {
+    let r = run(&["check", "--format", "json", "tests/cases/check/rate_units_mismatch.cov"]);
+    assert_eq!(r.code, 1, "{}", r.show());
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}\n{}", r.show()));
+    let list = json["diagnostics"].as_array().expect("a diagnostics list");
+    assert_eq!(list.len(), 1, "{json:#}");
+    assert_eq!(list[0]["code"], "E0302");
+    assert_eq!(list[0]["severity"], "error");
+    let labels = list[0]["labels"].as_array().expect("labels");
+    assert_eq!(labels.len(), 2, "both operands are labelled: {json:#}");
+    assert_eq!(labels[0]["span"]["line"], 5);
+}
+
+#[test]
+fn check_a_missing_file_exits_2() {
+    let r = run(&["check", "tests/cases/check/does-not-exist.cov"]);
+    assert_eq!(r.code, 2, "{}", r.show());
+}
+
+/// Every JSON number in `json`, with its path.
+fn numbers(json: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::Number(n) => out.push(format!("{path} = {n}")),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                numbers(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                numbers(v, &format!("{path}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_hash(value: &serde_json::Value) -> bool {
+    value.as_str().is_some_and(|s| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[test]
+fn eval_json_gives_decisions_and_a_receipt_with_money_as_strings() {
+    let case = "examples/housing-support-tariff/cases/c6-rate-above-band.json";
+    let r = run(&["eval", TARIFF, "--input", case, "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}\n{}", r.show()));
+    let decisions = json["decisions"].as_object().expect("decisions");
+    assert_eq!(decisions["weekly_cost"]["value"], serde_json::json!("96.08"), "{json:#}");
+    assert_eq!(decisions["weekly_cost"]["type"], "Money per week", "{json:#}");
+    assert_eq!(decisions["rate_within_band"]["value"], false);
+    assert_eq!(decisions["reason"]["value"], "the agreed hourly rate is above the cluster's band");
+    assert_eq!(decisions["band"]["value"]["high"], serde_json::json!("12.00"), "{json:#}");
+    let receipt = &json["receipt"];
+    assert!(is_hash(&receipt["rules_hash"]), "{receipt:#}");
+    assert!(is_hash(&receipt["inputs_hash"]), "{receipt:#}");
+    assert!(receipt["engine"].as_str().is_some_and(|e| e.starts_with("covenant ")), "{receipt:#}");
+    // No money or decimal is ever a JSON number.
+    let mut found = Vec::new();
+    numbers(&json["decisions"], "decisions", &mut found);
+    assert!(found.is_empty(), "JSON numbers in the decisions: {found:?}");
+
+    // The same case again gives the same receipt.
+    let again = run(&["eval", TARIFF, "--input", case, "--format", "json"]);
+    let again: serde_json::Value = serde_json::from_str(&again.stdout).expect("json");
+    assert_eq!(again["receipt"], json["receipt"]);
+}
+
+#[test]
+fn eval_text_prints_each_decision_and_the_receipt() {
+    let case = "examples/suffolk-personal-budget/cases/worked-example-moderated-up-15.json";
+    let r = run(&["eval", ALLOCATION, "--input", case, "--decision", "moderated_budget", "--decision", "points"]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert!(r.stdout.contains("moderated_budget = £"), "{}", r.show());
+    assert!(r.stdout.contains("points = "), "{}", r.show());
+    assert!(r.stdout.contains("receipt: rules "), "{}", r.show());
+}
+
+#[test]
+fn eval_an_unknown_decision_exits_2() {
+    let case = "examples/housing-support-tariff/cases/c6-rate-above-band.json";
+    let r = run(&["eval", TARIFF, "--input", case, "--decision", "weekly_costs"]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains("weekly_costs"), "{}", r.show());
+}
+
+#[test]
+fn eval_with_a_missing_field_in_a_list_element_exits_2_and_names_the_path() {
+    let tmp = TempDir::new("missing-field");
+    let input = tmp.write(
+        "case.json",
+        r#"{
+  "person": {
+    "ratings": [
+      { "item": "H7", "rating": 2 },
+      { "item": "H9" }
+    ],
+    "placement": "Community",
+    "highly_complex_needs": false
+  }
+}"#,
+    );
+    let r = run(&["eval", ALLOCATION, "--input", &input]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains("person.ratings[1].rating"), "{}", r.show());
+    assert!(r.stdout.is_empty(), "nothing is evaluated: {}", r.show());
+}
+
+#[test]
+fn eval_with_a_wrongly_typed_value_exits_2_and_names_the_path() {
+    let tmp = TempDir::new("wrong-type");
+    let input = tmp.write(
+        "case.json",
+        r#"{ "package": { "cluster": 6, "service": "FloatingSupport", "agreed_rate": "12.0x",
+             "hours": "8", "start": "2015-02-30" }, "review_date": "2015-10-01" }"#,
+    );
+    let r = run(&["eval", TARIFF, "--input", &input]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains("package.agreed_rate"), "{}", r.show());
+    assert!(r.stderr.contains("package.start"), "{}", r.show());
+}
+
+#[test]
+fn eval_on_invalid_json_exits_2() {
+    let tmp = TempDir::new("invalid-json");
+    let input = tmp.write("case.json", "{ \"package\": ");
+    let r = run(&["eval", TARIFF, "--input", &input]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains("not valid JSON"), "{}", r.show());
+}
+
+#[test]
+fn eval_of_a_decision_that_fails_exits_1_with_the_reason() {
+    let tmp = TempDir::new("eval-error");
+    let file = tmp.write(
+        "rates.cov",
+        "enum Service { Floating, CrisisHouse }\n\
+         table rate(service: Service) -> Money per hour {\n  Floating => £10.00 per hour\n  \
+         CrisisHouse => none \"no tariff agreed\"\n}\n\
+         input service: Service\n\
+         decision weekly: Money per week = 5 hours per week * rate(service)\n",
+    );
+    let input = tmp.write("case.json", r#"{ "service": "CrisisHouse" }"#);
+    let r = run(&["eval", &file, "--input", &input]);
+    assert_eq!(r.code, 1, "{}", r.show());
+    assert!(r.stderr.contains("E0503") && r.stderr.contains("no tariff agreed"), "{}", r.show());
+}
+
+#[test]
+fn test_examples_passes_every_test() {
+    let r = run(&["test", "examples"]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    let last = r.stdout.lines().last().unwrap_or_default();
+    let (passed, rest) = last.split_once(" passed, ").unwrap_or_else(|| panic!("last line {last:?}\n{}", r.show()));
+    let passed: usize = passed.parse().unwrap_or_else(|_| panic!("last line {last:?}"));
+    assert_eq!(rest, "0 failed", "{}", r.show());
+    assert!(passed >= 20, "only {passed} tests passed in examples/: {}", r.show());
+}
+
+#[test]
+fn test_stdlib_passes_every_test() {
+    let r = run(&["test", "stdlib"]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert!(r.stdout.trim_end().ends_with(" passed, 0 failed"), "{}", r.show());
+}
+
+#[test]
+fn a_failing_test_exits_1_with_expected_actual_and_location() {
+    let tmp = TempDir::new("failing-test");
+    let file = tmp.write(
+        "fees.cov",
+        "input hours: hours per week\n\
+         decision weekly_cost: Money per week = hours * £9.25 per hour\n\
+         \n\
+         test \"four and a half hours\" {\n  given hours = 4.5 hours per week\n  expect weekly_cost == £41.63 per week\n}\n\
+         \n\
+         test \"one hour\" {\n  given hours = 1 hour per week\n  expect weekly_cost == £9.25 per week\n}\n",
+    );
+    let r = run(&["test", &file]);
+    assert_eq!(r.code, 1, "{}", r.show());
+    assert!(r.stdout.contains("four and a half hours"), "{}", r.show());
+    assert!(r.stdout.contains("expected £41.63 per week"), "{}", r.show());
+    assert!(r.stdout.contains("found £41.625 per week"), "{}", r.show());
+    assert!(r.stdout.contains("fees.cov:6:"), "the expect's line is given: {}", r.show());
+    assert!(r.stdout.trim_end().ends_with("1 passed, 1 failed"), "{}", r.show());
+}
+
+#[test]
+fn a_file_that_does_not_compile_fails_the_test_run() {
+    let tmp = TempDir::new("bad-test-file");
+    let file = tmp.write("bad.cov", "decision fee: Money = £5.00 * £6.00\n");
+    let r = run(&["test", &file]);
+    assert_eq!(r.code, 1, "{}", r.show());
+    assert!(r.stdout.contains("does not compile"), "{}", r.show());
+    assert!(r.stderr.contains("E0302"), "{}", r.show());
+}
+
+#[test]
+fn eval_explain_gives_the_explanation_as_text_and_json() {
+    let case = "examples/housing-support-tariff/cases/c6-rate-above-band.json";
+    let text = run(&["eval", TARIFF, "--input", case, "--decision", "rate_within_band", "--explain"]);
+    assert_eq!(text.code, 0, "{}", text.show());
+    assert!(text.stdout.starts_with("rate_within_band = false"), "{}", text.show());
+    assert!(text.stdout.contains("table row 8"), "the matched row is named: {}", text.show());
+    assert!(text.stdout.contains("more than £12.00 per hour"), "{}", text.show());
+
+    let json = run(&["eval", TARIFF, "--input", case, "--decision", "band", "--explain", "--format", "json"]);
+    assert_eq!(json.code, 0, "{}", json.show());
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap_or_else(|e| panic!("{e}\n{}", json.show()));
+    let explanation = &doc["decisions"]["band"]["explanation"];
+    assert_eq!(explanation["schema"], "covenant.explanation/1", "{doc:#}");
+    assert_eq!(explanation["step"]["kind"], "decision", "{doc:#}");
+    let mut found = Vec::new();
+    numbers(&explanation["step"]["value"], "value", &mut found);
+    assert!(found.is_empty(), "money as JSON numbers: {found:?}");
+}
+
+/// The cases of an example as one JSON Lines cohort, in file order.
+fn cohort_of(example: &str) -> (Vec<PathBuf>, String) {
+    let cases = common::files_with_ext(&common::root().join(example).join("cases"), "json");
+    assert!(cases.len() >= 4, "{example} should have several cases");
+    let lines: Vec<String> = cases.iter().map(|c| common::read_json(c).to_string()).collect();
+    (cases, lines.join("\n") + "\n")
+}
+
+#[test]
+fn batch_gives_exactly_what_eval_gives_row_by_row() {
+    for (example, file) in
+        [("examples/housing-support-tariff", TARIFF), ("examples/suffolk-personal-budget", ALLOCATION)]
+    {
+        let dir = TempDir::new(&format!("batch-eq-{}", common::file_name(Path::new(example))));
+        let (cases, cohort) = cohort_of(example);
+        let input = dir.write("cohort.jsonl", &cohort);
+        let output = dir.0.join("out.jsonl").to_string_lossy().into_owned();
+        let r = run(&["batch", file, "--input", &input, "--output", &output]);
+        assert_eq!(r.code, 0, "{}", r.show());
+        assert!(
+            r.stderr.contains(&format!("rows in {n}, rows out {n}, rows failed 0", n = cases.len())),
+            "{}",
+            r.show()
+        );
+        let rows: Vec<serde_json::Value> = std::fs::read_to_string(&output)
+            .expect("batch output")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+            .collect();
+        assert_eq!(rows.len(), cases.len());
+        for (i, (case, row)) in cases.iter().zip(&rows).enumerate() {
+            assert_eq!(row["row"], serde_json::json!(i + 1), "rows come out in input order");
+            let case = case.to_string_lossy();
+            let e = run(&["eval", file, "--input", &case, "--format", "json"]);
+            assert_eq!(e.code, 0, "{}", e.show());
+            let eval: serde_json::Value = serde_json::from_str(&e.stdout).expect("eval JSON");
+            let decisions = eval["decisions"].as_object().expect("decisions");
+            assert!(!decisions.is_empty());
+            for (name, result) in decisions {
+                assert_eq!(
+                    row["decisions"][name], result["value"],
+                    "{case}: decision `{name}` differs between batch and eval"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn batch_reads_csv_with_dotted_columns_and_reports_bad_rows_without_stopping() {
+    let dir = TempDir::new("batch-csv");
+    let input = dir.write(
+        "cohort.csv",
+        "package.cluster,package.service,package.agreed_rate,package.hours,package.start,review_date\n\
+         C4,FloatingSupport,9.00,4,2015-04-01,2015-07-01\n\
+         C99,FloatingSupport,9.00,4,2015-04-01,2015-07-01\n\
+         C4,FloatingSupport,\"12,34\",4,2015-04-01,2015-07-01\n\
+         4,FloatingSupport,9.50,5,2015-04-01,2015-07-01\n",
+    );
+    let output = dir.0.join("out.csv").to_string_lossy().into_owned();
+    let errors = dir.0.join("errors.txt").to_string_lossy().into_owned();
+    let r = run(&[
+        "batch",
+        TARIFF,
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--errors",
+        &errors,
+        "--decision",
+        "weekly_cost",
+    ]);
+    assert_eq!(r.code, 1, "a failed row makes the run exit 1\n{}", r.show());
+    assert!(r.stderr.contains("rows in 4, rows out 2, rows failed 2"), "{}", r.show());
+    assert!(
+        r.stderr.contains("total weekly_cost: £83.50 per week"),
+        "money decisions are totalled exactly\n{}",
+        r.show()
+    );
+    let out = std::fs::read_to_string(&output).expect("output");
+    assert_eq!(out, "row,weekly_cost\n1,36.00\n4,47.50\n");
+    let problems = std::fs::read_to_string(&errors).expect("errors file");
+    assert!(problems.contains("row 2: package.cluster: `C99` is not a Cluster"), "{problems}");
+    assert!(problems.contains("row 3: package.agreed_rate"), "{problems}");
+    assert!(problems.contains("commas must group thousands"), "{problems}");
+}
+
+#[test]
+fn batch_rejects_a_header_that_does_not_match_the_inputs_before_running_any_row() {
+    let dir = TempDir::new("batch-header");
+    let input = dir.write("cohort.csv", "package.cluster,package.servise,review_date\nC4,FloatingSupport,2015-07-01\n");
+    let r = run(&["batch", TARIFF, "--input", &input]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains("column package.servise: Package has no field `servise`"), "{}", r.show());
+    assert!(r.stderr.contains("no column gives this required value"), "{}", r.show());
+    assert!(r.stdout.is_empty(), "no row may run: {}", r.show());
+}
+
+#[test]
+fn batch_keeps_input_order_whatever_the_number_of_threads() {
+    let dir = TempDir::new("batch-order");
+    let mut cohort =
+        String::from("package.cluster,package.service,package.agreed_rate,package.hours,package.start,review_date\n");
+    for i in 0..20_000u32 {
+        let hours = i % 13;
+        let rate = 8 + i % 11;
+        cohort.push_str(&format!(
+            "C{},FloatingSupport,{rate}.{:02},{hours},2015-04-01,2015-07-01\n",
+            [4, 6, 7, 10, 11][i as usize % 5],
+            i % 100
+        ));
+    }
+    let input = dir.write("cohort.csv", &cohort);
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let output = dir.0.join(format!("out-{threads}.csv")).to_string_lossy().into_owned();
+        let r = run(&["batch", TARIFF, "--input", &input, "--output", &output, "--threads", threads]);
+        assert_eq!(r.code, 0, "{}", r.show());
+        assert!(r.stderr.contains("rows in 20000, rows out 20000"), "{}", r.show());
+        outputs.push(std::fs::read_to_string(&output).expect("output"));
+    }
+    assert_eq!(outputs[0], outputs[1], "one and two threads must give identical output");
+    let numbers: Vec<&str> = outputs[0].lines().skip(1).map(|l| l.split(',').next().unwrap_or("")).collect();
+    assert_eq!(numbers.len(), 20_000);
+    assert!(numbers.iter().enumerate().all(|(i, n)| *n == (i + 1).to_string()), "rows come out in input order");
+}

@@ -1,0 +1,659 @@
+//! Nothing panics: hostile or broken sources give diagnostics, hostile inputs give input
+//! errors, and arithmetic that overflows gives evaluation error E0502.
+//!
+//! Each test runs on the ordinary test thread (2 MiB of stack unless `RUST_MIN_STACK` says
+//! otherwise), the same budget a host application's worker thread would have.
+
+mod common;
+
+use covenant_driver::{Compilation, compile_text, inputs::read_inputs};
+use covenant_eval::{NoTrace, Recorder, Session};
+use covenant_ir::Value;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+fn codes(c: &Compilation) -> Vec<&'static str> {
+    c.diagnostics.iter().map(|d| d.code).collect()
+}
+
+/// A program that is only too deep or too long is either accepted or refused with E0004
+/// ("nested too deeply" / "too long"), never with an unrelated error.
+fn accepted_or_too_deep(c: &Compilation) {
+    let errors: Vec<&str> = c.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
+    assert!(errors.iter().all(|&code| code == "E0004"), "expected only E0004, found {errors:?}");
+    assert!(errors.len() <= 1, "one limit, one diagnostic: {errors:?}");
+}
+
+/// Compiles, renders every diagnostic (rendering must not panic either) and, when the
+/// program compiled, evaluates every root decision on no inputs with tracing on.
+fn compile_render_and_run(name: &str, text: &str) -> Compilation {
+    let compilation = compile_text(name, text);
+    for d in &compilation.diagnostics {
+        let _ = covenant_report::diagnostics::render(d, &compilation.sources, false);
+        let _ = covenant_report::diagnostics::to_json(d, &compilation.sources);
+    }
+    if !compilation.has_errors() {
+        let inputs = vec![Value::None("not given".into()); compilation.program.inputs.len()];
+        let mut session = Session::new(&compilation.program, inputs);
+        for id in covenant_driver::root_decisions(&compilation) {
+            let mut recorder = Recorder::new();
+            let _ = session.decision(id, &mut recorder);
+        }
+    }
+    compilation
+}
+
+// ----- the compiler
+
+#[test]
+fn ten_thousand_nested_parentheses() {
+    let depth = 10_000;
+    let text = format!("decision a: Int = {}1{}\n", "(".repeat(depth), ")".repeat(depth));
+    let c = compile_render_and_run("parens.cov", &text);
+    // Either it is read (and `a` is 1) or it is refused with E0004: never a crash.
+    accepted_or_too_deep(&c);
+    if !c.has_errors() {
+        let id = c.program.find_decision("a").expect("a");
+        let value = Session::new(&c.program, Vec::new()).decision(id, &mut NoTrace);
+        match value {
+            Ok(v) => assert_eq!(v, Value::Num(Decimal::ONE)),
+            Err(e) => assert_eq!(e.code, "E0508", "only the nesting limit may stop it: {e}"),
+        }
+    }
+}
+
+#[test]
+fn ten_thousand_unclosed_parentheses() {
+    let text = format!("decision a: Int = {}1\n", "(".repeat(10_000));
+    let c = compile_render_and_run("unclosed.cov", &text);
+    assert!(c.has_errors(), "unclosed parentheses must be an error");
+}
+
+#[test]
+fn a_line_of_a_hundred_thousand_characters() {
+    // `1 + 1 + … + 1`: 25,000 additions on one line.
+    let sum = vec!["1"; 25_000].join(" + ");
+    assert!(sum.len() >= 99_000);
+    let text = format!("decision total: Int = {sum}\n");
+    let c = compile_render_and_run("long.cov", &text);
+    accepted_or_too_deep(&c);
+    if !c.has_errors() {
+        let id = c.program.find_decision("total").expect("total");
+        match Session::new(&c.program, Vec::new()).decision(id, &mut NoTrace) {
+            Ok(v) => assert_eq!(v, Value::Num(Decimal::from(25_000)), "the sum of 25,000 ones"),
+            Err(e) => assert_eq!(e.code, "E0508", "only the nesting limit may stop it: {e}"),
+        }
+    }
+}
+
+#[test]
+fn deeply_nested_if_let_and_unary_minus() {
+    let n = 5_000;
+    let ifs = format!("decision a: Int = {}1{}\n", "if true then ".repeat(n), " else 0".repeat(n));
+    accepted_or_too_deep(&compile_render_and_run("ifs.cov", &ifs));
+    let lets = format!("decision b: Int = {}1\n", (0..n).map(|i| format!("let x{i} = 1 in ")).collect::<String>());
+    accepted_or_too_deep(&compile_render_and_run("lets.cov", &lets));
+    let minus = format!("decision c: Int = {}1\n", "-".repeat(n));
+    accepted_or_too_deep(&compile_render_and_run("minus.cov", &minus));
+    let nots = format!("decision d: Bool = {}true\n", "not ".repeat(n));
+    accepted_or_too_deep(&compile_render_and_run("nots.cov", &nots));
+    // Nested empty lists have no element type to infer, so E0301 is allowed here too.
+    let lists = format!("decision e: list of Int = {}{}\n", "[".repeat(n), "]".repeat(n));
+    let c = compile_render_and_run("lists.cov", &lists);
+    assert!(c.diagnostics.iter().all(|d| matches!(d.code, "E0004" | "E0301")), "{:?}", codes(&c));
+}
+
+/// Where to cut a file: after every line, and once inside every other line (at an offset
+/// that moves from line to line, so cuts land inside names, money, text and operators). Every
+/// character boundary takes about two minutes in a debug build; set
+/// `COVENANT_EVERY_PREFIX=1` to cut there too.
+fn cut_points(text: &str) -> Vec<usize> {
+    if std::env::var_os("COVENANT_EVERY_PREFIX").is_some() {
+        return (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+    }
+    let mut cuts = vec![0, text.len()];
+    let mut start = 0;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let end = start + line.len();
+        cuts.push(end);
+        if n % 2 == 0 {
+            let mut inside = start + (n * 7 + 3) % line.len().max(1);
+            while !text.is_char_boundary(inside) {
+                inside += 1;
+            }
+            cuts.push(inside);
+        }
+        start = end;
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+#[test]
+fn every_line_prefix_of_every_example_and_stdlib_file() {
+    let root = common::root();
+    let mut files = common::files_with_ext_recursive(&root.join("examples"), "cov");
+    files.extend(common::files_with_ext_recursive(&root.join("stdlib"), "cov"));
+    assert!(files.len() >= 6, "{files:?}");
+    let mut prefixes = 0;
+    for path in &files {
+        let text = common::read(path);
+        let name = common::file_name(path);
+        for end in cut_points(&text) {
+            let c = compile_text(&name, &text[..end]);
+            for d in &c.diagnostics {
+                let _ = covenant_report::diagnostics::render(d, &c.sources, false);
+            }
+            prefixes += 1;
+        }
+    }
+    assert!(prefixes >= 1_500, "only {prefixes} prefixes were compiled");
+}
+
+#[test]
+fn every_prefix_of_a_dense_file() {
+    // Every character boundary of a short file that packs most token kinds together.
+    let text = "import nhs.clusters\n/// doc\nenum E ordered { A = 1 \"a\", B }\nrecord R { x: optional Money per week, y: list of E }\n\
+                input r: R\nparam p: Percent = -2.5%\n\
+                table t(c: Cluster, h: hours per week) -> Money hit first source \"s\" {\n  4 | C5, up to 5 hours per week => £1,234.50\n  _, over 5 to under 10 => none \"n\"\n  _, _ => £0\n}\n\
+                decision d(a: Int): Bool = a >= 2 and not (a == 3) or a in {} \n\
+                decision e: Money = round(sum(x * 2 for x in [£1, £2] if x > £1), 2, half_up) otherwise £0\n\
+                decision f: Date = 2015-04-01 + 6 months\ndecision g: E = match A { A => B, _ => A }\n\
+                test \"t\" { given r = { y: [] } expect e == £4.00 }\n";
+    let mut prefixes = 0;
+    for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+        compile_render_and_run("dense.cov", &text[..end]);
+        prefixes += 1;
+    }
+    assert!(prefixes > 500);
+}
+
+#[test]
+fn huge_and_over_precise_numbers_are_e0003() {
+    for literal in [
+        "£99999999999999999999999999999999",
+        "99999999999999999999999999999999",
+        "£0.00000000000000000000000000000001",
+        "1.00000000000000000000000000000001",
+        "99999999999999999999999999999999%",
+        "£79,228,162,514,264,337,593,543,950,336",
+    ] {
+        let text = format!("decision a: Money = {literal}\n");
+        let c = compile_render_and_run("huge.cov", &text);
+        assert!(codes(&c).contains(&"E0003"), "{literal}: expected E0003, found {:?}", codes(&c));
+    }
+    let c = compile_render_and_run("huge.cov", "decision d: Duration = 99999999999 days\n");
+    assert!(codes(&c).contains(&"E0003"), "a huge duration: {:?}", codes(&c));
+    let c = compile_render_and_run("huge.cov", "decision d: Date = 2015-02-29\n");
+    assert!(codes(&c).contains(&"E0310"), "a day that does not exist: {:?}", codes(&c));
+}
+
+#[test]
+fn random_bytes_do_not_crash_the_compiler() {
+    let mut runner = TestRunner::new(Config { cases: 256, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 0..400), |bytes| {
+            let text = String::from_utf8_lossy(&bytes);
+            compile_render_and_run("random.cov", &text);
+            Ok(())
+        })
+        .expect("no panic on random bytes");
+}
+
+const TOKENS: &[&str] = &[
+    "decision",
+    "table",
+    "input",
+    "param",
+    "record",
+    "enum",
+    "ordered",
+    "test",
+    "given",
+    "expect",
+    "import",
+    "module",
+    "if",
+    "then",
+    "else",
+    "let",
+    "in",
+    "match",
+    "and",
+    "or",
+    "not",
+    "is",
+    "none",
+    "otherwise",
+    "for",
+    "up",
+    "to",
+    "under",
+    "over",
+    "at",
+    "least",
+    "per",
+    "optional",
+    "list",
+    "of",
+    "hit",
+    "unique",
+    "first",
+    "source",
+    "true",
+    "false",
+    "x",
+    "y",
+    "Money",
+    "Int",
+    "Decimal",
+    "Percent",
+    "Date",
+    "Duration",
+    "Text",
+    "Bool",
+    "hours",
+    "week",
+    "hour",
+    "month",
+    "months",
+    "days",
+    "£1,234.50",
+    "£12,34",
+    "£",
+    "12",
+    "0",
+    "1.5",
+    "74%",
+    "2015-04-01",
+    "2015-02-30",
+    "\"text\"",
+    "\"open",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    ".",
+    "|",
+    "=>",
+    "->",
+    "_",
+    "///",
+    "//",
+    "\n",
+    "round",
+    "half_up",
+    "sum",
+    "count",
+    "min",
+    "max",
+    "date",
+    "nhs.clusters",
+    "C4",
+    "§",
+];
+
+#[test]
+fn random_token_soup_does_not_crash_the_compiler() {
+    let mut runner = TestRunner::new(Config { cases: 256, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&proptest::collection::vec(0..TOKENS.len(), 0..120), |picks| {
+            let text: Vec<&str> = picks.iter().map(|&i| TOKENS[i]).collect();
+            compile_render_and_run("soup.cov", &text.join(" "));
+            Ok(())
+        })
+        .expect("no panic on token soup");
+}
+
+#[test]
+fn random_well_formed_decisions_do_not_crash_the_evaluator() {
+    // Decisions built from a small expression grammar, over literal operands, so that most
+    // compile and are then evaluated (with overflow, division by zero and so on).
+    fn leaf() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (-1_000_000i64..1_000_000).prop_map(|n| n.to_string()),
+            (0i64..100_000_000).prop_map(|p| format!("£{}.{:02}", p / 100, p % 100)),
+            (0u32..200).prop_map(|p| format!("{p}%")),
+            Just("79228162514264337593543950335".to_string()),
+            Just("0".to_string()),
+        ]
+    }
+    let expr = leaf().prop_recursive(6, 64, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), prop_oneof![Just("+"), Just("-"), Just("*"), Just("/")], inner.clone())
+                .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            inner.clone().prop_map(|a| format!("round({a}, 2, half_even)")),
+            inner.clone().prop_map(|a| format!("-{a}")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("max({a}, {b})")),
+        ]
+    });
+    let mut runner = TestRunner::new(Config { cases: 256, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&expr, |e| {
+            for ty in ["Decimal", "Money", "Percent", "Int"] {
+                compile_render_and_run("expr.cov", &format!("decision a: {ty} = {e}\n"));
+            }
+            Ok(())
+        })
+        .expect("no panic on arithmetic");
+}
+
+// ----- the evaluator
+
+#[test]
+fn multiplying_near_decimal_max_is_e0502() {
+    let max = Decimal::MAX;
+    let text = format!(
+        "param big: Decimal = {max}\nparam two: Decimal = 2\n\
+         decision product: Decimal = big * two\n\
+         decision total: Decimal = big + big\n\
+         decision difference: Decimal = -big - big\n\
+         param big_money: Money = £{max}\n\
+         decision money: Money = big_money * 1.5\n"
+    );
+    let c = compile_text("overflow.cov", &text);
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let mut session = Session::new(&c.program, Vec::new());
+    for name in ["product", "total", "difference", "money"] {
+        let id = c.program.find_decision(name).expect("declared");
+        let mut recorder = Recorder::new();
+        match session.decision(id, &mut recorder) {
+            Err(e) => assert_eq!(e.code, "E0502", "{name}: {e}"),
+            Ok(v) => panic!("{name}: expected overflow E0502, got {v:?}"),
+        }
+        let step = recorder.finish().expect("a partial explanation");
+        assert!(step.is_failure(), "{name}: the explanation shows the failure");
+    }
+}
+
+#[test]
+fn multiplying_two_inputs_near_decimal_max_is_e0502() {
+    let c = compile_text("overflow.cov", "input a: Money\ninput b: Decimal\ndecision product: Money = a * b\n");
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let id = c.program.find_decision("product").expect("declared");
+    for (a, b) in [
+        (Decimal::MAX, Decimal::MAX),
+        (Decimal::MAX, Decimal::from(2)),
+        (Decimal::MIN, Decimal::from(-2)),
+        (Decimal::MAX, Decimal::MIN),
+    ] {
+        let mut session = Session::new(&c.program, vec![Value::Num(a), Value::Num(b)]);
+        match session.decision(id, &mut NoTrace) {
+            Err(e) => assert_eq!(e.code, "E0502", "{a} * {b}: {e}"),
+            Ok(v) => panic!("{a} * {b}: expected E0502, got {v:?}"),
+        }
+    }
+}
+
+#[test]
+fn division_by_a_tiny_number_and_by_zero() {
+    let c = compile_text("div.cov", "input a: Decimal\ninput b: Decimal\ndecision q: Decimal = a / b\n");
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let id = c.program.find_decision("q").expect("declared");
+    let tiny = Decimal::new(1, 28);
+    for (a, b, code) in [(Decimal::MAX, tiny, "E0502"), (Decimal::ONE, Decimal::ZERO, "E0501")] {
+        let mut session = Session::new(&c.program, vec![Value::Num(a), Value::Num(b)]);
+        match session.decision(id, &mut NoTrace) {
+            Err(e) => assert_eq!(e.code, code, "{a} / {b}: {e}"),
+            Ok(v) => panic!("{a} / {b}: expected {code}, got {v:?}"),
+        }
+    }
+}
+
+#[test]
+fn rounding_near_decimal_max_does_not_panic() {
+    let c = compile_text(
+        "round.cov",
+        "input a: Money\ndecision u: Money = round(a, 0, up)\ndecision h: Money = round(a, 2, half_up)\n\
+         decision many: Money = round(a, 99, half_even)\n",
+    );
+    // 99 places may be refused by the checker or clamped by the evaluator; either way, no panic.
+    let c = if c.has_errors() {
+        compile_text(
+            "round.cov",
+            "input a: Money\ndecision u: Money = round(a, 0, up)\ndecision h: Money = round(a, 2, half_up)\n",
+        )
+    } else {
+        c
+    };
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let almost_max = Decimal::from_i128_with_scale(Decimal::MAX.mantissa(), 1);
+    for a in [Decimal::MAX, Decimal::MIN, almost_max, -almost_max, Decimal::new(-5, 28)] {
+        let mut session = Session::new(&c.program, vec![Value::Num(a)]);
+        for id in covenant_driver::root_decisions(&c) {
+            let _ = session.decision(id, &mut Recorder::new());
+        }
+    }
+    // A whole number has nothing to round: Decimal::MAX rounded up to 0 places is itself.
+    let u = c.program.find_decision("u").expect("declared");
+    let max = Session::new(&c.program, vec![Value::Num(Decimal::MAX)]).decision(u, &mut NoTrace);
+    assert_eq!(max, Ok(Value::Num(Decimal::MAX)));
+    let up = Session::new(&c.program, vec![Value::Num(almost_max)]).decision(u, &mut NoTrace);
+    assert_eq!(up, Ok(Value::Num(Decimal::from_i128_with_scale(Decimal::MAX.mantissa() / 10 + 1, 0))));
+}
+
+#[test]
+fn three_hundred_nested_decision_calls_are_e0508() {
+    let n = 300;
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!("decision d{i}: Int = d{} + 1\n", i + 1));
+    }
+    text.push_str(&format!("decision d{n}: Int = 0\n"));
+    let c = compile_text("chain.cov", &text);
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let id = c.program.find_decision("d0").expect("d0");
+    let mut recorder = Recorder::new();
+    match Session::new(&c.program, Vec::new()).decision(id, &mut recorder) {
+        Err(e) => assert_eq!(e.code, "E0508", "{e}"),
+        Ok(v) => panic!("expected E0508 beyond 256 nested calls, got {v:?}"),
+    }
+    // A chain within the limit evaluates; its last decision is reached from the middle.
+    let mid = c.program.find_decision("d150").expect("d150");
+    let v = Session::new(&c.program, Vec::new()).decision(mid, &mut NoTrace);
+    assert_eq!(v, Ok(Value::Num(Decimal::from(150))));
+}
+
+#[test]
+fn a_long_cycle_is_reported_once_not_by_overflowing_the_stack() {
+    let n = 5_000;
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!("decision d{i}: Int = d{} + 1\n", (i + 1) % n));
+    }
+    let c = compile_text("cycle.cov", &text);
+    assert!(codes(&c).contains(&"E0205"), "{:?}", codes(&c));
+}
+
+#[test]
+fn a_wide_decision_graph_with_tracing_stays_bounded() {
+    // Each decision uses the previous one twice: 2^40 paths if the explanation expanded
+    // every repeat. The recorder's limit keeps it finite.
+    let n = 40;
+    let mut text = String::from("decision d0: Int = 1\n");
+    for i in 1..=n {
+        text.push_str(&format!("decision d{i}: Int = d{p} + d{p} - d{p}\n", p = i - 1));
+    }
+    let c = compile_text("wide.cov", &text);
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let id = c.program.find_decision(&format!("d{n}")).expect("last");
+    let mut recorder = Recorder::with_limit(10_000);
+    let v = Session::new(&c.program, Vec::new()).decision(id, &mut recorder);
+    assert_eq!(v, Ok(Value::Num(Decimal::ONE)));
+    let step = recorder.finish().expect("an explanation");
+    assert!(step.size() < 1_000_000, "the explanation has {} steps", step.size());
+}
+
+// ----- inputs
+
+fn input_program() -> Compilation {
+    let c = compile_text(
+        "inputs.cov",
+        "enum Band ordered { Low = 1, High = 2 }\n\
+         record Rating { item: Int, rating: Int }\n\
+         record Person { ratings: list of Rating, band: Band, moderation: optional Percent, start: Date }\n\
+         input person: Person\n\
+         input amount: Money\n\
+         input period: Duration\n\
+         input flag: Bool\n\
+         input note: Text\n\
+         input grid: list of list of list of Int\n",
+    );
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    c
+}
+
+fn good_inputs() -> serde_json::Value {
+    json!({
+        "person": { "ratings": [{ "item": 1, "rating": 2 }], "band": "High", "start": "2015-04-01" },
+        "amount": "12.50",
+        "period": "6 months",
+        "flag": true,
+        "note": "ok",
+        "grid": [[[1, 2], [3]], []]
+    })
+}
+
+#[test]
+fn good_inputs_are_read() {
+    let c = input_program();
+    let values = read_inputs(&c.program, &good_inputs()).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(values.len(), 6);
+    assert_eq!(values[1], Value::Num(Decimal::new(1250, 2)));
+}
+
+#[test]
+fn wrongly_typed_inputs_name_their_paths() {
+    let c = input_program();
+    // With `arbitrary_precision` the number keeps its text, which has an exponent.
+    let exponent: serde_json::Value = serde_json::from_str("1e400").expect("kept as text");
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (json!({ "person": [] }), "person"),
+        (json!({ "person": { "ratings": {}, "band": "High", "start": "2015-04-01" } }), "person.ratings"),
+        (
+            json!({ "person": { "ratings": [{ "item": 1, "rating": "x" }], "band": "High", "start": "2015-04-01" } }),
+            "person.ratings[0].rating",
+        ),
+        (
+            json!({ "person": { "ratings": [{ "item": 1, "rating": 2.5 }], "band": "High", "start": "2015-04-01" } }),
+            "person.ratings[0].rating",
+        ),
+        (
+            json!({ "person": { "ratings": [{ "item": 1, "rating": 2 }, { "item": 2 }], "band": "High", "start": "2015-04-01" } }),
+            "person.ratings[1].rating",
+        ),
+        (json!({ "person": { "ratings": [], "band": "Medium", "start": "2015-04-01" } }), "person.band"),
+        (json!({ "person": { "ratings": [], "band": 7, "start": "2015-04-01" } }), "person.band"),
+        (json!({ "person": { "ratings": [], "band": "Low", "start": "2015-02-29" } }), "person.start"),
+        (json!({ "person": { "ratings": [], "band": "Low", "start": 20150401 } }), "person.start"),
+        (
+            json!({ "person": { "ratings": [], "band": "Low", "start": "2015-04-01", "moderation": true } }),
+            "person.moderation",
+        ),
+        (json!({ "person": { "ratings": [], "band": "Low", "start": "2015-04-01", "extra": 1 } }), "person.extra"),
+        (json!({ "amount": exponent }), "amount"),
+        (json!({ "amount": "1e3" }), "amount"),
+        (json!({ "amount": "99999999999999999999999999999999" }), "amount"),
+        (json!({ "amount": null }), "amount"),
+        (json!({ "period": "soon" }), "period"),
+        (json!({ "period": "99999999999 years" }), "period"),
+        (json!({ "flag": "true" }), "flag"),
+        (json!({ "note": 5 }), "note"),
+        (json!({ "grid": [[[1, "a"]]] }), "grid[0][0][1]"),
+        (json!({ "grid": [[1]] }), "grid[0][0]"),
+        (json!({ "unknown": 1 }), "unknown"),
+    ];
+    for (patch, path) in cases {
+        let mut document = good_inputs();
+        for (k, v) in patch.as_object().expect("an object") {
+            document[k] = v.clone();
+        }
+        match read_inputs(&c.program, &document) {
+            Ok(_) => panic!("{patch}: expected an error at `{path}`"),
+            Err(errors) => assert!(
+                errors.iter().any(|e| e.path == path),
+                "{patch}: expected an error at `{path}`, found {errors:?}"
+            ),
+        }
+    }
+    for document in [json!(null), json!([]), json!("person"), json!(12)] {
+        let errors = read_inputs(&c.program, &document).expect_err("not an object");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "");
+    }
+}
+
+/// `[[[…1…]]]`, built in memory (`json!` would serialise it recursively, and serde_json's
+/// own `clone` is recursive too, so neither is used on it).
+fn deep_array(depth: usize) -> serde_json::Value {
+    let mut deep = json!(1);
+    for _ in 0..depth {
+        deep = serde_json::Value::Array(vec![deep]);
+    }
+    deep
+}
+
+fn deep_object(depth: usize) -> serde_json::Value {
+    let mut deep = json!(1);
+    for _ in 0..depth {
+        let mut map = serde_json::Map::new();
+        map.insert("item".into(), deep);
+        deep = serde_json::Value::Object(map);
+    }
+    deep
+}
+
+#[test]
+fn money_inputs_with_misplaced_commas_are_refused_like_literals() {
+    // `£12,34` is E0003 in source (commas must group thousands); the same text in a case
+    // file must not silently become £1,234.00.
+    let c = input_program();
+    for text in ["£12,34", "12,34", "1,2,3", "£1234,567.00", ",5"] {
+        let mut document = good_inputs();
+        document["amount"] = json!(text);
+        match read_inputs(&c.program, &document) {
+            Ok(values) => panic!("{text:?} was read as {:?}; expected an input error at `amount`", values[1]),
+            Err(errors) => assert!(errors.iter().any(|e| e.path == "amount"), "{text:?}: {errors:?}"),
+        }
+    }
+    for (text, pence) in [("£1,234.50", 123_450), ("1,234,567.00", 123_456_700), ("£12.34", 1234)] {
+        let mut document = good_inputs();
+        document["amount"] = json!(text);
+        let values = read_inputs(&c.program, &document).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
+        assert_eq!(values[1], Value::Num(Decimal::new(pence, 2)), "{text:?}");
+    }
+}
+
+#[test]
+fn deeply_nested_json_is_refused_not_a_crash() {
+    let c = input_program();
+    // Deeper than serde_json's parser allows (128), so only possible when built in memory.
+    let depth = 1_000;
+    for (key, value) in [("grid", deep_array(depth)), ("person", deep_object(depth)), ("amount", deep_array(depth))] {
+        let mut document = good_inputs();
+        document[key] = value;
+        let errors = read_inputs(&c.program, &document).expect_err("deep JSON does not fit the types");
+        assert!(errors.iter().any(|e| e.path.starts_with(key)), "{key}: {errors:?}");
+    }
+    // As text, serde_json itself refuses nesting beyond its limit (the CLI then exits 2).
+    let text = format!("{{\"grid\": {}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(serde_json::from_str::<serde_json::Value>(&text).is_err());
+}
