@@ -49,6 +49,14 @@ enum RowIn {
     Json(usize, String),
 }
 
+/// What the writing thread reports at the end.
+struct Written {
+    rows_out: usize,
+    rows_failed: usize,
+    totals: Totals,
+    error: Option<std::io::Error>,
+}
+
 /// One evaluated row.
 enum RowOut {
     Done { number: usize, values: Vec<Value>, explanations: Vec<serde_json::Value> },
@@ -120,8 +128,8 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         Format::JsonLines => lines = Some(BufReader::new(file).lines()),
     }
 
-    let sink: Box<dyn Write> = match &options.output {
-        None => Box::new(std::io::stdout().lock()),
+    let sink: Box<dyn Write + Send> = match &options.output {
+        None => Box::new(std::io::stdout()),
         Some(path) => match File::create(path) {
             Ok(f) => Box::new(f),
             Err(e) => {
@@ -130,7 +138,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             }
         },
     };
-    let mut errors_sink: Box<dyn Write> = match &options.errors {
+    let mut errors_sink: Box<dyn Write + Send> = match &options.errors {
         None => Box::new(std::io::stderr()),
         Some(path) => match File::create(path) {
             Ok(f) => Box::new(BufWriter::new(f)),
@@ -146,100 +154,127 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let threads = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let (mut rows_in, mut rows_out, mut rows_failed) = (0usize, 0usize, 0usize);
-    let mut totals = Totals::new(program, decisions);
+    let mut rows_in = 0usize;
     let mut number = 0usize;
     let mut read_error = None;
-    loop {
-        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-        while chunk.len() < CHUNK_ROWS {
-            number += 1;
-            let next = match (&mut csv_reader, &mut lines) {
-                (Some(reader), _) => {
-                    let mut record = csv::StringRecord::new();
-                    match reader.read_record(&mut record) {
-                        Ok(true) => Some(RowIn::Csv(number, record)),
-                        Ok(false) => None,
-                        Err(e) => {
+    // Results go to a writing thread in input order, so writing one chunk overlaps reading
+    // and evaluating the next; the bounded channel keeps memory bounded.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<RowOut>>(2);
+    let written = std::thread::scope(|scope| {
+        let writing = scope.spawn(move || {
+            let mut written =
+                Written { rows_out: 0, rows_failed: 0, totals: Totals::new(program, decisions), error: None };
+            for results in receiver {
+                if written.error.is_some() {
+                    continue; // keep draining so the reader is never blocked
+                }
+                for result in results {
+                    match result {
+                        RowOut::Done { number, values, explanations } => {
+                            written.rows_out += 1;
+                            for (id, v) in decisions.iter().zip(&values) {
+                                written.totals.add(*id, v);
+                            }
+                            if let Err(e) = writer.row(number, &values, &explanations) {
+                                written.error = Some(e);
+                                break;
+                            }
+                        }
+                        RowOut::Failed { number, problems } => {
+                            written.rows_failed += 1;
+                            for p in problems {
+                                let _ = writeln!(errors_sink, "row {number}: {p}");
+                            }
+                        }
+                    }
+                }
+            }
+            if written.error.is_none()
+                && let Err(e) = writer.finish()
+            {
+                written.error = Some(e);
+            }
+            let _ = errors_sink.flush();
+            written
+        });
+        loop {
+            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+            while chunk.len() < CHUNK_ROWS {
+                number += 1;
+                let next = match (&mut csv_reader, &mut lines) {
+                    (Some(reader), _) => {
+                        let mut record = csv::StringRecord::new();
+                        match reader.read_record(&mut record) {
+                            Ok(true) => Some(RowIn::Csv(number, record)),
+                            Ok(false) => None,
+                            Err(e) => {
+                                read_error = Some(format!("row {number}: the file cannot be read further: {e}"));
+                                None
+                            }
+                        }
+                    }
+                    (None, Some(lines)) => match lines.next() {
+                        Some(Ok(line)) if line.trim().is_empty() => {
+                            number -= 1;
+                            continue;
+                        }
+                        Some(Ok(line)) => Some(RowIn::Json(number, line)),
+                        Some(Err(e)) => {
                             read_error = Some(format!("row {number}: the file cannot be read further: {e}"));
                             None
                         }
-                    }
-                }
-                (None, Some(lines)) => match lines.next() {
-                    Some(Ok(line)) if line.trim().is_empty() => {
-                        number -= 1;
-                        continue;
-                    }
-                    Some(Ok(line)) => Some(RowIn::Json(number, line)),
-                    Some(Err(e)) => {
-                        read_error = Some(format!("row {number}: the file cannot be read further: {e}"));
-                        None
-                    }
-                    None => None,
-                },
-                (None, None) => None,
-            };
-            match next {
-                Some(row) => chunk.push(row),
-                None => break,
-            }
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        rows_in += chunk.len();
-        let results = run.evaluate_chunk(&chunk, threads);
-        for result in results {
-            match result {
-                RowOut::Done { number, values, explanations } => {
-                    rows_out += 1;
-                    for (id, v) in decisions.iter().zip(&values) {
-                        totals.add(*id, v);
-                    }
-                    if let Err(e) = writer.row(number, &values, &explanations) {
-                        if e.kind() == std::io::ErrorKind::BrokenPipe {
-                            return ExitCode::SUCCESS; // the reader stopped listening
-                        }
-                        eprintln!("error: cannot write the output: {e}");
-                        return ExitCode::from(2);
-                    }
-                }
-                RowOut::Failed { number, problems } => {
-                    rows_failed += 1;
-                    for p in problems {
-                        let _ = writeln!(errors_sink, "row {number}: {p}");
-                    }
+                        None => None,
+                    },
+                    (None, None) => None,
+                };
+                match next {
+                    Some(row) => chunk.push(row),
+                    None => break,
                 }
             }
+            if chunk.is_empty() {
+                break;
+            }
+            rows_in += chunk.len();
+            if sender.send(run.evaluate_chunk(&chunk, threads)).is_err() {
+                break;
+            }
+            if progress {
+                let done = match &csv_reader {
+                    Some(r) if size > 0 => format!(" ({:.0}%)", r.position().byte() as f64 * 100.0 / size as f64),
+                    _ => String::new(),
+                };
+                let rate = rows_in as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                let left = match &csv_reader {
+                    Some(r) if r.position().byte() > 0 && size > 0 => {
+                        let fraction = r.position().byte() as f64 / size as f64;
+                        format!(", about {:.0}s left", started.elapsed().as_secs_f64() * (1.0 - fraction) / fraction)
+                    }
+                    _ => String::new(),
+                };
+                eprint!("\r{rows_in} rows{done}, {rate:.0} rows/s{left}   ");
+            }
+            if read_error.is_some() {
+                break;
+            }
         }
-        if progress {
-            let done = match &csv_reader {
-                Some(r) if size > 0 => format!(" ({:.0}%)", r.position().byte() as f64 * 100.0 / size as f64),
-                _ => String::new(),
-            };
-            let rate = rows_in as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            let left = match &csv_reader {
-                Some(r) if r.position().byte() > 0 && size > 0 => {
-                    let fraction = r.position().byte() as f64 / size as f64;
-                    format!(", about {:.0}s left", started.elapsed().as_secs_f64() * (1.0 - fraction) / fraction)
-                }
-                _ => String::new(),
-            };
-            eprint!("\r{rows_in} rows{done}, {rate:.0} rows/s{left}   ");
-        }
-        if read_error.is_some() {
-            break;
-        }
-    }
+        drop(sender);
+        writing.join()
+    });
+    let Ok(Written { rows_out, rows_failed, totals, error }) = written else {
+        eprintln!("error: internal error while writing the output");
+        return ExitCode::from(70);
+    };
     if progress {
         eprintln!();
     }
-    if let Err(e) = writer.finish() {
+    if let Some(e) = error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS; // the reader stopped listening
+        }
         eprintln!("error: cannot write the output: {e}");
         return ExitCode::from(2);
     }
-    let _ = errors_sink.flush();
     if let Some(e) = &read_error {
         eprintln!("error: {e}");
     }
@@ -340,8 +375,8 @@ impl Run<'_> {
 
 /// Writes output rows: CSV with a `row` column then one column per decision, or JSON Lines.
 struct Writer<'p> {
-    csv: Option<csv::Writer<Box<dyn Write>>>,
-    lines: Option<BufWriter<Box<dyn Write>>>,
+    csv: Option<csv::Writer<Box<dyn Write + Send>>>,
+    lines: Option<BufWriter<Box<dyn Write + Send>>>,
     program: &'p Program,
     decisions: &'p [DecisionId],
     explain: bool,
@@ -350,7 +385,7 @@ struct Writer<'p> {
 
 impl<'p> Writer<'p> {
     fn new(
-        sink: Box<dyn Write>,
+        sink: Box<dyn Write + Send>,
         format: Format,
         program: &'p Program,
         decisions: &'p [DecisionId],

@@ -3,37 +3,42 @@
 //! A CSV header is checked against the declared inputs before any row runs ([`Header`]):
 //! every column must name an input or a field of one (`person.cluster`, dotted for nested
 //! records), and every required input and field must have a column. A list or record may sit
-//! in one column as JSON text. Each row then becomes the same JSON document a single
-//! `covenant eval` would read, and is validated by [`crate::inputs::read_inputs`], so a batch
-//! row and an eval case are read by one set of rules. Results become output cells
+//! in one column as JSON text. Each row's values are then built straight from its cells,
+//! with the same scalar rules `covenant eval` applies to a case (`inputs::read_scalar`). Results become output cells
 //! ([`cell`]), and money-valued decisions are totalled exactly ([`Totals`]).
 
-use crate::inputs::{InputError, read_inputs};
+use crate::inputs::{InputError, NOT_GIVEN, Scalar, read_scalar, read_value};
 use covenant_ir::{DecisionId, NumKind, Program, Ty, Value, value};
 use rust_decimal::Decimal;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
+use std::sync::Arc;
 
-/// Where a CSV column goes: an input, then fields by name.
+/// How one declared input is built from a row: from one column, or field by field.
 #[derive(Debug, Clone)]
-struct Column {
-    path: Vec<String>,
-    ty: Ty,
+enum Source {
+    /// The whole value is in this column (a list or record as JSON text).
+    Column { index: usize, ty: Ty },
+    /// A record assembled from its fields (`None`: no column gives the field).
+    Record { id: covenant_ir::RecordId, fields: Vec<Option<Source>> },
 }
 
-/// A CSV header checked against the declared inputs.
+/// A CSV header checked against the declared inputs, and how each input is read from a row.
 #[derive(Debug, Clone)]
 pub struct Header {
-    columns: Vec<Column>,
+    width: usize,
+    /// One per declared input (`None`: no column gives it).
+    inputs: Vec<Option<Source>>,
+    names: Vec<String>,
 }
 
 impl Header {
     /// Checks a header; every problem is reported, before any row is read.
     pub fn new(program: &Program, names: &[String]) -> Result<Header, Vec<InputError>> {
         let mut errors = Vec::new();
-        let mut columns = Vec::with_capacity(names.len());
-        for name in names {
+        let mut columns: Vec<(usize, Vec<&str>)> = Vec::with_capacity(names.len());
+        for (index, name) in names.iter().enumerate() {
             match resolve(program, name) {
-                Ok(ty) => columns.push(Column { path: name.split('.').map(str::to_string).collect(), ty }),
+                Ok(_) => columns.push((index, name.split('.').collect())),
                 Err(message) => errors.push(InputError { path: name.clone(), message }),
             }
         }
@@ -54,80 +59,113 @@ impl Header {
                 });
             }
         }
-        if errors.is_empty() { Ok(Header { columns }) } else { Err(errors) }
-    }
-
-    /// The JSON document for one row, as `covenant eval` would read it.
-    pub fn document(&self, cells: &[&str]) -> Result<Json, Vec<InputError>> {
-        let mut root = Map::new();
-        let mut errors = Vec::new();
-        for (column, &text) in self.columns.iter().zip(cells) {
-            let value = match cell_json(&column.ty, text) {
-                Ok(v) => v,
-                Err(message) => {
-                    errors.push(InputError { path: column.path.join("."), message });
-                    continue;
-                }
-            };
-            if value.is_null() {
-                continue;
-            }
-            insert(&mut root, &column.path, value);
+        if !errors.is_empty() {
+            return Err(errors);
         }
-        if cells.len() != self.columns.len() {
-            errors.push(InputError {
-                path: String::new(),
-                message: format!(
-                    "this row has {} cells but the header has {} columns",
-                    cells.len(),
-                    self.columns.len()
-                ),
-            });
-        }
-        if errors.is_empty() { Ok(Json::Object(root)) } else { Err(errors) }
+        let inputs = program
+            .inputs
+            .iter()
+            .map(|input| {
+                let mine: Vec<(usize, &[&str])> =
+                    columns.iter().filter(|(_, p)| p[0] == input.name).map(|(i, p)| (*i, &p[1..])).collect();
+                source(program, &input.ty, &mine)
+            })
+            .collect();
+        Ok(Header { width: names.len(), inputs, names: names.to_vec() })
     }
 }
 
-/// Reads one row's inputs: the row's document, validated like an eval case.
+/// How a value of type `ty` is read from the columns whose remaining paths are given.
+fn source(program: &Program, ty: &Ty, columns: &[(usize, &[&str])]) -> Option<Source> {
+    if let Some((index, _)) = columns.iter().find(|(_, rest)| rest.is_empty()) {
+        return Some(Source::Column { index: *index, ty: ty.clone() });
+    }
+    let Ty::Record(id) = ty else { return None };
+    if columns.is_empty() {
+        return None;
+    }
+    let fields = program
+        .record_def(*id)
+        .fields
+        .iter()
+        .map(|f| {
+            let sub: Vec<(usize, &[&str])> =
+                columns.iter().filter(|(_, rest)| rest[0] == f.name).map(|(i, rest)| (*i, &rest[1..])).collect();
+            source(program, &f.ty, &sub)
+        })
+        .collect();
+    Some(Source::Record { id: *id, fields })
+}
+
+/// Reads one row's inputs, with the rules `covenant eval` uses for a case.
 pub fn row_inputs(program: &Program, header: &Header, cells: &[&str]) -> Result<Vec<Value>, Vec<InputError>> {
-    read_inputs(program, &header.document(cells)?)
+    let mut errors = Vec::new();
+    if cells.len() != header.width {
+        return Err(vec![InputError {
+            path: String::new(),
+            message: format!("this row has {} cells but the header has {} columns", cells.len(), header.width),
+        }]);
+    }
+    let values = program
+        .inputs
+        .iter()
+        .zip(&header.inputs)
+        .map(|(input, source)| {
+            read(program, header, source.as_ref(), (&input.name, input.optional), cells, &mut errors)
+        })
+        .collect();
+    if errors.is_empty() { Ok(values) } else { Err(errors) }
 }
 
-fn insert(map: &mut Map<String, Json>, path: &[String], value: Json) {
-    match path {
-        [] => {}
-        [last] => {
-            map.insert(last.clone(), value);
+fn read(
+    program: &Program,
+    header: &Header,
+    source: Option<&Source>,
+    (path, optional): (&str, bool),
+    cells: &[&str],
+    errors: &mut Vec<InputError>,
+) -> Value {
+    let missing = |errors: &mut Vec<InputError>| {
+        if !optional {
+            errors.push(InputError { path: path.to_string(), message: "missing value".into() });
         }
-        [first, rest @ ..] => {
-            let entry = map.entry(first.clone()).or_insert_with(|| Json::Object(Map::new()));
-            if let Json::Object(inner) = entry {
-                insert(inner, rest, value);
+        Value::None(Arc::from(NOT_GIVEN))
+    };
+    match source {
+        None => missing(errors),
+        Some(Source::Column { index, ty }) => {
+            let text = cells.get(*index).map_or("", |c| c.trim());
+            if text.is_empty() {
+                return missing(errors);
+            }
+            let column = header.names.get(*index).map_or(path, String::as_str);
+            match ty {
+                Ty::List(_) | Ty::Record(_) => match serde_json::from_str::<Json>(text) {
+                    Ok(json) => read_value(program, &json, ty, column, errors),
+                    Err(e) => {
+                        errors.push(InputError { path: column.to_string(), message: format!("expected JSON: {e}") });
+                        Value::None(Arc::from("invalid input"))
+                    }
+                },
+                _ => read_scalar(program, ty, Scalar::Cell(text)).unwrap_or_else(|message| {
+                    errors.push(InputError { path: column.to_string(), message });
+                    Value::None(Arc::from("invalid input"))
+                }),
             }
         }
-    }
-}
-
-/// A cell as JSON for its type: empty is "not given"; lists and records are JSON text.
-fn cell_json(ty: &Ty, text: &str) -> Result<Json, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(Json::Null);
-    }
-    Ok(match ty {
-        Ty::Bool => match text {
-            "true" | "TRUE" | "True" => Json::Bool(true),
-            "false" | "FALSE" | "False" => Json::Bool(false),
-            _ => return Err(format!("expected true or false, found `{text}`")),
-        },
-        Ty::List(_) | Ty::Record(_) => {
-            serde_json::from_str(text).map_err(|e| format!("expected JSON for a list or record: {e}"))?
+        Some(Source::Record { id, fields }) => {
+            let def = program.record_def(*id);
+            let values: Vec<Value> = def
+                .fields
+                .iter()
+                .zip(fields)
+                .map(|(f, s)| {
+                    read(program, header, s.as_ref(), (&format!("{path}.{}", f.name), f.optional), cells, errors)
+                })
+                .collect();
+            Value::Record(Arc::from(values))
         }
-        Ty::Enum(_) if text.chars().all(|c| c.is_ascii_digit()) => {
-            serde_json::from_str(text).map_err(|e| format!("not a code: {e}"))?
-        }
-        _ => Json::String(text.to_string()),
-    })
+    }
 }
 
 /// The type a dotted column name leads to, or why it names nothing.

@@ -85,74 +85,120 @@ fn show(program: &Program, ty: &Ty) -> String {
     }
 }
 
-fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut Vec<InputError>) -> Value {
+/// A scalar as it arrives: a JSON text, number or boolean, or a CSV cell (text that may
+/// stand for any scalar: `true`, `4`, `2015-04-01`, `Critical`).
+#[derive(Clone, Copy)]
+pub(crate) enum Scalar<'a> {
+    Text(&'a str),
+    Number(&'a str),
+    Bool(bool),
+    Cell(&'a str),
+}
+
+impl Scalar<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Text(_) => "a text",
+            Scalar::Number(_) => "a number",
+            Scalar::Bool(_) => "a boolean",
+            Scalar::Cell(_) => "a cell",
+        }
+    }
+
+    /// The text of a text, number or cell (not of a boolean).
+    fn text(&self) -> Option<&str> {
+        match self {
+            Scalar::Text(t) | Scalar::Number(t) | Scalar::Cell(t) => Some(t.trim()),
+            Scalar::Bool(_) => None,
+        }
+    }
+}
+
+/// Reads a scalar of a declared type: the one set of rules for JSON cases and CSV cohorts.
+pub(crate) fn read_scalar(program: &Program, ty: &Ty, scalar: Scalar<'_>) -> Result<Value, String> {
+    match ty {
+        Ty::Bool => match scalar {
+            Scalar::Bool(b) => Ok(Value::Bool(b)),
+            Scalar::Cell("true" | "TRUE" | "True") => Ok(Value::Bool(true)),
+            Scalar::Cell("false" | "FALSE" | "False") => Ok(Value::Bool(false)),
+            Scalar::Cell(c) => Err(format!("expected true or false, found `{c}`")),
+            other => Err(format!("expected true or false, found {}", other.kind())),
+        },
+        Ty::Text => match scalar {
+            Scalar::Text(t) | Scalar::Cell(t) => Ok(Value::Text(Arc::from(t))),
+            other => Err(format!("expected a text, found {}", other.kind())),
+        },
+        Ty::Date => match scalar {
+            Scalar::Text(t) | Scalar::Cell(t) => {
+                Date::parse(t.trim()).map(Value::Date).ok_or_else(|| format!("`{t}` is not a date; write YYYY-MM-DD"))
+            }
+            other => Err(format!("expected a date as text (YYYY-MM-DD), found {}", other.kind())),
+        },
+        Ty::Duration => match scalar {
+            Scalar::Text(t) | Scalar::Cell(t) => parse_duration(t).map(Value::Duration).ok_or_else(|| {
+                format!("`{t}` is not a duration; write e.g. \"6 months\", \"2 weeks\" or \"1 year 6 months\"")
+            }),
+            other => Err(format!("expected a duration as text, found {}", other.kind())),
+        },
+        Ty::Num(n) => {
+            let Some(text) = scalar.text() else { return Err(format!("expected {}, found {}", n, scalar.kind())) };
+            match parse_number(text, n.kind) {
+                Ok(d) if n.kind == NumKind::Int && !d.fract().is_zero() => {
+                    Err(format!("expected a whole number, found `{text}`"))
+                }
+                Ok(d) => Ok(Value::Num(d)),
+                Err(why) => Err(format!("`{text}` is not a valid {}: {why}", n)),
+            }
+        }
+        Ty::Enum(id) => {
+            let def = program.enum_def(*id);
+            let by_code = |code: &str| {
+                code.parse::<i64>().ok().and_then(|code| def.variants.iter().position(|v| v.code == Some(code)))
+            };
+            let found = match scalar {
+                Scalar::Text(t) => def.variants.iter().position(|v| v.name == t),
+                Scalar::Number(n) => by_code(n),
+                Scalar::Cell(c) if c.chars().all(|ch| ch.is_ascii_digit()) => by_code(c),
+                Scalar::Cell(c) => def.variants.iter().position(|v| v.name == c),
+                Scalar::Bool(_) => None,
+            };
+            found.map(|i| Value::Enum(i as u32)).ok_or_else(|| {
+                let names: Vec<&str> = def.variants.iter().map(|v| v.name.as_str()).collect();
+                let shown = match scalar {
+                    Scalar::Text(t) | Scalar::Cell(t) if !t.chars().all(|ch| ch.is_ascii_digit()) => format!("`{t}`"),
+                    Scalar::Text(t) | Scalar::Number(t) | Scalar::Cell(t) => format!("code {t}"),
+                    other => other.kind().to_string(),
+                };
+                format!("{shown} is not a {}; expected one of {}", def.name, names.join(", "))
+            })
+        }
+        Ty::Record(_) | Ty::List(_) => Err(format!("expected {}, found {}", show(program, ty), scalar.kind())),
+        Ty::Error => Err("this input's type has an error".to_string()),
+    }
+}
+
+pub(crate) fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut Vec<InputError>) -> Value {
     let mut fail = |message: String| {
         errors.push(InputError { path: path.to_string(), message });
         Value::None(Arc::from("invalid input"))
     };
     match ty {
-        Ty::Bool => match json {
-            Json::Bool(b) => Value::Bool(*b),
-            other => fail(format!("expected true or false, found {}", kind(other))),
-        },
-        Ty::Text => match json {
-            Json::String(s) => Value::Text(Arc::from(s.as_str())),
-            other => fail(format!("expected a text, found {}", kind(other))),
-        },
-        Ty::Date => match json {
-            Json::String(s) => match Date::parse(s) {
-                Some(d) => Value::Date(d),
-                None => fail(format!("`{s}` is not a date; write YYYY-MM-DD")),
-            },
-            other => fail(format!("expected a date as text (YYYY-MM-DD), found {}", kind(other))),
-        },
-        Ty::Duration => match json {
-            Json::String(s) => match parse_duration(s) {
-                Some(d) => Value::Duration(d),
-                None => fail(format!(
-                    "`{s}` is not a duration; write e.g. \"6 months\", \"2 weeks\" or \"1 year 6 months\""
-                )),
-            },
-            other => fail(format!("expected a duration as text, found {}", kind(other))),
-        },
-        Ty::Num(n) => {
-            let text = match json {
-                Json::Number(num) => num.to_string(),
-                Json::String(s) => s.trim().to_string(),
-                other => return fail(format!("expected {}, found {}", n, kind(other))),
+        Ty::Record(_) | Ty::List(_) | Ty::Error => {}
+        _ => {
+            let number;
+            let scalar = match json {
+                Json::String(s) => Scalar::Text(s),
+                Json::Number(n) => {
+                    number = n.to_string();
+                    Scalar::Number(&number)
+                }
+                Json::Bool(b) => Scalar::Bool(*b),
+                other => return fail(format!("expected {}, found {}", show(program, ty), kind(other))),
             };
-            match parse_number(&text, n.kind) {
-                Ok(d) => {
-                    if n.kind == NumKind::Int && !d.fract().is_zero() {
-                        return fail(format!("expected a whole number, found `{text}`"));
-                    }
-                    Value::Num(d)
-                }
-                Err(why) => fail(format!("`{text}` is not a valid {}: {why}", n)),
-            }
+            return read_scalar(program, ty, scalar).unwrap_or_else(fail);
         }
-        Ty::Enum(id) => {
-            let def = program.enum_def(*id);
-            let found = match json {
-                Json::String(s) => def.variants.iter().position(|v| &v.name == s),
-                Json::Number(num) => {
-                    num.as_i64().and_then(|code| def.variants.iter().position(|v| v.code == Some(code)))
-                }
-                _ => None,
-            };
-            match found {
-                Some(i) => Value::Enum(i as u32),
-                None => {
-                    let names: Vec<&str> = def.variants.iter().map(|v| v.name.as_str()).collect();
-                    let shown = match json {
-                        Json::String(s) => format!("`{s}`"),
-                        Json::Number(n) => format!("code {n}"),
-                        other => kind(other).to_string(),
-                    };
-                    fail(format!("{shown} is not a {}; expected one of {}", def.name, names.join(", ")))
-                }
-            }
-        }
+    }
+    match ty {
         Ty::Record(id) => {
             let def = program.record_def(*id);
             let Json::Object(map) = json else {
@@ -196,6 +242,8 @@ fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, errors: &mut 
             Value::List(Arc::from(values))
         }
         Ty::Error => fail("this input's type has an error".to_string()),
+        // Scalars were read above.
+        _ => Value::None(Arc::from("invalid input")),
     }
 }
 
