@@ -54,15 +54,5 @@ pub fn check(modules: &[ParsedModule], file_names: Vec<String>) -> (Program, Vec
 }
 
 pub(crate) fn describe(program: &Program, ty: &Ty) -> String {
-    match ty {
-        Ty::Bool => "Bool".into(),
-        Ty::Text => "Text".into(),
-        Ty::Date => "Date".into(),
-        Ty::Duration => "Duration".into(),
-        Ty::Num(n) => n.to_string(),
-        Ty::Enum(id) => program.enum_def(*id).name.clone(),
-        Ty::Record(id) => program.record_def(*id).name.clone(),
-        Ty::List(inner) => format!("list of {}", describe(program, inner)),
-        Ty::Error => "an unknown type".into(),
-    }
+    program.type_name(ty)
 }

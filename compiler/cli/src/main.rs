@@ -326,7 +326,7 @@ fn eval(
                 if format == OutputFormat::Json {
                     let mut entry = serde_json::Map::new();
                     entry.insert("value".into(), value::to_json(program, &value, &def.ty));
-                    entry.insert("type".into(), serde_json::Value::String(describe_type(program, &def.ty)));
+                    entry.insert("type".into(), serde_json::Value::String(program.type_name(&def.ty)));
                     if let Some(step) = &step {
                         entry.insert("explanation".into(), explain::explain_json(program, &compilation.sources, step));
                     }
@@ -407,17 +407,6 @@ fn short_hash(hash: &str) -> String {
     match (hash.get(..4), hash.get(hash.len().saturating_sub(3)..)) {
         (Some(a), Some(b)) => format!("{a}…{b}"),
         _ => hash.to_string(),
-    }
-}
-
-fn describe_type(program: &covenant_ir::Program, ty: &covenant_ir::Ty) -> String {
-    use covenant_ir::Ty;
-    match ty {
-        Ty::Num(n) => n.to_string(),
-        Ty::Enum(id) => program.enum_def(*id).name.clone(),
-        Ty::Record(id) => program.record_def(*id).name.clone(),
-        Ty::List(inner) => format!("list of {}", describe_type(program, inner)),
-        other => format!("{other:?}"),
     }
 }
 

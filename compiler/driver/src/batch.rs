@@ -55,7 +55,7 @@ impl Header {
             if !covered {
                 errors.push(InputError {
                     path: path.clone(),
-                    message: format!("no column gives this required value ({})", describe(program, &ty)),
+                    message: format!("no column gives this required value ({})", program.type_name(&ty)),
                 });
             }
         }
@@ -179,7 +179,7 @@ fn resolve(program: &Program, name: &str) -> Result<Ty, String> {
     let mut ty = input.ty.clone();
     for part in parts {
         let Ty::Record(id) = ty else {
-            return Err(format!("`{part}` is not a field: {} has no fields", describe(program, &ty)));
+            return Err(format!("`{part}` is not a field: {} has no fields", program.type_name(&ty)));
         };
         let def = program.record_def(id);
         let Some(field) = def.fields.iter().find(|f| f.name == part) else {
@@ -210,16 +210,6 @@ fn required_paths(program: &Program) -> Vec<(String, Ty)> {
         walk(program, input.name.clone(), &input.ty, &mut out);
     }
     out
-}
-
-fn describe(program: &Program, ty: &Ty) -> String {
-    match ty {
-        Ty::Num(n) => n.to_string(),
-        Ty::Enum(id) => program.enum_def(*id).name.clone(),
-        Ty::Record(id) => program.record_def(*id).name.clone(),
-        Ty::List(inner) => format!("list of {}", describe(program, inner)),
-        other => format!("{other:?}"),
-    }
 }
 
 /// A result as a CSV cell: decimals and money as plain exact text (`2130.38`), enums by

@@ -42,7 +42,7 @@ pub fn read_inputs(program: &Program, document: &Json) -> Result<Vec<Value>, Vec
             None => {
                 errors.push(InputError {
                     path: input.name.clone(),
-                    message: format!("missing input of type {}", show(program, &input.ty)),
+                    message: format!("missing input of type {}", program.type_name(&input.ty)),
                 });
                 values.push(Value::None(Arc::from(NOT_GIVEN)));
             }
@@ -72,16 +72,6 @@ fn kind(json: &Json) -> &'static str {
         Json::String(_) => "a text",
         Json::Array(_) => "a list",
         Json::Object(_) => "an object",
-    }
-}
-
-fn show(program: &Program, ty: &Ty) -> String {
-    match ty {
-        Ty::Num(n) => n.to_string(),
-        Ty::Enum(id) => program.enum_def(*id).name.clone(),
-        Ty::Record(id) => program.record_def(*id).name.clone(),
-        Ty::List(inner) => format!("list of {}", show(program, inner)),
-        other => format!("{other:?}"),
     }
 }
 
@@ -172,7 +162,7 @@ pub(crate) fn read_scalar(program: &Program, ty: &Ty, scalar: Scalar<'_>) -> Res
                 format!("{shown} is not a {}; expected one of {}", def.name, names.join(", "))
             })
         }
-        Ty::Record(_) | Ty::List(_) => Err(format!("expected {}, found {}", show(program, ty), scalar.kind())),
+        Ty::Record(_) | Ty::List(_) => Err(format!("expected {}, found {}", program.type_name(ty), scalar.kind())),
         Ty::Error => Err("this input's type has an error".to_string()),
     }
 }
@@ -193,7 +183,7 @@ pub(crate) fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, er
                     Scalar::Number(&number)
                 }
                 Json::Bool(b) => Scalar::Bool(*b),
-                other => return fail(format!("expected {}, found {}", show(program, ty), kind(other))),
+                other => return fail(format!("expected {}, found {}", program.type_name(ty), kind(other))),
             };
             return read_scalar(program, ty, scalar).unwrap_or_else(fail);
         }
@@ -212,7 +202,7 @@ pub(crate) fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, er
                     None => {
                         errors.push(InputError {
                             path: field_path,
-                            message: format!("missing field of type {}", show(program, &f.ty)),
+                            message: format!("missing field of type {}", program.type_name(&f.ty)),
                         });
                         fields.push(Value::None(Arc::from(NOT_GIVEN)));
                     }

@@ -67,6 +67,22 @@ impl Program {
     pub fn param(&self, id: ParamId) -> &ParamDef {
         &self.params[id.index()]
     }
+    /// A type as people read it: `Money per hour`, `list of ItemRating`, `Cluster`.
+    pub fn type_name(&self, ty: &Ty) -> String {
+        match ty {
+            Ty::Bool => "Bool".into(),
+            Ty::Text => "Text".into(),
+            Ty::Date => "Date".into(),
+            Ty::Duration => "Duration".into(),
+            Ty::Num(n) => n.to_string(),
+            // Looked up with `get`: a program read from JSON may be inconsistent.
+            Ty::Enum(id) => self.enums.get(id.0 as usize).map_or("an enum".into(), |e| e.name.clone()),
+            Ty::Record(id) => self.records.get(id.0 as usize).map_or("a record".into(), |r| r.name.clone()),
+            Ty::List(inner) => format!("list of {}", self.type_name(inner)),
+            Ty::Error => "an unknown type".into(),
+        }
+    }
+
     /// Finds a decision by name (qualified `module.name` or, if unique, bare `name`). The
     /// versions of a dated decision are found through the decision that chooses among them.
     pub fn find_decision(&self, name: &str) -> Option<DecisionId> {

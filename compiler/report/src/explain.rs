@@ -103,17 +103,7 @@ impl<'a> Ctx<'a> {
 
     /// A type as the programmer writes it: `Money per week`, `list of ItemRating`.
     fn ty_text(&self, ty: &Ty) -> String {
-        match ty {
-            Ty::Bool => "Bool".into(),
-            Ty::Text => "Text".into(),
-            Ty::Date => "Date".into(),
-            Ty::Duration => "Duration".into(),
-            Ty::Num(n) => n.to_string(),
-            Ty::Enum(id) => self.program.enums.get(id.0 as usize).map_or("enum".into(), |e| e.name.clone()),
-            Ty::Record(id) => self.program.records.get(id.0 as usize).map_or("record".into(), |r| r.name.clone()),
-            Ty::List(elem) => format!("list of {}", self.ty_text(elem)),
-            Ty::Error => "?".into(),
-        }
+        self.program.type_name(ty)
     }
 }
 
