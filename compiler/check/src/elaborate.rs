@@ -70,6 +70,8 @@ fn join(a: &Ty, b: &Ty) -> Option<Ty> {
 impl Context<'_> {
     /// Step 3: check and lower every body.
     pub fn elaborate_all(&mut self) {
+        // Splits first: calls to them need their parties.
+        self.elaborate_splits();
         for (index, &at) in self.param_items.clone().iter().enumerate() {
             let ItemKind::Param(p) = &self.item(at).kind else { continue };
             let id = covenant_ir::ParamId(index as u32);
@@ -511,6 +513,19 @@ impl Context<'_> {
                 self.note_call(body, id, span);
                 let ty = self.program.decision(id).ty.clone();
                 (self.push(body, NodeKind::Decision { id, args: Vec::new() }, ty.clone(), span), ty)
+            }
+            Some(Def::Split(id)) => {
+                self.error(
+                    Diagnostic::error(
+                        "E0306",
+                        format!("split `{}` must be called with an amount and a party", name.text),
+                        span,
+                        "a split, not a value",
+                    )
+                    .with_label(self.program.splits[id.index()].name_span, "declared here")
+                    .with_help(format!("write `{}(amount, party)`", name.text)),
+                );
+                self.poison(body, span)
             }
             Some(Def::Table(id)) => {
                 self.error(
@@ -1123,6 +1138,7 @@ impl Context<'_> {
                     }
                 }
             }
+            Some(Def::Split(id)) => self.split_call(body, (id, callee), args, span),
             Some(Def::Decision(id)) => {
                 if body.constant {
                     return self.not_constant(body, span, "a decision");

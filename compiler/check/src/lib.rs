@@ -20,6 +20,7 @@ mod graph;
 mod lints;
 mod rules;
 mod scope;
+mod splits;
 mod tables;
 mod tests;
 

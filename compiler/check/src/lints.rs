@@ -105,6 +105,8 @@ fn splits_pence(program: &Program, node: NodeId) -> Option<NodeId> {
         NodeKind::Let { body, .. } => splits_pence(program, *body),
         NodeKind::Aggregate { body, .. } => splits_pence(program, *body),
         NodeKind::Builtin { args, .. } => args.iter().find_map(|a| splits_pence(program, *a)),
+        // A split's parts are whole pence (the remainder party takes any fraction).
+        NodeKind::Split { .. } => None,
         NodeKind::Versioned { versions, .. } => versions.iter().find_map(|v| splits_pence(program, v.node)),
         NodeKind::Rules { rules, default } => {
             rules.iter().map(|r| r.value).chain(*default).find_map(|v| splits_pence(program, v))

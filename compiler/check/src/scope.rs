@@ -7,7 +7,7 @@
 use crate::ParsedModule;
 use covenant_ir::{
     DecisionDef, DecisionId, EnumDef, EnumId, FieldDef, InputDef, InputId, NodeId, NumTy, ParamDef, ParamId, Program,
-    RecordDef, RecordId, TableDef, TableId, Ty, Unit, Variant,
+    RecordDef, RecordId, SplitId, TableDef, TableId, Ty, Unit, Variant,
 };
 use covenant_source::{Diagnostic, Span};
 use covenant_syntax::ast::{self, ItemKind, TypeExpr, TypeKind};
@@ -21,6 +21,7 @@ pub(crate) enum Def {
     Param(ParamId),
     Table(TableId),
     Decision(DecisionId),
+    Split(SplitId),
 }
 
 #[derive(Default)]
@@ -48,6 +49,7 @@ pub(crate) struct Context<'m> {
     pub dispatchers: Vec<(DecisionId, Vec<DecisionId>)>,
     /// `as of` declarations: (module index, item index).
     pub as_of_items: Vec<(usize, usize)>,
+    pub split_items: Vec<(usize, usize)>,
 }
 
 const BUILTIN_TYPES: &[&str] =
@@ -70,6 +72,7 @@ impl<'m> Context<'m> {
             version_groups: Vec::new(),
             dispatchers: Vec::new(),
             as_of_items: Vec::new(),
+            split_items: Vec::new(),
         }
     }
 
@@ -96,6 +99,20 @@ impl<'m> Context<'m> {
                     ItemKind::AsOf(_) => {
                         self.as_of_items.push(at);
                         continue;
+                    }
+                    ItemKind::Split(split) => {
+                        self.split_items.push(at);
+                        let id = SplitId(self.program.splits.len() as u32);
+                        self.program.splits.push(covenant_ir::SplitDef {
+                            name: split.name.text.clone(),
+                            over: EnumId(0),
+                            shares: Vec::new(),
+                            remainder: 0,
+                            source: split.source.as_ref().map(|(s, _)| s.clone()),
+                            span: item.span,
+                            name_span: split.name.span,
+                        });
+                        (&split.name, Def::Split(id))
                     }
                     ItemKind::Enum(e) => {
                         self.enum_items.push(at);

@@ -34,7 +34,8 @@ use crate::trace::{Arg, Branch, NoTrace, Operand, Step, StepKind, Tracer, Typed}
 use covenant_ir::value::display;
 use covenant_ir::{
     AggOp, BinOp, Builtin, Cell, Date, DecisionDef, DecisionId, Duration, HitPolicy, InputId, LocalId, MatchArm, Node,
-    NodeId, NodeKind, ParamId, Program, RoundMode, RuleArm, Span, TableDef, TableId, Ty, UnOp, Value, VersionArm,
+    NodeId, NodeKind, ParamId, Program, RoundMode, RuleArm, Span, SplitId, TableDef, TableId, Ty, UnOp, Value,
+    VersionArm,
 };
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
@@ -164,6 +165,52 @@ impl<'p> Session<'p> {
             )),
             _ => Err(internal(at.span(), "the `as of` date is not a date")),
         }
+    }
+
+    /// A party's part of an amount under a split; every part is computed, so the explanation
+    /// can show that they sum to the whole.
+    fn split<T: Tracer>(
+        &mut self,
+        at: At<'p>,
+        (id, amount, party): (SplitId, NodeId, NodeId),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        let program = self.program;
+        let Some(def) = program.splits.get(id.index()) else {
+            return Err(internal(at.span(), format!("split #{} does not exist", id.0)));
+        };
+        let total = self.eval(amount, frame, tracer)?;
+        let total = self.number(&total, self.at(amount, at.span())?, at, "a split")?;
+        let who = self.eval(party, frame, tracer)?;
+        let Value::Enum(who) = who else {
+            return Err(internal(at.span(), "a split's party is not an enum value"));
+        };
+        let Some(parts) = def.allocate(total) else {
+            return Err(Box::new(
+                EvalError::new(code::OVERFLOW, format!("sharing out {total} overflowed"), at.span())
+                    .with_label(at.span(), "too large to share out"),
+            ));
+        };
+        let mine = parts.iter().find(|(p, _)| *p == who).map_or(Decimal::ZERO, |(_, amount)| *amount);
+        if T::ENABLED {
+            let parties = parts
+                .iter()
+                .map(|(p, amount)| {
+                    let share = def.shares.iter().find(|(q, _)| q == p).map_or(Decimal::ZERO, |(_, s)| *s);
+                    (*p, share, *amount)
+                })
+                .collect();
+            *detail = Some(Box::new(StepKind::Split {
+                name: def.name.clone(),
+                total,
+                parts: parties,
+                party: who,
+                remainder_to: def.remainder,
+            }));
+        }
+        Ok(Value::Num(mine))
     }
 
     /// A reference to something with dated versions: evaluates the version valid on the date.
@@ -336,6 +383,7 @@ impl<'p> Session<'p> {
             NodeKind::Otherwise(primary, fallback) => self.otherwise(*primary, *fallback, frame, tracer, detail),
             NodeKind::Rules { rules, default } => self.rules_node(at, (rules, *default), frame, tracer, detail),
             NodeKind::Versioned { name, versions } => self.versioned(at, (name, versions), frame, tracer, detail),
+            NodeKind::Split { id, amount, party } => self.split(at, (*id, *amount, *party), frame, tracer, detail),
         }
     }
 
@@ -1067,6 +1115,7 @@ impl<'p> Session<'p> {
             NodeKind::Otherwise(..) => "otherwise".into(),
             NodeKind::Rules { .. } => "rules".into(),
             NodeKind::Versioned { name, .. } => name.clone(),
+            NodeKind::Split { id, .. } => program.splits.get(id.index()).map_or("split", |s| &s.name).into(),
             NodeKind::Const(_) | NodeKind::Local(_) | NodeKind::Record(_) | NodeKind::List(_) => "value".into(),
         }
     }

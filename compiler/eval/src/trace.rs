@@ -292,6 +292,15 @@ pub enum StepKind {
     /// exception that overrode it (if one did). Children: its exceptions' steps, then its
     /// condition, then its value when it applied.
     Rule { label: String, applied: bool, exception_to: Option<String>, overridden_by: Option<String> },
+    /// A party's part of an amount under a split: every party's share and part (variant
+    /// index, share, amount), the party asked for, and who took the rounding remainder.
+    Split {
+        name: String,
+        total: rust_decimal::Decimal,
+        parts: Vec<(u32, rust_decimal::Decimal, rust_decimal::Decimal)>,
+        party: u32,
+        remainder_to: u32,
+    },
     /// The version of a dated table, param or decision chosen by the evaluation date; the
     /// child is the chosen version's step.
     Version { name: String, valid: String, date: String },

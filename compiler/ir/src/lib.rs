@@ -27,7 +27,7 @@ macro_rules! id {
         }
     )*};
 }
-id!(NodeId, InputId, ParamId, DecisionId, TableId, LocalId);
+id!(NodeId, InputId, ParamId, DecisionId, TableId, LocalId, SplitId);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Program {
@@ -40,6 +40,7 @@ pub struct Program {
     pub tables: Vec<TableDef>,
     pub decisions: Vec<DecisionDef>,
     pub tests: Vec<TestDef>,
+    pub splits: Vec<SplitDef>,
     pub nodes: Vec<Node>,
     /// `as of EXPR`: the date that chooses dated versions (unless the caller gives one).
     pub as_of: Option<NodeId>,
@@ -106,6 +107,7 @@ pub enum Owner {
     Test(u32),
     /// The program's `as of` declaration.
     AsOf,
+    Split(SplitId),
 }
 
 /// The dates over which a version is valid, both ends included; an open end is unbounded.
@@ -219,12 +221,52 @@ pub enum NodeKind {
         rules: Vec<RuleArm>,
         default: Option<NodeId>,
     },
+    /// `split(amount, party)`: the party's part of an amount under a split.
+    Split {
+        id: SplitId,
+        amount: NodeId,
+        party: NodeId,
+    },
     /// A reference to something with dated versions: the version valid on the evaluation date
     /// is evaluated. No date, or no version valid on it, is an evaluation error.
     Versioned {
         name: String,
         versions: Vec<VersionArm>,
     },
+}
+
+/// Shares of an amount between parties (the variants of an enum), summing to exactly 100%.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SplitDef {
+    pub name: String,
+    pub over: EnumId,
+    /// (variant index, share as a fraction), in declaration order.
+    pub shares: Vec<(u32, Decimal)>,
+    /// The variant that receives what rounding to the penny leaves over.
+    pub remainder: u32,
+    pub source: Option<String>,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+impl SplitDef {
+    /// Every party's part of `amount`, conserving it exactly: each part is the amount times
+    /// the share, rounded toward zero to the penny, and what is left (less than a penny per
+    /// party) goes to the remainder party. `None` if a product overflows.
+    pub fn allocate(&self, amount: Decimal) -> Option<Vec<(u32, Decimal)>> {
+        let mut parts = Vec::with_capacity(self.shares.len());
+        let mut given = Decimal::ZERO;
+        for &(party, share) in &self.shares {
+            let part = amount.checked_mul(share)?.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero);
+            given = given.checked_add(part)?;
+            parts.push((party, part));
+        }
+        let left = amount.checked_sub(given)?;
+        if let Some(slot) = parts.iter_mut().find(|(p, _)| *p == self.remainder) {
+            slot.1 = slot.1.checked_add(left)?;
+        }
+        Some(parts)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -585,4 +627,52 @@ pub struct Expect {
     pub value: NodeId,
     /// The whole `expect` line.
     pub span: Span,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn split(shares: &[&str], remainder: u32) -> SplitDef {
+        SplitDef {
+            name: "s".into(),
+            over: EnumId(0),
+            shares: shares.iter().enumerate().map(|(i, s)| (i as u32, Decimal::from_str(s).expect("share"))).collect(),
+            remainder,
+            source: None,
+            span: Span::default(),
+            name_span: Span::default(),
+        }
+    }
+
+    #[test]
+    fn allocation_conserves_every_amount_to_the_penny() {
+        let splits = [
+            split(&["0.4", "0.35", "0.15", "0.1"], 0),
+            split(&["0.74", "0.18", "0.08"], 2),
+            split(&["0.25", "0.75"], 1),
+            split(&["0.3333", "0.3333", "0.3334"], 1),
+        ];
+        let mut checked = 0;
+        for s in &splits {
+            for pence in (0..20_000i64).chain([99_999_999_999, -12_345]) {
+                let amount = Decimal::new(pence, 2);
+                let parts = s.allocate(amount).expect("no overflow");
+                let total: Decimal = parts.iter().map(|(_, a)| *a).sum();
+                assert_eq!(total, amount, "parts of {amount} must sum to it exactly");
+                for (party, part) in &parts {
+                    let exact = amount * s.shares[*party as usize].1;
+                    let extra = (*part - exact).abs();
+                    // Each part is within a penny of its exact share, except the remainder
+                    // party's, which is within a penny per party.
+                    let limit =
+                        if *party == s.remainder { Decimal::new(parts.len() as i64, 2) } else { Decimal::new(1, 2) };
+                    assert!(extra < limit, "{party}: {part} is too far from {exact}");
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 4 * 20_002);
+    }
 }

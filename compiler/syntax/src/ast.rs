@@ -46,6 +46,21 @@ pub enum ItemKind {
     Test(TestDecl),
     /// `as of EXPR`: the date that chooses dated versions, usually from the inputs.
     AsOf(Expr),
+    Split(SplitDecl),
+}
+
+/// `split gain_share over Member remainder to Trust { Trust => 40%  … }`: shares of an
+/// amount between the variants of an enum (the parties), summing to 100%.
+#[derive(Debug, Clone)]
+pub struct SplitDecl {
+    pub name: Name,
+    /// The enum whose variants are the parties.
+    pub over: Name,
+    /// The party that receives what rounding to the penny leaves over.
+    pub remainder: Expr,
+    pub source: Option<(String, Span)>,
+    /// (party, share) rows.
+    pub shares: Vec<(Expr, Expr, Span)>,
 }
 
 /// `valid from 2015-04-01 to 2016-03-31`, `valid from 2016-04-01`, `valid to 2015-03-31`,

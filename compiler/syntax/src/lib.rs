@@ -127,12 +127,15 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     (result, diagnostics)
 }
 
-/// In a table body, a line break between tokens at the body's own bracket level ends a row:
+/// In a table or split body, a line break between tokens at the body's own bracket level ends a row:
 /// inserts [`Token::RowBreak`] there. Elsewhere line breaks mean nothing.
 fn mark_table_rows<'s>(text: &str, chunk: &[(Token<'s>, SimpleSpan)]) -> Vec<(Token<'s>, SimpleSpan)> {
-    let is_table =
-        chunk.iter().find(|(t, _)| !matches!(t, Token::DocComment(_))).is_some_and(|(t, _)| *t == Token::Table);
-    if !is_table {
+    // Tables and splits have one row per line.
+    let rows_by_line = chunk
+        .iter()
+        .find(|(t, _)| !matches!(t, Token::DocComment(_)))
+        .is_some_and(|(t, _)| matches!(t, Token::Table | Token::Split));
+    if !rows_by_line {
         return chunk.to_vec();
     }
     let mut out = Vec::with_capacity(chunk.len() + chunk.len() / 4);

@@ -658,13 +658,45 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
 
     let docs = select! { Token::DocComment(s) => s }.repeated().collect::<Vec<&str>>();
     let as_of = just(Token::As).ignore_then(word("of")).ignore_then(expr(file)).map(ItemKind::AsOf);
-    docs.then(choice((import, enum_decl, record, input, param, table, decision, test, as_of)).labelled("a declaration"))
-        .map_with(move |(docs, kind), e| Item {
-            doc: if docs.is_empty() { None } else { Some(docs.join("\n")) },
-            kind,
-            span: sp(file, e.span()),
-        })
-        .boxed()
+    let share_row = literal_expr(file)
+        .then_ignore(just(Token::FatArrow))
+        .then(literal_expr(file))
+        .map_with(move |(party, share), e| (party, share, sp(file, e.span())));
+    let split = just(Token::Split)
+        .ignore_then(name(file))
+        .then_ignore(word("over"))
+        .then(name(file))
+        .then_ignore(word("remainder"))
+        .then_ignore(word("to"))
+        .then(literal_expr(file))
+        .then(
+            word("source")
+                .ignore_then(
+                    select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span()))),
+                )
+                .or_not(),
+        )
+        .then(
+            share_row
+                .separated_by(just(Token::RowBreak).repeated().at_least(1))
+                .allow_leading()
+                .allow_trailing()
+                .collect::<Vec<_>>()
+                .delimited_by(just(Token::LBrace), just(Token::RBrace)),
+        )
+        .map(|((((name, over), remainder), source), shares)| {
+            ItemKind::Split(SplitDecl { name, over, remainder, source, shares })
+        });
+    docs.then(
+        choice((import, enum_decl, record, input, param, table, decision, test, as_of, split))
+            .labelled("a declaration"),
+    )
+    .map_with(move |(docs, kind), e| Item {
+        doc: if docs.is_empty() { None } else { Some(docs.join("\n")) },
+        kind,
+        span: sp(file, e.span()),
+    })
+    .boxed()
 }
 
 enum TestLine {

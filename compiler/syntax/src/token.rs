@@ -33,6 +33,8 @@ pub enum Token<'src> {
     Decision,
     #[token("test")]
     Test,
+    #[token("split")]
+    Split,
     #[token("as")]
     As,
     #[token("if")]
@@ -151,6 +153,7 @@ impl Token<'_> {
                 | Token::Table
                 | Token::Decision
                 | Token::Test
+                | Token::Split
                 | Token::As
                 | Token::DocComment(_)
         )
@@ -171,6 +174,7 @@ impl fmt::Display for Token<'_> {
             Token::Table => "`table`",
             Token::Decision => "`decision`",
             Token::Test => "`test`",
+            Token::Split => "`split`",
             Token::As => "`as`",
             Token::If => "`if`",
             Token::Then => "`then`",

@@ -45,6 +45,7 @@ fn kind_name(kind: &StepKind) -> &'static str {
         StepKind::Builtin { .. } => "builtin",
         StepKind::Rules { .. } => "rules",
         StepKind::Version { .. } => "version",
+        StepKind::Split { .. } => "split",
         StepKind::Rule { .. } => "rule",
         StepKind::Value => "value",
         StepKind::Failed { .. } => "failed",
@@ -87,6 +88,33 @@ fn fields(ctx: &Ctx<'_>, step: &Step, o: &mut Map<String, J>) {
             put("row_source", row_span.and_then(|s| ctx.excerpt(s)).map_or(J::Null, J::from));
             let table = ctx.program.tables.iter().find(|t| &t.qualified == qualified);
             put("table_source", table.and_then(|t| t.source.as_deref()).map_or(J::Null, J::from));
+        }
+        StepKind::Split { name, total, parts, party, remainder_to } => {
+            let split = ctx.program.splits.iter().find(|s| &s.name == name);
+            let variant = |v: u32| {
+                split
+                    .and_then(|s| ctx.program.enums.get(s.over.0 as usize))
+                    .map_or(J::Null, |e| J::from(e.variant_name(v)))
+            };
+            put("split", J::from(name.as_str()));
+            put("total", value(ctx, &Value::Num(*total), &step.ty));
+            put("party", variant(*party));
+            put("remainder_to", variant(*remainder_to));
+            put(
+                "parts",
+                J::Array(
+                    parts
+                        .iter()
+                        .map(|(p, share, amount)| {
+                            serde_json::json!({
+                                "party": variant(*p),
+                                "share": value(ctx, &Value::Num(*share), &covenant_ir::Ty::PERCENT),
+                                "amount": value(ctx, &Value::Num(*amount), &step.ty),
+                            })
+                        })
+                        .collect(),
+                ),
+            );
         }
         StepKind::Version { name, valid, date } => {
             put("name", J::from(name.as_str()));

@@ -175,6 +175,17 @@ impl Out<'_, '_> {
         }
         match &step.kind {
             StepKind::Aggregate { op, .. } => self.aggregate_entries(*op, &step.children),
+            StepKind::Split { parts, remainder_to, .. } => {
+                let mut entries: Vec<Entry<'s>> = step.children.iter().map(|c| Entry::Step(c, None)).collect();
+                for (party, share, amount) in parts {
+                    let who = self.party_name(step, *party);
+                    let share = self.ctx.display(&Value::Num(*share), &covenant_ir::Ty::PERCENT);
+                    let amount = self.ctx.display(&Value::Num(*amount), &step.ty);
+                    let remainder = if party == remainder_to { "  (takes the rounding remainder)" } else { "" };
+                    entries.push(Entry::Note(format!("{who} {share} → {amount}{remainder}")));
+                }
+                entries
+            }
             StepKind::Logic { op, .. } if op != "not" => {
                 let mut conditions = Vec::new();
                 chain(step, op, &mut conditions);
@@ -243,6 +254,18 @@ impl Out<'_, '_> {
             }));
         }
         entries
+    }
+
+    /// A split's party by name (the variants of the split's enum).
+    fn party_name(&self, step: &Step, party: u32) -> String {
+        let StepKind::Split { name, .. } = &step.kind else { return format!("#{party}") };
+        let program = self.ctx.program;
+        program
+            .splits
+            .iter()
+            .find(|s| &s.name == name)
+            .and_then(|s| program.enums.get(s.over.0 as usize))
+            .map_or(format!("#{party}"), |e| e.variant_name(party).to_string())
     }
 
     /// The `source` of a table, the first time one of its rows is shown.
@@ -328,6 +351,16 @@ impl Out<'_, '_> {
                     Some(Value::None(_)) => format!("{call}: no value, table row {}{excerpt}", row + 1),
                     _ => format!("{call} = {v}, table row {}{excerpt}", row + 1),
                 }
+            }
+            StepKind::Split { name, total, parts, party, .. } => {
+                let who = self.party_name(step, *party);
+                let total_shown = self.ctx.display(&Value::Num(*total), &step.ty);
+                let sum = parts.iter().try_fold(rust_decimal::Decimal::ZERO, |acc, (_, _, a)| acc.checked_add(*a));
+                let conserved = if sum == Some(*total) { "conserved" } else { "NOT conserved" };
+                format!(
+                    "{name}: {who}'s part = {v}: {total_shown} split {} ways, parts sum to {total_shown} ({conserved})",
+                    parts.len()
+                )
             }
             StepKind::Version { name, valid, date } => {
                 format!("{name} = {v}: the version valid {valid}, chosen by the date {date}")
