@@ -1028,6 +1028,7 @@ impl Context<'_> {
             valid: None,
             partial: false,
             source: None,
+            clause: None,
             rows,
             span: scrutinee,
             name_span: scrutinee,

@@ -109,6 +109,7 @@ impl<'m> Context<'m> {
                             shares: Vec::new(),
                             remainder: 0,
                             source: split.source.as_ref().map(|(s, _)| s.clone()),
+                            clause: split.clause.as_ref().map(|(c, _)| c.clone()),
                             span: item.span,
                             name_span: split.name.span,
                         });
@@ -160,6 +161,7 @@ impl<'m> Context<'m> {
                             ty: Ty::Error,
                             value: NodeId(0),
                             valid: None,
+                            clause: p.clause.as_ref().map(|(c, _)| c.clone()),
                             span: p.name.span,
                             doc,
                         });
@@ -175,6 +177,7 @@ impl<'m> Context<'m> {
                             ty: Ty::Error,
                             hit: covenant_ir::HitPolicy::Unique,
                             valid: None,
+                            clause: t.clause.as_ref().map(|(c, _)| c.clone()),
                             partial: t.partial,
                             source: t.source.as_ref().map(|(s, _)| s.clone()),
                             rows: Vec::new(),
@@ -196,6 +199,7 @@ impl<'m> Context<'m> {
                             ty: Ty::Error,
                             body: NodeId(0),
                             valid: None,
+                            clause: d.clause.as_ref().map(|(c, _)| c.clone()),
                             span: item.span,
                             name_span: d.name.span,
                             doc,

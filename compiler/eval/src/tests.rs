@@ -93,6 +93,7 @@ impl B {
         let ty = self.p.node(body).ty.clone();
         let n = self.p.decisions.len() as u32;
         self.p.decisions.push(DecisionDef {
+            clause: None,
             valid: None,
             name: name.into(),
             qualified: format!("t.{name}"),
@@ -127,6 +128,7 @@ impl B {
             .map(|(i, (keys, cell))| Row { otherwise: false, keys, cell, span: sp(300 + 10 * n + i as u32) })
             .collect();
         self.p.tables.push(TableDef {
+            clause: None,
             partial: false,
             valid: None,
             name: name.into(),
@@ -747,7 +749,15 @@ fn eval_constant_evaluates_frameless_nodes() {
 fn params_are_evaluated_once_and_traced_at_their_declaration() {
     let mut b = B::new();
     let v = b.money("47.50");
-    b.p.params.push(ParamDef { valid: None, name: "price".into(), ty: Ty::MONEY, value: v, span: sp(7), doc: None });
+    b.p.params.push(ParamDef {
+        clause: None,
+        valid: None,
+        name: "price".into(),
+        ty: Ty::MONEY,
+        value: v,
+        span: sp(7),
+        doc: None,
+    });
     let read = b.node(NodeKind::Param(ParamId(0)), Ty::MONEY);
     let two = b.int(2);
     let prod = b.bin(BinOp::Mul, read, two);

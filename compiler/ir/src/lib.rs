@@ -247,6 +247,8 @@ pub struct SplitDef {
     pub source: Option<String>,
     pub span: Span,
     pub name_span: Span,
+    /// The contract clause it comes from (`Schedule 2, 4.1`), cited in explanations.
+    pub clause: Option<String>,
 }
 
 impl SplitDef {
@@ -490,6 +492,8 @@ pub struct ParamDef {
     pub value: NodeId,
     pub span: Span,
     pub doc: Option<String>,
+    /// The contract clause it comes from (`Schedule 2, 4.1`), cited in explanations.
+    pub clause: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -510,6 +514,8 @@ pub struct DecisionDef {
     /// The declaration's name.
     pub name_span: Span,
     pub doc: Option<String>,
+    /// The contract clause it comes from (`Schedule 2, 4.1`), cited in explanations.
+    pub clause: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -536,6 +542,8 @@ pub struct TableDef {
     pub span: Span,
     pub name_span: Span,
     pub doc: Option<String>,
+    /// The contract clause it comes from (`Schedule 2, 4.1`), cited in explanations.
+    pub clause: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -636,6 +644,7 @@ mod tests {
 
     fn split(shares: &[&str], remainder: u32) -> SplitDef {
         SplitDef {
+            clause: None,
             name: "s".into(),
             over: EnumId(0),
             shares: shares.iter().enumerate().map(|(i, s)| (i as u32, Decimal::from_str(s).expect("share"))).collect(),

@@ -61,6 +61,8 @@ pub struct SplitDecl {
     pub source: Option<(String, Span)>,
     /// (party, share) rows.
     pub shares: Vec<(Expr, Expr, Span)>,
+    /// `clause "Schedule 2, 4.1"`: the contract clause this comes from, cited in explanations.
+    pub clause: Option<(String, Span)>,
 }
 
 /// `valid from 2015-04-01 to 2016-03-31`, `valid from 2016-04-01`, `valid to 2015-03-31`,
@@ -128,6 +130,8 @@ pub struct ParamDecl {
     pub ty: TypeExpr,
     pub value: Expr,
     pub valid: Option<ValidClause>,
+    /// `clause "Schedule 2, 4.1"`: the contract clause this comes from, cited in explanations.
+    pub clause: Option<(String, Span)>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +145,8 @@ pub struct TableDecl {
     pub valid: Option<ValidClause>,
     pub source: Option<(String, Span)>,
     pub rows: Vec<RowDecl>,
+    /// `clause "Schedule 2, 4.1"`: the contract clause this comes from, cited in explanations.
+    pub clause: Option<(String, Span)>,
 }
 
 #[derive(Debug, Clone)]
@@ -186,6 +192,8 @@ pub struct DecisionDecl {
     pub ty: TypeExpr,
     pub body: Expr,
     pub valid: Option<ValidClause>,
+    /// `clause "Schedule 2, 4.1"`: the contract clause this comes from, cited in explanations.
+    pub clause: Option<(String, Span)>,
 }
 
 #[derive(Debug, Clone)]

@@ -493,6 +493,37 @@ enum TableOption {
     Hit(Name),
     Valid(ValidClause),
     Source((String, Span)),
+    Clause((String, Span)),
+}
+
+/// `clause "Schedule 2, 4.1"`: the contract clause a declaration comes from.
+fn clause<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, (String, Span)> {
+    word("clause")
+        .ignore_then(select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span()))))
+        .labelled("a clause (`clause \"Schedule 2, 4.1\"`)")
+        .boxed()
+}
+
+/// The validity and the cited clause of a param or decision.
+type Options = (Option<ValidClause>, Option<(String, Span)>);
+
+/// A param's or decision's options after its type: `valid …` and `clause "…"`, in any order.
+fn options<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Options> {
+    choice((valid_clause(file).map(TableOption::Valid), clause(file).map(TableOption::Clause)))
+        .repeated()
+        .collect::<Vec<_>>()
+        .map(|options| {
+            let (mut valid, mut cited) = (None, None);
+            for option in options {
+                match option {
+                    TableOption::Valid(v) => valid = Some(v),
+                    TableOption::Clause(c) => cited = Some(c),
+                    _ => {}
+                }
+            }
+            (valid, cited)
+        })
+        .boxed()
 }
 
 pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Item> {
@@ -543,10 +574,12 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
 
     let param = just(Token::Param)
         .ignore_then(binding(file))
-        .then(valid_clause(file).or_not())
+        .then(options(file))
         .then_ignore(just(Token::Eq))
         .then(expr(file))
-        .map(|((b, valid), value)| ItemKind::Param(ParamDecl { name: b.name, ty: b.ty, value, valid }));
+        .map(|((b, (valid, clause)), value)| {
+            ItemKind::Param(ParamDecl { name: b.name, ty: b.ty, value, valid, clause })
+        });
 
     let hit = word("hit").ignore_then(name(file));
     let source = word("source")
@@ -556,6 +589,7 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
         hit.map(TableOption::Hit),
         valid_clause(file).map(TableOption::Valid),
         source.map(TableOption::Source),
+        clause(file).map(TableOption::Clause),
     ));
     let table = just(Token::Table)
         .ignore_then(name(file))
@@ -572,16 +606,17 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
                 .delimited_by(just(Token::LBrace), just(Token::RBrace)),
         )
         .map(|((((name, columns), result), options), rows)| {
-            let (mut partial, mut hit, mut valid, mut source) = (false, None, None, None);
+            let (mut partial, mut hit, mut valid, mut source, mut clause) = (false, None, None, None, None);
             for option in options {
                 match option {
                     TableOption::Partial => partial = true,
                     TableOption::Hit(h) => hit = Some(h),
                     TableOption::Valid(v) => valid = Some(v),
                     TableOption::Source(s) => source = Some(s),
+                    TableOption::Clause(c) => clause = Some(c),
                 }
             }
-            ItemKind::Table(TableDecl { name, columns, result, hit, partial, valid, source, rows })
+            ItemKind::Table(TableDecl { name, columns, result, hit, partial, valid, source, rows, clause })
         });
 
     let labelled = move || {
@@ -616,10 +651,10 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
         .then(bindings(file).or_not())
         .then_ignore(just(Token::Colon))
         .then(type_expr(file))
-        .then(valid_clause(file).or_not())
+        .then(options(file))
         .then(choice((just(Token::Eq).ignore_then(expr(file)), rules)))
-        .map(|((((name, params), ty), valid), body)| {
-            ItemKind::Decision(DecisionDecl { name, params, ty, body, valid })
+        .map(|((((name, params), ty), (valid, clause)), body)| {
+            ItemKind::Decision(DecisionDecl { name, params, ty, body, valid, clause })
         });
 
     let given = word("given")
@@ -676,6 +711,7 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
                 )
                 .or_not(),
         )
+        .then(clause(file).or_not())
         .then(
             share_row
                 .separated_by(just(Token::RowBreak).repeated().at_least(1))
@@ -684,8 +720,8 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
                 .collect::<Vec<_>>()
                 .delimited_by(just(Token::LBrace), just(Token::RBrace)),
         )
-        .map(|((((name, over), remainder), source), shares)| {
-            ItemKind::Split(SplitDecl { name, over, remainder, source, shares })
+        .map(|(((((name, over), remainder), source), clause), shares)| {
+            ItemKind::Split(SplitDecl { name, over, remainder, source, shares, clause })
         });
     docs.then(
         choice((import, enum_decl, record, input, param, table, decision, test, as_of, split))

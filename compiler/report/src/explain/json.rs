@@ -66,6 +66,7 @@ fn fields(ctx: &Ctx<'_>, step: &Step, o: &mut Map<String, J>) {
             put("memoised", J::Bool(*memoised));
             let def = ctx.program.decisions.iter().find(|d| &d.qualified == qualified);
             put("doc", def.and_then(|d| d.doc.as_deref()).map_or(J::Null, J::from));
+            put("clause", def.and_then(|d| d.clause.as_deref()).map_or(J::Null, J::from));
         }
         StepKind::Input { name, path } | StepKind::Param { name, path } => {
             put("name", J::from(name.as_str()));
@@ -88,6 +89,7 @@ fn fields(ctx: &Ctx<'_>, step: &Step, o: &mut Map<String, J>) {
             put("row_source", row_span.and_then(|s| ctx.excerpt(s)).map_or(J::Null, J::from));
             let table = ctx.program.tables.iter().find(|t| &t.qualified == qualified);
             put("table_source", table.and_then(|t| t.source.as_deref()).map_or(J::Null, J::from));
+            put("clause", table.and_then(|t| t.clause.as_deref()).map_or(J::Null, J::from));
         }
         StepKind::Split { name, total, parts, party, remainder_to } => {
             let split = ctx.program.splits.iter().find(|s| &s.name == name);
@@ -97,6 +99,7 @@ fn fields(ctx: &Ctx<'_>, step: &Step, o: &mut Map<String, J>) {
                     .map_or(J::Null, |e| J::from(e.variant_name(v)))
             };
             put("split", J::from(name.as_str()));
+            put("clause", split.and_then(|s| s.clause.as_deref()).map_or(J::Null, J::from));
             put("total", value(ctx, &Value::Num(*total), &step.ty));
             put("party", variant(*party));
             put("remainder_to", variant(*remainder_to));

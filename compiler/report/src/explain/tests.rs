@@ -61,6 +61,7 @@ fn fixture() -> Fixture {
     ];
     let price = node(&mut p, NodeKind::Const(num("47.50")), Ty::MONEY, at("£47.50", 0));
     p.params.push(ParamDef {
+        clause: None,
         valid: None,
         name: "price_per_point".into(),
         ty: Ty::MONEY,
@@ -96,6 +97,7 @@ fn fixture() -> Fixture {
         },
     ];
     p.tables.push(TableDef {
+        clause: None,
         partial: false,
         valid: None,
         name: "weight".into(),
@@ -116,6 +118,7 @@ fn fixture() -> Fixture {
             SOURCE[decl.start as usize..].find("\ndecision ").map_or(SOURCE.len() - 1, |i| i + decl.start as usize);
         let span = Span::new(FileId(0), decl.start as usize, end);
         p.decisions.push(DecisionDef {
+            clause: None,
             valid: None,
             name: name.into(),
             qualified: format!("allocation.{name}"),
@@ -399,6 +402,7 @@ fn fixture2() -> (Program, SourceMap) {
         rows.push(Row { otherwise: false, keys, cell: Cell::Value(c), span });
     }
     p.tables.push(TableDef {
+        clause: None,
         partial: false,
         valid: None,
         name: "weight".into(),
@@ -416,6 +420,7 @@ fn fixture2() -> (Program, SourceMap) {
         let decl = at2(&format!("decision {name}:"), 0);
         let end = SOURCE2[decl.start as usize..].find('\n').map_or(SOURCE2.len(), |i| i + decl.start as usize);
         p.decisions.push(DecisionDef {
+            clause: None,
             valid: None,
             name: name.into(),
             qualified: format!("rates.{name}"),
@@ -570,6 +575,7 @@ fn fixture3() -> (Program, SourceMap) {
     let low = node(&mut p, NodeKind::Const(Value::Text("low".into())), Ty::Text, at3("\"low\"", 0));
     let other = node(&mut p, NodeKind::Const(Value::Text("other".into())), Ty::Text, at3("\"other\"", 0));
     p.tables.push(TableDef {
+        clause: None,
         partial: false,
         valid: None,
         name: "label".into(),
@@ -595,6 +601,7 @@ fn fixture3() -> (Program, SourceMap) {
         let decl = at3(&format!("decision {name}:"), 0);
         let end = SOURCE3[decl.start as usize..].find('\n').map_or(SOURCE3.len(), |i| i + decl.start as usize);
         p.decisions.push(DecisionDef {
+            clause: None,
             valid: None,
             name: name.into(),
             qualified: format!("checks.{name}"),

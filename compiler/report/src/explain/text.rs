@@ -31,6 +31,9 @@ pub(super) fn render(ctx: &Ctx<'_>, root: &Step) -> String {
     out.lines.push(Line { prefix: String::new(), text: headline, location });
     let bar = if root.children.is_empty() { "  " } else { "│ " };
     let def = root_decision(ctx, root);
+    if let Some(clause) = def.and_then(|d| d.clause.as_deref()) {
+        out.lines.push(Line { prefix: bar.into(), text: format!("clause {clause}"), location: None });
+    }
     if let Some(doc) = def.and_then(|d| d.doc.as_deref()).and_then(first_paragraph) {
         out.lines.push(Line { prefix: bar.into(), text: doc, location: None });
     }
@@ -175,8 +178,13 @@ impl Out<'_, '_> {
         }
         match &step.kind {
             StepKind::Aggregate { op, .. } => self.aggregate_entries(*op, &step.children),
-            StepKind::Split { parts, remainder_to, .. } => {
+            StepKind::Split { name, parts, remainder_to, .. } => {
                 let mut entries: Vec<Entry<'s>> = step.children.iter().map(|c| Entry::Step(c, None)).collect();
+                if let Some(split) = self.ctx.program.splits.iter().find(|s| &s.name == name)
+                    && let Some(clause) = split.clause.as_deref()
+                {
+                    entries.insert(0, Entry::Note(format!("clause {clause}")));
+                }
                 for (party, share, amount) in parts {
                     let who = self.party_name(step, *party);
                     let share = self.ctx.display(&Value::Num(*share), &covenant_ir::Ty::PERCENT);
@@ -275,9 +283,14 @@ impl Out<'_, '_> {
             return None;
         }
         let table = self.ctx.program.tables.iter().find(|t| &t.qualified == qualified)?;
-        let source = table.source.as_deref()?;
+        let cited = match (table.clause.as_deref(), table.source.as_deref()) {
+            (None, None) => return None,
+            (Some(c), None) => format!("clause {c}"),
+            (None, Some(s)) => format!("source: {}", shorten(&collapse(s), 120)),
+            (Some(c), Some(s)) => format!("clause {c}; source: {}", shorten(&collapse(s), 100)),
+        };
         self.cited.push(qualified.clone());
-        Some(format!("source: {}", shorten(&collapse(source), 120)))
+        Some(cited)
     }
 
     fn location(&self, step: &Step) -> Option<String> {
