@@ -19,6 +19,12 @@ use std::time::Instant;
 
 /// Rows read, evaluated and written at a time: bounds memory whatever the row count.
 const CHUNK_ROWS: usize = 8_192;
+/// With explanations a row's results can be large (thousands of steps), so chunks are small.
+const CHUNK_ROWS_EXPLAINED: usize = 8;
+/// Step budget of each decision's explanation in a batch row (see `Recorder::with_limit`).
+const EXPLAINED_STEPS: usize = 200;
+/// Worker stacks: explanation trees are walked recursively, and evaluation may nest deeply.
+const WORKER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
 pub struct Options {
     pub input: PathBuf,
@@ -59,8 +65,16 @@ struct Written {
 
 /// One evaluated row.
 enum RowOut {
-    Done { number: usize, values: Vec<Value>, explanations: Vec<serde_json::Value> },
-    Failed { number: usize, problems: Vec<String> },
+    /// Explanations are kept as compact JSON text: a JSON tree in memory is many times larger.
+    Done {
+        number: usize,
+        values: Vec<Value>,
+        explanations: Vec<String>,
+    },
+    Failed {
+        number: usize,
+        problems: Vec<String>,
+    },
 }
 
 struct Run<'p> {
@@ -198,8 +212,9 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             written
         });
         loop {
-            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-            while chunk.len() < CHUNK_ROWS {
+            let chunk_rows = if options.explain { CHUNK_ROWS_EXPLAINED } else { CHUNK_ROWS };
+            let mut chunk = Vec::with_capacity(chunk_rows);
+            while chunk.len() < chunk_rows {
                 number += 1;
                 let next = match (&mut csv_reader, &mut lines) {
                     (Some(reader), _) => {
@@ -302,14 +317,17 @@ impl Run<'_> {
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .chunks(size)
-                .map(|part| scope.spawn(move || part.iter().map(|row| self.evaluate(row)).collect::<Vec<_>>()))
+                .map(|part| {
+                    std::thread::Builder::new()
+                        .stack_size(WORKER_STACK_BYTES)
+                        .spawn_scoped(scope, move || part.iter().map(|row| self.evaluate(row)).collect::<Vec<_>>())
+                })
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        vec![RowOut::Failed { number: 0, problems: vec!["internal error in a worker thread".into()] }]
-                    })
+                .flat_map(|h| match h.map(|h| h.join()) {
+                    Ok(Ok(results)) => results,
+                    _ => vec![RowOut::Failed { number: 0, problems: vec!["internal error in a worker thread".into()] }],
                 })
                 .collect()
         })
@@ -342,10 +360,13 @@ impl Run<'_> {
         let mut problems = Vec::new();
         for &id in self.decisions {
             let result = if self.options.explain {
-                let mut recorder = Recorder::new();
+                // A row has many decisions that share sub-decisions; past this many steps a
+                // repeated decision shows its value only (its first occurrence stays whole).
+                let mut recorder = Recorder::with_limit(EXPLAINED_STEPS);
                 let result = session.decision(id, &mut recorder);
                 if let Some(step) = recorder.finish() {
-                    explanations.push(explain::explain_json(self.program, &self.compilation.sources, &step));
+                    explanations
+                        .push(explain::explain_json(self.program, &self.compilation.sources, &step).to_string());
                 }
                 result
             } else {
@@ -398,7 +419,7 @@ impl<'p> Writer<'p> {
         Writer { csv, lines, program, decisions, explain, wrote_header: false }
     }
 
-    fn row(&mut self, number: usize, values: &[Value], explanations: &[serde_json::Value]) -> std::io::Result<()> {
+    fn row(&mut self, number: usize, values: &[Value], explanations: &[String]) -> std::io::Result<()> {
         let program = self.program;
         if let Some(w) = &mut self.csv {
             if !self.wrote_header {
@@ -415,7 +436,7 @@ impl<'p> Writer<'p> {
                 self.decisions.iter().zip(values).map(|(d, v)| batch::cell(program, v, &program.decision(*d).ty)),
             );
             if self.explain {
-                record.push(serde_json::Value::Array(explanations.to_vec()).to_string());
+                record.push(format!("[{}]", explanations.join(",")));
             }
             w.write_record(&record)?;
         }
@@ -429,11 +450,14 @@ impl<'p> Writer<'p> {
                     (def.name.clone(), value::to_json(program, v, &def.ty))
                 })
                 .collect();
-            let mut line = serde_json::json!({ "row": number, "decisions": decisions });
+            let line = serde_json::json!({ "row": number, "decisions": decisions }).to_string();
             if self.explain {
-                line["explanations"] = serde_json::Value::Array(explanations.to_vec());
+                // The explanations are already JSON text; splice them in without re-parsing.
+                let head = line.strip_suffix('}').unwrap_or(&line);
+                writeln!(w, "{head},\"explanations\":[{}]}}", explanations.join(","))?;
+            } else {
+                writeln!(w, "{line}")?;
             }
-            writeln!(w, "{line}")?;
         }
         Ok(())
     }
