@@ -102,10 +102,12 @@ fn headed_codes(markdown: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The `covenant` blocks of the spec, and of the README (its first rules file must work too).
 fn spec_blocks() -> Vec<Block> {
     let dir = common::root().join("spec");
     let mut blocks = Vec::new();
-    for path in common::files_with_ext(&dir, "md") {
+    let readme = common::root().join("README.md");
+    for path in common::files_with_ext(&dir, "md").into_iter().chain([readme]) {
         let name = common::file_name(&path);
         match covenant_blocks(&name, &common::read(&path)) {
             Ok(found) => blocks.extend(found),
