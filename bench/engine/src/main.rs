@@ -1,0 +1,273 @@
+//! `covenant-bench-engine`: Covenant's compute-only figure, and where `covenant batch`
+//! spends its time.
+//!
+//! ```text
+//! covenant-bench-engine FILE.cov --input COHORT.csv --decision NAME... [--output OUT.csv]
+//!                       [--errors ERR.txt] [--repeat N] [--explain-rows N]
+//! ```
+//!
+//! It uses the same library calls as `covenant batch` (`compiler/cli/src/batch.rs`): the
+//! header is checked with `covenant_driver::batch::Header`, each row becomes inputs with
+//! `batch::row_inputs`, each row is evaluated in its own `Session` sharing one set of table
+//! `Indexes`, with the no-op tracer, and results become cells with `batch::cell`. Each phase
+//! is timed on its own, over rows already in memory:
+//!
+//! - `csv`: reading the CSV records;
+//! - `inputs`: turning records into validated input values;
+//! - `eval1` / `eval2`: evaluating every row on one thread / split over two threads (best
+//!   of `--repeat`, 5 by default): the compute-only figure;
+//! - `cells`: writing every result as output cell text;
+//! - `explain`: evaluating with a recorder and building and printing each row's explanation
+//!   JSON, on the first `--explain-rows` rows (0 by default: skipped).
+//!
+//! The last line on standard error is `engine: rows=N csv=S inputs=S eval1=S eval2=S
+//! cells=S explain_rows=N explain=S` (seconds). With `--output`, the results are written in
+//! the `covenant batch` layout (not timed), to check that this harness computes what
+//! `covenant batch` does.
+
+use covenant_driver::batch::{self, Header};
+use covenant_driver::{Compilation, Loader};
+use covenant_eval::{Indexes, NoTrace, Recorder, Session};
+use covenant_ir::{DecisionId, Value};
+use covenant_report::explain;
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+struct FileSystem;
+
+impl Loader for FileSystem {
+    fn load(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+/// One row's results: the decisions' values, or the row's problems.
+type Results = Result<Vec<Value>, String>;
+
+fn main() -> ExitCode {
+    // Compile and evaluate on a large stack, as the `covenant` binary does.
+    let worker = std::thread::Builder::new().stack_size(256 * 1024 * 1024).spawn(run);
+    match worker.map(|w| w.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("error: internal error");
+            ExitCode::from(70)
+        }
+    }
+}
+
+fn run() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mut file, mut input, mut output, mut errors) = (None, None, None, None);
+    let (mut names, mut repeat, mut explain_rows) = (Vec::new(), 5usize, 0usize);
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned();
+        match (args[i].as_str(), value) {
+            ("--input", Some(v)) => input = Some(v),
+            ("--output", Some(v)) => output = Some(v),
+            ("--errors", Some(v)) => errors = Some(v),
+            ("--decision", Some(v)) => names.push(v),
+            ("--repeat", Some(v)) => repeat = v.parse().unwrap_or(5).max(1),
+            ("--explain-rows", Some(v)) => explain_rows = v.parse().unwrap_or(0),
+            (other, _) if file.is_none() && !other.starts_with("--") => {
+                file = Some(other.to_string());
+                i += 1;
+                continue;
+            }
+            (other, _) => return fail(&format!("unexpected argument `{other}`")),
+        }
+        i += 2;
+    }
+    let (Some(file), Some(input)) = (file, input) else {
+        return fail("usage: covenant-bench-engine FILE.cov --input COHORT.csv --decision NAME... [--output OUT.csv]");
+    };
+
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("cannot read `{file}`: {e}")),
+    };
+    let compilation = covenant_driver::compile(&[(file.clone(), text)], &FileSystem);
+    if compilation.has_errors() {
+        return fail(&format!("`{file}` does not compile; run `covenant check` on it"));
+    }
+    let program = &compilation.program;
+    let mut decisions = Vec::new();
+    for name in &names {
+        match program.decisions.iter().position(|d| &d.name == name && d.params.is_empty()) {
+            Some(i) => decisions.push(DecisionId(i as u32)),
+            None => return fail(&format!("no decision `{name}` without parameters")),
+        }
+    }
+
+    // csv: every record into memory.
+    let t = Instant::now();
+    let mut reader = match csv::ReaderBuilder::new().flexible(true).from_path(&input) {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot read `{input}`: {e}")),
+    };
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
+        Err(e) => return fail(&format!("cannot read the header: {e}")),
+    };
+    let Ok(header) = Header::new(program, &header) else {
+        return fail("the header does not match the declared inputs");
+    };
+    let mut records = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(r) => records.push(r),
+            Err(e) => return fail(&format!("cannot read row {}: {e}", records.len() + 1)),
+        }
+    }
+    let csv_seconds = t.elapsed().as_secs_f64();
+
+    // inputs: records into validated values.
+    let t = Instant::now();
+    let inputs: Vec<Result<Vec<Value>, String>> = records
+        .iter()
+        .map(|record| {
+            let cells: Vec<&str> = record.iter().collect();
+            batch::row_inputs(program, &header, &cells)
+                .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+        })
+        .collect();
+    let inputs_seconds = t.elapsed().as_secs_f64();
+    drop(records);
+
+    let indexes = Indexes::build(program);
+    let evaluate = |rows: &[Result<Vec<Value>, String>]| -> Vec<Results> {
+        rows.iter()
+            .map(|row| {
+                let inputs = row.as_ref().map_err(Clone::clone)?;
+                let mut session = Session::new(program, inputs.clone()).with_indexes(&indexes);
+                decisions
+                    .iter()
+                    .map(|&id| {
+                        session
+                            .decision(id, &mut NoTrace)
+                            .map_err(|e| format!("{}: error[{}]: {}", program.decision(id).name, e.code, e.message))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+
+    // eval1 / eval2: the compute-only figures.
+    let mut results = Vec::new();
+    let mut eval1 = f64::INFINITY;
+    for _ in 0..repeat {
+        drop(std::mem::take(&mut results));
+        let t = Instant::now();
+        results = evaluate(&inputs);
+        eval1 = eval1.min(t.elapsed().as_secs_f64());
+    }
+    let mut eval2 = f64::INFINITY;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let half = inputs.len().div_ceil(2).max(1);
+        let parts: Vec<Vec<Results>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = inputs.chunks(half).map(|part| scope.spawn(|| evaluate(part))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        eval2 = eval2.min(t.elapsed().as_secs_f64());
+        drop(parts);
+    }
+
+    // cells: every result as output text.
+    let t = Instant::now();
+    let cells: Vec<Option<Vec<String>>> = results
+        .iter()
+        .map(|r| {
+            r.as_ref().ok().map(|values| {
+                decisions.iter().zip(values).map(|(id, v)| batch::cell(program, v, &program.decision(*id).ty)).collect()
+            })
+        })
+        .collect();
+    let cells_seconds = t.elapsed().as_secs_f64();
+
+    // explain: evaluation with a recorder, and each row's explanation JSON as text.
+    let explain_rows = explain_rows.min(inputs.len());
+    let t = Instant::now();
+    let mut explained_bytes = 0usize;
+    for row in inputs.iter().take(explain_rows).flatten() {
+        let mut session = Session::new(program, row.clone()).with_indexes(&indexes);
+        let mut explanations = Vec::new();
+        for &id in &decisions {
+            let mut recorder = Recorder::new();
+            let _ = session.decision(id, &mut recorder);
+            if let Some(step) = recorder.finish() {
+                explanations.push(explain::explain_json(program, &compilation.sources, &step));
+            }
+        }
+        explained_bytes += serde_json::Value::Array(explanations).to_string().len();
+    }
+    let explain_seconds = t.elapsed().as_secs_f64();
+
+    if let Some(path) = output
+        && let Err(e) = write_output(&path, &compilation, &decisions, &results, &cells)
+    {
+        return fail(&format!("cannot write `{path}`: {e}"));
+    }
+    if let Some(path) = errors
+        && let Err(e) = write_errors(&path, &results)
+    {
+        return fail(&format!("cannot write `{path}`: {e}"));
+    }
+    let rows = inputs.len();
+    let rate = |s: f64| rows as f64 / s.max(1e-9);
+    eprintln!(
+        "csv {csv_seconds:.3} s, inputs {inputs_seconds:.3} s, eval {eval1:.3} s on 1 thread ({:.0} rows/s), \
+         {eval2:.3} s on 2 ({:.0} rows/s), cells {cells_seconds:.3} s",
+        rate(eval1),
+        rate(eval2)
+    );
+    if explain_rows > 0 {
+        eprintln!(
+            "explain: {explain_rows} rows in {explain_seconds:.3} s ({:.0} rows/s), {:.0} bytes of JSON a row",
+            explain_rows as f64 / explain_seconds.max(1e-9),
+            explained_bytes as f64 / explain_rows as f64
+        );
+    }
+    eprintln!(
+        "engine: rows={rows} csv={csv_seconds:.4} inputs={inputs_seconds:.4} eval1={eval1:.4} eval2={eval2:.4} \
+         cells={cells_seconds:.4} explain_rows={explain_rows} explain={explain_seconds:.4}"
+    );
+    ExitCode::SUCCESS
+}
+
+fn write_output(
+    path: &str,
+    compilation: &Compilation,
+    decisions: &[DecisionId],
+    results: &[Results],
+    cells: &[Option<Vec<String>>],
+) -> std::io::Result<()> {
+    let program = &compilation.program;
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    let names: Vec<&str> = decisions.iter().map(|d| program.decision(*d).name.as_str()).collect();
+    writeln!(w, "row,{}", names.join(","))?;
+    for (i, (result, cells)) in results.iter().zip(cells).enumerate() {
+        if let (Ok(_), Some(cells)) = (result, cells) {
+            writeln!(w, "{},{}", i + 1, cells.join(","))?;
+        }
+    }
+    w.flush()
+}
+
+/// Failed rows as `row N: problem`, like `covenant batch --errors` (without source locations).
+fn write_errors(path: &str, results: &[Results]) -> std::io::Result<()> {
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    for (i, result) in results.iter().enumerate() {
+        if let Err(problem) = result {
+            writeln!(w, "row {}: {problem}", i + 1)?;
+        }
+    }
+    w.flush()
+}
+
+fn fail(why: &str) -> ExitCode {
+    eprintln!("error: {why}");
+    ExitCode::from(2)
+}

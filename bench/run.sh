@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# The cohort benchmark: Covenant `batch` against a hand-written Rust program and OpenFisca,
+# on the same generated cohorts and the same rules. One command:
+#
+#   bench/run.sh                 # 100,000 and 1,000,000 rows, both models
+#   bench/run.sh 100000          # chosen sizes only
+#
+# It builds in release mode, creates bench/.venv (pinned OpenFisca) if missing, generates
+# the cohorts under bench/data/ (gitignored), runs every system under /usr/bin/time -v
+# (wall time, peak RSS) one at a time, compares every output row against `covenant batch`,
+# and prints the results tables (also written to bench/data/results.md).
+#
+# Settings (environment):
+#   BENCH_TIME_LIMIT   seconds before a run is stopped (default 300)
+#   BENCH_MEM_CAP_KB   address-space cap of each run, in KiB (default 8 GiB): a run that
+#                      needs more fails instead of pushing a shared machine into the OOM killer
+#   BENCH_REPEAT       runs of each measurement up to 100,000 rows, median reported (default 3)
+#   BENCH_SAMPLE_ROWS  rows of the small cohort used to time --explain on every model (default 500)
+#   BENCH_QUIET_BUSY   before each run, wait (up to 5 minutes) until other processes use less
+#                      than this share of the machine's CPU, in percent (default 25)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BENCH=$ROOT/bench
+DATA=$BENCH/data
+OUT=$DATA/out
+mkdir -p "$OUT"
+
+if [ "$#" -gt 0 ]; then SIZES=("$@"); else SIZES=(100000 1000000); fi
+LIMIT=${BENCH_TIME_LIMIT:-300}
+MEM_CAP_KB=${BENCH_MEM_CAP_KB:-8388608}
+REPEAT=${BENCH_REPEAT:-3}
+SAMPLE_ROWS=${BENCH_SAMPLE_ROWS:-500}
+QUIET_BUSY=${BENCH_QUIET_BUSY:-25}
+RESULTS=$DATA/results.tsv
+COMPARE=$DATA/compare.tsv
+: > "$RESULTS"
+: > "$COMPARE"
+
+# The binaries are copied once built, so that a rebuild of target/ while the benchmark runs
+# (another checkout's `cargo build`, say) cannot change what is measured half-way.
+BIN=$DATA/bin
+COV=$BIN/covenant
+GEN=$BIN/covenant-bench-generate
+BASE=$BIN/covenant-bench-baseline
+ENGINE=$BIN/covenant-bench-engine
+PY=$BENCH/.venv/bin/python
+OF=$BENCH/openfisca/run.py
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+say "build (release)"
+cargo build --release -p covenant-cli -p covenant-bench-generate -p covenant-bench-baseline -p covenant-bench-engine
+mkdir -p "$BIN"
+for b in covenant covenant-bench-generate covenant-bench-baseline covenant-bench-engine; do
+  cp "$ROOT/target/release/$b" "$BIN/$b"
+done
+
+say "python environment (bench/.venv, bench/requirements.txt)"
+if [ ! -x "$PY" ]; then python3 -m venv "$BENCH/.venv"; fi
+"$PY" -m pip install --quiet --disable-pip-version-check -r "$BENCH/requirements.txt"
+
+# The machine, for the record.
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "kernel: $(uname -r)"
+  echo "rustc: $(rustc --version)"
+  echo "python: $("$PY" --version 2>&1), openfisca-core $("$PY" -c 'import importlib.metadata as m; print(m.version("openfisca-core"))'), numpy $("$PY" -c 'import numpy; print(numpy.__version__)')"
+  echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- compiler stdlib examples 2>/dev/null || echo ' + uncommitted changes in compiler/, stdlib/ or examples/')"
+  echo "covenant binary: sha256 $(sha256sum "$COV" | cut -c1-16)…"
+} > "$DATA/machine.txt"
+cat "$DATA/machine.txt" >&2
+
+# Share of the machine's CPU in use over two seconds, in percent.
+busy() {
+  local a b
+  a=($(head -1 /proc/stat))
+  sleep 2
+  b=($(head -1 /proc/stat))
+  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) ))
+  local total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+
+# Waits until the machine is quiet (other work below QUIET_BUSY%), at most 5 minutes;
+# prints the last reading.
+wait_quiet() {
+  local b tries=0
+  b=$(busy)
+  while [ "$b" -ge "$QUIET_BUSY" ] && [ "$tries" -lt 30 ]; do
+    echo "   machine busy (${b}% CPU in use by other work), waiting" >&2
+    sleep 8
+    b=$(busy)
+    tries=$((tries + 1))
+  done
+  echo "$b"
+}
+
+# measure MODEL ROWS SYSTEM MODE LOG -- COMMAND...: one run, appended to results.tsv as
+# model, rows, system, mode, wall seconds, peak RSS KiB, exit status, CPU busy before, log.
+measure() {
+  local model=$1 rows=$2 system=$3 mode=$4 log=$5
+  shift 6
+  local quiet started ended rc wall rss
+  quiet=$(wait_quiet)
+  echo "   $system $mode ($model, $rows rows)" >&2
+  started=$(date +%s%N)
+  set +e
+  (ulimit -v "$MEM_CAP_KB"; exec /usr/bin/time -v -o "$log.time" timeout -k 10 "$LIMIT" "$@") > "$log.stdout" 2> "$log"
+  rc=$?
+  set -e
+  ended=$(date +%s%N)
+  wall=$(awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+  rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log.time")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$model" "$rows" "$system" "$mode" "$wall" "${rss:-0}" "$rc" "$quiet" "$log" >> "$RESULTS"
+  echo "   -> ${wall} s, peak RSS ${rss:-?} KiB, exit ${rc}$([ "$rc" = 124 ] && echo " (stopped after ${LIMIT} s)")" >&2
+}
+
+# compare MODEL ROWS PAIR REF.csv REF.err OTHER.csv OTHER.err [--money COLS]
+compare() {
+  local model=$1 rows=$2 pair=$3
+  shift 3
+  local line
+  line=$("$PY" "$BENCH/compare.py" "$@" | tail -1 || true)
+  printf '%s\t%s\t%s\t%s\n' "$model" "$rows" "$pair" "$line" >> "$COMPARE"
+  echo "   compare $pair: $line" >&2
+}
+
+suffolk_decisions=(points indicative_budget moderated_budget eligible budget_from_formula)
+housing_decisions=(weekly_cost within_limits)
+
+run_model() {
+  local model=$1 rows=$2 input=$3 cov_file money reps r
+  local -a decisions flags
+  if [ "$model" = suffolk ]; then
+    cov_file=$ROOT/examples/suffolk-personal-budget/allocation.cov
+    decisions=("${suffolk_decisions[@]}")
+    money=indicative_budget,moderated_budget
+  else
+    cov_file=$ROOT/examples/housing-support-tariff/tariff.cov
+    decisions=("${housing_decisions[@]}")
+    money=weekly_cost
+  fi
+  flags=()
+  for d in "${decisions[@]}"; do flags+=(--decision "$d"); done
+  reps=1
+  if [ "$rows" -le 100000 ]; then reps=$REPEAT; fi
+  local o=$OUT/$model-$rows
+
+  say "$model, $rows rows"
+  for r in $(seq "$reps"); do
+    measure "$model" "$rows" covenant "end-to-end" "$o-covenant.log" -- \
+      "$COV" batch "$cov_file" --input "$input" --output "$o-covenant.csv" --errors "$o-covenant.err" "${flags[@]}"
+    measure "$model" "$rows" covenant "end-to-end, 1 thread" "$o-covenant1.log" -- \
+      "$COV" batch "$cov_file" --input "$input" --output "$o-covenant1.csv" --errors "$o-covenant1.err" --threads 1 "${flags[@]}"
+    measure "$model" "$rows" baseline "end-to-end" "$o-baseline.log" -- \
+      "$BASE" "$model" --input "$input" --output "$o-baseline.csv" --errors "$o-baseline.err"
+    measure "$model" "$rows" openfisca "end-to-end" "$o-openfisca.log" -- \
+      "$PY" "$OF" "$model" --input "$input" --output "$o-openfisca.csv" --errors "$o-openfisca.err"
+  done
+  measure "$model" "$rows" baseline "compute-only" "$o-baseline-compute.log" -- \
+    "$BASE" "$model" --input "$input" --output "$o-baseline-compute.csv" --errors "$o-baseline-compute.err" --compute-only --repeat 5
+  measure "$model" "$rows" openfisca "compute-only" "$o-openfisca-compute.log" -- \
+    "$PY" "$OF" "$model" --input "$input" --output "$o-openfisca-compute.csv" --errors "$o-openfisca-compute.err" --compute-only --repeat 3
+  measure "$model" "$rows" covenant "compute-only (library)" "$o-engine.log" -- \
+    "$ENGINE" "$cov_file" --input "$input" --output "$o-engine.csv" --errors "$o-engine.err" --repeat "$reps" "${flags[@]}"
+  # With explanations, for every row, written to disk and deleted after timing.
+  measure "$model" "$rows" covenant "end-to-end, --explain" "$o-explain.log" -- \
+    "$COV" batch "$cov_file" --input "$input" --output "$o-explain.jsonl" --errors "$o-explain.err" --explain "${flags[@]}"
+  printf '%s\t%s\texplain_bytes\t%s\n' "$model" "$rows" "$(stat -c %s "$o-explain.jsonl" 2>/dev/null || echo 0)" >> "$COMPARE"
+  rm -f "$o-explain.jsonl"
+
+  compare "$model" "$rows" "covenant/baseline" "$o-covenant.csv" "$o-covenant.err" "$o-baseline.csv" "$o-baseline.err"
+  compare "$model" "$rows" "covenant/baseline-compute" "$o-covenant.csv" "$o-covenant.err" "$o-baseline-compute.csv" "$o-baseline-compute.err"
+  compare "$model" "$rows" "covenant/covenant-1-thread" "$o-covenant.csv" "$o-covenant.err" "$o-covenant1.csv" "$o-covenant1.err"
+  compare "$model" "$rows" "covenant/library" "$o-covenant.csv" "$o-covenant.err" "$o-engine.csv" "$o-engine.err"
+  compare "$model" "$rows" "covenant/openfisca" "$o-covenant.csv" "$o-covenant.err" "$o-openfisca.csv" "$o-openfisca.err" --money "$money"
+  compare "$model" "$rows" "covenant/openfisca-compute" "$o-covenant.csv" "$o-covenant.err" "$o-openfisca-compute.csv" "$o-openfisca-compute.err" --money "$money"
+}
+
+# A small cohort on which --explain is timed for every model, whatever happens at full size.
+run_sample() {
+  local model=$1 input=$2 cov_file
+  local -a flags=()
+  if [ "$model" = suffolk ]; then
+    cov_file=$ROOT/examples/suffolk-personal-budget/allocation.cov
+    for d in "${suffolk_decisions[@]}"; do flags+=(--decision "$d"); done
+  else
+    cov_file=$ROOT/examples/housing-support-tariff/tariff.cov
+    for d in "${housing_decisions[@]}"; do flags+=(--decision "$d"); done
+  fi
+  local o=$OUT/$model-$SAMPLE_ROWS
+  say "$model, $SAMPLE_ROWS rows: --explain against no explanations"
+  measure "$model" "$SAMPLE_ROWS" covenant "end-to-end" "$o-covenant.log" -- \
+    "$COV" batch "$cov_file" --input "$input" --output "$o-covenant.csv" --errors "$o-covenant.err" "${flags[@]}"
+  measure "$model" "$SAMPLE_ROWS" covenant "end-to-end, --explain" "$o-explain.log" -- \
+    "$COV" batch "$cov_file" --input "$input" --output "$o-explain.jsonl" --errors "$o-explain.err" --explain "${flags[@]}"
+  printf '%s\t%s\texplain_bytes\t%s\n' "$model" "$SAMPLE_ROWS" "$(stat -c %s "$o-explain.jsonl" 2>/dev/null || echo 0)" >> "$COMPARE"
+  rm -f "$o-explain.jsonl" "$o-covenant.csv"
+}
+
+for model in suffolk housing; do
+  say "generate $model cohorts"
+  for rows in "${SIZES[@]}"; do
+    "$GEN" "$model" "$rows" "$DATA/$model-$rows.csv"
+  done
+  "$GEN" "$model" "$SAMPLE_ROWS" "$DATA/$model-$SAMPLE_ROWS.csv"
+  run_sample "$model" "$DATA/$model-$SAMPLE_ROWS.csv"
+  for rows in "${SIZES[@]}"; do
+    run_model "$model" "$rows" "$DATA/$model-$rows.csv"
+  done
+done
+
+"$PY" "$BENCH/report.py" "$RESULTS" "$COMPARE" "$DATA/machine.txt" | tee "$DATA/results.md"
