@@ -22,11 +22,14 @@ with open(results_path) as f:
 
 compares = {}
 explain_bytes = {}
+explain_rows = {}
 with open(compare_path) as f:
     for line in f:
         model, rows, pair, rest = line.rstrip("\n").split("\t", 3)
         if pair == "explain_bytes":
             explain_bytes[(model, int(rows))] = int(rest or 0)
+        elif pair == "explain_rows":
+            explain_rows[(model, int(rows))] = int(rest or 0)
         else:
             compares[(model, int(rows), pair)] = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
 
@@ -191,10 +194,20 @@ for model in ("suffolk", "housing"):
         row("OpenFisca", "end to end", of, "e2e", "covenant/openfisca", money)
         row("OpenFisca", "compute-only", of_c, "c", "covenant/openfisca-compute", money)
         print()
+        eb = explain_bytes.get((model, rows), 0)
+        er = explain_rows.get((model, rows), 0)
         if exp and exp[2]:
-            print(f"`--explain` run: {exp[2]}; last message: `{last_line(exp[3])}`.\n")
-        eb = explain_bytes.get((model, rows))
-        if eb and exp and not exp[2]:
+            why = last_line(exp[3]) if not exp[2].startswith("stopped") else ""
+            print(f"`--explain` run: {exp[2]}" + (f"; last message: `{why}`" if why else "") + ".", end=" ")
+            if er:
+                print(
+                    f"By then it had written {er:,} of the {rows:,} rows ({er / exp[0]:.0f} rows/s), "
+                    f"{eb / 1e9:.2f} GB ({eb / er / 1e3:.1f} kB a row); at that rate all the rows would take "
+                    f"{rows / (er / exp[0]) / 60:.0f} minutes and {eb / er * rows / 1e9:.0f} GB.",
+                    end="",
+                )
+            print("\n")
+        elif eb and exp:
             print(f"Explanations written: {eb / 1e9:.2f} GB ({eb / rows / 1e3:.1f} kB a row), deleted after timing.\n")
         if cov_c and cov_c[3]:
             p = cov_c[3]

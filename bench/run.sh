@@ -130,6 +130,17 @@ compare() {
   echo "   compare $pair: $line" >&2
 }
 
+# explained MODEL ROWS FILE.jsonl: records the size and the number of rows of an explained
+# output (a run stopped at the time limit has written only some rows), then deletes it.
+explained() {
+  local bytes lines
+  bytes=$(stat -c %s "$3" 2>/dev/null || echo 0)
+  lines=$( (wc -l < "$3") 2>/dev/null || echo 0)
+  printf '%s\t%s\texplain_bytes\t%s\n' "$1" "$2" "$bytes" >> "$COMPARE"
+  printf '%s\t%s\texplain_rows\t%s\n' "$1" "$2" "$lines" >> "$COMPARE"
+  rm -f "$3"
+}
+
 suffolk_decisions=(points indicative_budget moderated_budget eligible budget_from_formula)
 housing_decisions=(weekly_cost within_limits)
 
@@ -171,8 +182,7 @@ run_model() {
   # With explanations, for every row, written to disk and deleted after timing.
   measure "$model" "$rows" covenant "end-to-end, --explain" "$o-explain.log" -- \
     "$COV" batch "$cov_file" --input "$input" --output "$o-explain.jsonl" --errors "$o-explain.err" --explain "${flags[@]}"
-  printf '%s\t%s\texplain_bytes\t%s\n' "$model" "$rows" "$(stat -c %s "$o-explain.jsonl" 2>/dev/null || echo 0)" >> "$COMPARE"
-  rm -f "$o-explain.jsonl"
+  explained "$model" "$rows" "$o-explain.jsonl"
 
   compare "$model" "$rows" "covenant/baseline" "$o-covenant.csv" "$o-covenant.err" "$o-baseline.csv" "$o-baseline.err"
   compare "$model" "$rows" "covenant/baseline-compute" "$o-covenant.csv" "$o-covenant.err" "$o-baseline-compute.csv" "$o-baseline-compute.err"
@@ -199,8 +209,8 @@ run_sample() {
     "$COV" batch "$cov_file" --input "$input" --output "$o-covenant.csv" --errors "$o-covenant.err" "${flags[@]}"
   measure "$model" "$SAMPLE_ROWS" covenant "end-to-end, --explain" "$o-explain.log" -- \
     "$COV" batch "$cov_file" --input "$input" --output "$o-explain.jsonl" --errors "$o-explain.err" --explain "${flags[@]}"
-  printf '%s\t%s\texplain_bytes\t%s\n' "$model" "$SAMPLE_ROWS" "$(stat -c %s "$o-explain.jsonl" 2>/dev/null || echo 0)" >> "$COMPARE"
-  rm -f "$o-explain.jsonl" "$o-covenant.csv"
+  explained "$model" "$SAMPLE_ROWS" "$o-explain.jsonl"
+  rm -f "$o-covenant.csv"
 }
 
 for model in suffolk housing; do
