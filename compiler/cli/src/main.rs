@@ -62,18 +62,13 @@ enum Command {
         /// The case: a JSON object with one field per declared input.
         #[arg(long)]
         input: PathBuf,
-        /// A decision to evaluate (repeatable); by default every decision without parameters in FILE.
-        #[arg(long = "decision")]
-        decisions: Vec<String>,
+        #[command(flatten)]
+        selection: Selection,
         /// Explain each result: the rules, table rows, comparisons and roundings behind it.
         #[arg(long)]
         explain: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
-        /// The date that chooses dated versions of tables, params and decisions (YYYY-MM-DD),
-        /// instead of the rules' own `as of` declaration.
-        #[arg(long = "as-of", value_name = "DATE")]
-        as_of: Option<String>,
     },
     /// Evaluate decisions for every row of a cohort (CSV or JSON Lines), streaming.
     Batch {
@@ -82,9 +77,8 @@ enum Command {
         /// or `.jsonl` (one case object per line).
         #[arg(long)]
         input: PathBuf,
-        /// A decision to evaluate (repeatable); by default every decision without parameters in FILE.
-        #[arg(long = "decision")]
-        decisions: Vec<String>,
+        #[command(flatten)]
+        selection: Selection,
         /// Where to write results (`.csv` or `.jsonl`); standard output by default.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -94,9 +88,6 @@ enum Command {
         /// Add each row's explanations (JSON; JSON Lines output by default).
         #[arg(long)]
         explain: bool,
-        /// The date that chooses dated versions (YYYY-MM-DD).
-        #[arg(long = "as-of", value_name = "DATE")]
-        as_of: Option<String>,
         /// Worker threads (one per core by default).
         #[arg(long)]
         threads: Option<usize>,
@@ -112,6 +103,18 @@ enum Command {
         stage: Stage,
         file: PathBuf,
     },
+}
+
+/// Which decisions to evaluate, and on which date (shared by `eval` and `batch`).
+#[derive(clap::Args)]
+struct Selection {
+    /// A decision to evaluate (repeatable); by default every decision without parameters in FILE.
+    #[arg(long = "decision")]
+    decisions: Vec<String>,
+    /// The date that chooses dated versions of tables, params and decisions (YYYY-MM-DD),
+    /// instead of the rules' own `as of` declaration.
+    #[arg(long = "as-of", value_name = "DATE")]
+    as_of: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -166,11 +169,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { files, format } => check(&files, format),
-        Command::Eval { file, input, decisions, explain, format, as_of } => {
-            eval(&file, &input, &decisions, explain, format, as_of.as_deref())
+        Command::Eval { file, input, selection, explain, format } => {
+            eval(&file, &input, &selection.decisions, explain, format, selection.as_of.as_deref())
         }
         Command::Test { paths } => test(&paths),
-        Command::Batch { file, input, decisions, output, errors, explain, as_of, threads } => {
+        Command::Batch { file, input, selection, output, errors, explain, threads } => {
+            let Selection { decisions, as_of } = selection;
             let as_of = match parse_as_of(as_of.as_deref()) {
                 Ok(date) => date,
                 Err(code) => return code,
