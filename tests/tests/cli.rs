@@ -444,3 +444,65 @@ fn batch_keeps_input_order_whatever_the_number_of_threads() {
     assert_eq!(numbers.len(), 20_000);
     assert!(numbers.iter().enumerate().all(|(i, n)| *n == (i + 1).to_string()), "rows come out in input order");
 }
+
+#[test]
+fn eval_on_a_contract_prints_the_payment_statement() {
+    let contract = "tests/cases/contracts/supported_housing.cov";
+    let statement = run(&["eval", contract, "--input", "tests/cases/contracts/q1-gate-fails.json"]);
+    assert_eq!(statement.code, 0, "{}", statement.show());
+    for expected in [
+        "Payment statement: contract supported_housing",
+        "Paid (1)",
+        "Not paid (2)",
+        "not paid: the gate \"data quality\" failed",
+        "completeness = about 89.6%, needs >= 95%: about 5.4% short",
+        "paid out £130,000.00 = received £130,000.00 (conserved)",
+        "receipt: rules ",
+    ] {
+        assert!(statement.stdout.contains(expected), "missing {expected:?}\n{}", statement.show());
+    }
+    let json = run_json(&["eval", contract, "--input", "tests/cases/contracts/q1-gate-fails.json", "--format", "json"]);
+    assert_eq!(json["statement"]["schema"], "covenant.statement/1");
+    assert_eq!(json["statement"]["paid_out"], "130000.00");
+    assert_eq!(json["statement"]["payments"][1]["status"], "gate_failed");
+    assert!(json["receipt"]["rules_hash"].is_string());
+    let explained = run(&["eval", contract, "--input", "tests/cases/contracts/q1-capped.json", "--explain"]);
+    assert_eq!(explained.code, 0, "{}", explained.show());
+    assert!(explained.stdout.contains("why:"), "{}", explained.show());
+    assert!(explained.stdout.contains("limited from £30,000.00 to the cap of £15,000.00"), "{}", explained.show());
+}
+
+#[test]
+fn eval_on_a_contract_with_decision_evaluates_the_payment_as_a_decision() {
+    let payment = run(&[
+        "eval",
+        "tests/cases/contracts/supported_housing.cov",
+        "--input",
+        "tests/cases/contracts/q1-capped.json",
+        "--decision",
+        "move_on",
+    ]);
+    assert_eq!(payment.code, 0, "{}", payment.show());
+    assert!(payment.stdout.starts_with("move_on = £15,000.00"), "{}", payment.show());
+}
+
+#[test]
+fn a_statement_period_that_ends_before_it_starts_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("covenant-cli-period-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let case = dir.join("backwards.json");
+    std::fs::write(
+        &case,
+        r#"{"period_start": "2015-06-30", "period_end": "2015-04-01", "reviewed": 1, "records": 1, "moved_on": 0}"#,
+    )
+    .expect("write");
+    let backwards = run(&["eval", "tests/cases/contracts/supported_housing.cov", "--input", &case.to_string_lossy()]);
+    assert_eq!(backwards.code, 1, "{}", backwards.show());
+    assert!(backwards.stderr.contains("E0513"), "{}", backwards.show());
+}
+
+fn run_json(args: &[&str]) -> serde_json::Value {
+    let done = run(args);
+    assert_eq!(done.code, 0, "{}", done.show());
+    serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", done.show()))
+}

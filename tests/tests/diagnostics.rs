@@ -9,7 +9,7 @@ mod common;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// The fixtures that exist now; a missing folder or a lost file must fail the suite.
-const AT_LEAST: usize = 29;
+const AT_LEAST: usize = 30;
 
 /// The error codes each fixture must produce, in order of appearance.
 const EXPECTED_CODES: &[(&str, &[&str])] = &[
@@ -39,6 +39,7 @@ const EXPECTED_CODES: &[(&str, &[&str])] = &[
     ("exception_cycle.cov", &["E0422"]),
     ("versions_overlap_and_gap.cov", &["E0430"]),
     ("split_shares_do_not_add_up.cov", &["E0440"]),
+    ("contract_mistakes.cov", &["E0451", "E0454", "E0452", "E0452"]),
 ];
 
 /// Fixtures whose findings are warnings: the warning codes they must give, in order.

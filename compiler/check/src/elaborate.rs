@@ -42,7 +42,7 @@ impl Body {
 }
 
 const AGGREGATES: &[&str] = &["sum", "count", "min", "max", "all", "any", "filter"];
-const BUILTINS: &[&str] = &["round", "abs", "year", "month", "day", "date", "days_between"];
+const BUILTINS: &[&str] = &["round", "abs", "year", "month", "day", "date", "days_between", "ratio", "pro_rata"];
 
 /// Whether a value of type `actual` may be used where `expected` is wanted.
 pub(crate) fn fits(actual: &Ty, expected: &Ty) -> bool {
@@ -72,6 +72,7 @@ impl Context<'_> {
     pub fn elaborate_all(&mut self) {
         // Splits first: calls to them need their parties.
         self.elaborate_splits();
+        self.elaborate_contracts();
         for (index, &at) in self.param_items.clone().iter().enumerate() {
             let ItemKind::Param(p) = &self.item(at).kind else { continue };
             let id = covenant_ir::ParamId(index as u32);
@@ -1327,8 +1328,8 @@ impl Context<'_> {
         let name = callee.text.as_str();
         let arity = match name {
             "round" => 3,
-            "min" | "max" | "days_between" => 2,
-            "date" => 3,
+            "min" | "max" | "days_between" | "ratio" => 2,
+            "date" | "pro_rata" => 3,
             _ => 1,
         };
         if args.len() != arity {
@@ -1407,6 +1408,12 @@ impl Context<'_> {
             ("day", [Ty::Date]) => ok(Builtin::Day, Ty::INT),
             ("days_between", [Ty::Date, Ty::Date]) => ok(Builtin::DaysBetween, Ty::INT),
             ("date", [a, b, c]) if [a, b, c].iter().all(|t| fits(t, &Ty::INT)) => ok(Builtin::MakeDate, Ty::Date),
+            ("ratio", [Ty::Num(a), Ty::Num(b)]) if unify_additive(*a, *b).is_some() => ok(Builtin::Ratio, Ty::PERCENT),
+            ("pro_rata", [Ty::Num(x), Ty::Num(low), Ty::Num(high)])
+                if unify_additive(*x, *low).is_some() && unify_additive(*x, *high).is_some() =>
+            {
+                ok(Builtin::ProRata, Ty::PERCENT)
+            }
             _ => Err(()),
         };
         match resolved {
@@ -1437,6 +1444,8 @@ fn builtin_usage(name: &str) -> String {
         "abs" => "write `abs(x)` for a number".into(),
         "date" => "write `date(year, month, day)` with three Int values".into(),
         "days_between" => "write `days_between(earlier, later)` with two dates".into(),
+        "ratio" => "write `ratio(numerator, denominator)` with two counts or amounts of the same kind".into(),
+        "pro_rata" => "write `pro_rata(measure, low, high)`: 0% at or below `low`, 100% at or above `high`".into(),
         _ => format!("write `{name}(d)` for a date"),
     }
 }

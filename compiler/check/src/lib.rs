@@ -15,6 +15,7 @@
 //! `E03xx` for types, `E04xx` for tables, `E06xx` for tests (see `spec/errors.md`).
 
 mod analysis;
+mod contracts;
 mod elaborate;
 mod graph;
 mod lints;

@@ -50,6 +50,8 @@ pub(crate) struct Context<'m> {
     /// `as of` declarations: (module index, item index).
     pub as_of_items: Vec<(usize, usize)>,
     pub split_items: Vec<(usize, usize)>,
+    pub contract_items: Vec<(usize, usize)>,
+    pub payment_items: Vec<(usize, usize)>,
 }
 
 const BUILTIN_TYPES: &[&str] =
@@ -73,6 +75,8 @@ impl<'m> Context<'m> {
             dispatchers: Vec::new(),
             as_of_items: Vec::new(),
             split_items: Vec::new(),
+            contract_items: Vec::new(),
+            payment_items: Vec::new(),
         }
     }
 
@@ -95,7 +99,50 @@ impl<'m> Context<'m> {
                 let at = (m, i);
                 let doc = item.doc.clone();
                 let (name, def) = match &item.kind {
-                    ItemKind::Import(_) | ItemKind::Test(_) => continue,
+                    ItemKind::Import(_) | ItemKind::Test(_) | ItemKind::Clause(_) => continue,
+                    ItemKind::Contract(_) => {
+                        self.contract_items.push(at);
+                        continue;
+                    }
+                    ItemKind::Payment(p) => {
+                        // A payment is also the decision giving what it pays in the period.
+                        self.payment_items.push(at);
+                        self.decision_items.push(at);
+                        self.calls.push(Vec::new());
+                        let decision = DecisionId(self.program.decisions.len() as u32);
+                        let clause = p.clause.as_ref().map(|(c, _)| c.clone());
+                        self.program.decisions.push(DecisionDef {
+                            name: p.name.text.clone(),
+                            qualified: self.qualified(m, &p.name.text),
+                            params: Vec::new(),
+                            locals: 0,
+                            ty: Ty::MONEY,
+                            body: NodeId(0),
+                            valid: None,
+                            clause: clause.clone(),
+                            span: item.span,
+                            name_span: p.name.span,
+                            doc,
+                        });
+                        self.program.payments.push(covenant_ir::PaymentDef {
+                            name: p.name.text.clone(),
+                            title: p.title.as_ref().map(|(t, _)| t.clone()),
+                            decision,
+                            payer: covenant_ir::PartyRef::Party(0),
+                            payee: covenant_ir::PartyRef::Party(0),
+                            amount: covenant_ir::PaymentAmount::Period(NodeId(0)),
+                            schedule: covenant_ir::Schedule::AtContractEnd,
+                            within: None,
+                            gates: Vec::new(),
+                            trigger: None,
+                            cap: None,
+                            floor: None,
+                            clause,
+                            span: item.span,
+                            name_span: p.name.span,
+                        });
+                        (&p.name, Def::Decision(decision))
+                    }
                     ItemKind::AsOf(_) => {
                         self.as_of_items.push(at);
                         continue;

@@ -314,6 +314,9 @@ fn eval(
     if let Some(date) = as_of {
         session = session.with_as_of(date);
     }
+    if names.is_empty() && program.contract.is_some() {
+        return statement(&compilation, &mut session, want_explanation, format, &receipt);
+    }
     let mut results = serde_json::Map::new();
     let mut failed = false;
     for id in decisions {
@@ -358,13 +361,54 @@ fn eval(
         let out = serde_json::json!({ "decisions": results, "receipt": receipt });
         out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        let date = receipt.as_of.as_ref().map_or(String::new(), |d| format!(" · as of {d}"));
-        out!(
-            "receipt: rules {} · inputs {}{date} · {}",
-            short_hash(&receipt.rules_hash),
-            short_hash(&receipt.inputs_hash),
-            receipt.engine
-        );
+        print_receipt(&receipt);
+    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+fn print_receipt(receipt: &receipt::Receipt) {
+    let date = receipt.as_of.as_ref().map_or(String::new(), |d| format!(" · as of {d}"));
+    out!(
+        "receipt: rules {} · inputs {}{date} · {}",
+        short_hash(&receipt.rules_hash),
+        short_hash(&receipt.inputs_hash),
+        receipt.engine
+    );
+}
+
+/// `eval` on a contract without `--decision`: the payment statement for the period.
+fn statement(
+    compilation: &Compilation,
+    session: &mut Session<'_>,
+    want_explanation: bool,
+    format: OutputFormat,
+    receipt: &receipt::Receipt,
+) -> ExitCode {
+    let program = &compilation.program;
+    let statement = match session.statement(want_explanation) {
+        Ok(s) => s,
+        Err(error) => {
+            eprint!("{}", diagnostics::render(&error.to_diagnostic(), &compilation.sources, color()));
+            eprintln!("no statement: the statement period could not be determined");
+            return ExitCode::from(1);
+        }
+    };
+    let mut failed = false;
+    for line in &statement.lines {
+        if let Err(error) = &line.outcome {
+            failed = true;
+            eprint!("{}", diagnostics::render(&error.to_diagnostic(), &compilation.sources, color()));
+        }
+    }
+    if format == OutputFormat::Json {
+        let out = serde_json::json!({
+            "statement": explain::statement_json(program, &compilation.sources, &statement),
+            "receipt": receipt,
+        });
+        out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        out!("{}", explain::statement_text(program, &compilation.sources, &statement));
+        print_receipt(receipt);
     }
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }

@@ -19,6 +19,7 @@
 //! | E0510 | No rule of a decision applies and it has no `default`. | Add a `default`, or a rule for this case. |
 //! | E0511 | Something with dated versions was evaluated, but there is no date to choose by. | Declare `as of …` in the rules, or give `--as-of DATE`. |
 //! | E0512 | No version of a dated table, param or decision is valid on the evaluation date. | Add a version for that date, or check the date. |
+//! | E0513 | The contract's statement period ends before it starts. | Check the period's dates in the inputs. |
 //! | E0599 | Internal invariant broken: the compiled program is inconsistent (a checker or lowering bug, or a hand-edited IR). | Report it with the program and inputs; it is a bug in Covenant, not in your rules. |
 
 use covenant_source::{Diagnostic, Span};
@@ -38,6 +39,7 @@ pub mod code {
     pub const EMPTY_RULES: &str = "E0510";
     pub const NO_DATE: &str = "E0511";
     pub const NO_VERSION: &str = "E0512";
+    pub const PERIOD: &str = "E0513";
     pub const INTERNAL: &str = "E0599";
 }
 

@@ -11,11 +11,13 @@
 pub mod error;
 pub mod index;
 mod ops;
+pub mod payments;
 mod session;
 pub mod trace;
 
 pub use error::EvalError;
 pub use index::Indexes;
+pub use payments::{PaymentOutcome, PaymentStatus, Statement};
 pub use session::{MAX_CALL_DEPTH, MAX_EXPR_DEPTH, Session, eval_constant};
 pub use trace::{Arg, Branch, NoTrace, Operand, Recorder, Step, StepKind, Tracer, Typed};
 

@@ -51,11 +51,11 @@ pub const MAX_EXPR_DEPTH: u32 = 500;
 /// Frame slots beyond this are refused (a corrupt `locals` count must not exhaust memory).
 const MAX_FRAME: usize = 1 << 16;
 
-type Frame = Vec<Value>;
+pub(crate) type Frame = Vec<Value>;
 /// Errors are boxed inside the evaluator to keep results (and stack frames) small.
-type Res<T = Value> = Result<T, Box<EvalError>>;
+pub(crate) type Res<T = Value> = Result<T, Box<EvalError>>;
 /// Where the evaluator writes the description of the step it is evaluating (when tracing).
-type Detail = Option<Box<StepKind>>;
+pub(crate) type Detail = Option<Box<StepKind>>;
 
 /// One evaluation context: a program, one set of inputs, and the memo of decisions and params.
 pub struct Session<'p> {
@@ -322,7 +322,7 @@ impl<'p> Session<'p> {
     }
 
     /// Evaluates a node: the one recursive entry point, with the depth guard.
-    fn eval<T: Tracer>(&mut self, id: NodeId, frame: &mut Frame, tracer: &mut T) -> Res {
+    pub(crate) fn eval<T: Tracer>(&mut self, id: NodeId, frame: &mut Frame, tracer: &mut T) -> Res {
         let at = self.enter_node(id)?;
         self.depth += 1;
         let result = if T::ENABLED && !self.transparent(at.node) {
@@ -384,6 +384,7 @@ impl<'p> Session<'p> {
             NodeKind::Rules { rules, default } => self.rules_node(at, (rules, *default), frame, tracer, detail),
             NodeKind::Versioned { name, versions } => self.versioned(at, (name, versions), frame, tracer, detail),
             NodeKind::Split { id, amount, party } => self.split(at, (*id, *amount, *party), frame, tracer, detail),
+            NodeKind::Payment(id) => self.payment_node(at.span(), *id, tracer, detail),
         }
     }
 
@@ -1116,6 +1117,7 @@ impl<'p> Session<'p> {
             NodeKind::Rules { .. } => "rules".into(),
             NodeKind::Versioned { name, .. } => name.clone(),
             NodeKind::Split { id, .. } => program.splits.get(id.index()).map_or("split", |s| &s.name).into(),
+            NodeKind::Payment(id) => program.payments.get(id.index()).map_or("payment", |p| &p.name).into(),
             NodeKind::Const(_) | NodeKind::Local(_) | NodeKind::Record(_) | NodeKind::List(_) => "value".into(),
         }
     }
@@ -1625,7 +1627,8 @@ impl<'p> Session<'p> {
         let arity = match f {
             Builtin::Min2 | Builtin::Max2 | Builtin::DaysBetween => 2,
             Builtin::Abs | Builtin::Year | Builtin::Month | Builtin::Day => 1,
-            Builtin::MakeDate => 3,
+            Builtin::MakeDate | Builtin::ProRata => 3,
+            Builtin::Ratio => 2,
         };
         if values.len() != arity {
             return Err(internal(at.span(), format!("`{}` given {} arguments", f.name(), values.len())));
@@ -1656,6 +1659,15 @@ impl<'p> Session<'p> {
                 Value::Date(make_date(at, *y, *m, *d)?)
             }
             (Builtin::DaysBetween, [Value::Date(a), Value::Date(b)]) => Value::Num(Decimal::from(a.days_until(*b))),
+            (Builtin::Ratio, [Value::Num(_), Value::Num(den)]) if den.is_zero() => {
+                Value::None(Arc::from("the denominator of the ratio is zero"))
+            }
+            (Builtin::Ratio, [Value::Num(num), Value::Num(den)]) => {
+                Value::Num(num.checked_div(*den).ok_or_else(|| self.overflow(at, "the ratio".into()))?)
+            }
+            (Builtin::ProRata, [Value::Num(x), Value::Num(low), Value::Num(high)]) => {
+                Value::Num(pro_rata(*x, *low, *high).ok_or_else(|| self.overflow(at, "the proportion".into()))?)
+            }
             (_, values) => {
                 let kinds: Vec<&str> = values.iter().map(ops::kind_name).collect();
                 return Err(internal(at.span(), format!("`{}` applied to {}", f.name(), kinds.join(", "))));
@@ -1720,6 +1732,19 @@ impl<'p> Session<'p> {
 
     fn mismatch(&self, at: At<'p>, expected: &str, found: &Value) -> Box<EvalError> {
         internal(at.span(), format!("expected {expected}, found {}", ops::kind_name(found)))
+    }
+}
+
+/// The share of the way `x` has gone from `low` to `high`: 0 at or below `low`, 1 at or
+/// above `high`. Exact except for the last digit of a fraction that does not terminate;
+/// `None` if the differences overflow.
+fn pro_rata(x: Decimal, low: Decimal, high: Decimal) -> Option<Decimal> {
+    if x <= low {
+        Some(Decimal::ZERO)
+    } else if x >= high {
+        Some(Decimal::ONE)
+    } else {
+        x.checked_sub(low)?.checked_div(high.checked_sub(low)?)
     }
 }
 

@@ -301,6 +301,9 @@ pub enum StepKind {
         party: u32,
         remainder_to: u32,
     },
+    /// A contract payment for the statement period: paid (with its instalments) or not, and
+    /// why not. Children: the gates, trigger and amount as evaluated.
+    Payment(Box<crate::payments::PaymentOutcome>),
     /// The version of a dated table, param or decision chosen by the evaluation date; the
     /// child is the chosen version's step.
     Version { name: String, valid: String, date: String },

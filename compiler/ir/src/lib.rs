@@ -27,7 +27,7 @@ macro_rules! id {
         }
     )*};
 }
-id!(NodeId, InputId, ParamId, DecisionId, TableId, LocalId, SplitId);
+id!(NodeId, InputId, ParamId, DecisionId, TableId, LocalId, SplitId, PaymentId);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Program {
@@ -41,6 +41,9 @@ pub struct Program {
     pub decisions: Vec<DecisionDef>,
     pub tests: Vec<TestDef>,
     pub splits: Vec<SplitDef>,
+    /// The contract whose payments the program states, if it declares one.
+    pub contract: Option<ContractDef>,
+    pub payments: Vec<PaymentDef>,
     pub nodes: Vec<Node>,
     /// `as of EXPR`: the date that chooses dated versions (unless the caller gives one).
     pub as_of: Option<NodeId>,
@@ -108,6 +111,8 @@ pub enum Owner {
     /// The program's `as of` declaration.
     AsOf,
     Split(SplitId),
+    /// The contract's statement period.
+    Contract,
 }
 
 /// The dates over which a version is valid, both ends included; an open end is unbounded.
@@ -227,12 +232,104 @@ pub enum NodeKind {
         amount: NodeId,
         party: NodeId,
     },
+    /// The amount a payment pays in the statement period (zero when it is not paid).
+    Payment(PaymentId),
     /// A reference to something with dated versions: the version valid on the evaluation date
     /// is evaluated. No date, or no version valid on it, is an evaluation error.
     Versioned {
         name: String,
         versions: Vec<VersionArm>,
     },
+}
+
+/// A contract: its parties (the variants of the enum `Party`), term and statement period.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContractDef {
+    pub name: String,
+    pub title: Option<String>,
+    pub parties: EnumId,
+    /// Each party's role (`commissioner`, `provider`, …), by variant index.
+    pub roles: Vec<String>,
+    /// First and last day of the term, both included.
+    pub term: (Date, Date),
+    /// The first and last day of the statement period; the whole term when not declared.
+    pub period: Option<(NodeId, NodeId)>,
+    /// How each payment is rounded to pence.
+    pub rounding: RoundMode,
+    pub source: Option<String>,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+/// Who pays or is paid: one party, or the parties of a split in their shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartyRef {
+    Party(u32),
+    Split(SplitId),
+}
+
+/// A payment term of the contract. Its name is also a `Money` decision: the amount it pays
+/// in the statement period.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentDef {
+    pub name: String,
+    pub title: Option<String>,
+    pub decision: DecisionId,
+    pub payer: PartyRef,
+    pub payee: PartyRef,
+    pub amount: PaymentAmount,
+    pub schedule: Schedule,
+    /// Added to every due date (`within 30 days`): a `Duration` node.
+    pub within: Option<NodeId>,
+    /// Data-quality and other gates: (label, condition); no payment unless all hold.
+    pub gates: Vec<(String, NodeId)>,
+    /// The trigger: no payment unless it holds.
+    pub trigger: Option<NodeId>,
+    pub cap: Option<NodeId>,
+    pub floor: Option<NodeId>,
+    pub clause: Option<String>,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub enum PaymentAmount {
+    /// A rate per year or per month, paid in instalments and pro-rated by day.
+    Block { rate: NodeId, per: Unit },
+    /// The amount for the statement period, paid once.
+    Period(NodeId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Schedule {
+    Monthly {
+        in_advance: bool,
+    },
+    Quarterly {
+        in_advance: bool,
+    },
+    Once {
+        in_advance: bool,
+    },
+    AtContractEnd,
+    /// On a date (a `Date` node).
+    On(NodeId),
+}
+
+impl Schedule {
+    /// How the schedule is written: `monthly in advance`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Schedule::Monthly { in_advance: true } => "monthly in advance",
+            Schedule::Monthly { in_advance: false } => "monthly in arrears",
+            Schedule::Quarterly { in_advance: true } => "quarterly in advance",
+            Schedule::Quarterly { in_advance: false } => "quarterly in arrears",
+            Schedule::Once { in_advance: true } => "in advance",
+            Schedule::Once { in_advance: false } => "in arrears",
+            Schedule::AtContractEnd => "at contract end",
+            Schedule::On(_) => "on a date",
+        }
+    }
 }
 
 /// Shares of an amount between parties (the variants of an enum), summing to exactly 100%.
@@ -422,6 +519,11 @@ pub enum Builtin {
     Day,
     MakeDate,
     DaysBetween,
+    /// `ratio(numerator, denominator)`: a percentage; no value when the denominator is zero.
+    Ratio,
+    /// `pro_rata(x, low, high)`: 0% at or below `low`, 100% at or above `high`, in
+    /// proportion between.
+    ProRata,
 }
 
 impl Builtin {
@@ -435,6 +537,8 @@ impl Builtin {
             Builtin::Day => "day",
             Builtin::MakeDate => "date",
             Builtin::DaysBetween => "days_between",
+            Builtin::Ratio => "ratio",
+            Builtin::ProRata => "pro_rata",
         }
     }
 }

@@ -12,9 +12,12 @@
 //! location rather than failing.
 
 mod json;
+mod statement;
 #[cfg(test)]
 mod tests;
 mod text;
+
+pub use statement::STATEMENT_SCHEMA;
 
 use covenant_eval::Step;
 use covenant_ir::types::Ty;
@@ -32,6 +35,21 @@ pub fn explain_text(program: &Program, sources: &SourceMap, step: &Step) -> Stri
 /// The explanation as JSON: `{"schema": "covenant.explanation/1", "step": {…}}`.
 pub fn explain_json(program: &Program, sources: &SourceMap, step: &Step) -> serde_json::Value {
     serde_json::json!({ "schema": SCHEMA, "step": json::step(&Ctx { program, sources }, step) })
+}
+
+/// A contract's payment statement as terminal text: payments made, payments not made and
+/// why not, totals per party.
+pub fn statement_text(program: &Program, sources: &SourceMap, statement: &covenant_eval::Statement) -> String {
+    statement::render_text(&Ctx { program, sources }, statement)
+}
+
+/// A contract's payment statement as JSON (`covenant.statement/1`).
+pub fn statement_json(
+    program: &Program,
+    sources: &SourceMap,
+    statement: &covenant_eval::Statement,
+) -> serde_json::Value {
+    statement::render_json(&Ctx { program, sources }, statement)
 }
 
 /// What both renderers read: the program (names, types) and the sources (locations, text).

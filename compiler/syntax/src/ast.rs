@@ -47,6 +47,86 @@ pub enum ItemKind {
     /// `as of EXPR`: the date that chooses dated versions, usually from the inputs.
     AsOf(Expr),
     Split(SplitDecl),
+    Contract(Box<ContractDecl>),
+    /// `clause "4.1" "Core payment"`: a heading; the declarations after it (to the next
+    /// heading) come from that clause and cite it.
+    Clause(ClauseHeading),
+    Payment(Box<PaymentDecl>),
+}
+
+/// `contract alliance "Title" { term …  period …  party …  }`: the parties, the term and the
+/// statement period of the contract whose clauses follow in the file.
+#[derive(Debug, Clone)]
+pub struct ContractDecl {
+    pub name: Name,
+    pub title: Option<(String, Span)>,
+    /// `term 2015-04-01 to 2016-03-31`: first and last day, both included.
+    pub term: Option<(Expr, Expr)>,
+    /// `period quarter.start to quarter.end`: the statement period, usually from the inputs.
+    pub period: Option<(Expr, Expr)>,
+    /// `rounding half_even`: how payments are rounded to pence (half up by default).
+    pub rounding: Option<Name>,
+    pub source: Option<(String, Span)>,
+    pub parties: Vec<PartyDecl>,
+}
+
+/// `party Council commissioner "Suffolk County Council"`.
+#[derive(Debug, Clone)]
+pub struct PartyDecl {
+    pub name: Name,
+    pub role: Name,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClauseHeading {
+    pub number: (String, Span),
+    pub title: (String, Span),
+}
+
+impl ClauseHeading {
+    /// How the clause is cited: `4.1 "Core payment"`.
+    pub fn citation(&self) -> String {
+        format!("{} \"{}\"", self.number.0, self.title.0)
+    }
+}
+
+/// `payment core "Core payment" from Council to Provider block core_value paid monthly in advance`.
+#[derive(Debug, Clone)]
+pub struct PaymentDecl {
+    pub name: Name,
+    pub title: Option<(String, Span)>,
+    /// A party, or a split that shares the amount between parties.
+    pub from: Name,
+    pub to: Name,
+    pub amount: Option<PaymentAmount>,
+    pub schedule: Option<(ScheduleDecl, Span)>,
+    /// `within 30 days`: added to each due date.
+    pub within: Option<Expr>,
+    /// `gate "label" requires condition`: no payment unless the condition holds.
+    pub gates: Vec<(String, Span, Expr)>,
+    /// `when condition`: the trigger.
+    pub when: Option<Expr>,
+    pub cap: Option<Expr>,
+    pub floor: Option<Expr>,
+    pub clause: Option<(String, Span)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PaymentAmount {
+    /// `block value`: a rate (per year or per month) paid in instalments, pro-rated by day.
+    Block(Expr),
+    /// `amount value`: the amount for the statement period, paid once.
+    Amount(Expr),
+}
+
+#[derive(Debug, Clone)]
+pub enum ScheduleDecl {
+    Monthly { in_advance: bool },
+    Quarterly { in_advance: bool },
+    Once { in_advance: bool },
+    AtContractEnd,
+    On(Expr),
 }
 
 /// `split gain_share over Member remainder to Trust { Trust => 40%  … }`: shares of an

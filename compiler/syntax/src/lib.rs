@@ -124,7 +124,48 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
             (None, None) => {}
         }
     }
+    desugar_contracts(&mut result);
     (result, diagnostics)
+}
+
+/// A contract's parties become an enum `Party` (so splits can share amounts between them),
+/// and each clause heading is cited by the declarations after it that cite no clause.
+fn desugar_contracts(file: &mut ast::File) {
+    use ast::{EnumDecl, ItemKind, Name, VariantDecl};
+    let mut parties = Vec::new();
+    let mut heading: Option<(String, Span)> = None;
+    for item in &mut file.items {
+        let cited = match &mut item.kind {
+            ItemKind::Clause(h) => {
+                heading = Some((h.citation(), item.span));
+                continue;
+            }
+            ItemKind::Contract(c) => {
+                let variants = c
+                    .parties
+                    .iter()
+                    .map(|p| VariantDecl { name: p.name.clone(), code: None, label: p.label.clone() })
+                    .collect();
+                let name = Name { text: "Party".into(), span: c.name.span };
+                parties.push(ast::Item {
+                    doc: Some(format!("The parties to contract `{}`.", c.name.text)),
+                    kind: ItemKind::Enum(EnumDecl { name, ordered: false, variants }),
+                    span: item.span,
+                });
+                continue;
+            }
+            ItemKind::Decision(d) => &mut d.clause,
+            ItemKind::Param(p) => &mut p.clause,
+            ItemKind::Table(t) => &mut t.clause,
+            ItemKind::Split(s) => &mut s.clause,
+            ItemKind::Payment(p) => &mut p.clause,
+            _ => continue,
+        };
+        if cited.is_none() {
+            cited.clone_from(&heading);
+        }
+    }
+    file.items.extend(parties);
 }
 
 /// In a table or split body, a line break between tokens at the body's own bracket level ends a row:
@@ -246,7 +287,7 @@ fn split_items<'a, 's>(tokens: &'a [(Token<'s>, SimpleSpan)]) -> Vec<&'a [(Token
             _ => {}
         }
         // `as of` is also a line of a test block, so `as` starts an item only outside braces.
-        let starts = tokens[i].0.starts_item() && !(tokens[i].0 == Token::As && depth > 0);
+        let starts = tokens[i].0.starts_item() && !continues_item(tokens, i, depth);
         let after_doc = i > 0 && matches!(tokens[i - 1].0, Token::DocComment(_));
         if starts && !after_doc && i > start {
             chunks.push(&tokens[start..i]);
@@ -257,6 +298,21 @@ fn split_items<'a, 's>(tokens: &'a [(Token<'s>, SimpleSpan)]) -> Vec<&'a [(Token
         chunks.push(&tokens[start..]);
     }
     chunks
+}
+
+/// Whether a keyword that can start an item is, here, part of the item before it: `as of`
+/// inside a test, `paid at contract end` in a payment, and `clause "…"` citing a clause
+/// (a heading is `clause "number" "title"`).
+fn continues_item(tokens: &[(Token<'_>, SimpleSpan)], i: usize, depth: usize) -> bool {
+    match tokens[i].0 {
+        Token::As => depth > 0,
+        Token::Contract => i > 0 && tokens[i - 1].0 == Token::Ident("at"),
+        Token::Clause => !matches!(
+            (tokens.get(i + 1).map(|t| &t.0), tokens.get(i + 2).map(|t| &t.0)),
+            (Some(Token::Text(_)), Some(Token::Text(_)))
+        ),
+        _ => false,
+    }
 }
 
 /// The diagnostic for a parse error, or `None` when the lexer has already reported its cause.

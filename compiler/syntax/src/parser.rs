@@ -498,9 +498,152 @@ enum TableOption {
 
 /// `clause "Schedule 2, 4.1"`: the contract clause a declaration comes from.
 fn clause<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, (String, Span)> {
-    word("clause")
-        .ignore_then(select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span()))))
-        .labelled("a clause (`clause \"Schedule 2, 4.1\"`)")
+    just(Token::Clause).ignore_then(quoted(file)).labelled("a clause (`clause \"Schedule 2, 4.1\"`)").boxed()
+}
+
+/// Text in quotes, unescaped, with its span.
+fn quoted<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, (String, Span)> {
+    select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span()))).boxed()
+}
+
+enum ContractLine {
+    Term(Expr, Expr),
+    Period(Expr, Expr),
+    Rounding(Name),
+    Source((String, Span)),
+    Party(PartyDecl),
+}
+
+/// `contract NAME "Title" { term …  period …  rounding …  source …  party … }`.
+fn contract<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind> {
+    let range = |w: &'static str| word(w).ignore_then(expr(file)).then_ignore(word("to")).then(expr(file));
+    let line = choice((
+        range("term").map(|(a, b)| ContractLine::Term(a, b)),
+        range("period").map(|(a, b)| ContractLine::Period(a, b)),
+        word("rounding").ignore_then(name(file)).map(ContractLine::Rounding),
+        word("source").ignore_then(quoted(file)).map(ContractLine::Source),
+        word("party")
+            .ignore_then(name(file))
+            .then(name(file))
+            .then(quoted(file).or_not())
+            .map(|((name, role), label)| ContractLine::Party(PartyDecl { name, role, label: label.map(|l| l.0) })),
+    ))
+    .labelled("a contract line (`term`, `period`, `rounding`, `source` or `party`)");
+    just(Token::Contract)
+        .ignore_then(name(file))
+        .then(quoted(file).or_not())
+        .then(line.repeated().collect::<Vec<_>>().delimited_by(just(Token::LBrace), just(Token::RBrace)))
+        .map(|((name, title), lines)| {
+            let mut c = ContractDecl {
+                name,
+                title,
+                term: None,
+                period: None,
+                rounding: None,
+                source: None,
+                parties: Vec::new(),
+            };
+            for line in lines {
+                match line {
+                    ContractLine::Term(a, b) => c.term = Some((a, b)),
+                    ContractLine::Period(a, b) => c.period = Some((a, b)),
+                    ContractLine::Rounding(r) => c.rounding = Some(r),
+                    ContractLine::Source(s) => c.source = Some(s),
+                    ContractLine::Party(p) => c.parties.push(p),
+                }
+            }
+            ItemKind::Contract(Box::new(c))
+        })
+        .boxed()
+}
+
+enum PaymentLine {
+    Amount(PaymentAmount),
+    Schedule(ScheduleDecl, Span),
+    Within(Expr),
+    Gate(String, Span, Expr),
+    When(Expr),
+    Cap(Expr),
+    Floor(Expr),
+    Clause((String, Span)),
+}
+
+/// `payment NAME "Title" from PARTY to PARTY` and then, in any order: `block …` or
+/// `amount …`, `paid …`, `within …`, `gate "…" requires …`, `when …`, `cap …`, `floor …`.
+fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind> {
+    let timing = just(Token::In).ignore_then(choice((word("advance").to(true), word("arrears").to(false))));
+    let schedule = word("paid")
+        .ignore_then(choice((
+            word("monthly").ignore_then(timing.clone()).map(|in_advance| ScheduleDecl::Monthly { in_advance }),
+            word("quarterly").ignore_then(timing.clone()).map(|in_advance| ScheduleDecl::Quarterly { in_advance }),
+            timing.map(|in_advance| ScheduleDecl::Once { in_advance }),
+            word("at").ignore_then(just(Token::Contract)).ignore_then(word("end")).to(ScheduleDecl::AtContractEnd),
+            word("on").ignore_then(expr(file)).map(ScheduleDecl::On),
+        )))
+        .map_with(move |s, e| PaymentLine::Schedule(s, sp(file, e.span())))
+        .labelled("a schedule (`paid monthly in advance`, `paid in arrears`, `paid at contract end`, …)");
+    let line = choice((
+        word("block").ignore_then(expr(file)).map(|e| PaymentLine::Amount(PaymentAmount::Block(e))),
+        word("amount").ignore_then(expr(file)).map(|e| PaymentLine::Amount(PaymentAmount::Amount(e))),
+        schedule,
+        word("within").ignore_then(expr(file)).map(PaymentLine::Within),
+        word("gate")
+            .ignore_then(quoted(file))
+            .then_ignore(word("requires"))
+            .then(expr(file))
+            .map(|((label, span), cond)| PaymentLine::Gate(label, span, cond)),
+        word("when").ignore_then(expr(file)).map(PaymentLine::When),
+        word("cap").ignore_then(expr(file)).map(PaymentLine::Cap),
+        word("floor").ignore_then(expr(file)).map(PaymentLine::Floor),
+        clause(file).map(PaymentLine::Clause),
+    ))
+    .labelled("a payment line (`block`, `amount`, `paid`, `within`, `gate`, `when`, `cap`, `floor`)");
+    just(Token::Payment)
+        .ignore_then(name(file))
+        .then(quoted(file).or_not())
+        .then_ignore(word("from"))
+        .then(name(file))
+        .then_ignore(word("to"))
+        .then(name(file))
+        .then(line.repeated().collect::<Vec<_>>())
+        .map(|((((name, title), from), to), lines)| {
+            let mut p = PaymentDecl {
+                name,
+                title,
+                from,
+                to,
+                amount: None,
+                schedule: None,
+                within: None,
+                gates: Vec::new(),
+                when: None,
+                cap: None,
+                floor: None,
+                clause: None,
+            };
+            for line in lines {
+                match line {
+                    PaymentLine::Amount(a) => p.amount = Some(a),
+                    PaymentLine::Schedule(s, span) => p.schedule = Some((s, span)),
+                    PaymentLine::Within(e) => p.within = Some(e),
+                    PaymentLine::Gate(label, span, cond) => p.gates.push((label, span, cond)),
+                    PaymentLine::When(e) => p.when = Some(e),
+                    PaymentLine::Cap(e) => p.cap = Some(e),
+                    PaymentLine::Floor(e) => p.floor = Some(e),
+                    PaymentLine::Clause(c) => p.clause = Some(c),
+                }
+            }
+            ItemKind::Payment(Box::new(p))
+        })
+        .boxed()
+}
+
+/// `clause "4.1" "Core payment"`: a heading for the declarations that follow.
+fn clause_heading<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind> {
+    just(Token::Clause)
+        .ignore_then(quoted(file))
+        .then(quoted(file))
+        .map(|(number, title)| ItemKind::Clause(ClauseHeading { number, title }))
         .boxed()
 }
 
@@ -724,8 +867,22 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
             ItemKind::Split(SplitDecl { name, over, remainder, source, shares, clause })
         });
     docs.then(
-        choice((import, enum_decl, record, input, param, table, decision, test, as_of, split))
-            .labelled("a declaration"),
+        choice((
+            import,
+            enum_decl,
+            record,
+            input,
+            param,
+            table,
+            decision,
+            test,
+            as_of,
+            split,
+            contract(file),
+            payment(file),
+            clause_heading(file),
+        ))
+        .labelled("a declaration"),
     )
     .map_with(move |(docs, kind), e| Item {
         doc: if docs.is_empty() { None } else { Some(docs.join("\n")) },

@@ -35,6 +35,12 @@ pub enum Token<'src> {
     Test,
     #[token("split")]
     Split,
+    #[token("contract")]
+    Contract,
+    #[token("payment")]
+    Payment,
+    #[token("clause")]
+    Clause,
     #[token("as")]
     As,
     #[token("if")]
@@ -154,6 +160,9 @@ impl Token<'_> {
                 | Token::Decision
                 | Token::Test
                 | Token::Split
+                | Token::Contract
+                | Token::Payment
+                | Token::Clause
                 | Token::As
                 | Token::DocComment(_)
         )
@@ -175,6 +184,9 @@ impl fmt::Display for Token<'_> {
             Token::Decision => "`decision`",
             Token::Test => "`test`",
             Token::Split => "`split`",
+            Token::Contract => "`contract`",
+            Token::Payment => "`payment`",
+            Token::Clause => "`clause`",
             Token::As => "`as`",
             Token::If => "`if`",
             Token::Then => "`then`",

@@ -46,6 +46,7 @@ fn kind_name(kind: &StepKind) -> &'static str {
         StepKind::Rules { .. } => "rules",
         StepKind::Version { .. } => "version",
         StepKind::Split { .. } => "split",
+        StepKind::Payment(_) => "payment",
         StepKind::Rule { .. } => "rule",
         StepKind::Value => "value",
         StepKind::Failed { .. } => "failed",
@@ -119,6 +120,7 @@ fn fields(ctx: &Ctx<'_>, step: &Step, o: &mut Map<String, J>) {
                 ),
             );
         }
+        StepKind::Payment(outcome) => super::statement::outcome_fields(ctx, outcome, o),
         StepKind::Version { name, valid, date } => {
             put("name", J::from(name.as_str()));
             put("valid", J::from(valid.as_str()));
@@ -238,7 +240,7 @@ fn operand(ctx: &Ctx<'_>, x: &Operand) -> J {
     })
 }
 
-fn location(ctx: &Ctx<'_>, span: Span) -> J {
+pub(super) fn location(ctx: &Ctx<'_>, span: Span) -> J {
     match ctx.locate(span) {
         Some(l) => json!({
             "file": l.file.name,

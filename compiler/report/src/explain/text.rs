@@ -378,6 +378,22 @@ impl Out<'_, '_> {
             StepKind::Version { name, valid, date } => {
                 format!("{name} = {v}: the version valid {valid}, chosen by the date {date}")
             }
+            StepKind::Payment(outcome) => {
+                let schedule =
+                    self.ctx.program.payments.get(outcome.payment.index()).map_or("", |p| p.schedule.describe());
+                let mut slots: Vec<_> = outcome.instalments.iter().map(|i| (i.from, i.to)).collect();
+                slots.dedup();
+                let lines = outcome.instalments.len();
+                let count = match (slots.len(), lines) {
+                    (1, 1) => "one payment".to_string(),
+                    (n, l) if n == l => format!("{n} instalments"),
+                    (n, l) => format!("{n} instalment(s) in {l} payments between the parties"),
+                };
+                match super::statement::why_not(&outcome.status) {
+                    None => format!("payment {} = {v}: paid {schedule}, {count}", step.label),
+                    Some(reason) => format!("payment {} = {v}: {reason}", step.label),
+                }
+            }
             StepKind::Rules { applied, .. } => match applied {
                 Some(label) => format!("rule \"{label}\" applies: {v}"),
                 None => format!("no rule applies, so the default: {v}"),
