@@ -1,5 +1,5 @@
-//! `test` blocks: each `given` names an input and each `expect` a decision without
-//! parameters; their values are constants checked against the declared types.
+//! `test` blocks: each `given` names an input and gives it a constant; each `expect`
+//! compares two expressions evaluated with those inputs (usually a decision and a constant).
 
 use crate::elaborate::Body;
 use crate::scope::{Context, Def, suggest};
@@ -75,10 +75,10 @@ impl Context<'_> {
                         self.diagnostics.push(d);
                         continue;
                     }
-                    // The target reads the test's inputs; the expected value is a constant.
+                    // Both sides read the test's inputs: `expect a + b == total` checks a sum.
                     let mut target_body = Body { constant: false, ..Body::constant(m, Owner::Test(index)) };
                     let (target, ty) = self.expr(&mut target_body, &expect.target, None);
-                    let value = self.expect(&mut body, &expect.value, &ty, "the tested value");
+                    let value = self.expect(&mut target_body, &expect.value, &ty, "the tested value");
                     expects.push(Expect { target, value, span: expect.span });
                 }
                 let as_of =

@@ -66,7 +66,7 @@ fn run_test(program: &Program, test: &TestDef) -> TestOutcome {
     for expect in &test.expects {
         let target = program.node(expect.target);
         let what = describe_target(program, expect.target);
-        let expected = match eval_constant(program, expect.value) {
+        let expected = match session.expression(expect.value, &mut NoTrace) {
             Ok(v) => v,
             Err(error) => {
                 failures.push(TestFailure::Error { decision: Some(what), error, span: expect.span });

@@ -115,7 +115,15 @@ impl<'a> Ctx<'a> {
         (!line.is_empty()).then(|| shorten(&line, 100))
     }
 
+    /// A value as people read it. A number whose fraction runs past eight places (a ratio
+    /// such as two thirds) is shown to six places after `≈`; the JSON `value` stays exact.
     fn display(&self, value: &covenant_ir::Value, ty: &Ty) -> String {
+        if let covenant_ir::Value::Num(n) = value
+            && n.normalize().scale() > 8
+        {
+            let shown = covenant_ir::Value::Num(n.round_dp(6));
+            return format!("≈{}", covenant_ir::value::display(self.program, &shown, ty));
+        }
         covenant_ir::value::display(self.program, value, ty)
     }
 

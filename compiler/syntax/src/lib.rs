@@ -115,6 +115,7 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
             diagnostics.push(d);
             continue;
         }
+        let chunk = &without_inner_docs(chunk);
         let with_rows = mark_table_rows(text, chunk);
         let input = with_rows.as_slice().split_token_span(eoi);
         let (item, errors) = parser::item(file).then_ignore(end()).parse(input).into_output_errors();
@@ -166,6 +167,23 @@ fn desugar_contracts(file: &mut ast::File) {
         }
     }
     file.items.extend(parties);
+}
+
+/// The chunk without the doc comments inside its braces (on record fields, contract
+/// lines, table rows): they are for the reader of the source and mean nothing to the rules.
+fn without_inner_docs<'s>(chunk: &[(Token<'s>, SimpleSpan)]) -> Vec<(Token<'s>, SimpleSpan)> {
+    let mut depth = 0usize;
+    let mut out = Vec::with_capacity(chunk.len());
+    for (token, span) in chunk {
+        match token {
+            Token::LBrace => depth += 1,
+            Token::RBrace => depth = depth.saturating_sub(1),
+            Token::DocComment(_) if depth > 0 => continue,
+            _ => {}
+        }
+        out.push((token.clone(), *span));
+    }
+    out
 }
 
 /// In a table or split body, a line break between tokens at the body's own bracket level ends a row:
@@ -286,12 +304,16 @@ fn split_items<'a, 's>(tokens: &'a [(Token<'s>, SimpleSpan)]) -> Vec<&'a [(Token
             Token::RBrace => depth = depth.saturating_sub(1),
             _ => {}
         }
-        // `as of` is also a line of a test block, so `as` starts an item only outside braces.
         let starts = tokens[i].0.starts_item() && !continues_item(tokens, i, depth);
         let after_doc = i > 0 && matches!(tokens[i - 1].0, Token::DocComment(_));
         if starts && !after_doc && i > start {
             chunks.push(&tokens[start..i]);
             start = i;
+        }
+        // A declaration keyword never appears inside braces, so one after an unclosed `{`
+        // starts afresh: the doc comments of the declarations after it stay theirs.
+        if starts && !matches!(tokens[i].0, Token::DocComment(_) | Token::As) {
+            depth = 0;
         }
     }
     if start < tokens.len() {
@@ -305,7 +327,8 @@ fn split_items<'a, 's>(tokens: &'a [(Token<'s>, SimpleSpan)]) -> Vec<&'a [(Token
 /// (a heading is `clause "number" "title"`).
 fn continues_item(tokens: &[(Token<'_>, SimpleSpan)], i: usize, depth: usize) -> bool {
     match tokens[i].0 {
-        Token::As => depth > 0,
+        // A doc comment inside braces documents a field, a party or a row, not an item.
+        Token::As | Token::DocComment(_) => depth > 0,
         Token::Contract => i > 0 && tokens[i - 1].0 == Token::Ident("at"),
         Token::Clause => !matches!(
             (tokens.get(i + 1).map(|t| &t.0), tokens.get(i + 2).map(|t| &t.0)),

@@ -195,7 +195,12 @@ pub(crate) fn expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
             let span = n.span;
             expr_node(ExprKind::Name(n), span)
         });
-        let parens = expr.clone().delimited_by(just(Token::LParen), just(Token::RParen));
+        // The brackets belong to the expression's span, so quoting it quotes them too.
+        let parens =
+            expr.clone().delimited_by(just(Token::LParen), just(Token::RParen)).map_with(move |mut inner: Expr, e| {
+                inner.span = sp(file, e.span());
+                inner
+            });
 
         let no_value = just(Token::None)
             .ignore_then(text())
