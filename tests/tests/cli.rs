@@ -455,7 +455,7 @@ fn eval_on_a_contract_prints_the_payment_statement() {
         "Paid (1)",
         "Not paid (2)",
         "not paid: the gate \"data quality\" failed",
-        "completeness = about 89.6%, needs >= 95%: about 5.4% short",
+        "completeness = 412 of 460 (about 89.6%), needs >= 95%: about 5.4% short; 25 more would pass it",
         "paid out £130,000.00 = received £130,000.00 (conserved)",
         "receipt: rules ",
     ] {

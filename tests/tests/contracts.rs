@@ -124,7 +124,11 @@ fn a_failed_gate_says_how_far_the_measure_was_from_the_threshold() {
     assert_eq!(left.round_dp(4), money("0.8957"));
     assert_eq!(comparison.distance, Some(money("0.95") - left));
     let text = statement_text(&compilation.program, &compilation.sources, &statement);
-    assert!(text.contains("completeness = about 89.6%, needs >= 95%: about 5.4% short"), "{text}");
+    assert!(
+        text.contains("completeness = 412 of 460 (about 89.6%), needs >= 95%: about 5.4% short; 25 more would pass it"),
+        "{text}"
+    );
+    assert_eq!(comparison.ratio, Some((money("412"), money("460"))));
 }
 
 fn block_contract(value: &str, term: (&str, &str), schedule: &str) -> String {

@@ -109,6 +109,9 @@ fn deeply_nested_if_let_and_unary_minus() {
 /// that moves from line to line, so cuts land inside names, money, text and operators). Every
 /// character boundary takes about two minutes in a debug build; set
 /// `COVENANT_EVERY_PREFIX=1` to cut there too.
+/// The most prefixes compiled per file (set COVENANT_EVERY_PREFIX for all of them).
+const MAX_CUTS: usize = 250;
+
 fn cut_points(text: &str) -> Vec<usize> {
     if std::env::var_os("COVENANT_EVERY_PREFIX").is_some() {
         return (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
@@ -129,6 +132,14 @@ fn cut_points(text: &str) -> Vec<usize> {
     }
     cuts.sort_unstable();
     cuts.dedup();
+    // Every prefix costs a compile of the whole prefix, so long files would make this
+    // quadratic: keep an even spread of at most MAX_CUTS (and the whole file).
+    if cuts.len() > MAX_CUTS {
+        let step = cuts.len().div_ceil(MAX_CUTS);
+        let last = text.len();
+        cuts = cuts.into_iter().step_by(step).chain([last]).collect();
+        cuts.dedup();
+    }
     cuts
 }
 

@@ -288,6 +288,7 @@ impl Context<'_> {
         };
         let cap = limit("cap", &p.cap);
         let floor = limit("floor", &p.floor);
+        let of = p.of.as_ref().map(|e| self.expect(&mut body, e, &Ty::MONEY, "the most the payment can pay"));
         self.program.decisions[decision.index()].locals = body.next_local;
         let def = &mut self.program.payments[index];
         if let (Some(payer), Some(payee), Some(amount), Some(schedule)) = (payer, payee, amount, schedule) {
@@ -301,6 +302,7 @@ impl Context<'_> {
         def.trigger = trigger;
         def.cap = cap;
         def.floor = floor;
+        def.of = of;
     }
 
     /// A payer or payee: a party of the contract, or a split over the parties.

@@ -137,6 +137,7 @@ impl<'m> Context<'m> {
                             trigger: None,
                             cap: None,
                             floor: None,
+                            of: None,
                             clause,
                             span: item.span,
                             name_span: p.name.span,

@@ -42,6 +42,8 @@ pub struct PaymentOutcome {
     pub total: Decimal,
     /// What was done to the amount on the way: floor, cap, rounding.
     pub adjustments: Vec<String>,
+    /// The most the payment can pay (`of …`), when declared and due.
+    pub of: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +102,8 @@ pub struct Comparison {
     pub right_span: Span,
     /// How far the left side is from the right (numbers only).
     pub distance: Option<Decimal>,
+    /// When the left side is a `ratio(n, d)`: the numerator and denominator.
+    pub ratio: Option<(Decimal, Decimal)>,
 }
 
 /// A payment statement: every payment of the contract for one period.
@@ -250,22 +254,29 @@ impl<'p> Session<'p> {
         let Some(contract) = program.contract.as_ref() else {
             return Err(Box::new(EvalError::internal(def.span, "a payment without a contract")));
         };
-        let not = |status: PaymentStatus| {
+        let mut of = None;
+        let not = |status: PaymentStatus, of: Option<Decimal>| {
             Ok(PaymentOutcome {
                 payment: id,
                 status,
                 instalments: Vec::new(),
                 total: Decimal::ZERO,
                 adjustments: Vec::new(),
+                of,
             })
         };
         let (first, last) = self.statement_period()?;
         let (start, end) = contract.term;
         let (from, to) = (first.max(start), last.min(end));
         if from > to {
-            return not(PaymentStatus::NotDue {
-                reason: format!("the statement period {first} to {last} is outside the contract term {start} to {end}"),
-            });
+            return not(
+                PaymentStatus::NotDue {
+                    reason: format!(
+                        "the statement period {first} to {last} is outside the contract term {start} to {end}"
+                    ),
+                },
+                None,
+            );
         }
         let within = match def.within {
             Some(node) => Some(self.duration_of(node)?),
@@ -277,32 +288,41 @@ impl<'p> Session<'p> {
             Schedule::Once { in_advance: false } => Some(day_after(to, def.span)?),
             Schedule::AtContractEnd if to == end => Some(day_after(end, def.span)?),
             Schedule::AtContractEnd => {
-                return not(PaymentStatus::NotDue {
-                    reason: format!("paid at contract end: the term ends on {end}, after this statement period"),
-                });
+                return not(
+                    PaymentStatus::NotDue {
+                        reason: format!("paid at contract end: the term ends on {end}, after this statement period"),
+                    },
+                    None,
+                );
             }
             Schedule::On(node) => {
                 let date = self.date_of(node, "the due date")?;
                 if date < from || date > to {
-                    return not(PaymentStatus::NotDue {
-                        reason: format!("due on {date}, outside this statement period ({from} to {to})"),
-                    });
+                    return not(
+                        PaymentStatus::NotDue {
+                            reason: format!("due on {date}, outside this statement period ({from} to {to})"),
+                        },
+                        None,
+                    );
                 }
                 Some(date)
             }
             Schedule::Monthly { .. } | Schedule::Quarterly { .. } => None,
         };
+        if let Some(node) = def.of {
+            of = Some(self.money_of(node, tracer)?);
+        }
         for (gate, condition) in &def.gates {
             if !self.condition(*condition, tracer)? {
                 let shortfalls = self.shortfalls(*condition);
-                return not(PaymentStatus::GateFailed { gate: gate.clone(), shortfalls });
+                return not(PaymentStatus::GateFailed { gate: gate.clone(), shortfalls }, of);
             }
         }
         if let Some(trigger) = def.trigger
             && !self.condition(trigger, tracer)?
         {
             let shortfalls = self.shortfalls(trigger);
-            return not(PaymentStatus::NotTriggered { shortfalls });
+            return not(PaymentStatus::NotTriggered { shortfalls }, of);
         }
         let mut adjustments = Vec::new();
         let lines: Vec<(Date, Date, Date, Decimal)> = match def.amount {
@@ -352,7 +372,7 @@ impl<'p> Session<'p> {
         if !status.is_paid() {
             instalments.clear();
         }
-        Ok(PaymentOutcome { payment: id, status, instalments, total, adjustments })
+        Ok(PaymentOutcome { payment: id, status, instalments, total, adjustments, of })
     }
 
     /// The amount for the period: floor, then cap, then rounding to pence.
@@ -468,6 +488,10 @@ impl<'p> Session<'p> {
                     (Value::Num(x), Value::Num(y)) => y.checked_sub(*x).map(|d| d.abs()),
                     _ => None,
                 };
+                let ratio = ratio_arguments(program, *l).and_then(|(n, d)| match (value(self, n), value(self, d)) {
+                    (Some(Value::Num(n)), Some(Value::Num(d))) => Some((n, d)),
+                    _ => None,
+                });
                 vec![Shortfall {
                     span: n.origin.span,
                     comparison: Some(Comparison {
@@ -478,6 +502,7 @@ impl<'p> Session<'p> {
                         left_span: program.node(*l).origin.span,
                         right_span: program.node(*r).origin.span,
                         distance,
+                        ratio,
                     }),
                 }]
             }
@@ -489,6 +514,23 @@ impl<'p> Session<'p> {
             _ => vec![Shortfall { span: n.origin.span, comparison: None }],
         }
     }
+}
+
+/// The numerator and denominator when a value is a `ratio(n, d)`, possibly through a
+/// parameterless decision, an `otherwise` fallback or a rounding.
+fn ratio_arguments(program: &covenant_ir::Program, node: NodeId) -> Option<(NodeId, NodeId)> {
+    let mut node = node;
+    // Each step moves to a different node of a finite, acyclic program; the bound is a guard.
+    for _ in 0..64 {
+        match &program.nodes.get(node.index())?.kind {
+            NodeKind::Builtin { f: covenant_ir::Builtin::Ratio, args } => return Some((*args.first()?, *args.get(1)?)),
+            NodeKind::Otherwise(primary, _) => node = *primary,
+            NodeKind::Round { value, .. } => node = *value,
+            NodeKind::Decision { id, args } if args.is_empty() => node = program.decisions.get(id.index())?.body,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The schedule's slots (calendar months, or quarters of the financial year: April to June

@@ -287,6 +287,8 @@ pub struct PaymentDef {
     pub trigger: Option<NodeId>,
     pub cap: Option<NodeId>,
     pub floor: Option<NodeId>,
+    /// The most it can pay (`of …`), shown beside what it paid: a `Money` node.
+    pub of: Option<NodeId>,
     pub clause: Option<String>,
     pub span: Span,
     pub name_span: Span,

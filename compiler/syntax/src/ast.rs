@@ -109,6 +109,8 @@ pub struct PaymentDecl {
     pub when: Option<Expr>,
     pub cap: Option<Expr>,
     pub floor: Option<Expr>,
+    /// `of £250,000.00`: the most the payment can pay, shown beside what it paid.
+    pub of: Option<Expr>,
     pub clause: Option<(String, Span)>,
 }
 

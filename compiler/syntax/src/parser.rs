@@ -570,6 +570,7 @@ enum PaymentLine {
     When(Expr),
     Cap(Expr),
     Floor(Expr),
+    Of(Expr),
     Clause((String, Span)),
 }
 
@@ -600,9 +601,10 @@ fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind
         word("when").ignore_then(expr(file)).map(PaymentLine::When),
         word("cap").ignore_then(expr(file)).map(PaymentLine::Cap),
         word("floor").ignore_then(expr(file)).map(PaymentLine::Floor),
+        word("of").ignore_then(expr(file)).map(PaymentLine::Of),
         clause(file).map(PaymentLine::Clause),
     ))
-    .labelled("a payment line (`block`, `amount`, `paid`, `within`, `gate`, `when`, `cap`, `floor`)");
+    .labelled("a payment line (`block`, `amount`, `paid`, `within`, `gate`, `when`, `cap`, `floor`, `of`)");
     just(Token::Payment)
         .ignore_then(name(file))
         .then(quoted(file).or_not())
@@ -624,6 +626,7 @@ fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind
                 when: None,
                 cap: None,
                 floor: None,
+                of: None,
                 clause: None,
             };
             for line in lines {
@@ -635,6 +638,7 @@ fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind
                     PaymentLine::When(e) => p.when = Some(e),
                     PaymentLine::Cap(e) => p.cap = Some(e),
                     PaymentLine::Floor(e) => p.floor = Some(e),
+                    PaymentLine::Of(e) => p.of = Some(e),
                     PaymentLine::Clause(c) => p.clause = Some(c),
                 }
             }

@@ -67,7 +67,10 @@ fn shortfall_text(ctx: &Ctx<'_>, s: &Shortfall) -> String {
     let Some(c) = &s.comparison else {
         return format!("{} is false", ctx.brief(s.span, 80).unwrap_or_else(|| "the condition".into()));
     };
-    let left = approx(ctx, &c.left, &c.ty);
+    let left = match c.ratio {
+        Some((n, d)) => format!("{} of {} ({})", n.normalize(), d.normalize(), approx(ctx, &c.left, &c.ty)),
+        None => approx(ctx, &c.left, &c.ty),
+    };
     let right = approx(ctx, &c.right, &c.ty);
     let subject = ctx.brief(c.left_span, 50).filter(|t| *t != left);
     let threshold = ctx.brief(c.right_span, 50).filter(|t| *t != right);
@@ -82,7 +85,34 @@ fn shortfall_text(ctx: &Ctx<'_>, s: &Shortfall) -> String {
     if let Some(d) = distance(c) {
         out.push_str(&format!(": {d}"));
     }
+    if let Some(more) = counts_to_pass(c) {
+        out.push_str(&format!("; {more} would pass it"));
+    }
     out
+}
+
+/// For a ratio of whole counts against a threshold: how many more (or fewer) in the
+/// numerator would have passed, the denominator staying as it is.
+fn counts_to_pass(c: &Comparison) -> Option<String> {
+    use covenant_ir::BinOp;
+    let (n, d) = c.ratio?;
+    let Value::Num(threshold) = c.right else { return None };
+    if !n.is_integer() || !d.is_integer() || d <= Decimal::ZERO {
+        return None;
+    }
+    let bound = threshold.checked_mul(d)?;
+    let (needed, more) = match c.op {
+        BinOp::Ge => (bound.ceil(), true),
+        BinOp::Gt => (bound.floor().checked_add(Decimal::ONE)?, true),
+        BinOp::Le => (bound.floor(), false),
+        BinOp::Lt => (bound.ceil().checked_sub(Decimal::ONE)?, false),
+        _ => return None,
+    };
+    let gap = if more { needed.checked_sub(n)? } else { n.checked_sub(needed)? };
+    if gap <= Decimal::ZERO || (more && needed > d) || needed < Decimal::ZERO {
+        return None;
+    }
+    Some(format!("{} {}", gap.normalize(), if more { "more" } else { "fewer" }))
 }
 
 /// How far the measure is from the threshold, in words.
@@ -200,9 +230,10 @@ fn payment_block(
 ) {
     let Some(def) = ctx.program.payments.get(id.index()) else { return };
     let location = ctx.locate(def.name_span).map_or(String::new(), |l| format!("   {}:{}", l.file.name, l.line));
+    let of = outcome.of.map_or(String::new(), |of| format!(" of {}", money(of)));
     let first = match why_not(&outcome.status) {
-        None => format!("  {}: {}{location}\n", heading(def), money(outcome.total)),
-        Some(_) => format!("  {}: {} not paid{location}\n", heading(def), money(outcome.total)),
+        None => format!("  {}: {}{of}{location}\n", heading(def), money(outcome.total)),
+        Some(_) => format!("  {}: {}{of} not paid{location}\n", heading(def), money(outcome.total)),
     };
     out.push_str(&first);
     let clause = def.clause.as_ref().map_or(String::new(), |c| format!("clause {c} · "));
@@ -260,6 +291,7 @@ pub(super) fn outcome_fields(ctx: &Ctx<'_>, outcome: &PaymentOutcome, o: &mut Ma
     };
     o.insert("status".into(), J::from(status));
     o.insert("total".into(), amount(outcome.total));
+    o.insert("of".into(), outcome.of.map_or(J::Null, amount));
     o.insert("why_not".into(), why_not(&outcome.status).map_or(J::Null, J::from));
     if let PaymentStatus::GateFailed { gate, .. } = &outcome.status {
         o.insert("gate".into(), J::from(gate.as_str()));
@@ -275,6 +307,10 @@ pub(super) fn outcome_fields(ctx: &Ctx<'_>, outcome: &PaymentOutcome, o: &mut Ma
                 f.insert("op".into(), J::from(c.op.symbol()));
                 f.insert("left".into(), covenant_ir::value::to_json(ctx.program, &c.left, &c.ty));
                 f.insert("right".into(), covenant_ir::value::to_json(ctx.program, &c.right, &c.ty));
+                if let Some((n, d)) = c.ratio {
+                    f.insert("numerator".into(), J::from(n.normalize().to_string()));
+                    f.insert("denominator".into(), J::from(d.normalize().to_string()));
+                }
                 f.insert(
                     "distance".into(),
                     c.distance.map_or(J::Null, |d| covenant_ir::value::to_json(ctx.program, &Value::Num(d), &c.ty)),
