@@ -9,9 +9,9 @@ mod common;
 
 use covenant_driver::{Compilation, inputs};
 use covenant_eval::payments::{PaymentStatus, Statement};
-use covenant_eval::{NoTrace, Session};
+use covenant_eval::{NoTrace, Recorder, Session};
 use covenant_ir::Value;
-use covenant_report::explain::{STATEMENT_SCHEMA, statement_json, statement_text};
+use covenant_report::explain::{STATEMENT_SCHEMA, explain_text, statement_json, statement_text};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -24,9 +24,12 @@ fn compile(relative: &str) -> Compilation {
 }
 
 fn compile_text(text: &str) -> Compilation {
+    // Tests run in parallel threads of one process: each compiles its own file.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!("covenant-contracts-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("contract.cov");
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("contract-{n}.cov"));
     std::fs::write(&path, text).expect("write");
     let compilation = common::compile_file(&path);
     assert!(!compilation.has_errors(), "{text}\n{}", common::render_errors(&compilation));
@@ -238,4 +241,79 @@ fn payments_are_decisions_with_the_amount_paid_in_the_period() {
     let outcome = line.outcome.as_ref().expect("evaluated");
     assert_eq!(outcome.total, money("15000.00"));
     assert_eq!(outcome.adjustments, vec!["limited from £30,000.00 to the cap of £15,000.00".to_string()]);
+}
+
+/// `paid_by` and `paid_to` agree with the statement: each funder's part of every period's
+/// block is its total paid out, the parts add up to the payment, and the provider receives
+/// the whole. `term_start()` and `term_end()` read the `term` line.
+#[test]
+fn paid_by_and_paid_to_agree_with_the_statement_totals() {
+    let text = block_contract("£100,000.01", ("2015-04-16", "2016-03-31"), "monthly in arrears")
+        + r#"
+decision council_part: Money = paid_by(block, Council)
+decision nhs_part: Money = paid_by(block, Nhs)
+decision provider_part: Money = paid_to(block, Provider)
+decision council_receives: Money = paid_to(block, Council)
+decision term_days: Int = days_between(term_start(), term_end()) + 1
+"#;
+    let compilation = compile_text(&text);
+    let program = &compilation.program;
+    let value = |session: &mut Session, name: &str| match session
+        .decision(program.find_decision(name).expect("declared"), &mut NoTrace)
+        .expect("evaluates")
+    {
+        Value::Num(n) => n,
+        other => panic!("{name} is {other:?}"),
+    };
+    let parties = ["Council", "Nhs", "Provider"].map(|p| {
+        program
+            .enums
+            .iter()
+            .find(|e| e.name == "Party")
+            .and_then(|e| e.variants.iter().position(|v| v.name == p))
+            .expect("a party")
+    });
+    let mut year = Decimal::ZERO;
+    for (first, last) in [("2015-04-01", "2015-06-30"), ("2015-07-01", "2015-12-31"), ("2016-01-01", "2016-03-31")] {
+        let values = inputs::read_inputs(program, &period(first, last)).expect("valid");
+        let mut session = Session::new(program, values);
+        let block = value(&mut session, "block");
+        let council = value(&mut session, "council_part");
+        let nhs = value(&mut session, "nhs_part");
+        assert_eq!(council + nhs, block, "{first}: the funders' parts add up to the payment");
+        assert_eq!(value(&mut session, "provider_part"), block, "{first}: the provider receives the whole");
+        assert_eq!(value(&mut session, "council_receives"), Decimal::ZERO);
+        assert_eq!(value(&mut session, "term_days"), Decimal::from(351));
+        let totals = session.statement(false).expect("a statement").totals(3);
+        assert_eq!(totals[parties[0]].0, council, "{first}: the council's total paid out");
+        assert_eq!(totals[parties[1]].0, nhs, "{first}: the NHS's total paid out");
+        assert_eq!(totals[parties[2]].1, block, "{first}: the provider's total received");
+        year += block;
+    }
+    let values = inputs::read_inputs(program, &period("2015-04-01", "2016-03-31")).expect("valid");
+    let whole = value(&mut Session::new(program, values), "block");
+    assert_eq!(year, whole, "the periods' payments add up to the whole term's");
+}
+
+/// The explanation of a party's part names the call, the part and the whole payment, and
+/// lists who pays whom on each line of the payment when there are only a few.
+#[test]
+fn a_partys_part_is_explained_with_the_payments_lines() {
+    let text = block_contract("£120,000.00", ("2015-04-01", "2016-03-31"), "quarterly in arrears")
+        + "decision council_part: Money = paid_by(block, Council)\n";
+    let compilation = compile_text(&text);
+    let program = &compilation.program;
+    let values = inputs::read_inputs(program, &period("2015-04-01", "2015-06-30")).expect("valid");
+    let mut session = Session::new(program, values);
+    let mut recorder = Recorder::new();
+    let value = session.decision(program.find_decision("council_part").expect("declared"), &mut recorder);
+    assert_eq!(value.expect("evaluates"), Value::Num(money("9900.00")));
+    let explained = explain_text(program, &compilation.sources, &recorder.finish().expect("recorded"));
+    assert!(
+        explained.contains(
+            "paid_by(block, Council) = £9,900.00, of payment block = £30,000.00: paid quarterly in arrears: \
+             Council → Provider £9,900.00, Nhs → Provider £20,100.00"
+        ),
+        "{explained}"
+    );
 }

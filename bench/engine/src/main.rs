@@ -9,7 +9,8 @@
 //! It uses the same library calls as `covenant batch` (`compiler/cli/src/batch.rs`): the
 //! header is checked with `covenant_driver::batch::Header`, each row becomes inputs with
 //! `batch::row_inputs`, each row is evaluated in its own `Session` sharing one set of table
-//! `Indexes`, with the no-op tracer, and results become cells with `batch::cell`. Each phase
+//! `Indexes` (one session per thread, reset for each row), with the no-op tracer, and results
+//! become cells with `batch::cell`. Each phase
 //! is timed on its own, over rows already in memory:
 //!
 //! - `csv`: reading the CSV records;
@@ -137,11 +138,13 @@ fn run() -> ExitCode {
     drop(records);
 
     let indexes = Indexes::build(program);
+    // One session per thread, reset for each row, as `covenant batch` does.
     let evaluate = |rows: &[Result<Vec<Value>, String>]| -> Vec<Results> {
+        let mut session = Session::new(program, Vec::new()).with_indexes(&indexes);
         rows.iter()
             .map(|row| {
                 let inputs = row.as_ref().map_err(Clone::clone)?;
-                let mut session = Session::new(program, inputs.clone()).with_indexes(&indexes);
+                session.reset(inputs.clone());
                 decisions
                     .iter()
                     .map(|&id| {

@@ -21,8 +21,8 @@
 use crate::elaborate::Body;
 use crate::scope::{Context, Def, suggest};
 use covenant_ir::{
-    ContractDef, Date, EnumId, NodeKind, NumKind, Owner, PartyRef, PaymentAmount, PaymentId, RoundMode, Schedule, Ty,
-    Unit,
+    ContractDef, Date, EnumId, NodeId, NodeKind, NumKind, Owner, PartyRef, PaymentAmount, PaymentId, RoundMode,
+    Schedule, Ty, Unit,
 };
 use covenant_source::{Diagnostic, Span};
 use covenant_syntax::ast::{self, Expr, ExprKind, ItemKind, Lit, ScheduleDecl};
@@ -303,6 +303,71 @@ impl Context<'_> {
         def.cap = cap;
         def.floor = floor;
         def.of = of;
+    }
+
+    /// `paid_to(payment, party)` / `paid_by(payment, party)`: what the party receives from,
+    /// or pays under, the payment in the statement period.
+    pub(crate) fn payment_part(&mut self, body: &mut Body, receiving: bool, args: &[Expr], span: Span) -> (NodeId, Ty) {
+        let what = if receiving { "paid_to" } else { "paid_by" };
+        if body.constant {
+            return self.not_constant(body, span, "a payment");
+        }
+        let payment = match &args[0].kind {
+            ExprKind::Name(n) => match self.lookup(body.module, &n.text) {
+                Some(Def::Decision(d)) => self.program.payments.iter().position(|p| p.decision == d),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(index) = payment else {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "E0306",
+                    format!("the first argument of `{what}` must name a payment"),
+                    args[0].span,
+                    "not a payment",
+                )
+                .with_help(format!("write `{what}(payment, party)`, e.g. `{what}(gain_share, Trust)`")),
+            );
+            return self.poison(body, span);
+        };
+        let Some(parties) = self.program.contract.as_ref().map(|c| c.parties) else {
+            return self.poison(body, span);
+        };
+        let decision = self.program.payments[index].decision;
+        self.note_call(body, decision, args[0].span);
+        let party = self.expect(body, &args[1], &Ty::Enum(parties), "the party");
+        let kind = NodeKind::PaymentPart { id: PaymentId(index as u32), party, receiving };
+        (self.push(body, kind, Ty::MONEY, span), Ty::MONEY)
+    }
+
+    /// `term_start()` and the like: a date of the program's contract.
+    pub(crate) fn contract_date(
+        &mut self,
+        body: &mut Body,
+        which: covenant_ir::ContractDate,
+        span: Span,
+    ) -> (NodeId, Ty) {
+        if self.contract_items.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "E0450",
+                    format!("`{}()` reads the contract, but there is none", which.name()),
+                    span,
+                    "no contract",
+                )
+                .with_help(
+                    "declare the contract, its term and its parties: `contract name \"Title\" { term … party … }`",
+                ),
+            );
+            return self.poison(body, span);
+        }
+        let reads_inputs =
+            matches!(which, covenant_ir::ContractDate::PeriodStart | covenant_ir::ContractDate::PeriodEnd);
+        if body.constant && reads_inputs {
+            return self.not_constant(body, span, "the statement period");
+        }
+        (self.push(body, NodeKind::ContractDate(which), Ty::Date, span), Ty::Date)
     }
 
     /// A payer or payee: a party of the contract, or a split over the parties.

@@ -42,7 +42,23 @@ impl Body {
 }
 
 const AGGREGATES: &[&str] = &["sum", "count", "min", "max", "all", "any", "filter"];
-const BUILTINS: &[&str] = &["round", "abs", "year", "month", "day", "date", "days_between", "ratio", "pro_rata"];
+const BUILTINS: &[&str] = &[
+    "round",
+    "abs",
+    "year",
+    "month",
+    "day",
+    "date",
+    "days_between",
+    "ratio",
+    "pro_rata",
+    "paid_to",
+    "paid_by",
+    "term_start",
+    "term_end",
+    "period_start",
+    "period_end",
+];
 
 /// Whether a value of type `actual` may be used where `expected` is wanted.
 pub(crate) fn fits(actual: &Ty, expected: &Ty) -> bool {
@@ -165,7 +181,7 @@ impl Context<'_> {
         self.diagnostics.push(d);
     }
 
-    fn poison(&mut self, body: &Body, span: Span) -> (NodeId, Ty) {
+    pub(crate) fn poison(&mut self, body: &Body, span: Span) -> (NodeId, Ty) {
         (self.push(body, NodeKind::Const(Value::None("an error was reported here".into())), Ty::Error, span), Ty::Error)
     }
 
@@ -584,7 +600,7 @@ impl Context<'_> {
         (self.push(body, NodeKind::Versioned { name: name.to_string(), versions }, ty.clone(), span), ty)
     }
 
-    fn not_constant(&mut self, body: &Body, span: Span, what: &str) -> (NodeId, Ty) {
+    pub(crate) fn not_constant(&mut self, body: &Body, span: Span, what: &str) -> (NodeId, Ty) {
         let place = match body.owner {
             Owner::Param(_) => "a param's value",
             Owner::Table(_) => "a table cell",
@@ -604,7 +620,7 @@ impl Context<'_> {
         self.poison(body, span)
     }
 
-    fn note_call(&mut self, body: &Body, id: DecisionId, span: Span) {
+    pub(crate) fn note_call(&mut self, body: &Body, id: DecisionId, span: Span) {
         if let Some(caller) = body.decision {
             self.calls[caller.index()].push((id, span));
         }
@@ -1152,12 +1168,20 @@ impl Context<'_> {
                 (self.push(body, NodeKind::Decision { id, args: nodes }, ty.clone(), span), ty)
             }
             Some(_) => {
-                self.error(Diagnostic::error(
+                let d = Diagnostic::error(
                     "E0306",
                     format!("`{name}` cannot be called"),
                     callee.span,
                     "not a table or decision",
-                ));
+                );
+                let d = if BUILTINS.contains(&name) {
+                    d.with_help(format!(
+                        "a name declared here hides the built-in `{name}()`; rename it to call the built-in"
+                    ))
+                } else {
+                    d
+                };
+                self.error(d);
                 self.poison(body, span)
             }
             None => {
@@ -1328,8 +1352,9 @@ impl Context<'_> {
         let name = callee.text.as_str();
         let arity = match name {
             "round" => 3,
-            "min" | "max" | "days_between" | "ratio" => 2,
+            "min" | "max" | "days_between" | "ratio" | "paid_to" | "paid_by" => 2,
             "date" | "pro_rata" => 3,
+            "term_start" | "term_end" | "period_start" | "period_end" => 0,
             _ => 1,
         };
         if args.len() != arity {
@@ -1382,6 +1407,12 @@ impl Context<'_> {
             }
             let (Some(places), Some(mode)) = (places, mode) else { return self.poison(body, span) };
             return (self.push(body, NodeKind::Round { value, places, mode }, ty.clone(), span), ty);
+        }
+        if name == "paid_to" || name == "paid_by" {
+            return self.payment_part(body, name == "paid_to", args, span);
+        }
+        if let Some(which) = covenant_ir::ContractDate::from_name(name) {
+            return self.contract_date(body, which, span);
         }
         let mut nodes = Vec::new();
         let mut types = Vec::new();
@@ -1444,6 +1475,10 @@ fn builtin_usage(name: &str) -> String {
         "abs" => "write `abs(x)` for a number".into(),
         "date" => "write `date(year, month, day)` with three Int values".into(),
         "days_between" => "write `days_between(earlier, later)` with two dates".into(),
+        "term_start" | "term_end" | "period_start" | "period_end" => {
+            format!("write `{name}()`: the contract's date, with no arguments")
+        }
+        "paid_to" | "paid_by" => format!("write `{name}(payment, party)` with a payment's name and a party"),
         "ratio" => "write `ratio(numerator, denominator)` with two counts or amounts of the same kind".into(),
         "pro_rata" => "write `pro_rata(measure, low, high)`: 0% at or below `low`, 100% at or above `high`".into(),
         _ => format!("write `{name}(d)` for a date"),

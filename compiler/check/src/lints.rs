@@ -108,7 +108,7 @@ fn splits_pence(program: &Program, node: NodeId) -> Option<NodeId> {
         // A split's parts are whole pence (the remainder party takes any fraction).
         NodeKind::Split { .. } => None,
         // A payment is rounded to pence by the contract's rounding.
-        NodeKind::Payment(_) => None,
+        NodeKind::Payment(_) | NodeKind::PaymentPart { .. } | NodeKind::ContractDate(_) => None,
         NodeKind::Versioned { versions, .. } => versions.iter().find_map(|v| splits_pence(program, v.node)),
         NodeKind::Rules { rules, default } => {
             rules.iter().map(|r| r.value).chain(*default).find_map(|v| splits_pence(program, v))

@@ -51,14 +51,15 @@ impl Context<'_> {
                 }
                 let mut expects = Vec::new();
                 for expect in &test.expects {
-                    // A bare name must be a decision: the common mistake is a typo in it.
+                    // A bare name must be a decision (or a param, whose dated version a test
+                    // may check): the common mistake is a typo in it.
                     if let ExprKind::Name(name) = &expect.target.kind
-                        && !matches!(self.lookup(m, &name.text), Some(Def::Decision(_)))
+                        && !matches!(self.lookup(m, &name.text), Some(Def::Decision(_) | Def::Param(_)))
                     {
                         let names: Vec<String> = self
                             .visible_names(m)
                             .into_iter()
-                            .filter(|n| matches!(self.lookup(m, n), Some(Def::Decision(_))))
+                            .filter(|n| matches!(self.lookup(m, n), Some(Def::Decision(_) | Def::Param(_))))
                             .collect();
                         let d = Diagnostic::error(
                             "E0602",

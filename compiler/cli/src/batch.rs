@@ -211,6 +211,9 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             let _ = errors_sink.flush();
             written
         });
+        // While one chunk is evaluated, the next is read: reading never leaves a core idle.
+        let mut evaluating: Option<std::thread::ScopedJoinHandle<'_, Vec<RowOut>>> = None;
+        let run = &run;
         loop {
             let chunk_rows = if options.explain { CHUNK_ROWS_EXPLAINED } else { CHUNK_ROWS };
             let mut chunk = Vec::with_capacity(chunk_rows);
@@ -247,12 +250,24 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
                     None => break,
                 }
             }
+            if let Some(previous) = evaluating.take()
+                && sender.send(joined(previous.join())).is_err()
+            {
+                break;
+            }
             if chunk.is_empty() {
                 break;
             }
             rows_in += chunk.len();
-            if sender.send(run.evaluate_chunk(&chunk, threads)).is_err() {
-                break;
+            let spawned = std::thread::Builder::new()
+                .stack_size(WORKER_STACK_BYTES)
+                .spawn_scoped(scope, move || run.evaluate_chunk(&chunk, threads));
+            match spawned {
+                Ok(handle) => evaluating = Some(handle),
+                Err(_) => {
+                    let _ = sender.send(joined(Err(Box::new("cannot start a thread"))));
+                    break;
+                }
             }
             if progress {
                 let done = match &csv_reader {
@@ -272,6 +287,9 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             if read_error.is_some() {
                 break;
             }
+        }
+        if let Some(previous) = evaluating.take() {
+            let _ = sender.send(joined(previous.join()));
         }
         drop(sender);
         writing.join()
@@ -306,12 +324,19 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     if rows_failed > 0 || read_error.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
+/// A chunk's results, or one failure standing for them if its thread failed.
+fn joined(result: std::thread::Result<Vec<RowOut>>) -> Vec<RowOut> {
+    result.unwrap_or_else(|_| {
+        vec![RowOut::Failed { number: 0, problems: vec!["internal error in a worker thread".into()] }]
+    })
+}
+
 impl Run<'_> {
     /// Evaluates a chunk on `threads` workers, each taking a contiguous slice; results come
     /// back in input order.
     fn evaluate_chunk(&self, chunk: &[RowIn], threads: usize) -> Vec<RowOut> {
         if threads <= 1 || chunk.len() < 2 {
-            return chunk.iter().map(|row| self.evaluate(row)).collect();
+            return self.evaluate_rows(chunk);
         }
         let size = chunk.len().div_ceil(threads);
         std::thread::scope(|scope| {
@@ -320,7 +345,7 @@ impl Run<'_> {
                 .map(|part| {
                     std::thread::Builder::new()
                         .stack_size(WORKER_STACK_BYTES)
-                        .spawn_scoped(scope, move || part.iter().map(|row| self.evaluate(row)).collect::<Vec<_>>())
+                        .spawn_scoped(scope, move || self.evaluate_rows(part))
                 })
                 .collect();
             handles
@@ -333,7 +358,16 @@ impl Run<'_> {
         })
     }
 
-    fn evaluate(&self, row: &RowIn) -> RowOut {
+    /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
+    fn evaluate_rows(&self, rows: &[RowIn]) -> Vec<RowOut> {
+        let mut session = Session::new(self.program, Vec::new()).with_indexes(&self.indexes);
+        if let Some(date) = self.options.as_of {
+            session = session.with_as_of(date);
+        }
+        rows.iter().map(|row| self.evaluate(row, &mut session)).collect()
+    }
+
+    fn evaluate(&self, row: &RowIn, session: &mut Session<'_>) -> RowOut {
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
                 let cells: Vec<&str> = record.iter().collect();
@@ -351,10 +385,7 @@ impl Run<'_> {
             Ok(values) => values,
             Err(errors) => return RowOut::Failed { number, problems: errors.iter().map(|e| e.to_string()).collect() },
         };
-        let mut session = Session::new(self.program, inputs).with_indexes(&self.indexes);
-        if let Some(date) = self.options.as_of {
-            session = session.with_as_of(date);
-        }
+        session.reset(inputs);
         let mut values = Vec::with_capacity(self.decisions.len());
         let mut explanations = Vec::new();
         let mut problems = Vec::new();
@@ -402,6 +433,9 @@ struct Writer<'p> {
     decisions: &'p [DecisionId],
     explain: bool,
     wrote_header: bool,
+    /// The current row's cells, one after another, and where each ends (reused row to row).
+    text: String,
+    ends: Vec<usize>,
 }
 
 impl<'p> Writer<'p> {
@@ -416,7 +450,7 @@ impl<'p> Writer<'p> {
             Format::Csv => (Some(csv::Writer::from_writer(sink)), None),
             Format::JsonLines => (None, Some(BufWriter::new(sink))),
         };
-        Writer { csv, lines, program, decisions, explain, wrote_header: false }
+        Writer { csv, lines, program, decisions, explain, wrote_header: false, text: String::new(), ends: Vec::new() }
     }
 
     fn row(&mut self, number: usize, values: &[Value], explanations: &[String]) -> std::io::Result<()> {
@@ -431,14 +465,24 @@ impl<'p> Writer<'p> {
                 w.write_record(&header)?;
                 self.wrote_header = true;
             }
-            let mut record = vec![number.to_string()];
-            record.extend(
-                self.decisions.iter().zip(values).map(|(d, v)| batch::cell(program, v, &program.decision(*d).ty)),
-            );
-            if self.explain {
-                record.push(format!("[{}]", explanations.join(",")));
+            use std::fmt::Write as _;
+            let (text, ends) = (&mut self.text, &mut self.ends);
+            text.clear();
+            ends.clear();
+            let _ = write!(text, "{number}");
+            ends.push(text.len());
+            for (d, v) in self.decisions.iter().zip(values) {
+                batch::write_cell(program, v, &program.decision(*d).ty, text);
+                ends.push(text.len());
             }
-            w.write_record(&record)?;
+            if self.explain {
+                let _ = write!(text, "[{}]", explanations.join(","));
+                ends.push(text.len());
+            }
+            let starts = std::iter::once(0).chain(ends.iter().copied());
+            w.write_record(
+                starts.zip(ends.iter()).map(|(start, &end)| text.as_bytes().get(start..end).unwrap_or_default()),
+            )?;
         }
         if let Some(w) = &mut self.lines {
             let decisions: serde_json::Map<String, serde_json::Value> = self

@@ -7,7 +7,7 @@
 //! with the same scalar rules `covenant eval` applies to a case (`inputs::read_scalar`). Results become output cells
 //! ([`cell`]), and money-valued decisions are totalled exactly ([`Totals`]).
 
-use crate::inputs::{InputError, NOT_GIVEN, Scalar, read_scalar, read_value};
+use crate::inputs::{InputError, NOT_GIVEN, Scalar, read_json_cell, read_scalar, read_value};
 use covenant_ir::{DecisionId, NumKind, Program, Ty, Value, value};
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
@@ -111,17 +111,32 @@ pub fn row_inputs(program: &Program, header: &Header, cells: &[&str]) -> Result<
         .iter()
         .zip(&header.inputs)
         .map(|(input, source)| {
-            read(program, header, source.as_ref(), (&input.name, input.optional), cells, &mut errors)
+            read(program, header, source.as_ref(), (&Path::Root(&input.name), input.optional), cells, &mut errors)
         })
         .collect();
     if errors.is_empty() { Ok(values) } else { Err(errors) }
+}
+
+/// The dotted path of a value being read, written out only when a problem is reported.
+enum Path<'a> {
+    Root(&'a str),
+    Field(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+        }
+    }
 }
 
 fn read(
     program: &Program,
     header: &Header,
     source: Option<&Source>,
-    (path, optional): (&str, bool),
+    (path, optional): (&Path<'_>, bool),
     cells: &[&str],
     errors: &mut Vec<InputError>,
 ) -> Value {
@@ -138,17 +153,21 @@ fn read(
             if text.is_empty() {
                 return missing(errors);
             }
-            let column = header.names.get(*index).map_or(path, String::as_str);
+            let column = || header.names.get(*index).map_or_else(|| path.to_string(), String::clone);
             match ty {
-                Ty::List(_) | Ty::Record(_) => match serde_json::from_str::<Json>(text) {
-                    Ok(json) => read_value(program, &json, ty, column, errors),
-                    Err(e) => {
-                        errors.push(InputError { path: column.to_string(), message: format!("expected JSON: {e}") });
-                        Value::None(Arc::from("invalid input"))
-                    }
+                // Plain JSON is read directly; anything else (and every error) through serde_json.
+                Ty::List(_) | Ty::Record(_) => match read_json_cell(program, text, ty) {
+                    Some(value) => value,
+                    None => match serde_json::from_str::<Json>(text) {
+                        Ok(json) => read_value(program, &json, ty, &column(), errors),
+                        Err(e) => {
+                            errors.push(InputError { path: column(), message: format!("expected JSON: {e}") });
+                            Value::None(Arc::from("invalid input"))
+                        }
+                    },
                 },
                 _ => read_scalar(program, ty, Scalar::Cell(text)).unwrap_or_else(|message| {
-                    errors.push(InputError { path: column.to_string(), message });
+                    errors.push(InputError { path: column(), message });
                     Value::None(Arc::from("invalid input"))
                 }),
             }
@@ -160,7 +179,7 @@ fn read(
                 .iter()
                 .zip(fields)
                 .map(|(f, s)| {
-                    read(program, header, s.as_ref(), (&format!("{path}.{}", f.name), f.optional), cells, errors)
+                    read(program, header, s.as_ref(), (&Path::Field(path, &f.name), f.optional), cells, errors)
                 })
                 .collect();
             Value::Record(Arc::from(values))
@@ -224,6 +243,52 @@ pub fn cell(program: &Program, value: &Value, ty: &Ty) -> String {
     }
 }
 
+/// Appends a result's CSV cell text ([`cell`]) to `out`, without building JSON for the
+/// common kinds of value.
+pub fn write_cell(program: &Program, value: &Value, ty: &Ty, out: &mut String) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = match (value, ty) {
+        (Value::None(_), _) => Ok(()),
+        (Value::Bool(b), _) => {
+            out.push_str(if *b { "true" } else { "false" });
+            Ok(())
+        }
+        (Value::Num(n), Ty::Num(num)) => match num.kind {
+            NumKind::Int if num.is_plain() => match i64::try_from(*n) {
+                Ok(i) => write!(out, "{i}"),
+                Err(_) => write!(out, "{}", n.normalize()),
+            },
+            NumKind::Percent => {
+                out.push_str(&value::display_number(*n, *num));
+                Ok(())
+            }
+            NumKind::Money => {
+                let mut fixed = *n;
+                fixed.rescale(n.normalize().scale().max(2));
+                write!(out, "{fixed}")
+            }
+            _ => write!(out, "{}", n.normalize()),
+        },
+        (Value::Num(n), _) => write!(out, "{}", n.normalize()),
+        (Value::Date(d), _) => write!(out, "{d}"),
+        (Value::Duration(d), _) => write!(out, "{d}"),
+        (Value::Text(t), _) => {
+            out.push_str(t);
+            Ok(())
+        }
+        (Value::Enum(i), Ty::Enum(id)) => {
+            out.push_str(program.enum_def(*id).variant_name(*i));
+            Ok(())
+        }
+        (Value::Enum(i), _) => write!(out, "{i}"),
+        (Value::Record(_) | Value::List(_), _) => {
+            out.push_str(&cell(program, value, ty));
+            Ok(())
+        }
+    };
+}
+
 /// Exact totals of the money-valued decisions of a run.
 #[derive(Debug, Clone)]
 pub struct Totals {
@@ -253,6 +318,119 @@ impl Totals {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    /// A session reused with `reset` (and its memo of decisions with parameters) gives
+    /// exactly what a fresh session gives without the memo (a recorder turns it off), to the
+    /// digit and scale: `twice(1.0)` is `2.0` and `twice(1.00)` is `2.00`.
+    #[test]
+    fn reused_sessions_and_memoised_calls_give_exact_results() {
+        use covenant_eval::{Indexes, NoTrace, Recorder, Session};
+        let text = "record R { a: Decimal, b: Int }\ninput x: Decimal\ninput y: Decimal\ninput rs: list of R\n\
+                    decision twice(v: Decimal): Decimal = v * 2\n\
+                    decision item(r: R): Decimal = twice(r.a) + r.b\n\
+                    decision pair: Decimal = if twice(x) == twice(y) then twice(y) else twice(x)\n\
+                    decision total: Decimal = sum(item(r) for r in rs) + sum(item(r) for r in rs)\n\
+                    decision top: Decimal = max(twice(r.a) for r in rs)\n";
+        let compilation = crate::compile_text("memo.cov", text);
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let program = &compilation.program;
+        let header = Header::new(program, &["x".into(), "y".into(), "rs".into()]).expect("header");
+        let indexes = Indexes::build(program);
+        let mut reused = Session::new(program, Vec::new()).with_indexes(&indexes);
+        let rows = [
+            ["1.0", "1.00", r#"[{"a":1.0,"b":1},{"a":1.00,"b":1},{"a":1.0,"b":1}]"#],
+            ["1.00", "1.0", r#"[{"a":2.50,"b":0},{"a":2.5,"b":0}]"#],
+            ["3", "4", "[]"],
+        ];
+        for cells in rows {
+            let inputs = row_inputs(program, &header, &cells).expect("inputs");
+            reused.reset(inputs.clone());
+            for name in ["pair", "total", "top"] {
+                let id = program.find_decision(name).expect(name);
+                let fast = reused.decision(id, &mut NoTrace);
+                let mut recorder = Recorder::new();
+                let reference = Session::new(program, inputs.clone()).decision(id, &mut recorder);
+                assert_eq!(format!("{fast:?}"), format!("{reference:?}"), "{name} on {cells:?}");
+            }
+        }
+    }
+
+    /// A call remembered at a shallow depth is not reused where computing it would pass the
+    /// nesting limits: the deep call still fails as it does without the memo.
+    #[test]
+    fn memoised_calls_keep_the_nesting_limits() {
+        use covenant_eval::{NoTrace, Recorder, Session};
+        use std::fmt::Write as _;
+        let mut text = String::from("input x: Int\ndecision d0(v: Int): Int = v + x\n");
+        for i in 1..=300 {
+            let _ = writeln!(text, "decision d{i}(v: Int): Int = d{}(v)", i - 1);
+        }
+        text.push_str("decision warm: Int = d100(1)\ndecision deep: Int = d300(1)\n");
+        // A thread with room for the unoptimised evaluator's recursion.
+        let run = move || {
+            let compilation = crate::compile_text("deep.cov", &text);
+            assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+            let program = &compilation.program;
+            let inputs = vec![Value::Num(Decimal::ONE)];
+            let (warm, deep) =
+                (program.find_decision("warm").expect("warm"), program.find_decision("deep").expect("deep"));
+            let mut session = Session::new(program, inputs.clone());
+            assert!(session.decision(warm, &mut NoTrace).is_ok());
+            let memoised = session.decision(deep, &mut NoTrace).map_err(|e| e.code);
+            let reference = Session::new(program, inputs).decision(deep, &mut Recorder::new()).map_err(|e| e.code);
+            assert!(reference.is_err(), "the chain is deeper than the limits");
+            assert_eq!(memoised, reference);
+        };
+        let worker = std::thread::Builder::new().stack_size(64 * 1024 * 1024).spawn(run).expect("thread");
+        assert!(worker.join().is_ok());
+    }
+
+    /// `write_cell` writes exactly the text of `cell`, for every kind of value.
+    #[test]
+    fn cells_written_directly_match_cells() {
+        let text = "enum E { A, B }\nrecord R { a: Int }\ninput i: Int\ninput m: Money\ninput p: Percent\n\
+                    input d: Decimal\ninput e: E\ninput r: R\ninput l: list of Int\ninput w: Date\n\
+                    input u: Duration\ninput t: Text\ninput b: Bool\ninput h: Money per hour\n\
+                    decision x: Int = i\n";
+        let compilation = crate::compile_text("cells.cov", text);
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let program = &compilation.program;
+        let ty = |name: &str| program.inputs.iter().find(|i| i.name == name).map(|i| i.ty.clone()).expect(name);
+        let num = |s: &str| Value::Num(Decimal::from_str(s).expect("number"));
+        let cases = [
+            ("i", num("42")),
+            ("i", num("-7.0")),
+            ("i", num("12345678901234567890123")),
+            ("m", num("1852.5")),
+            ("m", num("-0.125")),
+            ("m", num("2130.38")),
+            ("p", num("0.15")),
+            ("d", num("1.2300")),
+            ("h", num("7.50")),
+            ("e", Value::Enum(1)),
+            ("r", Value::Record(Arc::from(vec![num("3")]))),
+            ("l", Value::List(Arc::from(vec![num("1"), num("2")]))),
+            ("w", Value::Date(covenant_ir::Date::parse("2015-04-01").expect("date"))),
+            ("u", Value::Duration(covenant_ir::Duration { months: 18, days: 3 })),
+            ("t", Value::Text(Arc::from("a, \"b\""))),
+            ("b", Value::Bool(true)),
+            ("i", Value::None(Arc::from("no row matched"))),
+            ("t", Value::Enum(1)),
+            ("t", num("1.50")),
+        ];
+        for (name, value) in cases {
+            let ty = ty(name);
+            let mut out = String::from("x");
+            write_cell(program, &value, &ty, &mut out);
+            assert_eq!(out, format!("x{}", cell(program, &value, &ty)), "{name} = {value:?}");
         }
     }
 }

@@ -237,10 +237,233 @@ pub(crate) fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, er
     }
 }
 
+/// Reads a list or record written as JSON text (a CSV cell) straight into a value, without
+/// building a JSON tree. It accepts only plain JSON it can read exactly as [`read_value`]
+/// would after `serde_json` (no escapes in strings, no exponents, no duplicate keys, every
+/// value valid for its type) and gives `None` for anything else, so the caller then takes
+/// the full path, which gives the same values and the same errors with their field paths.
+pub(crate) fn read_json_cell(program: &Program, text: &str, ty: &Ty) -> Option<Value> {
+    let mut reader = JsonCell { text, at: 0, depth: 0, values: Vec::new(), slots: Vec::new() };
+    let value = reader.value(program, ty)?;
+    reader.space();
+    (reader.at == text.len()).then_some(value)
+}
+
+/// Nesting deeper than this is left to `serde_json` (which has its own limit).
+const MAX_JSON_CELL_DEPTH: u32 = 64;
+
+struct JsonCell<'t> {
+    text: &'t str,
+    at: usize,
+    depth: u32,
+    /// Elements of the lists being read, innermost last (one buffer for every level).
+    values: Vec<Value>,
+    /// Fields of the records being read, innermost last.
+    slots: Vec<Option<Value>>,
+}
+
+impl<'t> JsonCell<'t> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// Skips white space, then takes `byte` if it is next.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.space();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn word(&mut self, word: &str) -> bool {
+        if self.text.as_bytes().get(self.at..self.at + word.len()) == Some(word.as_bytes()) {
+            self.at += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A string without escapes or control characters (the text between the quotes).
+    fn string(&mut self) -> Option<&'t str> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.at;
+        let bytes = self.text.as_bytes();
+        loop {
+            match bytes.get(self.at)? {
+                b'"' => break,
+                b'\\' => return None,
+                c if *c < 0x20 => return None,
+                _ => self.at += 1,
+            }
+        }
+        let s = self.text.get(start..self.at)?;
+        self.at += 1;
+        Some(s)
+    }
+
+    /// A number as JSON writes it, without an exponent: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`.
+    fn number(&mut self) -> Option<&'t str> {
+        let start = self.at;
+        let bytes = self.text.as_bytes();
+        let digits = |at: &mut usize| {
+            let from = *at;
+            while bytes.get(*at).is_some_and(u8::is_ascii_digit) {
+                *at += 1;
+            }
+            *at - from
+        };
+        if bytes.get(self.at) == Some(&b'-') {
+            self.at += 1;
+        }
+        let first = self.at;
+        let whole = digits(&mut self.at);
+        if whole == 0 || (whole > 1 && bytes.get(first) == Some(&b'0')) {
+            return None;
+        }
+        if bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            if digits(&mut self.at) == 0 {
+                return None;
+            }
+        }
+        if matches!(bytes.get(self.at), Some(b'e' | b'E')) {
+            return None;
+        }
+        self.text.get(start..self.at)
+    }
+
+    fn value(&mut self, program: &Program, ty: &Ty) -> Option<Value> {
+        self.space();
+        match ty {
+            Ty::Record(id) => {
+                self.depth += 1;
+                if self.depth > MAX_JSON_CELL_DEPTH {
+                    return None;
+                }
+                let value = self.record(program, *id);
+                self.depth -= 1;
+                value
+            }
+            Ty::List(inner) => {
+                self.depth += 1;
+                if self.depth > MAX_JSON_CELL_DEPTH {
+                    return None;
+                }
+                let value = self.list(program, inner);
+                self.depth -= 1;
+                value
+            }
+            Ty::Error => None,
+            _ => {
+                let scalar = match self.peek()? {
+                    b'"' => Scalar::Text(self.string()?),
+                    b't' if self.word("true") => Scalar::Bool(true),
+                    b'f' if self.word("false") => Scalar::Bool(false),
+                    b'-' | b'0'..=b'9' => Scalar::Number(self.number()?),
+                    _ => return None,
+                };
+                read_scalar(program, ty, scalar).ok()
+            }
+        }
+    }
+
+    fn record(&mut self, program: &Program, id: covenant_ir::RecordId) -> Option<Value> {
+        let def = program.record_def(id);
+        if !self.eat(b'{') {
+            return None;
+        }
+        let base = self.slots.len();
+        self.slots.resize(base + def.fields.len(), None);
+        if !self.eat(b'}') {
+            loop {
+                let key = self.string()?;
+                let index = def.fields.iter().position(|f| f.name == key)?;
+                if self.slots[base + index].is_some() || !self.eat(b':') {
+                    return None;
+                }
+                let field = &def.fields[index];
+                self.space();
+                let value = if field.optional && self.word("null") {
+                    Value::None(Arc::from(NOT_GIVEN))
+                } else {
+                    self.value(program, &field.ty)?
+                };
+                self.slots[base + index] = Some(value);
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b'}') {
+                    break;
+                }
+                return None;
+            }
+        }
+        if self.slots[base..].iter().zip(&def.fields).any(|(slot, f)| slot.is_none() && !f.optional) {
+            return None;
+        }
+        let fields: Arc<[Value]> =
+            self.slots.drain(base..).map(|slot| slot.unwrap_or_else(|| Value::None(Arc::from(NOT_GIVEN)))).collect();
+        Some(Value::Record(fields))
+    }
+
+    fn list(&mut self, program: &Program, inner: &Ty) -> Option<Value> {
+        if !self.eat(b'[') {
+            return None;
+        }
+        let base = self.values.len();
+        if !self.eat(b']') {
+            loop {
+                let item = self.value(program, inner)?;
+                self.values.push(item);
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b']') {
+                    break;
+                }
+                return None;
+            }
+        }
+        let items: Arc<[Value]> = self.values.drain(base..).collect();
+        Some(Value::List(items))
+    }
+}
+
 /// Parses an exact decimal. Money may carry `£` and thousands commas; a percentage may be
 /// written `15%` (a plain number is taken as percentage points too: `15` is 15%).
 pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
-    let mut t = text.trim().to_string();
+    // Plain digits (no `£`, commas or `%`) need no rewriting: read them without copying.
+    let trimmed = text.trim();
+    if is_plain_number(trimmed) {
+        // Short whole numbers (the usual case) without the general decimal parser: the
+        // same value, scale 0, as `from_str_exact` gives.
+        let small = match trimmed.len() {
+            1..=18 if trimmed.bytes().all(|b| b.is_ascii_digit()) => trimmed.parse::<u64>().ok().map(Decimal::from),
+            _ => None,
+        };
+        let d = match small {
+            Some(d) => Ok(d),
+            None => Decimal::from_str_exact(trimmed),
+        }
+        .map_err(|_| "not a number that can be represented exactly (at most 28 significant digits)".to_string())?;
+        if kind == NumKind::Percent {
+            return d.checked_div(Decimal::ONE_HUNDRED).ok_or_else(|| "too large".to_string());
+        }
+        return Ok(d);
+    }
+    let mut t = trimmed.to_string();
     if kind == NumKind::Money {
         t = t.replacen('£', "", 1);
         if !covenant_syntax::commas_group_thousands(&t) {
@@ -252,12 +475,7 @@ pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
     if percent {
         t = t.trim_end_matches('%').trim().to_string();
     }
-    let digits = t.strip_prefix('-').unwrap_or(&t);
-    let plain = !digits.is_empty()
-        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && digits.chars().filter(|&c| c == '.').count() <= 1
-        && digits.chars().any(|c| c.is_ascii_digit());
-    if !plain {
+    if !is_plain_number(&t) {
         return Err("not a number; write plain digits, like 12.50".into());
     }
     let d = Decimal::from_str_exact(&t)
@@ -266,6 +484,15 @@ pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
         return d.checked_div(Decimal::ONE_HUNDRED).ok_or_else(|| "too large".to_string());
     }
     Ok(d)
+}
+
+/// An optional `-`, then digits with at most one `.` among them.
+fn is_plain_number(t: &str) -> bool {
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.chars().filter(|&c| c == '.').count() <= 1
+        && digits.chars().any(|c| c.is_ascii_digit())
 }
 
 /// Parses `6 months`, `2 weeks`, `1 year 6 months`, `10 days`.
@@ -303,6 +530,73 @@ mod tests {
         assert_eq!(parse_number("-£1,000", NumKind::Money).map(|d| d.to_string()), Ok("-1000".to_string()));
         assert!(parse_number("12.x", NumKind::Decimal).is_err());
         assert!(parse_number("99999999999999999999999999999999", NumKind::Decimal).is_err());
+    }
+
+    /// The direct reader of JSON cells gives exactly what serde_json and `read_value` give,
+    /// or declines (and then the full path decides, errors included).
+    #[test]
+    fn json_cells_read_directly_match_the_full_path() {
+        let text = "enum Item { H1 = 1, H2 = 2, A }\n\
+                    record R { item: Item, rating: Int, amount: Money, share: Percent, ok: Bool, \
+                    label: Text, when: optional Date, d: optional Duration, x: optional Decimal }\n\
+                    input xs: list of R\ninput r: R\ndecision n: Int = count(x for x in xs)\n";
+        let compilation = crate::compile_text("cells.cov", text);
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let program = &compilation.program;
+        let list = program.inputs[0].ty.clone();
+        let record = program.inputs[1].ty.clone();
+        let plain = r#"{"item":"H1","rating":3,"amount":"12.50","share":"15%","ok":true,"label":"a b","when":"2015-04-01","d":"2 weeks","x":1.50}"#;
+        let cases = [
+            (record.clone(), plain.to_string(), true),
+            (record.clone(), r#" { "rating" : -0 , "item" : 2, "amount": 12.5, "share": 0.5, "ok": false, "label": "é", "x": null } "#.to_string(), true),
+            (record.clone(), r#"{"item":"A","rating":0,"amount":"£1,234.50","share":"-25%","ok":false,"label":""}"#.to_string(), true),
+            (list.clone(), format!("[{plain}, {plain}]"), true),
+            (list.clone(), "[]".to_string(), true),
+            (list.clone(), " [ ] ".to_string(), true),
+            // Declined: the full path decides.
+            (record.clone(), plain.replace("\"a b\"", "\"a\\nb\""), false),
+            (record.clone(), plain.replace("1.50", "1.5e1"), false),
+            (record.clone(), plain.replace("\"rating\":3", "\"rating\":03"), false),
+            (record.clone(), plain.replace("\"rating\":3", "\"rating\":3.5"), false),
+            (record.clone(), plain.replace("\"rating\":3", "\"rating\":3,\"rating\":4"), false),
+            (record.clone(), plain.replace("\"rating\":3,", ""), false),
+            (record.clone(), plain.replace("\"rating\":3", "\"rating\":null"), false),
+            (record.clone(), plain.replace("\"rating\":3", "\"extra\":1,\"rating\":3"), false),
+            (record.clone(), plain.replace("\"H1\"", "\"H9\""), false),
+            (record.clone(), plain.replace("true", "tru"), false),
+            (record.clone(), format!("{plain},"), false),
+            (record.clone(), format!("{plain} x"), false),
+            (list.clone(), format!("[{plain},]"), false),
+            (list.clone(), format!("[{plain}"), false),
+            (list.clone(), plain.to_string(), false),
+            (record.clone(), "1".to_string(), false),
+            (record, "{".to_string(), false),
+            (list, "[1]".to_string(), false),
+        ];
+        for (ty, text, direct) in &cases {
+            let fast = read_json_cell(program, text, ty);
+            assert_eq!(fast.is_some(), *direct, "{text}");
+            let mut errors = Vec::new();
+            let slow = serde_json::from_str::<Json>(text).map(|json| read_value(program, &json, ty, "c", &mut errors));
+            if let Some(fast) = fast {
+                let slow = slow.expect("valid JSON");
+                assert!(errors.is_empty(), "{text}: {errors:?}");
+                // Debug shows every digit and scale, so `1.50` and `1.5` would differ.
+                assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_whole_numbers_read_as_the_decimal_parser_reads_them() {
+        for text in ["0", "7", "007", "42", "999999999999999999", "1000000000000000000", "-0", "-3", "3.0", "0.50"] {
+            for kind in [NumKind::Int, NumKind::Decimal, NumKind::Money, NumKind::Percent] {
+                let exact = Decimal::from_str_exact(text).expect("decimal");
+                let exact = if kind == NumKind::Percent { exact / Decimal::ONE_HUNDRED } else { exact };
+                let read = parse_number(text, kind).expect("number");
+                assert_eq!(read.serialize(), exact.serialize(), "{text} as {kind:?}");
+            }
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! between its parties by [`covenant_ir::SplitDef::allocate`], which conserves the penny.
 
 use crate::error::{EvalError, code};
-use crate::session::{Detail, Res};
+use crate::session::{Detail, Frame, Res};
 use crate::trace::{NoTrace, Step, StepKind, Tracer};
 use crate::{Recorder, Session};
 use covenant_ir::date::days_in_month;
@@ -174,15 +174,7 @@ impl<'p> Session<'p> {
         }
         let result = self.evaluate_payment(id, tracer);
         if T::ENABLED {
-            let mut step = Step {
-                kind: StepKind::Unfinished,
-                node: None,
-                label: def.name.clone(),
-                value: None,
-                ty: Ty::MONEY,
-                span: def.name_span,
-                children: Vec::new(),
-            };
+            let mut step = Step::unfinished(def.name.clone(), Ty::MONEY, def.name_span);
             match &result {
                 Ok(outcome) => {
                     step.value = Some(Value::Num(outcome.total));
@@ -214,6 +206,50 @@ impl<'p> Session<'p> {
         Ok(Value::Num(total))
     }
 
+    /// `paid_to(payment, party)` / `paid_by(payment, party)`: the party's lines of the
+    /// payment in the period, summed.
+    pub(crate) fn payment_part<T: Tracer>(
+        &mut self,
+        span: Span,
+        (id, party, receiving): (PaymentId, NodeId, bool),
+        frame: &mut Frame,
+        tracer: &mut T,
+        detail: &mut Detail,
+    ) -> Res {
+        if self.program().payments.get(id.index()).is_none() {
+            return Err(Box::new(EvalError::internal(span, format!("payment #{} does not exist", id.0))));
+        }
+        let Value::Enum(party) = self.eval(party, frame, tracer)? else {
+            return Err(Box::new(EvalError::internal(span, "a payment's party is not a party")));
+        };
+        let outcome = self.evaluate_payment(id, tracer)?;
+        let mut part = Decimal::ZERO;
+        for line in &outcome.instalments {
+            if (if receiving { line.payee } else { line.payer }) == party {
+                part = part.checked_add(line.amount).ok_or_else(|| too_large(span))?;
+            }
+        }
+        if T::ENABLED {
+            *detail = Some(Box::new(StepKind::Payment(Box::new(outcome))));
+        }
+        Ok(Value::Num(part))
+    }
+
+    /// `term_start()` and the like.
+    pub(crate) fn contract_date(&mut self, span: Span, which: covenant_ir::ContractDate) -> Res {
+        use covenant_ir::ContractDate as C;
+        let Some(contract) = self.program().contract.as_ref() else {
+            return Err(Box::new(EvalError::internal(span, "the program has no contract")));
+        };
+        let date = match which {
+            C::TermStart => contract.term.0,
+            C::TermEnd => contract.term.1,
+            C::PeriodStart => self.statement_period()?.0,
+            C::PeriodEnd => self.statement_period()?.1,
+        };
+        Ok(Value::Date(date))
+    }
+
     /// The statement period as declared by the contract (the term when it declares none).
     pub(crate) fn statement_period(&mut self) -> Res<(Date, Date)> {
         let Some(contract) = self.program().contract.as_ref() else {
@@ -236,15 +272,23 @@ impl<'p> Session<'p> {
         Ok((first, last))
     }
 
-    fn date_of(&mut self, node: NodeId, what: &str) -> Res<Date> {
+    /// A value that must be there: "no value" is E0503 naming `what`, with `hint`.
+    fn present<T: Tracer>(&mut self, node: NodeId, what: &str, hint: &str, tracer: &mut T) -> Res<(Value, Span)> {
         let span = self.program().node(node).origin.span;
-        match self.eval(node, &mut Vec::new(), &mut NoTrace)? {
-            Value::Date(d) => Ok(d),
+        match self.eval(node, &mut Vec::new(), tracer)? {
             Value::None(reason) => Err(Box::new(
                 EvalError::new(code::NO_VALUE, format!("{what} has no value: {reason}"), span)
-                    .with_label(span, "no value"),
+                    .with_label(span, "no value")
+                    .with_note(hint.to_string()),
             )),
-            _ => Err(Box::new(EvalError::internal(span, format!("{what} is not a date")))),
+            value => Ok((value, span)),
+        }
+    }
+
+    fn date_of(&mut self, node: NodeId, what: &str) -> Res<Date> {
+        match self.present(node, what, "check the dates in the inputs", &mut NoTrace)? {
+            (Value::Date(d), _) => Ok(d),
+            (_, span) => Err(Box::new(EvalError::internal(span, format!("{what} is not a date")))),
         }
     }
 
@@ -432,28 +476,17 @@ impl<'p> Session<'p> {
     }
 
     fn condition<T: Tracer>(&mut self, node: NodeId, tracer: &mut T) -> Res<bool> {
-        let span = self.program().node(node).origin.span;
-        match self.eval(node, &mut Vec::new(), tracer)? {
-            Value::Bool(b) => Ok(b),
-            Value::None(reason) => Err(Box::new(
-                EvalError::new(code::NO_VALUE, format!("this condition has no value: {reason}"), span)
-                    .with_label(span, "no value")
-                    .with_note("give a fallback with `otherwise`, or test for it with `is none`"),
-            )),
-            _ => Err(Box::new(EvalError::internal(span, "a condition is not a boolean"))),
+        let hint = "give a fallback with `otherwise`, or test for it with `is none`";
+        match self.present(node, "this condition", hint, tracer)? {
+            (Value::Bool(b), _) => Ok(b),
+            (_, span) => Err(Box::new(EvalError::internal(span, "a condition is not a boolean"))),
         }
     }
 
     fn money_of<T: Tracer>(&mut self, node: NodeId, tracer: &mut T) -> Res<Decimal> {
-        let span = self.program().node(node).origin.span;
-        match self.eval(node, &mut Vec::new(), tracer)? {
-            Value::Num(n) => Ok(n),
-            Value::None(reason) => Err(Box::new(
-                EvalError::new(code::NO_VALUE, format!("the amount has no value: {reason}"), span)
-                    .with_label(span, "no value")
-                    .with_note("give a fallback with `otherwise`"),
-            )),
-            _ => Err(Box::new(EvalError::internal(span, "an amount is not a number"))),
+        match self.present(node, "the amount", "give a fallback with `otherwise`", tracer)? {
+            (Value::Num(n), _) => Ok(n),
+            (_, span) => Err(Box::new(EvalError::internal(span, "an amount is not a number"))),
         }
     }
 

@@ -26,6 +26,18 @@
 //! - A parameterless decision is computed once per session. When a recorder asks for it
 //!   again, it is evaluated again (evaluation is deterministic) so its steps can be shown,
 //!   until the recorder's step budget is spent; after that it is shown by value only.
+//! - Without tracing, a decision with parameters is also computed once per session for each
+//!   set of arguments (see [`Memo`]): arguments are the same when they are identical
+//!   (numbers with the same digits and scale, the very same record or list), so a value
+//!   that could print differently is never taken from the memo; and a remembered value is
+//!   used only where computing it again would stay within the nesting limits, so a call
+//!   that would fail with E0508 still does.
+//!
+//! The hot path does not allocate: frames of finished calls are kept for the next call,
+//! table keys and built-in arguments live on one stack shared by every level, the reasons
+//! of table cells with no value are shared, and error messages are built only on errors.
+//! [`Session::reset`] starts a new case in the same session, so a batch run keeps these
+//! buffers from row to row.
 
 use crate::error::{EvalError, code};
 use crate::index::Indexes;
@@ -39,6 +51,8 @@ use covenant_ir::{
 };
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 /// The deepest chain of nested decision calls allowed (error E0508 beyond).
@@ -65,6 +79,11 @@ pub struct Session<'p> {
     params: Vec<Option<Value>>,
     depth: u32,
     calls: u32,
+    /// The deepest `depth` and `calls` reached so far: the memo records how deep each call
+    /// went, so a remembered result is used only where evaluating it would not have gone
+    /// past the limits.
+    peak_depth: u32,
+    peak_calls: u32,
     /// The placeholder in frame slots not yet bound (shared, so a call allocates only its frame).
     unbound: Value,
     /// The date that chooses dated versions: given by the caller, or computed once from the
@@ -75,6 +94,18 @@ pub struct Session<'p> {
     /// Set while the `as of` date is being computed, so a date that depends on a dated
     /// version is reported instead of recursing.
     computing_as_of: bool,
+    /// The date given with [`Session::with_as_of`], kept when the session is reset.
+    given_as_of: Option<Date>,
+    /// Frames of finished calls, reused so that a call does not allocate.
+    spare_frames: Vec<Frame>,
+    /// Table keys and built-in arguments being evaluated: one stack for every level.
+    scratch: Vec<Value>,
+    /// Results of decisions with parameters, by arguments (untraced evaluation only).
+    memo: Memo,
+    /// "No value" reasons of table cells and of tables without a matching row, shared
+    /// instead of allocated at each lookup (keyed by the address of the program's text, or
+    /// by table for "no row matched").
+    reasons: HashMap<ReasonKey, Arc<str>, BuildHasherDefault<FxHasher>>,
 }
 
 /// Evaluates a node that needs no frame and no inputs (test `given`/`expect` values, params).
@@ -107,11 +138,35 @@ impl<'p> Session<'p> {
             params: vec![None; program.params.len()],
             depth: 0,
             calls: 0,
+            peak_depth: 0,
+            peak_calls: 0,
             unbound: Value::None(Arc::from("unbound local")),
             as_of: None,
             indexes: None,
             computing_as_of: false,
+            given_as_of: None,
+            spare_frames: Vec::new(),
+            scratch: Vec::new(),
+            memo: Memo::default(),
+            reasons: HashMap::default(),
         }
+    }
+
+    /// Starts over with another case's inputs, as [`Session::new`] would, but keeps the
+    /// table indexes, the date given with [`Session::with_as_of`] and the buffers that do
+    /// not depend on the inputs, so a batch run can use one session for many rows.
+    pub fn reset(&mut self, inputs: Vec<Value>) {
+        self.inputs = inputs;
+        self.decisions.fill(None);
+        self.params.fill(None);
+        self.depth = 0;
+        self.calls = 0;
+        self.peak_depth = 0;
+        self.peak_calls = 0;
+        self.as_of = self.given_as_of;
+        self.computing_as_of = false;
+        self.scratch.clear();
+        self.memo.clear();
     }
 
     /// Looks rows up through prebuilt indexes (see [`Indexes`]) instead of scanning tables.
@@ -123,6 +178,7 @@ impl<'p> Session<'p> {
     /// Chooses dated versions by this date instead of the program's `as of` declaration.
     pub fn with_as_of(mut self, date: Date) -> Session<'p> {
         self.as_of = Some(date);
+        self.given_as_of = Some(date);
         self
     }
 
@@ -312,8 +368,10 @@ impl<'p> Session<'p> {
             Prepared::Run(body, frame) => (body, frame, None),
         };
         self.calls += 1;
+        self.peak_calls = self.peak_calls.max(self.calls);
         let result = self.eval(body, &mut frame, tracer);
         self.calls -= 1;
+        self.recycle(frame);
         let value = result?;
         if cached.is_none() {
             self.memoise(id, &value);
@@ -325,6 +383,7 @@ impl<'p> Session<'p> {
     pub(crate) fn eval<T: Tracer>(&mut self, id: NodeId, frame: &mut Frame, tracer: &mut T) -> Res {
         let at = self.enter_node(id)?;
         self.depth += 1;
+        self.peak_depth = self.peak_depth.max(self.depth);
         let result = if T::ENABLED && !self.transparent(at.node) {
             self.eval_traced(at, frame, tracer)
         } else {
@@ -385,16 +444,17 @@ impl<'p> Session<'p> {
             NodeKind::Versioned { name, versions } => self.versioned(at, (name, versions), frame, tracer, detail),
             NodeKind::Split { id, amount, party } => self.split(at, (*id, *amount, *party), frame, tracer, detail),
             NodeKind::Payment(id) => self.payment_node(at.span(), *id, tracer, detail),
+            NodeKind::PaymentPart { id, party, receiving } => {
+                self.payment_part(at.span(), (*id, *party, *receiving), frame, tracer, detail)
+            }
+            NodeKind::ContractDate(which) => self.contract_date(at.span(), *which),
         }
     }
 
     fn record_or_list<T: Tracer>(&mut self, at: At<'p>, items: &[NodeId], frame: &mut Frame, tracer: &mut T) -> Res {
-        let values = self.literal(items, frame, tracer)?;
-        Ok(if matches!(at.node.kind, NodeKind::Record(_)) {
-            Value::Record(values.into())
-        } else {
-            Value::List(values.into())
-        })
+        let base = self.push_values(items, frame, tracer)?;
+        let values: Arc<[Value]> = self.scratch.drain(base..).collect();
+        Ok(if matches!(at.node.kind, NodeKind::Record(_)) { Value::Record(values) } else { Value::List(values) })
     }
 
     fn round<T: Tracer>(
@@ -417,8 +477,10 @@ impl<'p> Session<'p> {
         tracer: &mut T,
         detail: &mut Detail,
     ) -> Res {
-        let values = self.literal(args, frame, tracer)?;
-        self.finish_builtin::<T>(at, (f, args), values, detail)
+        let base = self.push_values(args, frame, tracer)?;
+        let result = self.finish_builtin::<T>(at, (f, args), &self.scratch[base..], detail);
+        self.scratch.truncate(base);
+        result
     }
 
     fn in_set<T: Tracer>(
@@ -463,12 +525,20 @@ impl<'p> Session<'p> {
         Ok(value)
     }
 
-    fn literal<T: Tracer>(&mut self, items: &[NodeId], frame: &mut Frame, tracer: &mut T) -> Res<Vec<Value>> {
-        let mut values = Vec::with_capacity(items.len());
+    /// Evaluates `items` onto the scratch stack and returns where they start; the caller
+    /// truncates the stack back to that point. On an error the stack is already back.
+    fn push_values<T: Tracer>(&mut self, items: &[NodeId], frame: &mut Frame, tracer: &mut T) -> Res<usize> {
+        let base = self.scratch.len();
         for &item in items {
-            values.push(self.eval(item, frame, tracer)?);
+            match self.eval(item, frame, tracer) {
+                Ok(value) => self.scratch.push(value),
+                Err(e) => {
+                    self.scratch.truncate(base);
+                    return Err(e);
+                }
+            }
         }
-        Ok(values)
+        Ok(base)
     }
 
     fn decision_node<T: Tracer>(
@@ -479,7 +549,20 @@ impl<'p> Session<'p> {
         tracer: &mut T,
         detail: &mut Detail,
     ) -> Res {
-        let values = self.literal(args, frame, tracer)?;
+        // The arguments go straight into the callee's frame (a reused one).
+        let mut values = if args.is_empty() { Vec::new() } else { self.spare_frames.pop().unwrap_or_default() };
+        for &arg in args {
+            match self.eval(arg, frame, tracer) {
+                Ok(value) => values.push(value),
+                Err(e) => {
+                    self.recycle(values);
+                    return Err(e);
+                }
+            }
+        }
+        if !T::ENABLED && !values.is_empty() {
+            return self.call_memoised(id, values, at.span());
+        }
         let shown = if T::ENABLED { values.clone() } else { Vec::new() };
         let (value, memoised) = self.call(id, values, at.span(), tracer)?;
         if T::ENABLED {
@@ -496,11 +579,18 @@ impl<'p> Session<'p> {
         tracer: &mut T,
         detail: &mut Detail,
     ) -> Res {
-        let keys = self.literal(args, frame, tracer)?;
-        let (table, row) = self.select_row(at, id, args, &keys)?;
+        let base = self.push_values(args, frame, tracer)?;
+        let selected = self.select_row(at, id, args, &self.scratch[base..]);
+        let keys: Vec<Value> = if T::ENABLED { self.scratch.drain(base..).collect() } else { Vec::new() };
+        self.scratch.truncate(base);
+        let (table, row) = selected?;
         let value = match row.map(|i| &table.rows[i].cell) {
-            None => Value::None(Arc::from(format!("no row of table {} matched", table.name))),
-            Some(Cell::NoValue(reason)) => Value::None(Arc::from(reason.as_str())),
+            None => Value::None(
+                self.reason(ReasonKey::Unmatched(id.0), || format!("no row of table {} matched", table.name)),
+            ),
+            Some(Cell::NoValue(reason)) => {
+                Value::None(self.reason(ReasonKey::Text(reason.as_ptr() as usize, reason.len()), || reason.clone()))
+            }
             Some(Cell::Value(cell)) => self.eval(*cell, &mut Vec::new(), tracer)?,
         };
         if T::ENABLED {
@@ -619,10 +709,9 @@ impl<'p> Session<'p> {
         tracer: &mut T,
         detail: &mut Detail,
     ) -> Res {
-        let roots: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].parent.is_none()).collect();
-        let applied = self.weigh(at, rules, &roots, frame, tracer)?;
-        let (value, label) = match applied {
-            Some((value, i)) => (value, Some(rules[i].label.clone())),
+        let applied = self.weigh(at, rules, None, frame, tracer)?;
+        let (value, winner) = match applied {
+            Some((value, i)) => (value, Some(i)),
             None => match default {
                 Some(d) => (self.eval(d, frame, tracer)?, None),
                 None => {
@@ -640,22 +729,27 @@ impl<'p> Session<'p> {
             },
         };
         if T::ENABLED {
-            *detail = Some(Box::new(StepKind::Rules { default_used: label.is_none(), applied: label }));
+            let label = winner.and_then(|i| rules.get(i)).map(|r| r.label.clone());
+            *detail = Some(Box::new(StepKind::Rules { default_used: winner.is_none(), applied: label }));
         }
         Ok(value)
     }
 
-    /// Weighs rules of one rank: the one that applies, if any; two that apply are a conflict.
+    /// Weighs rules of one rank (the roots, or the exceptions to one rule), in order: the one
+    /// that applies, if any; two that apply are a conflict.
     fn weigh<T: Tracer>(
         &mut self,
         at: At<'p>,
         rules: &'p [RuleArm],
-        group: &[usize],
+        parent: Option<u32>,
         frame: &mut Frame,
         tracer: &mut T,
     ) -> Res<Option<(Value, usize)>> {
         let mut applied: Option<(Value, usize)> = None;
-        for &i in group {
+        for i in 0..rules.len() {
+            if rules[i].parent != parent {
+                continue;
+            }
             if let Some((value, winner)) = self.apply_rule(at, rules, i, frame, tracer)? {
                 if let Some((_, first)) = &applied {
                     let (a, b) = (&rules[*first], &rules[winner]);
@@ -691,8 +785,7 @@ impl<'p> Session<'p> {
         if T::ENABLED {
             tracer.enter();
         }
-        let exceptions: Vec<usize> = (0..rules.len()).filter(|&j| rules[j].parent == Some(index as u32)).collect();
-        let result = self.apply_rule_inner(at, rules, index, &exceptions, frame, tracer);
+        let result = self.apply_rule_inner(at, rules, index, frame, tracer);
         if T::ENABLED {
             let exception_to = rule.parent.and_then(|p| rules.get(p as usize)).map(|p| p.label.clone());
             let mut step = Step {
@@ -728,11 +821,10 @@ impl<'p> Session<'p> {
         at: At<'p>,
         rules: &'p [RuleArm],
         index: usize,
-        exceptions: &[usize],
         frame: &mut Frame,
         tracer: &mut T,
     ) -> Res<Option<(Value, usize)>> {
-        if let Some(overriding) = self.weigh(at, rules, exceptions, frame, tracer)? {
+        if let Some(overriding) = self.weigh(at, rules, Some(index as u32), frame, tracer)? {
             return Ok(Some(overriding));
         }
         let rule = &rules[index];
@@ -780,6 +872,16 @@ impl<'p> Session<'p> {
             && let Some(path) = self.path(at.node)
         {
             return self.read_path(at, path, detail);
+        }
+        // A field of a local record is read in place, without copying the record; the
+        // local would have been the next level down, so the depth guard is applied as for it.
+        if !T::ENABLED
+            && self.depth < MAX_EXPR_DEPTH
+            && let Some(NodeKind::Local(local)) = self.program.nodes.get(record.index()).map(|n| &n.kind)
+            && let Some(Value::Record(fields)) = frame.get(local.index())
+            && let Some(value) = fields.get(index as usize)
+        {
+            return Ok(value.clone());
         }
         let base = self.eval(record, frame, tracer)?;
         let value = self.field(base, record, index, at)?;
@@ -934,6 +1036,60 @@ impl<'p> Session<'p> {
         let mut frame = args;
         frame.resize(size, self.unbound.clone());
         Ok(frame)
+    }
+
+    /// A call of a decision with parameters, without tracing: taken from the memo when
+    /// these arguments were seen before in this session, else run and remembered.
+    fn call_memoised(&mut self, id: DecisionId, args: Frame, site: Span) -> Res {
+        let (calls, depth) = (self.calls, self.depth);
+        let hash = memo_hash(id, &args);
+        if let Some(entry) = self.memo.find(hash, id, &args) {
+            let (need_calls, need_depth) = entry.needs;
+            // Only where evaluating it again would stay within the limits (else it is
+            // evaluated, and fails as it always would).
+            if calls.saturating_add(need_calls) <= MAX_CALL_DEPTH && depth.saturating_add(need_depth) <= MAX_EXPR_DEPTH
+            {
+                let value = entry.value.clone();
+                self.peak_calls = self.peak_calls.max(calls + need_calls);
+                self.peak_depth = self.peak_depth.max(depth + need_depth);
+                self.recycle(args);
+                return Ok(value);
+            }
+        }
+        // The arguments are kept before the call: the callee may reuse their slots.
+        let stashed = self.memo.stash(&args);
+        let peaks = (self.peak_calls, self.peak_depth);
+        (self.peak_calls, self.peak_depth) = (calls, depth);
+        let result = self.call(id, args, site, &mut NoTrace);
+        let needs = (self.peak_calls.saturating_sub(calls), self.peak_depth.saturating_sub(depth));
+        self.peak_calls = self.peak_calls.max(peaks.0);
+        self.peak_depth = self.peak_depth.max(peaks.1);
+        let (value, _) = result?;
+        if let Some(start) = stashed {
+            self.memo.insert(hash, id, start, MemoResult { value: value.clone(), needs });
+        }
+        Ok(value)
+    }
+
+    /// Keeps a frame for the next call (emptied; a bounded number of them).
+    fn recycle(&mut self, mut frame: Frame) {
+        if frame.capacity() == 0 || frame.capacity() > SPARE_FRAME_SLOTS || self.spare_frames.len() >= SPARE_FRAMES {
+            return;
+        }
+        frame.clear();
+        self.spare_frames.push(frame);
+    }
+
+    /// A shared "no value" reason, made by `text` the first time it is needed.
+    fn reason(&mut self, key: ReasonKey, text: impl FnOnce() -> String) -> Arc<str> {
+        if let Some(reason) = self.reasons.get(&key) {
+            return reason.clone();
+        }
+        let reason: Arc<str> = Arc::from(text());
+        if self.reasons.len() < SHARED_REASONS {
+            self.reasons.insert(key, reason.clone());
+        }
+        reason
     }
 
     fn memoise(&mut self, id: DecisionId, value: &Value) {
@@ -1118,6 +1274,9 @@ impl<'p> Session<'p> {
             NodeKind::Versioned { name, .. } => name.clone(),
             NodeKind::Split { id, .. } => program.splits.get(id.index()).map_or("split", |s| &s.name).into(),
             NodeKind::Payment(id) => program.payments.get(id.index()).map_or("payment", |p| &p.name).into(),
+            NodeKind::PaymentPart { receiving: true, .. } => "paid_to".into(),
+            NodeKind::PaymentPart { receiving: false, .. } => "paid_by".into(),
+            NodeKind::ContractDate(which) => which.name().into(),
             NodeKind::Const(_) | NodeKind::Local(_) | NodeKind::Record(_) | NodeKind::List(_) => "value".into(),
         }
     }
@@ -1396,9 +1555,11 @@ impl<'p> Session<'p> {
         detail: &mut Detail,
     ) -> Res {
         let (l_at, r_at) = (self.at(l, at.span())?, self.at(r, at.span())?);
-        let what = format!("the comparison `{}`", op.symbol());
-        self.refuse_none(&a, l_at, at, &what)?;
-        self.refuse_none(&b, r_at, at, &what)?;
+        if a.is_none() || b.is_none() {
+            let what = format!("the comparison `{}`", op.symbol());
+            self.refuse_none(&a, l_at, at, &what)?;
+            self.refuse_none(&b, r_at, at, &what)?;
+        }
         let result = match op {
             BinOp::Eq => a == b,
             BinOp::Ne => a != b,
@@ -1621,7 +1782,7 @@ impl<'p> Session<'p> {
         &self,
         at: At<'p>,
         (f, args): (Builtin, &[NodeId]),
-        values: Vec<Value>,
+        values: &[Value],
         detail: &mut Detail,
     ) -> Res {
         let arity = match f {
@@ -1633,11 +1794,12 @@ impl<'p> Session<'p> {
         if values.len() != arity {
             return Err(internal(at.span(), format!("`{}` given {} arguments", f.name(), values.len())));
         }
-        let what = format!("`{}`", f.name());
         for (v, &arg) in values.iter().zip(args) {
-            self.refuse_none(v, self.at(arg, at.span())?, at, &what)?;
+            if let Value::None(reason) = v {
+                return Err(self.no_value(reason, self.at(arg, at.span())?, at, &format!("`{}`", f.name())));
+            }
         }
-        let result = match (f, values.as_slice()) {
+        let result = match (f, values) {
             (Builtin::Min2 | Builtin::Max2, [a, b]) => {
                 let Some(ordering) = ops::order(a, b) else {
                     return Err(self.mismatch(at, "two numbers or two dates", b));
@@ -1676,7 +1838,7 @@ impl<'p> Session<'p> {
         if T::ENABLED {
             let mut operands = Vec::with_capacity(args.len());
             for (&arg, value) in args.iter().zip(values) {
-                operands.push(operand(self.at(arg, at.span())?, value));
+                operands.push(operand(self.at(arg, at.span())?, value.clone()));
             }
             *detail = Some(Box::new(StepKind::Builtin { name: f.name().into(), args: operands }));
         }
@@ -1773,6 +1935,215 @@ fn make_date(at: At<'_>, y: Decimal, m: Decimal, d: Decimal) -> Res<Date> {
 enum Prepared {
     Cached(Value),
     Run(NodeId, Frame),
+}
+
+/// Frames kept for reuse (more, or larger ones, are simply freed).
+const SPARE_FRAMES: usize = 64;
+const SPARE_FRAME_SLOTS: usize = 256;
+/// "No value" reasons kept for sharing.
+const SHARED_REASONS: usize = 1024;
+/// Calls remembered per session, and argument values kept for them: the memo's memory is
+/// bounded whatever the program does (later calls are simply not remembered).
+const MEMO_CALLS: usize = 1 << 16;
+const MEMO_ARGS: usize = 1 << 18;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum ReasonKey {
+    /// A table cell's reason, by the address and length of its text in the program.
+    Text(usize, usize),
+    /// "No row of table … matched", by table.
+    Unmatched(u32),
+}
+
+/// Results of decisions with parameters for the arguments seen so far in a session. Two
+/// sets of arguments are the same only when they are identical ([`identical`]): a number
+/// must have the same digits and scale (`1.0` and `1.00` are equal but print differently),
+/// and a record or list must be the very same one, so a remembered result is always
+/// exactly the one evaluation would give.
+#[derive(Default)]
+struct Memo {
+    /// The last entry of each hash; entries with the same hash are chained through `next`.
+    heads: HashMap<u64, u32, BuildHasherDefault<FxHasher>>,
+    entries: Vec<MemoEntry>,
+    /// The arguments of every entry, one after another.
+    args: Vec<Value>,
+}
+
+struct MemoEntry {
+    decision: DecisionId,
+    start: u32,
+    len: u32,
+    result: MemoResult,
+    next: u32,
+}
+
+/// A remembered result, and how many nested calls and expression levels computing it took.
+struct MemoResult {
+    value: Value,
+    needs: (u32, u32),
+}
+
+impl Memo {
+    fn find(&self, hash: u64, id: DecisionId, args: &[Value]) -> Option<&MemoResult> {
+        let mut i = *self.heads.get(&hash)?;
+        while let Some(entry) = self.entries.get(i as usize) {
+            if entry.decision == id
+                && entry.len as usize == args.len()
+                && let Some(stored) = self.args.get(entry.start as usize..entry.start as usize + args.len())
+                && stored.iter().zip(args).all(|(a, b)| identical(a, b))
+            {
+                return Some(&entry.result);
+            }
+            i = entry.next;
+        }
+        None
+    }
+
+    /// Keeps a copy of a call's arguments; `None` when the memo is full.
+    fn stash(&mut self, args: &[Value]) -> Option<(u32, u32)> {
+        if self.entries.len() >= MEMO_CALLS || self.args.len() + args.len() > MEMO_ARGS {
+            return None;
+        }
+        let start = u32::try_from(self.args.len()).ok()?;
+        let len = u32::try_from(args.len()).ok()?;
+        self.args.extend_from_slice(args);
+        Some((start, len))
+    }
+
+    fn insert(&mut self, hash: u64, decision: DecisionId, (start, len): (u32, u32), result: MemoResult) {
+        let Ok(index) = u32::try_from(self.entries.len()) else { return };
+        let next = self.heads.insert(hash, index).unwrap_or(u32::MAX);
+        self.entries.push(MemoEntry { decision, start, len, result, next });
+    }
+
+    fn clear(&mut self) {
+        self.heads.clear();
+        self.entries.clear();
+        self.args.clear();
+    }
+}
+
+fn memo_hash(id: DecisionId, args: &[Value]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u32(id.0);
+    for value in args {
+        hash_value(value, &mut h);
+    }
+    h.finish()
+}
+
+/// A hash consistent with [`identical`].
+fn hash_value(value: &Value, h: &mut FxHasher) {
+    match value {
+        Value::Bool(b) => {
+            h.write_u8(1);
+            h.write_u8(u8::from(*b));
+        }
+        Value::Num(n) => {
+            h.write_u8(2);
+            h.write(&n.serialize());
+        }
+        Value::Date(d) => {
+            h.write_u8(3);
+            d.hash(h);
+        }
+        Value::Duration(d) => {
+            h.write_u8(4);
+            d.hash(h);
+        }
+        Value::Text(t) => {
+            h.write_u8(5);
+            h.write(t.as_bytes());
+        }
+        Value::Enum(i) => {
+            h.write_u8(6);
+            h.write_u32(*i);
+        }
+        Value::Record(items) | Value::List(items) => {
+            h.write_u8(7);
+            h.write_usize(items.as_ptr() as usize);
+            h.write_usize(items.len());
+        }
+        Value::None(reason) => {
+            h.write_u8(8);
+            h.write(reason.as_bytes());
+        }
+    }
+}
+
+/// Whether two values are the same in every respect evaluation can see: numbers with the
+/// same digits and scale, texts and reasons with the same text, and records and lists that
+/// are the very same one (a stricter test than equality of their contents).
+fn identical(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Num(x), Value::Num(y)) => x.serialize() == y.serialize(),
+        (Value::Date(x), Value::Date(y)) => x == y,
+        (Value::Duration(x), Value::Duration(y)) => x == y,
+        (Value::Text(x), Value::Text(y)) | (Value::None(x), Value::None(y)) => x == y,
+        (Value::Enum(x), Value::Enum(y)) => x == y,
+        (Value::Record(x), Value::Record(y)) | (Value::List(x), Value::List(y)) => Arc::ptr_eq(x, y),
+        _ => false,
+    }
+}
+
+/// The small, fast, non-cryptographic hash used by rustc (FxHash); the memo's keys come
+/// from one case's own evaluation, so collisions only cost a comparison.
+#[derive(Default, Clone, Copy)]
+struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -188,6 +188,12 @@ pub struct Step {
 }
 
 impl Step {
+    /// A step evaluated at the top level (no node), not finished yet: its kind and value are
+    /// set when it finishes.
+    pub fn unfinished(label: String, ty: Ty, span: Span) -> Step {
+        Step { kind: StepKind::Unfinished, node: None, label, value: None, ty, span, children: Vec::new() }
+    }
+
     /// Whether this step (or a step below it) failed.
     pub fn is_failure(&self) -> bool {
         matches!(self.kind, StepKind::Failed { .. } | StepKind::Unfinished)

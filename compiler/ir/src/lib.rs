@@ -234,6 +234,15 @@ pub enum NodeKind {
     },
     /// The amount a payment pays in the statement period (zero when it is not paid).
     Payment(PaymentId),
+    /// `paid_to(payment, party)` (`receiving`) or `paid_by(payment, party)`: what the party
+    /// receives from, or pays under, a payment in the statement period.
+    PaymentPart {
+        id: PaymentId,
+        party: NodeId,
+        receiving: bool,
+    },
+    /// `term_start()`, `term_end()`, `period_start()`, `period_end()`: the contract's dates.
+    ContractDate(ContractDate),
     /// A reference to something with dated versions: the version valid on the evaluation date
     /// is evaluated. No date, or no version valid on it, is an evaluation error.
     Versioned {
@@ -259,6 +268,36 @@ pub struct ContractDef {
     pub source: Option<String>,
     pub span: Span,
     pub name_span: Span,
+}
+
+/// A date of the contract that expressions can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContractDate {
+    TermStart,
+    TermEnd,
+    /// The statement period as given (before it is clipped to the term).
+    PeriodStart,
+    PeriodEnd,
+}
+
+impl ContractDate {
+    pub fn from_name(name: &str) -> Option<ContractDate> {
+        Some(match name {
+            "term_start" => ContractDate::TermStart,
+            "term_end" => ContractDate::TermEnd,
+            "period_start" => ContractDate::PeriodStart,
+            "period_end" => ContractDate::PeriodEnd,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            ContractDate::TermStart => "term_start",
+            ContractDate::TermEnd => "term_end",
+            ContractDate::PeriodStart => "period_start",
+            ContractDate::PeriodEnd => "period_end",
+        }
+    }
 }
 
 /// Who pays or is paid: one party, or the parties of a split in their shares.

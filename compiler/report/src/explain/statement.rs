@@ -163,6 +163,14 @@ fn schedule(ctx: &Ctx<'_>, def: &PaymentDef) -> String {
     text
 }
 
+/// Who pays whom on one line: `Council → Provider`.
+pub(super) fn line_parties(ctx: &Ctx<'_>, i: &Instalment) -> String {
+    match ctx.program.contract.as_ref() {
+        Some(c) => format!("{} → {}", party(ctx, c, i.payer), party(ctx, c, i.payee)),
+        None => String::new(),
+    }
+}
+
 fn instalment_text(ctx: &Ctx<'_>, contract: &ContractDef, i: &Instalment) -> String {
     format!(
         "due {}  {} → {}  {}  for {} to {}",

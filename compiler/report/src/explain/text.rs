@@ -379,20 +379,44 @@ impl Out<'_, '_> {
                 format!("{name} = {v}: the version valid {valid}, chosen by the date {date}")
             }
             StepKind::Payment(outcome) => {
-                let schedule =
-                    self.ctx.program.payments.get(outcome.payment.index()).map_or("", |p| p.schedule.describe());
+                let def = self.ctx.program.payments.get(outcome.payment.index());
+                let schedule = def.map_or("", |p| p.schedule.describe());
+                let name = def.map_or("?", |p| p.name.as_str());
+                let head = match step.label.as_str() {
+                    "paid_to" | "paid_by" => {
+                        let total = self.ctx.display(&Value::Num(outcome.total), &step.ty);
+                        let call = self.src(step).unwrap_or_else(|| step.label.clone());
+                        format!("{call} = {v}, of payment {name} = {total}")
+                    }
+                    _ => format!("payment {name} = {v}"),
+                };
+                if let Some(reason) = super::statement::why_not(&outcome.status) {
+                    return format!("{head}: {reason}");
+                }
                 let mut slots: Vec<_> = outcome.instalments.iter().map(|i| (i.from, i.to)).collect();
                 slots.dedup();
-                let lines = outcome.instalments.len();
-                let count = match (slots.len(), lines) {
-                    (1, 1) => "one payment".to_string(),
-                    (n, l) if n == l => format!("{n} instalments"),
-                    (n, l) => format!("{n} instalment(s) in {l} payments between the parties"),
-                };
-                match super::statement::why_not(&outcome.status) {
-                    None => format!("payment {} = {v}: paid {schedule}, {count}", step.label),
-                    Some(reason) => format!("payment {} = {v}: {reason}", step.label),
+                let lines = &outcome.instalments;
+                let mut text = format!("{head}: paid {schedule}");
+                if !outcome.adjustments.is_empty() {
+                    text.push_str(&format!(" ({})", outcome.adjustments.join("; ")));
                 }
+                if slots.len() == 1 && lines.len() > 1 && lines.len() <= 6 {
+                    let parts: Vec<String> = lines
+                        .iter()
+                        .map(|i| {
+                            let amount = self.ctx.display(&Value::Num(i.amount), &step.ty);
+                            format!("{} {amount}", super::statement::line_parties(self.ctx, i))
+                        })
+                        .collect();
+                    text.push_str(&format!(": {}", parts.join(", ")));
+                } else if lines.len() > 1 {
+                    text.push_str(&format!(
+                        ", {} instalment(s) in {} payments between the parties",
+                        slots.len(),
+                        lines.len()
+                    ));
+                }
+                text
             }
             StepKind::Rules { applied, .. } => match applied {
                 Some(label) => format!("rule \"{label}\" applies: {v}"),
