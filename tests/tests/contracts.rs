@@ -317,3 +317,34 @@ fn a_partys_part_is_explained_with_the_payments_lines() {
         "{explained}"
     );
 }
+
+/// The counts behind a failed ratio are found through a decision that takes arguments, as
+/// `completeness(goal)` in the CQUIN example.
+#[test]
+fn a_failed_gate_shows_the_counts_through_a_decision_with_arguments() {
+    let text = r#"contract c "Incentive" {
+  term 2016-04-01 to 2017-03-31
+  party Ccg commissioner
+  party Trust provider
+}
+enum Goal { Reviews, Checks }
+input reviewed: Int
+input admitted: Int
+decision share(count: Int, out_of: Int): Percent = ratio(count, out_of)
+decision completeness(goal: Goal): Percent =
+  match goal { Reviews => share(reviewed, admitted), Checks => 100% }
+payment goal "Goal" from Ccg to Trust
+  amount £1,000.00
+  paid in arrears
+  gate "data quality" requires completeness(Reviews) >= 95%
+"#;
+    let compilation = compile_text(text);
+    let case = serde_json::json!({ "reviewed": 412, "admitted": 460 });
+    let statement = statement(&compilation, &case, false);
+    let outcome = statement.lines[0].outcome.as_ref().expect("evaluated");
+    let PaymentStatus::GateFailed { shortfalls, .. } = &outcome.status else {
+        panic!("the gate fails: {:?}", outcome.status);
+    };
+    let comparison = shortfalls[0].comparison.as_ref().expect("a comparison");
+    assert_eq!(comparison.ratio, Some((money("412"), money("460"))));
+}

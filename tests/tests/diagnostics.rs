@@ -41,6 +41,7 @@ const EXPECTED_CODES: &[(&str, &[&str])] = &[
     ("split_shares_do_not_add_up.cov", &["E0440"]),
     ("contract_mistakes.cov", &["E0451", "E0454", "E0452", "E0452"]),
     ("contract_reads_without_a_contract.cov", &["E0450", "E0306"]),
+    ("amount_over_duration_without_a_rate.cov", &["E0302", "E0302"]),
 ];
 
 /// Fixtures whose findings are warnings: the warning codes they must give, in order.

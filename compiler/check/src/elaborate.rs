@@ -927,8 +927,19 @@ impl Context<'_> {
                         );
                         return (node, ty);
                     }
+                    None if rate.kind == NumKind::Int && rate.unit.is_none() => {
+                        // The count always goes on the left for the evaluator.
+                        let (count_node, duration_node) = if matches!(at, Ty::Num(_)) { (a, b) } else { (b, a) };
+                        let node = self.push(
+                            body,
+                            NodeKind::Binary(BinOp::ScaleDuration, count_node, duration_node),
+                            Ty::Duration,
+                            span,
+                        );
+                        return (node, Ty::Duration);
+                    }
                     _ => Err(format!(
-                        "{} cannot be multiplied by a duration; only rates per day, week, month or year can",
+                        "{} cannot be multiplied by a duration; only a whole count (Int) or a rate per day, week, month or year can",
                         rate
                     )),
                 },
@@ -936,6 +947,23 @@ impl Context<'_> {
             },
             BinaryOp::Div => match (&at, &bt) {
                 (Ty::Num(x), Ty::Num(y)) => divide(*x, *y).map(|t| (BinOp::Div, Ty::Num(t))).map_err(|e| e.0),
+                (Ty::Num(x), Ty::Duration) if x.per.is_none() => match expected {
+                    // The declared rate says which unit the amount is spread over.
+                    Some(Ty::Num(rate))
+                        if rate.kind == x.kind
+                            && rate.unit == x.unit
+                            && rate.per.is_some_and(|u| u.calendar().is_some()) =>
+                    {
+                        let unit = rate.per.unwrap_or(Unit::Year);
+                        let ty = Ty::Num(*rate);
+                        let node =
+                            self.push(body, NodeKind::Binary(BinOp::DivAmountDuration(unit), a, b), ty.clone(), span);
+                        return (node, ty);
+                    }
+                    _ => Err(format!(
+                        "{x} divided by a duration is a rate, but which one is not said here: declare the result as `{x} per year` (or per month, week or day)"
+                    )),
+                },
                 _ => Err(format!("{} cannot be divided by {}", self.describe(&at), self.describe(&bt))),
             },
             _ => {

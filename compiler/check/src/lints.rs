@@ -87,7 +87,7 @@ fn splits_pence(program: &Program, node: NodeId) -> Option<NodeId> {
         | NodeKind::InSet { .. }
         | NodeKind::Record(_)
         | NodeKind::List(_) => None,
-        NodeKind::Binary(BinOp::Div | BinOp::MulRateDuration(_), _, _) => Some(node),
+        NodeKind::Binary(BinOp::Div | BinOp::MulRateDuration(_) | BinOp::DivAmountDuration(_), _, _) => Some(node),
         NodeKind::Binary(BinOp::Mul, a, b) => {
             let whole = |id: NodeId| matches!(kind_of(id), Some(NumKind::Int | NumKind::Money));
             if whole(*a) && whole(*b) {

@@ -40,37 +40,60 @@ fn plural_unit(unit: Unit) -> String {
     format!("{}s", unit.name())
 }
 
-/// How many `unit`s a duration is, exactly: `Ok(count)` or the message of error E0505.
-pub(crate) fn duration_in(d: Duration, unit: Unit) -> Result<Decimal, String> {
+/// A duration as a fraction of `unit`: `(count, per)` means `count / per` units (`3 months`
+/// of a year is `(3, 12)`), or the message of error E0505 when the duration cannot be
+/// converted (months into weeks, days into months).
+pub(crate) fn duration_fraction(d: Duration, unit: Unit) -> Result<(i32, i32), String> {
     let inexact = || format!("{d} cannot be converted to {} exactly", plural_unit(unit));
     match unit.calendar() {
         None => Err(format!("{d} cannot be converted to {}: they are not calendar units", plural_unit(unit))),
-        Some(CalendarUnit::Days(n)) if d.months == 0 => exact_quotient(d.days, n).ok_or_else(inexact),
-        Some(CalendarUnit::Months(n)) if d.days == 0 => exact_quotient(d.months, n).ok_or_else(inexact),
+        Some(CalendarUnit::Days(n)) if d.months == 0 => Ok((d.days, n)),
+        Some(CalendarUnit::Months(n)) if d.days == 0 => Ok((d.months, n)),
         Some(_) => Err(inexact()),
     }
 }
 
-/// `a / b` when the decimal expansion terminates (b's prime factors, after cancelling, are
-/// only 2 and 5), computed by integer reasoning so no rounded quotient is ever accepted.
-fn exact_quotient(a: i32, b: i32) -> Option<Decimal> {
-    if b == 0 {
+/// `amount × count / per`, exactly: `None` when the result has no exact decimal value
+/// within rust_decimal's 28 places (or overflows). Worked out on the integer mantissa, so
+/// a quotient rounded to 28 places is never taken for an exact one.
+pub(crate) fn exact_share(amount: Decimal, (count, per): (i32, i32)) -> Option<Decimal> {
+    let product = amount.checked_mul(Decimal::from(count))?;
+    if per == 0 {
         return None;
     }
-    let (a, b) = (i64::from(a), i64::from(b));
-    let mut rest = b.unsigned_abs() / gcd(a.unsigned_abs(), b.unsigned_abs());
-    for p in [2, 5] {
-        while rest.is_multiple_of(p) {
-            rest /= p;
-        }
+    // Trailing zeros are dropped to leave room for the places the division needs, and put
+    // back at the end so `£600,000.00 × 1/12` shows as `£50,000.00`.
+    let shown_scale = product.scale();
+    let product = product.normalize();
+    let (mantissa, scale) = (product.mantissa(), product.scale());
+    let per = i128::from(per);
+    let reduced = per.unsigned_abs() / gcd(mantissa.unsigned_abs(), per.unsigned_abs());
+    // `mantissa / per` terminates when the reduced divisor has no factors but 2 and 5; then
+    // `extra` more decimal places hold it exactly.
+    let (mut rest, mut twos, mut fives) = (reduced, 0u32, 0u32);
+    while rest.is_multiple_of(2) {
+        rest /= 2;
+        twos += 1;
+    }
+    while rest.is_multiple_of(5) {
+        rest /= 5;
+        fives += 1;
     }
     if rest != 1 {
         return None;
     }
-    Decimal::from(a).checked_div(Decimal::from(b))
+    let extra = twos.max(fives);
+    let scaled = mantissa.checked_mul(10i128.checked_pow(extra)?)?;
+    let quotient = scaled / per;
+    let result = Decimal::try_from_i128_with_scale(quotient, scale + extra).ok()?.normalize();
+    let mut shown = result;
+    if shown.scale() < shown_scale {
+        shown.rescale(shown_scale);
+    }
+    Some(if shown == result { shown } else { result })
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
+fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
         (a, b) = (b, a % b);
     }
@@ -91,19 +114,34 @@ mod tests {
     }
 
     #[test]
-    fn durations_convert_exactly_or_not_at_all() {
-        assert_eq!(duration_in(dur(0, 14), Unit::Week), Ok(Decimal::from(2)));
-        assert_eq!(duration_in(dur(0, 10), Unit::Day), Ok(Decimal::from(10)));
-        assert_eq!(duration_in(dur(18, 0), Unit::Year), Ok(Decimal::new(15, 1)));
-        assert_eq!(duration_in(dur(0, 10), Unit::Week), Err("10 days cannot be converted to weeks exactly".into()));
-        assert_eq!(duration_in(dur(6, 0), Unit::Week), Err("6 months cannot be converted to weeks exactly".into()));
-        assert_eq!(duration_in(dur(5, 0), Unit::Year), Err("5 months cannot be converted to years exactly".into()));
+    fn durations_convert_to_fractions_of_a_unit_or_not_at_all() {
+        assert_eq!(duration_fraction(dur(0, 14), Unit::Week), Ok((14, 7)));
+        assert_eq!(duration_fraction(dur(18, 0), Unit::Year), Ok((18, 12)));
         assert_eq!(
-            duration_in(dur(1, 3), Unit::Month),
+            duration_fraction(dur(6, 0), Unit::Week),
+            Err("6 months cannot be converted to weeks exactly".into())
+        );
+        assert_eq!(
+            duration_fraction(dur(1, 3), Unit::Month),
             Err("1 month 3 days cannot be converted to months exactly".into())
         );
-        assert!(duration_in(dur(0, 7), Unit::Hour).is_err());
-        assert_eq!(duration_in(dur(-3, 0), Unit::Month), Ok(Decimal::from(-3)));
+        assert!(duration_fraction(dur(0, 7), Unit::Hour).is_err());
+    }
+
+    #[test]
+    fn shares_of_an_amount_are_exact_or_refused() {
+        let d = |s: &str| s.parse::<Decimal>().expect("a decimal");
+        // £600,000 a year for one month is exactly £50,000; for 3 months £150,000.
+        assert_eq!(exact_share(d("600000.00"), (1, 12)), Some(d("50000")));
+        assert_eq!(exact_share(d("600000.00"), (3, 12)), Some(d("150000")));
+        assert_eq!(exact_share(d("47.50"), (14, 7)), Some(d("95")));
+        assert_eq!(exact_share(d("10"), (-3, 1)), Some(d("-30")));
+        // £100.01 a year for 5 months is £41.670833…: no exact value.
+        assert_eq!(exact_share(d("100.01"), (5, 12)), None);
+        assert_eq!(exact_share(d("100.01"), (6, 12)), Some(d("50.005")));
+        assert_eq!(exact_share(d("0.0000000000000000000000000001"), (1, 4)), None);
+        assert_eq!(exact_share(d("1"), (1, 3)), None);
+        assert_eq!(exact_share(Decimal::MAX, (2, 1)), None);
     }
 
     #[test]

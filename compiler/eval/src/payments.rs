@@ -498,6 +498,49 @@ impl<'p> Session<'p> {
         }
     }
 
+    /// The numerator and denominator when a value is a `ratio(n, d)`, possibly through
+    /// decisions (with their arguments), the branch of an `if` or `match` taken, an
+    /// `otherwise` fallback or a rounding.
+    fn ratio_counts(&mut self, node: NodeId) -> Option<(Decimal, Decimal)> {
+        let program = self.program();
+        let mut node = node;
+        let mut frame = Vec::new();
+        // Each step moves to a different node of a finite, acyclic program; the bound is a guard.
+        for _ in 0..64 {
+            match &program.nodes.get(node.index())?.kind {
+                NodeKind::Builtin { f: covenant_ir::Builtin::Ratio, args } => {
+                    let numerator = self.eval(*args.first()?, &mut frame, &mut NoTrace).ok()?;
+                    let denominator = self.eval(*args.get(1)?, &mut frame, &mut NoTrace).ok()?;
+                    return match (numerator, denominator) {
+                        (Value::Num(n), Value::Num(d)) => Some((n, d)),
+                        _ => None,
+                    };
+                }
+                NodeKind::Otherwise(primary, _) => node = *primary,
+                NodeKind::Round { value, .. } => node = *value,
+                NodeKind::If { cond, then, els } => {
+                    let taken = self.eval(*cond, &mut frame, &mut NoTrace).ok()?;
+                    node = if taken == Value::Bool(true) { *then } else { *els };
+                }
+                NodeKind::Match { scrutinee, arms } => {
+                    let value = self.eval(*scrutinee, &mut frame, &mut NoTrace).ok()?;
+                    let at = self.at(node, program.node(node).origin.span).ok()?;
+                    node = self.select_arm(at, *scrutinee, &value, arms).ok()?.1.body;
+                }
+                NodeKind::Decision { id, args } => {
+                    let mut callee = Vec::with_capacity(args.len());
+                    for arg in args {
+                        callee.push(self.eval(*arg, &mut frame, &mut NoTrace).ok()?);
+                    }
+                    frame = callee;
+                    node = program.decisions.get(id.index())?.body;
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// Why a condition that evaluated to false did not hold: its failed comparisons.
     fn shortfalls(&mut self, node: NodeId) -> Vec<Shortfall> {
         let program = self.program();
@@ -521,10 +564,7 @@ impl<'p> Session<'p> {
                     (Value::Num(x), Value::Num(y)) => y.checked_sub(*x).map(|d| d.abs()),
                     _ => None,
                 };
-                let ratio = ratio_arguments(program, *l).and_then(|(n, d)| match (value(self, n), value(self, d)) {
-                    (Some(Value::Num(n)), Some(Value::Num(d))) => Some((n, d)),
-                    _ => None,
-                });
+                let ratio = self.ratio_counts(*l);
                 vec![Shortfall {
                     span: n.origin.span,
                     comparison: Some(Comparison {
@@ -547,23 +587,6 @@ impl<'p> Session<'p> {
             _ => vec![Shortfall { span: n.origin.span, comparison: None }],
         }
     }
-}
-
-/// The numerator and denominator when a value is a `ratio(n, d)`, possibly through a
-/// parameterless decision, an `otherwise` fallback or a rounding.
-fn ratio_arguments(program: &covenant_ir::Program, node: NodeId) -> Option<(NodeId, NodeId)> {
-    let mut node = node;
-    // Each step moves to a different node of a finite, acyclic program; the bound is a guard.
-    for _ in 0..64 {
-        match &program.nodes.get(node.index())?.kind {
-            NodeKind::Builtin { f: covenant_ir::Builtin::Ratio, args } => return Some((*args.first()?, *args.get(1)?)),
-            NodeKind::Otherwise(primary, _) => node = *primary,
-            NodeKind::Round { value, .. } => node = *value,
-            NodeKind::Decision { id, args } if args.is_empty() => node = program.decisions.get(id.index())?.body,
-            _ => return None,
-        }
-    }
-    None
 }
 
 /// The schedule's slots (calendar months, or quarters of the financial year: April to June

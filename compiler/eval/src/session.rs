@@ -116,7 +116,7 @@ pub fn eval_constant(program: &Program, node: NodeId) -> Result<Value, EvalError
 
 /// A node and its id, passed together to the operation handlers.
 #[derive(Clone, Copy)]
-struct At<'p> {
+pub(crate) struct At<'p> {
     id: NodeId,
     node: &'p Node,
 }
@@ -1124,7 +1124,7 @@ impl<'p> Session<'p> {
         program.nodes.get(id.index()).ok_or_else(|| internal(at, format!("node #{} does not exist", id.0)))
     }
 
-    fn at(&self, id: NodeId, from: Span) -> Res<At<'p>> {
+    pub(crate) fn at(&self, id: NodeId, from: Span) -> Res<At<'p>> {
         Ok(At { id, node: self.node(id, from)? })
     }
 
@@ -1504,7 +1504,13 @@ impl<'p> Session<'p> {
         )
     }
 
-    fn select_arm(&self, at: At<'p>, scrutinee: NodeId, s: &Value, arms: &'p [MatchArm]) -> Res<(usize, &'p MatchArm)> {
+    pub(crate) fn select_arm(
+        &self,
+        at: At<'p>,
+        scrutinee: NodeId,
+        s: &Value,
+        arms: &'p [MatchArm],
+    ) -> Res<(usize, &'p MatchArm)> {
         let s_at = self.at(scrutinee, at.span())?;
         self.refuse_none(s, s_at, at, "`match`")?;
         let found = arms.iter().enumerate().find(|(_, arm)| arm.key.matches(s).unwrap_or(false));
@@ -1594,7 +1600,7 @@ impl<'p> Session<'p> {
         let what = match op {
             BinOp::Add | BinOp::DateAddDuration | BinOp::DurationAdd => "addition",
             BinOp::Sub | BinOp::DateSubDuration | BinOp::DurationSub => "subtraction",
-            BinOp::Div => "division",
+            BinOp::Div | BinOp::DivAmountDuration(_) => "division",
             _ => "multiplication",
         };
         self.refuse_none(&a, l_at, at, what)?;
@@ -1621,19 +1627,68 @@ impl<'p> Session<'p> {
             }
             (BinOp::MulRateDuration(unit), Value::Num(rate), Value::Duration(d))
             | (BinOp::MulRateDuration(unit), Value::Duration(d), Value::Num(rate)) => {
-                let count = ops::duration_in(*d, unit).map_err(|message| {
-                    let duration_span = if matches!(a, Value::Duration(_)) { l_at.span() } else { r_at.span() };
+                let duration_span = if matches!(a, Value::Duration(_)) { l_at.span() } else { r_at.span() };
+                let fraction = ops::duration_fraction(*d, unit).map_err(|message| {
                     let unit = unit.name();
                     Box::new(
                         EvalError::new(code::DURATION_UNIT, message, at.span())
                             .with_label(at.span(), format!("a rate per {unit} is multiplied here"))
                             .with_label(duration_span, format!("this is {d}"))
-                            .with_note(format!(
-                                "a rate per {unit} needs a duration that is an exact number of {unit}s"
-                            )),
+                            .with_note(format!("a rate per {unit} needs a duration it can be converted to")),
                     )
                 })?;
-                rate.checked_mul(count).map(Value::Num)
+                if rate.checked_mul(Decimal::from(fraction.0)).is_none() {
+                    return Err(self.overflow(at, shown()));
+                }
+                let Some(amount) = ops::exact_share(*rate, fraction) else {
+                    let unit = unit.name();
+                    return Err(Box::new(
+                        EvalError::new(
+                            code::DURATION_UNIT,
+                            format!("{} has no exact value: it is {} {unit}s of the rate", shown(), fraction_text(fraction)),
+                            at.span(),
+                        )
+                        .with_label(at.span(), format!("a rate per {unit} is multiplied here"))
+                        .with_label(duration_span, format!("this is {d}"))
+                        .with_note(format!(
+                            "round the amount for a whole {unit} first, e.g. `round(rate * 1 {unit} * {} / {}, 2, half_up)`",
+                            fraction.0, fraction.1
+                        )),
+                    ));
+                };
+                Some(Value::Num(amount))
+            }
+            (BinOp::DivAmountDuration(unit), Value::Num(amount), Value::Duration(d)) => {
+                let fraction = ops::duration_fraction(*d, unit).map_err(|message| {
+                    let unit = unit.name();
+                    Box::new(
+                        EvalError::new(code::DURATION_UNIT, message, at.span())
+                            .with_label(at.span(), format!("spread as a rate per {unit} here"))
+                            .with_label(r_at.span(), format!("this is {d}"))
+                            .with_note(format!("a rate per {unit} needs a duration it can be converted to")),
+                    )
+                })?;
+                if fraction.0 == 0 {
+                    return Err(Box::new(
+                        EvalError::new(code::DIVISION_BY_ZERO, format!("division by zero: {}", shown()), at.span())
+                            .with_label(at.span(), "divided here")
+                            .with_label(r_at.span(), "this duration is zero"),
+                    ));
+                }
+                // Like `/`, the quotient keeps 28 significant digits: `£100.00 / 3 years` is
+                // £33.33… per year until a rule rounds it.
+                let rate = amount
+                    .checked_mul(Decimal::from(fraction.1))
+                    .and_then(|x| x.checked_div(Decimal::from(fraction.0)));
+                let Some(rate) = rate else {
+                    return Err(self.overflow(at, shown()));
+                };
+                Some(Value::Num(rate))
+            }
+            (BinOp::ScaleDuration, Value::Num(count), Value::Duration(d)) => {
+                let count =
+                    if count.fract().is_zero() { rust_decimal::prelude::ToPrimitive::to_i32(count) } else { None };
+                count.and_then(|n| d.checked_scale(n)).map(Value::Duration)
             }
             (BinOp::DateAddDuration | BinOp::DateSubDuration, Value::Date(date), Value::Duration(d)) => {
                 let moved = if op == BinOp::DateAddDuration { date.add(*d) } else { date.sub(*d) };
@@ -2272,4 +2327,14 @@ fn bind(frame: &mut Frame, local: LocalId, value: Value, at: Span) -> Res<()> {
     }
     frame[i] = value;
     Ok(())
+}
+
+/// `count/per` in lowest terms, for messages: `5/12`.
+fn fraction_text((count, per): (i32, i32)) -> String {
+    let (mut a, mut b) = (count.unsigned_abs(), per.unsigned_abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    let g = a.max(1) as i32;
+    format!("{}/{}", count / g, per / g)
 }

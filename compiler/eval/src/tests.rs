@@ -572,14 +572,21 @@ fn rate_times_duration_converts_exactly() {
     assert_eq!(rate_times("1200", Unit::Year, 18, 0), Ok(num("1800")));
     assert_eq!(rate_times("3.5", Unit::Day, 0, 10), Ok(num("35")));
     assert_eq!(rate_times("3.5", Unit::BedDay, 0, 10), Ok(num("35")));
+    // A part of the rate's unit is fine when the amount is exact.
+    assert_eq!(rate_times("7", Unit::Week, 0, 10), Ok(num("10")));
+    assert_eq!(rate_times("600000.00", Unit::Year, 1, 0), Ok(num("50000")));
+    assert_eq!(rate_times("100.01", Unit::Year, 6, 0), Ok(num("50.005")));
 }
 
 #[test]
 fn rate_times_duration_refuses_inexact_conversions() {
     let e = rate_times("10", Unit::Week, 6, 0).expect_err("months to weeks");
     assert_eq!((e.code, e.message.as_str()), ("E0505", "6 months cannot be converted to weeks exactly"));
-    let e = rate_times("10", Unit::Week, 0, 10).expect_err("10 days to weeks");
-    assert_eq!(e.message, "10 days cannot be converted to weeks exactly");
+    let e = rate_times("10", Unit::Week, 0, 10).expect_err("10/7 of £10");
+    assert_eq!(e.code, "E0505");
+    assert!(e.message.ends_with("× 10 days has no exact value: it is 10/7 weeks of the rate"), "{}", e.message);
+    let e = rate_times("100.01", Unit::Year, 5, 0).expect_err("5/12 of £100.01");
+    assert!(e.message.ends_with("has no exact value: it is 5/12 years of the rate"), "{}", e.message);
     let e = rate_times("10", Unit::Day, 1, 0).expect_err("a month in days");
     assert_eq!(e.message, "1 month cannot be converted to days exactly");
     assert_eq!(err_code(rate_times("10", Unit::Hour, 0, 7)), code::DURATION_UNIT);

@@ -135,6 +135,11 @@ impl Duration {
     pub fn checked_neg(self) -> Option<Duration> {
         Some(Duration { months: self.months.checked_neg()?, days: self.days.checked_neg()? })
     }
+
+    /// `count` times this duration (`3 * 1 month` is 3 months).
+    pub fn checked_scale(self, count: i32) -> Option<Duration> {
+        Some(Duration { months: self.months.checked_mul(count)?, days: self.days.checked_mul(count)? })
+    }
 }
 
 impl fmt::Display for Duration {

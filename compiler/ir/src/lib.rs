@@ -434,12 +434,18 @@ pub enum BinOp {
     Sub,
     Mul,
     Div,
-    /// `rate × duration`: the duration is converted to the rate's unit (exactly, or an error).
+    /// `rate × duration`: the duration as a fraction of the rate's unit, times the rate;
+    /// an error when the duration cannot be converted or the amount is not exact.
     MulRateDuration(Unit),
     DateAddDuration,
     DateSubDuration,
     DurationAdd,
     DurationSub,
+    /// `count × duration` for a whole count (the count on the left).
+    ScaleDuration,
+    /// `amount ÷ duration`: the rate per `Unit` that pays the amount over the duration
+    /// (exactly, or an error).
+    DivAmountDuration(Unit),
     /// Comparisons: numbers, dates, text, booleans, and enums (ordered enums by declaration order).
     Eq,
     Ne,
@@ -457,8 +463,8 @@ impl BinOp {
         match self {
             BinOp::Add | BinOp::DateAddDuration | BinOp::DurationAdd => "+",
             BinOp::Sub | BinOp::DateSubDuration | BinOp::DurationSub => "-",
-            BinOp::Mul | BinOp::MulRateDuration(_) => "×",
-            BinOp::Div => "÷",
+            BinOp::Mul | BinOp::MulRateDuration(_) | BinOp::ScaleDuration => "×",
+            BinOp::Div | BinOp::DivAmountDuration(_) => "÷",
             BinOp::Eq => "==",
             BinOp::Ne => "!=",
             BinOp::Lt => "<",
