@@ -348,3 +348,47 @@ payment goal "Goal" from Ccg to Trust
     let comparison = shortfalls[0].comparison.as_ref().expect("a comparison");
     assert_eq!(comparison.ratio, Some((money("412"), money("460"))));
 }
+
+/// A shadow payment is worked out in full and listed, but moves no money: it is in its own
+/// section of the text, has status `shadow` with what it would pay in the JSON, and is left
+/// out of the parties' totals.
+#[test]
+fn a_shadow_payment_is_stated_but_moves_no_money() {
+    let text = block_contract("£120,000.00", ("2015-04-01", "2016-03-31"), "monthly in advance")
+        + r#"
+payment tariff "Tariff (shadow)" from Council to Provider
+  amount £25,000.00
+  paid in arrears within 30 days
+  shadow
+"#;
+    let compilation = compile_text(&text);
+    let program = &compilation.program;
+    let statement = statement(&compilation, &period("2015-04-01", "2015-06-30"), false);
+    let line = statement.lines.iter().find(|l| program.payments[l.payment.index()].name == "tariff").expect("listed");
+    let outcome = line.outcome.as_ref().expect("evaluated");
+    assert_eq!(outcome.total, Decimal::ZERO);
+    assert!(outcome.instalments.is_empty());
+    let PaymentStatus::Shadow { total, instalments } = &outcome.status else {
+        panic!("a shadow status: {:?}", outcome.status);
+    };
+    assert_eq!(*total, money("25000.00"));
+    assert_eq!(instalments.len(), 1);
+    assert_eq!(instalments[0].due.to_string(), "2015-07-31");
+    // Only the block moves money: £30,000.00 for the quarter.
+    assert_eq!(paid(&statement, 3), money("30000.00"));
+
+    let text = statement_text(program, &compilation.sources, &statement);
+    assert!(text.contains("Shadow: worked out, no money moves (1)"), "{text}");
+    assert!(text.contains("tariff \"Tariff (shadow)\": would pay £25,000.00, no money moves"), "{text}");
+    assert!(text.contains("would be due 2015-07-31  Council → Provider  £25,000.00"), "{text}");
+    assert!(text.contains("paid out £30,000.00 = received £30,000.00 (conserved)"), "{text}");
+
+    let json = statement_json(program, &compilation.sources, &statement);
+    let tariff =
+        json["payments"].as_array().expect("payments").iter().find(|p| p["payment"] == "tariff").expect("listed");
+    assert_eq!(tariff["status"], "shadow");
+    assert_eq!(tariff["total"], "0.00");
+    assert_eq!(tariff["shadow_total"], "25000.00");
+    assert_eq!(tariff["shadow_instalments"][0]["amount"], "25000.00");
+    assert_eq!(json["paid_out"], "30000.00");
+}

@@ -138,6 +138,7 @@ impl<'m> Context<'m> {
                             cap: None,
                             floor: None,
                             of: None,
+                            shadow: p.shadow.is_some(),
                             clause,
                             span: item.span,
                             name_span: p.name.span,

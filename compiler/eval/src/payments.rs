@@ -65,6 +65,12 @@ pub enum PaymentStatus {
     },
     /// Everything held but the amount is £0.00.
     NothingToPay,
+    /// A shadow payment (`shadow`): what it would have paid, line by line; no money moves,
+    /// so the outcome's own total is £0.00 and it has no instalments.
+    Shadow {
+        total: Decimal,
+        instalments: Vec<Instalment>,
+    },
 }
 
 impl PaymentStatus {
@@ -412,11 +418,16 @@ impl<'p> Session<'p> {
         }
         let total = instalments.iter().try_fold(Decimal::ZERO, |sum, i| sum.checked_add(i.amount));
         let total = total.ok_or_else(|| too_large(def.span))?;
-        let status = if total.is_zero() { PaymentStatus::NothingToPay } else { PaymentStatus::Paid };
-        if !status.is_paid() {
-            instalments.clear();
+        if total.is_zero() {
+            let status = PaymentStatus::NothingToPay;
+            return Ok(PaymentOutcome { payment: id, status, instalments: Vec::new(), total, adjustments, of });
         }
-        Ok(PaymentOutcome { payment: id, status, instalments, total, adjustments, of })
+        if def.shadow {
+            let status = PaymentStatus::Shadow { total, instalments };
+            let total = Decimal::ZERO;
+            return Ok(PaymentOutcome { payment: id, status, instalments: Vec::new(), total, adjustments, of });
+        }
+        Ok(PaymentOutcome { payment: id, status: PaymentStatus::Paid, instalments, total, adjustments, of })
     }
 
     /// The amount for the period: floor, then cap, then rounding to pence.

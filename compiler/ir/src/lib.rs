@@ -328,6 +328,8 @@ pub struct PaymentDef {
     pub floor: Option<NodeId>,
     /// The most it can pay (`of …`), shown beside what it paid: a `Money` node.
     pub of: Option<NodeId>,
+    /// A shadow payment is worked out and shown on the statement, but no money moves.
+    pub shadow: bool,
     pub clause: Option<String>,
     pub span: Span,
     pub name_span: Span,

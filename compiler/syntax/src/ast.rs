@@ -111,6 +111,8 @@ pub struct PaymentDecl {
     pub floor: Option<Expr>,
     /// `of £250,000.00`: the most the payment can pay, shown beside what it paid.
     pub of: Option<Expr>,
+    /// `shadow`: worked out and shown on the statement, but no money moves.
+    pub shadow: Option<Span>,
     pub clause: Option<(String, Span)>,
 }
 

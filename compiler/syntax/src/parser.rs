@@ -571,11 +571,13 @@ enum PaymentLine {
     Cap(Expr),
     Floor(Expr),
     Of(Expr),
+    Shadow(Span),
     Clause((String, Span)),
 }
 
 /// `payment NAME "Title" from PARTY to PARTY` and then, in any order: `block …` or
-/// `amount …`, `paid …`, `within …`, `gate "…" requires …`, `when …`, `cap …`, `floor …`.
+/// `amount …`, `paid …`, `within …`, `gate "…" requires …`, `when …`, `cap …`, `floor …`,
+/// `of …`, `shadow`.
 fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind> {
     let timing = just(Token::In).ignore_then(choice((word("advance").to(true), word("arrears").to(false))));
     let schedule = word("paid")
@@ -602,9 +604,10 @@ fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind
         word("cap").ignore_then(expr(file)).map(PaymentLine::Cap),
         word("floor").ignore_then(expr(file)).map(PaymentLine::Floor),
         word("of").ignore_then(expr(file)).map(PaymentLine::Of),
+        word("shadow").map_with(move |_, e| PaymentLine::Shadow(sp(file, e.span()))),
         clause(file).map(PaymentLine::Clause),
     ))
-    .labelled("a payment line (`block`, `amount`, `paid`, `within`, `gate`, `when`, `cap`, `floor`, `of`)");
+    .labelled("a payment line (`block`, `amount`, `paid`, `within`, `gate`, `when`, `cap`, `floor`, `of`, `shadow`)");
     just(Token::Payment)
         .ignore_then(name(file))
         .then(quoted(file).or_not())
@@ -627,6 +630,7 @@ fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind
                 cap: None,
                 floor: None,
                 of: None,
+                shadow: None,
                 clause: None,
             };
             for line in lines {
@@ -639,6 +643,7 @@ fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind
                     PaymentLine::Cap(e) => p.cap = Some(e),
                     PaymentLine::Floor(e) => p.floor = Some(e),
                     PaymentLine::Of(e) => p.of = Some(e),
+                    PaymentLine::Shadow(span) => p.shadow = Some(span),
                     PaymentLine::Clause(c) => p.clause = Some(c),
                 }
             }

@@ -44,15 +44,24 @@ fn heading(def: &PaymentDef) -> String {
     }
 }
 
-/// The reason a payment was not made, on one line.
+/// The reason a payment was not made, on one line (a shadow payment has none: it was
+/// worked out in full, but moves no money by design).
 pub(super) fn why_not(status: &PaymentStatus) -> Option<String> {
     Some(match status {
-        PaymentStatus::Paid => return None,
+        PaymentStatus::Paid | PaymentStatus::Shadow { .. } => return None,
         PaymentStatus::NotDue { reason } => format!("not due in this period: {reason}"),
         PaymentStatus::GateFailed { gate, .. } => format!("not paid: the gate \"{gate}\" failed"),
         PaymentStatus::NotTriggered { .. } => "not paid: the trigger did not hold".into(),
         PaymentStatus::NothingToPay => "nothing to pay: the amount is £0.00".into(),
     })
+}
+
+/// What a shadow payment would have paid, and its lines.
+pub(super) fn shadow(status: &PaymentStatus) -> Option<(Decimal, &[Instalment])> {
+    match status {
+        PaymentStatus::Shadow { total, instalments } => Some((*total, instalments)),
+        _ => None,
+    }
 }
 
 fn shortfalls(status: &PaymentStatus) -> &[Shortfall] {
@@ -190,18 +199,30 @@ pub(super) fn render_text(ctx: &Ctx<'_>, statement: &Statement) -> String {
     out.push_str(&format!("Payment statement: contract {}{title}\n", contract.name));
     let (from, to) = statement.period;
     out.push_str(&format!("period {from} to {to} · term {} to {}\n", contract.term.0, contract.term.1));
-    let payments = |paid: bool| {
-        statement.lines.iter().filter(move |l| l.outcome.as_ref().is_ok_and(|o| o.status.is_paid()) == paid)
+    // Each line goes in one section: paid, shadow (worked out, no money moves) or not paid.
+    let section = |l: &covenant_eval::payments::StatementLine| match &l.outcome {
+        Ok(o) if o.status.is_paid() => 0,
+        Ok(o) if shadow(&o.status).is_some() => 1,
+        _ => 2,
     };
-    let (paid_count, unpaid_count) = (payments(true).count(), payments(false).count());
-    out.push_str(&format!("\nPaid ({paid_count})\n"));
-    for line in payments(true) {
+    let payments = move |which: usize| statement.lines.iter().filter(move |l| section(l) == which);
+    out.push_str(&format!("\nPaid ({})\n", payments(0).count()));
+    for line in payments(0) {
         let Ok(outcome) = &line.outcome else { continue };
         payment_block(ctx, contract, line.payment, outcome, &mut out);
         explanation(ctx, line.explanation.as_ref(), &mut out);
     }
-    out.push_str(&format!("\nNot paid ({unpaid_count})\n"));
-    for line in payments(false) {
+    let shadows = payments(1).count();
+    if shadows > 0 {
+        out.push_str(&format!("\nShadow: worked out, no money moves ({shadows})\n"));
+        for line in payments(1) {
+            let Ok(outcome) = &line.outcome else { continue };
+            payment_block(ctx, contract, line.payment, outcome, &mut out);
+            explanation(ctx, line.explanation.as_ref(), &mut out);
+        }
+    }
+    out.push_str(&format!("\nNot paid ({})\n", payments(2).count()));
+    for line in payments(2) {
         let Some(def) = ctx.program.payments.get(line.payment.index()) else { continue };
         match &line.outcome {
             Ok(outcome) => payment_block(ctx, contract, line.payment, outcome, &mut out),
@@ -239,9 +260,12 @@ fn payment_block(
     let Some(def) = ctx.program.payments.get(id.index()) else { return };
     let location = ctx.locate(def.name_span).map_or(String::new(), |l| format!("   {}:{}", l.file.name, l.line));
     let of = outcome.of.map_or(String::new(), |of| format!(" of {}", money(of)));
-    let first = match why_not(&outcome.status) {
-        None => format!("  {}: {}{of}{location}\n", heading(def), money(outcome.total)),
-        Some(_) => format!("  {}: {}{of} not paid{location}\n", heading(def), money(outcome.total)),
+    let first = match (why_not(&outcome.status), shadow(&outcome.status)) {
+        (_, Some((would, _))) => {
+            format!("  {}: would pay {}{of}, no money moves{location}\n", heading(def), money(would))
+        }
+        (None, None) => format!("  {}: {}{of}{location}\n", heading(def), money(outcome.total)),
+        (Some(_), None) => format!("  {}: {}{of} not paid{location}\n", heading(def), money(outcome.total)),
     };
     out.push_str(&first);
     let clause = def.clause.as_ref().map_or(String::new(), |c| format!("clause {c} · "));
@@ -262,10 +286,13 @@ fn payment_block(
         }
         return;
     }
-    let count = outcome.instalments.len();
-    for (n, i) in outcome.instalments.iter().enumerate() {
-        let branch = if n + 1 == count { "└─" } else { "├─" };
-        out.push_str(&format!("  {branch} {}\n", instalment_text(ctx, contract, i)));
+    let (lines, prefix) = match shadow(&outcome.status) {
+        Some((_, lines)) => (lines, "would be "),
+        None => (&outcome.instalments[..], ""),
+    };
+    for (n, i) in lines.iter().enumerate() {
+        let branch = if n + 1 == lines.len() { "└─" } else { "├─" };
+        out.push_str(&format!("  {branch} {prefix}{}\n", instalment_text(ctx, contract, i)));
     }
 }
 
@@ -296,6 +323,7 @@ pub(super) fn outcome_fields(ctx: &Ctx<'_>, outcome: &PaymentOutcome, o: &mut Ma
         PaymentStatus::GateFailed { .. } => "gate_failed",
         PaymentStatus::NotTriggered { .. } => "not_triggered",
         PaymentStatus::NothingToPay => "nothing_to_pay",
+        PaymentStatus::Shadow { .. } => "shadow",
     };
     o.insert("status".into(), J::from(status));
     o.insert("total".into(), amount(outcome.total));
@@ -329,10 +357,8 @@ pub(super) fn outcome_fields(ctx: &Ctx<'_>, outcome: &PaymentOutcome, o: &mut Ma
         .collect();
     o.insert("failed_conditions".into(), J::Array(failed));
     o.insert("adjustments".into(), J::Array(outcome.adjustments.iter().map(|a| J::from(a.as_str())).collect()));
-    let instalments = outcome
-        .instalments
-        .iter()
-        .map(|i| {
+    let lines = |instalments: &[Instalment]| {
+        let lines = instalments.iter().map(|i| {
             json!({
                 "payer": party(ctx, contract, i.payer),
                 "payee": party(ctx, contract, i.payee),
@@ -341,9 +367,14 @@ pub(super) fn outcome_fields(ctx: &Ctx<'_>, outcome: &PaymentOutcome, o: &mut Ma
                 "from": i.from.to_string(),
                 "to": i.to.to_string(),
             })
-        })
-        .collect();
-    o.insert("instalments".into(), J::Array(instalments));
+        });
+        J::Array(lines.collect())
+    };
+    o.insert("instalments".into(), lines(&outcome.instalments));
+    if let Some((would, instalments)) = shadow(&outcome.status) {
+        o.insert("shadow_total".into(), amount(would));
+        o.insert("shadow_instalments".into(), lines(instalments));
+    }
 }
 
 pub(super) fn render_json(ctx: &Ctx<'_>, statement: &Statement) -> J {

@@ -393,6 +393,10 @@ impl Out<'_, '_> {
                 if let Some(reason) = super::statement::why_not(&outcome.status) {
                     return format!("{head}: {reason}");
                 }
+                if let Some((would, _)) = super::statement::shadow(&outcome.status) {
+                    let would = self.ctx.display(&Value::Num(would), &step.ty);
+                    return format!("{head}: a shadow payment, no money moves: it would pay {would}, {schedule}");
+                }
                 let mut slots: Vec<_> = outcome.instalments.iter().map(|i| (i.from, i.to)).collect();
                 slots.dedup();
                 let lines = &outcome.instalments;
