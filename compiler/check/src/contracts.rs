@@ -331,6 +331,7 @@ impl Context<'_> {
             );
             return self.poison(body, span);
         };
+        // A payment without a contract has had its E0450 already.
         let Some(parties) = self.program.contract.as_ref().map(|c| c.parties) else {
             return self.poison(body, span);
         };

@@ -53,11 +53,10 @@ pub(crate) fn duration_fraction(d: Duration, unit: Unit) -> Result<(i32, i32), S
     }
 }
 
-/// `amount × count / per`, exactly: `None` when the result has no exact decimal value
-/// within rust_decimal's 28 places (or overflows). Worked out on the integer mantissa, so
-/// a quotient rounded to 28 places is never taken for an exact one.
-pub(crate) fn exact_share(amount: Decimal, (count, per): (i32, i32)) -> Option<Decimal> {
-    let product = amount.checked_mul(Decimal::from(count))?;
+/// `product / per`, exactly: `None` when the quotient has no exact decimal value within
+/// rust_decimal's 28 places. Worked out on the integer mantissa, so a quotient rounded to
+/// 28 places is never taken for an exact one (multiplying it back can round to the product).
+pub(crate) fn divide_exactly(product: Decimal, per: i32) -> Option<Decimal> {
     if per == 0 {
         return None;
     }
@@ -84,13 +83,18 @@ pub(crate) fn exact_share(amount: Decimal, (count, per): (i32, i32)) -> Option<D
     }
     let extra = twos.max(fives);
     let scaled = mantissa.checked_mul(10i128.checked_pow(extra)?)?;
-    let quotient = scaled / per;
-    let result = Decimal::try_from_i128_with_scale(quotient, scale + extra).ok()?.normalize();
-    let mut shown = result;
-    if shown.scale() < shown_scale {
-        shown.rescale(shown_scale);
+    let mut quotient = Decimal::try_from_i128_with_scale(scaled / per, scale + extra).ok()?.normalize();
+    if quotient.scale() < shown_scale {
+        quotient.rescale(shown_scale);
     }
-    Some(if shown == result { shown } else { result })
+    Some(quotient)
+}
+
+/// `count/per` in lowest terms, for messages: `5/12`.
+pub(crate) fn fraction_text((count, per): (i32, i32)) -> String {
+    let g = gcd(u128::from(count.unsigned_abs()), u128::from(per.unsigned_abs()));
+    let g = i64::try_from(g).unwrap_or(1);
+    format!("{}/{}", i64::from(count) / g, i64::from(per) / g)
 }
 
 fn gcd(mut a: u128, mut b: u128) -> u128 {
@@ -131,6 +135,9 @@ mod tests {
     #[test]
     fn shares_of_an_amount_are_exact_or_refused() {
         let d = |s: &str| s.parse::<Decimal>().expect("a decimal");
+        let exact_share = |amount: Decimal, (count, per): (i32, i32)| {
+            amount.checked_mul(Decimal::from(count)).and_then(|product| divide_exactly(product, per))
+        };
         // £600,000 a year for one month is exactly £50,000; for 3 months £150,000.
         assert_eq!(exact_share(d("600000.00"), (1, 12)), Some(d("50000")));
         assert_eq!(exact_share(d("600000.00"), (3, 12)), Some(d("150000")));
@@ -142,6 +149,8 @@ mod tests {
         assert_eq!(exact_share(d("0.0000000000000000000000000001"), (1, 4)), None);
         assert_eq!(exact_share(d("1"), (1, 3)), None);
         assert_eq!(exact_share(Decimal::MAX, (2, 1)), None);
+        assert_eq!(fraction_text((10, 12)), "5/6");
+        assert_eq!(fraction_text((-3, 12)), "-1/4");
     }
 
     #[test]

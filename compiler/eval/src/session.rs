@@ -1627,48 +1627,33 @@ impl<'p> Session<'p> {
             }
             (BinOp::MulRateDuration(unit), Value::Num(rate), Value::Duration(d))
             | (BinOp::MulRateDuration(unit), Value::Duration(d), Value::Num(rate)) => {
-                let duration_span = if matches!(a, Value::Duration(_)) { l_at.span() } else { r_at.span() };
-                let fraction = ops::duration_fraction(*d, unit).map_err(|message| {
-                    let unit = unit.name();
-                    Box::new(
-                        EvalError::new(code::DURATION_UNIT, message, at.span())
-                            .with_label(at.span(), format!("a rate per {unit} is multiplied here"))
-                            .with_label(duration_span, format!("this is {d}"))
-                            .with_note(format!("a rate per {unit} needs a duration it can be converted to")),
-                    )
-                })?;
-                if rate.checked_mul(Decimal::from(fraction.0)).is_none() {
+                let duration_at = if matches!(a, Value::Duration(_)) { l_at } else { r_at };
+                let doing = format!("a rate per {} is multiplied here", unit.name());
+                let (count, per) = duration_fraction(*d, unit, (at, duration_at), &doing)?;
+                let Some(product) = rate.checked_mul(Decimal::from(count)) else {
                     return Err(self.overflow(at, shown()));
-                }
-                let Some(amount) = ops::exact_share(*rate, fraction) else {
-                    let unit = unit.name();
+                };
+                let Some(amount) = ops::divide_exactly(product, per) else {
+                    let (unit, fraction) = (unit.name(), ops::fraction_text((count, per)));
                     return Err(Box::new(
                         EvalError::new(
                             code::DURATION_UNIT,
-                            format!("{} has no exact value: it is {} {unit}s of the rate", shown(), fraction_text(fraction)),
+                            format!("{} has no exact value: it is {fraction} {unit}s of the rate", shown()),
                             at.span(),
                         )
-                        .with_label(at.span(), format!("a rate per {unit} is multiplied here"))
-                        .with_label(duration_span, format!("this is {d}"))
+                        .with_label(at.span(), doing)
+                        .with_label(duration_at.span(), format!("this is {d}"))
                         .with_note(format!(
-                            "round the amount for a whole {unit} first, e.g. `round(rate * 1 {unit} * {} / {}, 2, half_up)`",
-                            fraction.0, fraction.1
+                            "round the amount for a whole {unit} first, e.g. `round(rate * 1 {unit} * {count} / {per}, 2, half_up)`"
                         )),
                     ));
                 };
                 Some(Value::Num(amount))
             }
             (BinOp::DivAmountDuration(unit), Value::Num(amount), Value::Duration(d)) => {
-                let fraction = ops::duration_fraction(*d, unit).map_err(|message| {
-                    let unit = unit.name();
-                    Box::new(
-                        EvalError::new(code::DURATION_UNIT, message, at.span())
-                            .with_label(at.span(), format!("spread as a rate per {unit} here"))
-                            .with_label(r_at.span(), format!("this is {d}"))
-                            .with_note(format!("a rate per {unit} needs a duration it can be converted to")),
-                    )
-                })?;
-                if fraction.0 == 0 {
+                let doing = format!("spread as a rate per {} here", unit.name());
+                let (count, per) = duration_fraction(*d, unit, (at, r_at), &doing)?;
+                if count == 0 {
                     return Err(Box::new(
                         EvalError::new(code::DIVISION_BY_ZERO, format!("division by zero: {}", shown()), at.span())
                             .with_label(at.span(), "divided here")
@@ -1677,13 +1662,7 @@ impl<'p> Session<'p> {
                 }
                 // Like `/`, the quotient keeps 28 significant digits: `£100.00 / 3 years` is
                 // £33.33… per year until a rule rounds it.
-                let rate = amount
-                    .checked_mul(Decimal::from(fraction.1))
-                    .and_then(|x| x.checked_div(Decimal::from(fraction.0)));
-                let Some(rate) = rate else {
-                    return Err(self.overflow(at, shown()));
-                };
-                Some(Value::Num(rate))
+                amount.checked_mul(Decimal::from(per)).and_then(|x| x.checked_div(Decimal::from(count))).map(Value::Num)
             }
             (BinOp::ScaleDuration, Value::Num(count), Value::Duration(d)) => {
                 let count =
@@ -2329,12 +2308,21 @@ fn bind(frame: &mut Frame, local: LocalId, value: Value, at: Span) -> Res<()> {
     Ok(())
 }
 
-/// `count/per` in lowest terms, for messages: `5/12`.
-fn fraction_text((count, per): (i32, i32)) -> String {
-    let (mut a, mut b) = (count.unsigned_abs(), per.unsigned_abs());
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    let g = a.max(1) as i32;
-    format!("{}/{}", count / g, per / g)
+/// A duration as `(count, per)` parts of a rate's unit, or error E0505 located at the
+/// operation (`doing` says what it does) and at the duration.
+fn duration_fraction(
+    d: Duration,
+    unit: covenant_ir::Unit,
+    (at, duration_at): (At<'_>, At<'_>),
+    doing: &str,
+) -> Res<(i32, i32)> {
+    ops::duration_fraction(d, unit).map_err(|message| {
+        let unit = unit.name();
+        Box::new(
+            EvalError::new(code::DURATION_UNIT, message, at.span())
+                .with_label(at.span(), doing)
+                .with_label(duration_at.span(), format!("this is {d}"))
+                .with_note(format!("a rate per {unit} needs a duration it can be converted to")),
+        )
+    })
 }

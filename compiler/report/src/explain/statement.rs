@@ -192,6 +192,26 @@ fn instalment_text(ctx: &Ctx<'_>, contract: &ContractDef, i: &Instalment) -> Str
     )
 }
 
+/// The section of the text statement a line goes in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Paid,
+    /// Worked out in full, but no money moves (`shadow`).
+    Shadow,
+    /// Not due, a gate or trigger failed, nothing to pay, or an error.
+    NotPaid,
+}
+
+impl Section {
+    fn of(line: &covenant_eval::payments::StatementLine) -> Section {
+        match &line.outcome {
+            Ok(o) if o.status.is_paid() => Section::Paid,
+            Ok(o) if shadow(&o.status).is_some() => Section::Shadow,
+            _ => Section::NotPaid,
+        }
+    }
+}
+
 pub(super) fn render_text(ctx: &Ctx<'_>, statement: &Statement) -> String {
     let Some(contract) = ctx.program.contract.as_ref() else { return "the program has no contract\n".into() };
     let mut out = String::new();
@@ -199,30 +219,24 @@ pub(super) fn render_text(ctx: &Ctx<'_>, statement: &Statement) -> String {
     out.push_str(&format!("Payment statement: contract {}{title}\n", contract.name));
     let (from, to) = statement.period;
     out.push_str(&format!("period {from} to {to} · term {} to {}\n", contract.term.0, contract.term.1));
-    // Each line goes in one section: paid, shadow (worked out, no money moves) or not paid.
-    let section = |l: &covenant_eval::payments::StatementLine| match &l.outcome {
-        Ok(o) if o.status.is_paid() => 0,
-        Ok(o) if shadow(&o.status).is_some() => 1,
-        _ => 2,
-    };
-    let payments = move |which: usize| statement.lines.iter().filter(move |l| section(l) == which);
-    out.push_str(&format!("\nPaid ({})\n", payments(0).count()));
-    for line in payments(0) {
+    let payments = move |which: Section| statement.lines.iter().filter(move |l| Section::of(l) == which);
+    out.push_str(&format!("\nPaid ({})\n", payments(Section::Paid).count()));
+    for line in payments(Section::Paid) {
         let Ok(outcome) = &line.outcome else { continue };
         payment_block(ctx, contract, line.payment, outcome, &mut out);
         explanation(ctx, line.explanation.as_ref(), &mut out);
     }
-    let shadows = payments(1).count();
+    let shadows = payments(Section::Shadow).count();
     if shadows > 0 {
         out.push_str(&format!("\nShadow: worked out, no money moves ({shadows})\n"));
-        for line in payments(1) {
+        for line in payments(Section::Shadow) {
             let Ok(outcome) = &line.outcome else { continue };
             payment_block(ctx, contract, line.payment, outcome, &mut out);
             explanation(ctx, line.explanation.as_ref(), &mut out);
         }
     }
-    out.push_str(&format!("\nNot paid ({})\n", payments(2).count()));
-    for line in payments(2) {
+    out.push_str(&format!("\nNot paid ({})\n", payments(Section::NotPaid).count()));
+    for line in payments(Section::NotPaid) {
         let Some(def) = ctx.program.payments.get(line.payment.index()) else { continue };
         match &line.outcome {
             Ok(outcome) => payment_block(ctx, contract, line.payment, outcome, &mut out),

@@ -382,8 +382,10 @@ impl Out<'_, '_> {
                 let def = self.ctx.program.payments.get(outcome.payment.index());
                 let schedule = def.map_or("", |p| p.schedule.describe());
                 let name = def.map_or("?", |p| p.name.as_str());
-                let head = match step.label.as_str() {
-                    "paid_to" | "paid_by" => {
+                // A party's part (`paid_to`, `paid_by`) shows the call, then the whole payment.
+                let part = step.node.and_then(|n| self.ctx.program.nodes.get(n.index()));
+                let head = match part.map(|n| &n.kind) {
+                    Some(covenant_ir::NodeKind::PaymentPart { .. }) => {
                         let total = self.ctx.display(&Value::Num(outcome.total), &step.ty);
                         let call = self.src(step).unwrap_or_else(|| step.label.clone());
                         format!("{call} = {v}, of payment {name} = {total}")
