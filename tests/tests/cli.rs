@@ -365,6 +365,79 @@ fn batch_gives_exactly_what_eval_gives_row_by_row() {
     }
 }
 
+/// The decision steps of an explanation in document order: (name, arguments, memoised, has
+/// children).
+fn decision_steps(step: &serde_json::Value, out: &mut Vec<(String, String, bool, bool)>) {
+    if step["kind"] == "decision" {
+        let children = step["children"].as_array().is_some_and(|c| !c.is_empty());
+        let memoised = step["memoised"] == true;
+        out.push((step["name"].to_string(), step["args"].to_string(), memoised, children));
+    }
+    for child in step["children"].as_array().into_iter().flatten() {
+        decision_steps(child, out);
+    }
+}
+
+#[test]
+fn batch_explains_each_decision_once_per_row() {
+    let dir = TempDir::new("batch-explain");
+    let (cases, cohort) = cohort_of("examples/suffolk-personal-budget");
+    let input = dir.write("cohort.jsonl", &cohort);
+    let output = dir.0.join("out.jsonl").to_string_lossy().into_owned();
+    let decisions = ["indicative_budget", "moderated_budget", "eligible"];
+    let mut args = vec!["batch", ALLOCATION, "--input", &input, "--output", &output, "--explain"];
+    for d in &decisions {
+        args.extend(["--decision", d]);
+    }
+    let r = run(&args);
+    assert!(r.code == 0 || r.code == 1, "{}", r.show());
+    let text = std::fs::read_to_string(&output).expect("batch output");
+    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert!(rows.len() >= cases.len() - 1, "{}", r.show());
+    let (mut leaves, mut referred) = (0, 0);
+    for row in &rows {
+        let explanations = row["explanations"].as_array().expect("explanations");
+        assert_eq!(explanations.len(), decisions.len(), "one explanation per decision: {row}");
+        let mut steps = Vec::new();
+        for (explanation, name) in explanations.iter().zip(decisions) {
+            assert_eq!(explanation["schema"], "covenant.explanation/1");
+            assert_eq!(explanation["step"]["label"], name, "in the order asked for");
+            assert_eq!(explanation["step"]["value"], row["decisions"][name], "the explained value is the result");
+            decision_steps(&explanation["step"], &mut steps);
+        }
+        for (i, (name, arguments, memoised, children)) in steps.iter().enumerate() {
+            let earlier = steps[..i].iter().filter(|s| &s.0 == name && &s.1 == arguments);
+            let expanded_before = earlier.clone().any(|s| s.3);
+            if *memoised && !children {
+                leaves += 1;
+                // Only decisions that had steps of their own are referred back to.
+                let first = steps.iter().position(|s| &s.0 == name && &s.1 == arguments);
+                assert!(
+                    expanded_before || first == Some(i),
+                    "{name}{arguments} is not explained earlier in row {}",
+                    row["row"]
+                );
+            }
+            if *children {
+                assert!(!expanded_before, "{name}{arguments} is explained twice in row {}", row["row"]);
+            }
+        }
+        // A moderated budget refers back to indicative_budget, explained just before it.
+        let moderated = &explanations[1]["step"];
+        if moderated["value"].is_string() {
+            let mut inner = Vec::new();
+            decision_steps(moderated, &mut inner);
+            assert!(
+                inner.iter().any(|s| s.0 == "\"indicative_budget\"" && s.2 && !s.3),
+                "moderated_budget shows indicative_budget by value: {moderated}"
+            );
+            referred += 1;
+        }
+    }
+    assert!(referred > 0, "some case has a moderated budget");
+    assert!(leaves > rows.len(), "repeats are shown by value");
+}
+
 #[test]
 fn batch_reads_csv_with_dotted_columns_and_reports_bad_rows_without_stopping() {
     let dir = TempDir::new("batch-csv");

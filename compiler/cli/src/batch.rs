@@ -9,6 +9,7 @@
 use covenant_driver::batch::{self, Header, Totals};
 use covenant_driver::{Compilation, inputs};
 use covenant_eval::{Indexes, NoTrace, Recorder, Session};
+use covenant_ir::json::JsonOut;
 use covenant_ir::{Date, DecisionId, Program, Value, value};
 use covenant_report::explain;
 use std::fs::File;
@@ -20,9 +21,9 @@ use std::time::Instant;
 /// Rows read, evaluated and written at a time: bounds memory whatever the row count.
 const CHUNK_ROWS: usize = 8_192;
 /// With explanations a row's results can be large (thousands of steps), so chunks are small.
-const CHUNK_ROWS_EXPLAINED: usize = 8;
+const CHUNK_ROWS_EXPLAINED: usize = 32;
 /// Step budget of each decision's explanation in a batch row (see `Recorder::with_limit`).
-const EXPLAINED_STEPS: usize = 200;
+const EXPLAINED_STEPS: usize = 0;
 /// Worker stacks: explanation trees are walked recursively, and evaluation may nest deeply.
 const WORKER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
@@ -69,7 +70,8 @@ enum RowOut {
     Done {
         number: usize,
         values: Vec<Value>,
-        explanations: Vec<String>,
+        /// With `--explain`, the JSON array of the explanations (else empty).
+        explanations: String,
     },
     Failed {
         number: usize,
@@ -364,10 +366,11 @@ impl Run<'_> {
         if let Some(date) = self.options.as_of {
             session = session.with_as_of(date);
         }
-        rows.iter().map(|row| self.evaluate(row, &mut session)).collect()
+        let places = explain::JsonPlaces::new();
+        rows.iter().map(|row| self.evaluate(row, &mut session, &places)).collect()
     }
 
-    fn evaluate(&self, row: &RowIn, session: &mut Session<'_>) -> RowOut {
+    fn evaluate(&self, row: &RowIn, session: &mut Session<'_>, places: &explain::JsonPlaces) -> RowOut {
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
                 let cells: Vec<&str> = record.iter().collect();
@@ -387,7 +390,10 @@ impl Run<'_> {
         };
         session.reset(inputs);
         let mut values = Vec::with_capacity(self.decisions.len());
-        let mut explanations = Vec::new();
+        let mut explanations = JsonOut::new();
+        if self.options.explain {
+            explanations.begin_array();
+        }
         let mut problems = Vec::new();
         for &id in self.decisions {
             let result = if self.options.explain {
@@ -396,8 +402,13 @@ impl Run<'_> {
                 let mut recorder = Recorder::with_limit(EXPLAINED_STEPS);
                 let result = session.decision(id, &mut recorder);
                 if let Some(step) = recorder.finish() {
-                    explanations
-                        .push(explain::explain_json(self.program, &self.compilation.sources, &step).to_string());
+                    explain::write_explanation_json(
+                        self.program,
+                        &self.compilation.sources,
+                        places,
+                        &step,
+                        &mut explanations,
+                    );
                 }
                 result
             } else {
@@ -418,7 +429,10 @@ impl Run<'_> {
             }
         }
         if problems.is_empty() {
-            RowOut::Done { number, values, explanations }
+            if self.options.explain {
+                explanations.end_array();
+            }
+            RowOut::Done { number, values, explanations: explanations.into_string() }
         } else {
             RowOut::Failed { number, problems }
         }
@@ -436,6 +450,8 @@ struct Writer<'p> {
     /// The current row's cells, one after another, and where each ends (reused row to row).
     text: String,
     ends: Vec<usize>,
+    /// The current JSON Lines row (reused row to row).
+    json: JsonOut,
 }
 
 impl<'p> Writer<'p> {
@@ -450,10 +466,20 @@ impl<'p> Writer<'p> {
             Format::Csv => (Some(csv::Writer::from_writer(sink)), None),
             Format::JsonLines => (None, Some(BufWriter::new(sink))),
         };
-        Writer { csv, lines, program, decisions, explain, wrote_header: false, text: String::new(), ends: Vec::new() }
+        Writer {
+            csv,
+            lines,
+            program,
+            decisions,
+            explain,
+            wrote_header: false,
+            text: String::new(),
+            ends: Vec::new(),
+            json: JsonOut::new(),
+        }
     }
 
-    fn row(&mut self, number: usize, values: &[Value], explanations: &[String]) -> std::io::Result<()> {
+    fn row(&mut self, number: usize, values: &[Value], explanations: &str) -> std::io::Result<()> {
         let program = self.program;
         if let Some(w) = &mut self.csv {
             if !self.wrote_header {
@@ -476,7 +502,7 @@ impl<'p> Writer<'p> {
                 ends.push(text.len());
             }
             if self.explain {
-                let _ = write!(text, "[{}]", explanations.join(","));
+                text.push_str(explanations);
                 ends.push(text.len());
             }
             let starts = std::iter::once(0).chain(ends.iter().copied());
@@ -485,23 +511,23 @@ impl<'p> Writer<'p> {
             )?;
         }
         if let Some(w) = &mut self.lines {
-            let decisions: serde_json::Map<String, serde_json::Value> = self
-                .decisions
-                .iter()
-                .zip(values)
-                .map(|(d, v)| {
-                    let def = program.decision(*d);
-                    (def.name.clone(), value::to_json(program, v, &def.ty))
-                })
-                .collect();
-            let line = serde_json::json!({ "row": number, "decisions": decisions }).to_string();
-            if self.explain {
-                // The explanations are already JSON text; splice them in without re-parsing.
-                let head = line.strip_suffix('}').unwrap_or(&line);
-                writeln!(w, "{head},\"explanations\":[{}]}}", explanations.join(","))?;
-            } else {
-                writeln!(w, "{line}")?;
+            let out = &mut self.json;
+            out.clear();
+            out.begin_object();
+            out.key("row").count(number);
+            out.key("decisions").begin_object();
+            for (d, v) in self.decisions.iter().zip(values) {
+                let def = program.decision(*d);
+                out.key(&def.name);
+                value::write_json(program, v, &def.ty, out);
             }
+            out.end_object();
+            if self.explain {
+                // The explanations are already JSON text.
+                out.key("explanations").raw(explanations);
+            }
+            out.end_object();
+            writeln!(w, "{}", out.as_str())?;
         }
         Ok(())
     }

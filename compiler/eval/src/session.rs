@@ -560,11 +560,12 @@ impl<'p> Session<'p> {
                 }
             }
         }
-        if !T::ENABLED && !values.is_empty() {
-            return self.call_memoised(id, values, at.span());
-        }
         let shown = if T::ENABLED { values.clone() } else { Vec::new() };
-        let (value, memoised) = self.call(id, values, at.span(), tracer)?;
+        let (value, memoised) = if values.is_empty() {
+            self.call(id, values, at.span(), tracer)?
+        } else {
+            self.call_memoised(id, values, at.span(), tracer)?
+        };
         if T::ENABLED {
             self.set_decision(detail, id, shown, memoised);
         }
@@ -1038,12 +1039,22 @@ impl<'p> Session<'p> {
         Ok(frame)
     }
 
-    /// A call of a decision with parameters, without tracing: taken from the memo when
-    /// these arguments were seen before in this session, else run and remembered.
-    fn call_memoised(&mut self, id: DecisionId, args: Frame, site: Span) -> Res {
+    /// A call of a decision with parameters: taken from the memo when these arguments were
+    /// seen before in this session (and a tracer does not ask to see its steps again), else
+    /// run and remembered. Returns the value and whether it came from the memo.
+    fn call_memoised<T: Tracer>(
+        &mut self,
+        id: DecisionId,
+        args: Frame,
+        site: Span,
+        tracer: &mut T,
+    ) -> Res<(Value, bool)> {
         let (calls, depth) = (self.calls, self.depth);
         let hash = memo_hash(id, &args);
-        if let Some(entry) = self.memo.find(hash, id, &args) {
+        let known = self.memo.find(hash, id, &args);
+        if let Some(entry) = known
+            && (!T::ENABLED || !tracer.expand_repeats())
+        {
             let (need_calls, need_depth) = entry.needs;
             // Only where evaluating it again would stay within the limits (else it is
             // evaluated, and fails as it always would).
@@ -1053,14 +1064,15 @@ impl<'p> Session<'p> {
                 self.peak_calls = self.peak_calls.max(calls + need_calls);
                 self.peak_depth = self.peak_depth.max(depth + need_depth);
                 self.recycle(args);
-                return Ok(value);
+                return Ok((value, true));
             }
         }
-        // The arguments are kept before the call: the callee may reuse their slots.
-        let stashed = self.memo.stash(&args);
+        // The arguments are kept before the call: the callee may reuse their slots. A call
+        // run again only to show its steps is remembered already.
+        let stashed = if known.is_some() { None } else { self.memo.stash(&args) };
         let peaks = (self.peak_calls, self.peak_depth);
         (self.peak_calls, self.peak_depth) = (calls, depth);
-        let result = self.call(id, args, site, &mut NoTrace);
+        let result = self.call(id, args, site, tracer);
         let needs = (self.peak_calls.saturating_sub(calls), self.peak_depth.saturating_sub(depth));
         self.peak_calls = self.peak_calls.max(peaks.0);
         self.peak_depth = self.peak_depth.max(peaks.1);
@@ -1068,7 +1080,7 @@ impl<'p> Session<'p> {
         if let Some(start) = stashed {
             self.memo.insert(hash, id, start, MemoResult { value: value.clone(), needs });
         }
-        Ok(value)
+        Ok((value, false))
     }
 
     /// Keeps a frame for the next call (emptied; a bounded number of them).

@@ -6,6 +6,7 @@
 
 use crate::Program;
 use crate::date::{Date, Duration};
+use crate::json::JsonOut;
 use crate::types::{NumKind, NumTy, Ty};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -108,41 +109,57 @@ fn group_thousands(plain: &str) -> String {
 /// The JSON form of a value: decimals and money as strings (never JSON numbers), Int as a
 /// JSON integer, enums by variant name, "no value" as `{"none": reason}`.
 pub fn to_json(program: &Program, value: &Value, ty: &Ty) -> serde_json::Value {
-    use serde_json::Value as J;
+    let mut out = JsonOut::new();
+    write_json(program, value, ty, &mut out);
+    // The writer's output is always one valid JSON value.
+    serde_json::from_str(out.as_str()).unwrap_or(serde_json::Value::Null)
+}
+
+/// Writes the JSON form of a value ([`to_json`]) without building a `serde_json::Value`.
+pub fn write_json(program: &Program, value: &Value, ty: &Ty, out: &mut JsonOut) {
     match (value, ty) {
-        (Value::None(reason), _) => serde_json::json!({ "none": reason.as_ref() }),
-        (Value::Bool(b), _) => J::Bool(*b),
+        (Value::None(reason), _) => {
+            out.begin_object();
+            out.key("none").str(reason);
+            out.end_object();
+        }
+        (Value::Bool(b), _) => out.bool(*b),
         (Value::Num(n), Ty::Num(num)) => match num.kind {
             NumKind::Int if num.is_plain() => match i64::try_from(*n) {
-                Ok(i) => J::from(i),
-                Err(_) => J::String(n.normalize().to_string()),
+                Ok(i) => out.int(i),
+                Err(_) => out.str_display(n.normalize()),
             },
-            NumKind::Percent => J::String(display_number(*n, *num)),
+            NumKind::Percent => out.str(&display_number(*n, *num)),
             NumKind::Money => {
                 let mut fixed = *n;
                 fixed.rescale(n.normalize().scale().max(2));
-                J::String(fixed.to_string())
+                out.str_display(fixed);
             }
-            _ => J::String(n.normalize().to_string()),
+            _ => out.str_display(n.normalize()),
         },
-        (Value::Num(n), _) => J::String(n.normalize().to_string()),
-        (Value::Date(d), _) => J::String(d.to_string()),
-        (Value::Duration(d), _) => J::String(d.to_string()),
-        (Value::Text(t), _) => J::String(t.to_string()),
-        (Value::Enum(i), Ty::Enum(id)) => J::String(program.enum_def(*id).variant_name(*i).to_string()),
-        (Value::Enum(i), _) => J::from(*i),
+        (Value::Num(n), _) => out.str_display(n.normalize()),
+        (Value::Date(d), _) => out.str_display(d),
+        (Value::Duration(d), _) => out.str_display(d),
+        (Value::Text(t), _) => out.str(t),
+        (Value::Enum(i), Ty::Enum(id)) => out.str(program.enum_def(*id).variant_name(*i)),
+        (Value::Enum(i), _) => out.int(*i),
         (Value::Record(fields), Ty::Record(id)) => {
             let def = program.record_def(*id);
-            let map = def
-                .fields
-                .iter()
-                .zip(fields.iter())
-                .map(|(f, v)| (f.name.clone(), to_json(program, v, &f.ty)))
-                .collect();
-            J::Object(map)
+            out.begin_object();
+            for (f, v) in def.fields.iter().zip(fields.iter()) {
+                out.key(&f.name);
+                write_json(program, v, &f.ty, out);
+            }
+            out.end_object();
         }
-        (Value::List(items), Ty::List(elem)) => J::Array(items.iter().map(|v| to_json(program, v, elem)).collect()),
-        (Value::Record(_) | Value::List(_), _) => J::Null,
+        (Value::List(items), Ty::List(elem)) => {
+            out.begin_array();
+            for v in items.iter() {
+                write_json(program, v, elem, out);
+            }
+            out.end_array();
+        }
+        (Value::Record(_) | Value::List(_), _) => out.null(),
     }
 }
 

@@ -20,27 +20,74 @@ mod text;
 pub use statement::STATEMENT_SCHEMA;
 
 use covenant_eval::Step;
+use covenant_ir::json::JsonOut;
 use covenant_ir::types::Ty;
 use covenant_ir::{Program, Span};
 use covenant_source::{SourceFile, SourceMap};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// The version tag of the JSON explanation schema.
 pub const SCHEMA: &str = "covenant.explanation/1";
 
 /// The explanation as terminal text: the answer, then the reasons as a tree.
 pub fn explain_text(program: &Program, sources: &SourceMap, step: &Step) -> String {
-    text::render(&Ctx { program, sources }, step)
+    text::render(&Ctx { program, sources, places: None }, step)
 }
 
 /// The explanation as JSON: `{"schema": "covenant.explanation/1", "step": {…}}`.
 pub fn explain_json(program: &Program, sources: &SourceMap, step: &Step) -> serde_json::Value {
-    serde_json::json!({ "schema": SCHEMA, "step": json::step(&Ctx { program, sources }, step) })
+    let mut out = JsonOut::new();
+    write_explanation_json(program, sources, &JsonPlaces::new(), step, &mut out);
+    json::reread(&out)
+}
+
+/// Writes the explanation's JSON ([`explain_json`]) straight into `out`, byte for byte the
+/// compact text of that value, without building it first. `places` remembers the text of the
+/// source locations written, for the next explanation of the same program.
+pub fn write_explanation_json(
+    program: &Program,
+    sources: &SourceMap,
+    places: &JsonPlaces,
+    step: &Step,
+    out: &mut JsonOut,
+) {
+    out.begin_object();
+    out.key("schema").str(SCHEMA);
+    out.key("step");
+    json::write_step(&Ctx { program, sources, places: Some(places) }, step, out);
+    out.end_object();
+}
+
+/// The JSON text of source locations and excerpts already written. A batch explains every
+/// row with the same few hundred places of one program; keeping their text (a line and
+/// column lookup, a quoted excerpt) saves redoing it for every step.
+#[derive(Debug, Default)]
+pub struct JsonPlaces {
+    texts: RefCell<HashMap<(Span, Place), Box<str>>>,
+}
+
+impl JsonPlaces {
+    /// Places kept at most (about 200 bytes each); later ones are written afresh each time.
+    const MAX_PLACES: usize = 50_000;
+
+    pub fn new() -> JsonPlaces {
+        JsonPlaces::default()
+    }
+}
+
+/// What is written about a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Place {
+    Location,
+    Source,
+    Excerpt,
 }
 
 /// A contract's payment statement as terminal text: payments made, payments not made and
 /// why not, totals per party.
 pub fn statement_text(program: &Program, sources: &SourceMap, statement: &covenant_eval::Statement) -> String {
-    statement::render_text(&Ctx { program, sources }, statement)
+    statement::render_text(&Ctx { program, sources, places: None }, statement)
 }
 
 /// A contract's payment statement as JSON (`covenant.statement/1`).
@@ -49,13 +96,15 @@ pub fn statement_json(
     sources: &SourceMap,
     statement: &covenant_eval::Statement,
 ) -> serde_json::Value {
-    statement::render_json(&Ctx { program, sources }, statement)
+    statement::render_json(&Ctx { program, sources, places: None }, statement)
 }
 
-/// What both renderers read: the program (names, types) and the sources (locations, text).
+/// What both renderers read: the program (names, types) and the sources (locations, text),
+/// and, when writing JSON for many explanations, the places already written.
 struct Ctx<'a> {
     program: &'a Program,
     sources: &'a SourceMap,
+    places: Option<&'a JsonPlaces>,
 }
 
 /// A span resolved against the source map.

@@ -1,26 +1,62 @@
 //! The JSON layout (`covenant.explanation/1`), field by field in `spec/explanations.md`.
 //!
-//! Values go through `covenant_ir::value::to_json`, so money and decimals are strings and
-//! never JSON numbers. Object keys keep insertion order (serde_json's `preserve_order`), so
-//! the output is byte-for-byte stable. Row and arm numbers are 1-based, as in the text.
+//! Steps are written straight into a [`JsonOut`] (a batch writes one explanation per row, and
+//! building a `serde_json::Value` tree first cost far more than the text). Values go through
+//! `covenant_ir::value::write_json`, so money and decimals are strings and never JSON
+//! numbers. Keys are written in a fixed order, so the output is byte-for-byte stable. Row and
+//! arm numbers are 1-based, as in the text.
 
-use super::{Ctx, let_name};
+use super::{Ctx, JsonPlaces, Place, let_name};
 use covenant_eval::{Arg, Branch, Operand, Step, StepKind, Typed};
+use covenant_ir::json::JsonOut;
 use covenant_ir::{HitPolicy, Span, Ty, Value};
-use serde_json::{Map, Value as J, json};
+use serde_json::{Map, Value as J};
 
+/// A step as a `serde_json::Value` (for documents built as values, such as a statement).
 pub(super) fn step(ctx: &Ctx<'_>, step: &Step) -> J {
-    let mut o = Map::new();
-    o.insert("kind".into(), J::from(kind_name(&step.kind)));
-    o.insert("label".into(), J::from(step.label.as_str()));
-    o.insert("value".into(), step.value.as_ref().map_or(J::Null, |v| value(ctx, v, &step.ty)));
-    o.insert("display".into(), step.value.as_ref().map_or(J::Null, |v| J::from(ctx.display(v, &step.ty))));
-    o.insert("type".into(), J::from(ctx.ty_text(&step.ty)));
-    o.insert("location".into(), location(ctx, step.span));
-    o.insert("source".into(), source(ctx, step.span));
-    fields(ctx, step, &mut o);
-    o.insert("children".into(), J::Array(step.children.iter().map(|c| self::step(ctx, c)).collect()));
-    J::Object(o)
+    let mut out = JsonOut::new();
+    write_step(ctx, step, &mut out);
+    reread(&out)
+}
+
+/// A location as a `serde_json::Value`.
+pub(super) fn location(ctx: &Ctx<'_>, span: Span) -> J {
+    let mut out = JsonOut::new();
+    write_location(ctx, span, &mut out);
+    reread(&out)
+}
+
+/// The writer's text read back as a value (it is always one valid JSON value).
+pub(super) fn reread(out: &JsonOut) -> J {
+    serde_json::from_str(out.as_str()).unwrap_or(J::Null)
+}
+
+pub(super) fn write_step(ctx: &Ctx<'_>, step: &Step, out: &mut JsonOut) {
+    out.begin_object();
+    out.key("kind").str(kind_name(&step.kind));
+    out.key("label").str(&step.label);
+    out.key("value");
+    match &step.value {
+        Some(v) => value(ctx, v, &step.ty, out),
+        None => out.null(),
+    }
+    out.key("display");
+    match &step.value {
+        Some(v) => out.str(&ctx.display(v, &step.ty)),
+        None => out.null(),
+    }
+    out.key("type").str(&ctx.ty_text(&step.ty));
+    out.key("location");
+    write_location(ctx, step.span, out);
+    out.key("source");
+    write_source(ctx, step.span, out);
+    fields(ctx, step, out);
+    out.key("children").begin_array();
+    for child in &step.children {
+        write_step(ctx, child, out);
+    }
+    out.end_array();
+    out.end_object();
 }
 
 fn kind_name(kind: &StepKind) -> &'static str {
@@ -55,206 +91,272 @@ fn kind_name(kind: &StepKind) -> &'static str {
 }
 
 /// The kind-specific fields of a step.
-fn fields(ctx: &Ctx<'_>, step: &Step, o: &mut Map<String, J>) {
-    let mut put = |key: &str, v: J| {
-        o.insert(key.into(), v);
-    };
+fn fields(ctx: &Ctx<'_>, step: &Step, out: &mut JsonOut) {
     match &step.kind {
         StepKind::Decision { name, qualified, args, memoised } => {
-            put("name", J::from(name.as_str()));
-            put("qualified", J::from(qualified.as_str()));
-            put("args", J::Array(args.iter().map(|a| arg(ctx, a, "name")).collect()));
-            put("memoised", J::Bool(*memoised));
+            out.key("name").str(name);
+            out.key("qualified").str(qualified);
+            out.key("args").begin_array();
+            for a in args {
+                arg(ctx, a, "name", out);
+            }
+            out.end_array();
+            out.key("memoised").bool(*memoised);
             let def = ctx.program.decisions.iter().find(|d| &d.qualified == qualified);
-            put("doc", def.and_then(|d| d.doc.as_deref()).map_or(J::Null, J::from));
-            put("clause", def.and_then(|d| d.clause.as_deref()).map_or(J::Null, J::from));
+            out.key("doc").opt_str(def.and_then(|d| d.doc.as_deref()));
+            out.key("clause").opt_str(def.and_then(|d| d.clause.as_deref()));
         }
         StepKind::Input { name, path } | StepKind::Param { name, path } => {
-            put("name", J::from(name.as_str()));
-            put("path", J::from(path.as_str()));
+            out.key("name").str(name);
+            out.key("path").str(path);
         }
         StepKind::Table { name, qualified, hit, keys, row, row_span } => {
-            put("table", J::from(name.as_str()));
-            put("qualified", J::from(qualified.as_str()));
-            put(
-                "hit",
-                J::from(match hit {
-                    HitPolicy::Unique => "unique",
-                    HitPolicy::First => "first",
-                }),
-            );
-            put("keys", J::Array(keys.iter().map(|k| arg(ctx, k, "column")).collect()));
-            put("matched", J::Bool(row.is_some()));
-            put("row", row.map_or(J::Null, |r| J::from(r + 1)));
-            put("row_location", row_span.map_or(J::Null, |s| location(ctx, s)));
-            put("row_source", row_span.and_then(|s| ctx.excerpt(s)).map_or(J::Null, J::from));
+            out.key("table").str(name);
+            out.key("qualified").str(qualified);
+            out.key("hit").str(match hit {
+                HitPolicy::Unique => "unique",
+                HitPolicy::First => "first",
+            });
+            out.key("keys").begin_array();
+            for k in keys {
+                arg(ctx, k, "column", out);
+            }
+            out.end_array();
+            out.key("matched").bool(row.is_some());
+            out.key("row");
+            match row {
+                Some(r) => out.count(r + 1),
+                None => out.null(),
+            }
+            out.key("row_location");
+            match row_span {
+                Some(s) => write_location(ctx, *s, out),
+                None => out.null(),
+            }
+            out.key("row_source");
+            match row_span {
+                Some(s) => cached(ctx, *s, Place::Excerpt, out, |ctx, s, out| out.opt_str(ctx.excerpt(s).as_deref())),
+                None => out.null(),
+            }
             let table = ctx.program.tables.iter().find(|t| &t.qualified == qualified);
-            put("table_source", table.and_then(|t| t.source.as_deref()).map_or(J::Null, J::from));
-            put("clause", table.and_then(|t| t.clause.as_deref()).map_or(J::Null, J::from));
+            out.key("table_source").opt_str(table.and_then(|t| t.source.as_deref()));
+            out.key("clause").opt_str(table.and_then(|t| t.clause.as_deref()));
         }
         StepKind::Split { name, total, parts, party, remainder_to } => {
             let split = ctx.program.splits.iter().find(|s| &s.name == name);
-            let variant = |v: u32| {
-                split
-                    .and_then(|s| ctx.program.enums.get(s.over.0 as usize))
-                    .map_or(J::Null, |e| J::from(e.variant_name(v)))
-            };
-            put("split", J::from(name.as_str()));
-            put("clause", split.and_then(|s| s.clause.as_deref()).map_or(J::Null, J::from));
-            put("total", value(ctx, &Value::Num(*total), &step.ty));
-            put("party", variant(*party));
-            put("remainder_to", variant(*remainder_to));
-            put(
-                "parts",
-                J::Array(
-                    parts
-                        .iter()
-                        .map(|(p, share, amount)| {
-                            serde_json::json!({
-                                "party": variant(*p),
-                                "share": value(ctx, &Value::Num(*share), &covenant_ir::Ty::PERCENT),
-                                "amount": value(ctx, &Value::Num(*amount), &step.ty),
-                            })
-                        })
-                        .collect(),
-                ),
-            );
+            let variant =
+                |v: u32| split.and_then(|s| ctx.program.enums.get(s.over.0 as usize)).map(|e| e.variant_name(v));
+            out.key("split").str(name);
+            out.key("clause").opt_str(split.and_then(|s| s.clause.as_deref()));
+            out.key("total");
+            value(ctx, &Value::Num(*total), &step.ty, out);
+            out.key("party").opt_str(variant(*party));
+            out.key("remainder_to").opt_str(variant(*remainder_to));
+            out.key("parts").begin_array();
+            for (p, share, amount) in parts {
+                out.begin_object();
+                out.key("party").opt_str(variant(*p));
+                out.key("share");
+                value(ctx, &Value::Num(*share), &Ty::PERCENT, out);
+                out.key("amount");
+                value(ctx, &Value::Num(*amount), &step.ty, out);
+                out.end_object();
+            }
+            out.end_array();
         }
-        StepKind::Payment(outcome) => super::statement::outcome_fields(ctx, outcome, o),
+        StepKind::Payment(outcome) => {
+            let mut o = Map::new();
+            super::statement::outcome_fields(ctx, outcome, &mut o);
+            for (key, v) in &o {
+                out.key(key).value(v);
+            }
+        }
         StepKind::Version { name, valid, date } => {
-            put("name", J::from(name.as_str()));
-            put("valid", J::from(valid.as_str()));
-            put("date", J::from(date.as_str()));
+            out.key("name").str(name);
+            out.key("valid").str(valid);
+            out.key("date").str(date);
         }
         StepKind::Rules { applied, default_used } => {
-            put("applied", applied.as_deref().map_or(J::Null, J::from));
-            put("default_used", J::Bool(*default_used));
+            out.key("applied").opt_str(applied.as_deref());
+            out.key("default_used").bool(*default_used);
         }
         StepKind::Rule { label, applied, exception_to, overridden_by } => {
-            put("rule", J::from(label.as_str()));
-            put("applied", J::Bool(*applied));
-            put("exception_to", exception_to.as_deref().map_or(J::Null, J::from));
-            put("overridden_by", overridden_by.as_deref().map_or(J::Null, J::from));
+            out.key("rule").str(label);
+            out.key("applied").bool(*applied);
+            out.key("exception_to").opt_str(exception_to.as_deref());
+            out.key("overridden_by").opt_str(overridden_by.as_deref());
         }
         StepKind::If { condition, branch } => {
-            put("condition", J::Bool(*condition));
-            put(
-                "branch",
-                J::from(match branch {
-                    Branch::Then => "then",
-                    Branch::Else => "else",
-                }),
-            );
+            out.key("condition").bool(*condition);
+            out.key("branch").str(match branch {
+                Branch::Then => "then",
+                Branch::Else => "else",
+            });
         }
         StepKind::Match { scrutinee, arm, arm_span } => {
-            put("scrutinee", operand(ctx, scrutinee));
-            put("arm", J::from(arm + 1));
-            put("arm_location", location(ctx, *arm_span));
-            put("arm_source", source(ctx, *arm_span));
+            out.key("scrutinee");
+            operand(ctx, scrutinee, out);
+            out.key("arm").count(arm + 1);
+            out.key("arm_location");
+            write_location(ctx, *arm_span, out);
+            out.key("arm_source");
+            write_source(ctx, *arm_span, out);
         }
         StepKind::Compare { op, left, right } => {
-            put("op", J::from(op.symbol()));
-            put("left", operand(ctx, left));
-            put("right", operand(ctx, right));
+            out.key("op").str(op.symbol());
+            out.key("left");
+            operand(ctx, left, out);
+            out.key("right");
+            operand(ctx, right, out);
         }
         StepKind::Logic { op, short_circuit } => {
-            put("op", J::from(op.as_str()));
-            put("short_circuit", J::Bool(*short_circuit));
+            out.key("op").str(op);
+            out.key("short_circuit").bool(*short_circuit);
         }
         StepKind::Arithmetic { op, operands } => {
-            put("op", J::from(op.as_str()));
-            put("operands", J::Array(operands.iter().map(|x| operand(ctx, x)).collect()));
+            out.key("op").str(op);
+            out.key("operands").begin_array();
+            for x in operands {
+                operand(ctx, x, out);
+            }
+            out.end_array();
         }
         StepKind::Round { before, places, mode } => {
-            put("before", value(ctx, before, &step.ty));
-            put("after", step.value.as_ref().map_or(J::Null, |v| value(ctx, v, &step.ty)));
-            put("places", J::from(*places));
-            put("mode", J::from(mode.name()));
+            out.key("before");
+            value(ctx, before, &step.ty, out);
+            out.key("after");
+            match &step.value {
+                Some(v) => value(ctx, v, &step.ty, out),
+                None => out.null(),
+            }
+            out.key("places").int(*places);
+            out.key("mode").str(mode.name());
         }
         StepKind::Aggregate { op, items, examined, kept } => {
-            put("op", J::from(op.name()));
-            put("items", J::from(*items));
-            put("examined", J::from(*examined));
-            put("kept", J::from(*kept));
+            out.key("op").str(op.name());
+            out.key("items").count(*items);
+            out.key("examined").count(*examined);
+            out.key("kept").count(*kept);
         }
         StepKind::Item { index, element, kept } => {
-            put("index", J::from(index + 1));
-            put("element", element.as_ref().map_or(J::Null, |e| typed(ctx, e)));
-            put("kept", J::Bool(*kept));
+            out.key("index").count(index + 1);
+            out.key("element");
+            match element {
+                Some(e) => typed(ctx, e, out),
+                None => out.null(),
+            }
+            out.key("kept").bool(*kept);
         }
         StepKind::Let => {
-            put("name", ctx.source(step.span).and_then(let_name).map_or(J::Null, J::from));
+            out.key("name").opt_str(ctx.source(step.span).and_then(let_name));
         }
         StepKind::Otherwise { used_fallback, reason } => {
-            put("used_fallback", J::Bool(*used_fallback));
-            put("reason", reason.as_deref().map_or(J::Null, J::from));
+            out.key("used_fallback").bool(*used_fallback);
+            out.key("reason").opt_str(reason.as_deref());
         }
         StepKind::IsNone { reason } => {
-            put("reason", reason.as_deref().map_or(J::Null, J::from));
+            out.key("reason").opt_str(reason.as_deref());
         }
         StepKind::InSet { value, variants } => {
-            put("operand", operand(ctx, value));
-            put("variants", J::Array(variants.iter().map(|v| J::from(v.as_str())).collect()));
+            out.key("operand");
+            operand(ctx, value, out);
+            out.key("variants").begin_array();
+            for v in variants {
+                out.str(v);
+            }
+            out.end_array();
         }
-        StepKind::Field { name } => put("field", J::from(name.as_str())),
+        StepKind::Field { name } => out.key("field").str(name),
         StepKind::Builtin { name, args } => {
-            put("function", J::from(name.as_str()));
-            put("args", J::Array(args.iter().map(|x| operand(ctx, x)).collect()));
+            out.key("function").str(name);
+            out.key("args").begin_array();
+            for x in args {
+                operand(ctx, x, out);
+            }
+            out.end_array();
         }
         StepKind::Failed { code, message } => {
-            put("code", J::from(code.as_str()));
-            put("message", J::from(message.as_str()));
+            out.key("code").str(code);
+            out.key("message").str(message);
         }
         StepKind::Value | StepKind::Unfinished => {}
     }
 }
 
-fn value(ctx: &Ctx<'_>, v: &Value, ty: &Ty) -> J {
-    covenant_ir::value::to_json(ctx.program, v, ty)
+fn value(ctx: &Ctx<'_>, v: &Value, ty: &Ty, out: &mut JsonOut) {
+    covenant_ir::value::write_json(ctx.program, v, ty, out);
 }
 
-fn typed(ctx: &Ctx<'_>, t: &Typed) -> J {
-    json!({
-        "value": value(ctx, &t.value, &t.ty),
-        "display": ctx.display(&t.value, &t.ty),
-        "type": ctx.ty_text(&t.ty),
-    })
+/// A value with its display text and type (the first members of every valued object).
+fn shown(ctx: &Ctx<'_>, v: &Value, ty: &Ty, out: &mut JsonOut) {
+    out.key("value");
+    value(ctx, v, ty, out);
+    out.key("display").str(&ctx.display(v, ty));
+    out.key("type").str(&ctx.ty_text(ty));
 }
 
-fn arg(ctx: &Ctx<'_>, a: &Arg, key: &str) -> J {
-    let mut o = Map::new();
-    o.insert(key.into(), J::from(a.name.as_str()));
-    o.insert("value".into(), value(ctx, &a.value, &a.ty));
-    o.insert("display".into(), J::from(ctx.display(&a.value, &a.ty)));
-    o.insert("type".into(), J::from(ctx.ty_text(&a.ty)));
-    J::Object(o)
+fn typed(ctx: &Ctx<'_>, t: &Typed, out: &mut JsonOut) {
+    out.begin_object();
+    shown(ctx, &t.value, &t.ty, out);
+    out.end_object();
 }
 
-fn operand(ctx: &Ctx<'_>, x: &Operand) -> J {
-    json!({
-        "value": value(ctx, &x.value, &x.ty),
-        "display": ctx.display(&x.value, &x.ty),
-        "type": ctx.ty_text(&x.ty),
-        "location": location(ctx, x.span),
-        "source": source(ctx, x.span),
-    })
+fn arg(ctx: &Ctx<'_>, a: &Arg, key: &str, out: &mut JsonOut) {
+    out.begin_object();
+    out.key(key).str(&a.name);
+    shown(ctx, &a.value, &a.ty, out);
+    out.end_object();
 }
 
-pub(super) fn location(ctx: &Ctx<'_>, span: Span) -> J {
-    match ctx.locate(span) {
-        Some(l) => json!({
-            "file": l.file.name,
-            "line": l.line,
-            "column": l.column,
-            "end_line": l.end_line,
-            "end_column": l.end_column,
-            "start": l.span.start,
-            "end": l.span.end,
-        }),
-        None => J::Null,
+fn operand(ctx: &Ctx<'_>, x: &Operand, out: &mut JsonOut) {
+    out.begin_object();
+    shown(ctx, &x.value, &x.ty, out);
+    out.key("location");
+    write_location(ctx, x.span, out);
+    out.key("source");
+    write_source(ctx, x.span, out);
+    out.end_object();
+}
+
+/// The source text of a span, or `null`.
+fn write_source(ctx: &Ctx<'_>, span: Span, out: &mut JsonOut) {
+    cached(ctx, span, Place::Source, out, |ctx, span, out| out.opt_str(ctx.source(span)));
+}
+
+/// Writes what `write` gives for a span, taken from the context's [`JsonPlaces`] when it has
+/// one and the span was written before.
+fn cached(ctx: &Ctx<'_>, span: Span, place: Place, out: &mut JsonOut, write: fn(&Ctx<'_>, Span, &mut JsonOut)) {
+    let Some(places) = ctx.places else { return write(ctx, span, out) };
+    if let Some(text) = places.texts.borrow().get(&(span, place)) {
+        out.raw(text);
+        return;
+    }
+    let mut one = JsonOut::new();
+    write(ctx, span, &mut one);
+    out.raw(one.as_str());
+    let mut texts = places.texts.borrow_mut();
+    if texts.len() < JsonPlaces::MAX_PLACES {
+        texts.insert((span, place), one.into_string().into_boxed_str());
     }
 }
 
-fn source(ctx: &Ctx<'_>, span: Span) -> J {
-    ctx.source(span).map_or(J::Null, J::from)
+pub(super) fn write_location(ctx: &Ctx<'_>, span: Span, out: &mut JsonOut) {
+    cached(ctx, span, Place::Location, out, write_location_uncached);
+}
+
+fn write_location_uncached(ctx: &Ctx<'_>, span: Span, out: &mut JsonOut) {
+    match ctx.locate(span) {
+        Some(l) => {
+            out.begin_object();
+            out.key("file").str(&l.file.name);
+            out.key("line").count(l.line);
+            out.key("column").count(l.column);
+            out.key("end_line").count(l.end_line);
+            out.key("end_column").count(l.end_column);
+            out.key("start").int(l.span.start);
+            out.key("end").int(l.span.end);
+            out.end_object();
+        }
+        None => out.null(),
+    }
 }

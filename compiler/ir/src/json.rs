@@ -1,0 +1,287 @@
+//! Compact JSON written straight into a string.
+//!
+//! The output is exactly what `serde_json::to_string` gives for the same document (no
+//! spaces, keys in the order written, the same string escapes), so a writer built on
+//! [`JsonOut`] can replace a `serde_json::Value` without changing a byte. It exists because
+//! building a `Value` tree (a map per object, a string per key) costs far more than the text
+//! itself when a batch writes an explanation for every row.
+
+use std::fmt::{Display, Write as _};
+
+/// A JSON document being written. Commas are placed by the writer: call [`key`](JsonOut::key)
+/// before each member of an object, and write values one after another in an array.
+#[derive(Debug, Default, Clone)]
+pub struct JsonOut {
+    text: String,
+    /// Whether the next value or key follows another one at the same level.
+    comma: bool,
+}
+
+impl JsonOut {
+    pub fn new() -> JsonOut {
+        JsonOut::default()
+    }
+
+    /// The JSON written so far.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn into_string(self) -> String {
+        self.text
+    }
+
+    /// Empties the writer, keeping its buffer for the next document.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.comma = false;
+    }
+
+    fn separate(&mut self) {
+        if self.comma {
+            self.text.push(',');
+        }
+        self.comma = true;
+    }
+
+    pub fn begin_object(&mut self) {
+        self.separate();
+        self.text.push('{');
+        self.comma = false;
+    }
+
+    pub fn end_object(&mut self) {
+        self.text.push('}');
+        self.comma = true;
+    }
+
+    pub fn begin_array(&mut self) {
+        self.separate();
+        self.text.push('[');
+        self.comma = false;
+    }
+
+    pub fn end_array(&mut self) {
+        self.text.push(']');
+        self.comma = true;
+    }
+
+    /// Starts an object member; its value is the next thing written.
+    pub fn key(&mut self, key: &str) -> &mut JsonOut {
+        self.separate();
+        escape_into(&mut self.text, key);
+        self.text.push(':');
+        self.comma = false;
+        self
+    }
+
+    pub fn str(&mut self, s: &str) {
+        self.separate();
+        escape_into(&mut self.text, s);
+    }
+
+    /// A string, or `null` for `None`.
+    pub fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.str(s),
+            None => self.null(),
+        }
+    }
+
+    /// A value's `Display` text as a JSON string, without an intermediate `String`.
+    pub fn str_display(&mut self, value: impl Display) {
+        self.separate();
+        let start = self.text.len();
+        // Writing to a String cannot fail.
+        let _ = write!(self.text, "{value}");
+        if self.text[start..].bytes().any(needs_escape) {
+            let raw = self.text.split_off(start);
+            escape_into(&mut self.text, &raw);
+        } else {
+            self.text.insert(start, '"');
+            self.text.push('"');
+        }
+    }
+
+    pub fn bool(&mut self, b: bool) {
+        self.separate();
+        self.text.push_str(if b { "true" } else { "false" });
+    }
+
+    pub fn null(&mut self) {
+        self.separate();
+        self.text.push_str("null");
+    }
+
+    /// An integer as a JSON number.
+    pub fn int(&mut self, n: impl Into<i128>) {
+        self.separate();
+        let _ = write!(self.text, "{}", n.into());
+    }
+
+    /// A count or position as a JSON number.
+    pub fn count(&mut self, n: usize) {
+        self.separate();
+        let _ = write!(self.text, "{n}");
+    }
+
+    /// A document built elsewhere, written in its compact form.
+    pub fn value(&mut self, json: &serde_json::Value) {
+        self.separate();
+        let _ = write!(self.text, "{json}");
+    }
+
+    /// Text that is already one JSON value (compact), written as it is.
+    pub fn raw(&mut self, json: &str) {
+        self.separate();
+        self.text.push_str(json);
+    }
+}
+
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Writes `s` as a quoted JSON string with serde_json's escapes: `\"`, `\\`, the short forms
+/// `\b \f \n \r \t`, and `\u00xx` (lower-case hex) for other control characters.
+fn escape_into(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    let mut i = first_escape(bytes, 0);
+    while let Some(&b) = bytes.get(i) {
+        out.push_str(&s[plain..i]);
+        plain = i + 1;
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
+        }
+        i = first_escape(bytes, i + 1);
+    }
+    out.push_str(&s[plain..]);
+    out.push('"');
+}
+
+/// The first position at or after `from` that needs an escape (or the length), eight bytes
+/// at a time: most text (names, source lines, numbers) has none, and the writer spends
+/// its time scanning it.
+fn first_escape(bytes: &[u8], mut from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` is zero exactly where the high bit of this is set (no false positives
+    // below the first zero byte, which is all that is needed to find the first one).
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(rest) = bytes.get(from..)
+        && !rest.is_empty()
+    {
+        let (x, take) = match rest.first_chunk::<8>() {
+            Some(word) => (u64::from_le_bytes(*word), 8),
+            None => {
+                // A short last piece is padded with a byte that needs no escape.
+                let mut word = [b' '; 8];
+                word[..rest.len()].copy_from_slice(rest);
+                (u64::from_le_bytes(word), rest.len())
+            }
+        };
+        // Bytes below 0x20 (control characters; bytes of 0x80 and above are excluded by `!x`),
+        // quotes and backslashes.
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        let found = control | zero_bytes(x ^ (ONES * u64::from(b'"'))) | zero_bytes(x ^ (ONES * u64::from(b'\\')));
+        if found != 0 {
+            return from + (found.trailing_zeros() / 8) as usize;
+        }
+        from += take;
+    }
+    bytes.len().max(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer's text is serde_json's for the same document, escapes included.
+    #[test]
+    fn matches_serde_json() {
+        let tricky = "a \"quoted\" \\ path\n\ttab \u{1} \u{8}\u{c}\r £ ✓ \u{7f}";
+        let mut out = JsonOut::new();
+        out.begin_object();
+        out.key("text").str(tricky);
+        out.key("shown").str_display(format_args!("x{tricky}"));
+        out.key("plain").str_display(12.5);
+        out.key("none").opt_str(None);
+        out.key("some").opt_str(Some("s"));
+        out.key("n").int(-42i64);
+        out.key("big").int(u64::MAX);
+        out.key("count").count(usize::MAX);
+        out.key("list").begin_array();
+        out.bool(true);
+        out.bool(false);
+        out.null();
+        out.begin_object();
+        out.end_object();
+        out.begin_array();
+        out.end_array();
+        out.value(&serde_json::json!({"k": [1, "two"]}));
+        out.raw("{\"r\":1}");
+        out.end_array();
+        out.key(tricky).int(0u8);
+        out.end_object();
+        let expected = serde_json::json!({
+            "text": tricky,
+            "shown": format!("x{tricky}"),
+            "plain": "12.5",
+            "none": null,
+            "some": "s",
+            "n": -42,
+            "big": u64::MAX,
+            "count": usize::MAX,
+            "list": [true, false, null, {}, [], {"k": [1, "two"]}, {"r": 1}],
+            tricky: 0,
+        });
+        assert_eq!(out.as_str(), expected.to_string());
+        let reread: serde_json::Value = serde_json::from_str(out.as_str()).expect("valid JSON");
+        assert_eq!(reread, expected);
+    }
+
+    /// The word-at-a-time scan stops exactly at the first special byte, and escaping gives serde_json's text wherever the special characters fall.
+    #[test]
+    fn scan_finds_every_escape() {
+        let specials = ['"', '\\', '\u{0}', '\u{1f}', '\n'];
+        let harmless = ['a', ' ', '!', '#', ']', '\u{7f}', '£', '✓'];
+        for len in 0..24 {
+            for at in 0..=len {
+                for &special in &specials {
+                    let text: String =
+                        (0..len).map(|i| if i == at { special } else { harmless[i % harmless.len()] }).collect();
+                    let bytes = text.as_bytes();
+                    for from in 0..=bytes.len() {
+                        let first = (from..bytes.len()).find(|&i| needs_escape(bytes[i])).unwrap_or(bytes.len());
+                        assert_eq!(first_escape(bytes, from), first, "{text:?} from {from}");
+                    }
+                    let mut out = String::new();
+                    escape_into(&mut out, &text);
+                    assert_eq!(out, serde_json::to_string(&text).expect("a string"), "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn clear_starts_a_new_document() {
+        let mut out = JsonOut::new();
+        out.int(1u8);
+        out.clear();
+        out.begin_array();
+        out.int(2u8);
+        out.end_array();
+        assert_eq!(out.into_string(), "[2]");
+    }
+}
