@@ -298,3 +298,30 @@ fn an_explanation_with_no_source_file_does_not_panic() {
     let json = explain_json(program, &empty, &step);
     assert_eq!(json["schema"], "covenant.explanation/1");
 }
+
+#[test]
+fn a_repeated_call_with_the_same_arguments_is_shown_once() {
+    // With a recorder that never expands repeats (as `batch --explain` uses), a decision
+    // called again with the same arguments is one line pointing back to its expansion.
+    let compilation = compile("examples/suffolk-personal-budget/allocation.cov");
+    let program = &compilation.program;
+    let case = "examples/suffolk-personal-budget/cases/worked-example-moderated-up-15.json";
+    let values = inputs::read_inputs(program, &common::read_json(&common::root().join(case))).expect("valid");
+    let id = program.find_decision("points").expect("declared");
+    let mut recorder = Recorder::with_limit(0);
+    Session::new(program, values).decision(id, &mut recorder).expect("evaluates");
+    let step = recorder.finish().expect("a step");
+    let text = explain_text(program, &compilation.sources, &step);
+    let repeats: Vec<&str> =
+        text.lines().filter(|l| l.contains("item_band(") && l.contains("(computed once, shown above)")).collect();
+    let expanded = text.lines().filter(|l| l.contains("item_band(") && !l.contains("computed once")).count();
+    assert!(!repeats.is_empty(), "{text}");
+    // Every repeat names arguments whose expansion is shown above it.
+    for line in &repeats {
+        let call = line.split(" = ").next().unwrap_or("").trim_start_matches(['│', '├', '└', '─', ' ']);
+        let first = text.find(call).expect("the call is in the text");
+        let first_line = text[first..].lines().next().unwrap_or("");
+        assert!(!first_line.contains("computed once"), "{call} is first shown in full:\n{text}");
+    }
+    assert!(expanded >= repeats.len(), "{text}");
+}

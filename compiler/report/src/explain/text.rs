@@ -8,6 +8,7 @@
 use super::{Ctx, collapse, let_name, shorten};
 use covenant_eval::{Arg, Branch, Operand, Step, StepKind};
 use covenant_ir::{AggOp, BinOp, DecisionDef, NumKind, RoundMode, Span, Ty, Value};
+use std::collections::BTreeSet;
 
 /// Elements of an aggregation shown one by one before the rest are counted.
 const MAX_ITEMS: usize = 20;
@@ -19,7 +20,7 @@ pub(super) fn render(ctx: &Ctx<'_>, root: &Step) -> String {
         ctx,
         lines: Vec::new(),
         root_file: ctx.file(root.span).map(|_| root.span.file),
-        shown: Vec::new(),
+        shown: BTreeSet::new(),
         cited: Vec::new(),
     };
     let headline = if root.is_failure() {
@@ -91,8 +92,9 @@ struct Out<'a, 'c> {
     ctx: &'a Ctx<'c>,
     lines: Vec<Line>,
     root_file: Option<covenant_ir::FileId>,
-    /// Parameterless decisions already expanded (in order; searched linearly, never hashed).
-    shown: Vec<String>,
+    /// Decisions already expanded: parameterless ones by name, others by name and exact
+    /// arguments (ordered, never hashed).
+    shown: BTreeSet<String>,
     /// Tables whose `source` citation has been shown.
     cited: Vec<String>,
 }
@@ -130,17 +132,17 @@ impl Out<'_, '_> {
 
     fn remember(&mut self, step: &Step) {
         if let StepKind::Decision { name, args, .. } = &step.kind
-            && args.is_empty()
-            && !self.shown.contains(name)
+            && (args.is_empty() || !step.children.is_empty())
         {
-            self.shown.push(name.clone());
+            self.shown.insert(repeat_key(name, args));
         }
     }
 
-    /// A memoised decision already expanded above is shown as one line.
+    /// A memoised decision already expanded above (with the same arguments) is shown as one
+    /// line.
     fn is_repeat(&self, step: &Step) -> bool {
         matches!(&step.kind, StepKind::Decision { name, args, memoised: true, .. }
-            if args.is_empty() && self.shown.contains(name))
+            if (args.is_empty() || step.children.is_empty()) && self.shown.contains(&repeat_key(name, args)))
     }
 
     fn children(&mut self, parent: &Step, indent: &str) {
@@ -703,4 +705,13 @@ fn index_list(indices: &[usize]) -> String {
         text.push_str(&format!(" and {} more", indices.len() - 10));
     }
     text
+}
+
+/// What identifies a decision's expansion: its name, and its exact argument values.
+fn repeat_key(name: &str, args: &[Arg]) -> String {
+    if args.is_empty() {
+        return name.to_string();
+    }
+    let values: Vec<&Value> = args.iter().map(|a| &a.value).collect();
+    format!("{name}{values:?}")
 }
