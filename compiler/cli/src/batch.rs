@@ -22,8 +22,6 @@ use std::time::Instant;
 const CHUNK_ROWS: usize = 8_192;
 /// With explanations a row's results can be large (thousands of steps), so chunks are small.
 const CHUNK_ROWS_EXPLAINED: usize = 32;
-/// Step budget of each decision's explanation in a batch row (see `Recorder::with_limit`).
-const EXPLAINED_STEPS: usize = 0;
 /// Worker stacks: explanation trees are walked recursively, and evaluation may nest deeply.
 const WORKER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
@@ -397,9 +395,9 @@ impl Run<'_> {
         let mut problems = Vec::new();
         for &id in self.decisions {
             let result = if self.options.explain {
-                // A row has many decisions that share sub-decisions; past this many steps a
-                // repeated decision shows its value only (its first occurrence stays whole).
-                let mut recorder = Recorder::with_limit(EXPLAINED_STEPS);
+                // A row's decisions share sub-decisions: a step budget of 0 explains each one
+                // (with given arguments) once in the row, and shows its repeats by value.
+                let mut recorder = Recorder::with_limit(0);
                 let result = session.decision(id, &mut recorder);
                 if let Some(step) = recorder.finish() {
                     explain::write_explanation_json(

@@ -26,12 +26,13 @@
 //! - A parameterless decision is computed once per session. When a recorder asks for it
 //!   again, it is evaluated again (evaluation is deterministic) so its steps can be shown,
 //!   until the recorder's step budget is spent; after that it is shown by value only.
-//! - Without tracing, a decision with parameters is also computed once per session for each
-//!   set of arguments (see [`Memo`]): arguments are the same when they are identical
-//!   (numbers with the same digits and scale, the very same record or list), so a value
-//!   that could print differently is never taken from the memo; and a remembered value is
-//!   used only where computing it again would stay within the nesting limits, so a call
-//!   that would fail with E0508 still does.
+//! - A decision with parameters is also computed once per session for each set of
+//!   arguments (see [`Memo`]); as above, a recorder that asks for a repeat's steps gets it
+//!   evaluated again, and one that does not gets the value marked as memoised. Arguments
+//!   are the same when they are identical (numbers with the same digits and scale, the very
+//!   same record or list), so a value that could print differently is never taken from the
+//!   memo; and a remembered value is used only where computing it again would stay within
+//!   the nesting limits, so a call that would fail with E0508 still does.
 //!
 //! The hot path does not allocate: frames of finished calls are kept for the next call,
 //! table keys and built-in arguments live on one stack shared by every level, the reasons

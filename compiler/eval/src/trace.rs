@@ -241,7 +241,8 @@ pub enum Branch {
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     /// A decision evaluated: its arguments, and whether its value had been computed before
-    /// (a parameterless decision is computed once per session and reused).
+    /// (a decision is computed once per session for each set of arguments and reused; a
+    /// memoised step has no children unless the recorder asked to see its steps again).
     Decision { name: String, qualified: String, args: Vec<Arg>, memoised: bool },
     /// An input read, with the field path (`person.placement`).
     Input { name: String, path: String },
