@@ -23,6 +23,7 @@ with open(results_path) as f:
 compares = {}
 explain_bytes = {}
 explain_rows = {}
+compact_bytes = {}
 with open(compare_path) as f:
     for line in f:
         model, rows, pair, rest = line.rstrip("\n").split("\t", 3)
@@ -30,6 +31,10 @@ with open(compare_path) as f:
             explain_bytes[(model, int(rows))] = int(rest or 0)
         elif pair == "explain_rows":
             explain_rows[(model, int(rows))] = int(rest or 0)
+        elif pair == "explain_compact_bytes":
+            compact_bytes[(model, int(rows))] = int(rest or 0)
+        elif pair == "explain_compact_rows":
+            pass
         else:
             compares[(model, int(rows), pair)] = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
 
@@ -152,6 +157,7 @@ for model in ("suffolk", "housing"):
         cov = e2e(model, rows, "covenant")
         cov1 = e2e(model, rows, "covenant", "end-to-end, 1 thread")
         exp = e2e(model, rows, "covenant", "end-to-end, --explain")
+        compact = e2e(model, rows, "covenant", "end-to-end, --explain=compact")
         base = e2e(model, rows, "baseline")
         of = e2e(model, rows, "openfisca")
         cov_c = compute_only(model, rows, "covenant")
@@ -185,6 +191,7 @@ for model in ("suffolk", "housing"):
         row("Covenant `batch`", "end to end, 2 threads (default)", cov, "e2e")
         row("Covenant `batch`", "end to end, `--threads 1`", cov1, "e2e", "covenant/covenant-1-thread")
         row("Covenant `batch`", "end to end, `--explain` (JSON Lines to disk)", exp, "e2e")
+        row("Covenant `batch`", "end to end, `--explain=compact` (JSON Lines to disk)", compact, "e2e")
         if cov_c:
             row("Covenant (library)", "compute-only, 1 thread", (cov_c[0], cov_c[1], cov_c[2]), "c", "covenant/library")
             if cov_c[3]:
@@ -209,6 +216,9 @@ for model in ("suffolk", "housing"):
             print("\n")
         elif eb and exp:
             print(f"Explanations written: {eb / 1e9:.2f} GB ({eb / rows / 1e3:.1f} kB a row), deleted after timing.\n")
+        cb = compact_bytes.get((model, rows), 0)
+        if cb and compact and not compact[2]:
+            print(f"Compact traces written: {cb / 1e9:.2f} GB ({cb / rows / 1e3:.1f} kB a row), deleted after timing.\n")
         if cov_c and cov_c[3]:
             p = cov_c[3]
             total = p["csv"] + p["inputs"] + p["eval1"] + p["cells"]
@@ -252,6 +262,12 @@ for model in ("suffolk", "housing"):
             else:
                 r = exp[0] / cov[0]
                 target("Explanations for every row at most 5× the time without", f"{r:.1f}×", r <= 5)
+        if compact and cov:
+            if compact[2]:
+                target("Explanations for every row (`--explain=compact`) at most 5× the time without", f"did not finish ({compact[2]})", False)
+            else:
+                r = compact[0] / cov[0]
+                target("Explanations for every row (`--explain=compact`) at most 5× the time without", f"{r:.1f}×", r <= 5)
         if cov:
             target("Peak memory under 64 MiB (without explanations)", f"{mib(cov[1])} MiB", cov[1] < 64 * 1024)
         if cov and cov1 and not cov[2] and not cov1[2]:
@@ -265,6 +281,14 @@ for model in ("suffolk", "housing"):
         rows = key[1]
         plain = e2e(model, rows, "covenant")
         exp = e2e(model, rows, "covenant", "end-to-end, --explain")
+        compact = e2e(model, rows, "covenant", "end-to-end, --explain=compact")
+        if plain and compact and not compact[2]:
+            cb = compact_bytes.get((model, rows), 0)
+            print(
+                f"{TITLE[model]}, first {rows:,} rows, `--explain=compact`: {compact[0]:.2f} s ({mib(compact[1])} MiB"
+                + (f", {cb / rows / 1e3:.1f} kB a row" if cb else "")
+                + f"): {compact[0] / plain[0]:.1f}× the time without explanations.\n"
+            )
         if plain and exp:
             eb = explain_bytes.get((model, rows), 0)
             note = f", {eb / rows / 1e3:.1f} kB of explanation a row" if eb and not exp[2] else ""

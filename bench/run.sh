@@ -130,14 +130,15 @@ compare() {
   echo "   compare $pair: $line" >&2
 }
 
-# explained MODEL ROWS FILE.jsonl: records the size and the number of rows of an explained
-# output (a run stopped at the time limit has written only some rows), then deletes it.
+# explained MODEL ROWS FILE.jsonl [LAYOUT]: records the size and the number of rows of an
+# explained output (a run stopped at the time limit has written only some rows), then deletes
+# it. LAYOUT is empty for full explanations, `_compact` for compact traces.
 explained() {
   local bytes lines
   bytes=$(stat -c %s "$3" 2>/dev/null || echo 0)
   lines=$( (wc -l < "$3") 2>/dev/null || echo 0)
-  printf '%s\t%s\texplain_bytes\t%s\n' "$1" "$2" "$bytes" >> "$COMPARE"
-  printf '%s\t%s\texplain_rows\t%s\n' "$1" "$2" "$lines" >> "$COMPARE"
+  printf '%s\t%s\texplain%s_bytes\t%s\n' "$1" "$2" "${4:-}" "$bytes" >> "$COMPARE"
+  printf '%s\t%s\texplain%s_rows\t%s\n' "$1" "$2" "${4:-}" "$lines" >> "$COMPARE"
   rm -f "$3"
 }
 
@@ -183,6 +184,9 @@ run_model() {
   measure "$model" "$rows" covenant "end-to-end, --explain" "$o-explain.log" -- \
     "$COV" batch "$cov_file" --input "$input" --output "$o-explain.jsonl" --errors "$o-explain.err" --explain "${flags[@]}"
   explained "$model" "$rows" "$o-explain.jsonl"
+  measure "$model" "$rows" covenant "end-to-end, --explain=compact" "$o-compact.log" -- \
+    "$COV" batch "$cov_file" --input "$input" --output "$o-compact.jsonl" --errors "$o-compact.err" --explain=compact "${flags[@]}"
+  explained "$model" "$rows" "$o-compact.jsonl" _compact
 
   compare "$model" "$rows" "covenant/baseline" "$o-covenant.csv" "$o-covenant.err" "$o-baseline.csv" "$o-baseline.err"
   compare "$model" "$rows" "covenant/baseline-compute" "$o-covenant.csv" "$o-covenant.err" "$o-baseline-compute.csv" "$o-baseline-compute.err"
@@ -210,6 +214,9 @@ run_sample() {
   measure "$model" "$SAMPLE_ROWS" covenant "end-to-end, --explain" "$o-explain.log" -- \
     "$COV" batch "$cov_file" --input "$input" --output "$o-explain.jsonl" --errors "$o-explain.err" --explain "${flags[@]}"
   explained "$model" "$SAMPLE_ROWS" "$o-explain.jsonl"
+  measure "$model" "$SAMPLE_ROWS" covenant "end-to-end, --explain=compact" "$o-compact.log" -- \
+    "$COV" batch "$cov_file" --input "$input" --output "$o-compact.jsonl" --errors "$o-compact.err" --explain=compact "${flags[@]}"
+  explained "$model" "$SAMPLE_ROWS" "$o-compact.jsonl" _compact
   rm -f "$o-covenant.csv"
 }
 

@@ -579,3 +579,101 @@ fn run_json(args: &[&str]) -> serde_json::Value {
     assert_eq!(done.code, 0, "{}", done.show());
     serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", done.show()))
 }
+
+/// Runs `batch` on `cohort` with `--explain=LAYOUT` (or without explanations for `None`) and
+/// returns the output file's text.
+fn batch_output(dir: &TempDir, file: &str, cohort: &str, layout: Option<&str>, name: &str) -> (Run, String) {
+    let output = dir.0.join(name).to_string_lossy().into_owned();
+    let explain = layout.map(|l| format!("--explain={l}"));
+    let mut args = vec!["batch", file, "--input", cohort, "--output", &output, "--threads", "2"];
+    args.extend(explain.as_deref());
+    let r = run(&args);
+    let text = std::fs::read_to_string(&output).unwrap_or_default();
+    (r, text)
+}
+
+#[test]
+fn compact_traces_expand_to_exactly_the_full_explanations() {
+    let examples = [
+        ("examples/housing-support-tariff", TARIFF),
+        ("examples/suffolk-personal-budget", ALLOCATION),
+        ("examples/cluster-tariff", "examples/cluster-tariff/cluster_tariff.cov"),
+        ("examples/core-and-flexi", "examples/core-and-flexi/core_flexi.cov"),
+        ("examples/personal-health-budget", "examples/personal-health-budget/phb.cov"),
+    ];
+    for (example, file) in examples {
+        let dir = TempDir::new(&format!("compact-{}", common::file_name(Path::new(example))));
+        let (_, cohort) = cohort_of(example);
+        // Housing rows are small: repeat them so the run has several chunks and both workers
+        // meet sites first defined by the other.
+        let copies = if file == TARIFF { 150 } else { 1 };
+        let input = dir.write("cohort.jsonl", &cohort.repeat(copies));
+        let (full_run, full) = batch_output(&dir, file, &input, Some("full"), "full.jsonl");
+        let (compact_run, compact) = batch_output(&dir, file, &input, Some("compact"), "compact.jsonl");
+        assert!(full_run.code == 0 || full_run.code == 1, "{}", full_run.show());
+        assert_eq!(compact_run.code, full_run.code, "{}", compact_run.show());
+        assert!(!full.is_empty(), "{example}: no rows explained\n{}", full_run.show());
+        assert!(compact.len() * 3 < full.len(), "{example}: the trace is not much smaller");
+        let trace = dir.write("trace.jsonl", &compact);
+        let expanded = run(&["expand", file, "--trace", &trace, "--format", "json"]);
+        assert_eq!(expanded.code, 0, "{}", expanded.show());
+        assert!(expanded.stdout == full, "{example}: `expand` differs from `batch --explain`");
+        let first: serde_json::Value = serde_json::from_str(compact.lines().next().unwrap_or("")).expect("JSON line");
+        assert_eq!(first["trace"]["schema"], "covenant.trace/1");
+        assert!(is_hash(&first["trace"]["rules"]), "{first}");
+    }
+}
+
+#[test]
+fn expand_shows_the_rows_asked_for_as_text() {
+    let dir = TempDir::new("expand-text");
+    let (_, cohort) = cohort_of("examples/suffolk-personal-budget");
+    let input = dir.write("cohort.jsonl", &cohort);
+    let (r, compact) = batch_output(&dir, ALLOCATION, &input, Some("compact"), "compact.jsonl");
+    let trace = dir.write("trace.jsonl", &compact);
+    let last: serde_json::Value = serde_json::from_str(compact.lines().last().expect("rows")).expect("JSON line");
+    let row = last["row"].to_string();
+    let shown = run(&["expand", ALLOCATION, "--trace", &trace, "--row", &row]);
+    assert_eq!(shown.code, 0, "{}\n{}", shown.show(), r.show());
+    assert!(shown.stdout.starts_with(&format!("row {row}\n")), "{}", shown.show());
+    assert_eq!(shown.stdout.matches("\nrow ").count(), 0, "only the row asked for: {}", shown.show());
+    let indicative = last["decisions"]["indicative_budget"].as_str().expect("a money string");
+    let pounds: f64 = indicative.parse().expect("number");
+    assert!(shown.stdout.contains("indicative_budget = £"), "{}", shown.show());
+    assert!(shown.stdout.contains("decision indicative_budget: Money"), "the reasons are shown: {}", shown.show());
+    assert!(pounds >= 0.0);
+}
+
+#[test]
+fn expand_refuses_other_rules_damaged_traces_and_missing_rows() {
+    let dir = TempDir::new("expand-errors");
+    let (_, cohort) = cohort_of("examples/suffolk-personal-budget");
+    let input = dir.write("cohort.jsonl", &cohort);
+    let (_, compact) = batch_output(&dir, ALLOCATION, &input, Some("compact"), "compact.jsonl");
+    let trace = dir.write("trace.jsonl", &compact);
+
+    let other = run(&["expand", TARIFF, "--trace", &trace]);
+    assert_eq!(other.code, 2, "{}", other.show());
+    assert!(other.stderr.contains("line 1") && other.stderr.contains("other rules"), "{}", other.show());
+
+    let missing = run(&["expand", ALLOCATION, "--trace", &trace, "--row", "99999"]);
+    assert_eq!(missing.code, 2, "{}", missing.show());
+    assert!(missing.stderr.contains("no row 99999"), "{}", missing.show());
+
+    let mut first: serde_json::Value = serde_json::from_str(compact.lines().next().expect("rows")).expect("JSON line");
+    first["trace"]["steps"][0] = serde_json::json!(987654);
+    let damaged = dir.write("damaged.jsonl", &format!("{first}\n"));
+    let r = run(&["expand", ALLOCATION, "--trace", &damaged]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains("site 987654 is not defined"), "{}", r.show());
+
+    let (_, full) = batch_output(&dir, ALLOCATION, &input, Some("full"), "full.jsonl");
+    let not_a_trace = dir.write("full-copy.jsonl", &full);
+    let r = run(&["expand", ALLOCATION, "--trace", &not_a_trace]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains("--explain=compact"), "{}", r.show());
+
+    let (r, _) = batch_output(&dir, ALLOCATION, &input, Some("compact"), "out.csv");
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains(".jsonl"), "{}", r.show());
+}

@@ -29,9 +29,19 @@ pub struct Options {
     pub input: PathBuf,
     pub output: Option<PathBuf>,
     pub errors: Option<PathBuf>,
-    pub explain: bool,
+    pub explain: Explain,
     pub as_of: Option<Date>,
     pub threads: Option<usize>,
+}
+
+/// Whether and how each row is explained.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Explain {
+    Off,
+    /// The full explanations (`covenant.explanation/1`) in every row.
+    Full,
+    /// A compact trace (`covenant.trace/1`) in every row, for `covenant expand`.
+    Compact,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -68,8 +78,11 @@ enum RowOut {
     Done {
         number: usize,
         values: Vec<Value>,
-        /// With `--explain`, the JSON array of the explanations (else empty).
+        /// With `--explain`, the JSON array of the explanations, or of the compact trace's
+        /// steps (else empty).
         explanations: String,
+        /// With `--explain=compact`, the sites the trace uses (ascending, each once).
+        sites: Vec<u32>,
     },
     Failed {
         number: usize,
@@ -84,6 +97,8 @@ struct Run<'p> {
     header: Option<Header>,
     indexes: Indexes,
     options: &'p Options,
+    /// The sites of the compact traces (unused otherwise).
+    sites: &'p explain::TraceSites,
 }
 
 pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Options) -> ExitCode {
@@ -93,7 +108,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         return ExitCode::from(2);
     };
     let output_format = match &options.output {
-        None if options.explain => Format::JsonLines,
+        None if options.explain != Explain::Off => Format::JsonLines,
         None => Format::Csv,
         Some(path) => match format_of(path) {
             Some(f) => f,
@@ -103,6 +118,10 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             }
         },
     };
+    if options.explain == Explain::Compact && output_format != Format::JsonLines {
+        eprintln!("error: `--explain=compact` writes JSON Lines; give an `--output` ending in .jsonl");
+        return ExitCode::from(2);
+    }
     let file = match File::open(&options.input) {
         Ok(f) => f,
         Err(e) => {
@@ -162,9 +181,15 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             }
         },
     };
-    let mut writer = Writer::new(sink, output_format, program, decisions, options.explain);
+    let sites = explain::TraceSites::new();
+    let trace = (options.explain == Explain::Compact).then(|| Trace {
+        sites: &sites,
+        rules: rules_hash(program),
+        defined: Vec::new(),
+    });
+    let mut writer = Writer::new(sink, output_format, program, decisions, options.explain, trace);
 
-    let run = Run { program, compilation, decisions, header, indexes: Indexes::build(program), options };
+    let run = Run { program, compilation, decisions, header, indexes: Indexes::build(program), options, sites: &sites };
     let threads = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
@@ -184,12 +209,12 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
                 }
                 for result in results {
                     match result {
-                        RowOut::Done { number, values, explanations } => {
+                        RowOut::Done { number, values, explanations, sites } => {
                             written.rows_out += 1;
                             for (id, v) in decisions.iter().zip(&values) {
                                 written.totals.add(*id, v);
                             }
-                            if let Err(e) = writer.row(number, &values, &explanations) {
+                            if let Err(e) = writer.row(number, &values, &explanations, &sites) {
                                 written.error = Some(e);
                                 break;
                             }
@@ -215,7 +240,11 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         let mut evaluating: Option<std::thread::ScopedJoinHandle<'_, Vec<RowOut>>> = None;
         let run = &run;
         loop {
-            let chunk_rows = if options.explain { CHUNK_ROWS_EXPLAINED } else { CHUNK_ROWS };
+            let chunk_rows = match options.explain {
+                Explain::Off => CHUNK_ROWS,
+                Explain::Full => CHUNK_ROWS_EXPLAINED,
+                Explain::Compact => 512,
+            };
             let mut chunk = Vec::with_capacity(chunk_rows);
             while chunk.len() < chunk_rows {
                 number += 1;
@@ -364,11 +393,14 @@ impl Run<'_> {
         if let Some(date) = self.options.as_of {
             session = session.with_as_of(date);
         }
-        let places = explain::JsonPlaces::new();
-        rows.iter().map(|row| self.evaluate(row, &mut session, &places)).collect()
+        let mut explainer = Explainer {
+            places: explain::JsonPlaces::new(),
+            trace: explain::TraceWriter::new(self.program, self.sites),
+        };
+        rows.iter().map(|row| self.evaluate(row, &mut session, &mut explainer)).collect()
     }
 
-    fn evaluate(&self, row: &RowIn, session: &mut Session<'_>, places: &explain::JsonPlaces) -> RowOut {
+    fn evaluate(&self, row: &RowIn, session: &mut Session<'_>, explainer: &mut Explainer<'_>) -> RowOut {
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
                 let cells: Vec<&str> = record.iter().collect();
@@ -389,12 +421,19 @@ impl Run<'_> {
         session.reset(inputs);
         let mut values = Vec::with_capacity(self.decisions.len());
         let mut explanations = JsonOut::new();
-        if self.options.explain {
+        let explaining = self.options.explain == Explain::Full;
+        if explaining {
             explanations.begin_array();
+        }
+        let compact = self.options.explain == Explain::Compact;
+        if compact {
+            explainer.trace.start_row();
         }
         let mut problems = Vec::new();
         for &id in self.decisions {
-            let result = if self.options.explain {
+            let result = if compact {
+                session.decision(id, &mut explainer.trace)
+            } else if explaining {
                 // A row's decisions share sub-decisions: a step budget of 0 explains each one
                 // (with given arguments) once in the row, and shows its repeats by value.
                 let mut recorder = Recorder::with_limit(0);
@@ -403,7 +442,7 @@ impl Run<'_> {
                     explain::write_explanation_json(
                         self.program,
                         &self.compilation.sources,
-                        places,
+                        &explainer.places,
                         &step,
                         &mut explanations,
                     );
@@ -427,14 +466,36 @@ impl Run<'_> {
             }
         }
         if problems.is_empty() {
-            if self.options.explain {
+            if compact {
+                let (steps, sites) = explainer.trace.finish_row();
+                return RowOut::Done { number, values, explanations: steps, sites };
+            }
+            if explaining {
                 explanations.end_array();
             }
-            RowOut::Done { number, values, explanations: explanations.into_string() }
+            RowOut::Done { number, values, explanations: explanations.into_string(), sites: Vec::new() }
         } else {
             RowOut::Failed { number, problems }
         }
     }
+}
+
+/// What a worker keeps from row to row while explaining.
+struct Explainer<'s> {
+    places: explain::JsonPlaces,
+    trace: explain::TraceWriter<'s>,
+}
+
+/// What the writer of compact traces needs: the run's sites, which of them earlier rows
+/// defined, and the hash of the rules (so a trace is only expanded with its own rules).
+struct Trace<'s> {
+    sites: &'s explain::TraceSites,
+    rules: String,
+    defined: Vec<bool>,
+}
+
+fn rules_hash(program: &Program) -> String {
+    covenant_driver::receipt::rules_hash(program)
 }
 
 /// Writes output rows: CSV with a `row` column then one column per decision, or JSON Lines.
@@ -443,7 +504,8 @@ struct Writer<'p> {
     lines: Option<BufWriter<Box<dyn Write + Send>>>,
     program: &'p Program,
     decisions: &'p [DecisionId],
-    explain: bool,
+    explain: Explain,
+    trace: Option<Trace<'p>>,
     wrote_header: bool,
     /// The current row's cells, one after another, and where each ends (reused row to row).
     text: String,
@@ -458,7 +520,8 @@ impl<'p> Writer<'p> {
         format: Format,
         program: &'p Program,
         decisions: &'p [DecisionId],
-        explain: bool,
+        explain: Explain,
+        trace: Option<Trace<'p>>,
     ) -> Writer<'p> {
         let (csv, lines) = match format {
             Format::Csv => (Some(csv::Writer::from_writer(sink)), None),
@@ -470,6 +533,7 @@ impl<'p> Writer<'p> {
             program,
             decisions,
             explain,
+            trace,
             wrote_header: false,
             text: String::new(),
             ends: Vec::new(),
@@ -477,13 +541,13 @@ impl<'p> Writer<'p> {
         }
     }
 
-    fn row(&mut self, number: usize, values: &[Value], explanations: &str) -> std::io::Result<()> {
+    fn row(&mut self, number: usize, values: &[Value], explanations: &str, sites: &[u32]) -> std::io::Result<()> {
         let program = self.program;
         if let Some(w) = &mut self.csv {
             if !self.wrote_header {
                 let mut header = vec!["row".to_string()];
                 header.extend(self.decisions.iter().map(|d| program.decision(*d).name.clone()));
-                if self.explain {
+                if self.explain != Explain::Off {
                     header.push("explanation".into());
                 }
                 w.write_record(&header)?;
@@ -499,7 +563,7 @@ impl<'p> Writer<'p> {
                 batch::write_cell(program, v, &program.decision(*d).ty, text);
                 ends.push(text.len());
             }
-            if self.explain {
+            if self.explain != Explain::Off {
                 text.push_str(explanations);
                 ends.push(text.len());
             }
@@ -520,9 +584,35 @@ impl<'p> Writer<'p> {
                 value::write_json(program, v, &def.ty, out);
             }
             out.end_object();
-            if self.explain {
+            match &mut self.trace {
+                Some(trace) => {
+                    out.key("trace").begin_object();
+                    out.key("schema").str(explain::TRACE_SCHEMA);
+                    out.key("rules").str(&trace.rules);
+                    // Each site is defined in the first row (in output order) that uses it.
+                    let new: Vec<u32> = sites
+                        .iter()
+                        .copied()
+                        .filter(|id| !trace.defined.get(*id as usize).copied().unwrap_or(false))
+                        .collect();
+                    for id in &new {
+                        let at = *id as usize;
+                        if trace.defined.len() <= at {
+                            trace.defined.resize(at + 1, false);
+                        }
+                        trace.defined[at] = true;
+                    }
+                    out.key("sites");
+                    trace.sites.write_definitions(&new, out);
+                    // The steps are already JSON text.
+                    out.key("steps").raw(explanations);
+                    out.end_object();
+                }
                 // The explanations are already JSON text.
-                out.key("explanations").raw(explanations);
+                None if self.explain == Explain::Full => {
+                    out.key("explanations").raw(explanations);
+                }
+                None => {}
             }
             out.end_object();
             writeln!(w, "{}", out.as_str())?;

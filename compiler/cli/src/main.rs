@@ -4,6 +4,7 @@
 //! success, 1 for a failed check, evaluation or test, 2 for a usage or input error.
 
 mod batch;
+mod expand;
 
 /// Writes a line to standard output; when the reader has gone away (`covenant eval … | head`)
 /// the command ends quietly, as other command-line tools do, instead of failing.
@@ -85,12 +86,27 @@ enum Command {
         /// Where to write rows that failed, with their row number, field and reason (standard error by default).
         #[arg(long)]
         errors: Option<PathBuf>,
-        /// Add each row's explanations (JSON; JSON Lines output by default).
-        #[arg(long)]
-        explain: bool,
+        /// Add each row's explanations (JSON; JSON Lines output by default). `--explain=compact`
+        /// writes a compact trace instead, for `covenant expand` (much smaller and faster).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "full", value_name = "LAYOUT")]
+        explain: Option<ExplainLayout>,
         /// Worker threads (one per core by default).
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Expand the compact traces written by `batch --explain=compact` into full explanations.
+    Expand {
+        /// The rules the trace was written with.
+        file: PathBuf,
+        /// The JSON Lines written by `covenant batch --explain=compact`.
+        #[arg(long)]
+        trace: PathBuf,
+        /// Only the row with this number (repeatable); every row by default.
+        #[arg(long = "row", value_name = "N")]
+        rows: Vec<usize>,
+        /// `text`, or `json`: the rows exactly as `batch --explain` writes them.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
     },
     /// Run the `test` blocks in files or folders (recursively).
     Test {
@@ -128,6 +144,15 @@ enum CheckFormat {
 enum OutputFormat {
     Text,
     Json,
+}
+
+/// How `batch --explain` writes explanations.
+#[derive(Clone, Copy, ValueEnum)]
+enum ExplainLayout {
+    /// Every step in full (`covenant.explanation/1`).
+    Full,
+    /// Site numbers and values (`covenant.trace/1`), for `covenant expand`.
+    Compact,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -192,7 +217,24 @@ fn run(cli: Cli) -> ExitCode {
                 Ok(ids) => ids,
                 Err(code) => return code,
             };
+            let explain = match explain {
+                None => batch::Explain::Off,
+                Some(ExplainLayout::Full) => batch::Explain::Full,
+                Some(ExplainLayout::Compact) => batch::Explain::Compact,
+            };
             batch::run(&compilation, &ids, &batch::Options { input, output, errors, explain, as_of, threads })
+        }
+        Command::Expand { file, trace, rows, format } => {
+            let compilation = match compile(std::slice::from_ref(&file)) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            if compilation.has_errors() {
+                print_diagnostics(&compilation);
+                eprintln!("{}; nothing was expanded", summary(&compilation));
+                return ExitCode::from(1);
+            }
+            expand::run(&compilation, &trace, &rows, format == OutputFormat::Json)
         }
         Command::Dump { stage, file } => dump(stage, &file),
     }

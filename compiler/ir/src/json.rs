@@ -8,6 +8,22 @@
 
 use std::fmt::{Display, Write as _};
 
+/// Writes the decimal digits of `n` (formatting machinery costs more than the digits when
+/// a trace writes hundreds of numbers a row).
+fn push_digits(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
 /// A JSON document being written. Commas are placed by the writer: call [`key`](JsonOut::key)
 /// before each member of an object, and write values one after another in an array.
 #[derive(Debug, Default, Clone)]
@@ -116,19 +132,34 @@ impl JsonOut {
     /// An integer as a JSON number.
     pub fn int(&mut self, n: impl Into<i128>) {
         self.separate();
-        let _ = write!(self.text, "{}", n.into());
+        let n = n.into();
+        if n < 0 {
+            self.text.push('-');
+        }
+        match u64::try_from(n.unsigned_abs()) {
+            Ok(small) => push_digits(&mut self.text, small),
+            Err(_) => {
+                let _ = write!(self.text, "{}", n.unsigned_abs());
+            }
+        }
     }
 
     /// A count or position as a JSON number.
     pub fn count(&mut self, n: usize) {
         self.separate();
-        let _ = write!(self.text, "{n}");
+        push_digits(&mut self.text, n as u64);
     }
 
     /// A document built elsewhere, written in its compact form.
     pub fn value(&mut self, json: &serde_json::Value) {
         self.separate();
         let _ = write!(self.text, "{json}");
+    }
+
+    /// A value's `Display` text written as it is: for numbers whose text is a JSON number.
+    pub fn raw_display(&mut self, value: impl Display) {
+        self.separate();
+        let _ = write!(self.text, "{value}");
     }
 
     /// Text that is already one JSON value (compact), written as it is.
@@ -271,6 +302,21 @@ mod tests {
                     assert_eq!(out, serde_json::to_string(&text).expect("a string"), "{text:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn integers_are_their_decimal_text() {
+        let samples = [0, 7, -7, 10, 99, -100, i128::from(u64::MAX), -i128::from(u64::MAX) - 1, i128::MAX, i128::MIN];
+        for n in samples {
+            let mut out = JsonOut::new();
+            out.int(n);
+            assert_eq!(out.as_str(), n.to_string());
+        }
+        for n in [0usize, 9, 10, 12_345, usize::MAX] {
+            let mut out = JsonOut::new();
+            out.count(n);
+            assert_eq!(out.as_str(), n.to_string());
         }
     }
 

@@ -16,8 +16,10 @@ mod statement;
 #[cfg(test)]
 mod tests;
 mod text;
+mod trace;
 
 pub use statement::STATEMENT_SCHEMA;
+pub use trace::{TRACE_SCHEMA, TraceReader, TraceSites, TraceWriter};
 
 use covenant_eval::Step;
 use covenant_ir::json::JsonOut;

@@ -1,0 +1,838 @@
+//! Compact explanation traces (`covenant.trace/1`): every row of a large batch explained.
+//!
+//! A full explanation repeats on every row what the rules say at each step: its kind, label,
+//! type, source location and excerpt, a decision's documentation. Most of a step is the same
+//! on every row; only its values and how many children it has change. A trace writes the
+//! static part of a step, its *site*, once per run (in the first row that needs it) and per
+//! row only site numbers, child counts and values, so a row is a few kilobytes instead of a
+//! few hundred. [`TraceReader`] rebuilds the [`Step`] trees from a trace, so `covenant
+//! expand` prints exactly the full explanation (`covenant.explanation/1`) or its text. The
+//! layout is specified in `spec/explanations.md`.
+//!
+//! Values are written by their type, which the site gives: a number as a JSON number with its
+//! exact decimal text (scale included), an enum as its variant's index, a record as the array
+//! of its fields, "no value" as `{"none": reason}`; a value that does not have its declared
+//! shape is written as `{"v": …}` in serde's form of [`Value`]. Each reads back to the
+//! identical value; the full explanation's value, display and location text are all derived
+//! from it and the site when the trace is expanded. A trace is read with the rules it was
+//! written with (their hash is in every row), and every site and value is checked against
+//! them, so a damaged trace gives an error rather than a wrong explanation.
+
+use covenant_eval::{PaymentStatus, Step, StepKind, Tracer};
+use covenant_ir::json::JsonOut;
+use covenant_ir::{NodeId, Program, Span, Ty, Value};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+/// The version tag of the trace layout.
+pub const TRACE_SCHEMA: &str = "covenant.trace/1";
+
+/// What stands for a value inside a site; the row's value replaces it when read.
+const HOLE: Value = Value::Bool(false);
+
+/// A step's site, borrowed for writing: everything but its values and its children.
+#[derive(Serialize)]
+struct SiteRef<'a> {
+    kind: &'a StepKind,
+    node: Option<NodeId>,
+    label: &'a str,
+    ty: &'a Ty,
+    span: Span,
+}
+
+/// A step's site as read back.
+#[derive(Deserialize, Clone)]
+struct Site {
+    kind: StepKind,
+    node: Option<NodeId>,
+    label: String,
+    ty: Ty,
+    span: Span,
+}
+
+/// The values inside a step's kind, with their types, in the fixed order a trace writes them:
+/// a decision's arguments, a table's keys, operands, the value before rounding (of the step's
+/// type `ty`), an element, a scrutinee.
+fn holes(kind: &mut StepKind, ty: &Ty, f: &mut dyn FnMut(&mut Value, &Ty)) {
+    match kind {
+        StepKind::Decision { args, .. } | StepKind::Table { keys: args, .. } => {
+            for a in args {
+                f(&mut a.value, &a.ty);
+            }
+        }
+        StepKind::Arithmetic { operands, .. } | StepKind::Builtin { args: operands, .. } => {
+            for o in operands {
+                f(&mut o.value, &o.ty);
+            }
+        }
+        StepKind::Compare { left, right, .. } => {
+            f(&mut left.value, &left.ty);
+            f(&mut right.value, &right.ty);
+        }
+        StepKind::Match { scrutinee: operand, .. } | StepKind::InSet { value: operand, .. } => {
+            f(&mut operand.value, &operand.ty)
+        }
+        StepKind::Round { before, .. } => f(before, ty),
+        StepKind::Item { element, .. } => {
+            if let Some(element) = element {
+                f(&mut element.value, &element.ty);
+            }
+        }
+        // Every other field of these is part of the site: outcomes such as a branch, a row
+        // matched or a count make a site of their own (a step has few of them).
+        StepKind::Input { .. }
+        | StepKind::Param { .. }
+        | StepKind::If { .. }
+        | StepKind::Logic { .. }
+        | StepKind::Aggregate { .. }
+        | StepKind::Let
+        | StepKind::Otherwise { .. }
+        | StepKind::IsNone { .. }
+        | StepKind::Field { .. }
+        | StepKind::Rules { .. }
+        | StepKind::Rule { .. }
+        | StepKind::Split { .. }
+        | StepKind::Payment(_)
+        | StepKind::Version { .. }
+        | StepKind::Value
+        | StepKind::Failed { .. }
+        | StepKind::Unfinished => {}
+    }
+}
+
+/// Writes a value by its type (module documentation).
+fn write_value(program: &Program, value: &Value, ty: &Ty, out: &mut JsonOut, scratch: &mut Vec<u8>) {
+    match (value, ty) {
+        (Value::None(reason), _) => {
+            out.begin_object();
+            out.key("none").str(reason);
+            out.end_object();
+        }
+        (Value::Bool(b), Ty::Bool) => out.bool(*b),
+        // Whole numbers (most values) skip the decimal formatter; minus zero keeps its sign.
+        (Value::Num(n), Ty::Num(_)) if n.scale() == 0 && !n.is_sign_negative() && n.mantissa() < i64::MAX.into() => {
+            out.int(n.mantissa())
+        }
+        // A decimal's text is a valid JSON number: no exponent, no leading zeros.
+        (Value::Num(n), Ty::Num(_)) => out.raw_display(n),
+        (Value::Text(t), Ty::Text) => out.str(t),
+        (Value::Enum(i), Ty::Enum(_)) => out.int(*i),
+        (Value::Record(fields), Ty::Record(id))
+            if program.records.get(id.0 as usize).is_some_and(|def| def.fields.len() == fields.len()) =>
+        {
+            out.begin_array();
+            for (field, def) in fields.iter().zip(&program.record_def(*id).fields) {
+                write_value(program, field, &def.ty, out, scratch);
+            }
+            out.end_array();
+        }
+        (Value::List(items), Ty::List(elem)) => {
+            out.begin_array();
+            for item in items.iter() {
+                write_value(program, item, elem, out, scratch);
+            }
+            out.end_array();
+        }
+        _ => {
+            out.begin_object();
+            out.key("v");
+            scratch.clear();
+            // Plain data always serialises.
+            let _ = serde_json::to_writer(&mut *scratch, value);
+            out.raw(std::str::from_utf8(scratch).unwrap_or("null"));
+            out.end_object();
+        }
+    }
+}
+
+/// Reads a value written by [`write_value`], checking it against its type.
+fn read_value(program: &Program, json: &J, ty: &Ty) -> Result<Value, String> {
+    let mismatch = || format!("the value `{json}` is not a {}", program.type_name(ty));
+    match (json, ty) {
+        (J::Object(map), _) => {
+            if let Some(reason) = map.get("none") {
+                let reason = reason.as_str().ok_or_else(mismatch)?;
+                return Ok(Value::None(reason.into()));
+            }
+            let value = Value::deserialize(map.get("v").ok_or_else(mismatch)?).map_err(|e| e.to_string())?;
+            // Only a value without its type's shape is written this way.
+            if has_shape(program, &value, ty) { Err(mismatch()) } else { Ok(value) }
+        }
+        (J::Bool(b), Ty::Bool) => Ok(Value::Bool(*b)),
+        (J::Number(n), Ty::Num(_)) => Decimal::from_str(&n.to_string()).map(Value::Num).map_err(|_| mismatch()),
+        (J::String(t), Ty::Text) => Ok(Value::Text(t.as_str().into())),
+        (J::Number(n), Ty::Enum(id)) => {
+            let variants = program.enums.get(id.0 as usize).map_or(0, |e| e.variants.len());
+            match n.as_u64().and_then(|i| u32::try_from(i).ok()) {
+                Some(i) if (i as usize) < variants => Ok(Value::Enum(i)),
+                _ => Err(mismatch()),
+            }
+        }
+        (J::Array(items), Ty::Record(id)) => {
+            let def = program.records.get(id.0 as usize).ok_or_else(mismatch)?;
+            if items.len() != def.fields.len() {
+                return Err(mismatch());
+            }
+            let fields = items.iter().zip(&def.fields).map(|(item, f)| read_value(program, item, &f.ty));
+            Ok(Value::Record(fields.collect::<Result<Vec<_>, _>>()?.into()))
+        }
+        (J::Array(items), Ty::List(elem)) => {
+            let items = items.iter().map(|item| read_value(program, item, elem));
+            Ok(Value::List(items.collect::<Result<Vec<_>, _>>()?.into()))
+        }
+        _ => Err(mismatch()),
+    }
+}
+
+/// Whether a value has the shape [`write_value`] writes by type.
+fn has_shape(program: &Program, value: &Value, ty: &Ty) -> bool {
+    match (value, ty) {
+        (Value::None(_), _)
+        | (Value::Bool(_), Ty::Bool)
+        | (Value::Num(_), Ty::Num(_))
+        | (Value::Text(_), Ty::Text)
+        | (Value::Enum(_), Ty::Enum(_))
+        | (Value::List(_), Ty::List(_)) => true,
+        (Value::Record(fields), Ty::Record(id)) => {
+            program.records.get(id.0 as usize).is_some_and(|def| def.fields.len() == fields.len())
+        }
+        _ => false,
+    }
+}
+
+/// Whether a type names only enums and records the program declares.
+fn type_exists(program: &Program, ty: &Ty) -> bool {
+    match ty {
+        Ty::Enum(id) => (id.0 as usize) < program.enums.len(),
+        Ty::Record(id) => (id.0 as usize) < program.records.len(),
+        Ty::List(elem) => type_exists(program, elem),
+        Ty::Bool | Ty::Text | Ty::Date | Ty::Duration | Ty::Num(_) | Ty::Error => true,
+    }
+}
+
+/// The sites of one run, numbered in the order they are first met, shared by the workers.
+#[derive(Debug, Default)]
+pub struct TraceSites {
+    inner: Mutex<SiteTable>,
+}
+
+#[derive(Debug, Default)]
+struct SiteTable {
+    ids: HashMap<Arc<str>, u32>,
+    texts: Vec<Arc<str>>,
+}
+
+impl TraceSites {
+    /// Sites kept at most (a few hundred bytes each), so memory stays bounded whatever the
+    /// rules and data; a step whose site is not kept carries its site in the row itself.
+    pub const MAX_SITES: usize = 20_000;
+
+    pub fn new() -> TraceSites {
+        TraceSites::default()
+    }
+
+    /// The number of a site's JSON text, numbering it if it is new; `None` when the table is full.
+    fn number(&self, text: &str) -> Option<u32> {
+        let mut table = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(id) = table.ids.get(text) {
+            return Some(*id);
+        }
+        if table.texts.len() >= TraceSites::MAX_SITES {
+            return None;
+        }
+        let id = u32::try_from(table.texts.len()).ok()?;
+        let text: Arc<str> = Arc::from(text);
+        table.texts.push(text.clone());
+        table.ids.insert(text, id);
+        Some(id)
+    }
+
+    /// Writes the JSON object `{"N": site, …}` of the given site numbers.
+    pub fn write_definitions(&self, ids: &[u32], out: &mut JsonOut) {
+        let table = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        out.begin_object();
+        for id in ids {
+            if let Some(text) = table.texts.get(*id as usize) {
+                out.key(&id.to_string()).raw(text);
+            }
+        }
+        out.end_object();
+    }
+}
+
+/// A site this worker has numbered, kept whole: comparing a step with it is much cheaper than
+/// writing the step's site out to look it up by its text.
+struct KnownSite {
+    kind: StepKind,
+    node: Option<NodeId>,
+    label: String,
+    ty: Ty,
+    span: Span,
+    id: u32,
+}
+
+/// A quick hash (multiply and rotate, 8 bytes at a time) for the worker's own site cache,
+/// whose keys are few and not chosen by anyone.
+#[derive(Default)]
+struct QuickHasher(u64);
+
+impl QuickHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for QuickHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+type QuickMap<K, V> = HashMap<K, V, BuildHasherDefault<QuickHasher>>;
+
+/// Records rows' explanations straight into traces, as the evaluator reports its steps: a
+/// [`Tracer`] that builds no tree. One per worker, sharing the run's [`TraceSites`].
+///
+/// Steps are written in post-order (each step after its children, with their number), so a
+/// step can be written as soon as the evaluator closes it; a frame per open step counts its
+/// children so far.
+pub struct TraceWriter<'s> {
+    program: &'s Program,
+    sites: &'s TraceSites,
+    /// Sites this worker has numbered, by a hash of their cheapest parts (saves writing each
+    /// step's site out and taking the shared lock).
+    known: QuickMap<u64, Vec<KnownSite>>,
+    /// The current row's steps array.
+    out: JsonOut,
+    /// The sites the current row uses.
+    used: Vec<u32>,
+    /// Per open step (the first for the top level): the children written so far, and whether
+    /// the last of them failed.
+    frames: Vec<Frame>,
+    site_text: Vec<u8>,
+    scratch: Vec<u8>,
+    values: Vec<Value>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    children: usize,
+    last_failed: bool,
+}
+
+impl<'s> TraceWriter<'s> {
+    pub fn new(program: &'s Program, sites: &'s TraceSites) -> TraceWriter<'s> {
+        TraceWriter {
+            program,
+            sites,
+            known: QuickMap::default(),
+            out: JsonOut::new(),
+            used: Vec::new(),
+            frames: vec![Frame::default()],
+            site_text: Vec::new(),
+            scratch: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Starts a row: the decisions evaluated with this tracer until [`finish_row`]
+    /// (TraceWriter::finish_row) make up its trace.
+    pub fn start_row(&mut self) {
+        self.out.clear();
+        self.out.begin_array();
+        self.used.clear();
+        self.frames.clear();
+        self.frames.push(Frame::default());
+    }
+
+    /// The row's steps (a JSON array) and the sites they use, ascending and each once.
+    pub fn finish_row(&mut self) -> (String, Vec<u32>) {
+        while self.frames.len() > 1 {
+            self.exit_transparent();
+        }
+        self.out.end_array();
+        self.used.sort_unstable();
+        self.used.dedup();
+        (self.out.as_str().to_string(), self.used.clone())
+    }
+
+    fn close(&mut self) -> Frame {
+        if self.frames.len() > 1 { self.frames.pop().unwrap_or_default() } else { Frame::default() }
+    }
+
+    fn parent(&mut self) -> &mut Frame {
+        if self.frames.is_empty() {
+            self.frames.push(Frame::default());
+        }
+        let last = self.frames.len() - 1;
+        &mut self.frames[last]
+    }
+
+    /// Writes a step closed with `children` children before it, and counts it in its parent.
+    fn write_step(&mut self, step: Step, children: usize) {
+        let failed = step.is_failure();
+        let Step { mut kind, node, label, value, ty, span, children: _ } = step;
+        let values = &mut self.values;
+        values.clear();
+        holes(&mut kind, &ty, &mut |v, _| values.push(std::mem::replace(v, HOLE)));
+        let quick = {
+            let mut h = QuickHasher::default();
+            std::mem::discriminant(&kind).hash(&mut h);
+            node.hash(&mut h);
+            span.hash(&mut h);
+            label.hash(&mut h);
+            h.finish()
+        };
+        let known = self.known.get(&quick).and_then(|candidates| {
+            candidates
+                .iter()
+                .find(|k| k.node == node && k.span == span && k.label == label && k.ty == ty && k.kind == kind)
+        });
+        let out = &mut self.out;
+        match known {
+            Some(k) => {
+                out.int(k.id);
+                self.used.push(k.id);
+            }
+            None => {
+                self.site_text.clear();
+                let site = SiteRef { kind: &kind, node, label: &label, ty: &ty, span };
+                // Plain data always serialises; a failure would leave the text empty and be written as null.
+                let _ = serde_json::to_writer(&mut self.site_text, &site);
+                let text = std::str::from_utf8(&self.site_text).unwrap_or("null");
+                match self.sites.number(text) {
+                    Some(id) => {
+                        out.int(id);
+                        self.used.push(id);
+                        // Equality of decimals ignores their scale, which the text keeps:
+                        // sites holding decimals are always looked up by their text.
+                        if !matches!(kind, StepKind::Split { .. } | StepKind::Payment(_)) {
+                            let site = KnownSite { kind: kind.clone(), node, label, ty: ty.clone(), span, id };
+                            self.known.entry(quick).or_default().push(site);
+                        }
+                    }
+                    None => out.raw(text),
+                }
+            }
+        }
+        out.count(children);
+        let (program, scratch) = (self.program, &mut self.scratch);
+        match &value {
+            Some(v) => write_value(program, v, &ty, out, scratch),
+            None => out.null(),
+        }
+        let mut values = self.values.drain(..);
+        holes(&mut kind, &ty, &mut |_, hole_ty| {
+            if let Some(v) = values.next() {
+                write_value(program, &v, hole_ty, out, scratch);
+            }
+        });
+        drop(values);
+        let parent = self.parent();
+        parent.children += 1;
+        parent.last_failed = failed;
+    }
+}
+
+impl Tracer for TraceWriter<'_> {
+    const ENABLED: bool = true;
+
+    fn enter(&mut self) {
+        self.frames.push(Frame::default());
+    }
+
+    fn exit(&mut self, step: Step) {
+        let frame = self.close();
+        self.write_step(step, frame.children);
+    }
+
+    fn exit_single(&mut self, step: Step) {
+        let frame = self.close();
+        if frame.children == 1 {
+            // The only child, already written, stands for the step.
+            let parent = self.parent();
+            parent.children += 1;
+            parent.last_failed = frame.last_failed;
+        } else {
+            self.write_step(step, frame.children);
+        }
+    }
+
+    fn exit_transparent(&mut self) {
+        let frame = self.close();
+        let parent = self.parent();
+        parent.children += frame.children;
+        if frame.children > 0 {
+            parent.last_failed = frame.last_failed;
+        }
+    }
+
+    fn fail(&mut self, mut step: Step, code: &'static str, message: &str) {
+        let frame = self.close();
+        step.kind = if frame.last_failed {
+            StepKind::Unfinished
+        } else {
+            StepKind::Failed { code: code.to_string(), message: message.to_string() }
+        };
+        step.value = None;
+        self.write_step(step, frame.children);
+    }
+
+    /// A row explains each decision (with given arguments) once, as `batch --explain` does.
+    fn expand_repeats(&self) -> bool {
+        false
+    }
+}
+
+/// Reads traces back into explanation trees, one row after another: a row may use sites
+/// defined in the rows before it, so rows are read in order from the first.
+pub struct TraceReader<'p> {
+    program: &'p Program,
+    rules: String,
+    sites: HashMap<u64, Site>,
+}
+
+impl<'p> TraceReader<'p> {
+    /// A reader for traces written with `program`, whose hash is `rules` (`receipt::rules_hash`).
+    pub fn new(program: &'p Program, rules: String) -> TraceReader<'p> {
+        TraceReader { program, rules, sites: HashMap::new() }
+    }
+
+    /// The explanation trees of one row's trace, one per decision in order.
+    pub fn read(&mut self, trace: &J) -> Result<Vec<Step>, String> {
+        self.skip(trace)?;
+        let items = trace.get("steps").and_then(J::as_array).ok_or("the trace has no `steps` array")?;
+        let mut at = 0;
+        // Steps come after their children: each takes its children from the end of the stack.
+        let mut stack: Vec<Step> = Vec::new();
+        while at < items.len() {
+            self.read_step(items, &mut at, &mut stack)?;
+        }
+        Ok(stack)
+    }
+
+    /// Takes in the sites a row's trace defines without reading its steps (for rows before
+    /// the ones wanted).
+    pub fn skip(&mut self, trace: &J) -> Result<(), String> {
+        let schema = trace.get("schema").and_then(J::as_str);
+        if schema != Some(TRACE_SCHEMA) {
+            return Err(format!("this is not a `{TRACE_SCHEMA}` trace (its schema is {schema:?})"));
+        }
+        let rules = trace.get("rules").and_then(J::as_str).unwrap_or("");
+        if rules != self.rules {
+            return Err(format!(
+                "the trace was written with other rules (rules hash {rules}, these rules have {}); \
+                 expand it with the files it was written with",
+                self.rules
+            ));
+        }
+        if let Some(definitions) = trace.get("sites").and_then(J::as_object) {
+            for (number, definition) in definitions {
+                let id: u64 = number.parse().map_err(|_| format!("site `{number}` is not a number"))?;
+                let site = self.read_site(definition)?;
+                self.sites.insert(id, site);
+            }
+        }
+        Ok(())
+    }
+
+    /// A site, checked against the rules: its types exist, its positions are plausible.
+    fn read_site(&self, definition: &J) -> Result<Site, String> {
+        let mut site = Site::deserialize(definition).map_err(|e| format!("a site cannot be read: {e}"))?;
+        let program = self.program;
+        let mut types_exist = type_exists(program, &site.ty);
+        holes(&mut site.kind, &site.ty, &mut |_, ty| types_exist &= type_exists(program, ty));
+        let positions_fit = match &site.kind {
+            StepKind::Table { row, .. } => row.is_none_or(|r| r < u32::MAX as usize),
+            StepKind::Match { arm, .. } => *arm < u32::MAX as usize,
+            StepKind::Item { index, .. } => *index < u32::MAX as usize,
+            StepKind::Payment(outcome) => {
+                let shortfalls = match &outcome.status {
+                    PaymentStatus::GateFailed { shortfalls, .. } | PaymentStatus::NotTriggered { shortfalls } => {
+                        shortfalls.as_slice()
+                    }
+                    _ => &[],
+                };
+                shortfalls.iter().all(|s| s.comparison.as_ref().is_none_or(|c| type_exists(program, &c.ty)))
+            }
+            _ => true,
+        };
+        if types_exist && positions_fit {
+            Ok(site)
+        } else {
+            Err(format!("the site `{definition}` does not belong to these rules"))
+        }
+    }
+
+    fn read_step(&self, items: &[J], at: &mut usize, stack: &mut Vec<Step>) -> Result<(), String> {
+        let mut next = || {
+            let item = items.get(*at).ok_or_else(|| format!("the steps end early (at item {})", *at));
+            *at += 1;
+            item
+        };
+        let inline;
+        let site = match next()? {
+            J::Number(n) => {
+                let id = n.as_u64().ok_or_else(|| format!("site `{n}` is not a site number"))?;
+                self.sites.get(&id).ok_or_else(|| format!("site {id} is not defined before it is used"))?
+            }
+            definition @ J::Object(_) => {
+                inline = self.read_site(definition)?;
+                &inline
+            }
+            other => return Err(format!("expected a site, found `{other}`")),
+        };
+        let children = next()?.as_u64().ok_or("expected a number of children")?;
+        let value = match next()? {
+            J::Null => None,
+            v => Some(read_value(self.program, v, &site.ty)?),
+        };
+        let mut kind = site.kind.clone();
+        let mut failure = None;
+        holes(&mut kind, &site.ty, &mut |v, ty| {
+            if failure.is_none() {
+                match next().and_then(|json| read_value(self.program, json, ty)) {
+                    Ok(read) => *v = read,
+                    Err(e) => failure = Some(e),
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let first_child = usize::try_from(children)
+            .ok()
+            .and_then(|n| stack.len().checked_sub(n))
+            .ok_or_else(|| format!("a step has {children} children but only {} steps precede it", stack.len()))?;
+        let children = stack.split_off(first_child);
+        stack.push(Step {
+            kind,
+            node: site.node,
+            label: site.label.clone(),
+            value,
+            ty: site.ty.clone(),
+            span: site.span,
+            children,
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use covenant_ir::{EnumDef, EnumId, FieldDef, RecordDef, RecordId, Variant};
+
+    /// A program with one enum (`Band`: Low, High) and one record (`Rating { band, points }`).
+    fn program() -> Program {
+        let mut p = Program::default();
+        p.enums.push(EnumDef {
+            name: "Band".into(),
+            ordered: false,
+            variants: ["Low", "High"].map(|n| Variant { name: n.into(), code: None, label: None }).into(),
+            span: Span::default(),
+        });
+        p.records.push(RecordDef {
+            name: "Rating".into(),
+            fields: vec![
+                FieldDef { name: "band".into(), ty: Ty::Enum(EnumId(0)), optional: false },
+                FieldDef { name: "points".into(), ty: Ty::INT, optional: false },
+            ],
+            span: Span::default(),
+        });
+        p
+    }
+
+    /// A row's trace as `batch` writes it (rules hash "r"), read back.
+    fn read_row(program: &Program, sites: &TraceSites, steps: &str, used: &[u32]) -> Vec<Step> {
+        let mut out = JsonOut::new();
+        out.begin_object();
+        out.key("schema").str(TRACE_SCHEMA);
+        out.key("rules").str("r");
+        out.key("sites");
+        sites.write_definitions(used, &mut out);
+        out.key("steps").raw(steps);
+        out.end_object();
+        let trace = serde_json::from_str(out.as_str()).expect("JSON");
+        TraceReader::new(program, "r".into()).read(&trace).expect("reads")
+    }
+
+    fn num(text: &str) -> Value {
+        Value::Num(Decimal::from_str(text).expect("decimal"))
+    }
+
+    fn written(program: &Program, value: &Value, ty: &Ty) -> String {
+        let mut out = JsonOut::new();
+        write_value(program, value, ty, &mut out, &mut Vec::new());
+        out.into_string()
+    }
+
+    fn read_back(program: &Program, text: &str, ty: &Ty) -> Result<Value, String> {
+        read_value(program, &serde_json::from_str(text).expect("JSON"), ty)
+    }
+
+    #[test]
+    fn values_are_written_by_type_and_read_back_identical() {
+        let p = program();
+        let rating = Value::Record(vec![Value::Enum(1), num("3")].into());
+        let cases = [
+            (num("12.50"), Ty::MONEY, "12.50"),
+            (num("-0"), Ty::DECIMAL, "0"),
+            (num("-7"), Ty::INT, "-7"),
+            (num("0.000001"), Ty::PERCENT, "0.000001"),
+            (num("79228162514264337593543950335"), Ty::INT, "79228162514264337593543950335"),
+            (Value::Bool(true), Ty::Bool, "true"),
+            (Value::Text("a \"quoted\" £ note".into()), Ty::Text, r#""a \"quoted\" £ note""#),
+            (Value::Enum(1), Ty::Enum(EnumId(0)), "1"),
+            (rating.clone(), Ty::Record(RecordId(0)), "[1,3]"),
+            (Value::List(vec![rating.clone()].into()), Ty::List(Box::new(Ty::Record(RecordId(0)))), "[[1,3]]"),
+            (Value::None("no row matched".into()), Ty::MONEY, r#"{"none":"no row matched"}"#),
+            (Value::Date(covenant_ir::Date::parse("2026-04-01").expect("date")), Ty::Date, r#"{"v":{"Date":"#),
+            (num("5"), Ty::Text, r#"{"v":{"Num":"5"}}"#),
+        ];
+        for (value, ty, text) in cases {
+            let out = written(&p, &value, &ty);
+            assert!(out.starts_with(text), "{value:?} as {ty:?}: {out}");
+            let back = read_back(&p, &out, &ty).expect("reads back");
+            // Equality of decimals ignores scale; their text does not.
+            assert_eq!(format!("{back:?}"), format!("{value:?}"), "{out}");
+        }
+    }
+
+    #[test]
+    fn values_that_do_not_fit_the_rules_are_refused() {
+        let p = program();
+        let band = Ty::Enum(EnumId(0));
+        for (text, ty) in [
+            ("2", band.clone()),
+            ("-1", band.clone()),
+            ("1.5", band.clone()),
+            ("[1]", Ty::Record(RecordId(0))),
+            ("[1,3]", Ty::Record(RecordId(7))),
+            ("\"12.50\"", Ty::MONEY),
+            (r#"{"v":{"Enum":9}}"#, band.clone()),
+            (r#"{"none":3}"#, Ty::MONEY),
+            ("null", Ty::Bool),
+        ] {
+            assert!(read_back(&p, text, &ty).is_err(), "{text} as {ty:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn a_trace_is_read_with_its_own_rules_only() {
+        let p = program();
+        let mut reader = TraceReader::new(&p, "abc".into());
+        let trace = |rules: &str, steps: &str| -> J {
+            serde_json::from_str(&format!(
+                r#"{{"schema":"{TRACE_SCHEMA}","rules":"{rules}","sites":{{}},"steps":{steps}}}"#
+            ))
+            .expect("JSON")
+        };
+        let other = reader.read(&trace("def", "[]")).expect_err("other rules");
+        assert!(other.contains("other rules"), "{other}");
+        let undefined = reader.read(&trace("abc", "[4,0,null]")).expect_err("undefined site");
+        assert!(undefined.contains("site 4 is not defined"), "{undefined}");
+        let orphan =
+            r#"[{"kind":"let","node":null,"label":"let","ty":"Bool","span":{"file":0,"start":0,"end":0}},3,true]"#;
+        let claims = reader.read(&trace("abc", orphan)).expect_err("children that are not there");
+        assert!(claims.contains("3 children"), "{claims}");
+        let foreign =
+            r#"[{"kind":"let","node":null,"label":"let","ty":{"Enum":5},"span":{"file":0,"start":0,"end":0}},0,1]"#;
+        let unknown = reader.read(&trace("abc", foreign)).expect_err("a type the rules do not have");
+        assert!(unknown.contains("does not belong to these rules"), "{unknown}");
+    }
+
+    #[test]
+    fn steps_written_as_the_evaluator_closes_them_read_back_as_the_same_tree() {
+        let p = program();
+        let sites = TraceSites::new();
+        let mut writer = TraceWriter::new(&p, &sites);
+        let leaf = |label: &str, value: Value| Step {
+            kind: StepKind::Input { name: label.into(), path: label.into() },
+            node: None,
+            label: label.into(),
+            value: Some(value),
+            ty: Ty::INT,
+            span: Span::default(),
+            children: Vec::new(),
+        };
+        writer.start_row();
+        writer.enter(); // sum
+        writer.enter();
+        writer.exit(leaf("a", num("1")));
+        // A wrapper with one child is replaced by it; a transparent step passes its children up.
+        writer.enter();
+        writer.enter();
+        writer.exit(leaf("b", num("2.50")));
+        writer.exit_single(leaf("unused", num("0")));
+        writer.enter();
+        writer.enter();
+        writer.exit(leaf("a", num("4")));
+        writer.exit_transparent();
+        let mut top = leaf("sum", num("7.50"));
+        top.kind = StepKind::Value;
+        writer.exit(top);
+        let (steps, used) = writer.finish_row();
+        assert_eq!(used, vec![0, 1, 2], "{steps}");
+
+        let roots = read_row(&p, &sites, &steps, &used);
+        assert_eq!(roots.len(), 1);
+        let labels: Vec<(&str, String)> =
+            roots[0].children.iter().map(|c| (c.label.as_str(), format!("{:?}", c.value))).collect();
+        assert_eq!(
+            labels,
+            [
+                ("a", "Some(Num(1))".to_string()),
+                ("b", "Some(Num(2.50))".to_string()),
+                ("a", "Some(Num(4))".to_string())
+            ]
+        );
+        assert_eq!(roots[0].label, "sum");
+    }
+
+    #[test]
+    fn a_failure_is_kept_with_the_steps_above_it_unfinished() {
+        let p = program();
+        let sites = TraceSites::new();
+        let mut writer = TraceWriter::new(&p, &sites);
+        let step = |label: &str| Step::unfinished(label.into(), Ty::INT, Span::default());
+        writer.start_row();
+        writer.enter();
+        writer.enter();
+        writer.fail(step("inner"), "E0301", "division by zero");
+        writer.fail(step("outer"), "E0301", "division by zero");
+        let (steps, used) = writer.finish_row();
+        let roots = read_row(&p, &sites, &steps, &used);
+        assert_eq!(roots.len(), 1, "{steps}");
+        assert_eq!(roots[0].kind, StepKind::Unfinished);
+        assert_eq!(
+            roots[0].children[0].kind,
+            StepKind::Failed { code: "E0301".into(), message: "division by zero".into() }
+        );
+    }
+}
