@@ -81,7 +81,7 @@ enum RowOut {
         /// With `--explain`, the JSON array of the explanations, or of the compact trace's
         /// steps (else empty).
         explanations: String,
-        /// With `--explain=compact`, the sites the trace uses (ascending, each once).
+        /// With `--explain=compact`, the sites the trace uses (each once).
         sites: Vec<u32>,
     },
     Failed {
@@ -590,11 +590,12 @@ impl<'p> Writer<'p> {
                     out.key("schema").str(explain::TRACE_SCHEMA);
                     out.key("rules").str(&trace.rules);
                     // Each site is defined in the first row (in output order) that uses it.
-                    let new: Vec<u32> = sites
+                    let mut new: Vec<u32> = sites
                         .iter()
                         .copied()
                         .filter(|id| !trace.defined.get(*id as usize).copied().unwrap_or(false))
                         .collect();
+                    new.sort_unstable();
                     for id in &new {
                         let at = *id as usize;
                         if trace.defined.len() <= at {

@@ -1142,29 +1142,25 @@ impl<'p> Session<'p> {
     }
 
     fn close_step<T: Tracer>(&self, at: At<'p>, result: &Res, detail: Detail, tracer: &mut T) {
-        let mut step = Step {
-            kind: StepKind::Unfinished,
+        let step = |kind, value| Step {
+            kind,
             node: Some(at.id),
             label: self.label(at.node),
-            value: None,
+            value,
             ty: at.node.ty.clone(),
             span: self.step_span(at.node),
             children: Vec::new(),
         };
         match (result, detail) {
-            (Ok(value), Some(kind)) => {
-                step.kind = *kind;
-                step.value = Some(value.clone());
-                tracer.exit(step);
-            }
+            (Ok(value), Some(kind)) => tracer.exit(step(*kind, Some(value.clone()))),
             (Ok(_), None) => tracer.exit_transparent(),
-            (Err(e), _) => tracer.fail(step, e.code, &e.message),
+            (Err(e), _) => tracer.fail(step(StepKind::Unfinished, None), e.code, &e.message),
         }
     }
 
     fn close_single<T: Tracer>(&self, id: NodeId, result: &Res, tracer: &mut T) {
         match (result, self.program.nodes.get(id.index())) {
-            (Ok(value), Some(n)) => tracer.exit_single(Step {
+            (Ok(value), Some(n)) => tracer.exit_single(|| Step {
                 kind: StepKind::Value,
                 node: Some(id),
                 label: "value".into(),

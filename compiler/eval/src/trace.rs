@@ -25,8 +25,9 @@ pub trait Tracer {
     /// the matching [`enter`](Tracer::enter).
     fn exit(&mut self, step: Step);
     /// Closes the innermost open step; if it collected exactly one child, that child stands for
-    /// it (so a condition is always exactly one step), otherwise `step` wraps the children.
-    fn exit_single(&mut self, step: Step);
+    /// it (so a condition is always exactly one step), otherwise the step `wrapper` makes wraps
+    /// the children (it is only made when needed).
+    fn exit_single(&mut self, wrapper: impl FnOnce() -> Step);
     /// Closes the innermost open step without a step of its own: its children pass to the parent.
     fn exit_transparent(&mut self);
     /// Closes the innermost open step because evaluating it failed.
@@ -47,7 +48,7 @@ impl Tracer for NoTrace {
     #[inline]
     fn exit(&mut self, _step: Step) {}
     #[inline]
-    fn exit_single(&mut self, _step: Step) {}
+    fn exit_single(&mut self, _wrapper: impl FnOnce() -> Step) {}
     #[inline]
     fn exit_transparent(&mut self) {}
     #[inline]
@@ -129,7 +130,7 @@ impl Tracer for Recorder {
         self.push(step);
     }
 
-    fn exit_single(&mut self, mut step: Step) {
+    fn exit_single(&mut self, wrapper: impl FnOnce() -> Step) {
         let mut children = self.take_children();
         if children.len() == 1 {
             if let Some(only) = children.pop()
@@ -138,6 +139,7 @@ impl Tracer for Recorder {
                 top.push(only);
             }
         } else {
+            let mut step = wrapper();
             step.children = children;
             self.push(step);
         }

@@ -2,10 +2,10 @@
 //!
 //! A full explanation repeats on every row what the rules say at each step: its kind, label,
 //! type, source location and excerpt, a decision's documentation. Most of a step is the same
-//! on every row; only its values and how many children it has change. A trace writes the
-//! static part of a step, its *site*, once per run (in the first row that needs it) and per
-//! row only site numbers, child counts and values, so a row is a few kilobytes instead of a
-//! few hundred. [`TraceReader`] rebuilds the [`Step`] trees from a trace, so `covenant
+//! on every row; only its values change. A trace writes the static part of a step, its
+//! *site* (with the number of steps below it), once per run, in the first row that needs it,
+//! and per row only site numbers and values, so a row is a few kilobytes instead of a few
+//! hundred. [`TraceReader`] rebuilds the [`Step`] trees from a trace, so `covenant
 //! expand` prints exactly the full explanation (`covenant.explanation/1`) or its text. The
 //! layout is specified in `spec/explanations.md`.
 //!
@@ -25,7 +25,6 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -35,7 +34,8 @@ pub const TRACE_SCHEMA: &str = "covenant.trace/1";
 /// What stands for a value inside a site; the row's value replaces it when read.
 const HOLE: Value = Value::Bool(false);
 
-/// A step's site, borrowed for writing: everything but its values and its children.
+/// A step's site, borrowed for writing: everything but its values and the steps below it
+/// (of which it gives the number).
 #[derive(Serialize)]
 struct SiteRef<'a> {
     kind: &'a StepKind,
@@ -43,6 +43,7 @@ struct SiteRef<'a> {
     label: &'a str,
     ty: &'a Ty,
     span: Span,
+    children: usize,
 }
 
 /// A step's site as read back.
@@ -53,6 +54,7 @@ struct Site {
     label: String,
     ty: Ty,
     span: Span,
+    children: usize,
 }
 
 /// The values inside a step's kind, with their types, in the fixed order a trace writes them:
@@ -269,51 +271,15 @@ impl TraceSites {
 /// writing the step's site out to look it up by its text.
 struct KnownSite {
     kind: StepKind,
+    /// [`outcome`] of the kind, compared first.
+    outcome: u64,
+    children: usize,
     node: Option<NodeId>,
     label: String,
     ty: Ty,
     span: Span,
     id: u32,
 }
-
-/// A quick hash (multiply and rotate, 8 bytes at a time) for the worker's own site cache,
-/// whose keys are few and not chosen by anyone.
-#[derive(Default)]
-struct QuickHasher(u64);
-
-impl QuickHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for QuickHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-}
-
-type QuickMap<K, V> = HashMap<K, V, BuildHasherDefault<QuickHasher>>;
 
 /// Records rows' explanations straight into traces, as the evaluator reports its steps: a
 /// [`Tracer`] that builds no tree. One per worker, sharing the run's [`TraceSites`].
@@ -324,9 +290,12 @@ type QuickMap<K, V> = HashMap<K, V, BuildHasherDefault<QuickHasher>>;
 pub struct TraceWriter<'s> {
     program: &'s Program,
     sites: &'s TraceSites,
-    /// Sites this worker has numbered, by a hash of their cheapest parts (saves writing each
-    /// step's site out and taking the shared lock).
-    known: QuickMap<u64, Vec<KnownSite>>,
+    /// Sites this worker has numbered, by the node they evaluate (the last entry for steps
+    /// without one): comparing a step with the few sites of its node saves writing its site
+    /// out and taking the shared lock.
+    known: Vec<Vec<KnownSite>>,
+    /// Whether the current row already uses a site, by number.
+    in_row: Vec<bool>,
     /// The current row's steps array.
     out: JsonOut,
     /// The sites the current row uses.
@@ -350,7 +319,8 @@ impl<'s> TraceWriter<'s> {
         TraceWriter {
             program,
             sites,
-            known: QuickMap::default(),
+            known: (0..=program.nodes.len()).map(|_| Vec::new()).collect(),
+            in_row: Vec::new(),
             out: JsonOut::new(),
             used: Vec::new(),
             frames: vec![Frame::default()],
@@ -370,14 +340,17 @@ impl<'s> TraceWriter<'s> {
         self.frames.push(Frame::default());
     }
 
-    /// The row's steps (a JSON array) and the sites they use, ascending and each once.
+    /// The row's steps (a JSON array) and the sites they use, each once, in the order first used.
     pub fn finish_row(&mut self) -> (String, Vec<u32>) {
         while self.frames.len() > 1 {
             self.exit_transparent();
         }
         self.out.end_array();
-        self.used.sort_unstable();
-        self.used.dedup();
+        for id in &self.used {
+            if let Some(flag) = self.in_row.get_mut(*id as usize) {
+                *flag = false;
+            }
+        }
         (self.out.as_str().to_string(), self.used.clone())
     }
 
@@ -400,47 +373,54 @@ impl<'s> TraceWriter<'s> {
         let values = &mut self.values;
         values.clear();
         holes(&mut kind, &ty, &mut |v, _| values.push(std::mem::replace(v, HOLE)));
-        let quick = {
-            let mut h = QuickHasher::default();
-            std::mem::discriminant(&kind).hash(&mut h);
-            node.hash(&mut h);
-            span.hash(&mut h);
-            label.hash(&mut h);
-            h.finish()
-        };
-        let known = self.known.get(&quick).and_then(|candidates| {
-            candidates
-                .iter()
-                .find(|k| k.node == node && k.span == span && k.label == label && k.ty == ty && k.kind == kind)
+        let others = self.known.len() - 1;
+        let slot = node.map_or(others, |n| n.index().min(others));
+        let outcome = outcome(&kind);
+        let known = self.known[slot].iter().find(|k| {
+            k.outcome == outcome
+                && k.children == children
+                && k.span == span
+                && k.node == node
+                && k.kind == kind
+                && k.label == label
+                && k.ty == ty
         });
         let out = &mut self.out;
         match known {
             Some(k) => {
                 out.int(k.id);
-                self.used.push(k.id);
+                use_site(&mut self.in_row, &mut self.used, k.id);
             }
             None => {
                 self.site_text.clear();
-                let site = SiteRef { kind: &kind, node, label: &label, ty: &ty, span };
+                let site = SiteRef { kind: &kind, node, label: &label, ty: &ty, span, children };
                 // Plain data always serialises; a failure would leave the text empty and be written as null.
                 let _ = serde_json::to_writer(&mut self.site_text, &site);
                 let text = std::str::from_utf8(&self.site_text).unwrap_or("null");
                 match self.sites.number(text) {
                     Some(id) => {
                         out.int(id);
-                        self.used.push(id);
+                        use_site(&mut self.in_row, &mut self.used, id);
                         // Equality of decimals ignores their scale, which the text keeps:
                         // sites holding decimals are always looked up by their text.
                         if !matches!(kind, StepKind::Split { .. } | StepKind::Payment(_)) {
-                            let site = KnownSite { kind: kind.clone(), node, label, ty: ty.clone(), span, id };
-                            self.known.entry(quick).or_default().push(site);
+                            let site = KnownSite {
+                                kind: kind.clone(),
+                                outcome,
+                                children,
+                                node,
+                                label,
+                                ty: ty.clone(),
+                                span,
+                                id,
+                            };
+                            self.known[slot].push(site);
                         }
                     }
                     None => out.raw(text),
                 }
             }
         }
-        out.count(children);
         let (program, scratch) = (self.program, &mut self.scratch);
         match &value {
             Some(v) => write_value(program, v, &ty, out, scratch),
@@ -459,6 +439,57 @@ impl<'s> TraceWriter<'s> {
     }
 }
 
+/// A number that tells apart most sites of one node cheaply: the kind and the outcome it
+/// records (element, row, arm, branch, whether memoised); sites with different numbers differ.
+fn outcome(kind: &StepKind) -> u64 {
+    let small = |n: usize| n as u64 & 0xffff_ffff;
+    let (variant, detail) = match kind {
+        StepKind::Decision { memoised, args, .. } => (1, u64::from(*memoised) | small(args.len()) << 1),
+        StepKind::Table { row, .. } => (2, row.map_or(0, |r| small(r) + 1)),
+        StepKind::If { condition, .. } => (3, u64::from(*condition)),
+        StepKind::Match { arm, .. } => (4, small(*arm)),
+        StepKind::Logic { short_circuit, .. } => (5, u64::from(*short_circuit)),
+        StepKind::Aggregate { items, examined, kept, .. } => {
+            (6, small(*items) ^ small(*examined) << 11 ^ small(*kept) << 22)
+        }
+        StepKind::Item { index, kept, element } => {
+            (7, small(*index) << 2 | u64::from(*kept) << 1 | u64::from(element.is_some()))
+        }
+        StepKind::Otherwise { used_fallback, .. } => (8, u64::from(*used_fallback)),
+        StepKind::IsNone { reason } => (9, u64::from(reason.is_some())),
+        StepKind::Rules { default_used, .. } => (10, u64::from(*default_used)),
+        StepKind::Rule { applied, .. } => (11, u64::from(*applied)),
+        StepKind::Input { .. } => (12, 0),
+        StepKind::Param { .. } => (13, 0),
+        StepKind::Compare { .. } => (14, 0),
+        StepKind::Arithmetic { .. } => (15, 0),
+        StepKind::Round { .. } => (16, 0),
+        StepKind::Let => (17, 0),
+        StepKind::InSet { .. } => (18, 0),
+        StepKind::Field { .. } => (19, 0),
+        StepKind::Builtin { .. } => (20, 0),
+        StepKind::Split { .. } => (21, 0),
+        StepKind::Payment(_) => (22, 0),
+        StepKind::Version { .. } => (23, 0),
+        StepKind::Value => (24, 0),
+        StepKind::Failed { .. } => (25, 0),
+        StepKind::Unfinished => (26, 0),
+    };
+    variant << 56 ^ detail
+}
+
+/// Notes that the current row uses site `id`, once.
+fn use_site(in_row: &mut Vec<bool>, used: &mut Vec<u32>, id: u32) {
+    let at = id as usize;
+    if in_row.len() <= at {
+        in_row.resize(at + 1, false);
+    }
+    if !in_row[at] {
+        in_row[at] = true;
+        used.push(id);
+    }
+}
+
 impl Tracer for TraceWriter<'_> {
     const ENABLED: bool = true;
 
@@ -471,7 +502,7 @@ impl Tracer for TraceWriter<'_> {
         self.write_step(step, frame.children);
     }
 
-    fn exit_single(&mut self, step: Step) {
+    fn exit_single(&mut self, wrapper: impl FnOnce() -> Step) {
         let frame = self.close();
         if frame.children == 1 {
             // The only child, already written, stands for the step.
@@ -479,7 +510,7 @@ impl Tracer for TraceWriter<'_> {
             parent.children += 1;
             parent.last_failed = frame.last_failed;
         } else {
-            self.write_step(step, frame.children);
+            self.write_step(wrapper(), frame.children);
         }
     }
 
@@ -607,7 +638,7 @@ impl<'p> TraceReader<'p> {
             }
             other => return Err(format!("expected a site, found `{other}`")),
         };
-        let children = next()?.as_u64().ok_or("expected a number of children")?;
+        let children = site.children;
         let value = match next()? {
             J::Null => None,
             v => Some(read_value(self.program, v, &site.ty)?),
@@ -625,9 +656,9 @@ impl<'p> TraceReader<'p> {
         if let Some(e) = failure {
             return Err(e);
         }
-        let first_child = usize::try_from(children)
-            .ok()
-            .and_then(|n| stack.len().checked_sub(n))
+        let first_child = stack
+            .len()
+            .checked_sub(children)
             .ok_or_else(|| format!("a step has {children} children but only {} steps precede it", stack.len()))?;
         let children = stack.split_off(first_child);
         stack.push(Step {
@@ -755,14 +786,12 @@ mod tests {
         };
         let other = reader.read(&trace("def", "[]")).expect_err("other rules");
         assert!(other.contains("other rules"), "{other}");
-        let undefined = reader.read(&trace("abc", "[4,0,null]")).expect_err("undefined site");
+        let undefined = reader.read(&trace("abc", "[4,null]")).expect_err("undefined site");
         assert!(undefined.contains("site 4 is not defined"), "{undefined}");
-        let orphan =
-            r#"[{"kind":"let","node":null,"label":"let","ty":"Bool","span":{"file":0,"start":0,"end":0}},3,true]"#;
+        let orphan = r#"[{"kind":"let","node":null,"label":"let","ty":"Bool","span":{"file":0,"start":0,"end":0},"children":3},true]"#;
         let claims = reader.read(&trace("abc", orphan)).expect_err("children that are not there");
         assert!(claims.contains("3 children"), "{claims}");
-        let foreign =
-            r#"[{"kind":"let","node":null,"label":"let","ty":{"Enum":5},"span":{"file":0,"start":0,"end":0}},0,1]"#;
+        let foreign = r#"[{"kind":"let","node":null,"label":"let","ty":{"Enum":5},"span":{"file":0,"start":0,"end":0},"children":0},1]"#;
         let unknown = reader.read(&trace("abc", foreign)).expect_err("a type the rules do not have");
         assert!(unknown.contains("does not belong to these rules"), "{unknown}");
     }
@@ -789,7 +818,7 @@ mod tests {
         writer.enter();
         writer.enter();
         writer.exit(leaf("b", num("2.50")));
-        writer.exit_single(leaf("unused", num("0")));
+        writer.exit_single(|| leaf("unused", num("0")));
         writer.enter();
         writer.enter();
         writer.exit(leaf("a", num("4")));
