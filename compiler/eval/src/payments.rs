@@ -207,7 +207,7 @@ impl<'p> Session<'p> {
         let outcome = self.evaluate_payment(id, tracer)?;
         let total = outcome.total;
         if T::ENABLED {
-            *detail = Some(Box::new(StepKind::Payment(Box::new(outcome))));
+            *detail = Some(StepKind::Payment(Box::new(outcome)));
         }
         Ok(Value::Num(total))
     }
@@ -236,7 +236,7 @@ impl<'p> Session<'p> {
             }
         }
         if T::ENABLED {
-            *detail = Some(Box::new(StepKind::Payment(Box::new(outcome))));
+            *detail = Some(StepKind::Payment(Box::new(outcome)));
         }
         Ok(Value::Num(part))
     }

@@ -51,6 +51,7 @@ use covenant_ir::{
     VersionArm,
 };
 use rust_decimal::Decimal;
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -70,7 +71,10 @@ pub(crate) type Frame = Vec<Value>;
 /// Errors are boxed inside the evaluator to keep results (and stack frames) small.
 pub(crate) type Res<T = Value> = Result<T, Box<EvalError>>;
 /// Where the evaluator writes the description of the step it is evaluating (when tracing).
-pub(crate) type Detail = Option<Box<StepKind>>;
+pub(crate) type Detail = Option<StepKind>;
+
+/// Shared strings by the address and length of the program's text they copy.
+type SharedNames = HashMap<(usize, usize), Arc<str>, BuildHasherDefault<FxHasher>>;
 
 /// One evaluation context: a program, one set of inputs, and the memo of decisions and params.
 pub struct Session<'p> {
@@ -107,6 +111,12 @@ pub struct Session<'p> {
     /// instead of allocated at each lookup (keyed by the address of the program's text, or
     /// by table for "no row matched").
     reasons: HashMap<ReasonKey, Arc<str>, BuildHasherDefault<FxHasher>>,
+    /// Step labels by node, made once per session and shared by every step of the node
+    /// (tracing only).
+    labels: RefCell<Vec<Option<Arc<str>>>>,
+    /// Names from the program shown in steps (decisions, tables, parameters, columns), by the
+    /// address of the program's text, made once per session (tracing only).
+    names: RefCell<SharedNames>,
 }
 
 /// Evaluates a node that needs no frame and no inputs (test `given`/`expect` values, params).
@@ -150,6 +160,8 @@ impl<'p> Session<'p> {
             scratch: Vec::new(),
             memo: Memo::default(),
             reasons: HashMap::default(),
+            labels: RefCell::new(Vec::new()),
+            names: RefCell::new(HashMap::default()),
         }
     }
 
@@ -259,13 +271,13 @@ impl<'p> Session<'p> {
                     (*p, share, *amount)
                 })
                 .collect();
-            *detail = Some(Box::new(StepKind::Split {
+            *detail = Some(StepKind::Split {
                 name: def.name.clone(),
                 total,
                 parts: parties,
                 party: who,
                 remainder_to: def.remainder,
-            }));
+            });
         }
         Ok(Value::Num(mine))
     }
@@ -293,11 +305,11 @@ impl<'p> Session<'p> {
         };
         let value = self.eval(arm.node, frame, tracer)?;
         if T::ENABLED {
-            *detail = Some(Box::new(StepKind::Version {
+            *detail = Some(StepKind::Version {
                 name: name.to_string(),
                 valid: arm.valid.to_string(),
                 date: date.to_string(),
-            }));
+            });
         }
         Ok(value)
     }
@@ -335,7 +347,7 @@ impl<'p> Session<'p> {
             let mut step = Step {
                 kind: StepKind::Unfinished,
                 node: None,
-                label: def.name.clone(),
+                label: def.name.as_str().into(),
                 value: None,
                 ty: def.ty.clone(),
                 span: def.name_span,
@@ -343,7 +355,7 @@ impl<'p> Session<'p> {
             };
             match &result {
                 Ok((value, memoised)) => {
-                    step.kind = decision_kind(def, Vec::new(), *memoised);
+                    step.kind = self.decision_kind(def, Vec::new(), *memoised);
                     step.value = Some(value.clone());
                     tracer.exit(step);
                 }
@@ -596,7 +608,7 @@ impl<'p> Session<'p> {
             Some(Cell::Value(cell)) => self.eval(*cell, &mut Vec::new(), tracer)?,
         };
         if T::ENABLED {
-            set_table(detail, table, keys, row);
+            self.set_table(detail, table, keys, row);
         }
         Ok(value)
     }
@@ -614,7 +626,7 @@ impl<'p> Session<'p> {
                 let v = self.eval_single(x, frame, tracer)?;
                 let b = self.truth(v, x, at, "`not`")?;
                 if T::ENABLED {
-                    set_logic(detail, "not", false);
+                    set_logic(detail, self.label(at.id, at.node), false);
                 }
                 Ok(Value::Bool(!b))
             }
@@ -654,14 +666,14 @@ impl<'p> Session<'p> {
         let decided = if op == BinOp::And { !a } else { a };
         if decided {
             if T::ENABLED {
-                set_logic(detail, op.symbol(), true);
+                set_logic(detail, self.label(at.id, at.node), true);
             }
             return Ok(Value::Bool(a));
         }
         let b = self.eval_single(r, frame, tracer)?;
         let b = self.truth(b, r, at, op.symbol())?;
         if T::ENABLED {
-            set_logic(detail, op.symbol(), false);
+            set_logic(detail, self.label(at.id, at.node), false);
         }
         Ok(Value::Bool(b))
     }
@@ -732,7 +744,7 @@ impl<'p> Session<'p> {
         };
         if T::ENABLED {
             let label = winner.and_then(|i| rules.get(i)).map(|r| r.label.clone());
-            *detail = Some(Box::new(StepKind::Rules { default_used: winner.is_none(), applied: label }));
+            *detail = Some(StepKind::Rules { default_used: winner.is_none(), applied: label });
         }
         Ok(value)
     }
@@ -793,7 +805,7 @@ impl<'p> Session<'p> {
             let mut step = Step {
                 kind: StepKind::Unfinished,
                 node: None,
-                label: rule.label.clone(),
+                label: rule.label.as_str().into(),
                 value: None,
                 ty: at.node.ty.clone(),
                 span: rule.span,
@@ -969,7 +981,7 @@ impl<'p> Session<'p> {
     // ---- calls, frames and trace steps -------------------------------------------------
 
     fn set_decision(&self, detail: &mut Detail, id: DecisionId, shown: Vec<Value>, memoised: bool) {
-        *detail = self.program.decisions.get(id.index()).map(|def| Box::new(decision_kind(def, shown, memoised)));
+        *detail = self.program.decisions.get(id.index()).map(|def| self.decision_kind(def, shown, memoised));
     }
 
     fn set_match(
@@ -979,12 +991,12 @@ impl<'p> Session<'p> {
         (arm, arm_span): (usize, Span),
     ) {
         if let Ok(s_at) = self.at(scrutinee, at.span()) {
-            *detail = Some(Box::new(StepKind::Match { scrutinee: operand(s_at, s), arm, arm_span }));
+            *detail = Some(StepKind::Match { scrutinee: operand(s_at, s), arm, arm_span });
         }
     }
 
     fn set_field(&self, detail: &mut Detail, record: NodeId, index: u32) {
-        *detail = Some(Box::new(StepKind::Field { name: self.field_name(record, index) }));
+        *detail = Some(StepKind::Field { name: self.field_name(record, index) });
     }
 
     fn prepare_call(&self, id: DecisionId, args: Vec<Value>, site: Span) -> Res<Prepared> {
@@ -1145,14 +1157,14 @@ impl<'p> Session<'p> {
         let step = |kind, value| Step {
             kind,
             node: Some(at.id),
-            label: self.label(at.node),
+            label: self.label(at.id, at.node),
             value,
             ty: at.node.ty.clone(),
             span: self.step_span(at.node),
             children: Vec::new(),
         };
         match (result, detail) {
-            (Ok(value), Some(kind)) => tracer.exit(step(*kind, Some(value.clone()))),
+            (Ok(value), Some(kind)) => tracer.exit(step(kind, Some(value.clone()))),
             (Ok(_), None) => tracer.exit_transparent(),
             (Err(e), _) => tracer.fail(step(StepKind::Unfinished, None), e.code, &e.message),
         }
@@ -1218,7 +1230,7 @@ impl<'p> Session<'p> {
         let step = Step {
             kind: StepKind::Item { index, element, kept },
             node: Some(agg.body),
-            label: format!("item {}", index + 1),
+            label: format!("item {}", index + 1).into(),
             value: contribution,
             ty: body.map_or(Ty::Error, |b| b.ty.clone()),
             span: body.map_or(at.span(), |b| b.origin.span),
@@ -1256,7 +1268,58 @@ impl<'p> Session<'p> {
         None
     }
 
-    fn label(&self, n: &Node) -> String {
+    /// A name from the program as a shared string.
+    fn name(&self, text: &'p str) -> Arc<str> {
+        let key = (text.as_ptr() as usize, text.len());
+        self.names.borrow_mut().entry(key).or_insert_with(|| Arc::from(text)).clone()
+    }
+
+    fn decision_kind(&self, def: &'p DecisionDef, args: Vec<Value>, memoised: bool) -> StepKind {
+        let args = def
+            .params
+            .iter()
+            .zip(args)
+            .map(|((name, ty), value)| Arg { name: self.name(name), value, ty: ty.clone() })
+            .collect();
+        StepKind::Decision { name: self.name(&def.name), qualified: self.name(&def.qualified), args, memoised }
+    }
+
+    fn set_table(&self, detail: &mut Detail, table: &'p TableDef, keys: Vec<Value>, row: Option<usize>) {
+        let keys = keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| match table.columns.get(i) {
+                Some((name, ty)) => Arg { name: self.name(name), value, ty: ty.clone() },
+                None => Arg { name: format!("key {}", i + 1).into(), value, ty: Ty::Error },
+            })
+            .collect();
+        *detail = Some(StepKind::Table {
+            name: self.name(&table.name),
+            qualified: self.name(&table.qualified),
+            hit: table.hit,
+            keys,
+            row,
+            row_span: row.and_then(|i| table.rows.get(i)).map(|r| r.span),
+        });
+    }
+
+    /// A node's step label, shared.
+    fn label(&self, id: NodeId, n: &Node) -> Arc<str> {
+        let mut labels = self.labels.borrow_mut();
+        if let Some(Some(label)) = labels.get(id.index()) {
+            return label.clone();
+        }
+        let label: Arc<str> = Arc::from(self.label_text(n));
+        if id.index() < self.program.nodes.len() {
+            if labels.len() <= id.index() {
+                labels.resize(id.index() + 1, None);
+            }
+            labels[id.index()] = Some(label.clone());
+        }
+        label
+    }
+
+    fn label_text(&self, n: &Node) -> String {
         let program = self.program;
         match &n.kind {
             NodeKind::Decision { id, .. } => program.decisions.get(id.index()).map_or("decision", |d| &d.name).into(),
@@ -1316,8 +1379,8 @@ impl<'p> Session<'p> {
     fn read_input<T: Tracer>(&self, at: At<'p>, id: InputId, detail: &mut Detail) -> Res {
         let value = self.input(id, at.span())?;
         if T::ENABLED {
-            let name = self.label(at.node);
-            *detail = Some(Box::new(StepKind::Input { path: name.clone(), name }));
+            let name = self.label_text(at.node);
+            *detail = Some(StepKind::Input { path: name.clone(), name });
         }
         Ok(value)
     }
@@ -1325,8 +1388,8 @@ impl<'p> Session<'p> {
     fn read_param<T: Tracer>(&mut self, at: At<'p>, id: ParamId, detail: &mut Detail) -> Res {
         let value = self.param(id, at.span())?;
         if T::ENABLED {
-            let name = self.label(at.node);
-            *detail = Some(Box::new(StepKind::Param { path: name.clone(), name }));
+            let name = self.label_text(at.node);
+            *detail = Some(StepKind::Param { path: name.clone(), name });
         }
         Ok(value)
     }
@@ -1393,10 +1456,10 @@ impl<'p> Session<'p> {
             value = self.field(value, record, index, at)?;
         }
         let (name, text) = self.path_text(&path);
-        *detail = Some(Box::new(match path.root {
+        *detail = Some(match path.root {
             PathRoot::Input(_) => StepKind::Input { name, path: text },
             PathRoot::Param(_) => StepKind::Param { name, path: text },
-        }));
+        });
         Ok(value)
     }
 
@@ -1557,7 +1620,7 @@ impl<'p> Session<'p> {
             return Err(self.overflow(at, format!("-{}", display(self.program, &v, &x_at.node.ty))));
         };
         if T::ENABLED {
-            *detail = Some(Box::new(StepKind::Arithmetic { op: "-".into(), operands: vec![operand(x_at, v)] }));
+            *detail = Some(StepKind::Arithmetic { op: "-".into(), operands: vec![operand(x_at, v)] });
         }
         Ok(result)
     }
@@ -1592,7 +1655,7 @@ impl<'p> Session<'p> {
             }
         };
         if T::ENABLED {
-            *detail = Some(Box::new(StepKind::Compare { op, left: operand(l_at, a), right: operand(r_at, b) }));
+            *detail = Some(StepKind::Compare { op, left: operand(l_at, a), right: operand(r_at, b) });
         }
         Ok(Value::Bool(result))
     }
@@ -1702,10 +1765,8 @@ impl<'p> Session<'p> {
         };
         if T::ENABLED {
             let symbol = if op == BinOp::Sub { "-" } else { op.symbol() };
-            *detail = Some(Box::new(StepKind::Arithmetic {
-                op: symbol.into(),
-                operands: vec![operand(l_at, a), operand(r_at, b)],
-            }));
+            *detail =
+                Some(StepKind::Arithmetic { op: symbol.into(), operands: vec![operand(l_at, a), operand(r_at, b)] });
         }
         Ok(result)
     }
@@ -1720,7 +1781,7 @@ impl<'p> Session<'p> {
         let before = self.number(&v, self.at(x, at.span())?, at, "rounding")?;
         let after = before.round_dp_with_strategy(places, mode.strategy());
         if T::ENABLED {
-            *detail = Some(Box::new(StepKind::Round { before: v, places, mode }));
+            *detail = Some(StepKind::Round { before: v, places, mode });
         }
         Ok(Value::Num(after))
     }
@@ -1747,7 +1808,7 @@ impl<'p> Session<'p> {
                 .iter()
                 .map(|&i| enum_def.map_or_else(|| format!("#{i}"), |e| e.variant_name(i).to_string()))
                 .collect();
-            *detail = Some(Box::new(StepKind::InSet { value: operand(x_at, v), variants: names }));
+            *detail = Some(StepKind::InSet { value: operand(x_at, v), variants: names });
         }
         Ok(Value::Bool(variants.contains(&index)))
     }
@@ -1883,7 +1944,7 @@ impl<'p> Session<'p> {
             for (&arg, value) in args.iter().zip(values) {
                 operands.push(operand(self.at(arg, at.span())?, value.clone()));
             }
-            *detail = Some(Box::new(StepKind::Builtin { name: f.name().into(), args: operands }));
+            *detail = Some(StepKind::Builtin { name: f.name().into(), args: operands });
         }
         Ok(result)
     }
@@ -2242,63 +2303,29 @@ fn operand(at: At<'_>, value: Value) -> Operand {
     Operand { value, ty: at.node.ty.clone(), span: at.span(), node: at.id }
 }
 
-fn decision_kind(def: &DecisionDef, args: Vec<Value>, memoised: bool) -> StepKind {
-    let args = def
-        .params
-        .iter()
-        .zip(args)
-        .map(|((name, ty), value)| Arg { name: name.clone(), value, ty: ty.clone() })
-        .collect();
-    StepKind::Decision { name: def.name.clone(), qualified: def.qualified.clone(), args, memoised }
-}
-
-fn table_kind(table: &TableDef, keys: Vec<Value>, row: Option<usize>) -> StepKind {
-    let keys = keys
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| {
-            let (name, ty) = table.columns.get(i).cloned().unwrap_or_else(|| (format!("key {}", i + 1), Ty::Error));
-            Arg { name, value, ty }
-        })
-        .collect();
-    StepKind::Table {
-        name: table.name.clone(),
-        qualified: table.qualified.clone(),
-        hit: table.hit,
-        keys,
-        row,
-        row_span: row.and_then(|i| table.rows.get(i)).map(|r| r.span),
-    }
-}
-
 fn set_is_none(detail: &mut Detail, v: &Value) {
     let reason = match v {
-        Value::None(r) => Some(r.to_string()),
+        Value::None(r) => Some(r.clone()),
         _ => None,
     };
-    *detail = Some(Box::new(StepKind::IsNone { reason }));
+    *detail = Some(StepKind::IsNone { reason });
 }
 
 fn set_otherwise(detail: &mut Detail, reason: Option<Arc<str>>) {
-    *detail =
-        Some(Box::new(StepKind::Otherwise { used_fallback: reason.is_some(), reason: reason.map(|r| r.to_string()) }));
+    *detail = Some(StepKind::Otherwise { used_fallback: reason.is_some(), reason });
 }
 
-fn set_logic(detail: &mut Detail, op: &str, short_circuit: bool) {
-    *detail = Some(Box::new(StepKind::Logic { op: op.into(), short_circuit }));
-}
-
-fn set_table(detail: &mut Detail, table: &TableDef, keys: Vec<Value>, row: Option<usize>) {
-    *detail = Some(Box::new(table_kind(table, keys, row)));
+fn set_logic(detail: &mut Detail, op: Arc<str>, short_circuit: bool) {
+    *detail = Some(StepKind::Logic { op, short_circuit });
 }
 
 fn set_if(detail: &mut Detail, condition: bool) {
     let branch = if condition { Branch::Then } else { Branch::Else };
-    *detail = Some(Box::new(StepKind::If { condition, branch }));
+    *detail = Some(StepKind::If { condition, branch });
 }
 
 fn set_aggregate(detail: &mut Detail, op: AggOp, items: usize, (examined, kept): (usize, usize)) {
-    *detail = Some(Box::new(StepKind::Aggregate { op, items, examined, kept }));
+    *detail = Some(StepKind::Aggregate { op, items, examined, kept });
 }
 
 fn read_local(frame: &Frame, local: LocalId, at: Span) -> Res {

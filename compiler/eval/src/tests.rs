@@ -543,7 +543,7 @@ fn aggregation_records_each_contribution() {
     assert_eq!(result, Ok(num("14")));
     let sum = &step.children[0];
     assert_eq!(sum.kind, StepKind::Aggregate { op: AggOp::Sum, items: 3, examined: 3, kept: 2 });
-    let items: Vec<_> = sum.children.iter().map(|c| (c.label.as_str(), c.value.clone())).collect();
+    let items: Vec<_> = sum.children.iter().map(|c| (&*c.label, c.value.clone())).collect();
     assert_eq!(items, vec![("item 1", Some(num("6"))), ("item 2", None), ("item 3", Some(num("8")))]);
     let StepKind::Item { element: Some(first), kept: true, .. } = &sum.children[0].kind else {
         panic!("item kind: {:?}", sum.children[0].kind)
@@ -798,7 +798,7 @@ fn memoised_decisions_still_appear_in_the_tree() {
     let mut rec = Recorder::new();
     assert_eq!(s.decision(top, &mut rec), Ok(num("25")));
     let tree = rec.finish().expect("tree");
-    assert_eq!(tree.label, "b");
+    assert_eq!(&*tree.label, "b");
     assert_eq!(tree.node, None);
     assert_eq!(tree.span, sp(201));
     let mul = &tree.children[0];
@@ -836,7 +836,7 @@ fn decisions_with_parameters_get_a_fresh_frame() {
     let (result, step, _) = b.trace(call, vec![]);
     assert_eq!(result, Ok(num("7")));
     let StepKind::Decision { args, memoised: false, .. } = &step.children[0].kind else { panic!() };
-    let args: Vec<_> = args.iter().map(|a| (a.name.as_str(), a.value.clone())).collect();
+    let args: Vec<_> = args.iter().map(|a| (&*a.name, a.value.clone())).collect();
     assert_eq!(args, vec![("a", num("10")), ("b", num("3"))]);
 }
 
@@ -850,9 +850,9 @@ fn table_steps_record_keys_and_row() {
     assert_eq!(result, Ok(num("2")));
     let table = &step.children[0];
     let StepKind::Table { name, keys, row, row_span, hit, .. } = &table.kind else { panic!() };
-    assert_eq!((name.as_str(), *row, *hit), ("band", Some(1), HitPolicy::Unique));
+    assert_eq!((&**name, *row, *hit), ("band", Some(1), HitPolicy::Unique));
     assert_eq!(*row_span, Some(p.tables[0].rows[1].span));
-    assert_eq!((keys[0].name.as_str(), &keys[0].value), ("points", &num("12")));
+    assert_eq!((&*keys[0].name, &keys[0].value), ("points", &num("12")));
     assert!(matches!(&table.children[0].kind, StepKind::Input { .. }));
 }
 

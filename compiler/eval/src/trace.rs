@@ -14,6 +14,7 @@
 
 use covenant_ir::{AggOp, BinOp, HitPolicy, NodeId, RoundMode, Span, Ty, Value};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Receives the steps of an evaluation. Implemented by [`NoTrace`] and [`Recorder`].
 pub trait Tracer {
@@ -178,7 +179,8 @@ pub struct Step {
     /// The IR node evaluated (`None` for a decision evaluated at the top level).
     pub node: Option<NodeId>,
     /// A short title: the decision, input, param or table name, the operator, `if`, `let`…
-    pub label: String,
+    /// (shared: every step of a node has the same one).
+    pub label: Arc<str>,
     /// The result; `None` for a failed step and for an aggregation element left out by the filter.
     pub value: Option<Value>,
     /// The static type of `value` (how to show it).
@@ -192,8 +194,16 @@ pub struct Step {
 impl Step {
     /// A step evaluated at the top level (no node), not finished yet: its kind and value are
     /// set when it finishes.
-    pub fn unfinished(label: String, ty: Ty, span: Span) -> Step {
-        Step { kind: StepKind::Unfinished, node: None, label, value: None, ty, span, children: Vec::new() }
+    pub fn unfinished(label: impl Into<Arc<str>>, ty: Ty, span: Span) -> Step {
+        Step {
+            kind: StepKind::Unfinished,
+            node: None,
+            label: label.into(),
+            value: None,
+            ty,
+            span,
+            children: Vec::new(),
+        }
     }
 
     /// Whether this step (or a step below it) failed.
@@ -210,7 +220,7 @@ impl Step {
 /// A named value: a decision's argument or a table's key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Arg {
-    pub name: String,
+    pub name: Arc<str>,
     pub value: Value,
     pub ty: Ty,
 }
@@ -245,7 +255,7 @@ pub enum StepKind {
     /// A decision evaluated: its arguments, and whether its value had been computed before
     /// (a decision is computed once per session for each set of arguments and reused; a
     /// memoised step has no children unless the recorder asked to see its steps again).
-    Decision { name: String, qualified: String, args: Vec<Arg>, memoised: bool },
+    Decision { name: Arc<str>, qualified: Arc<str>, args: Vec<Arg>, memoised: bool },
     /// An input read, with the field path (`person.placement`).
     Input { name: String, path: String },
     /// A param read, with the field path.
@@ -253,8 +263,8 @@ pub enum StepKind {
     /// A table lookup: the key values by column, the hit policy, and the matched row (`None`:
     /// no row matched, and the value is "no value").
     Table {
-        name: String,
-        qualified: String,
+        name: Arc<str>,
+        qualified: Arc<str>,
         hit: HitPolicy,
         keys: Vec<Arg>,
         row: Option<usize>,
@@ -268,7 +278,7 @@ pub enum StepKind {
     Compare { op: BinOp, left: Operand, right: Operand },
     /// `and`, `or` (children: each operand evaluated, one step each) or `not`.
     /// `short_circuit`: the second operand was not needed.
-    Logic { op: String, short_circuit: bool },
+    Logic { op: Arc<str>, short_circuit: bool },
     /// Arithmetic (`+ - × ÷`, unary `-`, date and duration arithmetic) with its operands.
     Arithmetic { op: String, operands: Vec<Operand> },
     /// Rounding: the value before, and the places and mode; the step's value is the result.
@@ -284,9 +294,9 @@ pub enum StepKind {
     Let,
     /// `a otherwise b`: whether the fallback was used and why `a` had no value. The first
     /// child is `a`.
-    Otherwise { used_fallback: bool, reason: Option<String> },
+    Otherwise { used_fallback: bool, reason: Option<Arc<str>> },
     /// `x is none`, with the reason when `x` has no value.
-    IsNone { reason: Option<String> },
+    IsNone { reason: Option<Arc<str>> },
     /// `x in {A, B}` on an enum.
     InSet { value: Operand, variants: Vec<String> },
     /// A field of a computed record (fields of inputs and params are [`StepKind::Input`]

@@ -102,7 +102,7 @@ fn fields(ctx: &Ctx<'_>, step: &Step, out: &mut JsonOut) {
             }
             out.end_array();
             out.key("memoised").bool(*memoised);
-            let def = ctx.program.decisions.iter().find(|d| &d.qualified == qualified);
+            let def = ctx.program.decisions.iter().find(|d| *d.qualified == **qualified);
             out.key("doc").opt_str(def.and_then(|d| d.doc.as_deref()));
             out.key("clause").opt_str(def.and_then(|d| d.clause.as_deref()));
         }
@@ -138,7 +138,7 @@ fn fields(ctx: &Ctx<'_>, step: &Step, out: &mut JsonOut) {
                 Some(s) => cached(ctx, *s, Place::Excerpt, out, |ctx, s, out| out.opt_str(ctx.excerpt(s).as_deref())),
                 None => out.null(),
             }
-            let table = ctx.program.tables.iter().find(|t| &t.qualified == qualified);
+            let table = ctx.program.tables.iter().find(|t| *t.qualified == **qualified);
             out.key("table_source").opt_str(table.and_then(|t| t.source.as_deref()));
             out.key("clause").opt_str(table.and_then(|t| t.clause.as_deref()));
         }

@@ -9,6 +9,7 @@ use super::{Ctx, collapse, let_name, shorten};
 use covenant_eval::{Arg, Branch, Operand, Step, StepKind};
 use covenant_ir::{AggOp, BinOp, DecisionDef, NumKind, RoundMode, Span, Ty, Value};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Elements of an aggregation shown one by one before the rest are counted.
 const MAX_ITEMS: usize = 20;
@@ -49,7 +50,7 @@ pub(super) fn render(ctx: &Ctx<'_>, root: &Step) -> String {
 /// The declaration of the decision explained (also when it failed).
 fn root_decision<'p>(ctx: &Ctx<'p>, root: &Step) -> Option<&'p DecisionDef> {
     match &root.kind {
-        StepKind::Decision { qualified, .. } => ctx.program.decisions.iter().find(|d| &d.qualified == qualified),
+        StepKind::Decision { qualified, .. } => ctx.program.decisions.iter().find(|d| *d.qualified == **qualified),
         StepKind::Unfinished | StepKind::Failed { .. } => {
             ctx.program.decisions.iter().find(|d| d.name_span == root.span)
         }
@@ -96,7 +97,7 @@ struct Out<'a, 'c> {
     /// arguments (ordered, never hashed).
     shown: BTreeSet<String>,
     /// Tables whose `source` citation has been shown.
-    cited: Vec<String>,
+    cited: Vec<Arc<str>>,
 }
 
 enum Entry<'s> {
@@ -196,7 +197,7 @@ impl Out<'_, '_> {
                 }
                 entries
             }
-            StepKind::Logic { op, .. } if op != "not" => {
+            StepKind::Logic { op, .. } if &**op != "not" => {
                 let mut conditions = Vec::new();
                 chain(step, op, &mut conditions);
                 conditions.into_iter().map(|c| Entry::Step(c, None)).collect()
@@ -284,7 +285,7 @@ impl Out<'_, '_> {
         if self.cited.contains(qualified) {
             return None;
         }
-        let table = self.ctx.program.tables.iter().find(|t| &t.qualified == qualified)?;
+        let table = self.ctx.program.tables.iter().find(|t| *t.qualified == **qualified)?;
         let cited = match (table.clause.as_deref(), table.source.as_deref()) {
             (None, None) => return None,
             (Some(c), None) => format!("clause {c}"),
@@ -389,7 +390,7 @@ impl Out<'_, '_> {
                 let head = match part.map(|n| &n.kind) {
                     Some(covenant_ir::NodeKind::PaymentPart { .. }) => {
                         let total = self.ctx.display(&Value::Num(outcome.total), &step.ty);
-                        let call = self.src(step).unwrap_or_else(|| step.label.clone());
+                        let call = self.src(step).unwrap_or_else(|| step.label.to_string());
                         format!("{call} = {v}, of payment {name} = {total}")
                     }
                     _ => format!("payment {name} = {v}"),
@@ -460,21 +461,21 @@ impl Out<'_, '_> {
             }
             StepKind::Compare { op, left, right } => self.compare(step, *op, left, right),
             StepKind::Logic { op, .. } => {
-                let what = self.src(step).unwrap_or_else(|| op.clone());
+                let what = self.src(step).unwrap_or_else(|| op.to_string());
                 if let Some(inner) = fused(step) {
                     return match self.fact(inner) {
                         Some(fact) => format!("{what} → {v}  ({fact})"),
                         None => format!("{what} → {v}"),
                     };
                 }
-                if op == "not" {
+                if &**op == "not" {
                     return format!("{what} → {v}");
                 }
                 let mut conditions = Vec::new();
                 let stopped = chain(step, op, &mut conditions);
                 let n = conditions.len();
                 let rest = if stopped { ", so the rest are not needed" } else { "" };
-                let why = match (op.as_str(), &step.value) {
+                let why = match (&**op, &step.value) {
                     ("and", Some(Value::Bool(false))) => format!("condition {n} is false{rest}"),
                     ("or", Some(Value::Bool(true))) => format!("condition {n} holds{rest}"),
                     ("and", _) => format!("all {n} conditions hold"),
@@ -566,7 +567,7 @@ impl Out<'_, '_> {
             }
             StepKind::Value => format!("{} = {v}", self.src(step).unwrap_or_else(|| "value".into())),
             StepKind::Failed { code, message } => {
-                let what = self.src(step).unwrap_or_else(|| step.label.clone());
+                let what = self.src(step).unwrap_or_else(|| step.label.to_string());
                 format!("✗ {what}: error {code}: {message}")
             }
             StepKind::Unfinished => format!("{}: not finished, because of the error below", step.label),
@@ -624,7 +625,7 @@ impl Out<'_, '_> {
 fn fused(step: &Step) -> Option<&Step> {
     match (&step.kind, step.children.as_slice()) {
         (StepKind::Logic { op, .. }, [inner])
-            if op == "not"
+            if &**op == "not"
                 && inner.span == step.span
                 && matches!(
                     inner.kind,
@@ -643,7 +644,7 @@ fn chain<'s>(step: &'s Step, op: &str, out: &mut Vec<&'s Step>) -> bool {
     let mut stopped = matches!(step.kind, StepKind::Logic { short_circuit: true, .. });
     for child in &step.children {
         match &child.kind {
-            StepKind::Logic { op: inner, .. } if inner == op => stopped |= chain(child, op, out),
+            StepKind::Logic { op: inner, .. } if &**inner == op => stopped |= chain(child, op, out),
             _ => out.push(child),
         }
     }

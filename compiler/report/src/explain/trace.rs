@@ -51,7 +51,7 @@ struct SiteRef<'a> {
 struct Site {
     kind: StepKind,
     node: Option<NodeId>,
-    label: String,
+    label: Arc<str>,
     ty: Ty,
     span: Span,
     children: usize,
@@ -275,7 +275,7 @@ struct KnownSite {
     outcome: u64,
     children: usize,
     node: Option<NodeId>,
-    label: String,
+    label: Arc<str>,
     ty: Ty,
     span: Span,
     id: u32,
@@ -382,7 +382,7 @@ impl<'s> TraceWriter<'s> {
                 && k.span == span
                 && k.node == node
                 && k.kind == kind
-                && k.label == label
+                && (Arc::ptr_eq(&k.label, &label) || k.label == label)
                 && k.ty == ty
         });
         let out = &mut self.out;
@@ -832,7 +832,7 @@ mod tests {
         let roots = read_row(&p, &sites, &steps, &used);
         assert_eq!(roots.len(), 1);
         let labels: Vec<(&str, String)> =
-            roots[0].children.iter().map(|c| (c.label.as_str(), format!("{:?}", c.value))).collect();
+            roots[0].children.iter().map(|c| (&*c.label, format!("{:?}", c.value))).collect();
         assert_eq!(
             labels,
             [
@@ -841,7 +841,7 @@ mod tests {
                 ("a", "Some(Num(4))".to_string())
             ]
         );
-        assert_eq!(roots[0].label, "sum");
+        assert_eq!(&*roots[0].label, "sum");
     }
 
     #[test]
@@ -849,7 +849,7 @@ mod tests {
         let p = program();
         let sites = TraceSites::new();
         let mut writer = TraceWriter::new(&p, &sites);
-        let step = |label: &str| Step::unfinished(label.into(), Ty::INT, Span::default());
+        let step = |label: &str| Step::unfinished(label, Ty::INT, Span::default());
         writer.start_row();
         writer.enter();
         writer.enter();
