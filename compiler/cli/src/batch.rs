@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// Rows read, evaluated and written at a time: bounds memory whatever the row count.
@@ -95,8 +96,11 @@ struct Run<'p> {
     compilation: &'p Compilation,
     decisions: &'p [DecisionId],
     header: Option<Header>,
-    indexes: Indexes,
+    indexes: &'p Indexes,
     options: &'p Options,
+    /// Sessions and explanation writers of finished chunks, taken up by the next chunk's
+    /// workers: their caches (labels, names, trace sites) then last the whole run.
+    idle: Mutex<Vec<Worker<'p>>>,
     /// The sites of the compact traces (unused otherwise).
     sites: &'p explain::TraceSites,
 }
@@ -189,7 +193,17 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     });
     let mut writer = Writer::new(sink, output_format, program, decisions, options.explain, trace);
 
-    let run = Run { program, compilation, decisions, header, indexes: Indexes::build(program), options, sites: &sites };
+    let indexes = Indexes::build(program);
+    let run = Run {
+        program,
+        compilation,
+        decisions,
+        header,
+        indexes: &indexes,
+        options,
+        sites: &sites,
+        idle: Mutex::new(Vec::new()),
+    };
     let threads = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
@@ -389,15 +403,24 @@ impl Run<'_> {
 
     /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
     fn evaluate_rows(&self, rows: &[RowIn]) -> Vec<RowOut> {
-        let mut session = Session::new(self.program, Vec::new()).with_indexes(&self.indexes);
-        if let Some(date) = self.options.as_of {
-            session = session.with_as_of(date);
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut worker = idle.unwrap_or_else(|| {
+            let mut session = Session::new(self.program, Vec::new()).with_indexes(self.indexes);
+            if let Some(date) = self.options.as_of {
+                session = session.with_as_of(date);
+            }
+            let explainer = Explainer {
+                places: explain::JsonPlaces::new(),
+                trace: explain::TraceWriter::new(self.program, self.sites),
+            };
+            Worker { session, explainer }
+        });
+        let Worker { session, explainer } = &mut worker;
+        let results = rows.iter().map(|row| self.evaluate(row, session, explainer)).collect();
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(worker);
         }
-        let mut explainer = Explainer {
-            places: explain::JsonPlaces::new(),
-            trace: explain::TraceWriter::new(self.program, self.sites),
-        };
-        rows.iter().map(|row| self.evaluate(row, &mut session, &mut explainer)).collect()
+        results
     }
 
     fn evaluate(&self, row: &RowIn, session: &mut Session<'_>, explainer: &mut Explainer<'_>) -> RowOut {
@@ -478,6 +501,12 @@ impl Run<'_> {
             RowOut::Failed { number, problems }
         }
     }
+}
+
+/// What a worker evaluates rows with, kept from chunk to chunk.
+struct Worker<'p> {
+    session: Session<'p>,
+    explainer: Explainer<'p>,
 }
 
 /// What a worker keeps from row to row while explaining.

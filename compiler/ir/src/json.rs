@@ -11,19 +11,29 @@ use std::fmt::{Display, Write as _};
 /// Writes the decimal digits of `n` (formatting machinery costs more than the digits when
 /// a trace writes hundreds of numbers a row).
 fn push_digits(text: &mut String, mut n: u64) {
-    if n < 10 {
-        text.push(char::from(b'0' + n as u8));
-        return;
+    let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
+    match n {
+        0..10 => text.push(digit(n)),
+        10..100 => {
+            text.push(digit(n / 10));
+            text.push(digit(n));
+        }
+        100..1000 => {
+            text.push(digit(n / 100));
+            text.push(digit(n / 10));
+            text.push(digit(n));
+        }
+        _ => {
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            while n > 0 {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            text.extend(digits[at..].iter().map(|&d| char::from(d)));
+        }
     }
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    while n > 0 {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    // ASCII digits are always UTF-8.
-    text.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// A JSON document being written. Commas are placed by the writer: call [`key`](JsonOut::key)

@@ -107,6 +107,14 @@ fn holes(kind: &mut StepKind, ty: &Ty, f: &mut dyn FnMut(&mut Value, &Ty)) {
     }
 }
 
+/// The text inside a step's kind that changes from row to row, written after its values:
+/// the date that chose a version of a dated table, param or decision.
+fn text_holes(kind: &mut StepKind, f: &mut dyn FnMut(&mut String)) {
+    if let StepKind::Version { date, .. } = kind {
+        f(date);
+    }
+}
+
 /// Writes a value by its type (module documentation).
 fn write_value(program: &Program, value: &Value, ty: &Ty, out: &mut JsonOut, scratch: &mut Vec<u8>) {
     match (value, ty) {
@@ -306,6 +314,7 @@ pub struct TraceWriter<'s> {
     site_text: Vec<u8>,
     scratch: Vec<u8>,
     values: Vec<Value>,
+    texts: Vec<String>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -327,15 +336,21 @@ impl<'s> TraceWriter<'s> {
             site_text: Vec::new(),
             scratch: Vec::new(),
             values: Vec::new(),
+            texts: Vec::new(),
         }
     }
 
     /// Starts a row: the decisions evaluated with this tracer until [`finish_row`]
     /// (TraceWriter::finish_row) make up its trace.
+    /// A row that failed is never finished: starting the next one forgets it.
     pub fn start_row(&mut self) {
         self.out.clear();
         self.out.begin_array();
-        self.used.clear();
+        for id in self.used.drain(..) {
+            if let Some(flag) = self.in_row.get_mut(id as usize) {
+                *flag = false;
+            }
+        }
         self.frames.clear();
         self.frames.push(Frame::default());
     }
@@ -346,12 +361,13 @@ impl<'s> TraceWriter<'s> {
             self.exit_transparent();
         }
         self.out.end_array();
-        for id in &self.used {
-            if let Some(flag) = self.in_row.get_mut(*id as usize) {
+        let used = self.used.clone();
+        for id in self.used.drain(..) {
+            if let Some(flag) = self.in_row.get_mut(id as usize) {
                 *flag = false;
             }
         }
-        (self.out.as_str().to_string(), self.used.clone())
+        (self.out.as_str().to_string(), used)
     }
 
     fn close(&mut self) -> Frame {
@@ -373,6 +389,9 @@ impl<'s> TraceWriter<'s> {
         let values = &mut self.values;
         values.clear();
         holes(&mut kind, &ty, &mut |v, _| values.push(std::mem::replace(v, HOLE)));
+        let texts = &mut self.texts;
+        texts.clear();
+        text_holes(&mut kind, &mut |t| texts.push(std::mem::take(t)));
         let others = self.known.len() - 1;
         let slot = node.map_or(others, |n| n.index().min(others));
         let outcome = outcome(&kind);
@@ -433,6 +452,9 @@ impl<'s> TraceWriter<'s> {
             }
         });
         drop(values);
+        for text in &self.texts {
+            out.str(text);
+        }
         let parent = self.parent();
         parent.children += 1;
         parent.last_failed = failed;
@@ -653,6 +675,15 @@ impl<'p> TraceReader<'p> {
                 }
             }
         });
+        text_holes(&mut kind, &mut |t| {
+            if failure.is_none() {
+                match next() {
+                    Ok(J::String(text)) => t.clone_from(text),
+                    Ok(other) => failure = Some(format!("expected a text, found `{other}`")),
+                    Err(e) => failure = Some(e),
+                }
+            }
+        });
         if let Some(e) = failure {
             return Err(e);
         }
@@ -863,5 +894,31 @@ mod tests {
             roots[0].children[0].kind,
             StepKind::Failed { code: "E0301".into(), message: "division by zero".into() }
         );
+    }
+
+    #[test]
+    fn a_row_that_failed_does_not_keep_its_sites_from_the_next() {
+        let p = program();
+        let sites = TraceSites::new();
+        let mut writer = TraceWriter::new(&p, &sites);
+        let leaf = Step {
+            kind: StepKind::Let,
+            node: None,
+            label: "let".into(),
+            value: Some(Value::Bool(true)),
+            ty: Ty::Bool,
+            span: Span::default(),
+            children: Vec::new(),
+        };
+        // The first row uses site 0 and then fails: it is never finished, nor written.
+        writer.start_row();
+        writer.enter();
+        writer.exit(leaf.clone());
+        writer.start_row();
+        writer.enter();
+        writer.exit(leaf);
+        let (steps, used) = writer.finish_row();
+        assert_eq!(used, vec![0], "the next row defines the site: {steps}");
+        assert_eq!(read_row(&p, &sites, &steps, &used).len(), 1);
     }
 }
