@@ -43,25 +43,30 @@ pub fn run(compilation: &Compilation, trace: &Path, rows: &[usize], json: bool) 
         if line.trim().is_empty() {
             continue;
         }
-        let document: serde_json::Value = match serde_json::from_str(&line) {
-            Ok(d) => d,
-            Err(e) => return fail(format!("not valid JSON: {e}")),
+        let outline = match explain::RowOutline::read(&line) {
+            Ok(Some(outline)) => outline,
+            Ok(None) => {
+                return fail(
+                    "this row has no `trace`; expand reads the output of `covenant batch --explain=compact`".into(),
+                );
+            }
+            Err(e) => return fail(e),
         };
-        let Some(trace_json) = document.get("trace") else {
-            return fail(
-                "this row has no `trace`; expand reads the output of `covenant batch --explain=compact`".into(),
-            );
-        };
-        let row = document.get("row").and_then(serde_json::Value::as_u64).and_then(|n| usize::try_from(n).ok());
-        let Some(row) = row else {
+        let Some(row) = outline.row.and_then(|n| usize::try_from(n).ok()) else {
             return fail("this row has no `row` number".into());
         };
         if !every_row && !wanted.contains(&row) {
-            if let Err(e) = reader.skip(trace_json) {
+            // Only its sites are needed: its steps are skipped unread.
+            if let Err(e) = reader.skip_outline(&outline) {
                 return fail(e);
             }
             continue;
         }
+        let document: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(d) => d,
+            Err(e) => return fail(format!("not valid JSON: {e}")),
+        };
+        let trace_json = document.get("trace").unwrap_or(&serde_json::Value::Null);
         let steps = match reader.read(trace_json) {
             Ok(steps) => steps,
             Err(e) => return fail(e),

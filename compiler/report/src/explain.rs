@@ -19,7 +19,7 @@ mod text;
 mod trace;
 
 pub use statement::STATEMENT_SCHEMA;
-pub use trace::{TRACE_SCHEMA, TraceReader, TraceSites, TraceWriter};
+pub use trace::{RowOutline, TRACE_SCHEMA, TraceReader, TraceSites, TraceWriter};
 
 use covenant_eval::Step;
 use covenant_ir::json::JsonOut;
