@@ -256,18 +256,14 @@ for model in ("suffolk", "housing"):
         if c:
             ok = all(c.get(k) == "0" for k in ("missing", "extra", "failed_diff", "rows_diff"))
             target("Zero differences from the exact decimal reference", differences(model, rows, "covenant/baseline", None), ok)
-        if exp and cov:
-            if exp[2]:
-                target("Explanations for every row at most 5× the time without", f"did not finish ({exp[2]})", False)
+        for layout, m in (("", exp), (" (`--explain=compact`)", compact)):
+            if not (m and cov):
+                continue
+            text = f"Explanations for every row{layout} at most 5× the time without"
+            if m[2]:
+                target(text, f"did not finish ({m[2]})", False)
             else:
-                r = exp[0] / cov[0]
-                target("Explanations for every row at most 5× the time without", f"{r:.1f}×", r <= 5)
-        if compact and cov:
-            if compact[2]:
-                target("Explanations for every row (`--explain=compact`) at most 5× the time without", f"did not finish ({compact[2]})", False)
-            else:
-                r = compact[0] / cov[0]
-                target("Explanations for every row (`--explain=compact`) at most 5× the time without", f"{r:.1f}×", r <= 5)
+                target(text, f"{m[0] / cov[0]:.1f}×", m[0] / cov[0] <= 5)
         if cov:
             target("Peak memory under 64 MiB (without explanations)", f"{mib(cov[1])} MiB", cov[1] < 64 * 1024)
         if cov and cov1 and not cov[2] and not cov1[2]:

@@ -204,15 +204,10 @@ fn run(cli: Cli) -> ExitCode {
                 Ok(date) => date,
                 Err(code) => return code,
             };
-            let compilation = match compile(std::slice::from_ref(&file)) {
+            let compilation = match compile_cleanly(&file, "evaluated") {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            if compilation.has_errors() {
-                print_diagnostics(&compilation);
-                eprintln!("{}; nothing was evaluated", summary(&compilation));
-                return ExitCode::from(1);
-            }
             let ids = match select_decisions(&compilation, &file, &decisions) {
                 Ok(ids) => ids,
                 Err(code) => return code,
@@ -225,15 +220,10 @@ fn run(cli: Cli) -> ExitCode {
             batch::run(&compilation, &ids, &batch::Options { input, output, errors, explain, as_of, threads })
         }
         Command::Expand { file, trace, rows, format } => {
-            let compilation = match compile(std::slice::from_ref(&file)) {
+            let compilation = match compile_cleanly(&file, "expanded") {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            if compilation.has_errors() {
-                print_diagnostics(&compilation);
-                eprintln!("{}; nothing was expanded", summary(&compilation));
-                return ExitCode::from(1);
-            }
             expand::run(&compilation, &trace, &rows, format == OutputFormat::Json)
         }
         Command::Dump { stage, file } => dump(stage, &file),
@@ -249,6 +239,18 @@ fn display_path(path: &Path) -> String {
 }
 
 /// Compiles files; `Err` carries the exit code for unreadable files.
+/// Compiles one file for a command that runs it: any error is reported and ends the command
+/// (exit 1, "nothing was `done`").
+fn compile_cleanly(file: &Path, done: &str) -> Result<Compilation, ExitCode> {
+    let compilation = compile(std::slice::from_ref(&file.to_path_buf()))?;
+    if compilation.has_errors() {
+        print_diagnostics(&compilation);
+        eprintln!("{}; nothing was {done}", summary(&compilation));
+        return Err(ExitCode::from(1));
+    }
+    Ok(compilation)
+}
+
 fn compile(files: &[PathBuf]) -> Result<Compilation, ExitCode> {
     let mut roots = Vec::new();
     for file in files {
@@ -313,15 +315,10 @@ fn eval(
         Ok(date) => date,
         Err(code) => return code,
     };
-    let compilation = match compile(&[file.to_path_buf()]) {
+    let compilation = match compile_cleanly(file, "evaluated") {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if compilation.has_errors() {
-        print_diagnostics(&compilation);
-        eprintln!("{}; nothing was evaluated", summary(&compilation));
-        return ExitCode::from(1);
-    }
     let program = &compilation.program;
     let decisions = match select_decisions(&compilation, file, names) {
         Ok(ids) => ids,
