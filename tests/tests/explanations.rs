@@ -10,7 +10,7 @@ mod common;
 
 use covenant_driver::{Compilation, inputs, receipt};
 use covenant_eval::{Recorder, Session};
-use covenant_report::explain::{explain_json, explain_text};
+use covenant_report::explain::{explain_json, explain_text, explain_texts};
 use serde_json::Value as J;
 
 /// Cases from the two worked examples: the rules, the case, and the decisions whose JSON
@@ -324,4 +324,65 @@ fn a_repeated_call_with_the_same_arguments_is_shown_once() {
         assert!(!first_line.contains("computed once"), "{call} is first shown in full:\n{text}");
     }
     assert!(expanded >= repeats.len(), "{text}");
+}
+
+#[test]
+fn a_row_read_as_a_whole_expands_each_call_where_it_is_first_shown() {
+    // A batch row explains each decision once (a recorder that never expands repeats). An
+    // item that contributed nothing is only counted in `points` ("… other items contribute
+    // 0"), so its steps are out of sight there; where a later decision calls it again, its
+    // steps must be shown, and every later call must point back to them.
+    let compilation = compile("examples/suffolk-personal-budget/allocation.cov");
+    let program = &compilation.program;
+    // The first row of the benchmark's generated cohort: 18 items rated, several of them
+    // contributing nothing to `points` and called again by `budget_from_formula`.
+    let ratings = [
+        ("H1", 3),
+        ("H2", 4),
+        ("H3", 2),
+        ("H4", 2),
+        ("H5", 3),
+        ("H6", 2),
+        ("H7", 3),
+        ("H8", 4),
+        ("H9", 1),
+        ("H10", 2),
+        ("H11", 3),
+        ("H12", 3),
+        ("H13", 1),
+        ("A", 2),
+        ("B", 2),
+        ("C", 3),
+        ("D", 2),
+        ("E", 3),
+    ];
+    let ratings: Vec<J> =
+        ratings.iter().map(|(item, rating)| serde_json::json!({"item": item, "rating": rating})).collect();
+    let case = serde_json::json!({"person": {"ratings": ratings, "placement": "Community", "highly_complex_needs": false, "moderation": null}});
+    let values = inputs::read_inputs(program, &case).expect("valid");
+    let mut session = Session::new(program, values);
+    let mut steps = Vec::new();
+    for name in ["points", "indicative_budget", "moderated_budget", "eligible", "budget_from_formula"] {
+        let id = program.find_decision(name).expect("declared");
+        let mut recorder = Recorder::with_limit(0);
+        session.decision(id, &mut recorder).expect("evaluates");
+        steps.push(recorder.finish().expect("a step"));
+    }
+    let text = explain_texts(program, &compilation.sources, &steps).join("\n");
+    let lines: Vec<&str> = text.lines().collect();
+    let depth = |line: &str| line.chars().take_while(|c| matches!(c, '│' | '├' | '└' | '─' | ' ')).count();
+    let mut first_shown = std::collections::BTreeSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(at) = line.find("item_points(r: ") else { continue };
+        let call = line[at..].split(" = ").next().unwrap_or("");
+        if first_shown.insert(call.to_string()) {
+            assert!(!line.contains("computed once"), "{call} is first shown in full:\n{text}");
+            let next = lines.get(i + 1).copied().unwrap_or("");
+            assert!(depth(next) > depth(line), "{call} is shown with its reasons:\n{text}");
+        } else {
+            assert!(line.contains("(computed once, shown above)"), "{call} points back:\n{text}");
+        }
+    }
+    assert!(text.contains("other items contribute 0"), "some items are only counted in `points`:\n{text}");
+    assert!(first_shown.len() >= 10, "{text}");
 }

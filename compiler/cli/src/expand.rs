@@ -85,8 +85,8 @@ pub fn run(compilation: &Compilation, trace: &Path, rows: &[usize], json: bool) 
             writeln!(out, "{}", line_out.as_str())
         } else {
             let mut text = format!("row {row}\n");
-            for step in &steps {
-                text.push_str(&explain::explain_text(program, &compilation.sources, step));
+            for explanation in explain::explain_texts(program, &compilation.sources, &steps) {
+                text.push_str(&explanation);
                 text.push('\n');
             }
             write!(out, "{text}")

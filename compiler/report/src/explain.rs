@@ -37,6 +37,13 @@ pub fn explain_text(program: &Program, sources: &SourceMap, step: &Step) -> Stri
     text::render(&Ctx { program, sources, places: None }, step)
 }
 
+/// The explanations of one evaluation (a batch row's decisions) as text, to be read one after
+/// another: a decision expanded in one is referred to in the later ones, and a repeat whose
+/// steps were recorded only out of sight is expanded where it is met.
+pub fn explain_texts(program: &Program, sources: &SourceMap, steps: &[Step]) -> Vec<String> {
+    text::render_all(&Ctx { program, sources, places: None }, steps)
+}
+
 /// The explanation as JSON: `{"schema": "covenant.explanation/1", "step": {…}}`.
 pub fn explain_json(program: &Program, sources: &SourceMap, step: &Step) -> serde_json::Value {
     let mut out = JsonOut::new();

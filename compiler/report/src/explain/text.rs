@@ -8,7 +8,7 @@
 use super::{Ctx, collapse, let_name, shorten};
 use covenant_eval::{Arg, Branch, Operand, Step, StepKind};
 use covenant_ir::{AggOp, BinOp, DecisionDef, NumKind, RoundMode, Span, Ty, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Elements of an aggregation shown one by one before the rest are counted.
@@ -17,13 +17,50 @@ const MAX_ITEMS: usize = 20;
 const MAX_ALIGN: usize = 80;
 
 pub(super) fn render(ctx: &Ctx<'_>, root: &Step) -> String {
-    let mut out = Out {
-        ctx,
-        lines: Vec::new(),
-        root_file: ctx.file(root.span).map(|_| root.span.file),
-        shown: BTreeSet::new(),
-        cited: Vec::new(),
-    };
+    render_all(ctx, std::slice::from_ref(root)).pop().unwrap_or_default()
+}
+
+/// Renders the explanations of one evaluation (the decisions of a batch row) to be read one
+/// after another: a decision expanded in one is referred to in the later ones. A repeat whose
+/// steps were recorded only where it was first computed, out of sight (among an
+/// aggregation's elements counted, not shown), is expanded where it is met instead.
+pub(super) fn render_all(ctx: &Ctx<'_>, roots: &[Step]) -> Vec<String> {
+    let mut expansions = BTreeMap::new();
+    for root in roots {
+        index_expansions(root, &mut expansions);
+    }
+    let mut shown = BTreeSet::new();
+    let mut texts = Vec::with_capacity(roots.len());
+    for root in roots {
+        let out = Out {
+            ctx,
+            lines: Vec::new(),
+            root_file: ctx.file(root.span).map(|_| root.span.file),
+            shown: std::mem::take(&mut shown),
+            cited: Vec::new(),
+            expansions: &expansions,
+        };
+        let (text, seen) = render_one(out, root);
+        shown = seen;
+        texts.push(text);
+    }
+    texts
+}
+
+/// The first step, in document order, that shows each decision's own steps.
+fn index_expansions<'s>(step: &'s Step, into: &mut BTreeMap<String, &'s Step>) {
+    if let StepKind::Decision { name, args, .. } = &step.kind
+        && !step.children.is_empty()
+    {
+        into.entry(repeat_key(name, args)).or_insert(step);
+    }
+    for child in &step.children {
+        index_expansions(child, into);
+    }
+}
+
+fn render_one(mut out: Out<'_, '_, '_>, root: &Step) -> (String, BTreeSet<String>) {
+    let ctx = out.ctx;
     let headline = if root.is_failure() {
         format!("{}: no answer, the evaluation failed", root.label)
     } else {
@@ -44,7 +81,8 @@ pub(super) fn render(ctx: &Ctx<'_>, root: &Step) -> String {
     }
     out.remember(root);
     out.children(root, "");
-    out.finish()
+    let shown = std::mem::take(&mut out.shown);
+    (out.finish(), shown)
 }
 
 /// The declaration of the decision explained (also when it failed).
@@ -89,8 +127,10 @@ struct Line {
     location: Option<String>,
 }
 
-struct Out<'a, 'c> {
+struct Out<'a, 'c, 's> {
     ctx: &'a Ctx<'c>,
+    /// Where each decision's own steps were recorded (see [`render_all`]).
+    expansions: &'a BTreeMap<String, &'s Step>,
     lines: Vec<Line>,
     root_file: Option<covenant_ir::FileId>,
     /// Decisions already expanded: parameterless ones by name, others by name and exact
@@ -105,7 +145,7 @@ enum Entry<'s> {
     Note(String),
 }
 
-impl Out<'_, '_> {
+impl<'x> Out<'_, '_, 'x> {
     fn finish(self) -> String {
         let width = |l: &Line| l.prefix.chars().count() + l.text.chars().count();
         let column = self
@@ -139,6 +179,17 @@ impl Out<'_, '_> {
         }
     }
 
+    /// The steps recorded elsewhere for a memoised decision shown here without any, when
+    /// they have not been shown yet.
+    fn expansion(&self, step: &Step) -> Option<&'x Step> {
+        match &step.kind {
+            StepKind::Decision { name, args, memoised: true, .. } if step.children.is_empty() => {
+                self.expansions.get(&repeat_key(name, args)).copied()
+            }
+            _ => None,
+        }
+    }
+
     /// A memoised decision already expanded above (with the same arguments) is shown as one
     /// line.
     fn is_repeat(&self, step: &Step) -> bool {
@@ -165,7 +216,9 @@ impl Out<'_, '_> {
                     }
                     if !repeat {
                         self.remember(step);
-                        self.children(step, &cont);
+                        let expanded = self.expansion(step).unwrap_or(step);
+                        self.remember(expanded);
+                        self.children(expanded, &cont);
                     }
                 }
                 Entry::Note(text) => self.lines.push(Line { prefix: branch, text, location: None }),
