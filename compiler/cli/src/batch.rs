@@ -1,8 +1,9 @@
 //! `covenant batch`: a cohort from CSV or JSON Lines, one output row per good input row.
 //!
-//! Rows are read in chunks; each chunk is split between worker threads (scoped, one per
-//! core), evaluated with shared table indexes, and written in input order before the next
-//! chunk is read, so memory does not grow with the number of rows. A bad row (malformed
+//! Rows are read in chunks; each chunk is cut into pieces that worker threads (scoped, one
+//! per core) take in turn, evaluated with shared table indexes, and written in input order
+//! while the next chunk is read, so memory does not grow with the number of rows. Workers
+//! keep their sessions (and trace writers) from chunk to chunk. A bad row (malformed
 //! value, evaluation error) is reported with its row number, field and reason and does not
 //! stop or disturb the others; the run ends with a summary and exits 1 if any row failed.
 
@@ -17,12 +18,15 @@ use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Rows read, evaluated and written at a time: bounds memory whatever the row count.
 const CHUNK_ROWS: usize = 8_192;
 /// With explanations a row's results can be large (thousands of steps), so chunks are small.
 const CHUNK_ROWS_EXPLAINED: usize = 32;
+/// Pieces a chunk is cut into for each worker thread (see `Run::evaluate_chunk`).
+const PIECES_PER_WORKER: usize = 4;
 /// Worker stacks: explanation trees are walked recursively, and evaluation may nest deeply.
 const WORKER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
@@ -374,37 +378,53 @@ fn joined(result: std::thread::Result<Vec<RowOut>>) -> Vec<RowOut> {
     })
 }
 
-impl Run<'_> {
+impl<'p> Run<'p> {
     /// Evaluates a chunk on `threads` workers, each taking a contiguous slice; results come
     /// back in input order.
     fn evaluate_chunk(&self, chunk: &[RowIn], threads: usize) -> Vec<RowOut> {
         if threads <= 1 || chunk.len() < 2 {
-            return self.evaluate_rows(chunk);
+            let mut worker = self.take_worker();
+            let results = self.evaluate_rows(&mut worker, chunk);
+            self.give_back(worker);
+            return results;
         }
-        let size = chunk.len().div_ceil(threads);
+        // More pieces than workers, taken in turn: a worker slowed down (the reading and
+        // writing threads share its core) takes fewer, so no core waits idle at the end.
+        let size = chunk.len().div_ceil(threads * PIECES_PER_WORKER).max(1);
+        let pieces: Vec<&[RowIn]> = chunk.chunks(size).collect();
+        let next = AtomicUsize::new(0);
+        let done: Vec<Mutex<Option<Vec<RowOut>>>> = pieces.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|scope| {
-            let handles: Vec<_> = chunk
-                .chunks(size)
-                .map(|part| {
-                    std::thread::Builder::new()
-                        .stack_size(WORKER_STACK_BYTES)
-                        .spawn_scoped(scope, move || self.evaluate_rows(part))
+            let work = || {
+                let mut worker = self.take_worker();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let (Some(piece), Some(slot)) = (pieces.get(i), done.get(i)) else { break };
+                    let results = self.evaluate_rows(&mut worker, piece);
+                    if let Ok(mut slot) = slot.lock() {
+                        *slot = Some(results);
+                    }
+                }
+                self.give_back(worker);
+            };
+            for _ in 0..threads.min(pieces.len()) {
+                // A worker that cannot be started leaves its pieces to the others.
+                let _ = std::thread::Builder::new().stack_size(WORKER_STACK_BYTES).spawn_scoped(scope, work);
+            }
+        });
+        done.into_iter()
+            .flat_map(|slot| {
+                slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                    vec![RowOut::Failed { number: 0, problems: vec!["internal error in a worker thread".into()] }]
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.map(|h| h.join()) {
-                    Ok(Ok(results)) => results,
-                    _ => vec![RowOut::Failed { number: 0, problems: vec!["internal error in a worker thread".into()] }],
-                })
-                .collect()
-        })
+            })
+            .collect()
     }
 
-    /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
-    fn evaluate_rows(&self, rows: &[RowIn]) -> Vec<RowOut> {
+    /// A session and explanation writer: one left by an earlier chunk, or a new one.
+    fn take_worker(&self) -> Worker<'p> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut worker = idle.unwrap_or_else(|| {
+        idle.unwrap_or_else(|| {
             let mut session = Session::new(self.program, Vec::new()).with_indexes(self.indexes);
             if let Some(date) = self.options.as_of {
                 session = session.with_as_of(date);
@@ -414,13 +434,19 @@ impl Run<'_> {
                 trace: explain::TraceWriter::new(self.program, self.sites),
             };
             Worker { session, explainer }
-        });
-        let Worker { session, explainer } = &mut worker;
-        let results = rows.iter().map(|row| self.evaluate(row, session, explainer)).collect();
+        })
+    }
+
+    fn give_back(&self, worker: Worker<'p>) {
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(worker);
         }
-        results
+    }
+
+    /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
+    fn evaluate_rows(&self, worker: &mut Worker<'_>, rows: &[RowIn]) -> Vec<RowOut> {
+        let Worker { session, explainer } = worker;
+        rows.iter().map(|row| self.evaluate(row, session, explainer)).collect()
     }
 
     fn evaluate(&self, row: &RowIn, session: &mut Session<'_>, explainer: &mut Explainer<'_>) -> RowOut {
