@@ -5,7 +5,10 @@
 //! reasons as a tree, each with its value and where it came from. [`explain_json`] renders it
 //! as versioned JSON (`covenant.explanation/1`) for storage and other programs: every step
 //! with its kind, value (money and decimals as strings), type, source location and children.
-//! Both layouts are specified in `spec/explanations.md`.
+//! Both layouts are specified in `spec/explanations.md`. [`explain_texts`] renders the
+//! explanations of one evaluation (a batch row) as one text. A compact trace
+//! (`covenant.trace/1`, module `trace`) stores every row's explanations of a batch in a few
+//! kilobytes a row and reads back into the same [`Step`] trees.
 //!
 //! Rendering is deterministic: no hash-map iteration, no colours, no clock. Source text is
 //! only read through the [`SourceMap`]; a span whose file is unknown renders without a
