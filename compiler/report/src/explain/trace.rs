@@ -340,8 +340,8 @@ impl<'s> TraceWriter<'s> {
         }
     }
 
-    /// Starts a row: the decisions evaluated with this tracer until [`finish_row`]
-    /// (TraceWriter::finish_row) make up its trace.
+    /// Starts a row: the decisions evaluated with this tracer until
+    /// [`finish_row`](TraceWriter::finish_row) make up its trace.
     /// A row that failed is never finished: starting the next one forgets it.
     pub fn start_row(&mut self) {
         self.out.clear();
