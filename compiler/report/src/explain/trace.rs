@@ -292,9 +292,9 @@ struct KnownSite {
 /// Records rows' explanations straight into traces, as the evaluator reports its steps: a
 /// [`Tracer`] that builds no tree. One per worker, sharing the run's [`TraceSites`].
 ///
-/// Steps are written in post-order (each step after its children, with their number), so a
-/// step can be written as soon as the evaluator closes it; a frame per open step counts its
-/// children so far.
+/// Steps are written in post-order (each step after its children; its site gives how many),
+/// so a step can be written as soon as the evaluator closes it; a frame per open step counts
+/// its children so far.
 pub struct TraceWriter<'s> {
     program: &'s Program,
     sites: &'s TraceSites,
