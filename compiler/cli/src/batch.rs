@@ -25,6 +25,9 @@ use std::time::Instant;
 const CHUNK_ROWS: usize = 8_192;
 /// With explanations a row's results can be large (thousands of steps), so chunks are small.
 const CHUNK_ROWS_EXPLAINED: usize = 32;
+/// A compact trace is a few kilobytes a row: chunks of this size keep both cores busy and
+/// a few megabytes in flight.
+const CHUNK_ROWS_COMPACT: usize = 512;
 /// Pieces a chunk is cut into for each worker thread (see `Run::evaluate_chunk`).
 const PIECES_PER_WORKER: usize = 4;
 /// Worker stacks: explanation trees are walked recursively, and evaluation may nest deeply.
@@ -192,7 +195,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let sites = explain::TraceSites::new();
     let trace = (options.explain == Explain::Compact).then(|| Trace {
         sites: &sites,
-        rules: rules_hash(program),
+        rules: covenant_driver::receipt::rules_hash(program),
         defined: Vec::new(),
     });
     let mut writer = Writer::new(sink, output_format, program, decisions, options.explain, trace);
@@ -261,7 +264,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             let chunk_rows = match options.explain {
                 Explain::Off => CHUNK_ROWS,
                 Explain::Full => CHUNK_ROWS_EXPLAINED,
-                Explain::Compact => 512,
+                Explain::Compact => CHUNK_ROWS_COMPACT,
             };
             let mut chunk = Vec::with_capacity(chunk_rows);
             while chunk.len() < chunk_rows {
@@ -547,10 +550,6 @@ struct Trace<'s> {
     sites: &'s explain::TraceSites,
     rules: String,
     defined: Vec<bool>,
-}
-
-fn rules_hash(program: &Program) -> String {
-    covenant_driver::receipt::rules_hash(program)
 }
 
 /// Writes output rows: CSV with a `row` column then one column per decision, or JSON Lines.
