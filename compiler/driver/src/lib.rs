@@ -295,6 +295,42 @@ mod tests {
                 }
             }
             assert_eq!(compared, 13 * 3 * 8);
+            // c: 21 atoms (10 points and the intervals around them); s: 3; h: 5 (5, 10).
+            assert_eq!(indexes.grid_size(table), Some(21 * 3 * 5), "hit {hit}");
         }
+    }
+
+    /// A `hit unique` table whose rows overlap for some keys (error E0411 when checked; the
+    /// evaluator still refuses such a lookup at run time): the grid marks those keys, and the
+    /// lookup reports the same two rows as a scan.
+    #[test]
+    fn grid_lookups_report_overlapping_rows_as_a_scan_does() {
+        let text = "enum Band { Low, Mid, High }\n\
+                    table t(b: Band, n: Int, flag: Bool) -> Int hit unique {\n\
+                      Low, under 10, _ => 1\n  Low, 5 to 20, true => 2\n  Mid | High, _, false => 3\n\
+                      High, at least 3, _ => 4\n  _, over 20, _ => none \"too many\"\n}\n\
+                    input b: Band\ninput n: Int\ninput flag: Bool\n\
+                    decision d: Int = t(b, n, flag) otherwise -1\n";
+        let compilation = super::compile_text("grid.cov", text);
+        assert!(compilation.diagnostics.iter().any(|d| d.code == "E0411"), "{:?}", compilation.diagnostics);
+        let program = &compilation.program;
+        let indexes = Indexes::build(program);
+        assert!(indexes.grid_size(covenant_ir::TableId(0)).is_some(), "the table has a grid");
+        let decision = program.find_decision("d").expect("decision d");
+        let mut errors = 0;
+        for b in 0..3u32 {
+            for n in [-1, 0, 3, 4, 5, 9, 10, 15, 20, 21, 99] {
+                for flag in [false, true] {
+                    let inputs = vec![Value::Enum(b), Value::Num(Decimal::from(n)), Value::Bool(flag)];
+                    let scanned = Session::new(program, inputs.clone()).decision(decision, &mut NoTrace);
+                    let indexed = Session::new(program, inputs).with_indexes(&indexes).decision(decision, &mut NoTrace);
+                    assert_eq!(scanned, indexed, "b = {b}, n = {n}, flag = {flag}");
+                    errors += usize::from(indexed.is_err());
+                }
+            }
+        }
+        // Two rows match for Low with 5 ≤ n < 10 and flag (n = 5, 9), High with n ≥ 3 and
+        // not flag (9 values of n), and Mid or High with n > 20 and flag or not (2 more each).
+        assert_eq!(errors, 2 + 9 + 2 + 2, "overlapping keys found");
     }
 }

@@ -8,7 +8,15 @@
 //! lookup finds its atom (an array index, or a binary search for numbers) and tests only those
 //! rows, fully, with `Key::matches`, so hit policies and results are exactly those of a scan.
 //! Tables whose columns would not narrow the search (every row `_`) are scanned.
+//!
+//! A small table also gets a *grid*: the row selected for every combination of atoms, one
+//! per column, computed once with the same selection as a scan. A lookup then finds each
+//! key's atom and reads the row, testing no key at all. A combination that a `hit unique`
+//! table matches twice is marked in the grid and looked up by scanning, so the error is
+//! the scan's. Grids are built only while the work to build one (combinations times rows)
+//! stays small, so a large table keeps its candidate index.
 
+use crate::ops::{Selected, select_among};
 use covenant_ir::{Key, KeyAlt, Program, TableDef, TableId, Ty, Value};
 use rust_decimal::Decimal;
 
@@ -16,7 +24,31 @@ use rust_decimal::Decimal;
 #[derive(Debug, Default)]
 pub struct Indexes {
     tables: Vec<Option<TableIndex>>,
+    grids: Vec<Option<Grid>>,
 }
+
+/// What a lookup in a grid found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GridHit {
+    /// The row selected (`None`: no row matches).
+    Row(Option<usize>),
+    /// The grid cannot say (two rows of a `hit unique` table match): scan.
+    Scan,
+}
+
+/// The selected row for every combination of column atoms (see the module documentation).
+#[derive(Debug)]
+struct Grid {
+    /// Per column: how its value becomes an atom, and the stride of its atoms in `cells`.
+    columns: Vec<(Atoms, usize)>,
+    /// Per combination of atoms: a row, [`NO_ROW`] or [`SCAN`].
+    cells: Vec<u32>,
+}
+
+const NO_ROW: u32 = u32::MAX;
+const SCAN: u32 = u32::MAX - 1;
+/// A grid is built only when combinations × rows stays under this (key tests at build time).
+const MAX_GRID_WORK: usize = 1 << 20;
 
 #[derive(Debug)]
 struct TableIndex {
@@ -28,9 +60,11 @@ struct TableIndex {
 
 #[derive(Debug)]
 enum Atoms {
-    /// One atom per variant index.
-    Enum,
+    /// One atom per variant index (this many variants).
+    Enum(u32),
     Bool,
+    /// Every row accepts any value (`_`): one atom.
+    Any,
     /// Sorted distinct points; atom `2i` is the interval just below `points[i]`, atom `2i + 1`
     /// the point itself, and atom `2n` the interval above the last point.
     Number(Vec<Decimal>),
@@ -41,23 +75,98 @@ const MIN_NARROWING: usize = 4;
 
 impl Indexes {
     pub fn build(program: &Program) -> Indexes {
-        Indexes { tables: program.tables.iter().map(|t| best_index(program, t)).collect() }
+        Indexes {
+            tables: program.tables.iter().map(|t| best_index(program, t)).collect(),
+            grids: program.tables.iter().map(|t| grid(program, t)).collect(),
+        }
+    }
+
+    /// How many combinations of key atoms the table's grid holds, when it has one (see the
+    /// module documentation).
+    pub fn grid_size(&self, table: TableId) -> Option<usize> {
+        Some(self.grids.get(table.index())?.as_ref()?.cells.len())
+    }
+
+    /// The row a lookup with these key values selects, read from the table's grid; `None`
+    /// when the table has no grid or a value has no atom (then look the row up otherwise).
+    pub(crate) fn grid_row(&self, table: TableId, keys: &[Value]) -> Option<GridHit> {
+        let grid = self.grids.get(table.index())?.as_ref()?;
+        if keys.len() != grid.columns.len() {
+            return None;
+        }
+        let mut cell = 0;
+        for ((atoms, stride), value) in grid.columns.iter().zip(keys) {
+            cell += atom(atoms, value)? * stride;
+        }
+        Some(match *grid.cells.get(cell)? {
+            NO_ROW => GridHit::Row(None),
+            SCAN => GridHit::Scan,
+            row => GridHit::Row(Some(row as usize)),
+        })
     }
 
     /// The rows to test for these key values, or `None` to test every row.
     pub fn candidates(&self, table: TableId, keys: &[Value]) -> Option<&[u32]> {
         let index = self.tables.get(table.index())?.as_ref()?;
-        let atom = match (&index.atoms, keys.get(index.column)?) {
-            (Atoms::Enum, Value::Enum(i)) => *i as usize,
-            (Atoms::Bool, Value::Bool(b)) => usize::from(*b),
-            (Atoms::Number(points), Value::Num(x)) => match points.binary_search(x) {
-                Ok(i) => 2 * i + 1,
-                Err(i) => 2 * i,
-            },
-            _ => return None,
-        };
-        index.rows.get(atom).map(Vec::as_slice)
+        index.rows.get(atom(&index.atoms, keys.get(index.column)?)?).map(Vec::as_slice)
     }
+}
+
+/// The atom a key value falls in (`None`: a value of another type, or a variant out of range).
+fn atom(atoms: &Atoms, value: &Value) -> Option<usize> {
+    match (atoms, value) {
+        (Atoms::Enum(count), Value::Enum(i)) => (*i < *count).then_some(*i as usize),
+        (Atoms::Bool, Value::Bool(b)) => Some(usize::from(*b)),
+        (Atoms::Number(points), Value::Num(x)) => Some(match points.binary_search(x) {
+            Ok(i) => 2 * i + 1,
+            Err(i) => 2 * i,
+        }),
+        (Atoms::Any, _) => Some(0),
+        _ => None,
+    }
+}
+
+/// The grid of a table, when it is small enough to build (see [`MAX_GRID_WORK`]).
+fn grid(program: &Program, table: &TableDef) -> Option<Grid> {
+    let n = table.columns.len();
+    if table.rows.iter().any(|row| row.keys.len() != n) {
+        return None;
+    }
+    let mut columns = Vec::with_capacity(n);
+    let mut representatives = Vec::with_capacity(n);
+    for column in 0..n {
+        let (atoms, values) = if table.rows.iter().all(|row| matches!(row.keys[column], Key::Any)) {
+            // Any value will do: no row looks at it.
+            (Atoms::Any, vec![Value::Bool(false)])
+        } else {
+            column_atoms(program, table, column)?
+        };
+        columns.push(atoms);
+        representatives.push(values);
+    }
+    // Strides: the last column varies fastest.
+    let mut strides = vec![0; n];
+    let mut size = 1usize;
+    for column in (0..n).rev() {
+        strides[column] = size;
+        size = size.checked_mul(representatives[column].len())?;
+    }
+    if size.checked_mul(table.rows.len().max(1))? > MAX_GRID_WORK {
+        return None;
+    }
+    let mut cells = Vec::with_capacity(size);
+    let mut keys: Vec<Value> = representatives.iter().map(|values| values[0].clone()).collect();
+    for cell in 0..size {
+        for column in 0..n {
+            keys[column] = representatives[column][(cell / strides[column]) % representatives[column].len()].clone();
+        }
+        cells.push(match select_among(table, 0..table.rows.len(), &keys).ok()? {
+            Selected::Row(None) => NO_ROW,
+            Selected::Row(Some(row)) => u32::try_from(row).ok().filter(|&r| r < SCAN)?,
+            Selected::Two(..) => SCAN,
+        });
+    }
+    Some(Grid { columns: columns.into_iter().zip(strides).collect(), cells })
 }
 
 fn best_index(program: &Program, table: &TableDef) -> Option<TableIndex> {
@@ -78,11 +187,12 @@ fn best_index(program: &Program, table: &TableDef) -> Option<TableIndex> {
         })
 }
 
-fn column_index(program: &Program, table: &TableDef, column: usize) -> Option<TableIndex> {
-    let (atoms, representatives): (Atoms, Vec<Value>) = match &table.columns[column].1 {
+/// A column's atoms, and one value inside each atom, in atom order.
+fn column_atoms(program: &Program, table: &TableDef, column: usize) -> Option<(Atoms, Vec<Value>)> {
+    Some(match &table.columns.get(column)?.1 {
         Ty::Enum(id) => {
-            let count = program.enums.get(id.0 as usize)?.variants.len() as u32;
-            (Atoms::Enum, (0..count).map(Value::Enum).collect())
+            let count = u32::try_from(program.enums.get(id.0 as usize)?.variants.len()).ok()?;
+            (Atoms::Enum(count), (0..count).map(Value::Enum).collect())
         }
         Ty::Bool => (Atoms::Bool, vec![Value::Bool(false), Value::Bool(true)]),
         Ty::Num(_) => {
@@ -91,7 +201,11 @@ fn column_index(program: &Program, table: &TableDef, column: usize) -> Option<Ta
             (Atoms::Number(points), representatives)
         }
         _ => return None,
-    };
+    })
+}
+
+fn column_index(program: &Program, table: &TableDef, column: usize) -> Option<TableIndex> {
+    let (atoms, representatives) = column_atoms(program, table, column)?;
     let rows = representatives
         .iter()
         .map(|value| {

@@ -1,10 +1,11 @@
-//! Pure operations on values: ordering, exact duration conversion, table key matching.
+//! Pure operations on values: ordering, exact duration conversion, table key matching and
+//! row selection.
 //!
 //! These functions know nothing about spans or tracing; the session turns their failures
 //! into located [`crate::EvalError`]s.
 
 use covenant_ir::types::CalendarUnit;
-use covenant_ir::{Duration, Key, Unit, Value};
+use covenant_ir::{Duration, HitPolicy, Key, Span, TableDef, Unit, Value};
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 
@@ -107,6 +108,61 @@ fn gcd(mut a: u128, mut b: u128) -> u128 {
 /// Whether a row key matches a key value (the rule itself lives in `covenant_ir::Key`).
 pub(crate) fn key_matches(key: &Key, value: &Value) -> Result<bool, String> {
     key.matches(value)
+}
+
+/// What testing a table's rows found under its hit policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Selected {
+    /// The row selected (`None`: no row matches).
+    Row(Option<usize>),
+    /// Two rows of a `hit unique` table match (the first two found).
+    Two(usize, usize),
+}
+
+/// Tests `rows` (in row order) against the key values under the table's hit policy: the one
+/// definition of row selection, used by lookups and to build table indexes. `Err` is an
+/// internal error (a malformed row), with where it is.
+pub(crate) fn select_among(
+    table: &TableDef,
+    rows: impl Iterator<Item = usize>,
+    keys: &[Value],
+) -> Result<Selected, (Span, String)> {
+    let mut matched: Option<usize> = None;
+    for i in rows {
+        let Some(row) = table.rows.get(i) else {
+            return Err((table.span, "a table index names a row that does not exist".to_string()));
+        };
+        if row.keys.len() != keys.len() {
+            let message = format!(
+                "row {} of table `{}` has {} keys for {} columns",
+                i + 1,
+                table.name,
+                row.keys.len(),
+                keys.len()
+            );
+            return Err((row.span, message));
+        }
+        let mut hit = true;
+        for (key, value) in row.keys.iter().zip(keys) {
+            if !key_matches(key, value).map_err(|m| (row.span, m))? {
+                hit = false;
+                break;
+            }
+        }
+        if !hit {
+            continue;
+        }
+        // The `otherwise` row (always last) applies only when no other row does.
+        if row.otherwise && matched.is_some() {
+            continue;
+        }
+        match (table.hit, matched) {
+            (HitPolicy::First, _) => return Ok(Selected::Row(Some(i))),
+            (HitPolicy::Unique, None) => matched = Some(i),
+            (HitPolicy::Unique, Some(first)) => return Ok(Selected::Two(first, i)),
+        }
+    }
+    Ok(Selected::Row(matched))
 }
 
 #[cfg(test)]

@@ -41,14 +41,13 @@
 //! buffers from row to row.
 
 use crate::error::{EvalError, code};
-use crate::index::Indexes;
-use crate::ops;
+use crate::index::{GridHit, Indexes};
+use crate::ops::{self, Selected};
 use crate::trace::{Arg, Branch, NoTrace, Operand, Step, StepKind, Tracer, Typed};
 use covenant_ir::value::display;
 use covenant_ir::{
-    AggOp, BinOp, Builtin, Cell, Date, DecisionDef, DecisionId, Duration, HitPolicy, InputId, LocalId, MatchArm, Node,
-    NodeId, NodeKind, ParamId, Program, RoundMode, RuleArm, Span, SplitId, TableDef, TableId, Ty, UnOp, Value,
-    VersionArm,
+    AggOp, BinOp, Builtin, Cell, Date, DecisionDef, DecisionId, Duration, InputId, LocalId, MatchArm, Node, NodeId,
+    NodeKind, ParamId, Program, RoundMode, RuleArm, Span, SplitId, TableDef, TableId, Ty, UnOp, Value, VersionArm,
 };
 use rust_decimal::Decimal;
 use std::cell::RefCell;
@@ -562,6 +561,18 @@ impl<'p> Session<'p> {
         tracer: &mut T,
         detail: &mut Detail,
     ) -> Res {
+        // A call on one local (`item_points(r)`) is first looked up in the memo with the
+        // local in place: a repeat then copies no argument.
+        if !T::ENABLED
+            && let [arg] = args
+            && let Some(NodeKind::Local(local)) = self.program.nodes.get(arg.index()).map(|n| &n.kind)
+            && self.depth < MAX_EXPR_DEPTH
+            && let Some(arg) = frame.get(local.index())
+            && let Some(value) =
+                self.remembered(memo_hash(id, std::slice::from_ref(arg)), id, std::slice::from_ref(arg))
+        {
+            return Ok(value);
+        }
         // The arguments go straight into the callee's frame (a reused one).
         let mut values = if args.is_empty() { Vec::new() } else { self.spare_frames.pop().unwrap_or_default() };
         for &arg in args {
@@ -1048,7 +1059,10 @@ impl<'p> Session<'p> {
             return Err(internal(site, format!("decision `{}` asks for {size} local slots", def.name)));
         }
         let mut frame = args;
-        frame.resize(size, self.unbound.clone());
+        // Cloning the placeholder touches a reference count: only when a slot needs it.
+        if frame.len() < size {
+            frame.resize(size, self.unbound.clone());
+        }
         Ok(frame)
     }
 
@@ -1064,25 +1078,16 @@ impl<'p> Session<'p> {
     ) -> Res<(Value, bool)> {
         let (calls, depth) = (self.calls, self.depth);
         let hash = memo_hash(id, &args);
-        let known = self.memo.find(hash, id, &args);
-        if let Some(entry) = known
-            && (!T::ENABLED || !tracer.expand_repeats())
+        if (!T::ENABLED || !tracer.expand_repeats())
+            && let Some(value) = self.remembered(hash, id, &args)
         {
-            let (need_calls, need_depth) = entry.needs;
-            // Only where evaluating it again would stay within the limits (else it is
-            // evaluated, and fails as it always would).
-            if calls.saturating_add(need_calls) <= MAX_CALL_DEPTH && depth.saturating_add(need_depth) <= MAX_EXPR_DEPTH
-            {
-                let value = entry.value.clone();
-                self.peak_calls = self.peak_calls.max(calls + need_calls);
-                self.peak_depth = self.peak_depth.max(depth + need_depth);
-                self.recycle(args);
-                return Ok((value, true));
-            }
+            self.recycle(args);
+            return Ok((value, true));
         }
+        let known = self.memo.find(hash, id, &args).is_some();
         // The arguments are kept before the call: the callee may reuse their slots. A call
         // run again only to show its steps is remembered already.
-        let stashed = if known.is_some() { None } else { self.memo.stash(&args) };
+        let stashed = if known { None } else { self.memo.stash(&args) };
         let peaks = (self.peak_calls, self.peak_depth);
         (self.peak_calls, self.peak_depth) = (calls, depth);
         let result = self.call(id, args, site, tracer);
@@ -1094,6 +1099,21 @@ impl<'p> Session<'p> {
             self.memo.insert(hash, id, start, MemoResult { value: value.clone(), needs });
         }
         Ok((value, false))
+    }
+
+    /// The remembered result of a call with these arguments, where evaluating it again would
+    /// stay within the nesting limits (else it is evaluated, and fails as it always would).
+    fn remembered(&mut self, hash: u64, id: DecisionId, args: &[Value]) -> Option<Value> {
+        let (calls, depth) = (self.calls, self.depth);
+        let entry = self.memo.find(hash, id, args)?;
+        let (need_calls, need_depth) = entry.needs;
+        if calls.saturating_add(need_calls) > MAX_CALL_DEPTH || depth.saturating_add(need_depth) > MAX_EXPR_DEPTH {
+            return None;
+        }
+        let value = entry.value.clone();
+        self.peak_calls = self.peak_calls.max(calls + need_calls);
+        self.peak_depth = self.peak_depth.max(depth + need_depth);
+        Some(value)
     }
 
     /// Keeps a frame for the next call (emptied; a bounded number of them).
@@ -1127,28 +1147,25 @@ impl<'p> Session<'p> {
     }
 
     /// Looks a node up and applies the depth guard.
+    #[inline(always)]
     fn enter_node(&self, id: NodeId) -> Res<At<'p>> {
         let node = self.node(id, Span::default())?;
         if self.depth >= MAX_EXPR_DEPTH {
-            let span = node.origin.span;
-            return Err(Box::new(
-                EvalError::new(
-                    code::TOO_DEEP,
-                    format!("expression nested too deeply (more than {MAX_EXPR_DEPTH} levels)"),
-                    span,
-                )
-                .with_label(span, "the evaluator gave up here")
-                .with_note("split the expression into named decisions or `let` bindings"),
-            ));
+            return Err(too_deep(node.origin.span));
         }
         Ok(At { id, node })
     }
 
+    #[inline(always)]
     fn node(&self, id: NodeId, at: Span) -> Res<&'p Node> {
         let program = self.program;
-        program.nodes.get(id.index()).ok_or_else(|| internal(at, format!("node #{} does not exist", id.0)))
+        match program.nodes.get(id.index()) {
+            Some(node) => Ok(node),
+            None => Err(missing_node(id, at)),
+        }
     }
 
+    #[inline(always)]
     pub(crate) fn at(&self, id: NodeId, from: Span) -> Res<At<'p>> {
         Ok(At { id, node: self.node(id, from)? })
     }
@@ -1495,49 +1512,22 @@ impl<'p> Session<'p> {
                 return Err(self.no_value(reason, self.at(arg, at.span())?, at, &what));
             }
         }
-        let mut matched: Option<usize> = None;
-        // With an index, only the candidate rows (in row order) can match.
-        let candidates = self.indexes.and_then(|ix| ix.candidates(id, keys));
-        let all = 0..table.rows.len();
-        let order: &mut dyn Iterator<Item = usize> = match candidates {
-            Some(rows) => &mut rows.iter().map(|&r| r as usize),
-            None => &mut all.clone(),
-        };
-        for i in order {
-            let Some(row) = table.rows.get(i) else {
-                return Err(internal(table.span, "a table index names a row that does not exist"));
-            };
-            if row.keys.len() != keys.len() {
-                let message = format!(
-                    "row {} of table `{}` has {} keys for {} columns",
-                    i + 1,
-                    table.name,
-                    row.keys.len(),
-                    keys.len()
-                );
-                return Err(internal(row.span, message));
-            }
-            let mut hit = true;
-            for (key, value) in row.keys.iter().zip(keys) {
-                if !ops::key_matches(key, value).map_err(|m| internal(row.span, m))? {
-                    hit = false;
-                    break;
-                }
-            }
-            if !hit {
-                continue;
-            }
-            // The `otherwise` row (always last) applies only when no other row does.
-            if row.otherwise && matched.is_some() {
-                continue;
-            }
-            match (table.hit, matched) {
-                (HitPolicy::First, _) => return Ok((table, Some(i))),
-                (HitPolicy::Unique, None) => matched = Some(i),
-                (HitPolicy::Unique, Some(first)) => return Err(self.two_rows(at, table, (first, i), keys)),
-            }
+        let indexes = self.indexes;
+        if let Some(GridHit::Row(row)) = indexes.and_then(|ix| ix.grid_row(id, keys))
+            && row.is_none_or(|i| i < table.rows.len())
+        {
+            return Ok((table, row));
         }
-        Ok((table, matched))
+        // With an index, only the candidate rows (in row order) can match.
+        let selected = match indexes.and_then(|ix| ix.candidates(id, keys)) {
+            Some(rows) => ops::select_among(table, rows.iter().map(|&r| r as usize), keys),
+            None => ops::select_among(table, 0..table.rows.len(), keys),
+        };
+        match selected {
+            Ok(Selected::Row(row)) => Ok((table, row)),
+            Ok(Selected::Two(first, second)) => Err(self.two_rows(at, table, (first, second), keys)),
+            Err((span, message)) => Err(internal(span, message)),
+        }
     }
 
     fn two_rows(
@@ -2016,6 +2006,29 @@ fn pro_rata(x: Decimal, low: Decimal, high: Decimal) -> Option<Decimal> {
 
 fn internal(span: Span, what: impl std::fmt::Display) -> Box<EvalError> {
     Box::new(EvalError::internal(span, what))
+}
+
+// The error paths of the node lookup are kept out of line so that the lookup itself, done
+// for every node evaluated, is inlined and small.
+
+#[cold]
+#[inline(never)]
+fn missing_node(id: NodeId, at: Span) -> Box<EvalError> {
+    internal(at, format!("node #{} does not exist", id.0))
+}
+
+#[cold]
+#[inline(never)]
+fn too_deep(span: Span) -> Box<EvalError> {
+    Box::new(
+        EvalError::new(
+            code::TOO_DEEP,
+            format!("expression nested too deeply (more than {MAX_EXPR_DEPTH} levels)"),
+            span,
+        )
+        .with_label(span, "the evaluator gave up here")
+        .with_note("split the expression into named decisions or `let` bindings"),
+    )
 }
 
 fn make_date(at: At<'_>, y: Decimal, m: Decimal, d: Decimal) -> Res<Date> {
