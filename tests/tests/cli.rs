@@ -378,6 +378,75 @@ fn decision_steps(step: &serde_json::Value, out: &mut Vec<(String, String, bool,
     }
 }
 
+/// Checks that an explanation stands alone: each decision call (name and arguments) is
+/// expanded at most once in it, and a repeat shown by value is expanded earlier in it.
+/// Returns how many repeats were shown by value.
+fn assert_stands_alone(step: &serde_json::Value, what: &str) -> usize {
+    let mut steps = Vec::new();
+    decision_steps(step, &mut steps);
+    let mut repeats = 0;
+    for (i, (name, arguments, memoised, children)) in steps.iter().enumerate() {
+        let expanded_before = steps[..i].iter().any(|s| &s.0 == name && &s.1 == arguments && s.3);
+        if *children {
+            assert!(!expanded_before, "{what}: {name}{arguments} is expanded twice");
+        } else if *memoised {
+            let first = steps.iter().position(|s| &s.0 == name && &s.1 == arguments);
+            assert!(expanded_before || first == Some(i), "{what}: {name}{arguments} is not expanded before");
+            repeats += 1;
+        }
+    }
+    repeats
+}
+
+#[test]
+fn eval_explains_each_decision_on_its_own() {
+    // `moderated_budget` uses `indicative_budget`, computed just before for the first
+    // decision: it is still shown in full inside `moderated_budget`.
+    let case = "examples/suffolk-personal-budget/cases/worked-example-moderated-up-15.json";
+    let doc = run_json(&[
+        "eval",
+        ALLOCATION,
+        "--input",
+        case,
+        "--decision",
+        "indicative_budget",
+        "--decision",
+        "moderated_budget",
+        "--decision",
+        "blank_cell_items",
+        "--explain",
+        "--format",
+        "json",
+    ]);
+    let mut repeats = 0;
+    for name in ["indicative_budget", "moderated_budget", "blank_cell_items"] {
+        let step = &doc["decisions"][name]["explanation"]["step"];
+        assert_eq!(step["memoised"], false, "{name} is computed for its own explanation: {step}");
+        repeats += assert_stands_alone(step, name);
+    }
+    let mut inner = Vec::new();
+    decision_steps(&doc["decisions"]["moderated_budget"]["explanation"]["step"], &mut inner);
+    assert!(
+        inner.iter().any(|s| s.0 == "\"indicative_budget\"" && !s.2 && s.3),
+        "indicative_budget is expanded inside moderated_budget: {inner:?}"
+    );
+    // `blank_cell_items` calls `item_band(r)` and then `item_points(r)`, which calls it again.
+    assert!(repeats > 0, "repeats within a decision are shown by value");
+
+    // A payment statement: each payment's explanation stands alone too (here a payment calls
+    // a decision with parameters twice with the same arguments).
+    let contract = "examples/payment-on-results/results.cov";
+    let case = "examples/payment-on-results/cases/q4-2017-18-at-target.json";
+    let doc = run_json(&["eval", contract, "--input", case, "--explain", "--format", "json"]);
+    let payments = doc["statement"]["payments"].as_array().expect("payments");
+    assert!(payments.len() >= 2, "{doc:#}");
+    for payment in payments {
+        let explanation = &payment["explanation"];
+        assert!(explanation.is_object(), "each payment is explained: {payment:#}");
+        assert_stands_alone(explanation, &explanation["label"].to_string());
+    }
+}
+
 #[test]
 fn batch_explains_each_decision_once_per_row() {
     let dir = TempDir::new("batch-explain");

@@ -1,7 +1,7 @@
 //! Snapshot tests of explanations, as text and as JSON.
 //!
-//! Each case evaluates every root decision of a program (as `covenant eval --explain` does:
-//! one session, one `Recorder` per decision) and snapshots the text explanations and the
+//! Each case evaluates every root decision of a program as `covenant eval --explain` does
+//! (`Session::explain_decision`: each decision afresh, each step shown once) and snapshots the text explanations and the
 //! JSON explanations with the receipt. The rules hash changes whenever the IR changes, so
 //! hashes are checked in code (64 hex digits, identical when evaluated twice) and replaced
 //! by placeholders in the snapshots.
@@ -74,9 +74,8 @@ fn explain_case(rules: &str, case: &str) -> Explained {
     assert!(!roots.is_empty(), "{rules} has no root decision");
     for id in roots {
         let name = program.decision(id).name.clone();
-        let mut recorder = Recorder::new();
-        let result = session.decision(id, &mut recorder);
-        let step = recorder.finish().unwrap_or_else(|| panic!("{case}: no explanation recorded for `{name}`"));
+        let (result, step) = session.explain_decision(id);
+        let step = step.unwrap_or_else(|| panic!("{case}: no explanation recorded for `{name}`"));
         text.push_str(&format!("\n----- {name}\n"));
         text.push_str(&explain_text(program, &compilation.sources, &step));
         if !text.ends_with('\n') {

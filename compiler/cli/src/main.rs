@@ -29,7 +29,7 @@ macro_rules! out_part {
 
 use clap::{Parser, Subcommand, ValueEnum};
 use covenant_driver::{Compilation, Loader, inputs, receipt, testing};
-use covenant_eval::{NoTrace, Recorder, Session};
+use covenant_eval::{NoTrace, Session};
 use covenant_ir::{DecisionId, value};
 use covenant_report::{diagnostics, explain};
 use std::io::IsTerminal;
@@ -361,9 +361,8 @@ fn eval(
     for id in decisions {
         let def = program.decision(id);
         let outcome = if want_explanation {
-            let mut recorder = Recorder::new();
-            let result = session.decision(id, &mut recorder);
-            result.map(|v| (v, recorder.finish()))
+            let (result, step) = session.explain_decision(id);
+            result.map(|v| (v, step))
         } else {
             session.decision(id, &mut NoTrace).map(|v| (v, None))
         };

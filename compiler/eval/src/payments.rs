@@ -158,7 +158,10 @@ impl<'p> Session<'p> {
         for index in 0..program.payments.len() {
             let id = PaymentId(index as u32);
             let (outcome, explanation) = if explain {
-                let mut recorder = Recorder::new();
+                // Each line's explanation stands alone: every step it depends on is computed
+                // again for it, and shown once in it (a repeat is shown by value).
+                self.start_over();
+                let mut recorder = Recorder::with_limit(0);
                 let outcome = self.payment(id, &mut recorder);
                 (outcome, recorder.finish())
             } else {

@@ -43,7 +43,7 @@
 use crate::error::{EvalError, code};
 use crate::index::{GridHit, Indexes};
 use crate::ops::{self, Selected};
-use crate::trace::{Arg, Branch, NoTrace, Operand, Step, StepKind, Tracer, Typed};
+use crate::trace::{Arg, Branch, NoTrace, Operand, Recorder, Step, StepKind, Tracer, Typed};
 use covenant_ir::value::display;
 use covenant_ir::{
     AggOp, BinOp, Builtin, Cell, Date, DecisionDef, DecisionId, Duration, InputId, LocalId, MatchArm, Node, NodeId,
@@ -179,6 +179,13 @@ impl<'p> Session<'p> {
         self.computing_as_of = false;
         self.scratch.clear();
         self.memo.clear();
+    }
+
+    /// Forgets every value computed so far (decisions, params, calls remembered), keeping
+    /// the inputs: the next evaluation computes, and so can explain, every step itself.
+    pub fn start_over(&mut self) {
+        let inputs = std::mem::take(&mut self.inputs);
+        self.reset(inputs);
     }
 
     /// Looks rows up through prebuilt indexes (see [`Indexes`]) instead of scanning tables.
@@ -362,6 +369,16 @@ impl<'p> Session<'p> {
             }
         }
         result.map(|(value, _)| value).map_err(|e| *e)
+    }
+
+    /// Evaluates a decision afresh and records its explanation, which then stands alone:
+    /// every step it depends on is computed again for it and shown once in it (a repeat is
+    /// shown by value and marked memoised). What `covenant eval --explain` shows.
+    pub fn explain_decision(&mut self, id: DecisionId) -> (Result<Value, EvalError>, Option<Step>) {
+        self.start_over();
+        let mut recorder = Recorder::with_limit(0);
+        let result = self.decision(id, &mut recorder);
+        (result, recorder.finish())
     }
 
     // ---- the recursive path --------------------------------------------------------------
