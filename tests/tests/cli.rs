@@ -643,10 +643,15 @@ fn a_statement_period_that_ends_before_it_starts_is_an_error() {
     assert!(backwards.stderr.contains("E0513"), "{}", backwards.show());
 }
 
+/// Runs an `eval … --format json` that succeeds and returns its document, checking that it
+/// is printed exactly as `serde_json::to_string_pretty` prints it.
 fn run_json(args: &[&str]) -> serde_json::Value {
     let done = run(args);
     assert_eq!(done.code, 0, "{}", done.show());
-    serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", done.show()))
+    let doc = serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", done.show()));
+    let pretty = serde_json::to_string_pretty(&doc).expect("serialisable") + "\n";
+    assert!(done.stdout == pretty, "not printed as serde_json prints it:\n{}", done.show());
+    doc
 }
 
 /// Runs `batch` on `cohort` with `--explain=LAYOUT` (or without explanations for `None`) and

@@ -11,7 +11,7 @@ use covenant_driver::{Compilation, inputs};
 use covenant_eval::payments::{PaymentStatus, Statement};
 use covenant_eval::{NoTrace, Recorder, Session};
 use covenant_ir::Value;
-use covenant_report::explain::{STATEMENT_SCHEMA, explain_text, statement_json, statement_text};
+use covenant_report::explain::{STATEMENT_SCHEMA, explain_text, statement_json, statement_json_text, statement_text};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -90,6 +90,14 @@ fn statements_are_snapshotted_as_text_and_json() {
         assert_eq!(json["conserved"], true);
         json.as_object_mut().expect("an object").remove("receipt");
         let explained_text = statement_text(program, &compilation.sources, &explained);
+        // The text written without building the value is that value's compact text.
+        for statement in [&plain, &explained] {
+            assert_eq!(
+                statement_json_text(program, &compilation.sources, statement),
+                statement_json(program, &compilation.sources, statement).to_string(),
+                "{name}"
+            );
+        }
         insta::with_settings!({
             snapshot_path => "snapshots/contracts",
             prepend_module_to_snapshot => false,

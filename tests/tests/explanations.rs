@@ -10,7 +10,7 @@ mod common;
 
 use covenant_driver::{Compilation, inputs, receipt};
 use covenant_eval::{Recorder, Session};
-use covenant_report::explain::{explain_json, explain_text, explain_texts};
+use covenant_report::explain::{explain_json, explain_json_text, explain_text, explain_texts};
 use serde_json::Value as J;
 
 /// Cases from the two worked examples: the rules, the case, and the decisions whose JSON
@@ -87,7 +87,10 @@ fn explain_case(rules: &str, case: &str) -> Explained {
             text.push_str(&format!("error: {error}\n"));
             entry.insert("error".into(), J::from(error.code));
         }
-        entry.insert("explanation".into(), explain_json(program, &compilation.sources, &step));
+        let json = explain_json(program, &compilation.sources, &step);
+        // What `eval --format json` writes without building the value is that value's text.
+        assert_eq!(explain_json_text(program, &compilation.sources, &step), json.to_string(), "{case}: {name}");
+        entry.insert("explanation".into(), json);
         decisions.insert(name, J::Object(entry));
     }
     let json = serde_json::json!({

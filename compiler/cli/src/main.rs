@@ -356,7 +356,9 @@ fn eval(
     if names.is_empty() && program.contract.is_some() {
         return statement(&compilation, &mut session, want_explanation, format, &receipt);
     }
-    let mut results = serde_json::Map::new();
+    // JSON: each decision's entry as compact text, in order (a name asked for twice keeps
+    // its first place and its last result, as a JSON object would).
+    let mut results: Vec<(String, String)> = Vec::new();
     let mut failed = false;
     for id in decisions {
         let def = program.decision(id);
@@ -372,10 +374,16 @@ fn eval(
                     let mut entry = serde_json::Map::new();
                     entry.insert("value".into(), value::to_json(program, &value, &def.ty));
                     entry.insert("type".into(), serde_json::Value::String(program.type_name(&def.ty)));
+                    let mut text = serde_json::Value::Object(entry).to_string();
                     if let Some(step) = &step {
-                        entry.insert("explanation".into(), explain::explain_json(program, &compilation.sources, step));
+                        // The explanation is the entry's last member, written without
+                        // building it as a value.
+                        text.pop();
+                        text.push_str(",\"explanation\":");
+                        text.push_str(&explain::explain_json_text(program, &compilation.sources, step));
+                        text.push('}');
                     }
-                    results.insert(def.name.clone(), serde_json::Value::Object(entry));
+                    keep_result(&mut results, &def.name, text);
                 } else if let Some(step) = &step {
                     out!("{}", explain::explain_text(program, &compilation.sources, step));
                 } else {
@@ -387,21 +395,50 @@ fn eval(
                 let d = error.to_diagnostic();
                 eprint!("{}", diagnostics::render(&d, &compilation.sources, color()));
                 if format == OutputFormat::Json {
-                    results.insert(
-                        def.name.clone(),
-                        serde_json::json!({ "error": diagnostics::to_json(&d, &compilation.sources) }),
-                    );
+                    let entry = serde_json::json!({ "error": diagnostics::to_json(&d, &compilation.sources) });
+                    keep_result(&mut results, &def.name, entry.to_string());
                 }
             }
         }
     }
     if format == OutputFormat::Json {
-        let out = serde_json::json!({ "decisions": results, "receipt": receipt });
-        out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        let mut document = String::from("{\"decisions\":{");
+        for (i, (name, entry)) in results.iter().enumerate() {
+            if i > 0 {
+                document.push(',');
+            }
+            document.push_str(&serde_json::Value::from(name.as_str()).to_string());
+            document.push(':');
+            document.push_str(entry);
+        }
+        document.push_str("},\"receipt\":");
+        document.push_str(&serde_json::to_string(&receipt).unwrap_or_default());
+        document.push('}');
+        print_pretty(&document);
     } else {
         print_receipt(&receipt);
     }
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// Keeps a decision's JSON entry: in place of an earlier one of the same name, else last.
+fn keep_result(results: &mut Vec<(String, String)>, name: &str, entry: String) {
+    match results.iter_mut().find(|(n, _)| n == name) {
+        Some(slot) => slot.1 = entry,
+        None => results.push((name.to_string(), entry)),
+    }
+}
+
+/// Prints a compact JSON document indented (as `serde_json::to_string_pretty` would), and a
+/// line break.
+fn print_pretty(compact: &str) {
+    use std::io::Write as _;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = covenant_ir::json::write_pretty(compact, &mut out);
+    if written.and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
 }
 
 fn print_receipt(receipt: &receipt::Receipt) {
@@ -439,11 +476,12 @@ fn statement(
         }
     }
     if format == OutputFormat::Json {
-        let out = serde_json::json!({
-            "statement": explain::statement_json(program, &compilation.sources, &statement),
-            "receipt": receipt,
-        });
-        out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        let mut document = String::from("{\"statement\":");
+        document.push_str(&explain::statement_json_text(program, &compilation.sources, &statement));
+        document.push_str(",\"receipt\":");
+        document.push_str(&serde_json::to_string(&receipt).unwrap_or_default());
+        document.push('}');
+        print_pretty(&document);
     } else {
         out!("{}", explain::statement_text(program, &compilation.sources, &statement));
         print_receipt(receipt);

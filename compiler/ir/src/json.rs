@@ -36,6 +36,70 @@ fn push_digits(text: &mut String, mut n: u64) {
     }
 }
 
+/// Writes compact JSON text (as [`JsonOut`] or `serde_json::to_string` write it) indented
+/// exactly as `serde_json::to_string_pretty` indents it (two spaces, `"key": value`, empty
+/// objects and arrays as `{}` and `[]`, no final line break), in one pass over the text: a
+/// large document is printed without building a `serde_json::Value` of it.
+pub fn write_pretty(compact: &str, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    const INDENT: &[u8] = b"  ";
+    let bytes = compact.as_bytes();
+    let mut text: Vec<u8> = Vec::with_capacity(bytes.len().min(1 << 16) + 256);
+    let mut depth = 0usize;
+    let newline = |text: &mut Vec<u8>, depth: usize| {
+        text.push(b'\n');
+        for _ in 0..depth {
+            text.extend_from_slice(INDENT);
+        }
+    };
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => {
+                // A string, escapes included, copied as it is.
+                let start = i;
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    i += if c == b'\\' { 2 } else { 1 };
+                    if c == b'"' {
+                        break;
+                    }
+                }
+                text.extend_from_slice(&bytes[start..i.min(bytes.len())]);
+                continue;
+            }
+            b'{' | b'[' => {
+                let close = if b == b'{' { b'}' } else { b']' };
+                text.push(b);
+                if bytes.get(i + 1) == Some(&close) {
+                    text.push(close);
+                    i += 1;
+                } else {
+                    depth += 1;
+                    newline(&mut text, depth);
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut text, depth);
+                text.push(b);
+            }
+            b',' => {
+                text.push(b',');
+                newline(&mut text, depth);
+            }
+            b':' => text.extend_from_slice(b": "),
+            b' ' | b'\n' | b'\r' | b'\t' => {}
+            _ => text.push(b),
+        }
+        i += 1;
+        if text.len() >= 1 << 16 {
+            out.write_all(&text)?;
+            text.clear();
+        }
+    }
+    out.write_all(&text)
+}
+
 /// A JSON document being written. Commas are placed by the writer: call [`key`](JsonOut::key)
 /// before each member of an object, and write values one after another in an array.
 #[derive(Debug, Default, Clone)]
@@ -292,6 +356,30 @@ mod tests {
         assert_eq!(out.as_str(), expected.to_string());
         let reread: serde_json::Value = serde_json::from_str(out.as_str()).expect("valid JSON");
         assert_eq!(reread, expected);
+    }
+
+    /// Reindenting compact text gives serde_json's pretty text, byte for byte.
+    #[test]
+    fn pretty_text_is_serde_jsons() {
+        let tricky = "a \"quoted\" \\ {path}: [x], \n\ttab \u{1} £ ✓";
+        let documents = [
+            serde_json::json!({}),
+            serde_json::json!([]),
+            serde_json::json!("just a string, with: {braces} and [brackets]"),
+            serde_json::json!(12),
+            serde_json::json!({
+                "text": tricky,
+                tricky: [1, -2.50, null, true, false, {}, [], [[]], [{}], {"a": {}}],
+                "nested": {"list": [{"k": "v", "e": []}, "two", {"deep": {"deeper": [1, {"x": "y"}]}}]},
+                "empty key": {"": ""},
+            }),
+        ];
+        for document in documents {
+            let mut pretty = Vec::new();
+            write_pretty(&document.to_string(), &mut pretty).expect("written");
+            let expected = serde_json::to_string_pretty(&document).expect("serialisable");
+            assert_eq!(String::from_utf8(pretty).expect("UTF-8"), expected);
+        }
     }
 
     /// The word-at-a-time scan stops exactly at the first special byte, and escaping gives serde_json's text wherever the special characters fall.

@@ -111,6 +111,19 @@ pub fn statement_json(
     statement::render_json(&Ctx { program, sources, places: None }, statement)
 }
 
+/// The statement's JSON ([`statement_json`]) as compact text, written without building it as
+/// a value first (a statement explained over many cases runs to tens of megabytes).
+pub fn statement_json_text(program: &Program, sources: &SourceMap, statement: &covenant_eval::Statement) -> String {
+    statement::render_json_text(&Ctx { program, sources, places: None }, statement)
+}
+
+/// The explanation's JSON ([`explain_json`]) as compact text.
+pub fn explain_json_text(program: &Program, sources: &SourceMap, step: &Step) -> String {
+    let mut out = JsonOut::new();
+    write_explanation_json(program, sources, &JsonPlaces::new(), step, &mut out);
+    out.into_string()
+}
+
 /// What both renderers read: the program (names, types) and the sources (locations, text),
 /// and, when writing JSON for many explanations, the places already written.
 struct Ctx<'a> {

@@ -7,7 +7,9 @@
 //! the statement, with the check that what was paid out equals what was received.
 
 use super::{Ctx, json, text};
+use covenant_eval::Step;
 use covenant_eval::payments::{Comparison, Instalment, PaymentOutcome, PaymentStatus, Shortfall, Statement};
+use covenant_ir::json::JsonOut;
 use covenant_ir::{ContractDef, NumTy, PartyRef, PaymentDef, Ty, Value};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value as J, json};
@@ -392,6 +394,56 @@ pub(super) fn outcome_fields(ctx: &Ctx<'_>, outcome: &PaymentOutcome, o: &mut Ma
 }
 
 pub(super) fn render_json(ctx: &Ctx<'_>, statement: &Statement) -> J {
+    render_json_with(ctx, statement, true)
+}
+
+/// The statement's JSON as compact text, byte for byte `render_json`'s value written by
+/// `serde_json::to_string`, with each explanation written straight into the text: a statement
+/// explained over thousands of cases is never held as a `serde_json::Value`.
+pub(super) fn render_json_text(ctx: &Ctx<'_>, statement: &Statement) -> String {
+    let skeleton = render_json_with(ctx, statement, false);
+    let J::Object(members) = &skeleton else { return skeleton.to_string() };
+    let mut text = String::from("{");
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&J::from(key.as_str()).to_string());
+        text.push(':');
+        match (key.as_str(), value) {
+            ("payments", J::Array(payments)) => {
+                text.push('[');
+                for (j, (payment, line)) in payments.iter().zip(&statement.lines).enumerate() {
+                    if j > 0 {
+                        text.push(',');
+                    }
+                    push_with_explanation(ctx, &payment.to_string(), line.explanation.as_ref(), &mut text);
+                }
+                text.push(']');
+            }
+            _ => text.push_str(&value.to_string()),
+        }
+    }
+    text.push('}');
+    text
+}
+
+/// A payment object's compact text with its explanation added as the last member, as
+/// `render_json_with` inserts it.
+fn push_with_explanation(ctx: &Ctx<'_>, object: &str, explanation: Option<&Step>, text: &mut String) {
+    let (Some(step), Some(open)) = (explanation, object.strip_suffix('}')) else {
+        text.push_str(object);
+        return;
+    };
+    text.push_str(open);
+    text.push_str(if open == "{" { "\"explanation\":" } else { ",\"explanation\":" });
+    let mut out = JsonOut::new();
+    json::write_step(ctx, step, &mut out);
+    text.push_str(out.as_str());
+    text.push('}');
+}
+
+fn render_json_with(ctx: &Ctx<'_>, statement: &Statement, explanations: bool) -> J {
     let Some(contract) = ctx.program.contract.as_ref() else { return J::Null };
     let amount = |d: Decimal| covenant_ir::value::to_json(ctx.program, &Value::Num(d), &Ty::MONEY);
     let payments: Vec<J> = statement
@@ -409,7 +461,7 @@ pub(super) fn render_json(ctx: &Ctx<'_>, statement: &Statement) -> J {
                 }
             }
             o.insert("location".into(), def.map_or(J::Null, |d| json::location(ctx, d.name_span)));
-            if let Some(step) = &line.explanation {
+            if explanations && let Some(step) = &line.explanation {
                 o.insert("explanation".into(), json::step(ctx, step));
             }
             J::Object(o)
