@@ -601,7 +601,11 @@ impl<'p> Session<'p> {
                 }
             }
         }
-        let shown = if T::ENABLED { values.clone() } else { Vec::new() };
+        // The arguments as the step shows them, built once (named and typed).
+        let shown = match self.program.decisions.get(id.index()) {
+            Some(def) if T::ENABLED => self.named_args(def, &values),
+            _ => Vec::new(),
+        };
         let (value, memoised) = if values.is_empty() {
             self.call(id, values, at.span(), tracer)?
         } else {
@@ -623,7 +627,18 @@ impl<'p> Session<'p> {
     ) -> Res {
         let base = self.push_values(args, frame, tracer)?;
         let selected = self.select_row(at, id, args, &self.scratch[base..]);
-        let keys: Vec<Value> = if T::ENABLED { self.scratch.drain(base..).collect() } else { Vec::new() };
+        // The key values as the step shows them, named by column.
+        let keys: Vec<Arg> = match self.program.tables.get(id.index()) {
+            Some(table) if T::ENABLED => self.scratch[base..]
+                .iter()
+                .enumerate()
+                .map(|(i, value)| match table.columns.get(i) {
+                    Some((name, ty)) => Arg { name: self.name(name), value: value.clone(), ty: ty.clone() },
+                    None => Arg { name: format!("key {}", i + 1).into(), value: value.clone(), ty: Ty::Error },
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         self.scratch.truncate(base);
         let (table, row) = selected?;
         let value = match row.map(|i| &table.rows[i].cell) {
@@ -1008,7 +1023,7 @@ impl<'p> Session<'p> {
 
     // ---- calls, frames and trace steps -------------------------------------------------
 
-    fn set_decision(&self, detail: &mut Detail, id: DecisionId, shown: Vec<Value>, memoised: bool) {
+    fn set_decision(&self, detail: &mut Detail, id: DecisionId, shown: Vec<Arg>, memoised: bool) {
         *detail = self.program.decisions.get(id.index()).map(|def| self.decision_kind(def, shown, memoised));
     }
 
@@ -1024,7 +1039,11 @@ impl<'p> Session<'p> {
     }
 
     fn set_field(&self, detail: &mut Detail, record: NodeId, index: u32) {
-        *detail = Some(StepKind::Field { name: self.field_name(record, index) });
+        let name = match self.declared_field(record, index) {
+            Some(name) => self.name(name),
+            None => format!("field {index}").into(),
+        };
+        *detail = Some(StepKind::Field { name });
     }
 
     fn prepare_call(&self, id: DecisionId, args: Vec<Value>, site: Span) -> Res<Prepared> {
@@ -1308,25 +1327,20 @@ impl<'p> Session<'p> {
         self.names.borrow_mut().entry(key).or_insert_with(|| Arc::from(text)).clone()
     }
 
-    fn decision_kind(&self, def: &'p DecisionDef, args: Vec<Value>, memoised: bool) -> StepKind {
-        let args = def
-            .params
+    /// A call's arguments with the names and types of the decision's parameters.
+    fn named_args(&self, def: &'p DecisionDef, values: &[Value]) -> Vec<Arg> {
+        def.params
             .iter()
-            .zip(args)
-            .map(|((name, ty), value)| Arg { name: self.name(name), value, ty: ty.clone() })
-            .collect();
+            .zip(values)
+            .map(|((name, ty), value)| Arg { name: self.name(name), value: value.clone(), ty: ty.clone() })
+            .collect()
+    }
+
+    fn decision_kind(&self, def: &'p DecisionDef, args: Vec<Arg>, memoised: bool) -> StepKind {
         StepKind::Decision { name: self.name(&def.name), qualified: self.name(&def.qualified), args, memoised }
     }
 
-    fn set_table(&self, detail: &mut Detail, table: &'p TableDef, keys: Vec<Value>, row: Option<usize>) {
-        let keys = keys
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| match table.columns.get(i) {
-                Some((name, ty)) => Arg { name: self.name(name), value, ty: ty.clone() },
-                None => Arg { name: format!("key {}", i + 1).into(), value, ty: Ty::Error },
-            })
-            .collect();
+    fn set_table(&self, detail: &mut Detail, table: &'p TableDef, keys: Vec<Arg>, row: Option<usize>) {
         *detail = Some(StepKind::Table {
             name: self.name(&table.name),
             qualified: self.name(&table.qualified),
@@ -1398,14 +1412,18 @@ impl<'p> Session<'p> {
     }
 
     fn field_name(&self, record: NodeId, index: u32) -> String {
+        self.declared_field(record, index).map_or_else(|| format!("field {index}"), str::to_string)
+    }
+
+    /// The declared name of a field of the record `record` evaluates to.
+    fn declared_field(&self, record: NodeId, index: u32) -> Option<&'p str> {
         let program = self.program;
-        let name = match program.nodes.get(record.index()).map(|n| &n.ty) {
+        match program.nodes.get(record.index()).map(|n| &n.ty) {
             Some(Ty::Record(rid)) => {
-                program.records.get(rid.0 as usize).and_then(|r| r.fields.get(index as usize)).map(|f| f.name.clone())
+                program.records.get(rid.0 as usize)?.fields.get(index as usize).map(|f| f.name.as_str())
             }
             _ => None,
-        };
-        name.unwrap_or_else(|| format!("field {index}"))
+        }
     }
 
     // ---- reads -------------------------------------------------------------------------
@@ -1413,7 +1431,8 @@ impl<'p> Session<'p> {
     fn read_input<T: Tracer>(&self, at: At<'p>, id: InputId, detail: &mut Detail) -> Res {
         let value = self.input(id, at.span())?;
         if T::ENABLED {
-            let name = self.label_text(at.node);
+            // An input's label is its name.
+            let name = self.label(at.id, at.node);
             *detail = Some(StepKind::Input { path: name.clone(), name });
         }
         Ok(value)
@@ -1422,7 +1441,7 @@ impl<'p> Session<'p> {
     fn read_param<T: Tracer>(&mut self, at: At<'p>, id: ParamId, detail: &mut Detail) -> Res {
         let value = self.param(id, at.span())?;
         if T::ENABLED {
-            let name = self.label_text(at.node);
+            let name = self.label(at.id, at.node);
             *detail = Some(StepKind::Param { path: name.clone(), name });
         }
         Ok(value)
@@ -1443,6 +1462,15 @@ impl<'p> Session<'p> {
     /// The input or param and field indices under a chain of field accesses, if that is what it is.
     fn path(&self, n: &'p Node) -> Option<Path> {
         let program = self.program;
+        // Most field chains in a rule start at a local: find the root before collecting.
+        let mut root = n;
+        for _ in 0..=program.nodes.len() {
+            match &root.kind {
+                NodeKind::Field { record, .. } => root = program.nodes.get(record.index())?,
+                NodeKind::Input(_) | NodeKind::Param(_) => break,
+                _ => return None,
+            }
+        }
         let mut fields = Vec::new();
         let mut cur = n;
         for _ in 0..=program.nodes.len() {
@@ -1489,10 +1517,18 @@ impl<'p> Session<'p> {
         for &(record, index) in &path.fields {
             value = self.field(value, record, index, at)?;
         }
-        let (name, text) = self.path_text(&path);
+        // The step's label is the dotted path (see `label_text`).
+        let text = self.label(at.id, at.node);
+        let program = self.program;
         *detail = Some(match path.root {
-            PathRoot::Input(_) => StepKind::Input { name, path: text },
-            PathRoot::Param(_) => StepKind::Param { name, path: text },
+            PathRoot::Input(id) => StepKind::Input {
+                name: self.name(program.inputs.get(id.index()).map_or("input", |i| &i.name)),
+                path: text,
+            },
+            PathRoot::Param(id) => StepKind::Param {
+                name: self.name(program.params.get(id.index()).map_or("param", |p| &p.name)),
+                path: text,
+            },
         });
         Ok(value)
     }

@@ -694,7 +694,7 @@ fn match_in_set_and_logic() {
     let m = &step.children[0];
     let StepKind::Match { arm, scrutinee, .. } = &m.kind else { panic!("{:?}", m.kind) };
     assert_eq!((*arm, &scrutinee.value), (1, &Value::Enum(0)));
-    assert!(matches!(&m.children[0].kind, StepKind::Input { path, .. } if path == "placement"));
+    assert!(matches!(&m.children[0].kind, StepKind::Input { path, .. } if &**path == "placement"));
 
     // `placement in {Residential, Nursing} or false` short-circuits only when decided.
     let mut b = B::new();
@@ -813,7 +813,7 @@ fn memoised_decisions_still_appear_in_the_tree() {
         .collect();
     assert_eq!(shape, vec![("a".into(), false, Some(num("5")), 1), ("a".into(), true, Some(num("5")), 1)]);
     let add = &mul.children[1].children[0];
-    assert!(matches!(&add.children[0].kind, StepKind::Input { path, .. } if path == "x"));
+    assert!(matches!(&add.children[0].kind, StepKind::Input { path, .. } if &**path == "x"));
     assert_eq!(mul.children[1].span, sp(200));
 
     // Over the step budget, a repeated decision is shown by value only.

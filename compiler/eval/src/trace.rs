@@ -257,9 +257,9 @@ pub enum StepKind {
     /// memoised step has no children unless the recorder asked to see its steps again).
     Decision { name: Arc<str>, qualified: Arc<str>, args: Vec<Arg>, memoised: bool },
     /// An input read, with the field path (`person.placement`).
-    Input { name: String, path: String },
+    Input { name: Arc<str>, path: Arc<str> },
     /// A param read, with the field path.
-    Param { name: String, path: String },
+    Param { name: Arc<str>, path: Arc<str> },
     /// A table lookup: the key values by column, the hit policy, and the matched row (`None`:
     /// no row matched, and the value is "no value").
     Table {
@@ -301,7 +301,7 @@ pub enum StepKind {
     InSet { value: Operand, variants: Vec<String> },
     /// A field of a computed record (fields of inputs and params are [`StepKind::Input`]
     /// and [`StepKind::Param`] paths).
-    Field { name: String },
+    Field { name: Arc<str> },
     /// A built-in function with its arguments.
     Builtin { name: String, args: Vec<Operand> },
     /// A decision written as rules: which rule gave the value (`None`: the default did).
