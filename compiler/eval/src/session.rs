@@ -113,6 +113,8 @@ pub struct Session<'p> {
     /// Step labels by node, made once per session and shared by every step of the node
     /// (tracing only).
     labels: RefCell<Vec<Option<Arc<str>>>>,
+    /// The field path being read (tracing only), kept to reuse its buffer.
+    path_fields: Vec<(NodeId, u32)>,
     /// Names from the program shown in steps (decisions, tables, parameters, columns), by the
     /// address of the program's text, made once per session (tracing only).
     names: RefCell<SharedNames>,
@@ -160,6 +162,7 @@ impl<'p> Session<'p> {
             memo: Memo::default(),
             reasons: HashMap::default(),
             labels: RefCell::new(Vec::new()),
+            path_fields: Vec::new(),
             names: RefCell::new(HashMap::default()),
         }
     }
@@ -925,10 +928,14 @@ impl<'p> Session<'p> {
         tracer: &mut T,
         detail: &mut Detail,
     ) -> Res {
-        if T::ENABLED
-            && let Some(path) = self.path(at.node)
-        {
-            return self.read_path(at, path, detail);
+        if T::ENABLED {
+            // The path's buffer is kept from node to node (a traced row reads many paths).
+            let mut fields = std::mem::take(&mut self.path_fields);
+            let read = self.path_into(at.node, &mut fields).map(|root| self.read_path(at, root, &fields, detail));
+            self.path_fields = fields;
+            if let Some(result) = read {
+                return result;
+            }
         }
         // A field of a local record is read in place, without copying the record; the
         // local would have been the next level down, so the depth guard is applied as for it.
@@ -1461,17 +1468,15 @@ impl<'p> Session<'p> {
 
     /// The input or param and field indices under a chain of field accesses, if that is what it is.
     fn path(&self, n: &'p Node) -> Option<Path> {
-        let program = self.program;
-        // Most field chains in a rule start at a local: find the root before collecting.
-        let mut root = n;
-        for _ in 0..=program.nodes.len() {
-            match &root.kind {
-                NodeKind::Field { record, .. } => root = program.nodes.get(record.index())?,
-                NodeKind::Input(_) | NodeKind::Param(_) => break,
-                _ => return None,
-            }
-        }
         let mut fields = Vec::new();
+        let root = self.path_into(n, &mut fields)?;
+        Some(Path { root, fields })
+    }
+
+    /// Like [`Session::path`], into a buffer the caller keeps (`fields` is emptied first).
+    fn path_into(&self, n: &'p Node, fields: &mut Vec<(NodeId, u32)>) -> Option<PathRoot> {
+        let program = self.program;
+        fields.clear();
         let mut cur = n;
         for _ in 0..=program.nodes.len() {
             match &cur.kind {
@@ -1481,11 +1486,11 @@ impl<'p> Session<'p> {
                 }
                 NodeKind::Input(id) => {
                     fields.reverse();
-                    return Some(Path { root: PathRoot::Input(*id), fields });
+                    return Some(PathRoot::Input(*id));
                 }
                 NodeKind::Param(id) => {
                     fields.reverse();
-                    return Some(Path { root: PathRoot::Param(*id), fields });
+                    return Some(PathRoot::Param(*id));
                 }
                 _ => return None,
             }
@@ -1509,18 +1514,18 @@ impl<'p> Session<'p> {
     }
 
     /// A field path on an input or param, read as one step (only used when tracing).
-    fn read_path(&mut self, at: At<'p>, path: Path, detail: &mut Detail) -> Res {
-        let mut value = match path.root {
+    fn read_path(&mut self, at: At<'p>, root: PathRoot, fields: &[(NodeId, u32)], detail: &mut Detail) -> Res {
+        let mut value = match root {
             PathRoot::Input(id) => self.input(id, at.span())?,
             PathRoot::Param(id) => self.param(id, at.span())?,
         };
-        for &(record, index) in &path.fields {
+        for &(record, index) in fields {
             value = self.field(value, record, index, at)?;
         }
         // The step's label is the dotted path (see `label_text`).
         let text = self.label(at.id, at.node);
         let program = self.program;
-        *detail = Some(match path.root {
+        *detail = Some(match root {
             PathRoot::Input(id) => StepKind::Input {
                 name: self.name(program.inputs.get(id.index()).map_or("input", |i| &i.name)),
                 path: text,
