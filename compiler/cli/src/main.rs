@@ -238,7 +238,6 @@ fn display_path(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// Compiles files; `Err` carries the exit code for unreadable files.
 /// Compiles one file for a command that runs it: any error is reported and ends the command
 /// (exit 1, "nothing was `done`").
 fn compile_cleanly(file: &Path, done: &str) -> Result<Compilation, ExitCode> {
@@ -251,6 +250,7 @@ fn compile_cleanly(file: &Path, done: &str) -> Result<Compilation, ExitCode> {
     Ok(compilation)
 }
 
+/// Compiles files; `Err` carries the exit code for unreadable files.
 fn compile(files: &[PathBuf]) -> Result<Compilation, ExitCode> {
     let mut roots = Vec::new();
     for file in files {

@@ -587,9 +587,8 @@ impl<'p> Session<'p> {
             && let [arg] = args
             && let Some(NodeKind::Local(local)) = self.program.nodes.get(arg.index()).map(|n| &n.kind)
             && self.depth < MAX_EXPR_DEPTH
-            && let Some(arg) = frame.get(local.index())
-            && let Some(value) =
-                self.remembered(memo_hash(id, std::slice::from_ref(arg)), id, std::slice::from_ref(arg))
+            && let Some(arg) = frame.get(local.index()).map(std::slice::from_ref)
+            && let Some(value) = self.remembered(memo_hash(id, arg), id, arg)
         {
             return Ok(value);
         }

@@ -49,9 +49,7 @@ pub fn explain_texts(program: &Program, sources: &SourceMap, steps: &[Step]) -> 
 
 /// The explanation as JSON: `{"schema": "covenant.explanation/1", "step": {…}}`.
 pub fn explain_json(program: &Program, sources: &SourceMap, step: &Step) -> serde_json::Value {
-    let mut out = JsonOut::new();
-    write_explanation_json(program, sources, &JsonPlaces::new(), step, &mut out);
-    json::reread(&out)
+    serde_json::from_str(&explain_json_text(program, sources, step)).unwrap_or(serde_json::Value::Null)
 }
 
 /// Writes the explanation's JSON ([`explain_json`]) straight into `out`, byte for byte the
