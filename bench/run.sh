@@ -142,6 +142,12 @@ explained() {
   rm -f "$3"
 }
 
+# The first core this script may run on, for the one-core runs (none without `taskset`).
+ONE_CORE=""
+if command -v taskset > /dev/null; then
+  ONE_CORE=$(taskset -pc $$ | awk -F': ' '{ print $2 }' | cut -d, -f1 | cut -d- -f1)
+fi
+
 suffolk_decisions=(points indicative_budget moderated_budget eligible budget_from_formula)
 housing_decisions=(weekly_cost within_limits)
 
@@ -169,6 +175,12 @@ run_model() {
       "$COV" batch "$cov_file" --input "$input" --output "$o-covenant.csv" --errors "$o-covenant.err" "${flags[@]}"
     measure "$model" "$rows" covenant "end-to-end, 1 thread" "$o-covenant1.log" -- \
       "$COV" batch "$cov_file" --input "$input" --output "$o-covenant1.csv" --errors "$o-covenant1.err" --threads 1 "${flags[@]}"
+    # One core, not just one worker: on one thread the reading and writing threads still use
+    # a second core, so `--threads 1` understates what a second core adds.
+    if [ -n "$ONE_CORE" ]; then
+      measure "$model" "$rows" covenant "end-to-end, 1 core" "$o-covenant1core.log" -- \
+        taskset -c "$ONE_CORE" "$COV" batch "$cov_file" --input "$input" --output "$o-covenant1core.csv" --errors "$o-covenant1core.err" "${flags[@]}"
+    fi
     measure "$model" "$rows" baseline "end-to-end" "$o-baseline.log" -- \
       "$BASE" "$model" --input "$input" --output "$o-baseline.csv" --errors "$o-baseline.err"
     measure "$model" "$rows" openfisca "end-to-end" "$o-openfisca.log" -- \
@@ -191,6 +203,9 @@ run_model() {
   compare "$model" "$rows" "covenant/baseline" "$o-covenant.csv" "$o-covenant.err" "$o-baseline.csv" "$o-baseline.err"
   compare "$model" "$rows" "covenant/baseline-compute" "$o-covenant.csv" "$o-covenant.err" "$o-baseline-compute.csv" "$o-baseline-compute.err"
   compare "$model" "$rows" "covenant/covenant-1-thread" "$o-covenant.csv" "$o-covenant.err" "$o-covenant1.csv" "$o-covenant1.err"
+  if [ -n "$ONE_CORE" ]; then
+    compare "$model" "$rows" "covenant/covenant-1-core" "$o-covenant.csv" "$o-covenant.err" "$o-covenant1core.csv" "$o-covenant1core.err"
+  fi
   compare "$model" "$rows" "covenant/library" "$o-covenant.csv" "$o-covenant.err" "$o-engine.csv" "$o-engine.err"
   compare "$model" "$rows" "covenant/openfisca" "$o-covenant.csv" "$o-covenant.err" "$o-openfisca.csv" "$o-openfisca.err" --money "$money"
   compare "$model" "$rows" "covenant/openfisca-compute" "$o-covenant.csv" "$o-covenant.err" "$o-openfisca-compute.csv" "$o-openfisca-compute.err" --money "$money"

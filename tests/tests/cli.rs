@@ -6,8 +6,9 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
@@ -561,9 +562,28 @@ fn batch_rejects_a_header_that_does_not_match_the_inputs_before_running_any_row(
 #[test]
 fn batch_keeps_input_order_whatever_the_number_of_threads() {
     let dir = TempDir::new("batch-order");
+    let input = dir.write("cohort.csv", &housing_cohort(20_000));
+    let mut outputs = Vec::new();
+    // More workers than cores finish pieces out of turn more often.
+    for threads in ["1", "2", "5"] {
+        let output = dir.0.join(format!("out-{threads}.csv")).to_string_lossy().into_owned();
+        let r = run(&["batch", TARIFF, "--input", &input, "--output", &output, "--threads", threads]);
+        assert_eq!(r.code, 0, "{}", r.show());
+        assert!(r.stderr.contains("rows in 20000, rows out 20000"), "{}", r.show());
+        outputs.push(std::fs::read_to_string(&output).expect("output"));
+    }
+    assert_eq!(outputs[0], outputs[1], "one and two threads must give identical output");
+    assert_eq!(outputs[0], outputs[2], "one and five threads must give identical output");
+    let numbers: Vec<&str> = outputs[0].lines().skip(1).map(|l| l.split(',').next().unwrap_or("")).collect();
+    assert_eq!(numbers.len(), 20_000);
+    assert!(numbers.iter().enumerate().all(|(i, n)| *n == (i + 1).to_string()), "rows come out in input order");
+}
+
+/// A housing-support cohort of `rows` varied packages.
+fn housing_cohort(rows: u32) -> String {
     let mut cohort =
         String::from("package.cluster,package.service,package.agreed_rate,package.hours,package.start,review_date\n");
-    for i in 0..20_000u32 {
+    for i in 0..rows {
         let hours = i % 13;
         let rate = 8 + i % 11;
         cohort.push_str(&format!(
@@ -572,19 +592,29 @@ fn batch_keeps_input_order_whatever_the_number_of_threads() {
             i % 100
         ));
     }
-    let input = dir.write("cohort.csv", &cohort);
-    let mut outputs = Vec::new();
-    for threads in ["1", "2"] {
-        let output = dir.0.join(format!("out-{threads}.csv")).to_string_lossy().into_owned();
-        let r = run(&["batch", TARIFF, "--input", &input, "--output", &output, "--threads", threads]);
-        assert_eq!(r.code, 0, "{}", r.show());
-        assert!(r.stderr.contains("rows in 20000, rows out 20000"), "{}", r.show());
-        outputs.push(std::fs::read_to_string(&output).expect("output"));
-    }
-    assert_eq!(outputs[0], outputs[1], "one and two threads must give identical output");
-    let numbers: Vec<&str> = outputs[0].lines().skip(1).map(|l| l.split(',').next().unwrap_or("")).collect();
-    assert_eq!(numbers.len(), 20_000);
-    assert!(numbers.iter().enumerate().all(|(i, n)| *n == (i + 1).to_string()), "rows come out in input order");
+    cohort
+}
+
+#[test]
+fn batch_stops_quietly_when_its_output_is_closed() {
+    let dir = TempDir::new("batch-closed");
+    let input = dir.write("cohort.csv", &housing_cohort(50_000));
+    let mut child = Command::new(binary())
+        .args(["batch", TARIFF, "--input", &input])
+        .current_dir(common::root())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("the first line");
+    assert!(first.starts_with("row,"), "{first}");
+    // The reading end is closed here, as `covenant batch ... | head -1` does.
+    let output = child.wait_with_output().expect("the run ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
 }
 
 #[test]

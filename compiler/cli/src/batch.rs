@@ -1,9 +1,10 @@
 //! `covenant batch`: a cohort from CSV or JSON Lines, one output row per good input row.
 //!
-//! Rows are read in chunks; each chunk is cut into pieces that worker threads (scoped, one
-//! per core) take in turn, evaluated with shared table indexes, and written in input order
-//! while the next chunk is read, so memory does not grow with the number of rows. Workers
-//! keep their sessions (and trace writers) from chunk to chunk. A bad row (malformed
+//! The reading thread cuts rows into pieces; a pool of worker threads (scoped, one per core,
+//! each with its own session and shared table indexes) takes pieces as it finishes them; a
+//! writing thread puts the results back in input order. Only a bounded number of pieces is
+//! between reading and writing at once, so memory does not grow with the number of rows,
+//! and no worker waits for another. A bad row (malformed
 //! value, evaluation error) is reported with its row number, field and reason and does not
 //! stop or disturb the others; the run ends with a summary and exits 1 if any row failed.
 
@@ -18,18 +19,21 @@ use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Rows read, evaluated and written at a time: bounds memory whatever the row count.
-const CHUNK_ROWS: usize = 8_192;
-/// With explanations a row's results can be large (thousands of steps), so chunks are small.
-const CHUNK_ROWS_EXPLAINED: usize = 32;
-/// A compact trace is a few kilobytes a row: chunks of this size keep both cores busy and
-/// a few megabytes in flight.
-const CHUNK_ROWS_COMPACT: usize = 512;
-/// Pieces a chunk is cut into for each worker thread (see `Run::evaluate_chunk`).
-const PIECES_PER_WORKER: usize = 4;
+/// Rows a worker takes at a time: enough that handing out pieces costs nothing next to
+/// evaluating them, few enough that the pieces in flight stay small.
+const PIECE_ROWS: usize = 512;
+/// With explanations a row's results can be large (thousands of steps), so pieces are small.
+const PIECE_ROWS_EXPLAINED: usize = 4;
+/// A compact trace is a few kilobytes a row.
+const PIECE_ROWS_COMPACT: usize = 64;
+/// Pieces read but not yet written, for each worker: bounds memory whatever the row count,
+/// while leaving every worker a piece to take when it finishes one.
+const PIECES_IN_FLIGHT_PER_WORKER: usize = 4;
+/// How often the progress line is redrawn.
+const PROGRESS_EVERY_MS: u128 = 100;
 /// Worker stacks: explanation trees are walked recursively, and evaluation may nest deeply.
 const WORKER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
@@ -72,6 +76,14 @@ enum RowIn {
     Json(usize, String),
 }
 
+impl RowIn {
+    fn number(&self) -> usize {
+        match self {
+            RowIn::Csv(number, _) | RowIn::Json(number, _) => *number,
+        }
+    }
+}
+
 /// What the writing thread reports at the end.
 struct Written {
     rows_out: usize,
@@ -105,9 +117,6 @@ struct Run<'p> {
     header: Option<Header>,
     indexes: &'p Indexes,
     options: &'p Options,
-    /// Sessions and explanation writers of finished chunks, taken up by the next chunk's
-    /// workers: their caches (labels, names, trace sites) then last the whole run.
-    idle: Mutex<Vec<Worker<'p>>>,
     /// The sites of the compact traces (unused otherwise).
     sites: &'p explain::TraceSites,
 }
@@ -201,53 +210,58 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let mut writer = Writer::new(sink, output_format, program, decisions, options.explain, trace);
 
     let indexes = Indexes::build(program);
-    let run = Run {
-        program,
-        compilation,
-        decisions,
-        header,
-        indexes: &indexes,
-        options,
-        sites: &sites,
-        idle: Mutex::new(Vec::new()),
-    };
+    let run = Run { program, compilation, decisions, header, indexes: &indexes, options, sites: &sites };
     let threads = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let piece_rows = match options.explain {
+        Explain::Off => PIECE_ROWS,
+        Explain::Full => PIECE_ROWS_EXPLAINED,
+        Explain::Compact => PIECE_ROWS_COMPACT,
+    };
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
+    let mut shown = started;
     let mut rows_in = 0usize;
     let mut number = 0usize;
     let mut read_error = None;
-    // Results go to a writing thread in input order, so writing one chunk overlaps reading
-    // and evaluating the next; the bounded channel keeps memory bounded.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<RowOut>>(2);
+    // Pieces go to a pool of workers and their results to a writing thread, which puts them
+    // back in input order. A piece holds a place from when it is read until it is written:
+    // with at most `in_flight` places, memory is bounded and a slow piece holds back the
+    // reading, not the other workers.
+    let in_flight = threads * PIECES_IN_FLIGHT_PER_WORKER;
+    let (places, freed) = std::sync::mpsc::sync_channel::<()>(in_flight);
+    let (to_workers, pieces) = std::sync::mpsc::sync_channel::<Piece>(in_flight);
+    let pieces = Mutex::new(pieces);
+    let (to_writer, results) = std::sync::mpsc::channel::<(usize, Vec<RowOut>)>();
+    // Set when the output cannot be written (a closed pipe, a full disk): reading stops.
+    let stopped = AtomicBool::new(false);
+    let stopped = &stopped;
     let written = std::thread::scope(|scope| {
         let writing = scope.spawn(move || {
             let mut written =
                 Written { rows_out: 0, rows_failed: 0, totals: Totals::new(program, decisions), error: None };
-            for results in receiver {
-                if written.error.is_some() {
-                    continue; // keep draining so the reader is never blocked
-                }
-                for result in results {
-                    match result {
-                        RowOut::Done { number, values, explanations, sites } => {
-                            written.rows_out += 1;
-                            for (id, v) in decisions.iter().zip(&values) {
-                                written.totals.add(*id, v);
-                            }
-                            if let Err(e) = writer.row(number, &values, &explanations, &sites) {
-                                written.error = Some(e);
-                                break;
-                            }
-                        }
-                        RowOut::Failed { number, problems } => {
-                            written.rows_failed += 1;
-                            for p in problems {
-                                let _ = writeln!(errors_sink, "row {number}: {p}");
-                            }
-                        }
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut next = 0usize;
+            let mut write = |results: Vec<RowOut>, written: &mut Written| {
+                // After a write error, results are still taken (so no piece waits for a
+                // place forever) but no longer written.
+                if written.error.is_none() {
+                    write_results(results, written, &mut writer, &mut errors_sink, decisions);
+                    if written.error.is_some() {
+                        stopped.store(true, Ordering::Relaxed);
                     }
                 }
+                let _ = freed.recv();
+            };
+            for (sequence, results) in results {
+                waiting.insert(sequence, results);
+                while let Some(results) = waiting.remove(&next) {
+                    write(results, &mut written);
+                    next += 1;
+                }
+            }
+            // Only a piece lost with its worker leaves a gap; what follows it is still written.
+            for (_, results) in std::mem::take(&mut waiting) {
+                write(results, &mut written);
             }
             if written.error.is_none()
                 && let Err(e) = writer.finish()
@@ -257,17 +271,25 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             let _ = errors_sink.flush();
             written
         });
-        // While one chunk is evaluated, the next is read: reading never leaves a core idle.
-        let mut evaluating: Option<std::thread::ScopedJoinHandle<'_, Vec<RowOut>>> = None;
         let run = &run;
-        loop {
-            let chunk_rows = match options.explain {
-                Explain::Off => CHUNK_ROWS,
-                Explain::Full => CHUNK_ROWS_EXPLAINED,
-                Explain::Compact => CHUNK_ROWS_COMPACT,
-            };
-            let mut chunk = Vec::with_capacity(chunk_rows);
-            while chunk.len() < chunk_rows {
+        let pieces = &pieces;
+        let mut workers = 0;
+        for _ in 0..threads {
+            let to_writer = to_writer.clone();
+            let work = move || run.work(pieces, &to_writer);
+            // A worker that cannot be started leaves its pieces to the others.
+            if std::thread::Builder::new().stack_size(WORKER_STACK_BYTES).spawn_scoped(scope, work).is_ok() {
+                workers += 1;
+            }
+        }
+        drop(to_writer);
+        if workers == 0 {
+            read_error = Some("cannot start a worker thread; no row was run".into());
+        }
+        let mut sequence = 0usize;
+        while read_error.is_none() {
+            let mut piece = Vec::with_capacity(piece_rows);
+            while piece.len() < piece_rows {
                 number += 1;
                 let next = match (&mut csv_reader, &mut lines) {
                     (Some(reader), _) => {
@@ -296,52 +318,28 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
                     (None, None) => None,
                 };
                 match next {
-                    Some(row) => chunk.push(row),
+                    Some(row) => piece.push(row),
                     None => break,
                 }
             }
-            if let Some(previous) = evaluating.take()
-                && sender.send(joined(previous.join())).is_err()
-            {
+            if piece.is_empty() {
                 break;
             }
-            if chunk.is_empty() {
+            rows_in += piece.len();
+            // Waits while `in_flight` pieces are unwritten; fails only if the writer stopped.
+            if places.send(()).is_err() || to_workers.send(Piece { sequence, rows: piece }).is_err() {
                 break;
             }
-            rows_in += chunk.len();
-            let spawned = std::thread::Builder::new()
-                .stack_size(WORKER_STACK_BYTES)
-                .spawn_scoped(scope, move || run.evaluate_chunk(&chunk, threads));
-            match spawned {
-                Ok(handle) => evaluating = Some(handle),
-                Err(_) => {
-                    let _ = sender.send(joined(Err(Box::new("cannot start a thread"))));
-                    break;
-                }
+            sequence += 1;
+            if progress && shown.elapsed().as_millis() >= PROGRESS_EVERY_MS {
+                shown = Instant::now();
+                show_progress(rows_in, started, csv_reader.as_ref().map(|r| r.position().byte()), size);
             }
-            if progress {
-                let done = match &csv_reader {
-                    Some(r) if size > 0 => format!(" ({:.0}%)", r.position().byte() as f64 * 100.0 / size as f64),
-                    _ => String::new(),
-                };
-                let rate = rows_in as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                let left = match &csv_reader {
-                    Some(r) if r.position().byte() > 0 && size > 0 => {
-                        let fraction = r.position().byte() as f64 / size as f64;
-                        format!(", about {:.0}s left", started.elapsed().as_secs_f64() * (1.0 - fraction) / fraction)
-                    }
-                    _ => String::new(),
-                };
-                eprint!("\r{rows_in} rows{done}, {rate:.0} rows/s{left}   ");
-            }
-            if read_error.is_some() {
+            if stopped.load(Ordering::Relaxed) {
                 break;
             }
         }
-        if let Some(previous) = evaluating.take() {
-            let _ = sender.send(joined(previous.join()));
-        }
-        drop(sender);
+        drop(to_workers);
         writing.join()
     });
     let Ok(Written { rows_out, rows_failed, totals, error }) = written else {
@@ -374,76 +372,114 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     if rows_failed > 0 || read_error.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-/// A chunk's results, or one failure standing for them if its thread failed.
-fn joined(result: std::thread::Result<Vec<RowOut>>) -> Vec<RowOut> {
-    result.unwrap_or_else(|_| {
-        vec![RowOut::Failed { number: 0, problems: vec!["internal error in a worker thread".into()] }]
-    })
+/// The I/O error inside a CSV writer's error, so that a closed pipe is recognised as one.
+fn csv_io(e: csv::Error) -> std::io::Error {
+    if !e.is_io_error() {
+        return std::io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        _ => std::io::Error::other("cannot write a CSV record"),
+    }
+}
+
+/// Rows read together, numbered in input order, for one worker to evaluate.
+struct Piece {
+    sequence: usize,
+    rows: Vec<RowIn>,
+}
+
+/// Counts and writes one piece's results (the writing thread's part).
+fn write_results(
+    results: Vec<RowOut>,
+    written: &mut Written,
+    writer: &mut Writer<'_>,
+    errors_sink: &mut dyn Write,
+    decisions: &[DecisionId],
+) {
+    for result in results {
+        match result {
+            RowOut::Done { number, values, explanations, sites } => {
+                written.rows_out += 1;
+                for (id, v) in decisions.iter().zip(&values) {
+                    written.totals.add(*id, v);
+                }
+                if let Err(e) = writer.row(number, &values, &explanations, &sites) {
+                    written.error = Some(e);
+                    return;
+                }
+            }
+            RowOut::Failed { number, problems } => {
+                written.rows_failed += 1;
+                for p in problems {
+                    let _ = writeln!(errors_sink, "row {number}: {p}");
+                }
+            }
+        }
+    }
+}
+
+/// Rows read, rows a second, and (for CSV, whose size is known) how far and how long is left.
+fn show_progress(rows_in: usize, started: Instant, position: Option<u64>, size: u64) {
+    let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+    let rate = rows_in as f64 / elapsed;
+    let (done, left) = match position {
+        Some(at) if at > 0 && size > 0 => {
+            let fraction = at as f64 / size as f64;
+            (
+                format!(" ({:.0}%)", fraction * 100.0),
+                format!(", about {:.0}s left", elapsed * (1.0 - fraction) / fraction),
+            )
+        }
+        _ => (String::new(), String::new()),
+    };
+    eprint!("\r{rows_in} rows{done}, {rate:.0} rows/s{left}   ");
 }
 
 impl<'p> Run<'p> {
-    /// Evaluates a chunk on `threads` workers, each taking a contiguous slice; results come
-    /// back in input order.
-    fn evaluate_chunk(&self, chunk: &[RowIn], threads: usize) -> Vec<RowOut> {
-        if threads <= 1 || chunk.len() < 2 {
-            let mut worker = self.take_worker();
-            let results = self.evaluate_rows(&mut worker, chunk);
-            self.give_back(worker);
-            return results;
-        }
-        // More pieces than workers, taken in turn: a worker slowed down (the reading and
-        // writing threads share its core) takes fewer, so no core waits idle at the end.
-        let size = chunk.len().div_ceil(threads * PIECES_PER_WORKER).max(1);
-        let pieces: Vec<&[RowIn]> = chunk.chunks(size).collect();
-        let next = AtomicUsize::new(0);
-        let done: Vec<Mutex<Option<Vec<RowOut>>>> = pieces.iter().map(|_| Mutex::new(None)).collect();
-        std::thread::scope(|scope| {
-            let work = || {
-                let mut worker = self.take_worker();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let (Some(piece), Some(slot)) = (pieces.get(i), done.get(i)) else { break };
-                    let results = self.evaluate_rows(&mut worker, piece);
-                    if let Ok(mut slot) = slot.lock() {
-                        *slot = Some(results);
-                    }
-                }
-                self.give_back(worker);
+    /// A worker thread: takes pieces until there are none, keeping one session (and trace
+    /// writer) for the whole run, and sends each piece's results to the writing thread.
+    fn work(
+        &self,
+        pieces: &Mutex<std::sync::mpsc::Receiver<Piece>>,
+        to_writer: &std::sync::mpsc::Sender<(usize, Vec<RowOut>)>,
+    ) {
+        let mut worker = self.new_worker();
+        loop {
+            let piece = match pieces.lock() {
+                Ok(pieces) => pieces.recv(),
+                Err(_) => return,
             };
-            for _ in 0..threads.min(pieces.len()) {
-                // A worker that cannot be started leaves its pieces to the others.
-                let _ = std::thread::Builder::new().stack_size(WORKER_STACK_BYTES).spawn_scoped(scope, work);
+            let Ok(Piece { sequence, rows }) = piece else { return };
+            let evaluated =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.evaluate_rows(&mut worker, &rows)));
+            let results = evaluated.unwrap_or_else(|_| {
+                // The session may be half-way through a row: the next piece gets a fresh one.
+                worker = self.new_worker();
+                rows.iter()
+                    .map(|row| RowOut::Failed {
+                        number: row.number(),
+                        problems: vec!["internal error in a worker thread".into()],
+                    })
+                    .collect()
+            });
+            if to_writer.send((sequence, results)).is_err() {
+                return;
             }
-        });
-        done.into_iter()
-            .flat_map(|slot| {
-                slot.into_inner().ok().flatten().unwrap_or_else(|| {
-                    vec![RowOut::Failed { number: 0, problems: vec!["internal error in a worker thread".into()] }]
-                })
-            })
-            .collect()
+        }
     }
 
-    /// A session and explanation writer: one left by an earlier chunk, or a new one.
-    fn take_worker(&self) -> Worker<'p> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        idle.unwrap_or_else(|| {
-            let mut session = Session::new(self.program, Vec::new()).with_indexes(self.indexes);
-            if let Some(date) = self.options.as_of {
-                session = session.with_as_of(date);
-            }
-            let explainer = Explainer {
-                places: explain::JsonPlaces::new(),
-                trace: explain::TraceWriter::new(self.program, self.sites),
-            };
-            Worker { session, explainer }
-        })
-    }
-
-    fn give_back(&self, worker: Worker<'p>) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(worker);
+    /// A new session with the run's indexes and date, and a new explanation writer.
+    fn new_worker(&self) -> Worker<'p> {
+        let mut session = Session::new(self.program, Vec::new()).with_indexes(self.indexes);
+        if let Some(date) = self.options.as_of {
+            session = session.with_as_of(date);
         }
+        let explainer = Explainer {
+            places: explain::JsonPlaces::new(),
+            trace: explain::TraceWriter::new(self.program, self.sites),
+        };
+        Worker { session, explainer }
     }
 
     /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
@@ -604,7 +640,7 @@ impl<'p> Writer<'p> {
                 if self.explain != Explain::Off {
                     header.push("explanation".into());
                 }
-                w.write_record(&header)?;
+                w.write_record(&header).map_err(csv_io)?;
                 self.wrote_header = true;
             }
             use std::fmt::Write as _;
@@ -624,7 +660,8 @@ impl<'p> Writer<'p> {
             let starts = std::iter::once(0).chain(ends.iter().copied());
             w.write_record(
                 starts.zip(ends.iter()).map(|(start, &end)| text.as_bytes().get(start..end).unwrap_or_default()),
-            )?;
+            )
+            .map_err(csv_io)?;
         }
         if let Some(w) = &mut self.lines {
             let out = &mut self.json;
