@@ -63,6 +63,8 @@ pub const MAX_CALL_DEPTH: u32 = 256;
 /// paths (decision calls, `and` chains) in an unoptimised build with tracing, so 500 levels
 /// fit in a 2 MiB thread stack (the default for spawned threads and tests) with room to spare.
 pub const MAX_EXPR_DEPTH: u32 = 500;
+/// The longest chain of field reads the untraced evaluator reads in place.
+const MAX_BORROWED_LINKS: u32 = 8;
 /// Frame slots beyond this are refused (a corrupt `locals` count must not exhaust memory).
 const MAX_FRAME: usize = 1 << 16;
 
@@ -936,12 +938,12 @@ impl<'p> Session<'p> {
                 return result;
             }
         }
-        // A field of a local record is read in place, without copying the record; the
-        // local would have been the next level down, so the depth guard is applied as for it.
+        // A field of a local or an input (or of a record field of one) is read in place,
+        // without copying the records on the way; those reads would have been the next levels
+        // down, so the depth guard is applied as for them.
         if !T::ENABLED
-            && self.depth < MAX_EXPR_DEPTH
-            && let Some(NodeKind::Local(local)) = self.program.nodes.get(record.index()).map(|n| &n.kind)
-            && let Some(Value::Record(fields)) = frame.get(local.index())
+            && self.depth + MAX_BORROWED_LINKS < MAX_EXPR_DEPTH
+            && let Some(Value::Record(fields)) = self.borrowed(record, frame, 1)
             && let Some(value) = fields.get(index as usize)
         {
             return Ok(value.clone());
@@ -952,6 +954,30 @@ impl<'p> Session<'p> {
             self.set_field(detail, record, index);
         }
         Ok(value)
+    }
+
+    /// The value a local, an input or a chain of field reads on one names, borrowed where it
+    /// is kept (`None`: another kind of node, an input not given, a link not a record, or a
+    /// chain longer than [`MAX_BORROWED_LINKS`]; the node is then evaluated as usual).
+    #[inline(always)]
+    fn borrowed<'v>(&'v self, id: NodeId, frame: &'v Frame, links: u32) -> Option<&'v Value> {
+        match &self.program.nodes.get(id.index())?.kind {
+            NodeKind::Local(local) => frame.get(local.index()),
+            NodeKind::Input(input) => self.inputs.get(input.index()),
+            NodeKind::Field { record, index } => self.borrowed_field(*record, *index, frame, links + 1),
+            _ => None,
+        }
+    }
+
+    /// A field of what [`Session::borrowed`] gives for `record`, borrowed in place.
+    fn borrowed_field<'v>(&'v self, record: NodeId, index: u32, frame: &'v Frame, links: u32) -> Option<&'v Value> {
+        if links >= MAX_BORROWED_LINKS {
+            return None;
+        }
+        match self.borrowed(record, frame, links)? {
+            Value::Record(fields) => fields.get(index as usize),
+            _ => None,
+        }
     }
 
     fn aggregate<T: Tracer>(
@@ -1518,8 +1544,14 @@ impl<'p> Session<'p> {
             PathRoot::Input(id) => self.input(id, at.span())?,
             PathRoot::Param(id) => self.param(id, at.span())?,
         };
-        for &(record, index) in fields {
-            value = self.field(value, record, index, at)?;
+        for (link, &(record, index)) in fields.iter().enumerate() {
+            // Each link is read by the next link's record node (the last by this node), as
+            // when the chain is evaluated node by node: a missing value is reported there.
+            let reader = match fields.get(link + 1) {
+                Some(&(next, _)) => self.at(next, at.span())?,
+                None => at,
+            };
+            value = self.field(value, record, index, reader)?;
         }
         // The step's label is the dotted path (see `label_text`).
         let text = self.label(at.id, at.node);

@@ -341,6 +341,47 @@ fn optional_record_fields_read_as_no_value() {
     assert_eq!(err_code(b.run(age, vec![])), code::NO_VALUE);
 }
 
+#[test]
+fn field_chains_read_the_same_in_place_and_traced_at_every_length() {
+    // `box.inner.inner…value`, with the chain longer than the untraced evaluator reads in
+    // place; a "no value" link anywhere on it is the same error either way.
+    for depth in [1usize, 2, 3, 7, 8, 9, 12] {
+        for missing_at in [None, Some(0), Some(depth / 2)] {
+            let build = || {
+                let mut b = B::new();
+                b.p.records.push(RecordDef {
+                    name: "Box".into(),
+                    fields: vec![
+                        FieldDef { name: "value".into(), ty: Ty::INT, optional: false },
+                        FieldDef { name: "inner".into(), ty: Ty::Record(RecordId(0)), optional: true },
+                    ],
+                    span: sp(2),
+                });
+                let (_, mut node) = b.input("box", Ty::Record(RecordId(0)), false);
+                for _ in 0..depth {
+                    node = b.node(NodeKind::Field { record: node, index: 1 }, Ty::Record(RecordId(0)));
+                }
+                let value = b.node(NodeKind::Field { record: node, index: 0 }, Ty::INT);
+                (b, value)
+            };
+            let mut boxed = Value::Record(vec![num("42"), Value::None(Arc::from("not given"))].into());
+            for level in (0..depth).rev() {
+                let inner = if Some(level) == missing_at { Value::None(Arc::from("no inner box")) } else { boxed };
+                boxed = Value::Record(vec![num(&level.to_string()), inner].into());
+            }
+            let (b, value) = build();
+            let plain = b.run(value, vec![boxed.clone()]);
+            let (b, value) = build();
+            let (traced, _, _) = b.trace(value, vec![boxed]);
+            assert_eq!(plain, traced, "depth {depth}, missing at {missing_at:?}");
+            match missing_at {
+                None => assert_eq!(plain, Ok(num("42"))),
+                Some(_) => assert_eq!(err_code(plain), code::NO_VALUE),
+            }
+        }
+    }
+}
+
 // ---- tables ---------------------------------------------------------------------------
 
 fn band_table(b: &mut B, hit: HitPolicy) -> TableId {
