@@ -366,6 +366,32 @@ fn batch_gives_exactly_what_eval_gives_row_by_row() {
     }
 }
 
+#[test]
+fn batch_reads_json_lines_with_crlf_and_blank_lines_as_it_reads_plain_ones() {
+    let dir = TempDir::new("batch-jsonl-lines");
+    let (_, cohort) = cohort_of("examples/housing-support-tariff");
+    // Enough rows that the reader reuses the rows of pieces the workers have finished.
+    let plain: Vec<&str> = cohort.lines().cycle().take(3_000).collect();
+    let mut messy = String::new();
+    for (i, line) in plain.iter().enumerate() {
+        if i % 97 == 0 {
+            messy.push_str("   \r\n\r\n");
+        }
+        messy.push_str(line);
+        messy.push_str("\r\n");
+    }
+    let mut outputs = Vec::new();
+    for (name, text) in [("plain", plain.join("\n") + "\n"), ("messy", messy)] {
+        let input = dir.write(&format!("{name}.jsonl"), &text);
+        let output = dir.0.join(format!("{name}-out.jsonl")).to_string_lossy().into_owned();
+        let r = run(&["batch", TARIFF, "--input", &input, "--output", &output, "--threads", "2"]);
+        assert_eq!(r.code, 0, "{name}: {}", r.show());
+        assert!(r.stderr.contains("rows in 3000, rows out 3000, rows failed 0"), "{name}: {}", r.show());
+        outputs.push(std::fs::read_to_string(&output).expect("output"));
+    }
+    assert_eq!(outputs[0], outputs[1], "blank lines and CRLF endings change nothing");
+}
+
 /// The decision steps of an explanation in document order: (name, arguments, memoised, has
 /// children).
 fn decision_steps(step: &serde_json::Value, out: &mut Vec<(String, String, bool, bool)>) {

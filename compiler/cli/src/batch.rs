@@ -178,7 +178,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             }
             csv_reader = Some(reader);
         }
-        Format::JsonLines => lines = Some(BufReader::new(file).lines()),
+        Format::JsonLines => lines = Some(BufReader::new(file)),
     }
 
     let sink: Box<dyn Write + Send> = match &options.output {
@@ -231,6 +231,9 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let (places, freed) = std::sync::mpsc::sync_channel::<()>(in_flight);
     let (to_workers, pieces) = std::sync::mpsc::sync_channel::<Piece>(in_flight);
     let pieces = Mutex::new(pieces);
+    // Workers hand the rows of a piece back when done with them, and the reader reads into
+    // them again: no row is allocated in one thread and freed in another.
+    let (to_reader, used_rows) = std::sync::mpsc::sync_channel::<Vec<RowIn>>(in_flight);
     let (to_writer, results) = std::sync::mpsc::channel::<(usize, Vec<RowOut>)>();
     // Set when the output cannot be written (a closed pipe, a full disk): reading stops.
     let stopped = AtomicBool::new(false);
@@ -275,51 +278,31 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         let pieces = &pieces;
         let mut workers = 0;
         for _ in 0..threads {
-            let to_writer = to_writer.clone();
-            let work = move || run.work(pieces, &to_writer);
+            let (to_writer, to_reader) = (to_writer.clone(), to_reader.clone());
+            let work = move || run.work(pieces, &to_writer, &to_reader);
             // A worker that cannot be started leaves its pieces to the others.
             if std::thread::Builder::new().stack_size(WORKER_STACK_BYTES).spawn_scoped(scope, work).is_ok() {
                 workers += 1;
             }
         }
-        drop(to_writer);
+        drop((to_writer, to_reader));
         if workers == 0 {
             read_error = Some("cannot start a worker thread; no row was run".into());
         }
         let mut sequence = 0usize;
         while read_error.is_none() {
             let mut piece = Vec::with_capacity(piece_rows);
+            let mut spare = used_rows.try_recv().unwrap_or_default();
             while piece.len() < piece_rows {
                 number += 1;
-                let next = match (&mut csv_reader, &mut lines) {
-                    (Some(reader), _) => {
-                        let mut record = csv::StringRecord::new();
-                        match reader.read_record(&mut record) {
-                            Ok(true) => Some(RowIn::Csv(number, record)),
-                            Ok(false) => None,
-                            Err(e) => {
-                                read_error = Some(format!("row {number}: the file cannot be read further: {e}"));
-                                None
-                            }
-                        }
+                match read_row(&mut csv_reader, &mut lines, number, spare.pop()) {
+                    Ok(Some(row)) => piece.push(row),
+                    Ok(None) => break,
+                    Err(Blank) => number -= 1,
+                    Err(Unreadable(e)) => {
+                        read_error = Some(format!("row {number}: the file cannot be read further: {e}"));
+                        break;
                     }
-                    (None, Some(lines)) => match lines.next() {
-                        Some(Ok(line)) if line.trim().is_empty() => {
-                            number -= 1;
-                            continue;
-                        }
-                        Some(Ok(line)) => Some(RowIn::Json(number, line)),
-                        Some(Err(e)) => {
-                            read_error = Some(format!("row {number}: the file cannot be read further: {e}"));
-                            None
-                        }
-                        None => None,
-                    },
-                    (None, None) => None,
-                };
-                match next {
-                    Some(row) => piece.push(row),
-                    None => break,
                 }
             }
             if piece.is_empty() {
@@ -383,6 +366,58 @@ fn csv_io(e: csv::Error) -> std::io::Error {
     }
 }
 
+/// Why [`read_row`] gave no row.
+enum NoRow {
+    /// A blank line of JSON Lines: skipped, and not counted as a row.
+    Blank,
+    /// The file cannot be read further.
+    Unreadable(String),
+}
+use NoRow::{Blank, Unreadable};
+
+/// The next row of the cohort (`None` at its end), read into the buffers of a row already
+/// evaluated when there is one.
+fn read_row(
+    csv_reader: &mut Option<csv::Reader<BufReader<File>>>,
+    lines: &mut Option<BufReader<File>>,
+    number: usize,
+    spare: Option<RowIn>,
+) -> Result<Option<RowIn>, NoRow> {
+    if let Some(reader) = csv_reader {
+        let mut record = match spare {
+            Some(RowIn::Csv(_, record)) => record,
+            _ => csv::StringRecord::new(),
+        };
+        return match reader.read_record(&mut record) {
+            Ok(true) => Ok(Some(RowIn::Csv(number, record))),
+            Ok(false) => Ok(None),
+            Err(e) => Err(Unreadable(e.to_string())),
+        };
+    }
+    let Some(lines) = lines else { return Ok(None) };
+    let mut line = match spare {
+        Some(RowIn::Json(_, mut line)) => {
+            line.clear();
+            line
+        }
+        _ => String::new(),
+    };
+    match lines.read_line(&mut line) {
+        Ok(0) => Ok(None),
+        Ok(_) => {
+            // As `BufRead::lines` does: without the line's `\n` or `\r\n`.
+            if line.ends_with('\n') {
+                line.pop();
+                if line.ends_with('\r') {
+                    line.pop();
+                }
+            }
+            if line.trim().is_empty() { Err(Blank) } else { Ok(Some(RowIn::Json(number, line))) }
+        }
+        Err(e) => Err(Unreadable(e.to_string())),
+    }
+}
+
 /// Rows read together, numbered in input order, for one worker to evaluate.
 struct Piece {
     sequence: usize,
@@ -443,6 +478,7 @@ impl<'p> Run<'p> {
         &self,
         pieces: &Mutex<std::sync::mpsc::Receiver<Piece>>,
         to_writer: &std::sync::mpsc::Sender<(usize, Vec<RowOut>)>,
+        to_reader: &std::sync::mpsc::SyncSender<Vec<RowIn>>,
     ) {
         let mut worker = self.new_worker();
         loop {
@@ -463,6 +499,8 @@ impl<'p> Run<'p> {
                     })
                     .collect()
             });
+            // The reader may have finished, or have rows enough to reuse: then they are dropped.
+            let _ = to_reader.try_send(rows);
             if to_writer.send((sequence, results)).is_err() {
                 return;
             }
