@@ -151,7 +151,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut csv_reader = None;
-    let mut lines = None;
+    let mut jsonl_reader = None;
     let mut header = None;
     match input_format {
         Format::Csv => {
@@ -178,7 +178,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             }
             csv_reader = Some(reader);
         }
-        Format::JsonLines => lines = Some(BufReader::new(file)),
+        Format::JsonLines => jsonl_reader = Some(BufReader::new(file)),
     }
 
     let sink: Box<dyn Write + Send> = match &options.output {
@@ -295,7 +295,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             let mut spare = used_rows.try_recv().unwrap_or_default();
             while piece.len() < piece_rows {
                 number += 1;
-                match read_row(&mut csv_reader, &mut lines, number, spare.pop()) {
+                match read_row(&mut csv_reader, &mut jsonl_reader, number, spare.pop()) {
                     Ok(Some(row)) => piece.push(row),
                     Ok(None) => break,
                     Err(Blank) => number -= 1,
@@ -379,7 +379,7 @@ use NoRow::{Blank, Unreadable};
 /// evaluated when there is one.
 fn read_row(
     csv_reader: &mut Option<csv::Reader<BufReader<File>>>,
-    lines: &mut Option<BufReader<File>>,
+    jsonl_reader: &mut Option<BufReader<File>>,
     number: usize,
     spare: Option<RowIn>,
 ) -> Result<Option<RowIn>, NoRow> {
@@ -394,7 +394,7 @@ fn read_row(
             Err(e) => Err(Unreadable(e.to_string())),
         };
     }
-    let Some(lines) = lines else { return Ok(None) };
+    let Some(reader) = jsonl_reader else { return Ok(None) };
     let mut line = match spare {
         Some(RowIn::Json(_, mut line)) => {
             line.clear();
@@ -402,7 +402,7 @@ fn read_row(
         }
         _ => String::new(),
     };
-    match lines.read_line(&mut line) {
+    match reader.read_line(&mut line) {
         Ok(0) => Ok(None),
         Ok(_) => {
             // As `BufRead::lines` does: without the line's `\n` or `\r\n`.
