@@ -27,8 +27,9 @@ use std::time::Instant;
 const PIECE_ROWS: usize = 512;
 /// With explanations a row's results can be large (thousands of steps), so pieces are small.
 const PIECE_ROWS_EXPLAINED: usize = 4;
-/// A compact trace is a few kilobytes a row.
-const PIECE_ROWS_COMPACT: usize = 64;
+/// A compact trace is one to a few kilobytes a row: pieces of this size (a megabyte or two)
+/// hand work to the workers rarely enough that waking threads costs little.
+const PIECE_ROWS_COMPACT: usize = 256;
 /// Pieces read but not yet written, for each worker: bounds memory whatever the row count,
 /// while leaving every worker a piece to take when it finishes one.
 const PIECES_IN_FLIGHT_PER_WORKER: usize = 4;

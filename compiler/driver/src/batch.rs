@@ -8,7 +8,7 @@
 //! ([`cell`]), and money-valued decisions are totalled exactly ([`Totals`]).
 
 use crate::inputs::{InputError, NOT_GIVEN, Scalar, read_json_cell, read_scalar, read_value};
-use covenant_ir::{DecisionId, NumKind, Program, Ty, Value, value};
+use covenant_ir::{DecisionId, NumKind, Program, Ty, Value, json, value};
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
 use std::sync::Arc;
@@ -255,10 +255,13 @@ pub fn write_cell(program: &Program, value: &Value, ty: &Ty, out: &mut String) {
             Ok(())
         }
         (Value::Num(n), Ty::Num(num)) => match num.kind {
-            NumKind::Int if num.is_plain() => match i64::try_from(*n) {
-                Ok(i) => write!(out, "{i}"),
-                Err(_) => write!(out, "{}", n.normalize()),
-            },
+            NumKind::Int if num.is_plain() => {
+                match i64::try_from(*n) {
+                    Ok(i) => json::push_integer(out, i.into()),
+                    Err(_) => json::push_decimal(out, n.normalize()),
+                }
+                Ok(())
+            }
             NumKind::Percent => {
                 out.push_str(&value::display_number(*n, *num));
                 Ok(())
@@ -266,11 +269,18 @@ pub fn write_cell(program: &Program, value: &Value, ty: &Ty, out: &mut String) {
             NumKind::Money => {
                 let mut fixed = *n;
                 fixed.rescale(n.normalize().scale().max(2));
-                write!(out, "{fixed}")
+                json::push_decimal(out, fixed);
+                Ok(())
             }
-            _ => write!(out, "{}", n.normalize()),
+            _ => {
+                json::push_decimal(out, n.normalize());
+                Ok(())
+            }
         },
-        (Value::Num(n), _) => write!(out, "{}", n.normalize()),
+        (Value::Num(n), _) => {
+            json::push_decimal(out, n.normalize());
+            Ok(())
+        }
         (Value::Date(d), _) => write!(out, "{d}"),
         (Value::Duration(d), _) => write!(out, "{d}"),
         (Value::Text(t), _) => {

@@ -123,7 +123,28 @@ impl Date {
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (y, m, d) = self.ymd();
-        write!(f, "{y:04}-{m:02}-{d:02}")
+        // Four-digit years (all but the extremes) skip the formatting machinery: outputs and
+        // traces write dates on every row.
+        match (u16::try_from(y), u8::try_from(m), u8::try_from(d)) {
+            (Ok(y @ 0..=9999), Ok(m @ 1..=12), Ok(d @ 1..=31)) => {
+                let digit = |n: u16| b'0' + (n % 10) as u8;
+                let (m, d) = (u16::from(m), u16::from(d));
+                let text = [
+                    digit(y / 1000),
+                    digit(y / 100),
+                    digit(y / 10),
+                    digit(y),
+                    b'-',
+                    digit(m / 10),
+                    digit(m),
+                    b'-',
+                    digit(d / 10),
+                    digit(d),
+                ];
+                f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+            }
+            _ => write!(f, "{y:04}-{m:02}-{d:02}"),
+        }
     }
 }
 
@@ -195,6 +216,18 @@ mod tests {
         assert!(Date::parse("2015-4-1").is_none());
         assert_eq!(d("2015-03-31").days_until(d("2015-04-01")), 1);
         assert!(d("9999-12-31").add(Duration { months: 0, days: 1 }).is_none());
+    }
+
+    /// The digits written directly are the formatted ones, over the whole range of years.
+    #[test]
+    fn dates_display_as_formatted_year_month_day() {
+        let (first, last) = (d("0001-01-01").days, d("9999-12-31").days);
+        for days in (first..=last).step_by(7).chain([first, last]) {
+            let date = Date { days };
+            let (y, m, dd) = date.ymd();
+            assert_eq!(date.to_string(), format!("{y:04}-{m:02}-{dd:02}"));
+            assert_eq!(Date::parse(&date.to_string()), Some(date));
+        }
     }
 
     #[test]

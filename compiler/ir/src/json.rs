@@ -6,6 +6,7 @@
 //! building a `Value` tree (a map per object, a string per key) costs far more than the text
 //! itself when a batch writes an explanation for every row.
 
+use rust_decimal::Decimal;
 use std::fmt::{Display, Write as _};
 
 /// Writes the decimal digits of `n` (formatting machinery costs more than the digits when
@@ -33,6 +34,62 @@ fn push_digits(text: &mut String, mut n: u64) {
             }
             text.extend(digits[at..].iter().map(|&d| char::from(d)));
         }
+    }
+}
+
+/// Writes an integer as its `Display` does.
+pub fn push_integer(text: &mut String, n: i128) {
+    if n < 0 {
+        text.push('-');
+    }
+    match u64::try_from(n.unsigned_abs()) {
+        Ok(small) => push_digits(text, small),
+        Err(_) => {
+            let _ = write!(text, "{}", n.unsigned_abs());
+        }
+    }
+}
+
+/// Writes a decimal exactly as its `Display` does (`-1.50`, `0.05`, `-0`: every digit of its
+/// scale, no exponent), without the formatting machinery: outputs and traces write a number
+/// or several on every row.
+pub fn push_decimal(text: &mut String, n: Decimal) {
+    if n.is_sign_negative() {
+        text.push('-');
+    }
+    let scale = n.scale() as usize;
+    // A decimal has at most 29 digits (a 96-bit mantissa); its scale is at most 28.
+    let mut digits = [b'0'; 40];
+    let mut at = digits.len();
+    let mantissa = n.mantissa().unsigned_abs();
+    match u64::try_from(mantissa) {
+        Ok(mut m) => {
+            while m > 0 {
+                at -= 1;
+                digits[at] = b'0' + (m % 10) as u8;
+                m /= 10;
+            }
+        }
+        Err(_) => {
+            let mut m = mantissa;
+            while m > 0 {
+                at -= 1;
+                digits[at] = b'0' + (m % 10) as u8;
+                m /= 10;
+            }
+        }
+    }
+    // The fraction's leading zeros (the buffer is zeros already).
+    let start = at.min(digits.len().saturating_sub(scale));
+    let all = &digits[start..];
+    let (whole, fraction) = all.split_at(all.len() - scale.min(all.len()));
+    if whole.is_empty() {
+        text.push('0');
+    }
+    text.extend(whole.iter().map(|&d| char::from(d)));
+    if !fraction.is_empty() {
+        text.push('.');
+        text.extend(fraction.iter().map(|&d| char::from(d)));
     }
 }
 
@@ -208,16 +265,7 @@ impl JsonOut {
     /// An integer as a JSON number.
     pub fn int(&mut self, n: impl Into<i128>) {
         self.separate();
-        let n = n.into();
-        if n < 0 {
-            self.text.push('-');
-        }
-        match u64::try_from(n.unsigned_abs()) {
-            Ok(small) => push_digits(&mut self.text, small),
-            Err(_) => {
-                let _ = write!(self.text, "{}", n.unsigned_abs());
-            }
-        }
+        push_integer(&mut self.text, n.into());
     }
 
     /// A count or position as a JSON number.
@@ -232,10 +280,10 @@ impl JsonOut {
         let _ = write!(self.text, "{json}");
     }
 
-    /// A value's `Display` text written as it is: for numbers whose text is a JSON number.
-    pub fn raw_display(&mut self, value: impl Display) {
+    /// A decimal as a JSON number with its exact text (its scale kept: `1.50`).
+    pub fn decimal(&mut self, n: Decimal) {
         self.separate();
-        let _ = write!(self.text, "{value}");
+        push_decimal(&mut self.text, n);
     }
 
     /// Text that is already one JSON value (compact), written as it is.
@@ -313,6 +361,32 @@ fn first_escape(bytes: &[u8], mut from: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every digit, sign and scale as `Display` writes it: zeros of every scale, minus zero,
+    /// the largest mantissas, and a spread of others.
+    #[test]
+    fn decimals_are_written_as_display_writes_them() {
+        let mut mantissas: Vec<i128> = vec![0, 1, 5, 9, 10, 99, 100, 12_345, i64::MAX as i128, i64::MAX as i128 + 1];
+        mantissas.push((1i128 << 96) - 1);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..300 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let bits = (seed >> 58) as u32; // 0..63 significant bits
+            mantissas.push(i128::from(seed >> (64 - bits.max(1))));
+        }
+        let mut text = String::new();
+        for &m in &mantissas {
+            for scale in 0..=28 {
+                for negative in [false, true] {
+                    let mut n = Decimal::from_i128_with_scale(m, scale);
+                    n.set_sign_negative(negative);
+                    text.clear();
+                    push_decimal(&mut text, n);
+                    assert_eq!(text, n.to_string(), "mantissa {m}, scale {scale}, negative {negative}");
+                }
+            }
+        }
+    }
 
     /// The writer's text is serde_json's for the same document, escapes included.
     #[test]

@@ -129,7 +129,7 @@ fn write_value(program: &Program, value: &Value, ty: &Ty, out: &mut JsonOut, scr
             out.int(n.mantissa())
         }
         // A decimal's text is a valid JSON number: no exponent, no leading zeros.
-        (Value::Num(n), Ty::Num(_)) => out.raw_display(n),
+        (Value::Num(n), Ty::Num(_)) => out.decimal(*n),
         (Value::Text(t), Ty::Text) => out.str(t),
         (Value::Enum(i), Ty::Enum(_)) => out.int(*i),
         (Value::Record(fields), Ty::Record(id))
