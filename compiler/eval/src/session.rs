@@ -120,6 +120,11 @@ pub struct Session<'p> {
     /// Names from the program shown in steps (decisions, tables, parameters, columns), by the
     /// address of the program's text, made once per session (tracing only).
     names: RefCell<SharedNames>,
+    /// The validity of each dated version as a version step shows it, by the version's
+    /// address in the program, and the last evaluation date shown (tracing only): a dated
+    /// table is looked up on every row.
+    valid_texts: HashMap<usize, String, BuildHasherDefault<FxHasher>>,
+    date_text: Option<(Date, String)>,
 }
 
 /// Evaluates a node that needs no frame and no inputs (test `given`/`expect` values, params).
@@ -166,6 +171,8 @@ impl<'p> Session<'p> {
             labels: RefCell::new(Vec::new()),
             path_fields: Vec::new(),
             names: RefCell::new(HashMap::default()),
+            valid_texts: HashMap::default(),
+            date_text: None,
         }
     }
 
@@ -316,11 +323,14 @@ impl<'p> Session<'p> {
         };
         let value = self.eval(arm.node, frame, tracer)?;
         if T::ENABLED {
-            *detail = Some(StepKind::Version {
-                name: name.to_string(),
-                valid: arm.valid.to_string(),
-                date: date.to_string(),
-            });
+            let valid =
+                self.valid_texts.entry(arm as *const VersionArm as usize).or_insert_with(|| arm.valid.to_string());
+            let valid = valid.clone();
+            let date = match &self.date_text {
+                Some((shown, text)) if *shown == date => text.clone(),
+                _ => self.date_text.insert((date, date.to_string())).1.clone(),
+            };
+            *detail = Some(StepKind::Version { name: name.to_string(), valid, date });
         }
         Ok(value)
     }

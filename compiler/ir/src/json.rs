@@ -54,19 +54,18 @@ pub fn push_integer(text: &mut String, n: i128) {
 /// scale, no exponent), without the formatting machinery: outputs and traces write a number
 /// or several on every row.
 pub fn push_decimal(text: &mut String, n: Decimal) {
-    if n.is_sign_negative() {
-        text.push('-');
-    }
-    let scale = n.scale() as usize;
-    // A decimal has at most 29 digits (a 96-bit mantissa); its scale is at most 28.
-    let mut digits = [b'0'; 40];
-    let mut at = digits.len();
+    // A decimal has at most 29 digits (a 96-bit mantissa) and a scale of at most 28: with a
+    // sign, a leading `0` and a point, its text fits in 32 bytes. The digits are written
+    // from the end, the fraction's leading zeros are the buffer's own.
+    let mut buffer = [b'0'; 48];
+    let end = buffer.len();
+    let mut at = end;
     let mantissa = n.mantissa().unsigned_abs();
     match u64::try_from(mantissa) {
         Ok(mut m) => {
             while m > 0 {
                 at -= 1;
-                digits[at] = b'0' + (m % 10) as u8;
+                buffer[at] = b'0' + (m % 10) as u8;
                 m /= 10;
             }
         }
@@ -74,23 +73,31 @@ pub fn push_decimal(text: &mut String, n: Decimal) {
             let mut m = mantissa;
             while m > 0 {
                 at -= 1;
-                digits[at] = b'0' + (m % 10) as u8;
+                buffer[at] = b'0' + (m % 10) as u8;
                 m /= 10;
             }
         }
     }
-    // The fraction's leading zeros (the buffer is zeros already).
-    let start = at.min(digits.len().saturating_sub(scale));
-    let all = &digits[start..];
-    let (whole, fraction) = all.split_at(all.len() - scale.min(all.len()));
-    if whole.is_empty() {
-        text.push('0');
+    let scale = (n.scale() as usize).min(end - 8);
+    if scale > 0 {
+        // The fraction, then its point, moved one place to the left with the whole part.
+        let whole_start = at.min(end - scale);
+        buffer.copy_within(whole_start..end - scale, whole_start - 1);
+        at = whole_start - 1;
+        buffer[end - scale - 1] = b'.';
+        // No whole digits: a `0` before the point (the buffer's own).
+        if at == end - scale - 1 {
+            at -= 1;
+        }
+    } else if at == end {
+        at -= 1;
     }
-    text.extend(whole.iter().map(|&d| char::from(d)));
-    if !fraction.is_empty() {
-        text.push('.');
-        text.extend(fraction.iter().map(|&d| char::from(d)));
+    if n.is_sign_negative() {
+        at -= 1;
+        buffer[at] = b'-';
     }
+    // Only ASCII digits, `.` and `-` were written.
+    text.push_str(std::str::from_utf8(&buffer[at..]).unwrap_or_default());
 }
 
 /// Writes compact JSON text (as [`JsonOut`] or `serde_json::to_string` write it) indented
