@@ -16,7 +16,7 @@
 //! the scan's. Grids are built only while the work to build one (combinations times rows)
 //! stays small, so a large table keeps its candidate index.
 
-use crate::ops::{Selected, select_among};
+use crate::ops::{self, Selected, select_among};
 use covenant_ir::{Key, KeyAlt, Program, TableDef, TableId, Ty, Value};
 use rust_decimal::Decimal;
 
@@ -117,7 +117,7 @@ fn atom(atoms: &Atoms, value: &Value) -> Option<usize> {
     match (atoms, value) {
         (Atoms::Enum(count), Value::Enum(i)) => (*i < *count).then_some(*i as usize),
         (Atoms::Bool, Value::Bool(b)) => Some(usize::from(*b)),
-        (Atoms::Number(points), Value::Num(x)) => Some(match points.binary_search(x) {
+        (Atoms::Number(points), Value::Num(x)) => Some(match points.binary_search_by(|p| ops::num_order(p, x)) {
             Ok(i) => 2 * i + 1,
             Err(i) => 2 * i,
         }),

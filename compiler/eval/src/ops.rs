@@ -13,13 +13,21 @@ use std::cmp::Ordering;
 /// booleans, enum variants by declaration order); `None` for anything else.
 pub(crate) fn order(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
-        (Value::Num(x), Value::Num(y)) => Some(x.cmp(y)),
+        (Value::Num(x), Value::Num(y)) => Some(num_order(x, y)),
         (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
         (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
         (Value::Enum(x), Value::Enum(y)) => Some(x.cmp(y)),
         _ => None,
     }
+}
+
+/// The order of two numbers. Most comparisons are between numbers of the same scale (a
+/// rating and a table's bound, two amounts of money), whose mantissas are then in the same
+/// order as the numbers: comparing those skips the general comparison's rescaling.
+#[inline]
+pub(crate) fn num_order(x: &Decimal, y: &Decimal) -> Ordering {
+    if x.scale() == y.scale() { x.mantissa().cmp(&y.mantissa()) } else { x.cmp(y) }
 }
 
 /// The words for a kind of value, for internal error messages.
@@ -171,6 +179,27 @@ mod tests {
 
     fn dur(months: i32, days: i32) -> Duration {
         Duration { months, days }
+    }
+
+    /// Numbers are ordered as the general comparison orders them, at equal and at different
+    /// scales, across signs, zeros (minus zero is zero) and the largest mantissas.
+    #[test]
+    fn numbers_order_as_decimals_do() {
+        let mut numbers = Vec::new();
+        for mantissa in [0i128, 1, 7, 10, 99, 250, 12_345, i64::MAX as i128, (1i128 << 96) - 1] {
+            for scale in [0, 1, 2, 5, 28] {
+                for negative in [false, true] {
+                    let mut n = Decimal::from_i128_with_scale(mantissa, scale);
+                    n.set_sign_negative(negative);
+                    numbers.push(n);
+                }
+            }
+        }
+        for x in &numbers {
+            for y in &numbers {
+                assert_eq!(num_order(x, y), x.cmp(y), "{x:?} against {y:?}");
+            }
+        }
     }
 
     #[test]
