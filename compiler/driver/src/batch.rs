@@ -247,56 +247,35 @@ pub fn cell(program: &Program, value: &Value, ty: &Ty) -> String {
 /// common kinds of value.
 pub fn write_cell(program: &Program, value: &Value, ty: &Ty, out: &mut String) {
     use std::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = match (value, ty) {
-        (Value::None(_), _) => Ok(()),
-        (Value::Bool(b), _) => {
-            out.push_str(if *b { "true" } else { "false" });
-            Ok(())
-        }
+    match (value, ty) {
+        (Value::None(_), _) => {}
+        (Value::Bool(b), _) => out.push_str(if *b { "true" } else { "false" }),
         (Value::Num(n), Ty::Num(num)) => match num.kind {
-            NumKind::Int if num.is_plain() => {
-                match i64::try_from(*n) {
-                    Ok(i) => json::push_integer(out, i.into()),
-                    Err(_) => json::push_decimal(out, n.normalize()),
-                }
-                Ok(())
-            }
-            NumKind::Percent => {
-                out.push_str(&value::display_number(*n, *num));
-                Ok(())
-            }
+            NumKind::Int if num.is_plain() => match i64::try_from(*n) {
+                Ok(i) => json::push_integer(out, i.into()),
+                Err(_) => json::push_decimal(out, n.normalize()),
+            },
+            NumKind::Percent => out.push_str(&value::display_number(*n, *num)),
             NumKind::Money => {
                 let mut fixed = *n;
                 fixed.rescale(n.normalize().scale().max(2));
                 json::push_decimal(out, fixed);
-                Ok(())
             }
-            _ => {
-                json::push_decimal(out, n.normalize());
-                Ok(())
-            }
+            _ => json::push_decimal(out, n.normalize()),
         },
-        (Value::Num(n), _) => {
-            json::push_decimal(out, n.normalize());
-            Ok(())
+        (Value::Num(n), _) => json::push_decimal(out, n.normalize()),
+        // Writing to a String cannot fail.
+        (Value::Date(d), _) => {
+            let _ = write!(out, "{d}");
         }
-        (Value::Date(d), _) => write!(out, "{d}"),
-        (Value::Duration(d), _) => write!(out, "{d}"),
-        (Value::Text(t), _) => {
-            out.push_str(t);
-            Ok(())
+        (Value::Duration(d), _) => {
+            let _ = write!(out, "{d}");
         }
-        (Value::Enum(i), Ty::Enum(id)) => {
-            out.push_str(program.enum_def(*id).variant_name(*i));
-            Ok(())
-        }
-        (Value::Enum(i), _) => write!(out, "{i}"),
-        (Value::Record(_) | Value::List(_), _) => {
-            out.push_str(&cell(program, value, ty));
-            Ok(())
-        }
-    };
+        (Value::Text(t), _) => out.push_str(t),
+        (Value::Enum(i), Ty::Enum(id)) => out.push_str(program.enum_def(*id).variant_name(*i)),
+        (Value::Enum(i), _) => json::push_integer(out, (*i).into()),
+        (Value::Record(_) | Value::List(_), _) => out.push_str(&cell(program, value, ty)),
+    }
 }
 
 /// Exact totals of the money-valued decisions of a run.

@@ -30,6 +30,14 @@ pub(crate) fn num_order(x: &Decimal, y: &Decimal) -> Ordering {
     if x.scale() == y.scale() { x.mantissa().cmp(&y.mantissa()) } else { x.cmp(y) }
 }
 
+/// Whether two values are equal as `==` compares them (numbers by value, whatever their scale).
+pub(crate) fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Num(x), Value::Num(y)) => num_order(x, y) == Ordering::Equal,
+        _ => a == b,
+    }
+}
+
 /// The words for a kind of value, for internal error messages.
 pub(crate) fn kind_name(v: &Value) -> &'static str {
     match v {

@@ -1727,11 +1727,9 @@ impl<'p> Session<'p> {
             self.refuse_none(&a, l_at, at, &what)?;
             self.refuse_none(&b, r_at, at, &what)?;
         }
-        let result = match (op, &a, &b) {
-            (BinOp::Eq, Value::Num(x), Value::Num(y)) => ops::num_order(x, y) == Ordering::Equal,
-            (BinOp::Ne, Value::Num(x), Value::Num(y)) => ops::num_order(x, y) != Ordering::Equal,
-            (BinOp::Eq, _, _) => a == b,
-            (BinOp::Ne, _, _) => a != b,
+        let result = match op {
+            BinOp::Eq => ops::equal(&a, &b),
+            BinOp::Ne => !ops::equal(&a, &b),
             _ => {
                 let Some(ordering) = ops::order(&a, &b) else {
                     let message = format!("cannot order {} against {}", ops::kind_name(&a), ops::kind_name(&b));

@@ -57,7 +57,8 @@ pub fn push_decimal(text: &mut String, n: Decimal) {
     // A decimal has at most 29 digits (a 96-bit mantissa) and a scale of at most 28: with a
     // sign, a leading `0` and a point, its text fits in 32 bytes. The digits are written
     // from the end, the fraction's leading zeros are the buffer's own.
-    let mut buffer = [b'0'; 48];
+    const MAX_SCALE: usize = 28;
+    let mut buffer = [b'0'; 32];
     let end = buffer.len();
     let mut at = end;
     // The low digits in 64-bit arithmetic, much faster than 128-bit division.
@@ -73,7 +74,7 @@ pub fn push_decimal(text: &mut String, n: Decimal) {
         buffer[at] = b'0' + (m % 10) as u8;
         m /= 10;
     }
-    let scale = (n.scale() as usize).min(end - 8);
+    let scale = (n.scale() as usize).min(MAX_SCALE);
     if scale > 0 {
         // The fraction, then its point, moved one place to the left with the whole part.
         let whole_start = at.min(end - scale);
