@@ -54,6 +54,7 @@ use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// The deepest chain of nested decision calls allowed (error E0508 beyond).
@@ -75,7 +76,7 @@ pub(crate) type Res<T = Value> = Result<T, Box<EvalError>>;
 pub(crate) type Detail = Option<StepKind>;
 
 /// Shared strings by the address and length of the program's text they copy.
-type SharedNames = HashMap<(usize, usize), Arc<str>, BuildHasherDefault<FxHasher>>;
+type SharedNames = HashMap<(usize, usize), Rc<str>, BuildHasherDefault<FxHasher>>;
 
 /// One evaluation context: a program, one set of inputs, and the memo of decisions and params.
 pub struct Session<'p> {
@@ -114,7 +115,7 @@ pub struct Session<'p> {
     reasons: HashMap<ReasonKey, Arc<str>, BuildHasherDefault<FxHasher>>,
     /// Step labels by node, made once per session and shared by every step of the node
     /// (tracing only).
-    labels: RefCell<Vec<Option<Arc<str>>>>,
+    labels: RefCell<Vec<Option<Rc<str>>>>,
     /// The field path being read (tracing only), kept to reuse its buffer.
     path_fields: Vec<(NodeId, u32)>,
     /// Names from the program shown in steps (decisions, tables, parameters, columns), by the
@@ -1364,9 +1365,9 @@ impl<'p> Session<'p> {
     }
 
     /// A name from the program as a shared string.
-    fn name(&self, text: &'p str) -> Arc<str> {
+    fn name(&self, text: &'p str) -> Rc<str> {
         let key = (text.as_ptr() as usize, text.len());
-        self.names.borrow_mut().entry(key).or_insert_with(|| Arc::from(text)).clone()
+        self.names.borrow_mut().entry(key).or_insert_with(|| Rc::from(text)).clone()
     }
 
     /// A call's arguments with the names and types of the decision's parameters.
@@ -1394,12 +1395,12 @@ impl<'p> Session<'p> {
     }
 
     /// A node's step label, shared.
-    fn label(&self, id: NodeId, n: &Node) -> Arc<str> {
+    fn label(&self, id: NodeId, n: &Node) -> Rc<str> {
         let mut labels = self.labels.borrow_mut();
         if let Some(Some(label)) = labels.get(id.index()) {
             return label.clone();
         }
-        let label: Arc<str> = Arc::from(self.label_text(n));
+        let label: Rc<str> = Rc::from(self.label_text(n));
         if id.index() < self.program.nodes.len() {
             if labels.len() <= id.index() {
                 labels.resize(id.index() + 1, None);
@@ -2427,7 +2428,7 @@ fn set_otherwise(detail: &mut Detail, reason: Option<Arc<str>>) {
     *detail = Some(StepKind::Otherwise { used_fallback: reason.is_some(), reason });
 }
 
-fn set_logic(detail: &mut Detail, op: Arc<str>, short_circuit: bool) {
+fn set_logic(detail: &mut Detail, op: Rc<str>, short_circuit: bool) {
     *detail = Some(StepKind::Logic { op, short_circuit });
 }
 

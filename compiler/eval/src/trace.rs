@@ -14,6 +14,7 @@
 
 use covenant_ir::{AggOp, BinOp, HitPolicy, NodeId, RoundMode, Span, Ty, Value};
 use serde::{Deserialize, Serialize};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// Receives the steps of an evaluation. Implemented by [`NoTrace`] and [`Recorder`].
@@ -179,8 +180,10 @@ pub struct Step {
     /// The IR node evaluated (`None` for a decision evaluated at the top level).
     pub node: Option<NodeId>,
     /// A short title: the decision, input, param or table name, the operator, `if`, `let`…
-    /// (shared: every step of a node has the same one).
-    pub label: Arc<str>,
+    /// (shared: every step of a node has the same one). Names in steps are `Rc`, not `Arc`:
+    /// steps stay on the thread that evaluates them, and a traced row clones hundreds of
+    /// names, which atomic reference counts made a tenth of the time of a compact trace.
+    pub label: Rc<str>,
     /// The result; `None` for a failed step and for an aggregation element left out by the filter.
     pub value: Option<Value>,
     /// The static type of `value` (how to show it).
@@ -194,7 +197,7 @@ pub struct Step {
 impl Step {
     /// A step evaluated at the top level (no node), not finished yet: its kind and value are
     /// set when it finishes.
-    pub fn unfinished(label: impl Into<Arc<str>>, ty: Ty, span: Span) -> Step {
+    pub fn unfinished(label: impl Into<Rc<str>>, ty: Ty, span: Span) -> Step {
         Step {
             kind: StepKind::Unfinished,
             node: None,
@@ -220,7 +223,7 @@ impl Step {
 /// A named value: a decision's argument or a table's key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Arg {
-    pub name: Arc<str>,
+    pub name: Rc<str>,
     pub value: Value,
     pub ty: Ty,
 }
@@ -255,16 +258,16 @@ pub enum StepKind {
     /// A decision evaluated: its arguments, and whether its value had been computed before
     /// (a decision is computed once per session for each set of arguments and reused; a
     /// memoised step has no children unless the recorder asked to see its steps again).
-    Decision { name: Arc<str>, qualified: Arc<str>, args: Vec<Arg>, memoised: bool },
+    Decision { name: Rc<str>, qualified: Rc<str>, args: Vec<Arg>, memoised: bool },
     /// An input read, with the field path (`person.placement`).
-    Input { name: Arc<str>, path: Arc<str> },
+    Input { name: Rc<str>, path: Rc<str> },
     /// A param read, with the field path.
-    Param { name: Arc<str>, path: Arc<str> },
+    Param { name: Rc<str>, path: Rc<str> },
     /// A table lookup: the key values by column, the hit policy, and the matched row (`None`:
     /// no row matched, and the value is "no value").
     Table {
-        name: Arc<str>,
-        qualified: Arc<str>,
+        name: Rc<str>,
+        qualified: Rc<str>,
         hit: HitPolicy,
         keys: Vec<Arg>,
         row: Option<usize>,
@@ -278,7 +281,7 @@ pub enum StepKind {
     Compare { op: BinOp, left: Operand, right: Operand },
     /// `and`, `or` (children: each operand evaluated, one step each) or `not`.
     /// `short_circuit`: the second operand was not needed.
-    Logic { op: Arc<str>, short_circuit: bool },
+    Logic { op: Rc<str>, short_circuit: bool },
     /// Arithmetic (`+ - × ÷`, unary `-`, date and duration arithmetic) with its operands.
     Arithmetic { op: String, operands: Vec<Operand> },
     /// Rounding: the value before, and the places and mode; the step's value is the result.
@@ -301,7 +304,7 @@ pub enum StepKind {
     InSet { value: Operand, variants: Vec<String> },
     /// A field of a computed record (fields of inputs and params are [`StepKind::Input`]
     /// and [`StepKind::Param`] paths).
-    Field { name: Arc<str> },
+    Field { name: Rc<str> },
     /// A built-in function with its arguments.
     Builtin { name: String, args: Vec<Operand> },
     /// A decision written as rules: which rule gave the value (`None`: the default did).

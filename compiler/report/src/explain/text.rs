@@ -9,7 +9,7 @@ use super::{Ctx, collapse, let_name, shorten};
 use covenant_eval::{Arg, Branch, Operand, Step, StepKind};
 use covenant_ir::{AggOp, BinOp, DecisionDef, NumKind, RoundMode, Span, Ty, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// Elements of an aggregation shown one by one before the rest are counted.
 const MAX_ITEMS: usize = 20;
@@ -137,7 +137,7 @@ struct Out<'a, 'c, 's> {
     /// arguments (ordered, never hashed).
     shown: BTreeSet<String>,
     /// Tables whose `source` citation has been shown.
-    cited: Vec<Arc<str>>,
+    cited: Vec<Rc<str>>,
 }
 
 enum Entry<'s> {

@@ -25,6 +25,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -51,7 +52,7 @@ struct SiteRef<'a> {
 struct Site {
     kind: StepKind,
     node: Option<NodeId>,
-    label: Arc<str>,
+    label: Rc<str>,
     ty: Ty,
     span: Span,
     children: usize,
@@ -283,7 +284,7 @@ struct KnownSite {
     outcome: u64,
     children: usize,
     node: Option<NodeId>,
-    label: Arc<str>,
+    label: Rc<str>,
     ty: Ty,
     span: Span,
     id: u32,
@@ -401,7 +402,7 @@ impl<'s> TraceWriter<'s> {
                 && k.span == span
                 && k.node == node
                 && k.kind == kind
-                && (Arc::ptr_eq(&k.label, &label) || k.label == label)
+                && (Rc::ptr_eq(&k.label, &label) || k.label == label)
                 && k.ty == ty
         });
         let out = &mut self.out;
