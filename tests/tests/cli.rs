@@ -755,8 +755,27 @@ fn compact_traces_expand_to_exactly_the_full_explanations() {
         assert_eq!(expanded.code, 0, "{}", expanded.show());
         assert!(expanded.stdout == full, "{example}: `expand` differs from `batch --explain`");
         let first: serde_json::Value = serde_json::from_str(compact.lines().next().unwrap_or("")).expect("JSON line");
-        assert_eq!(first["trace"]["schema"], "covenant.trace/1");
+        assert_eq!(first["trace"]["schema"], "covenant.trace/2");
         assert!(is_hash(&first["trace"]["rules"]), "{first}");
+        // Each site and each "no value" reason is defined once, in the first row that uses it;
+        // the schema and rules hash are given in the first row only.
+        let mut defined = std::collections::HashSet::new();
+        for (index, line) in compact.lines().enumerate() {
+            let row: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+            if index > 0 {
+                assert!(row["trace"].get("schema").is_none() && row["trace"].get("rules").is_none(), "{row}");
+            }
+            for member in ["sites", "reasons"] {
+                for number in row["trace"][member].as_object().into_iter().flat_map(|m| m.keys()) {
+                    assert!(defined.insert((member, number.clone())), "{example}: {member} {number} defined twice");
+                }
+            }
+        }
+        if file == TARIFF {
+            // The tariff's `none` cells are met on many rows, and written by number.
+            assert!(defined.iter().any(|(member, _)| *member == "reasons"), "{example}: no reason numbered");
+            assert!(compact.contains(r#"{"none":0}"#), "{example}: reasons are not written by number");
+        }
     }
 }
 

@@ -35,6 +35,10 @@ const PIECE_ROWS_COMPACT: usize = 256;
 const PIECES_IN_FLIGHT_PER_WORKER: usize = 4;
 /// How often the progress line is redrawn.
 const PROGRESS_EVERY_MS: u128 = 100;
+/// Files are read and written in blocks of this size: a compact trace of a million rows is
+/// most of a gigabyte, and writing it 8 KB at a time (the default) made a hundred thousand
+/// calls into the system.
+const IO_BUFFER_BYTES: usize = 1 << 20;
 /// Worker stacks: explanation trees are walked recursively, and evaluation may nest deeply.
 const WORKER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
@@ -102,8 +106,9 @@ enum RowOut {
         /// With `--explain`, the JSON array of the explanations, or of the compact trace's
         /// steps (else empty).
         explanations: String,
-        /// With `--explain=compact`, the sites the trace uses (each once).
+        /// With `--explain=compact`, the sites and reasons the trace uses (each once).
         sites: Vec<u32>,
+        reasons: Vec<u32>,
     },
     Failed {
         number: usize,
@@ -156,7 +161,8 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let mut header = None;
     match input_format {
         Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(BufReader::new(file));
+            let mut reader =
+                csv::ReaderBuilder::new().flexible(true).from_reader(BufReader::with_capacity(IO_BUFFER_BYTES, file));
             let names: Vec<String> = match reader.headers() {
                 Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
                 Err(e) => {
@@ -179,7 +185,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             }
             csv_reader = Some(reader);
         }
-        Format::JsonLines => jsonl_reader = Some(BufReader::new(file)),
+        Format::JsonLines => jsonl_reader = Some(BufReader::with_capacity(IO_BUFFER_BYTES, file)),
     }
 
     let sink: Box<dyn Write + Send> = match &options.output {
@@ -206,7 +212,9 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let trace = (options.explain == Explain::Compact).then(|| Trace {
         sites: &sites,
         rules: covenant_driver::receipt::rules_hash(program),
+        wrote_first: false,
         defined: Vec::new(),
+        defined_reasons: Vec::new(),
     });
     let mut writer = Writer::new(sink, output_format, program, decisions, options.explain, trace);
 
@@ -435,12 +443,12 @@ fn write_results(
 ) {
     for result in results {
         match result {
-            RowOut::Done { number, values, explanations, sites } => {
+            RowOut::Done { number, values, explanations, sites, reasons } => {
                 written.rows_out += 1;
                 for (id, v) in decisions.iter().zip(&values) {
                     written.totals.add(*id, v);
                 }
-                if let Err(e) = writer.row(number, &values, &explanations, &sites) {
+                if let Err(e) = writer.row(number, &values, &explanations, &sites, &reasons) {
                     written.error = Some(e);
                     return;
                 }
@@ -594,13 +602,14 @@ impl<'p> Run<'p> {
         }
         if problems.is_empty() {
             if compact {
-                let (steps, sites) = explainer.trace.finish_row();
-                return RowOut::Done { number, values, explanations: steps, sites };
+                let explain::TraceRow { steps, sites, reasons } = explainer.trace.finish_row();
+                return RowOut::Done { number, values, explanations: steps, sites, reasons };
             }
             if explaining {
                 explanations.end_array();
             }
-            RowOut::Done { number, values, explanations: explanations.into_string(), sites: Vec::new() }
+            let explanations = explanations.into_string();
+            RowOut::Done { number, values, explanations, sites: Vec::new(), reasons: Vec::new() }
         } else {
             RowOut::Failed { number, problems }
         }
@@ -619,12 +628,31 @@ struct Explainer<'s> {
     trace: explain::TraceWriter<'s>,
 }
 
-/// What the writer of compact traces needs: the run's sites, which of them earlier rows
-/// defined, and the hash of the rules (so a trace is only expanded with its own rules).
+/// What the writer of compact traces needs: the run's sites and reasons, which of them
+/// earlier rows defined, and the hash of the rules (so a trace is only expanded with its own
+/// rules), given with the schema in the first row written.
 struct Trace<'s> {
     sites: &'s explain::TraceSites,
     rules: String,
+    wrote_first: bool,
     defined: Vec<bool>,
+    defined_reasons: Vec<bool>,
+}
+
+/// The numbers among `used` not yet `defined`, in ascending order, now marked defined: each
+/// site and reason is defined in the first row (in output order) that uses it.
+fn newly_defined(used: &[u32], defined: &mut Vec<bool>) -> Vec<u32> {
+    let mut new: Vec<u32> =
+        used.iter().copied().filter(|id| !defined.get(*id as usize).copied().unwrap_or(false)).collect();
+    new.sort_unstable();
+    for id in &new {
+        let at = *id as usize;
+        if defined.len() <= at {
+            defined.resize(at + 1, false);
+        }
+        defined[at] = true;
+    }
+    new
 }
 
 /// Writes output rows: CSV with a `row` column then one column per decision, or JSON Lines.
@@ -653,8 +681,8 @@ impl<'p> Writer<'p> {
         trace: Option<Trace<'p>>,
     ) -> Writer<'p> {
         let (csv, lines) = match format {
-            Format::Csv => (Some(csv::Writer::from_writer(sink)), None),
-            Format::JsonLines => (None, Some(BufWriter::new(sink))),
+            Format::Csv => (Some(csv::WriterBuilder::new().buffer_capacity(IO_BUFFER_BYTES).from_writer(sink)), None),
+            Format::JsonLines => (None, Some(BufWriter::with_capacity(IO_BUFFER_BYTES, sink))),
         };
         Writer {
             csv,
@@ -670,7 +698,14 @@ impl<'p> Writer<'p> {
         }
     }
 
-    fn row(&mut self, number: usize, values: &[Value], explanations: &str, sites: &[u32]) -> std::io::Result<()> {
+    fn row(
+        &mut self,
+        number: usize,
+        values: &[Value],
+        explanations: &str,
+        sites: &[u32],
+        reasons: &[u32],
+    ) -> std::io::Result<()> {
         let program = self.program;
         if let Some(w) = &mut self.csv {
             if !self.wrote_header {
@@ -717,24 +752,19 @@ impl<'p> Writer<'p> {
             match &mut self.trace {
                 Some(trace) => {
                     out.key("trace").begin_object();
-                    out.key("schema").str(explain::TRACE_SCHEMA);
-                    out.key("rules").str(&trace.rules);
-                    // Each site is defined in the first row (in output order) that uses it.
-                    let mut new: Vec<u32> = sites
-                        .iter()
-                        .copied()
-                        .filter(|id| !trace.defined.get(*id as usize).copied().unwrap_or(false))
-                        .collect();
-                    new.sort_unstable();
-                    for id in &new {
-                        let at = *id as usize;
-                        if trace.defined.len() <= at {
-                            trace.defined.resize(at + 1, false);
-                        }
-                        trace.defined[at] = true;
+                    if !trace.wrote_first {
+                        out.key("schema").str(explain::TRACE_SCHEMA);
+                        out.key("rules").str(&trace.rules);
+                        trace.wrote_first = true;
                     }
                     out.key("sites");
-                    trace.sites.write_definitions(&new, out);
+                    trace.sites.write_definitions(&newly_defined(sites, &mut trace.defined), out);
+                    // Most rows define no reason: then the member is left out.
+                    let new_reasons = newly_defined(reasons, &mut trace.defined_reasons);
+                    if !new_reasons.is_empty() {
+                        out.key("reasons");
+                        trace.sites.write_reasons(&new_reasons, out);
+                    }
                     // The steps are already JSON text.
                     out.key("steps").raw(explanations);
                     out.end_object();

@@ -151,7 +151,7 @@ enum OutputFormat {
 enum ExplainLayout {
     /// Every step in full (`covenant.explanation/1`).
     Full,
-    /// Site numbers and values (`covenant.trace/1`), for `covenant expand`.
+    /// Site numbers and values (`covenant.trace/2`), for `covenant expand`.
     Compact,
 }
 

@@ -43,7 +43,8 @@
 use crate::error::{EvalError, code};
 use crate::index::{GridHit, Indexes};
 use crate::ops::{self, Selected};
-use crate::trace::{Arg, Branch, NoTrace, Operand, Recorder, Step, StepKind, Tracer, Typed};
+use crate::trace::{Arg, Branch, Name, NoTrace, Operand, Recorder, Step, StepKind, Tracer, Typed};
+use covenant_ir::hash::{FxBuild, FxHasher};
 use covenant_ir::value::display;
 use covenant_ir::{
     AggOp, BinOp, Builtin, Cell, Date, DecisionDef, DecisionId, Duration, InputId, LocalId, MatchArm, Node, NodeId,
@@ -53,8 +54,7 @@ use rust_decimal::Decimal;
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::rc::Rc;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// The deepest chain of nested decision calls allowed (error E0508 beyond).
@@ -76,7 +76,7 @@ pub(crate) type Res<T = Value> = Result<T, Box<EvalError>>;
 pub(crate) type Detail = Option<StepKind>;
 
 /// Shared strings by the address and length of the program's text they copy.
-type SharedNames = HashMap<(usize, usize), Rc<str>, BuildHasherDefault<FxHasher>>;
+type SharedNames = HashMap<(usize, usize), Name, FxBuild>;
 
 /// One evaluation context: a program, one set of inputs, and the memo of decisions and params.
 pub struct Session<'p> {
@@ -112,20 +112,30 @@ pub struct Session<'p> {
     /// "No value" reasons of table cells and of tables without a matching row, shared
     /// instead of allocated at each lookup (keyed by the address of the program's text, or
     /// by table for "no row matched").
-    reasons: HashMap<ReasonKey, Arc<str>, BuildHasherDefault<FxHasher>>,
+    reasons: HashMap<ReasonKey, Arc<str>, FxBuild>,
     /// Step labels by node, made once per session and shared by every step of the node
     /// (tracing only).
-    labels: RefCell<Vec<Option<Rc<str>>>>,
+    labels: RefCell<Vec<Option<Name>>>,
     /// The field path being read (tracing only), kept to reuse its buffer.
     path_fields: Vec<(NodeId, u32)>,
     /// Names from the program shown in steps (decisions, tables, parameters, columns), by the
     /// address of the program's text, made once per session (tracing only).
     names: RefCell<SharedNames>,
+    /// Decisions' names (at even places, by number) and tables' (at odd places), made once
+    /// per session (tracing only).
+    name_pairs: RefCell<Vec<Option<(Name, Name)>>>,
     /// The validity of each dated version as a version step shows it, by the version's
     /// address in the program, and the last evaluation date shown (tracing only): a dated
     /// table is looked up on every row.
-    valid_texts: HashMap<usize, String, BuildHasherDefault<FxHasher>>,
+    valid_texts: HashMap<usize, String, FxBuild>,
     date_text: Option<(Date, String)>,
+}
+
+/// What [`Session::names_of`] names.
+#[derive(Clone, Copy)]
+enum Named {
+    Decision(DecisionId),
+    Table(TableId),
 }
 
 /// Evaluates a node that needs no frame and no inputs (test `given`/`expect` values, params).
@@ -172,6 +182,7 @@ impl<'p> Session<'p> {
             labels: RefCell::new(Vec::new()),
             path_fields: Vec::new(),
             names: RefCell::new(HashMap::default()),
+            name_pairs: RefCell::new(Vec::new()),
             valid_texts: HashMap::default(),
             date_text: None,
         }
@@ -369,7 +380,7 @@ impl<'p> Session<'p> {
             let mut step = Step {
                 kind: StepKind::Unfinished,
                 node: None,
-                label: def.name.as_str().into(),
+                label: self.name(&def.name),
                 value: None,
                 ty: def.ty.clone(),
                 span: def.name_span,
@@ -377,7 +388,7 @@ impl<'p> Session<'p> {
             };
             match &result {
                 Ok((value, memoised)) => {
-                    step.kind = self.decision_kind(def, Vec::new(), *memoised);
+                    step.kind = self.decision_kind(id, Vec::new(), *memoised);
                     step.value = Some(value.clone());
                     tracer.exit(step);
                 }
@@ -666,7 +677,7 @@ impl<'p> Session<'p> {
             Some(Cell::Value(cell)) => self.eval(*cell, &mut Vec::new(), tracer)?,
         };
         if T::ENABLED {
-            self.set_table(detail, table, keys, row);
+            self.set_table(detail, id, table, keys, row);
         }
         Ok(value)
     }
@@ -863,7 +874,7 @@ impl<'p> Session<'p> {
             let mut step = Step {
                 kind: StepKind::Unfinished,
                 node: None,
-                label: rule.label.as_str().into(),
+                label: self.name(&rule.label),
                 value: None,
                 ty: at.node.ty.clone(),
                 span: rule.span,
@@ -1067,7 +1078,7 @@ impl<'p> Session<'p> {
     // ---- calls, frames and trace steps -------------------------------------------------
 
     fn set_decision(&self, detail: &mut Detail, id: DecisionId, shown: Vec<Arg>, memoised: bool) {
-        *detail = self.program.decisions.get(id.index()).map(|def| self.decision_kind(def, shown, memoised));
+        *detail = self.program.decisions.get(id.index()).map(|_| self.decision_kind(id, shown, memoised));
     }
 
     fn set_match(
@@ -1271,7 +1282,7 @@ impl<'p> Session<'p> {
             (Ok(value), Some(n)) => tracer.exit_single(|| Step {
                 kind: StepKind::Value,
                 node: Some(id),
-                label: "value".into(),
+                label: self.name("value"),
                 value: Some(value.clone()),
                 ty: n.ty.clone(),
                 span: n.origin.span,
@@ -1285,7 +1296,7 @@ impl<'p> Session<'p> {
         let mut step = Step {
             kind: StepKind::Let,
             node: Some(at.id),
-            label: "let".into(),
+            label: self.name("let"),
             value: None,
             ty: self.program.nodes.get(value.index()).map_or(Ty::Error, |n| n.ty.clone()),
             span: at.span(),
@@ -1364,10 +1375,38 @@ impl<'p> Session<'p> {
         None
     }
 
+    /// A decision's or table's name and qualified name, kept by number: every decision and
+    /// table step shows both, and this is cheaper than two lookups by text.
+    fn names_of(&self, named: Named) -> (Name, Name) {
+        let program = self.program;
+        let (slot, name, qualified) = match named {
+            Named::Decision(id) => {
+                let def = program.decisions.get(id.index());
+                (id.index() * 2, def.map_or("decision", |d| &d.name), def.map_or("decision", |d| &d.qualified))
+            }
+            Named::Table(id) => {
+                let def = program.tables.get(id.index());
+                (id.index() * 2 + 1, def.map_or("table", |t| &t.name), def.map_or("table", |t| &t.qualified))
+            }
+        };
+        let mut pairs = self.name_pairs.borrow_mut();
+        if let Some(Some(pair)) = pairs.get(slot) {
+            return pair.clone();
+        }
+        let pair = (self.name(name), self.name(qualified));
+        if slot < 2 * program.decisions.len().max(program.tables.len()) {
+            if pairs.len() <= slot {
+                pairs.resize(slot + 1, None);
+            }
+            pairs[slot] = Some(pair.clone());
+        }
+        pair
+    }
+
     /// A name from the program as a shared string.
-    fn name(&self, text: &'p str) -> Rc<str> {
+    fn name(&self, text: &'p str) -> Name {
         let key = (text.as_ptr() as usize, text.len());
-        self.names.borrow_mut().entry(key).or_insert_with(|| Rc::from(text)).clone()
+        self.names.borrow_mut().entry(key).or_insert_with(|| Name::from(text)).clone()
     }
 
     /// A call's arguments with the names and types of the decision's parameters.
@@ -1379,14 +1418,16 @@ impl<'p> Session<'p> {
             .collect()
     }
 
-    fn decision_kind(&self, def: &'p DecisionDef, args: Vec<Arg>, memoised: bool) -> StepKind {
-        StepKind::Decision { name: self.name(&def.name), qualified: self.name(&def.qualified), args, memoised }
+    fn decision_kind(&self, id: DecisionId, args: Vec<Arg>, memoised: bool) -> StepKind {
+        let (name, qualified) = self.names_of(Named::Decision(id));
+        StepKind::Decision { name, qualified, args, memoised }
     }
 
-    fn set_table(&self, detail: &mut Detail, table: &'p TableDef, keys: Vec<Arg>, row: Option<usize>) {
+    fn set_table(&self, detail: &mut Detail, id: TableId, table: &'p TableDef, keys: Vec<Arg>, row: Option<usize>) {
+        let (name, qualified) = self.names_of(Named::Table(id));
         *detail = Some(StepKind::Table {
-            name: self.name(&table.name),
-            qualified: self.name(&table.qualified),
+            name,
+            qualified,
             hit: table.hit,
             keys,
             row,
@@ -1395,12 +1436,12 @@ impl<'p> Session<'p> {
     }
 
     /// A node's step label, shared.
-    fn label(&self, id: NodeId, n: &Node) -> Rc<str> {
+    fn label(&self, id: NodeId, n: &Node) -> Name {
         let mut labels = self.labels.borrow_mut();
         if let Some(Some(label)) = labels.get(id.index()) {
             return label.clone();
         }
-        let label: Rc<str> = Rc::from(self.label_text(n));
+        let label = Name::from(self.label_text(n));
         if id.index() < self.program.nodes.len() {
             if labels.len() <= id.index() {
                 labels.resize(id.index() + 1, None);
@@ -2180,7 +2221,7 @@ enum ReasonKey {
 #[derive(Default)]
 struct Memo {
     /// The last entry of each hash; entries with the same hash are chained through `next`.
-    heads: HashMap<u64, u32, BuildHasherDefault<FxHasher>>,
+    heads: HashMap<u64, u32, FxBuild>,
     entries: Vec<MemoEntry>,
     /// The arguments of every entry, one after another.
     args: Vec<Value>,
@@ -2304,65 +2345,6 @@ fn identical(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The small, fast, non-cryptographic hash used by rustc (FxHash); the memo's keys come
-/// from one case's own evaluation, so collisions only cost a comparison.
-#[derive(Default, Clone, Copy)]
-struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    #[inline]
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
 #[derive(Clone, Copy)]
 struct Agg {
     op: AggOp,
@@ -2428,7 +2410,7 @@ fn set_otherwise(detail: &mut Detail, reason: Option<Arc<str>>) {
     *detail = Some(StepKind::Otherwise { used_fallback: reason.is_some(), reason });
 }
 
-fn set_logic(detail: &mut Detail, op: Rc<str>, short_circuit: bool) {
+fn set_logic(detail: &mut Detail, op: Name, short_circuit: bool) {
     *detail = Some(StepKind::Logic { op, short_circuit });
 }
 

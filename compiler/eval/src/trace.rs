@@ -172,6 +172,55 @@ impl Tracer for Recorder {
     }
 }
 
+/// A name or label shown in a step (a decision's, a table's, an input path, an operator).
+///
+/// The text is shared (`Rc`, not `Arc`: steps stay on the thread that evaluates them, and a
+/// traced row clones hundreds of names, which atomic counts made a tenth of the time of a
+/// compact trace). Two names are equal when their texts are; names the evaluator made for the
+/// same thing share their text, so most comparisons are settled by its address.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Name(Rc<str>);
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Name {}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Name {
+        Name(text.into())
+    }
+}
+
+impl From<String> for Name {
+    fn from(text: String) -> Name {
+        Name(text.into())
+    }
+}
+
 /// One step of an explanation: an operation, its value and type, where it is in the source,
 /// and the steps it was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,10 +229,8 @@ pub struct Step {
     /// The IR node evaluated (`None` for a decision evaluated at the top level).
     pub node: Option<NodeId>,
     /// A short title: the decision, input, param or table name, the operator, `if`, `let`…
-    /// (shared: every step of a node has the same one). Names in steps are `Rc`, not `Arc`:
-    /// steps stay on the thread that evaluates them, and a traced row clones hundreds of
-    /// names, which atomic reference counts made a tenth of the time of a compact trace.
-    pub label: Rc<str>,
+    /// (shared: every step of a node has the same one).
+    pub label: Name,
     /// The result; `None` for a failed step and for an aggregation element left out by the filter.
     pub value: Option<Value>,
     /// The static type of `value` (how to show it).
@@ -197,7 +244,7 @@ pub struct Step {
 impl Step {
     /// A step evaluated at the top level (no node), not finished yet: its kind and value are
     /// set when it finishes.
-    pub fn unfinished(label: impl Into<Rc<str>>, ty: Ty, span: Span) -> Step {
+    pub fn unfinished(label: impl Into<Name>, ty: Ty, span: Span) -> Step {
         Step {
             kind: StepKind::Unfinished,
             node: None,
@@ -223,7 +270,7 @@ impl Step {
 /// A named value: a decision's argument or a table's key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Arg {
-    pub name: Rc<str>,
+    pub name: Name,
     pub value: Value,
     pub ty: Ty,
 }
@@ -258,21 +305,14 @@ pub enum StepKind {
     /// A decision evaluated: its arguments, and whether its value had been computed before
     /// (a decision is computed once per session for each set of arguments and reused; a
     /// memoised step has no children unless the recorder asked to see its steps again).
-    Decision { name: Rc<str>, qualified: Rc<str>, args: Vec<Arg>, memoised: bool },
+    Decision { name: Name, qualified: Name, args: Vec<Arg>, memoised: bool },
     /// An input read, with the field path (`person.placement`).
-    Input { name: Rc<str>, path: Rc<str> },
+    Input { name: Name, path: Name },
     /// A param read, with the field path.
-    Param { name: Rc<str>, path: Rc<str> },
+    Param { name: Name, path: Name },
     /// A table lookup: the key values by column, the hit policy, and the matched row (`None`:
     /// no row matched, and the value is "no value").
-    Table {
-        name: Rc<str>,
-        qualified: Rc<str>,
-        hit: HitPolicy,
-        keys: Vec<Arg>,
-        row: Option<usize>,
-        row_span: Option<Span>,
-    },
+    Table { name: Name, qualified: Name, hit: HitPolicy, keys: Vec<Arg>, row: Option<usize>, row_span: Option<Span> },
     /// `if`: the condition's value and the branch taken. The first child is the condition.
     If { condition: bool, branch: Branch },
     /// `match`: the scrutinee's value and the arm taken. The first child is the scrutinee.
@@ -281,7 +321,7 @@ pub enum StepKind {
     Compare { op: BinOp, left: Operand, right: Operand },
     /// `and`, `or` (children: each operand evaluated, one step each) or `not`.
     /// `short_circuit`: the second operand was not needed.
-    Logic { op: Rc<str>, short_circuit: bool },
+    Logic { op: Name, short_circuit: bool },
     /// Arithmetic (`+ - × ÷`, unary `-`, date and duration arithmetic) with its operands.
     Arithmetic { op: String, operands: Vec<Operand> },
     /// Rounding: the value before, and the places and mode; the step's value is the result.
@@ -304,7 +344,7 @@ pub enum StepKind {
     InSet { value: Operand, variants: Vec<String> },
     /// A field of a computed record (fields of inputs and params are [`StepKind::Input`]
     /// and [`StepKind::Param`] paths).
-    Field { name: Rc<str> },
+    Field { name: Name },
     /// A built-in function with its arguments.
     Builtin { name: String, args: Vec<Operand> },
     /// A decision written as rules: which rule gave the value (`None`: the default did).

@@ -92,8 +92,9 @@ pub fn push_decimal(text: &mut String, n: Decimal) {
         at -= 1;
         buffer[at] = b'-';
     }
-    // Only ASCII digits, `.` and `-` were written.
-    text.push_str(std::str::from_utf8(&buffer[at..]).unwrap_or_default());
+    // Only ASCII digits, `.` and `-` were written: pushed as chars, without checking the
+    // bytes are UTF-8 (which cost more than writing them).
+    text.extend(buffer[at..].iter().map(|&b| char::from(b)));
 }
 
 /// Writes compact JSON text (as [`JsonOut`] or `serde_json::to_string` write it) indented

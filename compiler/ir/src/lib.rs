@@ -8,6 +8,7 @@
 //! serialises with serde; its canonical JSON is what the receipt's rules hash covers.
 
 pub mod date;
+pub mod hash;
 pub mod json;
 pub mod types;
 pub mod value;

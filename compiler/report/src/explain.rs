@@ -7,7 +7,7 @@
 //! with its kind, value (money and decimals as strings), type, source location and children.
 //! Both layouts are specified in `spec/explanations.md`. [`explain_texts`] renders the
 //! explanations of one evaluation (a batch row) as one text. A compact trace
-//! (`covenant.trace/1`, module `trace`) stores every row's explanations of a batch in a few
+//! (`covenant.trace/2`, module `trace`) stores every row's explanations of a batch in a few
 //! kilobytes a row and reads back into the same [`Step`] trees.
 //!
 //! Rendering is deterministic: no hash-map iteration, no colours, no clock. Source text is
@@ -22,7 +22,7 @@ mod text;
 mod trace;
 
 pub use statement::STATEMENT_SCHEMA;
-pub use trace::{RowOutline, TRACE_SCHEMA, TraceReader, TraceSites, TraceWriter};
+pub use trace::{RowOutline, TRACE_SCHEMA, TraceReader, TraceRow, TraceSites, TraceWriter};
 
 use covenant_eval::Step;
 use covenant_ir::json::JsonOut;

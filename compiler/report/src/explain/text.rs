@@ -6,10 +6,9 @@
 //! summarise the rest, and a memoised decision is expanded once and then referred to.
 
 use super::{Ctx, collapse, let_name, shorten};
-use covenant_eval::{Arg, Branch, Operand, Step, StepKind};
+use covenant_eval::{Arg, Branch, Name, Operand, Step, StepKind};
 use covenant_ir::{AggOp, BinOp, DecisionDef, NumKind, RoundMode, Span, Ty, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
 
 /// Elements of an aggregation shown one by one before the rest are counted.
 const MAX_ITEMS: usize = 20;
@@ -137,7 +136,7 @@ struct Out<'a, 'c, 's> {
     /// arguments (ordered, never hashed).
     shown: BTreeSet<String>,
     /// Tables whose `source` citation has been shown.
-    cited: Vec<Rc<str>>,
+    cited: Vec<Name>,
 }
 
 enum Entry<'s> {

@@ -18,19 +18,22 @@
 //! written with (their hash is in every row), and every site and value is checked against
 //! them, so a damaged trace gives an error rather than a wrong explanation.
 
-use covenant_eval::{PaymentStatus, Step, StepKind, Tracer};
+use covenant_eval::{Name, PaymentStatus, Step, StepKind, Tracer};
+use covenant_ir::hash::FxBuild;
 use covenant_ir::json::JsonOut;
 use covenant_ir::{NodeId, Program, Span, Ty, Value};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 /// The version tag of the trace layout.
-pub const TRACE_SCHEMA: &str = "covenant.trace/1";
+pub const TRACE_SCHEMA: &str = "covenant.trace/2";
+
+/// Layouts this version reads: `covenant.trace/1` is the same layout without numbered reasons.
+const READABLE_SCHEMAS: [&str; 2] = [TRACE_SCHEMA, "covenant.trace/1"];
 
 /// What stands for a value inside a site; the row's value replaces it when read.
 const HOLE: Value = Value::Bool(false);
@@ -52,7 +55,7 @@ struct SiteRef<'a> {
 struct Site {
     kind: StepKind,
     node: Option<NodeId>,
-    label: Rc<str>,
+    label: Name,
     ty: Ty,
     span: Span,
     children: usize,
@@ -117,13 +120,16 @@ fn text_holes(kind: &mut StepKind, f: &mut dyn FnMut(&mut String)) {
 }
 
 /// Writes a value by its type (module documentation).
-fn write_value(program: &Program, value: &Value, ty: &Ty, out: &mut JsonOut, scratch: &mut Vec<u8>) {
+fn write_value(
+    program: &Program,
+    value: &Value,
+    ty: &Ty,
+    out: &mut JsonOut,
+    scratch: &mut Vec<u8>,
+    reasons: &mut Reasons<'_>,
+) {
     match (value, ty) {
-        (Value::None(reason), _) => {
-            out.begin_object();
-            out.key("none").str(reason);
-            out.end_object();
-        }
+        (Value::None(reason), _) => reasons.write(reason, out),
         (Value::Bool(b), Ty::Bool) => out.bool(*b),
         // Whole numbers (most values) skip the decimal formatter; minus zero keeps its sign.
         (Value::Num(n), Ty::Num(_)) if n.scale() == 0 && !n.is_sign_negative() && n.mantissa() < i64::MAX.into() => {
@@ -138,14 +144,14 @@ fn write_value(program: &Program, value: &Value, ty: &Ty, out: &mut JsonOut, scr
         {
             out.begin_array();
             for (field, def) in fields.iter().zip(&program.record_def(*id).fields) {
-                write_value(program, field, &def.ty, out, scratch);
+                write_value(program, field, &def.ty, out, scratch, reasons);
             }
             out.end_array();
         }
         (Value::List(items), Ty::List(elem)) => {
             out.begin_array();
             for item in items.iter() {
-                write_value(program, item, elem, out, scratch);
+                write_value(program, item, elem, out, scratch, reasons);
             }
             out.end_array();
         }
@@ -161,14 +167,22 @@ fn write_value(program: &Program, value: &Value, ty: &Ty, out: &mut JsonOut, scr
     }
 }
 
-/// Reads a value written by [`write_value`], checking it against its type.
-fn read_value(program: &Program, json: &J, ty: &Ty) -> Result<Value, String> {
+/// Reads a value written by [`write_value`], checking it against its type; `reasons` are the
+/// numbered "no value" reasons defined so far.
+fn read_value(program: &Program, json: &J, ty: &Ty, reasons: &HashMap<u64, Arc<str>>) -> Result<Value, String> {
     let mismatch = || format!("the value `{json}` is not a {}", program.type_name(ty));
     match (json, ty) {
         (J::Object(map), _) => {
-            if let Some(reason) = map.get("none") {
-                let reason = reason.as_str().ok_or_else(mismatch)?;
-                return Ok(Value::None(reason.into()));
+            match map.get("none") {
+                Some(J::String(reason)) => return Ok(Value::None(reason.as_str().into())),
+                Some(J::Number(n)) => {
+                    let id = n.as_u64().ok_or_else(mismatch)?;
+                    let reason =
+                        reasons.get(&id).ok_or_else(|| format!("reason {id} is not defined before it is used"))?;
+                    return Ok(Value::None(reason.clone()));
+                }
+                Some(_) => return Err(mismatch()),
+                None => {}
             }
             let value = Value::deserialize(map.get("v").ok_or_else(mismatch)?).map_err(|e| e.to_string())?;
             // Only a value without its type's shape is written this way.
@@ -189,11 +203,11 @@ fn read_value(program: &Program, json: &J, ty: &Ty) -> Result<Value, String> {
             if items.len() != def.fields.len() {
                 return Err(mismatch());
             }
-            let fields = items.iter().zip(&def.fields).map(|(item, f)| read_value(program, item, &f.ty));
+            let fields = items.iter().zip(&def.fields).map(|(item, f)| read_value(program, item, &f.ty, reasons));
             Ok(Value::Record(fields.collect::<Result<Vec<_>, _>>()?.into()))
         }
         (J::Array(items), Ty::List(elem)) => {
-            let items = items.iter().map(|item| read_value(program, item, elem));
+            let items = items.iter().map(|item| read_value(program, item, elem, reasons));
             Ok(Value::List(items.collect::<Result<Vec<_>, _>>()?.into()))
         }
         _ => Err(mismatch()),
@@ -226,22 +240,50 @@ fn type_exists(program: &Program, ty: &Ty) -> bool {
     }
 }
 
-/// The sites of one run, numbered in the order they are first met, shared by the workers.
+/// The sites and the "no value" reasons of one run, each numbered in the order they are
+/// first met, shared by the workers.
 #[derive(Debug, Default)]
 pub struct TraceSites {
-    inner: Mutex<SiteTable>,
+    sites: Mutex<Numbered>,
+    reasons: Mutex<Numbered>,
 }
 
+/// Texts numbered from 0 in the order they are first met.
 #[derive(Debug, Default)]
-struct SiteTable {
+struct Numbered {
     ids: HashMap<Arc<str>, u32>,
     texts: Vec<Arc<str>>,
+}
+
+impl Numbered {
+    /// The number of a text, numbering it if it is new; `None` when `max` are numbered.
+    fn number(&mut self, text: &str, max: usize) -> Option<u32> {
+        if let Some(id) = self.ids.get(text) {
+            return Some(*id);
+        }
+        if self.texts.len() >= max {
+            return None;
+        }
+        let id = u32::try_from(self.texts.len()).ok()?;
+        let text: Arc<str> = Arc::from(text);
+        self.texts.push(text.clone());
+        self.ids.insert(text, id);
+        Some(id)
+    }
+}
+
+/// A shared table, usable even if a worker panicked while holding it (it is never left
+/// half-updated: a text is pushed before its number is recorded).
+fn lock(table: &Mutex<Numbered>) -> std::sync::MutexGuard<'_, Numbered> {
+    table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl TraceSites {
     /// Sites kept at most (a few hundred bytes each), so memory stays bounded whatever the
     /// rules and data; a step whose site is not kept carries its site in the row itself.
     pub const MAX_SITES: usize = 20_000;
+    /// Reasons kept at most, for the same reason; a reason not kept is written in full.
+    pub const MAX_REASONS: usize = 20_000;
 
     pub fn new() -> TraceSites {
         TraceSites::default()
@@ -249,23 +291,17 @@ impl TraceSites {
 
     /// The number of a site's JSON text, numbering it if it is new; `None` when the table is full.
     fn number(&self, text: &str) -> Option<u32> {
-        let mut table = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(id) = table.ids.get(text) {
-            return Some(*id);
-        }
-        if table.texts.len() >= TraceSites::MAX_SITES {
-            return None;
-        }
-        let id = u32::try_from(table.texts.len()).ok()?;
-        let text: Arc<str> = Arc::from(text);
-        table.texts.push(text.clone());
-        table.ids.insert(text, id);
-        Some(id)
+        lock(&self.sites).number(text, TraceSites::MAX_SITES)
+    }
+
+    /// The number of a "no value" reason, numbering it if it is new; `None` when the table is full.
+    fn reason_number(&self, reason: &str) -> Option<u32> {
+        lock(&self.reasons).number(reason, TraceSites::MAX_REASONS)
     }
 
     /// Writes the JSON object `{"N": site, …}` of the given site numbers.
     pub fn write_definitions(&self, ids: &[u32], out: &mut JsonOut) {
-        let table = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let table = lock(&self.sites);
         out.begin_object();
         for id in ids {
             if let Some(text) = table.texts.get(*id as usize) {
@@ -274,6 +310,84 @@ impl TraceSites {
         }
         out.end_object();
     }
+
+    /// Writes the JSON object `{"N": "reason", …}` of the given reason numbers.
+    pub fn write_reasons(&self, ids: &[u32], out: &mut JsonOut) {
+        let table = lock(&self.reasons);
+        out.begin_object();
+        for id in ids {
+            if let Some(text) = table.texts.get(*id as usize) {
+                out.key(&id.to_string()).str(text);
+            }
+        }
+        out.end_object();
+    }
+}
+
+/// Reasons this worker has numbered, kept at most (then forgotten and numbered again from the
+/// shared table), so memory stays bounded when reasons are made afresh on every row.
+const MAX_KNOWN_REASONS: usize = 4096;
+
+/// Writes "no value" reasons by number: most of a row's trace would otherwise be the same few
+/// reasons (a table's `none` cells) over and over.
+struct Reasons<'s> {
+    shared: &'s TraceSites,
+    /// Numbers by the address of the reason's text: the evaluator shares one text per reason
+    /// (a table cell's, a table's "no row matched"), so a reason is looked up in the shared
+    /// table once per worker. The text is kept, so that its address is not reused while known.
+    known: HashMap<usize, (Arc<str>, Option<u32>), FxBuild>,
+    /// Whether the current row already uses a reason, by number.
+    in_row: Vec<bool>,
+    /// The reasons the current row uses.
+    used: Vec<u32>,
+}
+
+impl<'s> Reasons<'s> {
+    fn new(shared: &'s TraceSites) -> Reasons<'s> {
+        Reasons { shared, known: HashMap::default(), in_row: Vec::new(), used: Vec::new() }
+    }
+
+    /// Writes `{"none": N}`, or `{"none": "the reason"}` when the shared table is full.
+    fn write(&mut self, reason: &Arc<str>, out: &mut JsonOut) {
+        let address = Arc::as_ptr(reason) as *const u8 as usize;
+        let id = match self.known.get(&address) {
+            Some((_, id)) => *id,
+            None => {
+                let id = self.shared.reason_number(reason);
+                if self.known.len() >= MAX_KNOWN_REASONS {
+                    self.known.clear();
+                }
+                self.known.insert(address, (reason.clone(), id));
+                id
+            }
+        };
+        out.begin_object();
+        out.key("none");
+        match id {
+            Some(id) => {
+                out.int(id);
+                use_site(&mut self.in_row, &mut self.used, id);
+            }
+            None => out.str(reason),
+        }
+        out.end_object();
+    }
+
+    /// Forgets which reasons the current row uses, and gives them.
+    fn finish_row(&mut self) -> Vec<u32> {
+        forget_row(&mut self.in_row, &mut self.used)
+    }
+}
+
+/// One row's trace as [`TraceWriter::finish_row`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceRow {
+    /// The steps, a JSON array.
+    pub steps: String,
+    /// The sites the steps use, each once, in the order first used.
+    pub sites: Vec<u32>,
+    /// The numbered "no value" reasons the steps use, each once, in the order first used.
+    pub reasons: Vec<u32>,
 }
 
 /// A site this worker has numbered, kept whole: comparing a step with it is much cheaper than
@@ -284,7 +398,7 @@ struct KnownSite {
     outcome: u64,
     children: usize,
     node: Option<NodeId>,
-    label: Rc<str>,
+    label: Name,
     ty: Ty,
     span: Span,
     id: u32,
@@ -309,6 +423,7 @@ pub struct TraceWriter<'s> {
     out: JsonOut,
     /// The sites the current row uses.
     used: Vec<u32>,
+    reasons: Reasons<'s>,
     /// Per open step (the first for the top level): the children written so far, and whether
     /// the last of them failed.
     frames: Vec<Frame>,
@@ -333,6 +448,7 @@ impl<'s> TraceWriter<'s> {
             in_row: Vec::new(),
             out: JsonOut::new(),
             used: Vec::new(),
+            reasons: Reasons::new(sites),
             frames: vec![Frame::default()],
             site_text: Vec::new(),
             scratch: Vec::new(),
@@ -347,28 +463,23 @@ impl<'s> TraceWriter<'s> {
     pub fn start_row(&mut self) {
         self.out.clear();
         self.out.begin_array();
-        for id in self.used.drain(..) {
-            if let Some(flag) = self.in_row.get_mut(id as usize) {
-                *flag = false;
-            }
-        }
+        forget_row(&mut self.in_row, &mut self.used);
+        self.reasons.finish_row();
         self.frames.clear();
         self.frames.push(Frame::default());
     }
 
-    /// The row's steps (a JSON array) and the sites they use, each once, in the order first used.
-    pub fn finish_row(&mut self) -> (String, Vec<u32>) {
+    /// The row's steps, and the sites and reasons they use.
+    pub fn finish_row(&mut self) -> TraceRow {
         while self.frames.len() > 1 {
             self.exit_transparent();
         }
         self.out.end_array();
-        let used = self.used.clone();
-        for id in self.used.drain(..) {
-            if let Some(flag) = self.in_row.get_mut(id as usize) {
-                *flag = false;
-            }
+        TraceRow {
+            steps: self.out.as_str().to_string(),
+            sites: forget_row(&mut self.in_row, &mut self.used),
+            reasons: self.reasons.finish_row(),
         }
-        (self.out.as_str().to_string(), used)
     }
 
     fn close(&mut self) -> Frame {
@@ -402,7 +513,7 @@ impl<'s> TraceWriter<'s> {
                 && k.span == span
                 && k.node == node
                 && k.kind == kind
-                && (Rc::ptr_eq(&k.label, &label) || k.label == label)
+                && k.label == label
                 && k.ty == ty
         });
         let out = &mut self.out;
@@ -441,15 +552,15 @@ impl<'s> TraceWriter<'s> {
                 }
             }
         }
-        let (program, scratch) = (self.program, &mut self.scratch);
+        let (program, scratch, reasons) = (self.program, &mut self.scratch, &mut self.reasons);
         match &value {
-            Some(v) => write_value(program, v, &ty, out, scratch),
+            Some(v) => write_value(program, v, &ty, out, scratch, reasons),
             None => out.null(),
         }
         let mut values = self.values.drain(..);
         holes(&mut kind, &ty, &mut |_, hole_ty| {
             if let Some(v) = values.next() {
-                write_value(program, &v, hole_ty, out, scratch);
+                write_value(program, &v, hole_ty, out, scratch, reasons);
             }
         });
         drop(values);
@@ -501,7 +612,7 @@ fn outcome(kind: &StepKind) -> u64 {
     variant << 56 ^ detail
 }
 
-/// Notes that the current row uses site `id`, once.
+/// Notes that the current row uses site (or reason) `id`, once.
 fn use_site(in_row: &mut Vec<bool>, used: &mut Vec<u32>, id: u32) {
     let at = id as usize;
     if in_row.len() <= at {
@@ -511,6 +622,19 @@ fn use_site(in_row: &mut Vec<bool>, used: &mut Vec<u32>, id: u32) {
         in_row[at] = true;
         used.push(id);
     }
+}
+
+/// Forgets the sites (or reasons) the current row uses, and gives them in the order first used.
+fn forget_row(in_row: &mut [bool], used: &mut Vec<u32>) -> Vec<u32> {
+    for id in used.iter() {
+        if let Some(flag) = in_row.get_mut(*id as usize) {
+            *flag = false;
+        }
+    }
+    // A copy of exactly the right size; `used` keeps its buffer for the next row.
+    let row = used.clone();
+    used.clear();
+    row
 }
 
 impl Tracer for TraceWriter<'_> {
@@ -563,8 +687,8 @@ impl Tracer for TraceWriter<'_> {
     }
 }
 
-/// A row of a trace file read in outline: its number, and its trace's schema, rules and
-/// sites, with the steps and everything else skipped unread.
+/// A row of a trace file read in outline: its number, and its trace's schema, rules, sites
+/// and reasons, with the steps and everything else skipped unread.
 #[derive(Deserialize)]
 pub struct RowOutline {
     pub row: Option<u64>,
@@ -576,6 +700,7 @@ struct TraceOutline {
     schema: Option<String>,
     rules: Option<String>,
     sites: Option<serde_json::Map<String, J>>,
+    reasons: Option<serde_json::Map<String, J>>,
 }
 
 impl RowOutline {
@@ -592,17 +717,21 @@ impl RowOutline {
 }
 
 /// Reads traces back into explanation trees, one row after another: a row may use sites
-/// defined in the rows before it, so rows are read in order from the first.
+/// and reasons defined in the rows before it, so rows are read in order from the first.
 pub struct TraceReader<'p> {
     program: &'p Program,
     rules: String,
     sites: HashMap<u64, Site>,
+    reasons: HashMap<u64, Arc<str>>,
+    /// Whether a row with the schema and rules hash has been read: a run gives them in its
+    /// first row only.
+    checked: bool,
 }
 
 impl<'p> TraceReader<'p> {
     /// A reader for traces written with `program`, whose hash is `rules` (`receipt::rules_hash`).
     pub fn new(program: &'p Program, rules: String) -> TraceReader<'p> {
-        TraceReader { program, rules, sites: HashMap::new() }
+        TraceReader { program, rules, sites: HashMap::new(), reasons: HashMap::new(), checked: false }
     }
 
     /// The explanation trees of one row's trace, one per decision in order.
@@ -618,19 +747,21 @@ impl<'p> TraceReader<'p> {
         Ok(stack)
     }
 
-    /// Takes in the sites a row's trace defines without reading its steps (for rows before
-    /// the ones wanted).
+    /// Takes in the sites and reasons a row's trace defines without reading its steps (for
+    /// rows before the ones wanted).
     pub fn skip(&mut self, trace: &J) -> Result<(), String> {
         let schema = trace.get("schema").and_then(J::as_str);
         let rules = trace.get("rules").and_then(J::as_str);
-        self.take_sites(schema, rules, trace.get("sites").and_then(J::as_object))
+        let reasons = trace.get("reasons").and_then(J::as_object);
+        self.take_sites(schema, rules, trace.get("sites").and_then(J::as_object), reasons)
     }
 
-    /// Takes in the sites of a row read only in outline (its steps skipped unread), for rows
-    /// before the ones wanted: much faster than reading the whole row.
+    /// Takes in the sites and reasons of a row read only in outline (its steps skipped
+    /// unread), for rows before the ones wanted: much faster than reading the whole row.
     pub fn skip_outline(&mut self, row: &RowOutline) -> Result<(), String> {
         let trace = &row.trace;
-        self.take_sites(trace.schema.as_deref(), trace.rules.as_deref(), trace.sites.as_ref())
+        let (sites, reasons) = (trace.sites.as_ref(), trace.reasons.as_ref());
+        self.take_sites(trace.schema.as_deref(), trace.rules.as_deref(), sites, reasons)
     }
 
     fn take_sites(
@@ -638,17 +769,23 @@ impl<'p> TraceReader<'p> {
         schema: Option<&str>,
         rules: Option<&str>,
         definitions: Option<&serde_json::Map<String, J>>,
+        reasons: Option<&serde_json::Map<String, J>>,
     ) -> Result<(), String> {
-        if schema != Some(TRACE_SCHEMA) {
-            return Err(format!("this is not a `{TRACE_SCHEMA}` trace (its schema is {schema:?})"));
-        }
-        let rules = rules.unwrap_or("");
-        if rules != self.rules {
-            return Err(format!(
-                "the trace was written with other rules (rules hash {rules}, these rules have {}); \
-                 expand it with the files it was written with",
-                self.rules
-            ));
+        // The first row of a run gives the schema and the rules hash; later rows may leave
+        // them out (`covenant.trace/1` gave them in every row).
+        if schema.is_some() || rules.is_some() || !self.checked {
+            if !schema.is_some_and(|schema| READABLE_SCHEMAS.contains(&schema)) {
+                return Err(format!("this is not a `{TRACE_SCHEMA}` trace (its schema is {schema:?})"));
+            }
+            let rules = rules.unwrap_or("");
+            if rules != self.rules {
+                return Err(format!(
+                    "the trace was written with other rules (rules hash {rules}, these rules have {}); \
+                     expand it with the files it was written with",
+                    self.rules
+                ));
+            }
+            self.checked = true;
         }
         if let Some(definitions) = definitions {
             for (number, definition) in definitions {
@@ -656,6 +793,11 @@ impl<'p> TraceReader<'p> {
                 let site = self.read_site(definition)?;
                 self.sites.insert(id, site);
             }
+        }
+        for (number, reason) in reasons.into_iter().flatten() {
+            let id: u64 = number.parse().map_err(|_| format!("reason `{number}` is not a number"))?;
+            let reason = reason.as_str().ok_or_else(|| format!("reason {id} is `{reason}`, not a text"))?;
+            self.reasons.insert(id, reason.into());
         }
         Ok(())
     }
@@ -709,13 +851,13 @@ impl<'p> TraceReader<'p> {
         let children = site.children;
         let value = match next()? {
             J::Null => None,
-            v => Some(read_value(self.program, v, &site.ty)?),
+            v => Some(read_value(self.program, v, &site.ty, &self.reasons)?),
         };
         let mut kind = site.kind.clone();
         let mut failure = None;
         holes(&mut kind, &site.ty, &mut |v, ty| {
             if failure.is_none() {
-                match next().and_then(|json| read_value(self.program, json, ty)) {
+                match next().and_then(|json| read_value(self.program, json, ty, &self.reasons)) {
                     Ok(read) => *v = read,
                     Err(e) => failure = Some(e),
                 }
@@ -777,31 +919,41 @@ mod tests {
     }
 
     /// A row's trace as `batch` writes it (rules hash "r"), read back.
-    fn read_row(program: &Program, sites: &TraceSites, steps: &str, used: &[u32]) -> Vec<Step> {
+    fn read_row(program: &Program, sites: &TraceSites, row: &TraceRow) -> Vec<Step> {
+        let trace = serde_json::from_str(&row_json(sites, row)).expect("JSON");
+        TraceReader::new(program, "r".into()).read(&trace).expect("reads")
+    }
+
+    /// A row's trace as `batch` writes it (rules hash "r"), defining every site and reason it uses.
+    fn row_json(sites: &TraceSites, row: &TraceRow) -> String {
         let mut out = JsonOut::new();
         out.begin_object();
         out.key("schema").str(TRACE_SCHEMA);
         out.key("rules").str("r");
         out.key("sites");
-        sites.write_definitions(used, &mut out);
-        out.key("steps").raw(steps);
+        sites.write_definitions(&row.sites, &mut out);
+        out.key("reasons");
+        sites.write_reasons(&row.reasons, &mut out);
+        out.key("steps").raw(&row.steps);
         out.end_object();
-        let trace = serde_json::from_str(out.as_str()).expect("JSON");
-        TraceReader::new(program, "r".into()).read(&trace).expect("reads")
+        out.into_string()
     }
 
     fn num(text: &str) -> Value {
         Value::Num(Decimal::from_str(text).expect("decimal"))
     }
 
-    fn written(program: &Program, value: &Value, ty: &Ty) -> String {
+    /// A value as a trace writes it, and the reasons it numbered.
+    fn written(program: &Program, value: &Value, ty: &Ty) -> (String, HashMap<u64, Arc<str>>) {
+        let sites = TraceSites::new();
         let mut out = JsonOut::new();
-        write_value(program, value, ty, &mut out, &mut Vec::new());
-        out.into_string()
+        write_value(program, value, ty, &mut out, &mut Vec::new(), &mut Reasons::new(&sites));
+        let numbered = lock(&sites.reasons).texts.iter().zip(0..).map(|(text, id)| (id, text.clone())).collect();
+        (out.into_string(), numbered)
     }
 
-    fn read_back(program: &Program, text: &str, ty: &Ty) -> Result<Value, String> {
-        read_value(program, &serde_json::from_str(text).expect("JSON"), ty)
+    fn read_back(program: &Program, text: &str, ty: &Ty, reasons: &HashMap<u64, Arc<str>>) -> Result<Value, String> {
+        read_value(program, &serde_json::from_str(text).expect("JSON"), ty, reasons)
     }
 
     #[test]
@@ -819,14 +971,19 @@ mod tests {
             (Value::Enum(1), Ty::Enum(EnumId(0)), "1"),
             (rating.clone(), Ty::Record(RecordId(0)), "[1,3]"),
             (Value::List(vec![rating.clone()].into()), Ty::List(Box::new(Ty::Record(RecordId(0)))), "[[1,3]]"),
-            (Value::None("no row matched".into()), Ty::MONEY, r#"{"none":"no row matched"}"#),
+            (Value::None("no row matched".into()), Ty::MONEY, r#"{"none":0}"#),
+            (
+                Value::List(vec![Value::None("a".into()), Value::None("b".into())].into()),
+                Ty::List(Box::new(Ty::INT)),
+                r#"[{"none":0},{"none":1}]"#,
+            ),
             (Value::Date(covenant_ir::Date::parse("2026-04-01").expect("date")), Ty::Date, r#"{"v":{"Date":"#),
             (num("5"), Ty::Text, r#"{"v":{"Num":"5"}}"#),
         ];
         for (value, ty, text) in cases {
-            let out = written(&p, &value, &ty);
+            let (out, reasons) = written(&p, &value, &ty);
             assert!(out.starts_with(text), "{value:?} as {ty:?}: {out}");
-            let back = read_back(&p, &out, &ty).expect("reads back");
+            let back = read_back(&p, &out, &ty, &reasons).expect("reads back");
             // Equality of decimals ignores scale; their text does not.
             assert_eq!(format!("{back:?}"), format!("{value:?}"), "{out}");
         }
@@ -847,7 +1004,7 @@ mod tests {
             (r#"{"none":3}"#, Ty::MONEY),
             ("null", Ty::Bool),
         ] {
-            assert!(read_back(&p, text, &ty).is_err(), "{text} as {ty:?} should be refused");
+            assert!(read_back(&p, text, &ty, &HashMap::new()).is_err(), "{text} as {ty:?} should be refused");
         }
     }
 
@@ -903,10 +1060,10 @@ mod tests {
         let mut top = leaf("sum", num("7.50"));
         top.kind = StepKind::Value;
         writer.exit(top);
-        let (steps, used) = writer.finish_row();
-        assert_eq!(used, vec![0, 1, 2], "{steps}");
+        let row = writer.finish_row();
+        assert_eq!(row.sites, vec![0, 1, 2], "{}", row.steps);
 
-        let roots = read_row(&p, &sites, &steps, &used);
+        let roots = read_row(&p, &sites, &row);
         assert_eq!(roots.len(), 1);
         let labels: Vec<(&str, String)> =
             roots[0].children.iter().map(|c| (&*c.label, format!("{:?}", c.value))).collect();
@@ -932,9 +1089,9 @@ mod tests {
         writer.enter();
         writer.fail(step("inner"), "E0301", "division by zero");
         writer.fail(step("outer"), "E0301", "division by zero");
-        let (steps, used) = writer.finish_row();
-        let roots = read_row(&p, &sites, &steps, &used);
-        assert_eq!(roots.len(), 1, "{steps}");
+        let row = writer.finish_row();
+        let roots = read_row(&p, &sites, &row);
+        assert_eq!(roots.len(), 1, "{}", row.steps);
         assert_eq!(roots[0].kind, StepKind::Unfinished);
         assert_eq!(
             roots[0].children[0].kind,
@@ -963,8 +1120,104 @@ mod tests {
         writer.start_row();
         writer.enter();
         writer.exit(leaf);
-        let (steps, used) = writer.finish_row();
-        assert_eq!(used, vec![0], "the next row defines the site: {steps}");
-        assert_eq!(read_row(&p, &sites, &steps, &used).len(), 1);
+        let row = writer.finish_row();
+        assert_eq!(row.sites, vec![0], "the next row defines the site: {}", row.steps);
+        assert_eq!(read_row(&p, &sites, &row).len(), 1);
+    }
+    #[test]
+    fn reasons_are_numbered_once_per_run_and_read_back() {
+        let p = program();
+        let sites = TraceSites::new();
+        let mut writer = TraceWriter::new(&p, &sites);
+        let leaf = |reason: &Arc<str>| Step {
+            kind: StepKind::Let,
+            node: None,
+            label: "let".into(),
+            value: Some(Value::None(reason.clone())),
+            ty: Ty::MONEY,
+            span: Span::default(),
+            children: Vec::new(),
+        };
+        let cell: Arc<str> = "no tariff (000:461)".into();
+        // The same text made afresh (not shared with the first) still has its number.
+        let same_text: Arc<str> = "no tariff (000:461)".into();
+        let other: Arc<str> = "no upper limit".into();
+        let row_of = |writer: &mut TraceWriter<'_>, reasons: &[&Arc<str>]| {
+            writer.start_row();
+            for reason in reasons {
+                writer.enter();
+                writer.exit(leaf(reason));
+            }
+            writer.finish_row()
+        };
+        let first = row_of(&mut writer, &[&cell, &cell, &same_text, &other]);
+        assert_eq!(first.reasons, vec![0, 1]);
+        assert_eq!(first.steps.matches(r#"{"none":0}"#).count(), 3, "{}", first.steps);
+        assert!(!first.steps.contains("no tariff"), "the text is not in the steps: {}", first.steps);
+        let reasons: Vec<String> = read_row(&p, &sites, &first)
+            .iter()
+            .map(|step| match &step.value {
+                Some(Value::None(reason)) => reason.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(reasons, ["no tariff (000:461)", "no tariff (000:461)", "no tariff (000:461)", "no upper limit"]);
+
+        // A later row uses the numbers without defining them; its reader knows them from the first.
+        let second = row_of(&mut writer, &[&other]);
+        assert_eq!(second.reasons, vec![1]);
+        let mut reader = TraceReader::new(&p, "r".into());
+        let defining: J = serde_json::from_str(&row_json(&sites, &first)).expect("JSON");
+        reader.read(&defining).expect("first row");
+        let using = format!(r#"{{"schema":"{TRACE_SCHEMA}","rules":"r","sites":{{}},"steps":{}}}"#, second.steps);
+        let read = reader.read(&serde_json::from_str(&using).expect("JSON")).expect("second row");
+        assert_eq!(read[0].value, Some(Value::None(other.clone())));
+        // Without the first row, the reason is unknown (the site is defined, the reason not).
+        let alone = row_json(&sites, &TraceRow { reasons: Vec::new(), ..second.clone() });
+        let unknown = TraceReader::new(&p, "r".into()).read(&serde_json::from_str(&alone).expect("JSON"));
+        let unknown = unknown.expect_err("an undefined reason");
+        assert!(unknown.contains("reason 1 is not defined"), "{unknown}");
+
+        // Once the run's table is full, a new reason is written in full and read back as it was.
+        let numbered = lock(&sites.reasons).texts.len();
+        for n in numbered..TraceSites::MAX_REASONS {
+            sites.reason_number(&format!("filler {n}"));
+        }
+        let late: Arc<str> = "a reason met after the table filled".into();
+        let third = row_of(&mut writer, &[&late]);
+        assert!(third.reasons.is_empty());
+        assert!(third.steps.contains(r#"{"none":"a reason met after the table filled"}"#), "{}", third.steps);
+        assert_eq!(read_row(&p, &sites, &third)[0].value, Some(Value::None(late)));
+    }
+
+    #[test]
+    fn the_schema_and_rules_are_checked_in_the_first_row_and_wherever_given() {
+        let p = program();
+        let row =
+            |head: &str| -> J { serde_json::from_str(&format!(r#"{{{head}"sites":{{}},"steps":[]}}"#)).expect("JSON") };
+        let head = format!(r#""schema":"{TRACE_SCHEMA}","rules":"r","#);
+        let mut reader = TraceReader::new(&p, "r".into());
+        let headless = reader.read(&row("")).expect_err("a first row without the schema");
+        assert!(headless.contains("not a `covenant.trace/2` trace"), "{headless}");
+        reader.read(&row(&head)).expect("the first row");
+        reader.read(&row("")).expect("a later row leaves them out");
+        let other = reader.read(&row(&head.replace(r#""r""#, r#""s""#))).expect_err("a later run's rules");
+        assert!(other.contains("other rules"), "{other}");
+    }
+
+    #[test]
+    fn traces_of_the_first_layout_are_still_read() {
+        let p = program();
+        let site =
+            r#"{"kind":"let","node":null,"label":"let","ty":"Int","span":{"file":0,"start":0,"end":0},"children":0}"#;
+        let trace = format!(
+            r#"{{"schema":"covenant.trace/1","rules":"r","sites":{{"0":{site}}},"steps":[0,{{"none":"not given"}}]}}"#
+        );
+        let trace = trace.replace(r#""Int""#, r#"{"Num":{"kind":"int","unit":null,"per":null}}"#);
+        let roots = TraceReader::new(&p, "r".into()).read(&serde_json::from_str(&trace).expect("JSON")).expect("reads");
+        assert_eq!(roots[0].value, Some(Value::None("not given".into())));
+        let other = trace.replace("covenant.trace/1", "covenant.trace/9");
+        let refused = TraceReader::new(&p, "r".into()).read(&serde_json::from_str(&other).expect("JSON"));
+        assert!(refused.is_err());
     }
 }
