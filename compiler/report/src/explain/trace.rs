@@ -301,27 +301,25 @@ impl TraceSites {
 
     /// Writes the JSON object `{"N": site, …}` of the given site numbers.
     pub fn write_definitions(&self, ids: &[u32], out: &mut JsonOut) {
-        let table = lock(&self.sites);
-        out.begin_object();
-        for id in ids {
-            if let Some(text) = table.texts.get(*id as usize) {
-                out.key(&id.to_string()).raw(text);
-            }
-        }
-        out.end_object();
+        write_numbered(&self.sites, ids, out, JsonOut::raw);
     }
 
     /// Writes the JSON object `{"N": "reason", …}` of the given reason numbers.
     pub fn write_reasons(&self, ids: &[u32], out: &mut JsonOut) {
-        let table = lock(&self.reasons);
-        out.begin_object();
-        for id in ids {
-            if let Some(text) = table.texts.get(*id as usize) {
-                out.key(&id.to_string()).str(text);
-            }
-        }
-        out.end_object();
+        write_numbered(&self.reasons, ids, out, JsonOut::str);
     }
+}
+
+/// Writes the JSON object from the given numbers to their texts, each written by `write`.
+fn write_numbered(table: &Mutex<Numbered>, ids: &[u32], out: &mut JsonOut, write: fn(&mut JsonOut, &str)) {
+    let table = lock(table);
+    out.begin_object();
+    for id in ids {
+        if let Some(text) = table.texts.get(*id as usize) {
+            write(out.key(&id.to_string()), text);
+        }
+    }
+    out.end_object();
 }
 
 /// Reasons this worker has numbered, kept at most (then forgotten and numbered again from the
