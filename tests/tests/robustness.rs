@@ -668,3 +668,75 @@ fn deeply_nested_json_is_refused_not_a_crash() {
     let text = format!("{{\"grid\": {}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(serde_json::from_str::<serde_json::Value>(&text).is_err());
 }
+
+#[test]
+fn damaged_compact_traces_give_errors_not_panics() {
+    use covenant_report::explain::{TraceReader, TraceSites, TraceWriter};
+    let text = "import nhs.clusters\nrecord P { c: Cluster, h: hours per week }\ninput p: P\n\
+                table t(c: Cluster, h: hours per week) -> Money hit first {\n  4 | C5, up to 5 hours per week => £1,234.50\n  _, over 5 to under 10 => none \"n\"\n  _, _ => £0\n}\n\
+                decision cost: Money = t(p.c, p.h) otherwise £0\n\
+                decision both: list of Money = [t(p.c, p.h), cost]\n\
+                decision many: Int = count(x for x in [1, 2, 3] if x > 1)\n";
+    let compilation = compile_text("trace.cov", text);
+    assert!(!compilation.has_errors(), "{:?}", codes(&compilation));
+    let program = &compilation.program;
+    let sites = TraceSites::new();
+    let mut writer = TraceWriter::new(program, &sites);
+    // Each row's trace, defining every site and reason it uses.
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    for input in [json!({"p": {"c": "C4", "h": "3"}}), json!({"p": {"c": "C6", "h": "7"}})] {
+        let mut session = Session::new(program, read_inputs(program, &input).expect("inputs"));
+        writer.start_row();
+        for id in covenant_driver::root_decisions(&compilation) {
+            session.decision(id, &mut writer).expect("evaluates");
+        }
+        let row = writer.finish_row();
+        let mut out = covenant_ir::json::JsonOut::new();
+        sites.write_self_contained(&row, "r", &mut out);
+        rows.push(serde_json::from_str(out.as_str()).expect("JSON"));
+    }
+    assert!(rows[1].to_string().contains(r#"{"none":0}"#), "a numbered reason: {}", rows[1]);
+    let read = |rows: &[serde_json::Value]| {
+        let mut reader = TraceReader::new(program, "r".into());
+        rows.iter().map(|row| reader.read(row).map(|trees| trees.len())).collect::<Result<Vec<_>, _>>()
+    };
+    assert_eq!(read(&rows), Ok(vec![3, 3]));
+    // Every step item, and every site and reason definition, replaced in turn by values of
+    // every kind: each damaged trace is read back or refused, and nothing panics.
+    let replacements = [
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(999_999_999_999u64),
+        json!(1.5),
+        json!("x"),
+        json!(null),
+        json!(true),
+        json!([]),
+        json!([1, 2]),
+        json!({"none": 0}),
+        json!({"none": 7}),
+        json!({"none": "r"}),
+        json!({"v": {"Enum": 99}}),
+        json!({"kind": "let", "node": 9999, "label": "l", "ty": {"Record": 9}, "span": {"file": 0, "start": 0, "end": 0}, "children": 9}),
+    ];
+    let (mut refused, mut damaged) = (0, 0);
+    for row in 0..rows.len() {
+        let steps = rows[row]["steps"].as_array().map_or(0, Vec::len);
+        let places =
+            (0..steps).map(|i| format!("/steps/{i}")).chain(["sites", "reasons"].into_iter().flat_map(|member| {
+                let keys = rows[row][member].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>());
+                keys.unwrap_or_default().into_iter().map(move |k| format!("/{member}/{k}"))
+            }));
+        for place in places.collect::<Vec<_>>() {
+            for replacement in &replacements {
+                let mut copy = rows.clone();
+                let Some(slot) = copy[row].pointer_mut(&place) else { continue };
+                *slot = replacement.clone();
+                damaged += 1;
+                refused += usize::from(read(&copy).is_err());
+            }
+        }
+    }
+    assert!(damaged > 200 && refused > damaged / 2, "{refused} of {damaged} damaged traces refused");
+}

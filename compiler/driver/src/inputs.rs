@@ -133,7 +133,7 @@ pub(crate) fn read_scalar(program: &Program, ty: &Ty, scalar: Scalar<'_>) -> Res
         Ty::Num(n) => {
             let Some(text) = scalar.text() else { return Err(format!("expected {}, found {}", n, scalar.kind())) };
             match parse_number(text, n.kind) {
-                Ok(d) if n.kind == NumKind::Int && !d.fract().is_zero() => {
+                Ok(d) if n.kind == NumKind::Int && d.scale() > 0 && !d.fract().is_zero() => {
                     Err(format!("expected a whole number, found `{text}`"))
                 }
                 Ok(d) => Ok(Value::Num(d)),
@@ -299,15 +299,14 @@ impl<'t> JsonCell<'t> {
             return None;
         }
         let start = self.at;
-        let bytes = self.text.as_bytes();
-        loop {
-            match bytes.get(self.at)? {
-                b'"' => break,
-                b'\\' => return None,
-                c if *c < 0x20 => return None,
-                _ => self.at += 1,
-            }
+        let rest = self.text.as_bytes().get(start..)?;
+        // One pass to the first byte that ends the plain text (a tight loop: cells hold many
+        // short strings).
+        let length = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        if rest[length] != b'"' {
+            return None;
         }
+        self.at = start + length;
         let s = self.text.get(start..self.at)?;
         self.at += 1;
         Some(s)
@@ -555,6 +554,8 @@ mod tests {
             (list.clone(), " [ ] ".to_string(), true),
             // Declined: the full path decides.
             (record.clone(), plain.replace("\"a b\"", "\"a\\nb\""), false),
+            (record.clone(), plain.replace("\"a b\"", "\"a\tb\""), false),
+            (record.clone(), r#"{"item":"H1"#.to_string(), false),
             (record.clone(), plain.replace("1.50", "1.5e1"), false),
             (record.clone(), plain.replace("\"rating\":3", "\"rating\":03"), false),
             (record.clone(), plain.replace("\"rating\":3", "\"rating\":3.5"), false),

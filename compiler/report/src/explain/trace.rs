@@ -308,6 +308,20 @@ impl TraceSites {
     pub fn write_reasons(&self, ids: &[u32], out: &mut JsonOut) {
         write_numbered(&self.reasons, ids, out, JsonOut::str);
     }
+
+    /// Writes one row's trace object defining every site and reason the row uses, so that it
+    /// is read without the rows before it (`batch` defines each only once per run instead).
+    pub fn write_self_contained(&self, row: &TraceRow, rules: &str, out: &mut JsonOut) {
+        out.begin_object();
+        out.key("schema").str(TRACE_SCHEMA);
+        out.key("rules").str(rules);
+        out.key("sites");
+        self.write_definitions(&row.sites, out);
+        out.key("reasons");
+        self.write_reasons(&row.reasons, out);
+        out.key("steps").raw(&row.steps);
+        out.end_object();
+    }
 }
 
 /// Writes the JSON object from the given numbers to their texts, each written by `write`.
@@ -922,18 +936,10 @@ mod tests {
         TraceReader::new(program, "r".into()).read(&trace).expect("reads")
     }
 
-    /// A row's trace as `batch` writes it (rules hash "r"), defining every site and reason it uses.
+    /// A row's trace (rules hash "r"), defining every site and reason it uses.
     fn row_json(sites: &TraceSites, row: &TraceRow) -> String {
         let mut out = JsonOut::new();
-        out.begin_object();
-        out.key("schema").str(TRACE_SCHEMA);
-        out.key("rules").str("r");
-        out.key("sites");
-        sites.write_definitions(&row.sites, &mut out);
-        out.key("reasons");
-        sites.write_reasons(&row.reasons, &mut out);
-        out.key("steps").raw(&row.steps);
-        out.end_object();
+        sites.write_self_contained(row, "r", &mut out);
         out.into_string()
     }
 
@@ -1201,6 +1207,19 @@ mod tests {
         reader.read(&row("")).expect("a later row leaves them out");
         let other = reader.read(&row(&head.replace(r#""r""#, r#""s""#))).expect_err("a later run's rules");
         assert!(other.contains("other rules"), "{other}");
+    }
+
+    #[test]
+    fn damaged_reason_definitions_are_refused() {
+        let p = program();
+        let head = format!(r#""schema":"{TRACE_SCHEMA}","rules":"r","sites":{{}},"steps":[]"#);
+        for (reasons, error) in
+            [(r#"{"x":"a reason"}"#, "reason `x` is not a number"), (r#"{"0":7}"#, "reason 0 is `7`, not a text")]
+        {
+            let trace: J = serde_json::from_str(&format!(r#"{{{head},"reasons":{reasons}}}"#)).expect("JSON");
+            let refused = TraceReader::new(&p, "r".into()).read(&trace).expect_err("a damaged reason");
+            assert!(refused.contains(error), "{refused}");
+        }
     }
 
     #[test]
