@@ -211,8 +211,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let sites = explain::TraceSites::new();
     let trace = (options.explain == Explain::Compact).then(|| Trace {
         sites: &sites,
-        rules: covenant_driver::receipt::rules_hash(program),
-        wrote_first: false,
+        rules: Some(covenant_driver::receipt::rules_hash(program)),
         defined: Vec::new(),
         defined_reasons: Vec::new(),
     });
@@ -633,8 +632,8 @@ struct Explainer<'s> {
 /// rules), given with the schema in the first row written.
 struct Trace<'s> {
     sites: &'s explain::TraceSites,
-    rules: String,
-    wrote_first: bool,
+    /// The rules hash, until the first row written has given it.
+    rules: Option<String>,
     defined: Vec<bool>,
     defined_reasons: Vec<bool>,
 }
@@ -751,23 +750,16 @@ impl<'p> Writer<'p> {
             out.end_object();
             match &mut self.trace {
                 Some(trace) => {
-                    out.key("trace").begin_object();
-                    if !trace.wrote_first {
-                        out.key("schema").str(explain::TRACE_SCHEMA);
-                        out.key("rules").str(&trace.rules);
-                        trace.wrote_first = true;
-                    }
-                    out.key("sites");
-                    trace.sites.write_definitions(&newly_defined(sites, &mut trace.defined), out);
-                    // Most rows define no reason: then the member is left out.
+                    let new_sites = newly_defined(sites, &mut trace.defined);
                     let new_reasons = newly_defined(reasons, &mut trace.defined_reasons);
-                    if !new_reasons.is_empty() {
-                        out.key("reasons");
-                        trace.sites.write_reasons(&new_reasons, out);
-                    }
+                    out.key("trace");
                     // The steps are already JSON text.
-                    out.key("steps").raw(explanations);
-                    out.end_object();
+                    trace.sites.write_trace(
+                        trace.rules.take().as_deref(),
+                        (&new_sites, &new_reasons),
+                        explanations,
+                        out,
+                    );
                 }
                 // The explanations are already JSON text.
                 None if self.explain == Explain::Full => {

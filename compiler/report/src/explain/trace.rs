@@ -1,21 +1,21 @@
-//! Compact explanation traces (`covenant.trace/1`): every row of a large batch explained.
+//! Compact explanation traces (`covenant.trace/2`): every row of a large batch explained.
 //!
 //! A full explanation repeats on every row what the rules say at each step: its kind, label,
 //! type, source location and excerpt, a decision's documentation. Most of a step is the same
 //! on every row; only its values change. A trace writes the static part of a step, its
 //! *site* (with the number of steps below it), once per run, in the first row that needs it,
 //! and per row only site numbers and values, so a row is a few kilobytes instead of a few
-//! hundred. [`TraceReader`] rebuilds the [`Step`] trees from a trace, so `covenant
+//! hundred. "No value" reasons are numbered and written once per run in the same way. [`TraceReader`] rebuilds the [`Step`] trees from a trace, so `covenant
 //! expand` prints exactly the full explanation (`covenant.explanation/1`) or its text. The
 //! layout is specified in `spec/explanations.md`.
 //!
 //! Values are written by their type, which the site gives: a number as a JSON number with its
 //! exact decimal text (scale included), an enum as its variant's index, a record as the array
-//! of its fields, "no value" as `{"none": reason}`; a value that does not have its declared
+//! of its fields, "no value" as `{"none": N}` (a reason's number); a value that does not have its declared
 //! shape is written as `{"v": …}` in serde's form of [`Value`]. Each reads back to the
 //! identical value; the full explanation's value, display and location text are all derived
 //! from it and the site when the trace is expanded. A trace is read with the rules it was
-//! written with (their hash is in every row), and every site and value is checked against
+//! written with (their hash is in its first row), and every site and value is checked against
 //! them, so a damaged trace gives an error rather than a wrong explanation.
 
 use covenant_eval::{Name, PaymentStatus, Step, StepKind, Tracer};
@@ -32,7 +32,8 @@ use std::sync::{Arc, Mutex};
 /// The version tag of the trace layout.
 pub const TRACE_SCHEMA: &str = "covenant.trace/2";
 
-/// Layouts this version reads: `covenant.trace/1` is the same layout without numbered reasons.
+/// Layouts this version reads: `covenant.trace/1` is the same layout without numbered reasons,
+/// with the schema and rules hash in every row.
 const READABLE_SCHEMAS: [&str; 2] = [TRACE_SCHEMA, "covenant.trace/1"];
 
 /// What stands for a value inside a site; the row's value replaces it when read.
@@ -299,28 +300,29 @@ impl TraceSites {
         lock(&self.reasons).number(reason, TraceSites::MAX_REASONS)
     }
 
-    /// Writes the JSON object `{"N": site, …}` of the given site numbers.
-    pub fn write_definitions(&self, ids: &[u32], out: &mut JsonOut) {
-        write_numbered(&self.sites, ids, out, JsonOut::raw);
-    }
-
-    /// Writes the JSON object `{"N": "reason", …}` of the given reason numbers.
-    pub fn write_reasons(&self, ids: &[u32], out: &mut JsonOut) {
-        write_numbered(&self.reasons, ids, out, JsonOut::str);
+    /// Writes a row's trace object: the schema and the `rules` hash when given (in a run's
+    /// first row), the sites and reasons numbered `sites` and `reasons` (those the row is the
+    /// first to use; `reasons` is left out when there are none), and the row's `steps`.
+    pub fn write_trace(&self, rules: Option<&str>, (sites, reasons): (&[u32], &[u32]), steps: &str, out: &mut JsonOut) {
+        out.begin_object();
+        if let Some(rules) = rules {
+            out.key("schema").str(TRACE_SCHEMA);
+            out.key("rules").str(rules);
+        }
+        out.key("sites");
+        write_numbered(&self.sites, sites, out, JsonOut::raw);
+        if !reasons.is_empty() {
+            out.key("reasons");
+            write_numbered(&self.reasons, reasons, out, JsonOut::str);
+        }
+        out.key("steps").raw(steps);
+        out.end_object();
     }
 
     /// Writes one row's trace object defining every site and reason the row uses, so that it
     /// is read without the rows before it (`batch` defines each only once per run instead).
     pub fn write_self_contained(&self, row: &TraceRow, rules: &str, out: &mut JsonOut) {
-        out.begin_object();
-        out.key("schema").str(TRACE_SCHEMA);
-        out.key("rules").str(rules);
-        out.key("sites");
-        self.write_definitions(&row.sites, out);
-        out.key("reasons");
-        self.write_reasons(&row.reasons, out);
-        out.key("steps").raw(&row.steps);
-        out.end_object();
+        self.write_trace(Some(rules), (&row.sites, &row.reasons), &row.steps, out);
     }
 }
 
@@ -336,6 +338,41 @@ fn write_numbered(table: &Mutex<Numbered>, ids: &[u32], out: &mut JsonOut, write
     out.end_object();
 }
 
+/// The sites (or reasons) the current row uses, each once, in the order first used.
+#[derive(Default)]
+struct UsedInRow {
+    /// Whether the row already uses a number.
+    in_row: Vec<bool>,
+    used: Vec<u32>,
+}
+
+impl UsedInRow {
+    /// Notes that the row uses `id`.
+    fn note(&mut self, id: u32) {
+        let at = id as usize;
+        if self.in_row.len() <= at {
+            self.in_row.resize(at + 1, false);
+        }
+        if !self.in_row[at] {
+            self.in_row[at] = true;
+            self.used.push(id);
+        }
+    }
+
+    /// The numbers the row used, forgotten for the next row.
+    fn take(&mut self) -> Vec<u32> {
+        for id in &self.used {
+            if let Some(flag) = self.in_row.get_mut(*id as usize) {
+                *flag = false;
+            }
+        }
+        // A copy of exactly the right size; `used` keeps its buffer for the next row.
+        let row = self.used.clone();
+        self.used.clear();
+        row
+    }
+}
+
 /// Reasons this worker has numbered, kept at most (then forgotten and numbered again from the
 /// shared table), so memory stays bounded when reasons are made afresh on every row.
 const MAX_KNOWN_REASONS: usize = 4096;
@@ -348,15 +385,13 @@ struct Reasons<'s> {
     /// (a table cell's, a table's "no row matched"), so a reason is looked up in the shared
     /// table once per worker. The text is kept, so that its address is not reused while known.
     known: HashMap<usize, (Arc<str>, Option<u32>), FxBuild>,
-    /// Whether the current row already uses a reason, by number.
-    in_row: Vec<bool>,
     /// The reasons the current row uses.
-    used: Vec<u32>,
+    used: UsedInRow,
 }
 
 impl<'s> Reasons<'s> {
     fn new(shared: &'s TraceSites) -> Reasons<'s> {
-        Reasons { shared, known: HashMap::default(), in_row: Vec::new(), used: Vec::new() }
+        Reasons { shared, known: HashMap::default(), used: UsedInRow::default() }
     }
 
     /// Writes `{"none": N}`, or `{"none": "the reason"}` when the shared table is full.
@@ -378,16 +413,11 @@ impl<'s> Reasons<'s> {
         match id {
             Some(id) => {
                 out.int(id);
-                use_site(&mut self.in_row, &mut self.used, id);
+                self.used.note(id);
             }
             None => out.str(reason),
         }
         out.end_object();
-    }
-
-    /// Forgets which reasons the current row uses, and gives them.
-    fn finish_row(&mut self) -> Vec<u32> {
-        forget_row(&mut self.in_row, &mut self.used)
     }
 }
 
@@ -429,12 +459,10 @@ pub struct TraceWriter<'s> {
     /// without one): comparing a step with the few sites of its node saves writing its site
     /// out and taking the shared lock.
     known: Vec<Vec<KnownSite>>,
-    /// Whether the current row already uses a site, by number.
-    in_row: Vec<bool>,
     /// The current row's steps array.
     out: JsonOut,
     /// The sites the current row uses.
-    used: Vec<u32>,
+    used: UsedInRow,
     reasons: Reasons<'s>,
     /// Per open step (the first for the top level): the children written so far, and whether
     /// the last of them failed.
@@ -457,9 +485,8 @@ impl<'s> TraceWriter<'s> {
             program,
             sites,
             known: (0..=program.nodes.len()).map(|_| Vec::new()).collect(),
-            in_row: Vec::new(),
             out: JsonOut::new(),
-            used: Vec::new(),
+            used: UsedInRow::default(),
             reasons: Reasons::new(sites),
             frames: vec![Frame::default()],
             site_text: Vec::new(),
@@ -475,8 +502,8 @@ impl<'s> TraceWriter<'s> {
     pub fn start_row(&mut self) {
         self.out.clear();
         self.out.begin_array();
-        forget_row(&mut self.in_row, &mut self.used);
-        self.reasons.finish_row();
+        self.used.take();
+        self.reasons.used.take();
         self.frames.clear();
         self.frames.push(Frame::default());
     }
@@ -487,11 +514,7 @@ impl<'s> TraceWriter<'s> {
             self.exit_transparent();
         }
         self.out.end_array();
-        TraceRow {
-            steps: self.out.as_str().to_string(),
-            sites: forget_row(&mut self.in_row, &mut self.used),
-            reasons: self.reasons.finish_row(),
-        }
+        TraceRow { steps: self.out.as_str().to_string(), sites: self.used.take(), reasons: self.reasons.used.take() }
     }
 
     fn close(&mut self) -> Frame {
@@ -532,7 +555,7 @@ impl<'s> TraceWriter<'s> {
         match known {
             Some(k) => {
                 out.int(k.id);
-                use_site(&mut self.in_row, &mut self.used, k.id);
+                self.used.note(k.id);
             }
             None => {
                 self.site_text.clear();
@@ -543,7 +566,7 @@ impl<'s> TraceWriter<'s> {
                 match self.sites.number(text) {
                     Some(id) => {
                         out.int(id);
-                        use_site(&mut self.in_row, &mut self.used, id);
+                        self.used.note(id);
                         // Equality of decimals ignores their scale, which the text keeps:
                         // sites holding decimals are always looked up by their text.
                         if !matches!(kind, StepKind::Split { .. } | StepKind::Payment(_)) {
@@ -622,31 +645,6 @@ fn outcome(kind: &StepKind) -> u64 {
         StepKind::Unfinished => (26, 0),
     };
     variant << 56 ^ detail
-}
-
-/// Notes that the current row uses site (or reason) `id`, once.
-fn use_site(in_row: &mut Vec<bool>, used: &mut Vec<u32>, id: u32) {
-    let at = id as usize;
-    if in_row.len() <= at {
-        in_row.resize(at + 1, false);
-    }
-    if !in_row[at] {
-        in_row[at] = true;
-        used.push(id);
-    }
-}
-
-/// Forgets the sites (or reasons) the current row uses, and gives them in the order first used.
-fn forget_row(in_row: &mut [bool], used: &mut Vec<u32>) -> Vec<u32> {
-    for id in used.iter() {
-        if let Some(flag) = in_row.get_mut(*id as usize) {
-            *flag = false;
-        }
-    }
-    // A copy of exactly the right size; `used` keeps its buffer for the next row.
-    let row = used.clone();
-    used.clear();
-    row
 }
 
 impl Tracer for TraceWriter<'_> {
