@@ -7,7 +7,7 @@
 mod common;
 
 use covenant_driver::{Compilation, compile_text, inputs::read_inputs};
-use covenant_eval::{NoTrace, Recorder, Session};
+use covenant_eval::{Compiled, NoTrace, Recorder, Session};
 use covenant_ir::Value;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -36,13 +36,33 @@ fn compile_render_and_run(name: &str, text: &str) -> Compilation {
     }
     if !compilation.has_errors() {
         let inputs = vec![Value::None("not given".into()); compilation.program.inputs.len()];
-        let mut session = Session::new(&compilation.program, inputs);
+        let mut session = Session::new(&compilation.program, inputs.clone());
         for id in covenant_driver::root_decisions(&compilation) {
             let mut recorder = Recorder::new();
             let _ = session.decision(id, &mut recorder);
         }
+        same_when_compiled(&compilation, inputs);
     }
     compilation
+}
+
+/// Every decision without parameters gives the same value or error with its body compiled as
+/// node by node (nesting limits included).
+fn same_when_compiled(compilation: &Compilation, inputs: Vec<Value>) -> usize {
+    let program = &compilation.program;
+    let compiled = Compiled::new(program);
+    let mut interpreted = Session::new(program, inputs.clone());
+    let mut fast = Session::new(program, inputs).with_compiled(&compiled);
+    let mut compared = 0;
+    for (index, decision) in program.decisions.iter().enumerate() {
+        if decision.params.is_empty() {
+            let id = covenant_ir::DecisionId(index as u32);
+            let expected = interpreted.decision(id, &mut NoTrace);
+            assert_eq!(fast.decision(id, &mut NoTrace), expected, "decision `{}`", decision.name);
+            compared += 1;
+        }
+    }
+    compared
 }
 
 // ----- the compiler
@@ -481,6 +501,35 @@ fn three_hundred_nested_decision_calls_are_e0508() {
     let mid = c.program.find_decision("d150").expect("d150");
     let v = Session::new(&c.program, Vec::new()).decision(mid, &mut NoTrace);
     assert_eq!(v, Ok(Value::Num(Decimal::from(150))));
+}
+
+/// Chains of calls through nested expressions whose depth crosses the nesting limit at every
+/// point, with calls remembered at one depth and asked for again deeper: compiled bodies fail
+/// with E0508 exactly where the interpreter does, and give the same values elsewhere.
+#[test]
+fn compiled_bodies_meet_the_nesting_limits_where_the_interpreter_does() {
+    let (mut compared, mut too_deep) = (0, 0);
+    for nesting in [1, 2, 5, 9, 20, 60, 100, 150] {
+        for chain in [2, 3, 4, 6, 10, 30, 60] {
+            let wrap = |inner: String| format!("{}{inner}{}", "(1 + ".repeat(nesting), ")".repeat(nesting));
+            let mut text = String::from("decision leaf(x: Int): Int = x * 2\n");
+            for i in 0..chain {
+                let next = if i + 1 == chain { "leaf(1)".to_string() } else { format!("d{}", i + 1) };
+                text.push_str(&format!("decision d{i}: Int = {}\n", wrap(next)));
+            }
+            // `leaf(1)` is remembered shallow, then asked for at the end of the deepest chain.
+            text.push_str(&format!("decision top: Int = leaf(1) + {}\n", wrap("d0".to_string())));
+            let c = compile_text("limits.cov", &text);
+            if c.has_errors() {
+                continue;
+            }
+            compared += same_when_compiled(&c, Vec::new());
+            let top = c.program.find_decision("top").expect("top");
+            too_deep += usize::from(Session::new(&c.program, Vec::new()).decision(top, &mut NoTrace).is_err());
+        }
+    }
+    assert!(compared > 100, "only {compared} decisions compared");
+    assert!(too_deep > 5, "the limit was reached {too_deep} times");
 }
 
 #[test]

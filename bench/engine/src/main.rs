@@ -28,7 +28,7 @@
 
 use covenant_driver::batch::{self, Header};
 use covenant_driver::{Compilation, Loader};
-use covenant_eval::{Indexes, NoTrace, Recorder, Session};
+use covenant_eval::{Compiled, Indexes, NoTrace, Recorder, Session};
 use covenant_ir::{DecisionId, Value};
 use covenant_report::explain;
 use std::io::{BufWriter, Write};
@@ -138,9 +138,10 @@ fn run() -> ExitCode {
     drop(records);
 
     let indexes = Indexes::build(program);
+    let compiled = Compiled::new(program);
     // One session per thread, reset for each row, as `covenant batch` does.
     let evaluate = |rows: &[Result<Vec<Value>, String>]| -> Vec<Results> {
-        let mut session = Session::new(program, Vec::new()).with_indexes(&indexes);
+        let mut session = Session::new(program, Vec::new()).with_indexes(&indexes).with_compiled(&compiled);
         rows.iter()
             .map(|row| {
                 let inputs = row.as_ref().map_err(Clone::clone)?;

@@ -10,10 +10,12 @@
 
 use covenant_driver::batch::{self, Header, Totals};
 use covenant_driver::{Compilation, inputs};
-use covenant_eval::{Indexes, NoTrace, Recorder, Session};
+use covenant_eval::{Compiled, EvalError, Indexes, NoTrace, Recorder, Session};
+use covenant_ir::hash::FxBuild;
 use covenant_ir::json::JsonOut;
-use covenant_ir::{Date, DecisionId, Program, Value, value};
+use covenant_ir::{Date, DecisionId, Program, Span, Value, value};
 use covenant_report::explain;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -122,6 +124,8 @@ struct Run<'p> {
     decisions: &'p [DecisionId],
     header: Option<Header>,
     indexes: &'p Indexes,
+    /// The decision bodies compiled for rows evaluated without explanations.
+    compiled: &'p Compiled,
     options: &'p Options,
     /// The sites of the compact traces (unused otherwise).
     sites: &'p explain::TraceSites,
@@ -218,7 +222,9 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let mut writer = Writer::new(sink, output_format, program, decisions, options.explain, trace);
 
     let indexes = Indexes::build(program);
-    let run = Run { program, compilation, decisions, header, indexes: &indexes, options, sites: &sites };
+    let compiled = Compiled::new(program);
+    let run =
+        Run { program, compilation, decisions, header, indexes: &indexes, compiled: &compiled, options, sites: &sites };
     let threads = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let piece_rows = match options.explain {
         Explain::Off => PIECE_ROWS,
@@ -517,7 +523,8 @@ impl<'p> Run<'p> {
 
     /// A new session with the run's indexes and date, and a new explanation writer.
     fn new_worker(&self) -> Worker<'p> {
-        let mut session = Session::new(self.program, Vec::new()).with_indexes(self.indexes);
+        let mut session =
+            Session::new(self.program, Vec::new()).with_indexes(self.indexes).with_compiled(self.compiled);
         if let Some(date) = self.options.as_of {
             session = session.with_as_of(date);
         }
@@ -525,16 +532,16 @@ impl<'p> Run<'p> {
             places: explain::JsonPlaces::new(),
             trace: explain::TraceWriter::new(self.program, self.sites),
         };
-        Worker { session, explainer }
+        Worker { session, explainer, problems: ProblemTexts::default() }
     }
 
     /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
     fn evaluate_rows(&self, worker: &mut Worker<'_>, rows: &[RowIn]) -> Vec<RowOut> {
-        let Worker { session, explainer } = worker;
-        rows.iter().map(|row| self.evaluate(row, session, explainer)).collect()
+        rows.iter().map(|row| self.evaluate(row, worker)).collect()
     }
 
-    fn evaluate(&self, row: &RowIn, session: &mut Session<'_>, explainer: &mut Explainer<'_>) -> RowOut {
+    fn evaluate(&self, row: &RowIn, worker: &mut Worker<'_>) -> RowOut {
+        let Worker { session, explainer, problems: texts } = worker;
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
                 let cells: Vec<&str> = record.iter().collect();
@@ -587,16 +594,9 @@ impl<'p> Run<'p> {
             };
             match result {
                 Ok(v) => values.push(v),
-                Err(e) => {
-                    let location = self.compilation.sources.location(e.span);
-                    problems.push(format!(
-                        "{}: {}[{}]: {} ({location})",
-                        self.program.decision(id).name,
-                        "error",
-                        e.code,
-                        e.message
-                    ));
-                }
+                Err(e) => problems.push(texts.text(self.program.decision(id).name.as_str(), (id, &e), || {
+                    self.compilation.sources.location(e.span)
+                })),
             }
         }
         if problems.is_empty() {
@@ -619,6 +619,39 @@ impl<'p> Run<'p> {
 struct Worker<'p> {
     session: Session<'p>,
     explainer: Explainer<'p>,
+    problems: ProblemTexts,
+}
+
+/// The text of each failure already reported, by decision, error code and place: rows of a
+/// cohort often fail the same way (a date outside every version), and the line written for
+/// them names the file, line and column.
+#[derive(Default)]
+struct ProblemTexts {
+    /// Messages and texts by decision, code and place.
+    known: HashMap<FailurePlace, Vec<(String, String)>, FxBuild>,
+    count: usize,
+}
+
+/// A decision, an error code and where the error is.
+type FailurePlace = (DecisionId, &'static str, Span);
+
+impl ProblemTexts {
+    /// The most failures a worker keeps the text of.
+    const LIMIT: usize = 256;
+
+    /// `decision: error[CODE]: message (file:line:column)`.
+    fn text(&mut self, decision: &str, (id, e): (DecisionId, &EvalError), location: impl FnOnce() -> String) -> String {
+        let known = self.known.entry((id, e.code, e.span)).or_default();
+        if let Some((_, text)) = known.iter().find(|(message, _)| *message == e.message) {
+            return text.clone();
+        }
+        let text = format!("{decision}: error[{}]: {} ({})", e.code, e.message, location());
+        if self.count < Self::LIMIT {
+            self.count += 1;
+            known.push((e.message.clone(), text.clone()));
+        }
+        text
+    }
 }
 
 /// What a worker keeps from row to row while explaining.

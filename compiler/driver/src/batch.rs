@@ -319,6 +319,40 @@ mod tests {
     /// A session reused with `reset` (and its memo of decisions with parameters) gives
     /// exactly what a fresh session gives without the memo (a recorder turns it off), to the
     /// digit and scale: `twice(1.0)` is `2.0` and `twice(1.00)` is `2.00`.
+    /// A session reused from row to row gives a lookup with no version valid on the row's
+    /// date the same error as a fresh session, for every date and however often it repeats
+    /// (the session keeps the error it built for a node and date), compiled or not.
+    #[test]
+    fn errors_for_dates_outside_every_version_are_the_same_on_every_row() {
+        use covenant_eval::{Compiled, Indexes, NoTrace, Session};
+        let text = "input day: Date\nas of day\n\
+                    table rate(n: Int) -> Int valid 2015/16 { _ => 1 }\n\
+                    table rate(n: Int) -> Int valid 2016/17 { _ => 2 }\n\
+                    decision r: Int = rate(1)\n";
+        let compilation = crate::compile_text("versions.cov", text);
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let program = &compilation.program;
+        let r = program.find_decision("r").expect("r");
+        let (indexes, compiled) = (Indexes::build(program), Compiled::new(program));
+        let mut reused = Session::new(program, Vec::new()).with_indexes(&indexes);
+        let mut fast = Session::new(program, Vec::new()).with_indexes(&indexes).with_compiled(&compiled);
+        let mut failed = 0;
+        for day in ["2014-01-01", "2015-06-01", "2014-01-01", "2018-03-01", "2014-01-01", "2017-03-31"] {
+            let inputs = vec![Value::Date(covenant_ir::Date::parse(day).expect("date"))];
+            let fresh = Session::new(program, inputs.clone()).decision(r, &mut NoTrace);
+            reused.reset(inputs.clone());
+            fast.reset(inputs);
+            assert_eq!(reused.decision(r, &mut NoTrace), fresh, "{day}");
+            assert_eq!(fast.decision(r, &mut NoTrace), fresh, "{day}, compiled");
+            if let Err(e) = fresh {
+                assert_eq!(e.code, "E0512", "{day}");
+                assert!(e.message.contains(day), "{}", e.message);
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 4);
+    }
+
     #[test]
     fn reused_sessions_and_memoised_calls_give_exact_results() {
         use covenant_eval::{Indexes, NoTrace, Recorder, Session};

@@ -40,6 +40,10 @@
 //! [`Session::reset`] starts a new case in the same session, so a batch run keeps these
 //! buffers from row to row.
 
+mod compiled;
+
+pub use compiled::Compiled;
+
 use crate::error::{EvalError, code};
 use crate::index::{GridHit, Indexes};
 use crate::ops::{self, Selected};
@@ -66,6 +70,8 @@ pub const MAX_CALL_DEPTH: u32 = 256;
 pub const MAX_EXPR_DEPTH: u32 = 500;
 /// The longest chain of field reads the untraced evaluator reads in place.
 const MAX_BORROWED_LINKS: u32 = 8;
+/// The most "no version is valid" errors a session keeps to give again.
+const MAX_REMEMBERED_ERRORS: usize = 256;
 /// Frame slots beyond this are refused (a corrupt `locals` count must not exhaust memory).
 const MAX_FRAME: usize = 1 << 16;
 
@@ -98,6 +104,8 @@ pub struct Session<'p> {
     as_of: Option<Date>,
     /// Table indexes shared by many sessions (batch runs); without them, lookups scan.
     indexes: Option<&'p Indexes>,
+    /// Decision bodies compiled for evaluation without a tracer, shared by many sessions.
+    compiled: Option<&'p Compiled>,
     /// Set while the `as of` date is being computed, so a date that depends on a dated
     /// version is reported instead of recursing.
     computing_as_of: bool,
@@ -129,6 +137,10 @@ pub struct Session<'p> {
     /// table is looked up on every row.
     valid_texts: HashMap<usize, String, FxBuild>,
     date_text: Option<(Date, String)>,
+    /// "No version is valid" errors by node and date, kept from row to row: a cohort with
+    /// dates outside every version fails the same way on many rows, and the error (with its
+    /// list of versions) is costly to build.
+    no_version: HashMap<(NodeId, Date), Box<EvalError>, FxBuild>,
 }
 
 /// What [`Session::names_of`] names.
@@ -173,6 +185,7 @@ impl<'p> Session<'p> {
             unbound: Value::None(Arc::from("unbound local")),
             as_of: None,
             indexes: None,
+            compiled: None,
             computing_as_of: false,
             given_as_of: None,
             spare_frames: Vec::new(),
@@ -185,6 +198,7 @@ impl<'p> Session<'p> {
             name_pairs: RefCell::new(Vec::new()),
             valid_texts: HashMap::default(),
             date_text: None,
+            no_version: HashMap::default(),
         }
     }
 
@@ -215,6 +229,15 @@ impl<'p> Session<'p> {
     /// Looks rows up through prebuilt indexes (see [`Indexes`]) instead of scanning tables.
     pub fn with_indexes(mut self, indexes: &'p Indexes) -> Session<'p> {
         self.indexes = Some(indexes);
+        self
+    }
+
+    /// Evaluates decision bodies compiled (see [`Compiled`]) when there is no tracer; bodies
+    /// compiled from another program are not used.
+    pub fn with_compiled(mut self, compiled: &'p Compiled) -> Session<'p> {
+        if compiled.program == std::ptr::from_ref(self.program) as usize {
+            self.compiled = Some(compiled);
+        }
         self
     }
 
@@ -323,15 +346,14 @@ impl<'p> Session<'p> {
     ) -> Res {
         let date = self.evaluation_date(at)?;
         let Some(arm) = versions.iter().find(|v| v.valid.contains(date)) else {
-            let known: Vec<String> = versions.iter().map(|v| v.valid.to_string()).collect();
-            let mut error =
-                EvalError::new(code::NO_VERSION, format!("no version of `{name}` is valid on {date}"), at.span())
-                    .with_label(at.span(), format!("chosen by the date {date}"))
-                    .with_note(format!("its versions are valid {}", known.join("; ")));
-            for v in versions {
-                error = error.with_label(v.span, format!("valid {}", v.valid));
+            if let Some(error) = self.no_version.get(&(at.id, date)) {
+                return Err(error.clone());
             }
-            return Err(Box::new(error));
+            let error = no_version(at, name, versions, date);
+            if self.no_version.len() < MAX_REMEMBERED_ERRORS {
+                self.no_version.insert((at.id, date), error.clone());
+            }
+            return Err(error);
         };
         let value = self.eval(arm.node, frame, tracer)?;
         if T::ENABLED {
@@ -425,7 +447,7 @@ impl<'p> Session<'p> {
         };
         self.calls += 1;
         self.peak_calls = self.peak_calls.max(self.calls);
-        let result = self.eval(body, &mut frame, tracer);
+        let result = self.run_body(id, body, &mut frame, tracer);
         self.calls -= 1;
         self.recycle(frame);
         let value = result?;
@@ -433,6 +455,21 @@ impl<'p> Session<'p> {
             self.memoise(id, &value);
         }
         Ok((value, cached.is_some()))
+    }
+
+    /// Evaluates a decision's body: compiled when there is no tracer, the session has the
+    /// compiled program and every level of the body is within the nesting limit (see
+    /// [`compiled`]); else node by node.
+    fn run_body<T: Tracer>(&mut self, id: DecisionId, body: NodeId, frame: &mut Frame, tracer: &mut T) -> Res {
+        if !T::ENABLED
+            && let Some(compiled) = self.compiled
+            && let Some(Some(code)) = compiled.bodies.get(id.index())
+            && self.depth + code.levels <= MAX_EXPR_DEPTH
+        {
+            self.peak_depth = self.peak_depth.max(self.depth + code.levels);
+            return (code.code)(self, frame);
+        }
+        self.eval(body, frame, tracer)
     }
 
     /// Evaluates a node: the one recursive entry point, with the depth guard.
@@ -605,14 +642,8 @@ impl<'p> Session<'p> {
         tracer: &mut T,
         detail: &mut Detail,
     ) -> Res {
-        // A call on one local (`item_points(r)`) is first looked up in the memo with the
-        // local in place: a repeat then copies no argument.
         if !T::ENABLED
-            && let [arg] = args
-            && let Some(NodeKind::Local(local)) = self.program.nodes.get(arg.index()).map(|n| &n.kind)
-            && self.depth < MAX_EXPR_DEPTH
-            && let Some(arg) = frame.get(local.index()).map(std::slice::from_ref)
-            && let Some(value) = self.remembered(memo_hash(id, arg), id, arg)
+            && let Some(value) = self.remembered_in_place(id, args, frame)
         {
             return Ok(value);
         }
@@ -632,15 +663,30 @@ impl<'p> Session<'p> {
             Some(def) if T::ENABLED => self.named_args(def, &values),
             _ => Vec::new(),
         };
-        let (value, memoised) = if values.is_empty() {
-            self.call(id, values, at.span(), tracer)?
-        } else {
-            self.call_memoised(id, values, at.span(), tracer)?
-        };
+        let (value, memoised) = self.call_with(id, values, at.span(), tracer)?;
         if T::ENABLED {
             self.set_decision(detail, id, shown, memoised);
         }
         Ok(value)
+    }
+
+    /// A call on one local (`item_points(r)`) looked up in the memo with the local in place:
+    /// a repeat then copies no argument.
+    #[inline(always)]
+    fn remembered_in_place(&mut self, id: DecisionId, args: &[NodeId], frame: &Frame) -> Option<Value> {
+        if let [arg] = args
+            && let Some(NodeKind::Local(local)) = self.program.nodes.get(arg.index()).map(|n| &n.kind)
+            && self.depth < MAX_EXPR_DEPTH
+            && let Some(arg) = frame.get(local.index()).map(std::slice::from_ref)
+        {
+            return self.remembered(memo_hash(id, arg), id, arg);
+        }
+        None
+    }
+
+    /// Calls a decision on evaluated arguments (through the memo when it has parameters).
+    fn call_with<T: Tracer>(&mut self, id: DecisionId, args: Frame, site: Span, tracer: &mut T) -> Res<(Value, bool)> {
+        if args.is_empty() { self.call(id, args, site, tracer) } else { self.call_memoised(id, args, site, tracer) }
     }
 
     fn table<T: Tracer>(
@@ -667,7 +713,22 @@ impl<'p> Session<'p> {
         };
         self.scratch.truncate(base);
         let (table, row) = selected?;
-        let value = match row.map(|i| &table.rows[i].cell) {
+        let value = self.table_value(id, (table, row), tracer)?;
+        if T::ENABLED {
+            self.set_table(detail, id, table, keys, row);
+        }
+        Ok(value)
+    }
+
+    /// The value of the row a lookup selected (its cell evaluated), or no value with the
+    /// cell's reason or "no row matched".
+    fn table_value<T: Tracer>(
+        &mut self,
+        id: TableId,
+        (table, row): (&'p TableDef, Option<usize>),
+        tracer: &mut T,
+    ) -> Res {
+        Ok(match row.map(|i| &table.rows[i].cell) {
             None => Value::None(
                 self.reason(ReasonKey::Unmatched(id.0), || format!("no row of table {} matched", table.name)),
             ),
@@ -675,11 +736,7 @@ impl<'p> Session<'p> {
                 Value::None(self.reason(ReasonKey::Text(reason.as_ptr() as usize, reason.len()), || reason.clone()))
             }
             Some(Cell::Value(cell)) => self.eval(*cell, &mut Vec::new(), tracer)?,
-        };
-        if T::ENABLED {
-            self.set_table(detail, id, table, keys, row);
-        }
-        Ok(value)
+        })
     }
 
     fn unary<T: Tracer>(
@@ -1769,21 +1826,9 @@ impl<'p> Session<'p> {
             self.refuse_none(&a, l_at, at, &what)?;
             self.refuse_none(&b, r_at, at, &what)?;
         }
-        let result = match op {
-            BinOp::Eq => ops::equal(&a, &b),
-            BinOp::Ne => !ops::equal(&a, &b),
-            _ => {
-                let Some(ordering) = ops::order(&a, &b) else {
-                    let message = format!("cannot order {} against {}", ops::kind_name(&a), ops::kind_name(&b));
-                    return Err(internal(at.span(), message));
-                };
-                match op {
-                    BinOp::Lt => ordering == Ordering::Less,
-                    BinOp::Le => ordering != Ordering::Greater,
-                    BinOp::Gt => ordering == Ordering::Greater,
-                    _ => ordering != Ordering::Less,
-                }
-            }
+        let Some(result) = compared(op, &a, &b) else {
+            let message = format!("cannot order {} against {}", ops::kind_name(&a), ops::kind_name(&b));
+            return Err(internal(at.span(), message));
         };
         if T::ENABLED {
             *detail = Some(StepKind::Compare { op, left: operand(l_at, a), right: operand(r_at, b) });
@@ -2143,6 +2188,36 @@ fn pro_rata(x: Decimal, low: Decimal, high: Decimal) -> Option<Decimal> {
     } else {
         x.checked_sub(low)?.checked_div(high.checked_sub(low)?)
     }
+}
+
+/// E0512: no version of `name` is valid on `date`; lists the versions there are.
+fn no_version(at: At<'_>, name: &str, versions: &[VersionArm], date: Date) -> Box<EvalError> {
+    let known: Vec<String> = versions.iter().map(|v| v.valid.to_string()).collect();
+    let mut error = EvalError::new(code::NO_VERSION, format!("no version of `{name}` is valid on {date}"), at.span())
+        .with_label(at.span(), format!("chosen by the date {date}"))
+        .with_note(format!("its versions are valid {}", known.join("; ")));
+    for v in versions {
+        error = error.with_label(v.span, format!("valid {}", v.valid));
+    }
+    Box::new(error)
+}
+
+/// The result of comparison `op` on two values (`None`: they cannot be ordered).
+#[inline]
+fn compared(op: BinOp, a: &Value, b: &Value) -> Option<bool> {
+    Some(match op {
+        BinOp::Eq => ops::equal(a, b),
+        BinOp::Ne => !ops::equal(a, b),
+        _ => {
+            let ordering = ops::order(a, b)?;
+            match op {
+                BinOp::Lt => ordering == Ordering::Less,
+                BinOp::Le => ordering != Ordering::Greater,
+                BinOp::Gt => ordering == Ordering::Greater,
+                _ => ordering != Ordering::Less,
+            }
+        }
+    })
 }
 
 fn internal(span: Span, what: impl std::fmt::Display) -> Box<EvalError> {
