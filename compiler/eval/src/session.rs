@@ -621,9 +621,16 @@ impl<'p> Session<'p> {
     /// Evaluates `items` onto the scratch stack and returns where they start; the caller
     /// truncates the stack back to that point. On an error the stack is already back.
     fn push_values<T: Tracer>(&mut self, items: &[NodeId], frame: &mut Frame, tracer: &mut T) -> Res<usize> {
+        self.push_with(items, |s, &item| s.eval(item, frame, tracer))
+    }
+
+    /// Evaluates `items` with `eval` onto the scratch stack (the interpreter's nodes, or
+    /// compiled closures) and returns where they start, as [`Session::push_values`] does.
+    #[inline(always)]
+    fn push_with<I>(&mut self, items: &[I], mut eval: impl FnMut(&mut Self, &I) -> Res) -> Res<usize> {
         let base = self.scratch.len();
-        for &item in items {
-            match self.eval(item, frame, tracer) {
+        for item in items {
+            match eval(self, item) {
                 Ok(value) => self.scratch.push(value),
                 Err(e) => {
                     self.scratch.truncate(base);
@@ -632,6 +639,23 @@ impl<'p> Session<'p> {
             }
         }
         Ok(base)
+    }
+
+    /// Evaluates a call's arguments with `eval` straight into the callee's frame (a reused
+    /// one, given back on an error).
+    #[inline(always)]
+    fn arguments_with<I>(&mut self, items: &[I], mut eval: impl FnMut(&mut Self, &I) -> Res) -> Res<Frame> {
+        let mut values = if items.is_empty() { Vec::new() } else { self.spare_frames.pop().unwrap_or_default() };
+        for item in items {
+            match eval(self, item) {
+                Ok(value) => values.push(value),
+                Err(e) => {
+                    self.recycle(values);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(values)
     }
 
     fn decision_node<T: Tracer>(
@@ -647,17 +671,7 @@ impl<'p> Session<'p> {
         {
             return Ok(value);
         }
-        // The arguments go straight into the callee's frame (a reused one).
-        let mut values = if args.is_empty() { Vec::new() } else { self.spare_frames.pop().unwrap_or_default() };
-        for &arg in args {
-            match self.eval(arg, frame, tracer) {
-                Ok(value) => values.push(value),
-                Err(e) => {
-                    self.recycle(values);
-                    return Err(e);
-                }
-            }
-        }
+        let values = self.arguments_with(args, |s, &arg| s.eval(arg, frame, tracer))?;
         // The arguments as the step shows them, built once (named and typed).
         let shown = match self.program.decisions.get(id.index()) {
             Some(def) if T::ENABLED => self.named_args(def, &values),
@@ -789,8 +803,7 @@ impl<'p> Session<'p> {
     ) -> Res {
         let a = self.eval_single(l, frame, tracer)?;
         let a = self.truth(a, l, at, op.symbol())?;
-        let decided = if op == BinOp::And { !a } else { a };
-        if decided {
+        if decides(op, a) {
             if T::ENABLED {
                 set_logic(detail, self.label(at.id, at.node), true);
             }
@@ -2200,6 +2213,13 @@ fn no_version(at: At<'_>, name: &str, versions: &[VersionArm], date: Date) -> Bo
         error = error.with_label(v.span, format!("valid {}", v.valid));
     }
     Box::new(error)
+}
+
+/// Whether the left operand of `and` or `or` decides it (`false and …`, `true or …`): the
+/// right one is then not evaluated.
+#[inline]
+fn decides(op: BinOp, left: bool) -> bool {
+    if op == BinOp::And { !left } else { left }
 }
 
 /// The result of comparison `op` on two values (`None`: they cannot be ordered).

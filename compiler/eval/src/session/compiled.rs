@@ -84,11 +84,9 @@ impl<'p> Compiler<'p> {
         if level >= MAX_LEVELS || self.made >= self.budget {
             return interpreted(id, level);
         }
-        self.made += 1;
-        self.deepest = self.deepest.max(level);
         let span = node.origin.span;
         let below = level + 1;
-        match &node.kind {
+        let code: Code = match &node.kind {
             NodeKind::Const(v) => {
                 let v = v.clone();
                 Box::new(move |_, _| Ok(v.clone()))
@@ -143,7 +141,7 @@ impl<'p> Compiler<'p> {
                 Box::new(move |s, f| {
                     let a = left(s, f)?;
                     let a = s.truth(a, l, s.compiled_at(id)?, op.symbol())?;
-                    if a == (op == BinOp::Or) {
+                    if super::decides(op, a) {
                         return Ok(Value::Bool(a));
                     }
                     let b = right(s, f)?;
@@ -317,15 +315,16 @@ impl<'p> Compiler<'p> {
                     }
                 })
             }
+            // Left to the interpreter, and not counted as compiled levels.
             NodeKind::Rules { .. }
             | NodeKind::Split { .. }
             | NodeKind::Payment(_)
             | NodeKind::PaymentPart { .. }
-            | NodeKind::ContractDate(_) => {
-                self.made -= 1;
-                interpreted(id, level)
-            }
-        }
+            | NodeKind::ContractDate(_) => return interpreted(id, level),
+        };
+        self.made += 1;
+        self.deepest = self.deepest.max(level);
+        code
     }
 
     fn nodes(&mut self, ids: &[NodeId], level: u32) -> Vec<Code> {
@@ -350,16 +349,7 @@ impl<'p> Compiler<'p> {
             if let Some(value) = s.at_level(below, |s| s.remembered_in_place(decision, &args, f)) {
                 return Ok(value);
             }
-            let mut values = s.spare_frames.pop().unwrap_or_default();
-            for code in &codes {
-                match code(s, f) {
-                    Ok(value) => values.push(value),
-                    Err(e) => {
-                        s.recycle(values);
-                        return Err(e);
-                    }
-                }
-            }
+            let values = s.arguments_with(&codes, |s, code| code(s, f))?;
             s.at_level(below, |s| s.call_with(decision, values, site, &mut NoTrace)).map(|(value, _)| value)
         })
     }
@@ -389,16 +379,6 @@ impl<'p> Session<'p> {
 
     /// Evaluates compiled items onto the scratch stack, as [`Session::push_values`] does.
     fn push_codes(&mut self, codes: &[Code], frame: &mut Frame) -> Res<usize> {
-        let base = self.scratch.len();
-        for code in codes {
-            match code(self, frame) {
-                Ok(value) => self.scratch.push(value),
-                Err(e) => {
-                    self.scratch.truncate(base);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(base)
+        self.push_with(codes, |s, code| code(s, frame))
     }
 }
