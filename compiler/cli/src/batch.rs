@@ -530,7 +530,9 @@ impl<'p> Run<'p> {
         }
         let explainer = Explainer {
             places: explain::JsonPlaces::new(),
-            trace: explain::TraceWriter::new(self.program, self.sites),
+            // A worker's rows are written in the order it evaluates them (pieces are taken
+            // in order), so each defines only the sites and reasons the worker had not used.
+            trace: explain::TraceWriter::new(self.program, self.sites).defining_once(),
         };
         Worker { session, explainer, problems: ProblemTexts::default() }
     }

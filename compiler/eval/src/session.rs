@@ -121,9 +121,9 @@ pub struct Session<'p> {
     /// instead of allocated at each lookup (keyed by the address of the program's text, or
     /// by table for "no row matched").
     reasons: HashMap<ReasonKey, Arc<str>, FxBuild>,
-    /// Step labels by node, made once per session and shared by every step of the node
-    /// (tracing only).
-    labels: RefCell<Vec<Option<Name>>>,
+    /// Step labels and locations by node, made once per session and shared by every step of
+    /// the node (tracing only).
+    labels: RefCell<Vec<Option<(Name, Span)>>>,
     /// The field path being read (tracing only), kept to reuse its buffer.
     path_fields: Vec<(NodeId, u32)>,
     /// Names from the program shown in steps (decisions, tables, parameters, columns), by the
@@ -135,8 +135,8 @@ pub struct Session<'p> {
     /// The validity of each dated version as a version step shows it, by the version's
     /// address in the program, and the last evaluation date shown (tracing only): a dated
     /// table is looked up on every row.
-    valid_texts: HashMap<usize, String, FxBuild>,
-    date_text: Option<(Date, String)>,
+    valid_texts: HashMap<usize, Name, FxBuild>,
+    date_text: Option<(Date, Name)>,
     /// "No version is valid" errors by node and date, kept from row to row: a cohort with
     /// dates outside every version fails the same way on many rows, and the error (with its
     /// list of versions) is costly to build.
@@ -357,14 +357,16 @@ impl<'p> Session<'p> {
         };
         let value = self.eval(arm.node, frame, tracer)?;
         if T::ENABLED {
-            let valid =
-                self.valid_texts.entry(arm as *const VersionArm as usize).or_insert_with(|| arm.valid.to_string());
+            let valid = self
+                .valid_texts
+                .entry(arm as *const VersionArm as usize)
+                .or_insert_with(|| arm.valid.to_string().into());
             let valid = valid.clone();
             let date = match &self.date_text {
                 Some((shown, text)) if *shown == date => text.clone(),
-                _ => self.date_text.insert((date, date.to_string())).1.clone(),
+                _ => self.date_text.insert((date, date.to_string().into())).1.clone(),
             };
-            *detail = Some(StepKind::Version { name: name.to_string(), valid, date });
+            *detail = Some(StepKind::Version { name: self.name(name), valid, date });
         }
         Ok(value)
     }
@@ -1331,14 +1333,9 @@ impl<'p> Session<'p> {
     }
 
     fn close_step<T: Tracer>(&self, at: At<'p>, result: &Res, detail: Detail, tracer: &mut T) {
-        let step = |kind, value| Step {
-            kind,
-            node: Some(at.id),
-            label: self.label(at.id, at.node),
-            value,
-            ty: at.node.ty.clone(),
-            span: self.step_span(at.node),
-            children: Vec::new(),
+        let step = |kind, value| {
+            let (label, span) = self.label_and_span(at.id, at.node);
+            Step { kind, node: Some(at.id), label, value, ty: at.node.ty.clone(), span, children: Vec::new() }
         };
         match (result, detail) {
             (Ok(value), Some(kind)) => tracer.exit(step(kind, Some(value.clone()))),
@@ -1507,18 +1504,23 @@ impl<'p> Session<'p> {
 
     /// A node's step label, shared.
     fn label(&self, id: NodeId, n: &Node) -> Name {
+        self.label_and_span(id, n).0
+    }
+
+    /// A node's step label (shared) and the location its steps show ([`Session::step_span`]).
+    fn label_and_span(&self, id: NodeId, n: &Node) -> (Name, Span) {
         let mut labels = self.labels.borrow_mut();
-        if let Some(Some(label)) = labels.get(id.index()) {
-            return label.clone();
+        if let Some(Some(known)) = labels.get(id.index()) {
+            return known.clone();
         }
-        let label = Name::from(self.label_text(n));
+        let known = (Name::from(self.label_text(n)), self.step_span(n));
         if id.index() < self.program.nodes.len() {
             if labels.len() <= id.index() {
                 labels.resize(id.index() + 1, None);
             }
-            labels[id.index()] = Some(label.clone());
+            labels[id.index()] = Some(known.clone());
         }
-        label
+        known
     }
 
     fn label_text(&self, n: &Node) -> String {
@@ -1821,7 +1823,7 @@ impl<'p> Session<'p> {
             return Err(self.overflow(at, format!("-{}", display(self.program, &v, &x_at.node.ty))));
         };
         if T::ENABLED {
-            *detail = Some(StepKind::Arithmetic { op: "-".into(), operands: vec![operand(x_at, v)] });
+            *detail = Some(StepKind::Arithmetic { op: self.name("-"), operands: vec![operand(x_at, v)] });
         }
         Ok(result)
     }
@@ -1954,8 +1956,10 @@ impl<'p> Session<'p> {
         };
         if T::ENABLED {
             let symbol = if op == BinOp::Sub { "-" } else { op.symbol() };
-            *detail =
-                Some(StepKind::Arithmetic { op: symbol.into(), operands: vec![operand(l_at, a), operand(r_at, b)] });
+            *detail = Some(StepKind::Arithmetic {
+                op: self.name(symbol),
+                operands: vec![operand(l_at, a), operand(r_at, b)],
+            });
         }
         Ok(result)
     }

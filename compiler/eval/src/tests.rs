@@ -843,7 +843,7 @@ fn memoised_decisions_still_appear_in_the_tree() {
     assert_eq!(tree.node, None);
     assert_eq!(tree.span, sp(201));
     let mul = &tree.children[0];
-    assert!(matches!(&mul.kind, StepKind::Arithmetic { op, operands } if op == "×" && operands.len() == 2));
+    assert!(matches!(&mul.kind, StepKind::Arithmetic { op, operands } if &**op == "×" && operands.len() == 2));
     let shape: Vec<_> = mul
         .children
         .iter()

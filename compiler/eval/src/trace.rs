@@ -323,7 +323,7 @@ pub enum StepKind {
     /// `short_circuit`: the second operand was not needed.
     Logic { op: Name, short_circuit: bool },
     /// Arithmetic (`+ - × ÷`, unary `-`, date and duration arithmetic) with its operands.
-    Arithmetic { op: String, operands: Vec<Operand> },
+    Arithmetic { op: Name, operands: Vec<Operand> },
     /// Rounding: the value before, and the places and mode; the step's value is the result.
     Round { before: Value, places: u32, mode: RoundMode },
     /// An aggregation: `items` in the list, `examined` before it stopped (all/any stop at the
@@ -368,7 +368,7 @@ pub enum StepKind {
     Payment(Box<crate::payments::PaymentOutcome>),
     /// The version of a dated table, param or decision chosen by the evaluation date; the
     /// child is the chosen version's step.
-    Version { name: String, valid: String, date: String },
+    Version { name: Name, valid: Name, date: Name },
     /// A sub-expression shown as one step (wraps zero or several steps).
     Value,
     /// The operation that failed, with the error.

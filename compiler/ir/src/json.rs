@@ -9,9 +9,43 @@
 use rust_decimal::Decimal;
 use std::fmt::{Display, Write as _};
 
+/// The two-digit numbers `00` to `99`, side by side: digits are written two at a time.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the digits of `m` (nothing for 0) into `buffer` ending before `at`, two at a
+/// time; returns where they start.
+fn digits_before(buffer: &mut [u8], mut at: usize, mut m: u64) -> usize {
+    while m >= 100 {
+        let pair = (m % 100) as usize * 2;
+        m /= 100;
+        at -= 2;
+        buffer[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if m >= 10 {
+        let pair = m as usize * 2;
+        at -= 2;
+        buffer[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else if m > 0 {
+        at -= 1;
+        buffer[at] = b'0' + m as u8;
+    }
+    at
+}
+
+/// Pushes ASCII bytes as chars, without checking they are UTF-8 (which costs more than
+/// writing them).
+fn push_ascii(text: &mut String, bytes: &[u8]) {
+    text.extend(bytes.iter().map(|&b| char::from(b)));
+}
+
 /// Writes the decimal digits of `n` (formatting machinery costs more than the digits when
 /// a trace writes hundreds of numbers a row).
-fn push_digits(text: &mut String, mut n: u64) {
+fn push_digits(text: &mut String, n: u64) {
     let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
     match n {
         0..10 => text.push(digit(n)),
@@ -26,13 +60,8 @@ fn push_digits(text: &mut String, mut n: u64) {
         }
         _ => {
             let mut digits = [0u8; 20];
-            let mut at = digits.len();
-            while n > 0 {
-                at -= 1;
-                digits[at] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-            text.extend(digits[at..].iter().map(|&d| char::from(d)));
+            let at = digits_before(&mut digits, 20, n);
+            push_ascii(text, &digits[at..]);
         }
     }
 }
@@ -54,6 +83,45 @@ pub fn push_integer(text: &mut String, n: i128) {
 /// scale, no exponent), without the formatting machinery: outputs and traces write a number
 /// or several on every row.
 pub fn push_decimal(text: &mut String, n: Decimal) {
+    let mantissa = n.mantissa().unsigned_abs();
+    let scale = n.scale() as usize;
+    match u64::try_from(mantissa) {
+        // Most numbers: the fraction's digits, the point and the whole part, written from
+        // the end in one pass.
+        Ok(small) if scale < 20 => push_small_decimal(text, small, scale, n.is_sign_negative()),
+        _ => push_wide_decimal(text, mantissa, scale, n.is_sign_negative()),
+    }
+}
+
+/// [`push_decimal`] of a mantissa that fits 64 bits, with fewer than 20 places.
+fn push_small_decimal(text: &mut String, mut m: u64, scale: usize, negative: bool) {
+    // At most 20 digits, a leading `0`, a point and a sign.
+    let mut buffer = [b'0'; 24];
+    let mut at = buffer.len();
+    for _ in 0..scale {
+        at -= 1;
+        buffer[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    if scale > 0 {
+        at -= 1;
+        buffer[at] = b'.';
+    }
+    if m == 0 {
+        // No whole digits: a `0` (the buffer's own).
+        at -= 1;
+    } else {
+        at = digits_before(&mut buffer, at, m);
+    }
+    if negative {
+        at -= 1;
+        buffer[at] = b'-';
+    }
+    push_ascii(text, &buffer[at..]);
+}
+
+/// [`push_decimal`] of any mantissa and scale.
+fn push_wide_decimal(text: &mut String, mut wide: u128, scale: usize, negative: bool) {
     // A decimal has at most 29 digits (a 96-bit mantissa) and a scale of at most 28: with a
     // sign, a leading `0` and a point, its text fits in 32 bytes. The digits are written
     // from the end, the fraction's leading zeros are the buffer's own.
@@ -62,19 +130,13 @@ pub fn push_decimal(text: &mut String, n: Decimal) {
     let end = buffer.len();
     let mut at = end;
     // The low digits in 64-bit arithmetic, much faster than 128-bit division.
-    let mut wide = n.mantissa().unsigned_abs();
     while wide > u128::from(u64::MAX) {
         at -= 1;
         buffer[at] = b'0' + (wide % 10) as u8;
         wide /= 10;
     }
-    let mut m = u64::try_from(wide).unwrap_or_default();
-    while m > 0 {
-        at -= 1;
-        buffer[at] = b'0' + (m % 10) as u8;
-        m /= 10;
-    }
-    let scale = (n.scale() as usize).min(MAX_SCALE);
+    at = digits_before(&mut buffer, at, u64::try_from(wide).unwrap_or_default());
+    let scale = scale.min(MAX_SCALE);
     if scale > 0 {
         // The fraction, then its point, moved one place to the left with the whole part.
         let whole_start = at.min(end - scale);
@@ -88,13 +150,11 @@ pub fn push_decimal(text: &mut String, n: Decimal) {
     } else if at == end {
         at -= 1;
     }
-    if n.is_sign_negative() {
+    if negative {
         at -= 1;
         buffer[at] = b'-';
     }
-    // Only ASCII digits, `.` and `-` were written: pushed as chars, without checking the
-    // bytes are UTF-8 (which cost more than writing them).
-    text.extend(buffer[at..].iter().map(|&b| char::from(b)));
+    push_ascii(text, &buffer[at..]);
 }
 
 /// Writes compact JSON text (as [`JsonOut`] or `serde_json::to_string` write it) indented
@@ -228,6 +288,18 @@ impl JsonOut {
         self
     }
 
+    /// Starts an object member whose key needs no escape (a name the program chose), written
+    /// without scanning it: traces write one in every "no value".
+    pub fn plain_key(&mut self, key: &'static str) -> &mut JsonOut {
+        debug_assert!(first_escape(key.as_bytes(), 0) == key.len(), "{key:?} needs escapes");
+        self.separate();
+        self.text.push('"');
+        self.text.push_str(key);
+        self.text.push_str("\":");
+        self.comma = false;
+        self
+    }
+
     pub fn str(&mut self, s: &str) {
         self.separate();
         escape_into(&mut self.text, s);
@@ -258,7 +330,12 @@ impl JsonOut {
 
     pub fn bool(&mut self, b: bool) {
         self.separate();
-        self.text.push_str(if b { "true" } else { "false" });
+        // Two copies of known length, which need no call to copy.
+        if b {
+            self.text.push_str("true");
+        } else {
+            self.text.push_str("false");
+        }
     }
 
     pub fn null(&mut self) {

@@ -114,7 +114,7 @@ fn holes(kind: &mut StepKind, ty: &Ty, f: &mut dyn FnMut(&mut Value, &Ty)) {
 
 /// The text inside a step's kind that changes from row to row, written after its values:
 /// the date that chose a version of a dated table, param or decision.
-fn text_holes(kind: &mut StepKind, f: &mut dyn FnMut(&mut String)) {
+fn text_holes(kind: &mut StepKind, f: &mut dyn FnMut(&mut Name)) {
     if let StepKind::Version { date, .. } = kind {
         f(date);
     }
@@ -341,9 +341,11 @@ fn write_numbered(table: &Mutex<Numbered>, ids: &[u32], out: &mut JsonOut, write
 /// The sites (or reasons) the current row uses, each once, in the order first used.
 #[derive(Default)]
 struct UsedInRow {
-    /// Whether the row already uses a number.
+    /// Whether the row already uses a number (with `keep`: whether an earlier finished row did).
     in_row: Vec<bool>,
     used: Vec<u32>,
+    /// Whether a number used by a finished row is not reported again ([`TraceWriter::defining_once`]).
+    keep: bool,
 }
 
 impl UsedInRow {
@@ -359,17 +361,29 @@ impl UsedInRow {
         }
     }
 
-    /// The numbers the row used, forgotten for the next row.
+    /// The numbers the finished row used, forgotten for the next row unless `keep`.
     fn take(&mut self) -> Vec<u32> {
-        for id in &self.used {
-            if let Some(flag) = self.in_row.get_mut(*id as usize) {
-                *flag = false;
-            }
+        if !self.keep {
+            self.forget_flags();
         }
         // A copy of exactly the right size; `used` keeps its buffer for the next row.
         let row = self.used.clone();
         self.used.clear();
         row
+    }
+
+    /// Forgets the numbers of a row that was never finished (it is not written).
+    fn forget(&mut self) {
+        self.forget_flags();
+        self.used.clear();
+    }
+
+    fn forget_flags(&mut self) {
+        for id in &self.used {
+            if let Some(flag) = self.in_row.get_mut(*id as usize) {
+                *flag = false;
+            }
+        }
     }
 }
 
@@ -409,7 +423,7 @@ impl<'s> Reasons<'s> {
             }
         };
         out.begin_object();
-        out.key("none");
+        out.plain_key("none");
         match id {
             Some(id) => {
                 out.int(id);
@@ -426,9 +440,10 @@ impl<'s> Reasons<'s> {
 pub struct TraceRow {
     /// The steps, a JSON array.
     pub steps: String,
-    /// The sites the steps use, each once, in the order first used.
+    /// The sites the steps use, each once, in the order first used (with
+    /// [`TraceWriter::defining_once`], only those no earlier row of the writer used).
     pub sites: Vec<u32>,
-    /// The numbered "no value" reasons the steps use, each once, in the order first used.
+    /// The numbered "no value" reasons the steps use, likewise.
     pub reasons: Vec<u32>,
 }
 
@@ -459,6 +474,9 @@ pub struct TraceWriter<'s> {
     /// without one): comparing a step with the few sites of its node saves writing its site
     /// out and taking the shared lock.
     known: Vec<Vec<KnownSite>>,
+    /// Sites of kinds [`fixed_by_node`] by node, as (outcome, children, site number): such a
+    /// step's site is found without comparing it with the known sites.
+    fixed: Vec<Vec<(u64, usize, u32)>>,
     /// The current row's steps array.
     out: JsonOut,
     /// The sites the current row uses.
@@ -470,7 +488,9 @@ pub struct TraceWriter<'s> {
     site_text: Vec<u8>,
     scratch: Vec<u8>,
     values: Vec<Value>,
-    texts: Vec<String>,
+    texts: Vec<Name>,
+    /// What stands for a text inside a site.
+    no_text: Name,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -485,6 +505,7 @@ impl<'s> TraceWriter<'s> {
             program,
             sites,
             known: (0..=program.nodes.len()).map(|_| Vec::new()).collect(),
+            fixed: (0..=program.nodes.len()).map(|_| Vec::new()).collect(),
             out: JsonOut::new(),
             used: UsedInRow::default(),
             reasons: Reasons::new(sites),
@@ -493,7 +514,18 @@ impl<'s> TraceWriter<'s> {
             scratch: Vec::new(),
             values: Vec::new(),
             texts: Vec::new(),
+            no_text: Name::from(""),
         }
+    }
+
+    /// A writer whose rows report each site and reason only the first time this writer uses
+    /// it, for a reader that defines each in the first row reporting it and gets this
+    /// writer's rows in the order they were made (as `batch` writes each worker's rows): a
+    /// row's trace then defines only what no earlier row could have.
+    pub fn defining_once(mut self) -> TraceWriter<'s> {
+        self.used.keep = true;
+        self.reasons.used.keep = true;
+        self
     }
 
     /// Starts a row: the decisions evaluated with this tracer until
@@ -502,8 +534,8 @@ impl<'s> TraceWriter<'s> {
     pub fn start_row(&mut self) {
         self.out.clear();
         self.out.begin_array();
-        self.used.take();
-        self.reasons.used.take();
+        self.used.forget();
+        self.reasons.used.forget();
         self.frames.clear();
         self.frames.push(Frame::default());
     }
@@ -530,82 +562,152 @@ impl<'s> TraceWriter<'s> {
     }
 
     /// Writes a step closed with `children` children before it, and counts it in its parent.
-    fn write_step(&mut self, step: Step, children: usize) {
+    /// The step is taken apart in place (moving it into locals copies a few hundred bytes).
+    fn write_step(&mut self, step: &mut Step, children: usize) {
         let failed = step.is_failure();
-        let Step { mut kind, node, label, value, ty, span, children: _ } = step;
-        let values = &mut self.values;
-        values.clear();
-        holes(&mut kind, &ty, &mut |v, _| values.push(std::mem::replace(v, HOLE)));
-        let texts = &mut self.texts;
-        texts.clear();
-        text_holes(&mut kind, &mut |t| texts.push(std::mem::take(t)));
         let others = self.known.len() - 1;
-        let slot = node.map_or(others, |n| n.index().min(others));
-        let outcome = outcome(&kind);
-        let known = self.known[slot].iter().find(|k| {
-            k.outcome == outcome
-                && k.children == children
-                && k.span == span
-                && k.node == node
-                && k.kind == kind
-                && k.label == label
-                && k.ty == ty
-        });
-        let out = &mut self.out;
-        match known {
-            Some(k) => {
-                out.int(k.id);
-                self.used.note(k.id);
+        let slot = step.node.map_or(others, |n| n.index().min(others));
+        let outcome = outcome(&step.kind);
+        let fixed = step.node.is_some() && fixed_by_node(&step.kind);
+        let found =
+            if fixed { self.fixed[slot].iter().find(|f| f.0 == outcome && f.1 == children).map(|f| f.2) } else { None };
+        match found {
+            Some(id) => {
+                debug_assert!(self.is_known_site(step, children, slot, id), "{step:?} is not site {id}");
+                self.out.int(id);
+                self.used.note(id);
+                self.write_values(step, |_| None);
             }
             None => {
-                self.site_text.clear();
-                let site = SiteRef { kind: &kind, node, label: &label, ty: &ty, span, children };
-                // Plain data always serialises; a failure would leave the text empty and be written as null.
-                let _ = serde_json::to_writer(&mut self.site_text, &site);
-                let text = std::str::from_utf8(&self.site_text).unwrap_or("null");
-                match self.sites.number(text) {
-                    Some(id) => {
-                        out.int(id);
-                        self.used.note(id);
-                        // Equality of decimals ignores their scale, which the text keeps:
-                        // sites holding decimals are always looked up by their text.
-                        if !matches!(kind, StepKind::Split { .. } | StepKind::Payment(_)) {
-                            let site = KnownSite {
-                                kind: kind.clone(),
-                                outcome,
-                                children,
-                                node,
-                                label,
-                                ty: ty.clone(),
-                                span,
-                                id,
-                            };
-                            self.known[slot].push(site);
-                        }
-                    }
-                    None => out.raw(text),
+                let id = self.write_site(step, children, slot, outcome);
+                if let Some(id) = id
+                    && fixed
+                {
+                    self.fixed[slot].push((outcome, children, id));
+                }
+                let mut values = std::mem::take(&mut self.values);
+                let mut taken = values.drain(..);
+                self.write_values(step, |_| taken.next());
+                drop(taken);
+                self.values = values;
+                for text in &self.texts {
+                    self.out.str(text);
                 }
             }
-        }
-        let (program, scratch, reasons) = (self.program, &mut self.scratch, &mut self.reasons);
-        match &value {
-            Some(v) => write_value(program, v, &ty, out, scratch, reasons),
-            None => out.null(),
-        }
-        let mut values = self.values.drain(..);
-        holes(&mut kind, &ty, &mut |_, hole_ty| {
-            if let Some(v) = values.next() {
-                write_value(program, &v, hole_ty, out, scratch, reasons);
-            }
-        });
-        drop(values);
-        for text in &self.texts {
-            out.str(text);
         }
         let parent = self.parent();
         parent.children += 1;
         parent.last_failed = failed;
     }
+
+    /// Takes the values and texts out of a step's kind and writes its site's number (or the
+    /// site itself when the table of sites is full); the number written, if any.
+    fn write_site(&mut self, step: &mut Step, children: usize, slot: usize, outcome: u64) -> Option<u32> {
+        let values = &mut self.values;
+        values.clear();
+        holes(&mut step.kind, &step.ty, &mut |v, _| values.push(std::mem::replace(v, HOLE)));
+        let (texts, no_text) = (&mut self.texts, &self.no_text);
+        texts.clear();
+        text_holes(&mut step.kind, &mut |t| texts.push(std::mem::replace(t, no_text.clone())));
+        let known = self.known[slot].iter().find(|k| {
+            k.outcome == outcome
+                && k.children == children
+                && k.span == step.span
+                && k.node == step.node
+                && k.kind == step.kind
+                && k.label == step.label
+                && k.ty == step.ty
+        });
+        let out = &mut self.out;
+        if let Some(k) = known {
+            out.int(k.id);
+            self.used.note(k.id);
+            return Some(k.id);
+        }
+        self.site_text.clear();
+        let site =
+            SiteRef { kind: &step.kind, node: step.node, label: &step.label, ty: &step.ty, span: step.span, children };
+        // Plain data always serialises; a failure would leave the text empty and be written as null.
+        let _ = serde_json::to_writer(&mut self.site_text, &site);
+        let text = std::str::from_utf8(&self.site_text).unwrap_or("null");
+        let Some(id) = self.sites.number(text) else {
+            out.raw(text);
+            return None;
+        };
+        out.int(id);
+        self.used.note(id);
+        // Equality of decimals ignores their scale, which the text keeps:
+        // sites holding decimals are always looked up by their text.
+        if !matches!(step.kind, StepKind::Split { .. } | StepKind::Payment(_)) {
+            let site = KnownSite {
+                kind: step.kind.clone(),
+                outcome,
+                children,
+                node: step.node,
+                label: step.label.clone(),
+                ty: step.ty.clone(),
+                span: step.span,
+                id,
+            };
+            self.known[slot].push(site);
+        }
+        Some(id)
+    }
+
+    /// Writes a step's value, then the values in its kind: each is the one `taken` gives
+    /// (when [`write_site`](TraceWriter::write_site) took them out), otherwise the kind's own.
+    fn write_values(&mut self, step: &mut Step, mut taken: impl FnMut(&Value) -> Option<Value>) {
+        let (program, out, scratch, reasons) = (self.program, &mut self.out, &mut self.scratch, &mut self.reasons);
+        match &step.value {
+            Some(v) => write_value(program, v, &step.ty, out, scratch, reasons),
+            None => out.null(),
+        }
+        holes(&mut step.kind, &step.ty, &mut |v, hole_ty| match taken(v) {
+            Some(taken) => write_value(program, &taken, hole_ty, out, scratch, reasons),
+            None => write_value(program, v, hole_ty, out, scratch, reasons),
+        });
+    }
+
+    /// Whether site `id` is the one [`write_site`](TraceWriter::write_site) would find for
+    /// the step (checked in debug builds when the site is found by node and outcome alone).
+    fn is_known_site(&self, step: &Step, children: usize, slot: usize, id: u32) -> bool {
+        let mut kind = step.kind.clone();
+        holes(&mut kind, &step.ty, &mut |v, _| *v = HOLE);
+        self.known[slot].iter().any(|k| {
+            k.id == id
+                && k.children == children
+                && k.span == step.span
+                && k.node == step.node
+                && k.kind == kind
+                && k.label == step.label
+                && k.ty == step.ty
+        })
+    }
+}
+
+/// Whether everything in a step of this kind but its values is fixed by its node, its
+/// [`outcome`] and its number of children: its label, type and location are the node's, and
+/// the rest of its kind comes from the node's definition (the operator, the decision or table
+/// and its parameters or columns, the input path, the rounding) or is in the outcome (the row
+/// matched and its location, the branch, the arm, whether memoised or short-circuited).
+/// Versions (which one), failures (their message), reasons, items and aggregations are not.
+fn fixed_by_node(kind: &StepKind) -> bool {
+    matches!(
+        kind,
+        StepKind::Input { .. }
+            | StepKind::Param { .. }
+            | StepKind::If { .. }
+            | StepKind::Match { .. }
+            | StepKind::Compare { .. }
+            | StepKind::Logic { .. }
+            | StepKind::Arithmetic { .. }
+            | StepKind::Round { .. }
+            | StepKind::Table { .. }
+            | StepKind::Decision { .. }
+            | StepKind::Let
+            | StepKind::Value
+            | StepKind::Field { .. }
+    )
 }
 
 /// A number that tells apart most sites of one node cheaply: the kind and the outcome it
@@ -654,9 +756,9 @@ impl Tracer for TraceWriter<'_> {
         self.frames.push(Frame::default());
     }
 
-    fn exit(&mut self, step: Step) {
+    fn exit(&mut self, mut step: Step) {
         let frame = self.close();
-        self.write_step(step, frame.children);
+        self.write_step(&mut step, frame.children);
     }
 
     fn exit_single(&mut self, wrapper: impl FnOnce() -> Step) {
@@ -667,7 +769,7 @@ impl Tracer for TraceWriter<'_> {
             parent.children += 1;
             parent.last_failed = frame.last_failed;
         } else {
-            self.write_step(wrapper(), frame.children);
+            self.write_step(&mut wrapper(), frame.children);
         }
     }
 
@@ -688,7 +790,7 @@ impl Tracer for TraceWriter<'_> {
             StepKind::Failed { code: code.to_string(), message: message.to_string() }
         };
         step.value = None;
-        self.write_step(step, frame.children);
+        self.write_step(&mut step, frame.children);
     }
 
     /// A row explains each decision (with given arguments) once, as `batch --explain` does.
@@ -876,7 +978,7 @@ impl<'p> TraceReader<'p> {
         text_holes(&mut kind, &mut |t| {
             if failure.is_none() {
                 match next() {
-                    Ok(J::String(text)) => t.clone_from(text),
+                    Ok(J::String(text)) => *t = Name::from(text.as_str()),
                     Ok(other) => failure = Some(format!("expected a text, found `{other}`")),
                     Err(e) => failure = Some(e),
                 }
@@ -1126,6 +1228,44 @@ mod tests {
         assert_eq!(row.sites, vec![0], "the next row defines the site: {}", row.steps);
         assert_eq!(read_row(&p, &sites, &row).len(), 1);
     }
+    #[test]
+    fn a_writer_defining_once_reports_a_site_again_only_after_an_unfinished_row() {
+        let p = program();
+        let sites = TraceSites::new();
+        let mut writer = TraceWriter::new(&p, &sites).defining_once();
+        let leaf = |label: &str| Step {
+            kind: StepKind::Let,
+            node: None,
+            label: label.into(),
+            value: Some(Value::Bool(true)),
+            ty: Ty::Bool,
+            span: Span::default(),
+            children: Vec::new(),
+        };
+        let row = |writer: &mut TraceWriter<'_>, labels: &[&str], finish: bool| {
+            writer.start_row();
+            for label in labels {
+                writer.enter();
+                writer.exit(leaf(label));
+            }
+            finish.then(|| writer.finish_row())
+        };
+        let first = row(&mut writer, &["a"], true).expect("finished");
+        assert_eq!(first.sites, vec![0]);
+        // Site 0 was reported by a finished row; site 1 is new.
+        let second = row(&mut writer, &["a", "b"], true).expect("finished");
+        assert_eq!(second.sites, vec![1], "{}", second.steps);
+        // A row using a new site fails and is never written: the site is reported again.
+        assert!(row(&mut writer, &["a", "c"], false).is_none());
+        let fourth = row(&mut writer, &["c", "b", "a"], true).expect("finished");
+        assert_eq!(fourth.sites, vec![2], "{}", fourth.steps);
+        assert!(row(&mut writer, &["c"], true).expect("finished").sites.is_empty());
+        // Without defining once, every row reports every site it uses.
+        let mut plain = TraceWriter::new(&p, &sites);
+        assert_eq!(row(&mut plain, &["b", "a"], true).expect("finished").sites, vec![1, 0]);
+        assert_eq!(row(&mut plain, &["b", "a"], true).expect("finished").sites, vec![1, 0]);
+    }
+
     #[test]
     fn reasons_are_numbered_once_per_run_and_read_back() {
         let p = program();
