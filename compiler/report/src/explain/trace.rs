@@ -576,7 +576,7 @@ impl<'s> TraceWriter<'s> {
                 debug_assert!(self.is_known_site(step, children, slot, id), "{step:?} is not site {id}");
                 self.out.int(id);
                 self.used.note(id);
-                self.write_values(step, |_| None);
+                self.write_values(step, || None);
             }
             None => {
                 let id = self.write_site(step, children, slot, outcome);
@@ -587,7 +587,7 @@ impl<'s> TraceWriter<'s> {
                 }
                 let mut values = std::mem::take(&mut self.values);
                 let mut taken = values.drain(..);
-                self.write_values(step, |_| taken.next());
+                self.write_values(step, || taken.next());
                 drop(taken);
                 self.values = values;
                 for text in &self.texts {
@@ -656,13 +656,13 @@ impl<'s> TraceWriter<'s> {
 
     /// Writes a step's value, then the values in its kind: each is the one `taken` gives
     /// (when [`write_site`](TraceWriter::write_site) took them out), otherwise the kind's own.
-    fn write_values(&mut self, step: &mut Step, mut taken: impl FnMut(&Value) -> Option<Value>) {
+    fn write_values(&mut self, step: &mut Step, mut taken: impl FnMut() -> Option<Value>) {
         let (program, out, scratch, reasons) = (self.program, &mut self.out, &mut self.scratch, &mut self.reasons);
         match &step.value {
             Some(v) => write_value(program, v, &step.ty, out, scratch, reasons),
             None => out.null(),
         }
-        holes(&mut step.kind, &step.ty, &mut |v, hole_ty| match taken(v) {
+        holes(&mut step.kind, &step.ty, &mut |v, hole_ty| match taken() {
             Some(taken) => write_value(program, &taken, hole_ty, out, scratch, reasons),
             None => write_value(program, v, hole_ty, out, scratch, reasons),
         });
