@@ -461,6 +461,19 @@ struct KnownSite {
     id: u32,
 }
 
+impl KnownSite {
+    /// Whether this is the site of `step` with `children` children, whose kind (its values
+    /// taken out) is `kind`.
+    fn matches(&self, step: &Step, kind: &StepKind, children: usize) -> bool {
+        self.children == children
+            && self.span == step.span
+            && self.node == step.node
+            && &self.kind == kind
+            && self.label == step.label
+            && self.ty == step.ty
+    }
+}
+
 /// Records rows' explanations straight into traces, as the evaluator reports its steps: a
 /// [`Tracer`] that builds no tree. One per worker, sharing the run's [`TraceSites`].
 ///
@@ -576,32 +589,24 @@ impl<'s> TraceWriter<'s> {
                 debug_assert!(self.is_known_site(step, children, slot, id), "{step:?} is not site {id}");
                 self.out.int(id);
                 self.used.note(id);
-                self.write_values(step, || None);
             }
             None => {
-                let id = self.write_site(step, children, slot, outcome);
-                if let Some(id) = id
+                if let Some(id) = self.write_site(step, children, slot, outcome)
                     && fixed
                 {
                     self.fixed[slot].push((outcome, children, id));
                 }
-                let mut values = std::mem::take(&mut self.values);
-                let mut taken = values.drain(..);
-                self.write_values(step, || taken.next());
-                drop(taken);
-                self.values = values;
-                for text in &self.texts {
-                    self.out.str(text);
-                }
             }
         }
+        self.write_values(step);
         let parent = self.parent();
         parent.children += 1;
         parent.last_failed = failed;
     }
 
-    /// Takes the values and texts out of a step's kind and writes its site's number (or the
-    /// site itself when the table of sites is full); the number written, if any.
+    /// Writes the number of a step's site (or the site itself when the table of sites is
+    /// full); the number written, if any. The values and texts are taken out of the step's
+    /// kind to find its site, and put back.
     fn write_site(&mut self, step: &mut Step, children: usize, slot: usize, outcome: u64) -> Option<u32> {
         let values = &mut self.values;
         values.clear();
@@ -609,15 +614,17 @@ impl<'s> TraceWriter<'s> {
         let (texts, no_text) = (&mut self.texts, &self.no_text);
         texts.clear();
         text_holes(&mut step.kind, &mut |t| texts.push(std::mem::replace(t, no_text.clone())));
-        let known = self.known[slot].iter().find(|k| {
-            k.outcome == outcome
-                && k.children == children
-                && k.span == step.span
-                && k.node == step.node
-                && k.kind == step.kind
-                && k.label == step.label
-                && k.ty == step.ty
-        });
+        let id = self.number_site(step, children, slot, outcome);
+        let mut values = self.values.drain(..);
+        holes(&mut step.kind, &step.ty, &mut |v, _| *v = values.next().unwrap_or(HOLE));
+        let mut texts = self.texts.drain(..);
+        text_holes(&mut step.kind, &mut |t| *t = texts.next().unwrap_or_else(|| self.no_text.clone()));
+        id
+    }
+
+    /// [`write_site`](TraceWriter::write_site) for a step whose values and texts are out.
+    fn number_site(&mut self, step: &Step, children: usize, slot: usize, outcome: u64) -> Option<u32> {
+        let known = self.known[slot].iter().find(|k| k.outcome == outcome && k.matches(step, &step.kind, children));
         let out = &mut self.out;
         if let Some(k) = known {
             out.int(k.id);
@@ -654,18 +661,15 @@ impl<'s> TraceWriter<'s> {
         Some(id)
     }
 
-    /// Writes a step's value, then the values in its kind: each is the one `taken` gives
-    /// (when [`write_site`](TraceWriter::write_site) took them out), otherwise the kind's own.
-    fn write_values(&mut self, step: &mut Step, mut taken: impl FnMut() -> Option<Value>) {
+    /// Writes a step's value, then the values and texts in its kind.
+    fn write_values(&mut self, step: &mut Step) {
         let (program, out, scratch, reasons) = (self.program, &mut self.out, &mut self.scratch, &mut self.reasons);
         match &step.value {
             Some(v) => write_value(program, v, &step.ty, out, scratch, reasons),
             None => out.null(),
         }
-        holes(&mut step.kind, &step.ty, &mut |v, hole_ty| match taken() {
-            Some(taken) => write_value(program, &taken, hole_ty, out, scratch, reasons),
-            None => write_value(program, v, hole_ty, out, scratch, reasons),
-        });
+        holes(&mut step.kind, &step.ty, &mut |v, ty| write_value(program, v, ty, out, scratch, reasons));
+        text_holes(&mut step.kind, &mut |t| out.str(t));
     }
 
     /// Whether site `id` is the one [`write_site`](TraceWriter::write_site) would find for
@@ -673,15 +677,7 @@ impl<'s> TraceWriter<'s> {
     fn is_known_site(&self, step: &Step, children: usize, slot: usize, id: u32) -> bool {
         let mut kind = step.kind.clone();
         holes(&mut kind, &step.ty, &mut |v, _| *v = HOLE);
-        self.known[slot].iter().any(|k| {
-            k.id == id
-                && k.children == children
-                && k.span == step.span
-                && k.node == step.node
-                && k.kind == kind
-                && k.label == step.label
-                && k.ty == step.ty
-        })
+        self.known[slot].iter().any(|k| k.id == id && k.matches(step, &kind, children))
     }
 }
 
@@ -690,24 +686,38 @@ impl<'s> TraceWriter<'s> {
 /// the rest of its kind comes from the node's definition (the operator, the decision or table
 /// and its parameters or columns, the input path, the rounding) or is in the outcome (the row
 /// matched and its location, the branch, the arm, whether memoised or short-circuited).
-/// Versions (which one), failures (their message), reasons, items and aggregations are not.
+/// Versions (which one), failures (their message), reasons, items, aggregations and the
+/// kinds not yet examined (sets, built-ins, rules, splits, payments) are not.
 fn fixed_by_node(kind: &StepKind) -> bool {
-    matches!(
-        kind,
+    // Every kind is listed, so a new one must be placed on one side or the other.
+    match kind {
         StepKind::Input { .. }
-            | StepKind::Param { .. }
-            | StepKind::If { .. }
-            | StepKind::Match { .. }
-            | StepKind::Compare { .. }
-            | StepKind::Logic { .. }
-            | StepKind::Arithmetic { .. }
-            | StepKind::Round { .. }
-            | StepKind::Table { .. }
-            | StepKind::Decision { .. }
-            | StepKind::Let
-            | StepKind::Value
-            | StepKind::Field { .. }
-    )
+        | StepKind::Param { .. }
+        | StepKind::If { .. }
+        | StepKind::Match { .. }
+        | StepKind::Compare { .. }
+        | StepKind::Logic { .. }
+        | StepKind::Arithmetic { .. }
+        | StepKind::Round { .. }
+        | StepKind::Table { .. }
+        | StepKind::Decision { .. }
+        | StepKind::Let
+        | StepKind::Value
+        | StepKind::Field { .. } => true,
+        StepKind::Version { .. }
+        | StepKind::Failed { .. }
+        | StepKind::Unfinished
+        | StepKind::IsNone { .. }
+        | StepKind::Otherwise { .. }
+        | StepKind::Item { .. }
+        | StepKind::Aggregate { .. }
+        | StepKind::InSet { .. }
+        | StepKind::Builtin { .. }
+        | StepKind::Rules { .. }
+        | StepKind::Rule { .. }
+        | StepKind::Split { .. }
+        | StepKind::Payment(_) => false,
+    }
 }
 
 /// A number that tells apart most sites of one node cheaply: the kind and the outcome it
