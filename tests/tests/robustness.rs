@@ -505,31 +505,42 @@ fn three_hundred_nested_decision_calls_are_e0508() {
 
 /// Chains of calls through nested expressions whose depth crosses the nesting limit at every
 /// point, with calls remembered at one depth and asked for again deeper: compiled bodies fail
-/// with E0508 exactly where the interpreter does, and give the same values elsewhere.
+/// with E0508 exactly where the interpreter does, and give the same values elsewhere. The
+/// leaf at the end of the chain is computed again on every call (a small body), remembered
+/// (it calls a decision), or reads a field of a local and compares it with a constant.
 #[test]
 fn compiled_bodies_meet_the_nesting_limits_where_the_interpreter_does() {
+    let leaves = [
+        "decision leaf(x: Int): Int = x * 2\n",
+        "decision leaf(x: Int): Int = twice(x)\ndecision twice(x: Int): Int = x * 2\n",
+        "record P {\n  n: Int\n}\ndecision leaf(x: Int): Int = half(P { n: x })\n\
+         decision half(p: P): Int = if p.n > 0 then p.n * 2 else 0\n",
+    ];
+    // (nesting of each decision in the chain, length of the chain, extra nesting of its last
+    // decision): a grid, and a sweep that puts the leaf's call at every depth near the limit.
+    let grid = [1, 2, 5, 9, 20, 60, 100, 150].into_iter().flat_map(|n| [2, 3, 4, 6, 10, 30, 60].map(|c| (n, c, 0)));
+    let sweep = (0..=41).map(|extra| (40, 12, extra));
     let (mut compared, mut too_deep) = (0, 0);
-    for nesting in [1, 2, 5, 9, 20, 60, 100, 150] {
-        for chain in [2, 3, 4, 6, 10, 30, 60] {
-            let wrap = |inner: String| format!("{}{inner}{}", "(1 + ".repeat(nesting), ")".repeat(nesting));
-            let mut text = String::from("decision leaf(x: Int): Int = x * 2\n");
-            for i in 0..chain {
-                let next = if i + 1 == chain { "leaf(1)".to_string() } else { format!("d{}", i + 1) };
-                text.push_str(&format!("decision d{i}: Int = {}\n", wrap(next)));
-            }
-            // `leaf(1)` is remembered shallow, then asked for at the end of the deepest chain.
-            text.push_str(&format!("decision top: Int = leaf(1) + {}\n", wrap("d0".to_string())));
-            let c = compile_text("limits.cov", &text);
-            if c.has_errors() {
-                continue;
-            }
-            compared += same_when_compiled(&c, Vec::new());
-            let top = c.program.find_decision("top").expect("top");
-            too_deep += usize::from(Session::new(&c.program, Vec::new()).decision(top, &mut NoTrace).is_err());
+    for ((nesting, chain, extra), leaf) in grid.chain(sweep).flat_map(|case| leaves.map(|leaf| (case, leaf))) {
+        let wrap = |inner: String, n: usize| format!("{}{inner}{}", "(1 + ".repeat(n), ")".repeat(n));
+        let mut text = String::from(leaf);
+        for i in 0..chain {
+            let next = if i + 1 == chain { wrap("leaf(1)".to_string(), extra) } else { format!("d{}", i + 1) };
+            text.push_str(&format!("decision d{i}: Int = {}\n", wrap(next, nesting)));
         }
+        // `leaf(1)` is remembered shallow, then asked for at the end of the deepest chain.
+        text.push_str(&format!("decision top: Int = leaf(1) + {}\n", wrap("d0".to_string(), nesting)));
+        let c = compile_text("limits.cov", &text);
+        assert!(!c.has_errors() || codes(&c).contains(&"E0004"), "{}", common::render_diagnostics(&c));
+        if c.has_errors() {
+            continue;
+        }
+        compared += same_when_compiled(&c, Vec::new());
+        let top = c.program.find_decision("top").expect("top");
+        too_deep += usize::from(Session::new(&c.program, Vec::new()).decision(top, &mut NoTrace).is_err());
     }
-    assert!(compared > 100, "only {compared} decisions compared");
-    assert!(too_deep > 5, "the limit was reached {too_deep} times");
+    assert!(compared > 600, "only {compared} decisions compared");
+    assert!(too_deep > 60, "the limit was reached {too_deep} times");
 }
 
 #[test]

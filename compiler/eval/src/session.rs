@@ -751,7 +751,15 @@ impl<'p> Session<'p> {
             Some(Cell::NoValue(reason)) => {
                 Value::None(self.reason(ReasonKey::Text(reason.as_ptr() as usize, reason.len()), || reason.clone()))
             }
-            Some(Cell::Value(cell)) => self.eval(*cell, &mut Vec::new(), tracer)?,
+            Some(Cell::Value(cell)) => match self.program.nodes.get(cell.index()).map(|n| &n.kind) {
+                // A constant cell (most are) without a step to record: its value, at the level
+                // `eval` would count it.
+                Some(NodeKind::Const(value)) if !T::ENABLED && self.depth < MAX_EXPR_DEPTH => {
+                    self.peak_depth = self.peak_depth.max(self.depth + 1);
+                    value.clone()
+                }
+                _ => self.eval(*cell, &mut Vec::new(), tracer)?,
+            },
         })
     }
 
@@ -1238,44 +1246,71 @@ impl<'p> Session<'p> {
         site: Span,
         tracer: &mut T,
     ) -> Res<(Value, bool)> {
-        let (calls, depth) = (self.calls, self.depth);
         let hash = memo_hash(id, &args);
-        if (!T::ENABLED || !tracer.expand_repeats())
-            && let Some(value) = self.remembered(hash, id, &args)
-        {
-            self.recycle(args);
-            return Ok((value, true));
-        }
-        let known = self.memo.find(hash, id, &args).is_some();
-        // The arguments are kept before the call: the callee may reuse their slots. A call
-        // run again only to show its steps is remembered already.
+        let known = if !T::ENABLED || !tracer.expand_repeats() {
+            match self.recall(hash, id, &args) {
+                Recall::Value(value) => {
+                    self.recycle(args);
+                    return Ok((value, true));
+                }
+                Recall::Known => true,
+                Recall::Absent => false,
+            }
+        } else {
+            self.memo.find(hash, id, &args).is_some()
+        };
+        let value =
+            self.remembering((hash, known), id, args, |s, args| s.call(id, args, site, tracer).map(|(v, _)| v))?;
+        Ok((value, false))
+    }
+
+    /// Makes a call (`call`) not answered from the memo and remembers its result with how
+    /// many nested calls and levels it took (unless `known`: it is remembered already, and
+    /// is run again only because remembering it would have gone too deep or to show steps).
+    fn remembering(
+        &mut self,
+        (hash, known): (u64, bool),
+        id: DecisionId,
+        args: Frame,
+        call: impl FnOnce(&mut Self, Frame) -> Res,
+    ) -> Res {
+        let (calls, depth) = (self.calls, self.depth);
+        // The arguments are kept before the call: the callee may reuse their slots.
         let stashed = if known { None } else { self.memo.stash(&args) };
         let peaks = (self.peak_calls, self.peak_depth);
         (self.peak_calls, self.peak_depth) = (calls, depth);
-        let result = self.call(id, args, site, tracer);
+        let result = call(self, args);
         let needs = (self.peak_calls.saturating_sub(calls), self.peak_depth.saturating_sub(depth));
         self.peak_calls = self.peak_calls.max(peaks.0);
         self.peak_depth = self.peak_depth.max(peaks.1);
-        let (value, _) = result?;
+        let value = result?;
         if let Some(start) = stashed {
             self.memo.insert(hash, id, start, MemoResult { value: value.clone(), needs });
         }
-        Ok((value, false))
+        Ok(value)
     }
 
     /// The remembered result of a call with these arguments, where evaluating it again would
     /// stay within the nesting limits (else it is evaluated, and fails as it always would).
     fn remembered(&mut self, hash: u64, id: DecisionId, args: &[Value]) -> Option<Value> {
+        match self.recall(hash, id, args) {
+            Recall::Value(value) => Some(value),
+            Recall::Known | Recall::Absent => None,
+        }
+    }
+
+    /// What the memo holds for a call with these arguments (see [`Session::remembered`]).
+    fn recall(&mut self, hash: u64, id: DecisionId, args: &[Value]) -> Recall {
         let (calls, depth) = (self.calls, self.depth);
-        let entry = self.memo.find(hash, id, args)?;
+        let Some(entry) = self.memo.find(hash, id, args) else { return Recall::Absent };
         let (need_calls, need_depth) = entry.needs;
         if calls.saturating_add(need_calls) > MAX_CALL_DEPTH || depth.saturating_add(need_depth) > MAX_EXPR_DEPTH {
-            return None;
+            return Recall::Known;
         }
         let value = entry.value.clone();
         self.peak_calls = self.peak_calls.max(calls + need_calls);
         self.peak_depth = self.peak_depth.max(depth + need_depth);
-        Some(value)
+        Recall::Value(value)
     }
 
     /// Keeps a frame for the next call (emptied; a bounded number of them).
@@ -2332,6 +2367,16 @@ struct MemoEntry {
     len: u32,
     result: MemoResult,
     next: u32,
+}
+
+/// What the memo holds for a call.
+enum Recall {
+    /// Its result, to be used.
+    Value(Value),
+    /// Its result, but taking it would count the call deeper than the limits: run it again.
+    Known,
+    /// Nothing.
+    Absent,
 }
 
 /// A remembered result, and how many nested calls and expression levels computing it took.

@@ -11,20 +11,27 @@
 //!   ([`Session::run_body`]), so no compiled node could have failed with E0508. The body's
 //!   deepest level counts as reached: a remembered call then records at least the depth it
 //!   needed, and the memo gives a value only where computing it again would give the same.
-//! - Decision calls, table lookups and the `as of` date go through the interpreter's own
-//!   paths (memo, call depth, indexes), at the depth the interpreter would be at.
+//! - Decision calls make the interpreter's checks once, when compiling, and then count the
+//!   call depth and use the memo as the interpreter does, at the depth it would be at; a
+//!   callee with a small body that calls no decision with parameters is computed again instead
+//!   of remembered, which gives the same value (the memo only ever gives what evaluating does).
+//!   Table lookups and the `as of` date go through the interpreter's own paths.
+//! - A node folded into its parent's closure (a constant compared with, a local whose field is
+//!   read) still counts its level as reached.
 //! - Compiling stops at [`MAX_LEVELS`] levels and after [`MAX_CLOSURES`] closures (a
 //!   program whose nodes are shared many times over); what is left is interpreted.
 
-use super::{Acc, Agg, At, Frame, Res, Session, bind, read_local};
+use super::{Acc, Agg, At, Frame, MAX_CALL_DEPTH, MAX_EXPR_DEPTH, Recall, Res, Session, bind, memo_hash, read_local};
 use crate::trace::NoTrace;
-use covenant_ir::{BinOp, DecisionId, NodeId, NodeKind, Program, Span, UnOp, Value};
+use covenant_ir::{BinOp, DecisionId, LocalId, NodeId, NodeKind, Program, Span, UnOp, Value};
 use std::sync::Arc;
 
 /// The deepest level of a body given closures; deeper nodes are interpreted.
 const MAX_LEVELS: u32 = 96;
 /// The most closures made for one program, beyond a few for each of its nodes.
 const MAX_CLOSURES: usize = 100_000;
+/// The most nodes in a decision body computed again on every call instead of remembered.
+const CHEAP_NODES: usize = 16;
 
 /// A compiled node. It holds no reference into the program (a session may borrow the program
 /// for less long than the compiled program lives); it finds its node by number.
@@ -125,7 +132,7 @@ impl<'p> Compiler<'p> {
                 let (x, code) = (*x, self.node(*x, below));
                 Box::new(move |s, f| {
                     let v = code(s, f)?;
-                    Ok(Value::Bool(!s.truth(v, x, s.compiled_at(id)?, "`not`")?))
+                    Ok(Value::Bool(!s.compiled_truth(v, x, id, "`not`")?))
                 })
             }
             NodeKind::Unary(UnOp::Neg, x) => {
@@ -140,12 +147,28 @@ impl<'p> Compiler<'p> {
                 let (left, right) = (self.node(l, below), self.node(r, below));
                 Box::new(move |s, f| {
                     let a = left(s, f)?;
-                    let a = s.truth(a, l, s.compiled_at(id)?, op.symbol())?;
+                    let a = s.compiled_truth(a, l, id, op.symbol())?;
                     if super::decides(op, a) {
                         return Ok(Value::Bool(a));
                     }
                     let b = right(s, f)?;
-                    Ok(Value::Bool(s.truth(b, r, s.compiled_at(id)?, op.symbol())?))
+                    Ok(Value::Bool(s.compiled_truth(b, r, id, op.symbol())?))
+                })
+            }
+            NodeKind::Binary(op, l, r) if op.is_comparison() && self.constant(*r).is_some() => {
+                // A comparison with a constant (`r.rating == 4`) compares with it in place.
+                let (op, l, r) = (*op, *l, *r);
+                let (left, constant) = (self.node(l, below), self.constant(r).cloned().unwrap_or(Value::Bool(false)));
+                // The constant's level counts as reached, as if it had a closure.
+                self.deepest = self.deepest.max(below);
+                Box::new(move |s, f| {
+                    let a = left(s, f)?;
+                    if !a.is_none()
+                        && let Some(result) = super::compared(op, &a, &constant)
+                    {
+                        return Ok(Value::Bool(result));
+                    }
+                    s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, constant.clone()), &mut None)
                 })
             }
             NodeKind::Binary(op, l, r) if op.is_comparison() => {
@@ -179,11 +202,7 @@ impl<'p> Compiler<'p> {
                 let (cond, then, els) = (self.node(*cond, below), self.node(*then, below), self.node(*els, below));
                 Box::new(move |s, f| {
                     let c = cond(s, f)?;
-                    if s.truth(c, cond_id, s.compiled_at(id)?, "the condition of `if`")? {
-                        then(s, f)
-                    } else {
-                        els(s, f)
-                    }
+                    if s.compiled_truth(c, cond_id, id, "the condition of `if`")? { then(s, f) } else { els(s, f) }
                 })
             }
             NodeKind::Match { scrutinee, arms } => {
@@ -210,6 +229,22 @@ impl<'p> Compiler<'p> {
                     let v = value(s, f)?;
                     bind(f, local, v, span)?;
                     body(s, f)
+                })
+            }
+            NodeKind::Field { record, index } if self.local(*record).is_some() => {
+                // A field of a local (`r.rating`) is read in place, without copying the record.
+                let (record, index, local) = (*record, *index, self.local(*record).unwrap_or(LocalId(0)));
+                let record_span = self.program.nodes.get(record.index()).map_or(span, |n| n.origin.span);
+                // The local's level counts as reached, as if it had a closure.
+                self.deepest = self.deepest.max(below);
+                Box::new(move |s, f| {
+                    if let Some(Value::Record(fields)) = f.get(local.index())
+                        && let Some(value) = fields.get(index as usize)
+                    {
+                        return Ok(value.clone());
+                    }
+                    let base = read_local(f, local, record_span)?;
+                    s.field(base, record, index, s.compiled_at(id)?)
                 })
             }
             NodeKind::Field { record, index } => {
@@ -250,7 +285,10 @@ impl<'p> Compiler<'p> {
                         bind(f, agg.local, item.clone(), span)?;
                         if let (Some(filter), Some(filter_id)) = (&filter, agg.filter) {
                             let keep = filter(s, f)?;
-                            if !s.truth(keep, filter_id, at, "the `if` filter")? {
+                            if !match keep {
+                                Value::Bool(keep) => keep,
+                                other => s.truth(other, filter_id, at, "the `if` filter")?,
+                            } {
                                 continue;
                             }
                         }
@@ -327,12 +365,29 @@ impl<'p> Compiler<'p> {
         code
     }
 
+    /// The value of a constant node that has one.
+    fn constant(&self, id: NodeId) -> Option<&'p Value> {
+        match &self.program.nodes.get(id.index())?.kind {
+            NodeKind::Const(value) if !value.is_none() => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The slot a local node reads.
+    fn local(&self, id: NodeId) -> Option<LocalId> {
+        match self.program.nodes.get(id.index())?.kind {
+            NodeKind::Local(local) => Some(local),
+            _ => None,
+        }
+    }
+
     fn nodes(&mut self, ids: &[NodeId], level: u32) -> Vec<Code> {
         ids.iter().map(|&id| self.node(id, level)).collect()
     }
 
-    /// A decision call: its arguments go straight into the callee's frame, and the call goes
-    /// through the interpreter's (memo, call depth) one level down, as the interpreter does.
+    /// A decision call: its arguments go straight into the callee's frame, and the call is
+    /// made one level down, through the memo unless the callee is cheap ([`Compiler::is_cheap`]),
+    /// as the interpreter makes it.
     fn decision(&mut self, site: Span, (decision, args): (DecisionId, &[NodeId]), level: u32) -> Code {
         let below = level + 1;
         if args.is_empty() {
@@ -344,14 +399,101 @@ impl<'p> Compiler<'p> {
             });
         }
         let codes = self.nodes(args, below);
-        let args: Box<[NodeId]> = args.into();
+        let Some(callee) = self.callee(decision, args.len(), site) else {
+            // A call the interpreter refuses: it gives the error.
+            return Box::new(move |s, f| {
+                let values = s.arguments_with(&codes, |s, code| code(s, f))?;
+                s.at_level(below, |s| s.call_with(decision, values, site, &mut NoTrace)).map(|(value, _)| value)
+            });
+        };
+        if self.is_cheap(decision) {
+            // Computing a small body again costs less than hashing its arguments and looking
+            // them up, and gives the same value (the memo only ever gives what it would).
+            return Box::new(move |s, f| {
+                let values = s.arguments_with(&codes, |s, code| code(s, f))?;
+                s.at_level(below, |s| s.call_compiled(callee, values))
+            });
+        }
+        let in_place = match args {
+            [arg] => match self.program.nodes.get(arg.index()).map(|n| &n.kind) {
+                Some(NodeKind::Local(local)) => Some(*local),
+                _ => None,
+            },
+            _ => None,
+        };
         Box::new(move |s, f| {
-            if let Some(value) = s.at_level(below, |s| s.remembered_in_place(decision, &args, f)) {
-                return Ok(value);
+            // A call on one local is looked up with the local in place: a repeat copies nothing.
+            let mut looked_up = None;
+            if let Some(local) = in_place
+                && s.depth + below < MAX_EXPR_DEPTH
+                && let Some(arg) = f.get(local.index()).map(std::slice::from_ref)
+            {
+                let hash = memo_hash(decision, arg);
+                match s.at_level(below, |s| s.recall(hash, decision, arg)) {
+                    Recall::Value(value) => return Ok(value),
+                    Recall::Known => looked_up = Some((hash, true)),
+                    Recall::Absent => looked_up = Some((hash, false)),
+                }
             }
             let values = s.arguments_with(&codes, |s, code| code(s, f))?;
-            s.at_level(below, |s| s.call_with(decision, values, site, &mut NoTrace)).map(|(value, _)| value)
+            s.at_level(below, |s| s.call_compiled_memoised(callee, values, looked_up))
         })
+    }
+
+    /// What a compiled call needs of its decision, when the interpreter would make the call
+    /// (the decision exists, takes these many arguments and fits a frame).
+    fn callee(&self, id: DecisionId, arguments: usize, site: Span) -> Option<Callee> {
+        let def = self.program.decisions.get(id.index())?;
+        let slots = (def.locals as usize).max(def.params.len());
+        (def.params.len() == arguments && slots <= super::MAX_FRAME).then_some(Callee {
+            id,
+            body: def.body,
+            slots,
+            site,
+        })
+    }
+}
+
+/// A decision as a compiled call finds it, the checks [`Session::call`] makes on every call
+/// made once when compiling.
+#[derive(Clone, Copy)]
+struct Callee {
+    id: DecisionId,
+    body: NodeId,
+    /// The frame's size: parameters, then `let` and loop variables.
+    slots: usize,
+    site: Span,
+}
+
+impl Compiler<'_> {
+    /// Whether a decision's body is small and calls no decision with parameters and walks no
+    /// list, so that computing it costs little more than finding it in the memo.
+    fn is_cheap(&self, decision: DecisionId) -> bool {
+        let Some(def) = self.program.decisions.get(decision.index()) else { return false };
+        let mut pending = vec![def.body];
+        let mut seen = 0;
+        while let Some(id) = pending.pop() {
+            seen += 1;
+            if seen > CHEAP_NODES {
+                return false;
+            }
+            let Some(node) = self.program.nodes.get(id.index()) else { return false };
+            match &node.kind {
+                NodeKind::Const(_) | NodeKind::Local(_) | NodeKind::Input(_) | NodeKind::Param(_) => {}
+                NodeKind::Decision { args, .. } if args.is_empty() => {}
+                NodeKind::Table { args, .. } | NodeKind::Builtin { args, .. } => pending.extend(args),
+                NodeKind::Unary(_, x)
+                | NodeKind::Field { record: x, .. }
+                | NodeKind::Round { value: x, .. }
+                | NodeKind::InSet { value: x, .. }
+                | NodeKind::IsNone(x) => pending.push(*x),
+                NodeKind::Binary(_, l, r) | NodeKind::Otherwise(l, r) => pending.extend([*l, *r]),
+                NodeKind::If { cond, then, els } => pending.extend([*cond, *then, *els]),
+                NodeKind::Let { value, body, .. } => pending.extend([*value, *body]),
+                _ => return false,
+            }
+        }
+        true
     }
 }
 
@@ -371,10 +513,58 @@ impl<'p> Session<'p> {
         result
     }
 
+    /// A boolean for a condition of compiled node `id`, as [`Session::truth`] gives it; the
+    /// node is looked up only for an error.
+    #[inline(always)]
+    fn compiled_truth(&self, v: Value, from: NodeId, id: NodeId, what: &str) -> Res<bool> {
+        match v {
+            Value::Bool(b) => Ok(b),
+            other => self.truth(other, from, self.compiled_at(id)?, what),
+        }
+    }
+
     /// The node a closure was compiled from.
     #[inline(always)]
     fn compiled_at(&self, id: NodeId) -> Res<At<'p>> {
         Ok(At { id, node: self.node(id, Span::default())? })
+    }
+
+    /// A call of a decision with parameters on its evaluated arguments, as [`Session::call`]
+    /// makes it.
+    fn call_compiled(&mut self, callee: Callee, mut frame: Frame) -> Res {
+        if self.calls >= MAX_CALL_DEPTH {
+            // Too deep: the interpreter's call gives the error.
+            return self.call(callee.id, frame, callee.site, &mut NoTrace).map(|(value, _)| value);
+        }
+        if frame.len() < callee.slots {
+            frame.resize(callee.slots, self.unbound.clone());
+        }
+        self.calls += 1;
+        self.peak_calls = self.peak_calls.max(self.calls);
+        let result = self.run_body(callee.id, callee.body, &mut frame, &mut NoTrace);
+        self.calls -= 1;
+        self.recycle(frame);
+        result
+    }
+
+    /// A call through the memo, as [`Session::call_memoised`] makes it; `looked_up` is the
+    /// hash of the arguments and whether the memo knows them, when already looked up.
+    fn call_compiled_memoised(&mut self, callee: Callee, args: Frame, looked_up: Option<(u64, bool)>) -> Res {
+        let looked_up = match looked_up {
+            Some(found) => found,
+            None => {
+                let hash = memo_hash(callee.id, &args);
+                match self.recall(hash, callee.id, &args) {
+                    Recall::Value(value) => {
+                        self.recycle(args);
+                        return Ok(value);
+                    }
+                    Recall::Known => (hash, true),
+                    Recall::Absent => (hash, false),
+                }
+            }
+        };
+        self.remembering(looked_up, callee.id, args, |s, args| s.call_compiled(callee, args))
     }
 
     /// Evaluates compiled items onto the scratch stack, as [`Session::push_values`] does.
