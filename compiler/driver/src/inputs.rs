@@ -381,7 +381,19 @@ impl<'t> JsonCell<'t> {
                     b'-' | b'0'..=b'9' => Scalar::Number(self.number()?),
                     _ => return None,
                 };
-                read_scalar(program, ty, scalar).ok()
+                // The usual cells of a cohort, read as `read_scalar` reads them, without its
+                // checks for text a JSON number or string cannot hold.
+                match (ty, scalar) {
+                    (Ty::Enum(id), Scalar::Text(name)) => {
+                        let variants = &program.enum_def(*id).variants;
+                        variants.iter().position(|v| same_name(&v.name, name)).map(|i| Value::Enum(i as u32))
+                    }
+                    (Ty::Num(n), Scalar::Number(digits)) if n.kind != NumKind::Percent && is_short_whole(digits) => {
+                        let whole = digits.bytes().fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0'));
+                        Some(Value::Num(Decimal::from(whole)))
+                    }
+                    (_, scalar) => read_scalar(program, ty, scalar).ok(),
+                }
             }
         }
     }
@@ -456,10 +468,7 @@ pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
     if is_plain_number(trimmed) {
         // Short whole numbers (the usual case) without the general decimal parser: the
         // same value, scale 0, as `from_str_exact` gives.
-        let small = match trimmed.len() {
-            1..=18 if trimmed.bytes().all(|b| b.is_ascii_digit()) => trimmed.parse::<u64>().ok().map(Decimal::from),
-            _ => None,
-        };
+        let small = if is_short_whole(trimmed) { trimmed.parse::<u64>().ok().map(Decimal::from) } else { None };
         let d = match small {
             Some(d) => Ok(d),
             None => Decimal::from_str_exact(trimmed),
@@ -494,6 +503,11 @@ pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
 }
 
 /// An optional `-`, then digits with at most one `.` among them.
+/// Digits only, few enough to fit a `u64` whatever they are.
+fn is_short_whole(t: &str) -> bool {
+    (1..=18).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn is_plain_number(t: &str) -> bool {
     let digits = t.strip_prefix('-').unwrap_or(t);
     !digits.is_empty()

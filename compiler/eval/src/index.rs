@@ -67,7 +67,37 @@ enum Atoms {
     Any,
     /// Sorted distinct points; atom `2i` is the interval just below `points[i]`, atom `2i + 1`
     /// the point itself, and atom `2n` the interval above the last point.
-    Number(Vec<Decimal>),
+    Number(Points),
+}
+
+/// A number column's points, and their mantissas when they all have one scale: a key of
+/// that scale (a rating against whole-number bounds) is then placed by comparing integers.
+#[derive(Debug)]
+struct Points {
+    points: Vec<Decimal>,
+    same_scale: Option<(u32, Vec<i128>)>,
+}
+
+impl Points {
+    fn new(points: Vec<Decimal>) -> Points {
+        let same_scale = match points.first() {
+            Some(first) if points.iter().all(|p| p.scale() == first.scale()) => {
+                Some((first.scale(), points.iter().map(Decimal::mantissa).collect()))
+            }
+            _ => None,
+        };
+        Points { points, same_scale }
+    }
+
+    /// Where `x` falls: `Ok(i)` at point `i`, `Err(i)` just below point `i` (or above them all).
+    #[inline]
+    fn search(&self, x: &Decimal) -> Result<usize, usize> {
+        match &self.same_scale {
+            // Mantissas of one scale are in the order of the numbers.
+            Some((scale, mantissas)) if x.scale() == *scale => mantissas.binary_search(&x.mantissa()),
+            _ => self.points.binary_search_by(|p| ops::num_order(p, x)),
+        }
+    }
 }
 
 /// A table is indexed only when the index narrows the search at least this much on average.
@@ -117,7 +147,7 @@ fn atom(atoms: &Atoms, value: &Value) -> Option<usize> {
     match (atoms, value) {
         (Atoms::Enum(count), Value::Enum(i)) => (*i < *count).then_some(*i as usize),
         (Atoms::Bool, Value::Bool(b)) => Some(usize::from(*b)),
-        (Atoms::Number(points), Value::Num(x)) => Some(match points.binary_search_by(|p| ops::num_order(p, x)) {
+        (Atoms::Number(points), Value::Num(x)) => Some(match points.search(x) {
             Ok(i) => 2 * i + 1,
             Err(i) => 2 * i,
         }),
@@ -198,7 +228,7 @@ fn column_atoms(program: &Program, table: &TableDef, column: usize) -> Option<(A
         Ty::Num(_) => {
             let points = column_points(table, column);
             let representatives = number_representatives(&points)?;
-            (Atoms::Number(points), representatives)
+            (Atoms::Number(Points::new(points)), representatives)
         }
         _ => return None,
     })

@@ -2571,6 +2571,7 @@ fn read_local(frame: &Frame, local: LocalId, at: Span) -> Res {
     frame.get(local.index()).cloned().ok_or_else(|| internal(at, format!("local slot {} is not bound", local.0)))
 }
 
+#[inline]
 fn bind(frame: &mut Frame, local: LocalId, value: Value, at: Span) -> Res<()> {
     let i = local.index();
     if i >= frame.len() {

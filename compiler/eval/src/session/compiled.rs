@@ -23,7 +23,7 @@
 
 use super::{Acc, Agg, At, Frame, MAX_CALL_DEPTH, MAX_EXPR_DEPTH, Recall, Res, Session, bind, memo_hash, read_local};
 use crate::trace::NoTrace;
-use covenant_ir::{BinOp, DecisionId, LocalId, NodeId, NodeKind, Program, Span, UnOp, Value};
+use covenant_ir::{AggOp, BinOp, DecisionId, LocalId, NodeId, NodeKind, Program, Span, UnOp, Value};
 use std::sync::Arc;
 
 /// The deepest level of a body given closures; deeper nodes are interpreted.
@@ -274,7 +274,15 @@ impl<'p> Compiler<'p> {
             NodeKind::Aggregate { op, local, list, body, filter } => {
                 let agg = Agg { op: *op, local: *local, list: *list, body: *body, filter: *filter };
                 let list = self.node(agg.list, below);
-                let body = self.node(agg.body, below);
+                // `count(r for r in xs if …)` counts the elements kept: reading each one again
+                // (the body is the loop's local) cannot fail and adds nothing to the count.
+                let counts_kept = agg.op == AggOp::Count && self.local(agg.body) == Some(agg.local);
+                let body = if counts_kept {
+                    self.deepest = self.deepest.max(below);
+                    None
+                } else {
+                    Some(self.node(agg.body, below))
+                };
                 let filter = agg.filter.map(|c| self.node(c, below));
                 Box::new(move |s, f| {
                     let list = list(s, f)?;
@@ -292,8 +300,14 @@ impl<'p> Compiler<'p> {
                                 continue;
                             }
                         }
-                        let value = body(s, f)?;
-                        s.accumulate(&mut acc, agg, (index, &value), at)?;
+                        match (&body, &mut acc) {
+                            (Some(body), acc) => {
+                                let value = body(s, f)?;
+                                s.accumulate(acc, agg, (index, &value), at)?;
+                            }
+                            (None, Acc::Count(kept)) => *kept += 1,
+                            (None, _) => return Err(super::internal(span, "a compiled `count` is not a count")),
+                        }
                         if acc.decided() {
                             break;
                         }
