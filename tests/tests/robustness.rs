@@ -543,6 +543,45 @@ fn compiled_bodies_meet_the_nesting_limits_where_the_interpreter_does() {
     assert!(too_deep > 60, "the limit was reached {too_deep} times");
 }
 
+/// Chains of calls one level each, so that the limit on nested calls (not on nesting) is
+/// what a long one meets, ending in each kind of leaf: compiled bodies, with small callees
+/// compiled into their callers, fail where the interpreter does and agree elsewhere. A leaf
+/// may first compute a decision without parameters at the end of the chain (a call nested in
+/// a small callee), and `leaf(1)` may be remembered shallow first (so the memo must know how
+/// many nested calls it took).
+#[test]
+fn compiled_bodies_meet_the_call_limit_where_the_interpreter_does() {
+    let leaves = [
+        "decision leaf(x: Int): Int = x * 2\n",
+        "decision leaf(x: Int): Int = twice(x)\ndecision twice(x: Int): Int = x * 2\n",
+        "decision leaf(x: Int): Int = twice(x)\ndecision twice(x: Int): Int = x * k\n",
+        "record P {\n  n: Int\n}\ndecision leaf(x: Int): Int = half(P { n: x })\n\
+         decision half(p: P): Int = if p.n > 0 then p.n * 2 else 0\n",
+    ];
+    let (mut compared, mut too_deep) = (0, 0);
+    for ((chain, leaf), top) in
+        (248..=262).flat_map(|chain| leaves.map(|leaf| (chain, leaf))).flat_map(|c| [(c, false), (c, true)])
+    {
+        let mut text = String::from(leaf);
+        if top {
+            text.push_str("decision top: Int = leaf(1) + d0\n");
+        }
+        for i in 0..chain {
+            let next = if i + 1 == chain { "leaf(1)".to_string() } else { format!("d{}", i + 1) };
+            text.push_str(&format!("decision d{i}: Int = {next}\n"));
+        }
+        // Declared last, so that evaluating the chain computes it first at its end.
+        text.push_str("decision k: Int = 3\n");
+        let c = compile_text("calls.cov", &text);
+        assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+        compared += same_when_compiled(&c, Vec::new());
+        let first = c.program.find_decision(if top { "top" } else { "d0" }).expect("first");
+        too_deep += usize::from(Session::new(&c.program, Vec::new()).decision(first, &mut NoTrace).is_err());
+    }
+    assert!(compared > 20_000, "only {compared} decisions compared");
+    assert!(too_deep > 20, "the limit was reached {too_deep} times");
+}
+
 #[test]
 fn a_long_cycle_is_reported_once_not_by_overflowing_the_stack() {
     let n = 5_000;

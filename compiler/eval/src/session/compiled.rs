@@ -15,6 +15,8 @@
 //!   call depth and use the memo as the interpreter does, at the depth it would be at; a
 //!   callee with a small body that calls no decision with parameters is computed again instead
 //!   of remembered, which gives the same value (the memo only ever gives what evaluating does).
+//!   Such a small callee is compiled into its caller ([`Compiler::inlined`]), its locals kept
+//!   in the caller's frame, the call still counted as the interpreter counts it.
 //!   Table lookups and the `as of` date go through the interpreter's own paths.
 //! - A node folded into its parent's closure (a constant compared with, a local whose field is
 //!   read) still counts its level as reached.
@@ -53,12 +55,13 @@ pub(super) struct Body {
 impl Compiled {
     pub fn new(program: &Program) -> Compiled {
         let budget = MAX_CLOSURES.min(program.nodes.len().saturating_mul(4).saturating_add(1_000));
-        let mut compiler = Compiler { program, made: 0, budget, deepest: 0 };
+        let mut compiler = Compiler { program, made: 0, budget, deepest: 0, slots: 0, inlining: None, spoiled: false };
         let bodies = program
             .decisions
             .iter()
             .map(|def| {
                 compiler.deepest = 0;
+                compiler.slots = def.locals.max(u32::try_from(def.params.len()).unwrap_or(u32::MAX));
                 let code = compiler.node(def.body, 0);
                 Some(Body { code, levels: compiler.deepest + 1 })
             })
@@ -82,14 +85,40 @@ struct Compiler<'p> {
     budget: usize,
     /// The deepest level given a closure in the body being compiled.
     deepest: u32,
+    /// The frame slots of the decision being compiled: a body inlined into it keeps its own
+    /// locals after them.
+    slots: u32,
+    /// Where the locals of a body being inlined live in its caller's frame.
+    inlining: Option<Inlining>,
+    /// Whether the body being inlined met a node that cannot be inlined (it is then called).
+    spoiled: bool,
+}
+
+/// The caller's slots of an inlined body's locals: its parameters where they are given
+/// (a local of the caller, read in place, or a slot of its own), the rest from `base` on.
+struct Inlining {
+    params: Vec<LocalId>,
+    base: u32,
 }
 
 impl<'p> Compiler<'p> {
     /// The closure of node `id` at `level` below the body's root.
     fn node(&mut self, id: NodeId, level: u32) -> Code {
-        let Some(node) = self.program.nodes.get(id.index()) else { return interpreted(id, level) };
+        let Some(node) = self.program.nodes.get(id.index()) else { return self.interpreted(id, level) };
         if level >= MAX_LEVELS || self.made >= self.budget {
-            return interpreted(id, level);
+            return self.interpreted(id, level);
+        }
+        // An inlined body reads its locals where `Inlining` puts them: a node that would read
+        // the frame another way is not inlined.
+        let calls_with_arguments = matches!(&node.kind, NodeKind::Decision { args, .. } if !args.is_empty());
+        if self.inlining.is_some()
+            && (calls_with_arguments
+                || matches!(
+                    &node.kind,
+                    NodeKind::Aggregate { .. } | NodeKind::Versioned { .. } | NodeKind::Match { .. }
+                ))
+        {
+            self.spoiled = true;
         }
         let span = node.origin.span;
         let below = level + 1;
@@ -99,7 +128,7 @@ impl<'p> Compiler<'p> {
                 Box::new(move |_, _| Ok(v.clone()))
             }
             NodeKind::Local(local) => {
-                let local = *local;
+                let local = self.slot(*local);
                 Box::new(move |_, f| read_local(f, local, span))
             }
             NodeKind::Input(input) => {
@@ -223,7 +252,7 @@ impl<'p> Compiler<'p> {
                 })
             }
             NodeKind::Let { local, value, body } => {
-                let local = *local;
+                let local = self.slot(*local);
                 let (value, body) = (self.node(*value, below), self.node(*body, below));
                 Box::new(move |s, f| {
                     let v = value(s, f)?;
@@ -250,9 +279,12 @@ impl<'p> Compiler<'p> {
             NodeKind::Field { record, index } => {
                 let (record, index) = (*record, *index);
                 let code = self.node(record, below);
+                // The interpreter's reading in place finds locals in the callee's own frame.
+                let in_place = self.inlining.is_none();
                 Box::new(move |s, f| {
                     // Read in place as the interpreter does (the links are the levels below).
-                    if s.depth + below + super::MAX_BORROWED_LINKS < super::MAX_EXPR_DEPTH
+                    if in_place
+                        && s.depth + below + super::MAX_BORROWED_LINKS < super::MAX_EXPR_DEPTH
                         && let Some(Value::Record(fields)) = s.borrowed(record, f, 1)
                         && let Some(value) = fields.get(index as usize)
                     {
@@ -372,7 +404,7 @@ impl<'p> Compiler<'p> {
             | NodeKind::Split { .. }
             | NodeKind::Payment(_)
             | NodeKind::PaymentPart { .. }
-            | NodeKind::ContractDate(_) => return interpreted(id, level),
+            | NodeKind::ContractDate(_) => return self.interpreted(id, level),
         };
         self.made += 1;
         self.deepest = self.deepest.max(level);
@@ -390,9 +422,28 @@ impl<'p> Compiler<'p> {
     /// The slot a local node reads.
     fn local(&self, id: NodeId) -> Option<LocalId> {
         match self.program.nodes.get(id.index())?.kind {
-            NodeKind::Local(local) => Some(local),
+            NodeKind::Local(local) => Some(self.slot(local)),
             _ => None,
         }
+    }
+
+    /// The frame slot of a local of the body being compiled (moved when it is inlined).
+    fn slot(&self, local: LocalId) -> LocalId {
+        match &self.inlining {
+            None => local,
+            Some(inlining) => match inlining.params.get(local.index()) {
+                Some(&param) => param,
+                None => LocalId(inlining.base.saturating_add(local.0)),
+            },
+        }
+    }
+
+    /// A node left to the interpreter (which cannot be part of an inlined body).
+    fn interpreted(&mut self, id: NodeId, level: u32) -> Code {
+        if self.inlining.is_some() {
+            self.spoiled = true;
+        }
+        interpreted(id, level)
     }
 
     fn nodes(&mut self, ids: &[NodeId], level: u32) -> Vec<Code> {
@@ -412,7 +463,7 @@ impl<'p> Compiler<'p> {
                 s.at_level(below, |s| s.call(decision, Vec::new(), site, &mut NoTrace)).map(|(value, _)| value)
             });
         }
-        let codes = self.nodes(args, below);
+        let codes: Arc<[Code]> = self.nodes(args, below).into();
         let Some(callee) = self.callee(decision, args.len(), site) else {
             // A call the interpreter refuses: it gives the error.
             return Box::new(move |s, f| {
@@ -421,6 +472,9 @@ impl<'p> Compiler<'p> {
             });
         };
         if self.is_cheap(decision) {
+            if let Some(code) = self.inlined(callee, args, &codes, level) {
+                return code;
+            }
             // Computing a small body again costs less than hashing its arguments and looking
             // them up, and gives the same value (the memo only ever gives what it would).
             return Box::new(move |s, f| {
@@ -452,6 +506,71 @@ impl<'p> Compiler<'p> {
             let values = s.arguments_with(&codes, |s, code| code(s, f))?;
             s.at_level(below, |s| s.call_compiled_memoised(callee, values, looked_up))
         })
+    }
+
+    /// A call of a small decision compiled into its caller's closures: its body reads the
+    /// caller's locals given as arguments in place and keeps its other locals in the caller's
+    /// frame, after the caller's own, so the call needs no frame of its own. The call is counted
+    /// as the interpreter counts it (nested calls, and the body's levels one level down, within
+    /// the caller's); too deep, it is made as the interpreter makes it, which gives the error.
+    /// `None` when the body has a node that cannot be inlined, or would not fit.
+    fn inlined(&mut self, callee: Callee, args: &[NodeId], codes: &Arc<[Code]>, level: u32) -> Option<Code> {
+        if self.inlining.is_some() || self.made.saturating_add(CHEAP_NODES) >= self.budget {
+            return None;
+        }
+        let def = self.program.decisions.get(callee.id.index())?;
+        let below = level + 1;
+        let base = self.slots;
+        // Parameters given as a local of the caller are read there; the others get a slot.
+        let mut params = Vec::with_capacity(args.len());
+        let mut bound = Vec::new();
+        for (index, &arg) in args.iter().enumerate() {
+            match self.local(arg) {
+                Some(local) => params.push(local),
+                None => {
+                    let slot = LocalId(base.checked_add(u32::try_from(index).ok()?)?);
+                    params.push(slot);
+                    bound.push((slot, index));
+                }
+            }
+        }
+        let frame_slots = usize::try_from(base).ok()?.checked_add(callee.slots)?;
+        if frame_slots > super::MAX_FRAME {
+            return None;
+        }
+        let (made, deepest) = (self.made, self.deepest);
+        self.inlining = Some(Inlining { params, base });
+        self.spoiled = false;
+        let body = self.node(def.body, below);
+        self.inlining = None;
+        if self.spoiled {
+            (self.made, self.deepest) = (made, deepest);
+            return None;
+        }
+        // The arguments' level counts as reached, read in place or not.
+        self.deepest = self.deepest.max(below);
+        let codes = Arc::clone(codes);
+        Some(Box::new(move |s, f| {
+            if s.calls >= MAX_CALL_DEPTH {
+                let values = s.arguments_with(&codes[..], |s, code| code(s, f))?;
+                return s.at_level(below, |s| s.call_compiled(callee, values));
+            }
+            for &(slot, index) in &bound {
+                let value = codes[index](s, f)?;
+                if f.len() < frame_slots {
+                    f.resize(frame_slots, s.unbound.clone());
+                }
+                f[slot.index()] = value;
+            }
+            if f.len() < frame_slots {
+                f.resize(frame_slots, s.unbound.clone());
+            }
+            s.calls += 1;
+            s.peak_calls = s.peak_calls.max(s.calls);
+            let result = body(s, f);
+            s.calls -= 1;
+            result
+        }))
     }
 
     /// What a compiled call needs of its decision, when the interpreter would make the call
