@@ -582,6 +582,52 @@ fn compiled_bodies_meet_the_call_limit_where_the_interpreter_does() {
     assert!(too_deep > 20, "the limit was reached {too_deep} times");
 }
 
+/// Comparisons with a constant, field reads of a local, counts and small callees compiled
+/// into their callers, on locals that hold no value or records whose fields hold none: the
+/// compiled bodies give the interpreter's values and errors.
+#[test]
+fn compiled_in_place_reads_agree_on_missing_values() {
+    let text = "record R {\n  n: optional Int,\n  tag: optional Text,\n}\n\
+                input rs: list of R\n\
+                input r0: R\n\
+                decision small(x: Int): Bool = x >= 0 and x <= 4\n\
+                decision field(r: R): Bool = r.n > 1\n\
+                decision all_small: Bool = all(small(r.n) for r in rs)\n\
+                decision fields: Bool = all(field(r) for r in rs)\n\
+                decision twos: Int = count(r for r in rs if r.n == 2)\n\
+                decision tagged: Int = count(r for r in rs if r.tag == \"a\")\n\
+                decision first: Bool = let r = r0 in r.n < 3\n\
+                decision missing: Bool = let x = r0.n in x == 1\n\
+                decision none_left: Bool = let x = (if count(rs) == 0 then 1 else none \"no\") in x >= 0\n";
+    let c = compile_text("places.cov", text);
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let record = |n: Option<i64>, tag: Option<&str>| {
+        Value::Record(
+            vec![
+                n.map_or(Value::None("not given".into()), |n| Value::Num(Decimal::from(n))),
+                tag.map_or(Value::None("not given".into()), |t| Value::Text(t.into())),
+            ]
+            .into(),
+        )
+    };
+    let lists = [
+        vec![],
+        vec![record(Some(2), Some("a")), record(Some(3), None)],
+        vec![record(Some(2), Some("a")), record(None, Some("b"))],
+        vec![record(None, None)],
+        vec![record(Some(-1), Some("a")), record(Some(9), Some("a"))],
+    ];
+    let singles = [Value::None("not given".into()), record(None, None), record(Some(1), Some("x"))];
+    let mut compared = 0;
+    for list in &lists {
+        for single in &singles {
+            let inputs = vec![Value::List(list.clone().into()), single.clone()];
+            compared += same_when_compiled(&c, inputs);
+        }
+    }
+    assert!(compared >= 100, "only {compared} decisions compared");
+}
+
 #[test]
 fn a_long_cycle_is_reported_once_not_by_overflowing_the_stack() {
     let n = 5_000;

@@ -190,7 +190,15 @@ impl<'p> Compiler<'p> {
                 let (left, constant) = (self.node(l, below), self.constant(r).cloned().unwrap_or(Value::Bool(false)));
                 // The constant's level counts as reached, as if it had a closure.
                 self.deepest = self.deepest.max(below);
+                let place = self.place(l);
                 Box::new(move |s, f| {
+                    // A local or a field of one is compared where it is kept.
+                    if let Some(a) = place.and_then(|place| place.get(f))
+                        && !a.is_none()
+                        && let Some(result) = super::compared(op, a, &constant)
+                    {
+                        return Ok(Value::Bool(result));
+                    }
                     let a = left(s, f)?;
                     if !a.is_none()
                         && let Some(result) = super::compared(op, &a, &constant)
@@ -322,7 +330,10 @@ impl<'p> Compiler<'p> {
                     let items = s.elements(at, agg, list)?;
                     let mut acc = Acc::new(agg.op, &at.node.ty);
                     for (index, item) in items.iter().enumerate() {
-                        bind(f, agg.local, item.clone(), span)?;
+                        match f.get_mut(agg.local.index()) {
+                            Some(slot) => *slot = item.clone(),
+                            None => bind(f, agg.local, item.clone(), span)?,
+                        }
                         if let (Some(filter), Some(filter_id)) = (&filter, agg.filter) {
                             let keep = filter(s, f)?;
                             if !match keep {
@@ -423,6 +434,15 @@ impl<'p> Compiler<'p> {
     fn local(&self, id: NodeId) -> Option<LocalId> {
         match self.program.nodes.get(id.index())?.kind {
             NodeKind::Local(local) => Some(self.slot(local)),
+            _ => None,
+        }
+    }
+
+    /// Where the value of a local, or of a field of one, is kept in the frame.
+    fn place(&self, id: NodeId) -> Option<Place> {
+        match self.program.nodes.get(id.index())?.kind {
+            NodeKind::Local(_) => self.local(id).map(Place::Local),
+            NodeKind::Field { record, index } => self.local(record).map(|local| Place::Field(local, index)),
             _ => None,
         }
     }
@@ -584,6 +604,28 @@ impl<'p> Compiler<'p> {
             slots,
             site,
         })
+    }
+}
+
+/// A value kept in the frame: a local, or a field of a local record.
+#[derive(Clone, Copy)]
+enum Place {
+    Local(LocalId),
+    Field(LocalId, u32),
+}
+
+impl Place {
+    /// The value, borrowed (`None` where reading it needs the node's closure: a field of what
+    /// is not a record).
+    #[inline(always)]
+    fn get(self, frame: &Frame) -> Option<&Value> {
+        match self {
+            Place::Local(local) => frame.get(local.index()),
+            Place::Field(local, index) => match frame.get(local.index())? {
+                Value::Record(fields) => fields.get(index as usize),
+                _ => None,
+            },
+        }
     }
 }
 
