@@ -124,6 +124,9 @@ pub struct Session<'p> {
     /// Step labels and locations by node, made once per session and shared by every step of
     /// the node (tracing only).
     labels: RefCell<Vec<Option<(Name, Span)>>>,
+    /// The labels `item 1`, `item 2`, … of aggregated elements, made once per session
+    /// (tracing only).
+    item_labels: RefCell<Vec<Name>>,
     /// The field path being read (tracing only), kept to reuse its buffer.
     path_fields: Vec<(NodeId, u32)>,
     /// Names from the program shown in steps (decisions, tables, parameters, columns), by the
@@ -193,6 +196,7 @@ impl<'p> Session<'p> {
             memo: Memo::default(),
             reasons: HashMap::default(),
             labels: RefCell::new(Vec::new()),
+            item_labels: RefCell::new(Vec::new()),
             path_fields: Vec::new(),
             names: RefCell::new(HashMap::default()),
             name_pairs: RefCell::new(Vec::new()),
@@ -1439,7 +1443,7 @@ impl<'p> Session<'p> {
         let step = Step {
             kind: StepKind::Item { index, element, kept },
             node: Some(agg.body),
-            label: format!("item {}", index + 1).into(),
+            label: self.item_label(index),
             value: contribution,
             ty: body.map_or(Ty::Error, |b| b.ty.clone()),
             span: body.map_or(at.span(), |b| b.origin.span),
@@ -1556,6 +1560,19 @@ impl<'p> Session<'p> {
             labels[id.index()] = Some(known.clone());
         }
         known
+    }
+
+    /// The label of the element at `index` of an aggregated list (`item 1` for the first).
+    fn item_label(&self, index: usize) -> Name {
+        let mut labels = self.item_labels.borrow_mut();
+        while labels.len() <= index && labels.len() < SHARED_ITEM_LABELS {
+            let next = labels.len() + 1;
+            labels.push(Name::from(format!("item {next}")));
+        }
+        match labels.get(index) {
+            Some(label) => label.clone(),
+            None => Name::from(format!("item {}", index + 1)),
+        }
     }
 
     fn label_text(&self, n: &Node) -> String {
@@ -2331,6 +2348,8 @@ enum Prepared {
 
 /// Frames kept for reuse (more, or larger ones, are simply freed).
 const SPARE_FRAMES: usize = 64;
+/// The most element labels (`item N`) a session keeps; longer lists make the rest each time.
+const SHARED_ITEM_LABELS: usize = 4096;
 const SPARE_FRAME_SLOTS: usize = 256;
 /// "No value" reasons kept for sharing.
 const SHARED_REASONS: usize = 1024;
