@@ -503,10 +503,7 @@ impl<'p> Compiler<'p> {
             });
         }
         let in_place = match args {
-            [arg] => match self.program.nodes.get(arg.index()).map(|n| &n.kind) {
-                Some(NodeKind::Local(local)) => Some(*local),
-                _ => None,
-            },
+            [arg] => self.local(*arg),
             _ => None,
         };
         Box::new(move |s, f| {
