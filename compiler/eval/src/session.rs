@@ -673,7 +673,9 @@ impl<'p> Session<'p> {
         detail: &mut Detail,
     ) -> Res {
         if !T::ENABLED
-            && let Some(value) = self.remembered_in_place(id, args, frame)
+            && let [arg] = args
+            && let Some(NodeKind::Local(local)) = self.program.nodes.get(arg.index()).map(|n| &n.kind)
+            && let Some((_, Recall::Value(value))) = self.recall_in_place(id, *local, frame)
         {
             return Ok(value);
         }
@@ -690,18 +692,17 @@ impl<'p> Session<'p> {
         Ok(value)
     }
 
-    /// A call on one local (`item_points(r)`) looked up in the memo with the local in place:
-    /// a repeat then copies no argument.
+    /// A call on one local (`item_points(r)`) looked up in the memo with the local in place,
+    /// so that a repeat copies no argument: the arguments' hash and what the memo holds, or
+    /// `None` where reading the local would go deeper than the nesting limit.
     #[inline(always)]
-    fn remembered_in_place(&mut self, id: DecisionId, args: &[NodeId], frame: &Frame) -> Option<Value> {
-        if let [arg] = args
-            && let Some(NodeKind::Local(local)) = self.program.nodes.get(arg.index()).map(|n| &n.kind)
-            && self.depth < MAX_EXPR_DEPTH
-            && let Some(arg) = frame.get(local.index()).map(std::slice::from_ref)
-        {
-            return self.remembered(memo_hash(id, arg), id, arg);
+    fn recall_in_place(&mut self, id: DecisionId, local: LocalId, frame: &Frame) -> Option<(u64, Recall)> {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return None;
         }
-        None
+        let arg = frame.get(local.index()).map(std::slice::from_ref)?;
+        let hash = memo_hash(id, arg);
+        Some((hash, self.recall(hash, id, arg)))
     }
 
     /// Calls a decision on evaluated arguments (through the memo when it has parameters).
@@ -1294,16 +1295,9 @@ impl<'p> Session<'p> {
         Ok(value)
     }
 
-    /// The remembered result of a call with these arguments, where evaluating it again would
-    /// stay within the nesting limits (else it is evaluated, and fails as it always would).
-    fn remembered(&mut self, hash: u64, id: DecisionId, args: &[Value]) -> Option<Value> {
-        match self.recall(hash, id, args) {
-            Recall::Value(value) => Some(value),
-            Recall::Known | Recall::Absent => None,
-        }
-    }
-
-    /// What the memo holds for a call with these arguments (see [`Session::remembered`]).
+    /// What the memo holds for a call with these arguments: its result where evaluating it
+    /// again would stay within the nesting limits (else it is evaluated, and fails as it
+    /// always would).
     fn recall(&mut self, hash: u64, id: DecisionId, args: &[Value]) -> Recall {
         let (calls, depth) = (self.calls, self.depth);
         let Some(entry) = self.memo.find(hash, id, args) else { return Recall::Absent };

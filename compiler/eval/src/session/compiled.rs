@@ -23,7 +23,7 @@
 //! - Compiling stops at [`MAX_LEVELS`] levels and after [`MAX_CLOSURES`] closures (a
 //!   program whose nodes are shared many times over); what is left is interpreted.
 
-use super::{Acc, Agg, At, Frame, MAX_CALL_DEPTH, MAX_EXPR_DEPTH, Recall, Res, Session, bind, memo_hash, read_local};
+use super::{Acc, Agg, At, Frame, MAX_CALL_DEPTH, Recall, Res, Session, bind, memo_hash, read_local};
 use crate::trace::NoTrace;
 use covenant_ir::{AggOp, BinOp, DecisionId, LocalId, NodeId, NodeKind, Program, Span, UnOp, Value};
 use std::sync::Arc;
@@ -194,15 +194,12 @@ impl<'p> Compiler<'p> {
                 Box::new(move |s, f| {
                     // A local or a field of one is compared where it is kept.
                     if let Some(a) = place.and_then(|place| place.get(f))
-                        && !a.is_none()
-                        && let Some(result) = super::compared(op, a, &constant)
+                        && let Some(result) = compared_values(op, a, &constant)
                     {
                         return Ok(Value::Bool(result));
                     }
                     let a = left(s, f)?;
-                    if !a.is_none()
-                        && let Some(result) = super::compared(op, &a, &constant)
-                    {
+                    if let Some(result) = compared_values(op, &a, &constant) {
                         return Ok(Value::Bool(result));
                     }
                     s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, constant.clone()), &mut None)
@@ -216,10 +213,7 @@ impl<'p> Compiler<'p> {
                     let b = right(s, f)?;
                     // Two values that have values and can be compared are compared in place;
                     // the interpreter's comparison gives the errors.
-                    if !a.is_none()
-                        && !b.is_none()
-                        && let Some(result) = super::compared(op, &a, &b)
-                    {
+                    if let Some(result) = compared_values(op, &a, &b) {
                         return Ok(Value::Bool(result));
                     }
                     s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, b), &mut None)
@@ -508,18 +502,13 @@ impl<'p> Compiler<'p> {
         };
         Box::new(move |s, f| {
             // A call on one local is looked up with the local in place: a repeat copies nothing.
-            let mut looked_up = None;
-            if let Some(local) = in_place
-                && s.depth + below < MAX_EXPR_DEPTH
-                && let Some(arg) = f.get(local.index()).map(std::slice::from_ref)
-            {
-                let hash = memo_hash(decision, arg);
-                match s.at_level(below, |s| s.recall(hash, decision, arg)) {
-                    Recall::Value(value) => return Ok(value),
-                    Recall::Known => looked_up = Some((hash, true)),
-                    Recall::Absent => looked_up = Some((hash, false)),
-                }
-            }
+            let looked_up =
+                match in_place.and_then(|local| s.at_level(below, |s| s.recall_in_place(decision, local, f))) {
+                    Some((_, Recall::Value(value))) => return Ok(value),
+                    Some((hash, Recall::Known)) => Some((hash, true)),
+                    Some((hash, Recall::Absent)) => Some((hash, false)),
+                    None => None,
+                };
             let values = s.arguments_with(&codes, |s, code| code(s, f))?;
             s.at_level(below, |s| s.call_compiled_memoised(callee, values, looked_up))
         })
@@ -590,6 +579,36 @@ impl<'p> Compiler<'p> {
         }))
     }
 
+    /// Whether a decision's body is small and calls no decision with parameters and walks no
+    /// list, so that computing it costs little more than finding it in the memo.
+    fn is_cheap(&self, decision: DecisionId) -> bool {
+        let Some(def) = self.program.decisions.get(decision.index()) else { return false };
+        let mut pending = vec![def.body];
+        let mut seen = 0;
+        while let Some(id) = pending.pop() {
+            seen += 1;
+            if seen > CHEAP_NODES {
+                return false;
+            }
+            let Some(node) = self.program.nodes.get(id.index()) else { return false };
+            match &node.kind {
+                NodeKind::Const(_) | NodeKind::Local(_) | NodeKind::Input(_) | NodeKind::Param(_) => {}
+                NodeKind::Decision { args, .. } if args.is_empty() => {}
+                NodeKind::Table { args, .. } | NodeKind::Builtin { args, .. } => pending.extend(args),
+                NodeKind::Unary(_, x)
+                | NodeKind::Field { record: x, .. }
+                | NodeKind::Round { value: x, .. }
+                | NodeKind::InSet { value: x, .. }
+                | NodeKind::IsNone(x) => pending.push(*x),
+                NodeKind::Binary(_, l, r) | NodeKind::Otherwise(l, r) => pending.extend([*l, *r]),
+                NodeKind::If { cond, then, els } => pending.extend([*cond, *then, *els]),
+                NodeKind::Let { value, body, .. } => pending.extend([*value, *body]),
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// What a compiled call needs of its decision, when the interpreter would make the call
     /// (the decision exists, takes these many arguments and fits a frame).
     fn callee(&self, id: DecisionId, arguments: usize, site: Span) -> Option<Callee> {
@@ -637,36 +656,11 @@ struct Callee {
     site: Span,
 }
 
-impl Compiler<'_> {
-    /// Whether a decision's body is small and calls no decision with parameters and walks no
-    /// list, so that computing it costs little more than finding it in the memo.
-    fn is_cheap(&self, decision: DecisionId) -> bool {
-        let Some(def) = self.program.decisions.get(decision.index()) else { return false };
-        let mut pending = vec![def.body];
-        let mut seen = 0;
-        while let Some(id) = pending.pop() {
-            seen += 1;
-            if seen > CHEAP_NODES {
-                return false;
-            }
-            let Some(node) = self.program.nodes.get(id.index()) else { return false };
-            match &node.kind {
-                NodeKind::Const(_) | NodeKind::Local(_) | NodeKind::Input(_) | NodeKind::Param(_) => {}
-                NodeKind::Decision { args, .. } if args.is_empty() => {}
-                NodeKind::Table { args, .. } | NodeKind::Builtin { args, .. } => pending.extend(args),
-                NodeKind::Unary(_, x)
-                | NodeKind::Field { record: x, .. }
-                | NodeKind::Round { value: x, .. }
-                | NodeKind::InSet { value: x, .. }
-                | NodeKind::IsNone(x) => pending.push(*x),
-                NodeKind::Binary(_, l, r) | NodeKind::Otherwise(l, r) => pending.extend([*l, *r]),
-                NodeKind::If { cond, then, els } => pending.extend([*cond, *then, *els]),
-                NodeKind::Let { value, body, .. } => pending.extend([*value, *body]),
-                _ => return false,
-            }
-        }
-        true
-    }
+/// Comparison `op` of two values that have values and can be compared; `None` where the
+/// interpreter's comparison must give the result or the error.
+#[inline(always)]
+fn compared_values(op: BinOp, a: &Value, b: &Value) -> Option<bool> {
+    if a.is_none() || b.is_none() { None } else { super::compared(op, a, b) }
 }
 
 /// A node the interpreter evaluates, at the depth it would have had.
