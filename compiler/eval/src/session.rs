@@ -1371,7 +1371,7 @@ impl<'p> Session<'p> {
             Step { kind, node: Some(at.id), label, value, ty: at.node.ty.clone(), span, children: Vec::new() }
         };
         match (result, detail) {
-            (Ok(value), Some(kind)) => tracer.exit(step(kind, Some(value.clone()))),
+            (Ok(value), Some(kind)) => tracer.exit_node(at.id, kind, Some(value.clone()), step),
             (Ok(_), None) => tracer.exit_transparent(),
             (Err(e), _) => tracer.fail(step(StepKind::Unfinished, None), e.code, &e.message),
         }
@@ -1434,18 +1434,19 @@ impl<'p> Session<'p> {
             Ok(c) => c.clone(),
             Err(_) => None,
         };
-        let step = Step {
-            kind: StepKind::Item { index, element, kept },
+        let step = |kind, value| Step {
+            kind,
             node: Some(agg.body),
             label: self.item_label(index),
-            value: contribution,
+            value,
             ty: body.map_or(Ty::Error, |b| b.ty.clone()),
             span: body.map_or(at.span(), |b| b.origin.span),
             children: Vec::new(),
         };
+        let kind = StepKind::Item { index, element, kept };
         match result {
-            Ok(_) => tracer.exit(step),
-            Err(e) => tracer.fail(step, e.code, &e.message),
+            Ok(_) => tracer.exit_node(agg.body, kind, contribution, step),
+            Err(e) => tracer.fail(step(kind, contribution), e.code, &e.message),
         }
     }
 

@@ -26,6 +26,20 @@ pub trait Tracer {
     /// Closes the innermost open step; `step.children` is replaced by the steps recorded since
     /// the matching [`enter`](Tracer::enter).
     fn exit(&mut self, step: Step);
+    /// Closes the innermost open step, a step of node `node` whose label, type and location
+    /// are the node's own, as [`exit`](Tracer::exit) does with the step `step` makes from
+    /// `kind` and `value`. A tracer that knows such a step of the node by its kind alone (a
+    /// trace writer that has written one) need not have the step made.
+    fn exit_node(
+        &mut self,
+        node: NodeId,
+        kind: StepKind,
+        value: Option<Value>,
+        step: impl FnOnce(StepKind, Option<Value>) -> Step,
+    ) {
+        let _ = node;
+        self.exit(step(kind, value));
+    }
     /// Closes the innermost open step; if it collected exactly one child, that child stands for
     /// it (so a condition is always exactly one step), otherwise the step `wrapper` makes wraps
     /// the children (it is only made when needed).
@@ -49,6 +63,9 @@ impl Tracer for NoTrace {
     fn enter(&mut self) {}
     #[inline]
     fn exit(&mut self, _step: Step) {}
+    #[inline]
+    fn exit_node(&mut self, _: NodeId, _: StepKind, _: Option<Value>, _: impl FnOnce(StepKind, Option<Value>) -> Step) {
+    }
     #[inline]
     fn exit_single(&mut self, _wrapper: impl FnOnce() -> Step) {}
     #[inline]

@@ -46,17 +46,12 @@ fn push_ascii(text: &mut String, bytes: &[u8]) {
 /// Writes the decimal digits of `n` (formatting machinery costs more than the digits when
 /// a trace writes hundreds of numbers a row).
 fn push_digits(text: &mut String, n: u64) {
-    let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
     match n {
-        0..10 => text.push(digit(n)),
+        0..10 => text.push(char::from(b'0' + n as u8)),
         10..100 => {
-            text.push(digit(n / 10));
-            text.push(digit(n));
-        }
-        100..1000 => {
-            text.push(digit(n / 100));
-            text.push(digit(n / 10));
-            text.push(digit(n));
+            let pair = n as usize * 2;
+            text.push(char::from(DIGIT_PAIRS[pair]));
+            text.push(char::from(DIGIT_PAIRS[pair + 1]));
         }
         _ => {
             let mut digits = [0u8; 20];
@@ -345,14 +340,34 @@ impl JsonOut {
 
     /// An integer as a JSON number.
     pub fn int(&mut self, n: impl Into<i128>) {
-        self.separate();
-        push_integer(&mut self.text, n.into());
+        let n = n.into();
+        match u64::try_from(n) {
+            Ok(whole) => self.whole(whole),
+            Err(_) => {
+                self.separate();
+                push_integer(&mut self.text, n);
+            }
+        }
     }
 
     /// A count or position as a JSON number.
     pub fn count(&mut self, n: usize) {
-        self.separate();
-        push_digits(&mut self.text, n as u64);
+        self.whole(n as u64);
+    }
+
+    /// A whole number as a JSON number; one digit (most numbers in a trace) is written with
+    /// its comma at once.
+    pub fn whole(&mut self, n: u64) {
+        if n < 10 {
+            if self.comma {
+                self.text.push(',');
+            }
+            self.comma = true;
+            self.text.push(char::from(b'0' + n as u8));
+        } else {
+            self.separate();
+            push_digits(&mut self.text, n);
+        }
     }
 
     /// A document built elsewhere, written in its compact form.

@@ -134,12 +134,12 @@ fn write_value(
         (Value::Bool(b), Ty::Bool) => out.bool(*b),
         // Whole numbers (most values) skip the decimal formatter; minus zero keeps its sign.
         (Value::Num(n), Ty::Num(_)) if n.scale() == 0 && !n.is_sign_negative() && n.mantissa() < i64::MAX.into() => {
-            out.int(n.mantissa())
+            out.whole(n.mantissa() as u64)
         }
         // A decimal's text is a valid JSON number: no exponent, no leading zeros.
         (Value::Num(n), Ty::Num(_)) => out.decimal(*n),
         (Value::Text(t), Ty::Text) => out.str(t),
-        (Value::Enum(i), Ty::Enum(_)) => out.int(*i),
+        (Value::Enum(i), Ty::Enum(_)) => out.whole(u64::from(*i)),
         (Value::Record(fields), Ty::Record(id))
             if program.records.get(id.0 as usize).is_some_and(|def| def.fields.len() == fields.len()) =>
         {
@@ -487,9 +487,9 @@ pub struct TraceWriter<'s> {
     /// without one): comparing a step with the few sites of its node saves writing its site
     /// out and taking the shared lock.
     known: Vec<Vec<KnownSite>>,
-    /// Sites of kinds [`fixed_by_node`] by node, as (outcome, children, site number): such a
-    /// step's site is found without comparing it with the known sites.
-    fixed: Vec<Vec<(u64, usize, u32)>>,
+    /// Sites of kinds [`fixed_by_node`] by node: such a step's site is found without
+    /// comparing it with the known sites, and without the step itself ([`Tracer::exit_node`]).
+    fixed: Vec<Vec<FixedSite>>,
     /// The current row's steps array.
     out: JsonOut,
     /// The sites the current row uses.
@@ -504,6 +504,15 @@ pub struct TraceWriter<'s> {
     texts: Vec<Name>,
     /// What stands for a text inside a site.
     no_text: Name,
+}
+
+/// A site of a kind [`fixed_by_node`], found by its node, its [`outcome`] and its number of
+/// children; its type is kept to write its values by.
+struct FixedSite {
+    outcome: u64,
+    children: usize,
+    id: u32,
+    ty: Ty,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -582,8 +591,11 @@ impl<'s> TraceWriter<'s> {
         let slot = step.node.map_or(others, |n| n.index().min(others));
         let outcome = outcome(&step.kind);
         let fixed = step.node.is_some() && fixed_by_node(&step.kind);
-        let found =
-            if fixed { self.fixed[slot].iter().find(|f| f.0 == outcome && f.1 == children).map(|f| f.2) } else { None };
+        let found = if fixed {
+            self.fixed[slot].iter().find(|f| f.outcome == outcome && f.children == children).map(|f| f.id)
+        } else {
+            None
+        };
         match found {
             Some(id) => {
                 debug_assert!(self.is_known_site(step, children, slot, id), "{step:?} is not site {id}");
@@ -594,7 +606,7 @@ impl<'s> TraceWriter<'s> {
                 if let Some(id) = self.write_site(step, children, slot, outcome)
                     && fixed
                 {
-                    self.fixed[slot].push((outcome, children, id));
+                    self.fixed[slot].push(FixedSite { outcome, children, id, ty: step.ty.clone() });
                 }
             }
         }
@@ -685,9 +697,11 @@ impl<'s> TraceWriter<'s> {
 /// [`outcome`] and its number of children: its label, type and location are the node's, and
 /// the rest of its kind comes from the node's definition (the operator, the decision or table
 /// and its parameters or columns, the input path, the rounding) or is in the outcome (the row
-/// matched and its location, the branch, the arm, whether memoised or short-circuited).
-/// Versions (which one), failures (their message), reasons, items, aggregations and the
-/// kinds not yet examined (sets, built-ins, rules, splits, payments) are not.
+/// matched and its location, the branch, the arm, whether memoised or short-circuited, an
+/// element's position and whether it was kept, an aggregation's counts while they are small
+/// enough for the outcome to hold them exactly). Versions (which one), failures (their
+/// message), reasons and the kinds not yet examined (sets, built-ins, rules, splits,
+/// payments) are not.
 fn fixed_by_node(kind: &StepKind) -> bool {
     // Every kind is listed, so a new one must be placed on one side or the other.
     match kind {
@@ -704,13 +718,15 @@ fn fixed_by_node(kind: &StepKind) -> bool {
         | StepKind::Let
         | StepKind::Value
         | StepKind::Field { .. } => true,
+        StepKind::Item { index, .. } => *index <= MAX_EXACT_INDEX,
+        StepKind::Aggregate { items, examined, kept, .. } => {
+            *items <= MAX_EXACT_COUNT && *examined <= MAX_EXACT_COUNT && *kept <= MAX_EXACT_COUNT
+        }
         StepKind::Version { .. }
         | StepKind::Failed { .. }
         | StepKind::Unfinished
         | StepKind::IsNone { .. }
         | StepKind::Otherwise { .. }
-        | StepKind::Item { .. }
-        | StepKind::Aggregate { .. }
         | StepKind::InSet { .. }
         | StepKind::Builtin { .. }
         | StepKind::Rules { .. }
@@ -719,6 +735,13 @@ fn fixed_by_node(kind: &StepKind) -> bool {
         | StepKind::Payment(_) => false,
     }
 }
+
+/// Bits of an aggregation's counts in its [`outcome`]: three counts up to [`MAX_EXACT_COUNT`]
+/// fit the 56 bits below the kind.
+const COUNT_BITS: u32 = 18;
+const MAX_EXACT_COUNT: usize = (1 << COUNT_BITS) - 1;
+/// The largest element position an [`outcome`] holds exactly (it keeps 32 bits of it).
+const MAX_EXACT_INDEX: usize = u32::MAX as usize;
 
 /// A number that tells apart most sites of one node cheaply: the kind and the outcome it
 /// records (element, row, arm, branch, whether memoised); sites with different numbers differ.
@@ -731,7 +754,7 @@ fn outcome(kind: &StepKind) -> u64 {
         StepKind::Match { arm, .. } => (4, small(*arm)),
         StepKind::Logic { short_circuit, .. } => (5, u64::from(*short_circuit)),
         StepKind::Aggregate { items, examined, kept, .. } => {
-            (6, small(*items) ^ small(*examined) << 11 ^ small(*kept) << 22)
+            (6, small(*items) ^ small(*examined) << COUNT_BITS ^ small(*kept) << (2 * COUNT_BITS))
         }
         StepKind::Item { index, kept, element } => {
             (7, small(*index) << 2 | u64::from(*kept) << 1 | u64::from(element.is_some()))
@@ -769,6 +792,45 @@ impl Tracer for TraceWriter<'_> {
     fn exit(&mut self, mut step: Step) {
         let frame = self.close();
         self.write_step(&mut step, frame.children);
+    }
+
+    /// A step whose site this writer has numbered is written straight from its kind and
+    /// value: the step itself is made only for a site not yet known.
+    fn exit_node(
+        &mut self,
+        node: NodeId,
+        mut kind: StepKind,
+        value: Option<Value>,
+        step: impl FnOnce(StepKind, Option<Value>) -> Step,
+    ) {
+        let frame = self.close();
+        let slot = node.index();
+        if slot + 1 < self.fixed.len() && fixed_by_node(&kind) {
+            let outcome = outcome(&kind);
+            let found = self.fixed[slot].iter().position(|f| f.outcome == outcome && f.children == frame.children);
+            if let Some(at) = found {
+                let id = self.fixed[slot][at].id;
+                if cfg!(debug_assertions) {
+                    let step = step(kind.clone(), value.clone());
+                    debug_assert!(self.is_known_site(&step, frame.children, slot, id), "{step:?} is not site {id}");
+                }
+                let TraceWriter { program, fixed, out, used, reasons, scratch, .. } = self;
+                let site = &fixed[slot][at];
+                out.int(site.id);
+                used.note(site.id);
+                match &value {
+                    Some(v) => write_value(program, v, &site.ty, out, scratch, reasons),
+                    None => out.null(),
+                }
+                holes(&mut kind, &site.ty, &mut |v, ty| write_value(program, v, ty, out, scratch, reasons));
+                text_holes(&mut kind, &mut |t| out.str(t));
+                let parent = self.parent();
+                parent.children += 1;
+                parent.last_failed = false;
+                return;
+            }
+        }
+        self.write_step(&mut step(kind, value), frame.children);
     }
 
     fn exit_single(&mut self, wrapper: impl FnOnce() -> Step) {
