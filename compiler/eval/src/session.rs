@@ -68,8 +68,12 @@ pub const MAX_CALL_DEPTH: u32 = 256;
 /// paths (decision calls, `and` chains) in an unoptimised build with tracing, so 500 levels
 /// fit in a 2 MiB thread stack (the default for spawned threads and tests) with room to spare.
 pub const MAX_EXPR_DEPTH: u32 = 500;
-/// The longest chain of field reads the untraced evaluator reads in place.
+/// The longest chain of field reads the evaluator reads in place.
 const MAX_BORROWED_LINKS: u32 = 8;
+/// What [`Session::is_step`] keeps by node: not worked out yet, a step, not a step.
+const STEP_UNKNOWN: u8 = 0;
+const STEP_YES: u8 = 1;
+const STEP_NO: u8 = 2;
 /// The most "no version is valid" errors a session keeps to give again.
 const MAX_REMEMBERED_ERRORS: usize = 256;
 /// Frame slots beyond this are refused (a corrupt `locals` count must not exhaust memory).
@@ -124,6 +128,9 @@ pub struct Session<'p> {
     /// Step labels and locations by node, made once per session and shared by every step of
     /// the node (tracing only).
     labels: RefCell<Vec<Option<(Name, Span)>>>,
+    /// Whether each node is a step of its own ([`Session::transparent`]), by node, worked out
+    /// once per session: [`STEP_UNKNOWN`] until then (tracing only).
+    step_nodes: Vec<u8>,
     /// The labels `item 1`, `item 2`, … of aggregated elements, made once per session
     /// (tracing only).
     item_labels: RefCell<Vec<Name>>,
@@ -196,6 +203,7 @@ impl<'p> Session<'p> {
             memo: Memo::default(),
             reasons: HashMap::default(),
             labels: RefCell::new(Vec::new()),
+            step_nodes: Vec::new(),
             item_labels: RefCell::new(Vec::new()),
             path_fields: Vec::new(),
             names: RefCell::new(HashMap::default()),
@@ -483,7 +491,7 @@ impl<'p> Session<'p> {
         let at = self.enter_node(id)?;
         self.depth += 1;
         self.peak_depth = self.peak_depth.max(self.depth);
-        let result = if T::ENABLED && !self.transparent(at.node) {
+        let result = if T::ENABLED && self.is_step(at) {
             self.eval_traced(at, frame, tracer)
         } else {
             self.eval_kind(at, frame, tracer, &mut None)
@@ -1047,9 +1055,9 @@ impl<'p> Session<'p> {
         }
         // A field of a local or an input (or of a record field of one) is read in place,
         // without copying the records on the way; those reads would have been the next levels
-        // down, so the depth guard is applied as for them.
-        if !T::ENABLED
-            && self.depth + MAX_BORROWED_LINKS < MAX_EXPR_DEPTH
+        // down, so the depth guard is applied as for them. Traced, this is a field path on a
+        // local (inputs' paths are read above), which is no step and has none below it.
+        if self.depth + MAX_BORROWED_LINKS < MAX_EXPR_DEPTH
             && let Some(Value::Record(fields)) = self.borrowed(record, frame, 1)
             && let Some(value) = fields.get(index as usize)
         {
@@ -1447,6 +1455,24 @@ impl<'p> Session<'p> {
         match result {
             Ok(_) => tracer.exit_node(agg.body, kind, contribution, step),
             Err(e) => tracer.fail(step(kind, contribution), e.code, &e.message),
+        }
+    }
+
+    /// Whether a node is a step of its own (not [`transparent`](Session::transparent)), worked
+    /// out once per session: a traced row asks it of every node it evaluates.
+    #[inline(always)]
+    fn is_step(&mut self, at: At<'p>) -> bool {
+        if self.step_nodes.is_empty() {
+            self.step_nodes = vec![STEP_UNKNOWN; self.program.nodes.len()];
+        }
+        match self.step_nodes.get(at.id.index()) {
+            Some(&STEP_UNKNOWN) => {
+                let step = !self.transparent(at.node);
+                self.step_nodes[at.id.index()] = if step { STEP_YES } else { STEP_NO };
+                step
+            }
+            Some(&known) => known == STEP_YES,
+            None => !self.transparent(at.node),
         }
     }
 

@@ -53,6 +53,12 @@ fn push_digits(text: &mut String, n: u64) {
             text.push(char::from(DIGIT_PAIRS[pair]));
             text.push(char::from(DIGIT_PAIRS[pair + 1]));
         }
+        100..1000 => {
+            let pair = (n % 100) as usize * 2;
+            text.push(char::from(b'0' + (n / 100) as u8));
+            text.push(char::from(DIGIT_PAIRS[pair]));
+            text.push(char::from(DIGIT_PAIRS[pair + 1]));
+        }
         _ => {
             let mut digits = [0u8; 20];
             let at = digits_before(&mut digits, 20, n);
@@ -245,6 +251,7 @@ impl JsonOut {
         self.comma = false;
     }
 
+    #[inline]
     fn separate(&mut self) {
         if self.comma {
             self.text.push(',');
@@ -252,23 +259,27 @@ impl JsonOut {
         self.comma = true;
     }
 
+    #[inline]
     pub fn begin_object(&mut self) {
         self.separate();
         self.text.push('{');
         self.comma = false;
     }
 
+    #[inline]
     pub fn end_object(&mut self) {
         self.text.push('}');
         self.comma = true;
     }
 
+    #[inline]
     pub fn begin_array(&mut self) {
         self.separate();
         self.text.push('[');
         self.comma = false;
     }
 
+    #[inline]
     pub fn end_array(&mut self) {
         self.text.push(']');
         self.comma = true;
@@ -323,6 +334,7 @@ impl JsonOut {
         }
     }
 
+    #[inline]
     pub fn bool(&mut self, b: bool) {
         self.separate();
         // Two copies of known length, which need no call to copy.
@@ -333,12 +345,14 @@ impl JsonOut {
         }
     }
 
+    #[inline]
     pub fn null(&mut self) {
         self.separate();
         self.text.push_str("null");
     }
 
     /// An integer as a JSON number.
+    #[inline]
     pub fn int(&mut self, n: impl Into<i128>) {
         let n = n.into();
         match u64::try_from(n) {
@@ -351,12 +365,14 @@ impl JsonOut {
     }
 
     /// A count or position as a JSON number.
+    #[inline]
     pub fn count(&mut self, n: usize) {
         self.whole(n as u64);
     }
 
     /// A whole number as a JSON number; one digit (most numbers in a trace) is written with
     /// its comma at once.
+    #[inline]
     pub fn whole(&mut self, n: u64) {
         if n < 10 {
             if self.comma {
@@ -377,12 +393,14 @@ impl JsonOut {
     }
 
     /// A decimal as a JSON number with its exact text (its scale kept: `1.50`).
+    #[inline]
     pub fn decimal(&mut self, n: Decimal) {
         self.separate();
         push_decimal(&mut self.text, n);
     }
 
     /// Text that is already one JSON value (compact), written as it is.
+    #[inline]
     pub fn raw(&mut self, json: &str) {
         self.separate();
         self.text.push_str(json);

@@ -350,6 +350,7 @@ struct UsedInRow {
 
 impl UsedInRow {
     /// Notes that the row uses `id`.
+    #[inline]
     fn note(&mut self, id: u32) {
         let at = id as usize;
         if self.in_row.len() <= at {
