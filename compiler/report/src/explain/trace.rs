@@ -65,7 +65,7 @@ struct Site {
 /// The values inside a step's kind, with their types, in the fixed order a trace writes them:
 /// a decision's arguments, a table's keys, operands, the value before rounding (of the step's
 /// type `ty`), an element, a scrutinee.
-fn holes(kind: &mut StepKind, ty: &Ty, f: &mut dyn FnMut(&mut Value, &Ty)) {
+fn holes(kind: &mut StepKind, ty: &Ty, mut f: impl FnMut(&mut Value, &Ty)) {
     match kind {
         StepKind::Decision { args, .. } | StepKind::Table { keys: args, .. } => {
             for a in args {
@@ -114,7 +114,7 @@ fn holes(kind: &mut StepKind, ty: &Ty, f: &mut dyn FnMut(&mut Value, &Ty)) {
 
 /// The text inside a step's kind that changes from row to row, written after its values:
 /// the date that chose a version of a dated table, param or decision.
-fn text_holes(kind: &mut StepKind, f: &mut dyn FnMut(&mut Name)) {
+fn text_holes(kind: &mut StepKind, mut f: impl FnMut(&mut Name)) {
     if let StepKind::Version { date, .. } = kind {
         f(date);
     }
@@ -572,10 +572,12 @@ impl<'s> TraceWriter<'s> {
         TraceRow { steps: self.out.as_str().to_string(), sites: self.used.take(), reasons: self.reasons.used.take() }
     }
 
+    #[inline]
     fn close(&mut self) -> Frame {
         if self.frames.len() > 1 { self.frames.pop().unwrap_or_default() } else { Frame::default() }
     }
 
+    #[inline]
     fn parent(&mut self) -> &mut Frame {
         if self.frames.is_empty() {
             self.frames.push(Frame::default());
@@ -623,15 +625,15 @@ impl<'s> TraceWriter<'s> {
     fn write_site(&mut self, step: &mut Step, children: usize, slot: usize, outcome: u64) -> Option<u32> {
         let values = &mut self.values;
         values.clear();
-        holes(&mut step.kind, &step.ty, &mut |v, _| values.push(std::mem::replace(v, HOLE)));
+        holes(&mut step.kind, &step.ty, |v, _| values.push(std::mem::replace(v, HOLE)));
         let (texts, no_text) = (&mut self.texts, &self.no_text);
         texts.clear();
-        text_holes(&mut step.kind, &mut |t| texts.push(std::mem::replace(t, no_text.clone())));
+        text_holes(&mut step.kind, |t| texts.push(std::mem::replace(t, no_text.clone())));
         let id = self.number_site(step, children, slot, outcome);
         let mut values = self.values.drain(..);
-        holes(&mut step.kind, &step.ty, &mut |v, _| *v = values.next().unwrap_or(HOLE));
+        holes(&mut step.kind, &step.ty, |v, _| *v = values.next().unwrap_or(HOLE));
         let mut texts = self.texts.drain(..);
-        text_holes(&mut step.kind, &mut |t| *t = texts.next().unwrap_or_else(|| self.no_text.clone()));
+        text_holes(&mut step.kind, |t| *t = texts.next().unwrap_or_else(|| self.no_text.clone()));
         id
     }
 
@@ -681,15 +683,15 @@ impl<'s> TraceWriter<'s> {
             Some(v) => write_value(program, v, &step.ty, out, scratch, reasons),
             None => out.null(),
         }
-        holes(&mut step.kind, &step.ty, &mut |v, ty| write_value(program, v, ty, out, scratch, reasons));
-        text_holes(&mut step.kind, &mut |t| out.str(t));
+        holes(&mut step.kind, &step.ty, |v, ty| write_value(program, v, ty, out, scratch, reasons));
+        text_holes(&mut step.kind, |t| out.str(t));
     }
 
     /// Whether site `id` is the one [`write_site`](TraceWriter::write_site) would find for
     /// the step (checked in debug builds when the site is found by node and outcome alone).
     fn is_known_site(&self, step: &Step, children: usize, slot: usize, id: u32) -> bool {
         let mut kind = step.kind.clone();
-        holes(&mut kind, &step.ty, &mut |v, _| *v = HOLE);
+        holes(&mut kind, &step.ty, |v, _| *v = HOLE);
         self.known[slot].iter().any(|k| k.id == id && k.matches(step, &kind, children))
     }
 }
@@ -786,6 +788,7 @@ fn outcome(kind: &StepKind) -> u64 {
 impl Tracer for TraceWriter<'_> {
     const ENABLED: bool = true;
 
+    #[inline]
     fn enter(&mut self) {
         self.frames.push(Frame::default());
     }
@@ -823,8 +826,8 @@ impl Tracer for TraceWriter<'_> {
                     Some(v) => write_value(program, v, &site.ty, out, scratch, reasons),
                     None => out.null(),
                 }
-                holes(&mut kind, &site.ty, &mut |v, ty| write_value(program, v, ty, out, scratch, reasons));
-                text_holes(&mut kind, &mut |t| out.str(t));
+                holes(&mut kind, &site.ty, |v, ty| write_value(program, v, ty, out, scratch, reasons));
+                text_holes(&mut kind, |t| out.str(t));
                 let parent = self.parent();
                 parent.children += 1;
                 parent.last_failed = false;
@@ -992,7 +995,7 @@ impl<'p> TraceReader<'p> {
         let mut site = Site::deserialize(definition).map_err(|e| format!("a site cannot be read: {e}"))?;
         let program = self.program;
         let mut types_exist = type_exists(program, &site.ty);
-        holes(&mut site.kind, &site.ty, &mut |_, ty| types_exist &= type_exists(program, ty));
+        holes(&mut site.kind, &site.ty, |_, ty| types_exist &= type_exists(program, ty));
         let positions_fit = match &site.kind {
             StepKind::Table { row, .. } => row.is_none_or(|r| r < u32::MAX as usize),
             StepKind::Match { arm, .. } => *arm < u32::MAX as usize,
@@ -1040,7 +1043,7 @@ impl<'p> TraceReader<'p> {
         };
         let mut kind = site.kind.clone();
         let mut failure = None;
-        holes(&mut kind, &site.ty, &mut |v, ty| {
+        holes(&mut kind, &site.ty, |v, ty| {
             if failure.is_none() {
                 match next().and_then(|json| read_value(self.program, json, ty, &self.reasons)) {
                     Ok(read) => *v = read,
@@ -1048,7 +1051,7 @@ impl<'p> TraceReader<'p> {
                 }
             }
         });
-        text_holes(&mut kind, &mut |t| {
+        text_holes(&mut kind, |t| {
             if failure.is_none() {
                 match next() {
                     Ok(J::String(text)) => *t = Name::from(text.as_str()),
@@ -1253,6 +1256,48 @@ mod tests {
             ]
         );
         assert_eq!(&*roots[0].label, "sum");
+    }
+
+    #[test]
+    fn steps_known_by_their_node_are_written_without_them_but_counts_too_large_are_not() {
+        use covenant_ir::{AggOp, DecisionId, Node, NodeKind, Origin, Owner};
+        let mut p = program();
+        let origin = Origin { span: Span::default(), owner: Owner::Decision(DecisionId(0)) };
+        p.nodes.push(Node { kind: NodeKind::Const(Value::Bool(true)), ty: Ty::INT, origin });
+        let node = NodeId(0);
+        let sites = TraceSites::new();
+        let mut writer = TraceWriter::new(&p, &sites);
+        let aggregate = |items, examined| StepKind::Aggregate { op: AggOp::Count, items, examined, kept: 0 };
+        // Beyond the counts an outcome holds exactly, two different sites have one outcome.
+        let (wide, narrow) = (aggregate(MAX_EXACT_COUNT + 1, 0), aggregate(0, 1));
+        assert_eq!(outcome(&wide), outcome(&narrow));
+        let kinds = [wide, narrow.clone(), narrow, aggregate(0, 0)];
+        let mut made = 0;
+        writer.start_row();
+        for (kind, value) in kinds.iter().cloned().zip(1..) {
+            writer.enter();
+            writer.exit_node(node, kind, Some(Value::Num(value.into())), |kind, value| {
+                made += 1;
+                Step {
+                    kind,
+                    node: Some(node),
+                    label: "count".into(),
+                    value,
+                    ty: Ty::INT,
+                    span: Span::default(),
+                    children: Vec::new(),
+                }
+            });
+        }
+        let row = writer.finish_row();
+        assert_eq!(row.sites, vec![0, 1, 2], "{}", row.steps);
+        // The repeated step was written from its kind alone (debug builds make it to check it).
+        assert_eq!(made, if cfg!(debug_assertions) { 4 } else { 3 });
+        let roots = read_row(&p, &sites, &row);
+        let read: Vec<(StepKind, Option<Value>)> = roots.into_iter().map(|s| (s.kind, s.value)).collect();
+        let expected: Vec<(StepKind, Option<Value>)> =
+            kinds.into_iter().zip(1..).map(|(k, v)| (k, Some(Value::Num(v.into())))).collect();
+        assert_eq!(read, expected);
     }
 
     #[test]
