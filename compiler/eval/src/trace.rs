@@ -6,7 +6,10 @@
 //!
 //! [`Recorder`] builds a tree of [`Step`]s. The evaluator opens a step when it starts an
 //! operation worth explaining ([`Tracer::enter`]) and closes it with its description when the
-//! value is known ([`Tracer::exit`]); steps recorded in between become its children. Trivial
+//! value is known ([`Tracer::exit`]); steps recorded in between become its children. A step
+//! whose label, type and location are its node's is closed with [`Tracer::exit_node`], which
+//! hands over its kind and value and makes the whole step only for a tracer that asks (the
+//! trace writer writes the steps of a node it has seen from their kind and value). Trivial
 //! nodes (constants, local reads, record and list literals) are not steps: their children
 //! pass straight to the parent. When evaluation fails, the failing step is closed as
 //! [`StepKind::Failed`] and its ancestors as [`StepKind::Unfinished`], so a partial tree still
