@@ -70,10 +70,6 @@ pub const MAX_CALL_DEPTH: u32 = 256;
 pub const MAX_EXPR_DEPTH: u32 = 500;
 /// The longest chain of field reads the evaluator reads in place.
 const MAX_BORROWED_LINKS: u32 = 8;
-/// What [`Session::is_step`] keeps by node: not worked out yet, a step, not a step.
-const STEP_UNKNOWN: u8 = 0;
-const STEP_YES: u8 = 1;
-const STEP_NO: u8 = 2;
 /// The most "no version is valid" errors a session keeps to give again.
 const MAX_REMEMBERED_ERRORS: usize = 256;
 /// Frame slots beyond this are refused (a corrupt `locals` count must not exhaust memory).
@@ -128,9 +124,9 @@ pub struct Session<'p> {
     /// Step labels and locations by node, made once per session and shared by every step of
     /// the node (tracing only).
     labels: RefCell<Vec<Option<(Name, Span)>>>,
-    /// Whether each node is a step of its own ([`Session::transparent`]), by node, worked out
-    /// once per session: [`STEP_UNKNOWN`] until then (tracing only).
-    step_nodes: Vec<u8>,
+    /// Whether each node is a step of its own ([`Session::is_step`]), by node, worked out
+    /// once per session (`None` until then; tracing only).
+    step_nodes: Vec<Option<bool>>,
     /// The labels `item 1`, `item 2`, … of aggregated elements, made once per session
     /// (tracing only).
     item_labels: RefCell<Vec<Name>>,
@@ -1463,17 +1459,16 @@ impl<'p> Session<'p> {
     #[inline(always)]
     fn is_step(&mut self, at: At<'p>) -> bool {
         if self.step_nodes.is_empty() {
-            self.step_nodes = vec![STEP_UNKNOWN; self.program.nodes.len()];
+            self.step_nodes = vec![None; self.program.nodes.len()];
         }
-        match self.step_nodes.get(at.id.index()) {
-            Some(&STEP_UNKNOWN) => {
-                let step = !self.transparent(at.node);
-                self.step_nodes[at.id.index()] = if step { STEP_YES } else { STEP_NO };
-                step
-            }
-            Some(&known) => known == STEP_YES,
-            None => !self.transparent(at.node),
+        if let Some(Some(known)) = self.step_nodes.get(at.id.index()) {
+            return *known;
         }
+        let step = !self.transparent(at.node);
+        if let Some(slot) = self.step_nodes.get_mut(at.id.index()) {
+            *slot = Some(step);
+        }
+        step
     }
 
     /// Nodes that are not steps of their own: constants, locals, literals, `let` (which

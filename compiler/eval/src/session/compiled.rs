@@ -149,10 +149,7 @@ impl<'p> Compiler<'p> {
                 let args: Box<[NodeId]> = args.as_slice().into();
                 Box::new(move |s, f| {
                     let at = s.compiled_at(id)?;
-                    let base = s.push_codes(&codes, f)?;
-                    let selected = s.select_row(at, table, &args, &s.scratch[base..]);
-                    s.scratch.truncate(base);
-                    let selected = selected?;
+                    let selected = s.with_codes(&codes, f, |s, keys| s.select_row(at, table, &args, keys))??;
                     // The cell is evaluated where the interpreter evaluates it: one level down.
                     s.at_level(below, |s| s.table_value(table, selected, &mut NoTrace))
                 })
@@ -365,10 +362,9 @@ impl<'p> Compiler<'p> {
                 let args: Box<[NodeId]> = args.as_slice().into();
                 Box::new(move |s, f| {
                     let at = s.compiled_at(id)?;
-                    let base = s.push_codes(&codes, f)?;
-                    let result = s.finish_builtin::<NoTrace>(at, (builtin, &args), &s.scratch[base..], &mut None);
-                    s.scratch.truncate(base);
-                    result
+                    s.with_codes(&codes, f, |s, values| {
+                        s.finish_builtin::<NoTrace>(at, (builtin, &args), values, &mut None)
+                    })?
                 })
             }
             NodeKind::InSet { value, variants } => {
@@ -736,5 +732,15 @@ impl<'p> Session<'p> {
     /// Evaluates compiled items onto the scratch stack, as [`Session::push_values`] does.
     fn push_codes(&mut self, codes: &[Code], frame: &mut Frame) -> Res<usize> {
         self.push_with(codes, |s, code| code(s, frame))
+    }
+
+    /// Evaluates compiled items onto the scratch stack, gives them to `then`, and takes them
+    /// off the stack again.
+    #[inline(always)]
+    fn with_codes<R>(&mut self, codes: &[Code], frame: &mut Frame, then: impl FnOnce(&Self, &[Value]) -> R) -> Res<R> {
+        let base = self.push_codes(codes, frame)?;
+        let result = then(self, &self.scratch[base..]);
+        self.scratch.truncate(base);
+        Ok(result)
     }
 }

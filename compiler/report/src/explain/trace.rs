@@ -586,32 +586,85 @@ impl<'s> TraceWriter<'s> {
         &mut self.frames[last]
     }
 
-    /// Writes a step closed with `children` children before it, and counts it in its parent.
-    /// The step is taken apart in place (moving it into locals copies a few hundred bytes).
-    fn write_step(&mut self, step: &mut Step, children: usize) {
-        let failed = step.is_failure();
+    /// The slot of a step's node in `known` and `fixed`: the last slot, shared, for a step
+    /// without a node or with a node the program does not have (which `fixed` never holds).
+    #[inline]
+    fn slot(&self, node: Option<NodeId>) -> usize {
         let others = self.known.len() - 1;
-        let slot = step.node.map_or(others, |n| n.index().min(others));
-        let outcome = outcome(&step.kind);
-        let fixed = step.node.is_some() && fixed_by_node(&step.kind);
-        let found = if fixed {
-            self.fixed[slot].iter().find(|f| f.outcome == outcome && f.children == children).map(|f| f.id)
+        node.map_or(others, |n| n.index().min(others))
+    }
+
+    /// Writes a step of `node` closed with `children` children before it, and counts it in
+    /// its parent: from its kind and value alone when it is of a kind [`fixed_by_node`] whose
+    /// site this writer has found for the node before, else the step `step` makes, in full.
+    /// The kind and value are borrowed, not moved (a kind is a hundred bytes and more, and
+    /// most steps of a row come this way); the step is made from them when it is needed.
+    #[inline]
+    fn write_closed(
+        &mut self,
+        children: usize,
+        node: Option<NodeId>,
+        (kind, value): (&mut StepKind, &mut Option<Value>),
+        step: impl FnOnce(StepKind, Option<Value>) -> Step,
+    ) {
+        let slot = self.slot(node);
+        let found = if slot < self.known.len() - 1 && fixed_by_node(kind) {
+            let outcome = outcome(kind);
+            self.fixed[slot].iter().position(|f| f.outcome == outcome && f.children == children)
         } else {
             None
         };
-        match found {
-            Some(id) => {
-                debug_assert!(self.is_known_site(step, children, slot, id), "{step:?} is not site {id}");
-                self.out.int(id);
-                self.used.note(id);
-            }
-            None => {
-                if let Some(id) = self.write_site(step, children, slot, outcome)
-                    && fixed
-                {
-                    self.fixed[slot].push(FixedSite { outcome, children, id, ty: step.ty.clone() });
-                }
-            }
+        let Some(at) = found else {
+            self.write_step(&mut step(std::mem::replace(kind, StepKind::Unfinished), value.take()), children);
+            return;
+        };
+        let id = self.fixed[slot][at].id;
+        if cfg!(debug_assertions) {
+            let step = step(kind.clone(), value.clone());
+            debug_assert!(self.is_known_site(&step, children, slot, id), "{step:?} is not site {id}");
+        }
+        let TraceWriter { program, fixed, out, used, reasons, scratch, .. } = self;
+        let ty = &fixed[slot][at].ty;
+        out.int(id);
+        used.note(id);
+        match value {
+            Some(v) => write_value(program, v, ty, out, scratch, reasons),
+            None => out.null(),
+        }
+        holes(kind, ty, |v, ty| write_value(program, v, ty, out, scratch, reasons));
+        text_holes(kind, |t| out.str(t));
+        let parent = self.parent();
+        parent.children += 1;
+        // Failures are never fixed by their node.
+        parent.last_failed = false;
+    }
+
+    /// [`write_closed`](TraceWriter::write_closed) for a step already made.
+    fn write_made(&mut self, children: usize, step: Step) {
+        let Step { mut kind, node, label, mut value, ty, span, .. } = step;
+        self.write_closed(children, node, (&mut kind, &mut value), move |kind, value| Step {
+            kind,
+            node,
+            label,
+            value,
+            ty,
+            span,
+            children: Vec::new(),
+        });
+    }
+
+    /// Writes a step in full, closed with `children` children before it, and counts it in
+    /// its parent; a site of a kind [`fixed_by_node`] is kept to find the node's next steps by.
+    /// The step is taken apart in place (moving it into locals copies a few hundred bytes).
+    fn write_step(&mut self, step: &mut Step, children: usize) {
+        let failed = step.is_failure();
+        let slot = self.slot(step.node);
+        let outcome = outcome(&step.kind);
+        if let Some(id) = self.write_site(step, children, slot, outcome)
+            && slot < self.known.len() - 1
+            && fixed_by_node(&step.kind)
+        {
+            self.fixed[slot].push(FixedSite { outcome, children, id, ty: step.ty.clone() });
         }
         self.write_values(step);
         let parent = self.parent();
@@ -793,9 +846,9 @@ impl Tracer for TraceWriter<'_> {
         self.frames.push(Frame::default());
     }
 
-    fn exit(&mut self, mut step: Step) {
+    fn exit(&mut self, step: Step) {
         let frame = self.close();
-        self.write_step(&mut step, frame.children);
+        self.write_made(frame.children, step);
     }
 
     /// A step whose site this writer has numbered is written straight from its kind and
@@ -804,37 +857,11 @@ impl Tracer for TraceWriter<'_> {
         &mut self,
         node: NodeId,
         mut kind: StepKind,
-        value: Option<Value>,
+        mut value: Option<Value>,
         step: impl FnOnce(StepKind, Option<Value>) -> Step,
     ) {
         let frame = self.close();
-        let slot = node.index();
-        if slot + 1 < self.fixed.len() && fixed_by_node(&kind) {
-            let outcome = outcome(&kind);
-            let found = self.fixed[slot].iter().position(|f| f.outcome == outcome && f.children == frame.children);
-            if let Some(at) = found {
-                let id = self.fixed[slot][at].id;
-                if cfg!(debug_assertions) {
-                    let step = step(kind.clone(), value.clone());
-                    debug_assert!(self.is_known_site(&step, frame.children, slot, id), "{step:?} is not site {id}");
-                }
-                let TraceWriter { program, fixed, out, used, reasons, scratch, .. } = self;
-                let site = &fixed[slot][at];
-                out.int(site.id);
-                used.note(site.id);
-                match &value {
-                    Some(v) => write_value(program, v, &site.ty, out, scratch, reasons),
-                    None => out.null(),
-                }
-                holes(&mut kind, &site.ty, |v, ty| write_value(program, v, ty, out, scratch, reasons));
-                text_holes(&mut kind, |t| out.str(t));
-                let parent = self.parent();
-                parent.children += 1;
-                parent.last_failed = false;
-                return;
-            }
-        }
-        self.write_step(&mut step(kind, value), frame.children);
+        self.write_closed(frame.children, Some(node), (&mut kind, &mut value), step);
     }
 
     fn exit_single(&mut self, wrapper: impl FnOnce() -> Step) {
@@ -845,7 +872,7 @@ impl Tracer for TraceWriter<'_> {
             parent.children += 1;
             parent.last_failed = frame.last_failed;
         } else {
-            self.write_step(&mut wrapper(), frame.children);
+            self.write_made(frame.children, wrapper());
         }
     }
 
