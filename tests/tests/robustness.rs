@@ -628,6 +628,37 @@ fn compiled_in_place_reads_agree_on_missing_values() {
     assert!(compared >= 100, "only {compared} decisions compared");
 }
 
+/// Small callees given calls of small callees as arguments, and small callees that call
+/// others, all compiled into their callers: every argument of an inlined call is evaluated
+/// before any is bound (an argument that is itself an inlined call keeps its own argument in
+/// the same slot), so the values are the interpreter's.
+#[test]
+fn inlined_calls_given_inlined_calls_as_arguments_keep_them_apart() {
+    let text = "input n: Int\n\
+                decision g(x: Int): Int = x + 1\n\
+                decision f(a: Int, b: Int): Int = a * 10 + b\n\
+                decision h(a: Int, b: Int): Int = f(g(a), g(b)) * 100 + f(b, a)\n\
+                decision r: Int = f(g(n), g(n + 4))\n\
+                decision s: Int = h(n + 1, f(g(n), 7))\n\
+                decision t: Int = let y = g(n) in f(y, g(y))\n";
+    let c = compile_text("arguments.cov", text);
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let compiled = Compiled::new(&c.program);
+    let value = |name: &str, n: i64| {
+        let inputs = vec![Value::Num(Decimal::from(n))];
+        let id = c.program.find_decision(name).expect(name);
+        Session::new(&c.program, inputs).with_compiled(&compiled).decision(id, &mut NoTrace)
+    };
+    let num = |n: i64| Ok(Value::Num(Decimal::from(n)));
+    for n in [-3, 0, 1, 9] {
+        assert_eq!(value("r", n), num((n + 1) * 10 + n + 5), "r with n = {n}");
+        let inner = (n + 1) * 10 + 7;
+        assert_eq!(value("s", n), num(((n + 2) * 10 + inner + 1) * 100 + inner * 10 + n + 1), "s with n = {n}");
+        assert_eq!(value("t", n), num((n + 1) * 10 + n + 2), "t with n = {n}");
+        assert_eq!(same_when_compiled(&c, vec![Value::Num(Decimal::from(n))]), 3);
+    }
+}
+
 #[test]
 fn a_long_cycle_is_reported_once_not_by_overflowing_the_stack() {
     let n = 5_000;

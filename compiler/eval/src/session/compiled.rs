@@ -13,10 +13,11 @@
 //!   needed, and the memo gives a value only where computing it again would give the same.
 //! - Decision calls make the interpreter's checks once, when compiling, and then count the
 //!   call depth and use the memo as the interpreter does, at the depth it would be at; a
-//!   callee with a small body that calls no decision with parameters is computed again instead
-//!   of remembered, which gives the same value (the memo only ever gives what evaluating does).
-//!   Such a small callee is compiled into its caller ([`Compiler::inlined`]), its locals kept
-//!   in the caller's frame, the call still counted as the interpreter counts it.
+//!   callee with a small body (counting the bodies of the decisions with parameters it calls)
+//!   is computed again instead of remembered, which gives the same value (the memo only ever
+//!   gives what evaluating does). Such a small callee is compiled into its caller
+//!   ([`Compiler::inlined`]), and the small callees it calls into it, their locals kept in the
+//!   caller's frame, each call still counted as the interpreter counts it.
 //!   Table lookups and the `as of` date go through the interpreter's own paths.
 //! - A node folded into its parent's closure (a constant compared with, a local whose field is
 //!   read) still counts its level as reached.
@@ -32,8 +33,9 @@ use std::sync::Arc;
 const MAX_LEVELS: u32 = 96;
 /// The most closures made for one program, beyond a few for each of its nodes.
 const MAX_CLOSURES: usize = 100_000;
-/// The most nodes in a decision body computed again on every call instead of remembered.
-const CHEAP_NODES: usize = 16;
+/// The most nodes in a decision body (with the bodies of the decisions with parameters it
+/// calls) computed again on every call instead of remembered.
+const CHEAP_NODES: usize = 24;
 
 /// A compiled node. It holds no reference into the program (a session may borrow the program
 /// for less long than the compiled program lives); it finds its node by number.
@@ -109,14 +111,10 @@ impl<'p> Compiler<'p> {
             return self.interpreted(id, level);
         }
         // An inlined body reads its locals where `Inlining` puts them: a node that would read
-        // the frame another way is not inlined.
-        let calls_with_arguments = matches!(&node.kind, NodeKind::Decision { args, .. } if !args.is_empty());
+        // the frame another way is not inlined (a call with arguments is, if it is inlined
+        // too: see `decision`).
         if self.inlining.is_some()
-            && (calls_with_arguments
-                || matches!(
-                    &node.kind,
-                    NodeKind::Aggregate { .. } | NodeKind::Versioned { .. } | NodeKind::Match { .. }
-                ))
+            && matches!(&node.kind, NodeKind::Aggregate { .. } | NodeKind::Versioned { .. } | NodeKind::Match { .. })
         {
             self.spoiled = true;
         }
@@ -474,6 +472,18 @@ impl<'p> Compiler<'p> {
             });
         }
         let codes: Arc<[Code]> = self.nodes(args, below).into();
+        let inlined = self
+            .is_cheap(decision)
+            .then(|| self.callee(decision, args.len(), site))
+            .flatten()
+            .and_then(|callee| self.inlined(callee, args, &codes, level));
+        if let Some(code) = inlined {
+            return code;
+        }
+        // A call inside an inlined body is inlined too, or the body is not inlined.
+        if self.inlining.is_some() {
+            self.spoiled = true;
+        }
         let Some(callee) = self.callee(decision, args.len(), site) else {
             // A call the interpreter refuses: it gives the error.
             return Box::new(move |s, f| {
@@ -482,9 +492,6 @@ impl<'p> Compiler<'p> {
             });
         };
         if self.is_cheap(decision) {
-            if let Some(code) = self.inlined(callee, args, &codes, level) {
-                return code;
-            }
             // Computing a small body again costs less than hashing its arguments and looking
             // them up, and gives the same value (the memo only ever gives what it would).
             return Box::new(move |s, f| {
@@ -517,7 +524,7 @@ impl<'p> Compiler<'p> {
     /// the caller's); too deep, it is made as the interpreter makes it, which gives the error.
     /// `None` when the body has a node that cannot be inlined, or would not fit.
     fn inlined(&mut self, callee: Callee, args: &[NodeId], codes: &Arc<[Code]>, level: u32) -> Option<Code> {
-        if self.inlining.is_some() || self.made.saturating_add(CHEAP_NODES) >= self.budget {
+        if self.made.saturating_add(CHEAP_NODES) >= self.budget {
             return None;
         }
         let def = self.program.decisions.get(callee.id.index())?;
@@ -541,11 +548,14 @@ impl<'p> Compiler<'p> {
             return None;
         }
         let (made, deepest) = (self.made, self.deepest);
-        self.inlining = Some(Inlining { params, base });
+        // A call inlined into this body keeps its locals after this body's.
+        let outer = (self.inlining.replace(Inlining { params, base }), self.slots, self.spoiled);
+        self.slots = u32::try_from(frame_slots).ok()?;
         self.spoiled = false;
         let body = self.node(def.body, below);
-        self.inlining = None;
-        if self.spoiled {
+        let spoiled = self.spoiled;
+        (self.inlining, self.slots, self.spoiled) = outer;
+        if spoiled {
             (self.made, self.deepest) = (made, deepest);
             return None;
         }
@@ -557,15 +567,20 @@ impl<'p> Compiler<'p> {
                 let values = s.arguments_with(&codes[..], |s, code| code(s, f))?;
                 return s.at_level(below, |s| s.call_compiled(callee, values));
             }
-            for &(slot, index) in &bound {
-                let value = codes[index](s, f)?;
-                if f.len() < frame_slots {
-                    f.resize(frame_slots, s.unbound.clone());
-                }
-                f[slot.index()] = value;
-            }
             if f.len() < frame_slots {
                 f.resize(frame_slots, s.unbound.clone());
+            }
+            match bound.as_slice() {
+                [] => {}
+                &[(slot, index)] => f[slot.index()] = codes[index](s, f)?,
+                _ => {
+                    // Every argument is evaluated before any is bound: an argument that is
+                    // itself an inlined call uses the same slots.
+                    let start = s.push_with(&bound, |s, &(_, index)| codes[index](s, f))?;
+                    for (value, &(slot, _)) in s.scratch.drain(start..).zip(&bound) {
+                        f[slot.index()] = value;
+                    }
+                }
             }
             s.calls += 1;
             s.peak_calls = s.peak_calls.max(s.calls);
@@ -575,8 +590,10 @@ impl<'p> Compiler<'p> {
         }))
     }
 
-    /// Whether a decision's body is small and calls no decision with parameters and walks no
-    /// list, so that computing it costs little more than finding it in the memo.
+    /// Whether a decision's body is small and walks no list, counting the bodies of the
+    /// decisions with parameters it calls as part of it, so that computing it costs little
+    /// more than finding it in the memo. (A decision that calls itself is never small: each
+    /// call counts its body again.)
     fn is_cheap(&self, decision: DecisionId) -> bool {
         let Some(def) = self.program.decisions.get(decision.index()) else { return false };
         let mut pending = vec![def.body];
@@ -590,6 +607,11 @@ impl<'p> Compiler<'p> {
             match &node.kind {
                 NodeKind::Const(_) | NodeKind::Local(_) | NodeKind::Input(_) | NodeKind::Param(_) => {}
                 NodeKind::Decision { args, .. } if args.is_empty() => {}
+                NodeKind::Decision { id, args } => {
+                    let Some(callee) = self.program.decisions.get(id.index()) else { return false };
+                    pending.extend(args);
+                    pending.push(callee.body);
+                }
                 NodeKind::Table { args, .. } | NodeKind::Builtin { args, .. } => pending.extend(args),
                 NodeKind::Unary(_, x)
                 | NodeKind::Field { record: x, .. }
