@@ -659,6 +659,60 @@ fn inlined_calls_given_inlined_calls_as_arguments_keep_them_apart() {
     }
 }
 
+/// Rules compiled to closures weigh exceptions (before the rule's own condition, which an
+/// exception need not imply), conflicts, conditions without a value and missing defaults as
+/// the interpreter does: every decision on a sweep of inputs gives the
+/// interpreter's value or error, and each of those outcomes is met.
+#[test]
+fn compiled_rules_give_the_interpreters_values_and_errors() {
+    let text = "input a: Int\n\
+                input b: optional Int\n\
+                decision small(x: Int): Bool = x < 5\n\
+                decision graded: Text\n  default \"none\"\n\
+                  rule \"big\" when a > 10 => \"big\"\n\
+                  rule \"huge\" except \"big\" when a > 20 => \"huge\"\n\
+                  rule \"round\" except \"huge\" when a == 30 => \"round\"\n\
+                  rule \"seven\" except \"big\" when a == 7 => \"seven, not big\"\n\
+                  rule \"small\" when small(a) => \"small\"\n\
+                  rule \"tiny\" except \"small\" when a < 0 => \"tiny\"\n\
+                  rule \"odd\" except \"small\" when a == 3 => \"three\"\n\
+                  rule \"b given\" when b > a => \"b\"\n\
+                decision undefaulted: Int\n\
+                  rule \"low\" when a < 10 => 1\n\
+                  rule \"negative\" except \"low\" when a < 0 => 2\n\
+                  rule \"high\" when a > 40 => 3\n\
+                decision unconditional: Int\n  default 0\n\
+                  rule \"base\" => 1\n\
+                  rule \"raised\" except \"base\" when a > 10 => 2\n\
+                decision nested: Int = if graded == \"none\" then undefaulted else unconditional\n";
+    let c = compile_text("rules.cov", text);
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let compiled = Compiled::new(&c.program);
+    assert_eq!(compiled.len(), c.program.decisions.len(), "every body compiled");
+    let (mut compared, mut codes_met) = (0, std::collections::BTreeSet::new());
+    for a in [-5, -1, 0, 3, 4, 7, 10, 11, 15, 21, 30, 35, 41, 50] {
+        for b in [None, Some(0), Some(12), Some(60)] {
+            let b = b.map_or(Value::None("not given".into()), |b: i64| Value::Num(Decimal::from(b)));
+            let inputs = vec![Value::Num(Decimal::from(a)), b];
+            compared += same_when_compiled(&c, inputs.clone());
+            for name in ["graded", "undefaulted"] {
+                let id = c.program.find_decision(name).expect(name);
+                match Session::new(&c.program, inputs.clone()).decision(id, &mut NoTrace) {
+                    Ok(_) => codes_met.insert("value"),
+                    Err(e) => codes_met.insert(e.code),
+                };
+            }
+        }
+    }
+    assert!(compared >= 150, "only {compared} decisions compared");
+    // Values, conflicts (E0509), no rule and no default (E0510), and a condition without a
+    // value (E0503, `b > a` with no `b`).
+    for code in ["value", "E0509", "E0510"] {
+        assert!(codes_met.contains(code), "{code} never met: {codes_met:?}");
+    }
+    assert!(codes_met.len() >= 4, "a condition without a value never failed: {codes_met:?}");
+}
+
 #[test]
 fn a_long_cycle_is_reported_once_not_by_overflowing_the_stack() {
     let n = 5_000;

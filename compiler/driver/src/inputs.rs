@@ -251,23 +251,42 @@ pub(crate) fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, er
 /// value valid for its type) and gives `None` for anything else, so the caller then takes
 /// the full path, which gives the same values and the same errors with their field paths.
 pub(crate) fn read_json_cell(program: &Program, text: &str, ty: &Ty) -> Option<Value> {
-    let mut reader = JsonCell { text, at: 0, depth: 0, values: Vec::new(), slots: Vec::new() };
-    let value = reader.value(program, ty)?;
+    // The buffer of the last cell read on this thread, so that a cohort's cells (read one
+    // after another, each about as long as the last) do not grow a new one each.
+    let values = CELL_VALUES.take();
+    let mut reader = JsonCell { text, at: 0, depth: 0, values };
+    let value = reader.value(program, ty);
     reader.space();
-    (reader.at == text.len()).then_some(value)
+    let complete = reader.at == text.len();
+    let mut values = reader.values;
+    values.clear();
+    if values.capacity() <= MAX_KEPT_CELL_VALUES {
+        CELL_VALUES.set(values);
+    }
+    value.filter(|_| complete)
 }
+
+thread_local! {
+    static CELL_VALUES: std::cell::Cell<Vec<Value>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest buffer kept between cells, in values.
+const MAX_KEPT_CELL_VALUES: usize = 4096;
 
 /// Nesting deeper than this is left to `serde_json` (which has its own limit).
 const MAX_JSON_CELL_DEPTH: u32 = 64;
+
+/// Records with more fields than this are left to `serde_json` (the fields read are one bit
+/// each of a `u64`).
+const MAX_JSON_CELL_FIELDS: usize = 64;
 
 struct JsonCell<'t> {
     text: &'t str,
     at: usize,
     depth: u32,
-    /// Elements of the lists being read, innermost last (one buffer for every level).
+    /// Elements of the lists and fields of the records being read, innermost last (one
+    /// buffer for every level).
     values: Vec<Value>,
-    /// Fields of the records being read, innermost last.
-    slots: Vec<Option<Value>>,
 }
 
 impl<'t> JsonCell<'t> {
@@ -398,20 +417,28 @@ impl<'t> JsonCell<'t> {
         }
     }
 
+    /// A record, its fields in any order. In declaration order (the usual case) each value
+    /// is put in place as it is read; a field read after a later one replaces the stand-in
+    /// left for it.
     fn record(&mut self, program: &Program, id: covenant_ir::RecordId) -> Option<Value> {
         let def = program.record_def(id);
-        if !self.eat(b'{') {
+        if def.fields.len() > MAX_JSON_CELL_FIELDS || !self.eat(b'{') {
             return None;
         }
-        let base = self.slots.len();
-        self.slots.resize(base + def.fields.len(), None);
+        let base = self.values.len();
+        // The fields read (one bit each), and the index of the next in declaration order.
+        let (mut given, mut next) = (0u64, 0);
         if !self.eat(b'}') {
             loop {
                 let key = self.string()?;
-                let index = def.fields.iter().position(|f| same_name(&f.name, key))?;
-                if self.slots[base + index].is_some() || !self.eat(b':') {
+                let index = match def.fields.get(next) {
+                    Some(field) if same_name(&field.name, key) => next,
+                    _ => def.fields.iter().position(|f| same_name(&f.name, key))?,
+                };
+                if given & (1 << index) != 0 || !self.eat(b':') {
                     return None;
                 }
+                given |= 1 << index;
                 let field = &def.fields[index];
                 self.space();
                 let value = if field.optional && self.word("null") {
@@ -419,7 +446,16 @@ impl<'t> JsonCell<'t> {
                 } else {
                     self.value(program, &field.ty)?
                 };
-                self.slots[base + index] = Some(value);
+                if index >= next {
+                    // Stand-ins for the fields passed over, read later or left out.
+                    for _ in next..index {
+                        self.values.push(Value::Bool(false));
+                    }
+                    self.values.push(value);
+                    next = index + 1;
+                } else {
+                    self.values[base + index] = value;
+                }
                 if self.eat(b',') {
                     continue;
                 }
@@ -429,11 +465,21 @@ impl<'t> JsonCell<'t> {
                 return None;
             }
         }
-        if self.slots[base..].iter().zip(&def.fields).any(|(slot, f)| slot.is_none() && !f.optional) {
-            return None;
+        for _ in next..def.fields.len() {
+            self.values.push(Value::Bool(false));
         }
-        let fields: Arc<[Value]> =
-            self.slots.drain(base..).map(|slot| slot.unwrap_or_else(|| Value::None(Arc::from(NOT_GIVEN)))).collect();
+        if given.count_ones() as usize != def.fields.len() {
+            // Fields left out are not given, if they are optional.
+            for (index, field) in def.fields.iter().enumerate() {
+                if given & (1 << index) == 0 {
+                    if !field.optional {
+                        return None;
+                    }
+                    self.values[base + index] = Value::None(Arc::from(NOT_GIVEN));
+                }
+            }
+        }
+        let fields: Arc<[Value]> = self.values.drain(base..).collect();
         Some(Value::Record(fields))
     }
 
@@ -571,6 +617,7 @@ mod tests {
             (record.clone(), plain.to_string(), true),
             (record.clone(), r#" { "rating" : -0 , "item" : 2, "amount": 12.5, "share": 0.5, "ok": false, "label": "é", "x": null } "#.to_string(), true),
             (record.clone(), r#"{"item":"A","rating":0,"amount":"£1,234.50","share":"-25%","ok":false,"label":""}"#.to_string(), true),
+            (record.clone(), r#"{"x":2,"label":"b","ok":true,"share":"1%","amount":"3","rating":1,"item":"H2"}"#.to_string(), true),
             (list.clone(), format!("[{plain}, {plain}]"), true),
             (list.clone(), "[]".to_string(), true),
             (list.clone(), " [ ] ".to_string(), true),
@@ -582,6 +629,7 @@ mod tests {
             (record.clone(), plain.replace("\"rating\":3", "\"rating\":03"), false),
             (record.clone(), plain.replace("\"rating\":3", "\"rating\":3.5"), false),
             (record.clone(), plain.replace("\"rating\":3", "\"rating\":3,\"rating\":4"), false),
+            (record.clone(), plain.replace("\"item\":\"H1\",", "").replace("\"x\":1.50", "\"x\":1.50,\"item\":\"A\",\"x\":2"), false),
             (record.clone(), plain.replace("\"rating\":3,", ""), false),
             (record.clone(), plain.replace("\"rating\":3", "\"rating\":null"), false),
             (record.clone(), plain.replace("\"rating\":3", "\"extra\":1,\"rating\":3"), false),

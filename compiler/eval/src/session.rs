@@ -447,6 +447,14 @@ impl<'p> Session<'p> {
 
     /// Runs a decision's body in a fresh frame; returns the value and whether it was memoised.
     fn call<T: Tracer>(&mut self, id: DecisionId, args: Vec<Value>, site: Span, tracer: &mut T) -> Res<(Value, bool)> {
+        // A decision already computed (only one without parameters is kept here, so a call
+        // without arguments is a valid call of it).
+        if args.is_empty()
+            && (!T::ENABLED || !tracer.expand_repeats())
+            && let Some(Some(value)) = self.decisions.get(id.index())
+        {
+            return Ok((value.clone(), true));
+        }
         let (body, mut frame, cached) = match self.prepare_call(id, args, site)? {
             Prepared::Cached(value) if !T::ENABLED || !tracer.expand_repeats() => return Ok((value, true)),
             Prepared::Cached(value) => {
@@ -886,18 +894,7 @@ impl<'p> Session<'p> {
             Some((value, i)) => (value, Some(i)),
             None => match default {
                 Some(d) => (self.eval(d, frame, tracer)?, None),
-                None => {
-                    return Err(Box::new(
-                        EvalError::new(
-                            code::EMPTY_RULES,
-                            "no rule applies and the decision has no default".to_string(),
-                            at.span(),
-                        )
-                        .with_label(at.span(), "no rule applies")
-                        .with_note("each rule's condition was false for these inputs")
-                        .with_note("add a `default`, or a rule for this case"),
-                    ));
-                }
+                None => return Err(no_rule_applies(at.span())),
             },
         };
         if T::ENABLED {
@@ -924,18 +921,7 @@ impl<'p> Session<'p> {
             }
             if let Some((value, winner)) = self.apply_rule(at, rules, i, frame, tracer)? {
                 if let Some((_, first)) = &applied {
-                    let (a, b) = (&rules[*first], &rules[winner]);
-                    return Err(Box::new(
-                        EvalError::new(
-                            code::CONFLICT,
-                            format!("rules \"{}\" and \"{}\" both apply, and neither is an exception to the other", a.label, b.label),
-                            b.span,
-                        )
-                        .with_label(b.span, "applies")
-                        .with_label(a.span, "applies too")
-                        .with_note("a conflict is never resolved silently")
-                        .with_note("make one an exception to the other with `except \"label\"`, or make their conditions exclusive"),
-                    ));
+                    return Err(rules_conflict(&rules[*first], &rules[winner]));
                 }
                 applied = Some((value, winner));
             }
@@ -1189,7 +1175,7 @@ impl<'p> Session<'p> {
         *detail = Some(StepKind::Field { name });
     }
 
-    fn prepare_call(&self, id: DecisionId, args: Vec<Value>, site: Span) -> Res<Prepared> {
+    fn prepare_call(&mut self, id: DecisionId, args: Vec<Value>, site: Span) -> Res<Prepared> {
         let program = self.program;
         let Some(def) = program.decisions.get(id.index()) else {
             return Err(internal(site, format!("decision #{} does not exist", id.0)));
@@ -1208,7 +1194,7 @@ impl<'p> Session<'p> {
     }
 
     /// The body and frame to evaluate a memoised decision again (to show its steps).
-    fn rerun(&self, id: DecisionId, site: Span) -> Res<(NodeId, Frame)> {
+    fn rerun(&mut self, id: DecisionId, site: Span) -> Res<(NodeId, Frame)> {
         let program = self.program;
         let Some(def) = program.decisions.get(id.index()) else {
             return Err(internal(site, format!("decision #{} does not exist", id.0)));
@@ -1232,12 +1218,13 @@ impl<'p> Session<'p> {
         ))
     }
 
-    fn fresh_frame(&self, def: &DecisionDef, args: Vec<Value>, site: Span) -> Res<Frame> {
+    fn fresh_frame(&mut self, def: &DecisionDef, args: Vec<Value>, site: Span) -> Res<Frame> {
         let size = (def.locals as usize).max(def.params.len());
         if size > MAX_FRAME {
             return Err(internal(site, format!("decision `{}` asks for {size} local slots", def.name)));
         }
-        let mut frame = args;
+        // A call without arguments that needs slots takes a frame kept from an earlier call.
+        let mut frame = if args.capacity() == 0 && size > 0 { self.spare_frames.pop().unwrap_or(args) } else { args };
         // Cloning the placeholder touches a reference count: only when a slot needs it.
         if frame.len() < size {
             frame.resize(size, self.unbound.clone());
@@ -2310,6 +2297,34 @@ fn compared(op: BinOp, a: &Value, b: &Value) -> Option<bool> {
             }
         }
     })
+}
+
+/// Error E0510: no rule applies and there is no default.
+#[cold]
+fn no_rule_applies(span: Span) -> Box<EvalError> {
+    Box::new(
+        EvalError::new(code::EMPTY_RULES, "no rule applies and the decision has no default".to_string(), span)
+            .with_label(span, "no rule applies")
+            .with_note("each rule's condition was false for these inputs")
+            .with_note("add a `default`, or a rule for this case"),
+    )
+}
+
+/// Error E0509: two rules of one rank apply, `first` before `second` in order.
+#[cold]
+fn rules_conflict(first: &RuleArm, second: &RuleArm) -> Box<EvalError> {
+    let (a, b) = (first, second);
+    Box::new(
+        EvalError::new(
+            code::CONFLICT,
+            format!("rules \"{}\" and \"{}\" both apply, and neither is an exception to the other", a.label, b.label),
+            b.span,
+        )
+        .with_label(b.span, "applies")
+        .with_label(a.span, "applies too")
+        .with_note("a conflict is never resolved silently")
+        .with_note("make one an exception to the other with `except \"label\"`, or make their conditions exclusive"),
+    )
 }
 
 fn internal(span: Span, what: impl std::fmt::Display) -> Box<EvalError> {

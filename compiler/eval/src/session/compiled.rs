@@ -5,7 +5,7 @@
 //! body becomes a tree of closures that call their children's closures directly. The
 //! operations themselves are the interpreter's own functions, so values, "no value" reasons
 //! and errors are exactly the interpreter's. What stays exact, and how:
-//! - A node kind without a closure of its own (rules, splits, payments, contract dates) is
+//! - A node kind without a closure of its own (splits, payments, contract dates) is
 //!   evaluated by the interpreter, at the depth it would have had.
 //! - A body runs compiled only where every compiled level of it is within the nesting limit
 //!   ([`Session::run_body`]), so no compiled node could have failed with E0508. The body's
@@ -18,15 +18,18 @@
 //!   gives what evaluating does). Such a small callee is compiled into its caller
 //!   ([`Compiler::inlined`]), and the small callees it calls into it, their locals kept in the
 //!   caller's frame, each call still counted as the interpreter counts it.
-//!   Table lookups and the `as of` date go through the interpreter's own paths.
+//!   A table lookup takes a constant cell straight from the table's grid; any other goes,
+//!   with the `as of` date, through the interpreter's own paths. `rules` bodies are weighed
+//!   as [`Session::weigh`] weighs them ([`CompiledRules`]).
 //! - A node folded into its parent's closure (a constant compared with, a local whose field is
 //!   read) still counts its level as reached.
 //! - Compiling stops at [`MAX_LEVELS`] levels and after [`MAX_CLOSURES`] closures (a
 //!   program whose nodes are shared many times over); what is left is interpreted.
 
 use super::{Acc, Agg, At, Frame, MAX_CALL_DEPTH, Recall, Res, Session, bind, memo_hash, read_local};
+use crate::index::GridHit;
 use crate::trace::NoTrace;
-use covenant_ir::{AggOp, BinOp, DecisionId, LocalId, NodeId, NodeKind, Program, Span, UnOp, Value};
+use covenant_ir::{AggOp, BinOp, Cell, DecisionId, LocalId, NodeId, NodeKind, Program, Span, TableId, UnOp, Value};
 use std::sync::Arc;
 
 /// The deepest level of a body given closures; deeper nodes are interpreted.
@@ -145,11 +148,25 @@ impl<'p> Compiler<'p> {
             NodeKind::Table { id: table, args } => {
                 let (table, codes) = (*table, self.nodes(args, below));
                 let args: Box<[NodeId]> = args.as_slice().into();
+                let constants = self.constant_cells(table);
                 Box::new(move |s, f| {
-                    let at = s.compiled_at(id)?;
-                    let selected = s.with_codes(&codes, f, |s, keys| s.select_row(at, table, &args, keys))??;
+                    let base = s.push_codes(&codes, f)?;
+                    // A row found in the table's grid whose cell is a constant gives it, as
+                    // `table_value` does, at the level it counts; anything else (a key with no
+                    // value, two rows, no grid) is looked up as the interpreter looks it up.
+                    if let Some(GridHit::Row(Some(row))) =
+                        s.indexes.and_then(|ix| ix.grid_row(table, &s.scratch[base..]))
+                        && let Some(Some(value)) = constants.get(row)
+                        && s.depth + below < super::MAX_EXPR_DEPTH
+                    {
+                        s.scratch.truncate(base);
+                        s.peak_depth = s.peak_depth.max(s.depth + below + 1);
+                        return Ok(value.clone());
+                    }
+                    let selected = s.compiled_at(id).and_then(|at| s.select_row(at, table, &args, &s.scratch[base..]));
+                    s.scratch.truncate(base);
                     // The cell is evaluated where the interpreter evaluates it: one level down.
-                    s.at_level(below, |s| s.table_value(table, selected, &mut NoTrace))
+                    s.at_level(below, |s| s.table_value(table, selected?, &mut NoTrace))
                 })
             }
             NodeKind::Unary(UnOp::Not, x) => {
@@ -398,9 +415,36 @@ impl<'p> Compiler<'p> {
                     }
                 })
             }
+            NodeKind::Rules { rules, default } => {
+                let arms: Vec<CompiledRule> = rules
+                    .iter()
+                    .map(|rule| CompiledRule {
+                        condition: rule.condition.map(|c| (c, self.node(c, below))),
+                        value: self.node(rule.value, below),
+                    })
+                    .collect();
+                let default = default.map(|d| self.node(d, below));
+                // The exceptions of each rule, and the rules that are no exception (last), in order.
+                let mut ranks: Vec<Vec<usize>> = vec![Vec::new(); rules.len() + 1];
+                for (index, rule) in rules.iter().enumerate() {
+                    let rank = rule.parent.map_or(rules.len(), |p| p as usize);
+                    // An exception to a rule that is not there applies nowhere, as in the
+                    // interpreter (which finds it under no rule).
+                    if let Some(rank) = ranks.get_mut(rank) {
+                        rank.push(index);
+                    }
+                }
+                let rules = CompiledRules { arms, ranks };
+                Box::new(move |s, f| match rules.weigh(s, f, id, rules.arms.len())? {
+                    Some((value, _)) => Ok(value),
+                    None => match &default {
+                        Some(default) => default(s, f),
+                        None => Err(super::no_rule_applies(s.compiled_at(id)?.span())),
+                    },
+                })
+            }
             // Left to the interpreter, and not counted as compiled levels.
-            NodeKind::Rules { .. }
-            | NodeKind::Split { .. }
+            NodeKind::Split { .. }
             | NodeKind::Payment(_)
             | NodeKind::PaymentPart { .. }
             | NodeKind::ContractDate(_) => return self.interpreted(id, level),
@@ -408,6 +452,18 @@ impl<'p> Compiler<'p> {
         self.made += 1;
         self.deepest = self.deepest.max(level);
         code
+    }
+
+    /// Each row's cell of a table where it is a constant with a value.
+    fn constant_cells(&self, table: TableId) -> Box<[Option<Value>]> {
+        let Some(def) = self.program.tables.get(table.index()) else { return Box::default() };
+        def.rows
+            .iter()
+            .map(|row| match row.cell {
+                Cell::Value(cell) => self.constant(cell).cloned(),
+                Cell::NoValue(_) => None,
+            })
+            .collect()
     }
 
     /// The value of a constant node that has one.
@@ -638,6 +694,66 @@ impl<'p> Compiler<'p> {
             slots,
             site,
         })
+    }
+}
+
+/// A `rules` body's rules as closures, weighed as [`Session::weigh`] weighs them.
+struct CompiledRules {
+    arms: Vec<CompiledRule>,
+    /// Per rule, its exceptions in order; last, the rules that are no exception.
+    ranks: Vec<Vec<usize>>,
+}
+
+struct CompiledRule {
+    condition: Option<(NodeId, Code)>,
+    value: Code,
+}
+
+impl CompiledRules {
+    /// The rule of a rank (`rank`: a rule's index for its exceptions, the number of rules for
+    /// the rules that are no exception) that applies, if any: the value and the rule that gave
+    /// it. Two that apply are a conflict.
+    fn weigh(&self, s: &mut Session<'_>, f: &mut Frame, id: NodeId, rank: usize) -> Res<Option<(Value, usize)>> {
+        let mut applied: Option<(Value, usize)> = None;
+        for &index in self.ranks.get(rank).map_or(&[][..], Vec::as_slice) {
+            if let Some((value, winner)) = self.apply(s, f, id, index)? {
+                if let Some((_, first)) = applied {
+                    return Err(conflict(s, id, first, winner));
+                }
+                applied = Some((value, winner));
+            }
+        }
+        Ok(applied)
+    }
+
+    /// A rule applies through one of its exceptions, or else when its own condition holds.
+    fn apply(&self, s: &mut Session<'_>, f: &mut Frame, id: NodeId, index: usize) -> Res<Option<(Value, usize)>> {
+        if let Some(overriding) = self.weigh(s, f, id, index)? {
+            return Ok(Some(overriding));
+        }
+        let Some(rule) = self.arms.get(index) else { return Ok(None) };
+        if let Some((node, condition)) = &rule.condition {
+            let v = condition(s, f)?;
+            if !s.compiled_truth(v, *node, id, "a rule's condition")? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(((rule.value)(s, f)?, index)))
+    }
+}
+
+/// The conflict of two rules of compiled `rules` node `id`, as the interpreter reports it.
+#[cold]
+fn conflict(s: &Session<'_>, id: NodeId, first: usize, second: usize) -> Box<super::EvalError> {
+    let at = match s.compiled_at(id) {
+        Ok(at) => at,
+        Err(e) => return e,
+    };
+    match &at.node.kind {
+        NodeKind::Rules { rules, .. } if first < rules.len() && second < rules.len() => {
+            super::rules_conflict(&rules[first], &rules[second])
+        }
+        _ => super::internal(at.span(), "compiled rules are not the node's"),
     }
 }
 
