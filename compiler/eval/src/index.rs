@@ -76,27 +76,68 @@ enum Atoms {
 struct Points {
     points: Vec<Decimal>,
     same_scale: Option<(u32, Vec<i128>)>,
+    /// When the points are of one scale and close together (ratings 0-4 as bounds): the atom
+    /// of every mantissa from the first point's to the last's, so a key of that scale finds
+    /// its atom by one subtraction.
+    dense: Option<Dense>,
 }
+
+#[derive(Debug)]
+struct Dense {
+    first: i128,
+    last: i128,
+    atoms: Box<[u32]>,
+}
+
+/// The widest range of mantissas given a dense table of atoms.
+const MAX_DENSE_SPAN: i128 = 1024;
 
 impl Points {
     fn new(points: Vec<Decimal>) -> Points {
         let same_scale = match points.first() {
             Some(first) if points.iter().all(|p| p.scale() == first.scale()) => {
-                Some((first.scale(), points.iter().map(Decimal::mantissa).collect()))
+                Some((first.scale(), points.iter().map(Decimal::mantissa).collect::<Vec<i128>>()))
             }
             _ => None,
         };
-        Points { points, same_scale }
+        let mut points = Points { points, same_scale, dense: None };
+        if let Some((_, mantissas)) = &points.same_scale
+            && let (Some(&first), Some(&last)) = (mantissas.first(), mantissas.last())
+            && last - first < MAX_DENSE_SPAN
+        {
+            let atoms = (first..=last)
+                .map(|m| u32::try_from(atom_at(mantissas.binary_search(&m))).unwrap_or(u32::MAX))
+                .collect();
+            points.dense = Some(Dense { first, last, atoms });
+        }
+        points
     }
 
-    /// Where `x` falls: `Ok(i)` at point `i`, `Err(i)` just below point `i` (or above them all).
+    /// The atom `x` falls in (see [`Atoms::Number`]).
     #[inline]
-    fn search(&self, x: &Decimal) -> Result<usize, usize> {
+    fn atom(&self, x: &Decimal) -> usize {
         match &self.same_scale {
             // Mantissas of one scale are in the order of the numbers.
-            Some((scale, mantissas)) if x.scale() == *scale => mantissas.binary_search(&x.mantissa()),
-            _ => self.points.binary_search_by(|p| ops::num_order(p, x)),
+            Some((scale, mantissas)) if x.scale() == *scale => {
+                let m = x.mantissa();
+                match &self.dense {
+                    Some(dense) if m < dense.first => 0,
+                    Some(dense) if m > dense.last => 2 * mantissas.len(),
+                    Some(dense) => dense.atoms.get((m - dense.first) as usize).map_or(0, |&a| a as usize),
+                    None => atom_at(mantissas.binary_search(&m)),
+                }
+            }
+            _ => atom_at(self.points.binary_search_by(|p| ops::num_order(p, x))),
         }
+    }
+}
+
+/// The atom of a search's result: at point `i` (`Ok(i)`), or just below it (`Err(i)`).
+#[inline]
+fn atom_at(found: Result<usize, usize>) -> usize {
+    match found {
+        Ok(i) => 2 * i + 1,
+        Err(i) => 2 * i,
     }
 }
 
@@ -147,10 +188,7 @@ fn atom(atoms: &Atoms, value: &Value) -> Option<usize> {
     match (atoms, value) {
         (Atoms::Enum(count), Value::Enum(i)) => (*i < *count).then_some(*i as usize),
         (Atoms::Bool, Value::Bool(b)) => Some(usize::from(*b)),
-        (Atoms::Number(points), Value::Num(x)) => Some(match points.search(x) {
-            Ok(i) => 2 * i + 1,
-            Err(i) => 2 * i,
-        }),
+        (Atoms::Number(points), Value::Num(x)) => Some(points.atom(x)),
         (Atoms::Any, _) => Some(0),
         _ => None,
     }
@@ -280,4 +318,25 @@ fn number_representatives(points: &[Decimal]) -> Option<Vec<Value>> {
         out.push(Value::Num(above));
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The atom a number falls in is the same whether the points have a dense table, a
+    /// search on mantissas or the general search, for keys of the points' scale and others.
+    #[test]
+    fn dense_atoms_are_those_a_search_finds() {
+        let sets: [&[i64]; 6] = [&[0, 2, 3, 4], &[-5, 7], &[1], &[0, 1023], &[0, 1024], &[-3, 0, 40, 41]];
+        for (set, scale) in sets.iter().flat_map(|set| [0, 2].map(|scale| (set, scale))) {
+            let points: Vec<Decimal> = set.iter().map(|&p| Decimal::new(p, scale)).collect();
+            let dense = Points::new(points.clone());
+            assert_eq!(dense.dense.is_some(), set.last().unwrap() - set.first().unwrap() < 1024, "{set:?}");
+            for key in (-12..1040).flat_map(|m| [Decimal::new(m, scale), Decimal::new(m, 1), Decimal::new(m, 3)]) {
+                let searched = atom_at(points.binary_search_by(|p| ops::num_order(p, &key)));
+                assert_eq!(dense.atom(&key), searched, "{key} among {points:?}");
+            }
+        }
+    }
 }

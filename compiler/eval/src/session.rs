@@ -121,6 +121,9 @@ pub struct Session<'p> {
     /// instead of allocated at each lookup (keyed by the address of the program's text, or
     /// by table for "no row matched").
     reasons: HashMap<ReasonKey, Arc<str>, FxBuild>,
+    /// The reasons of the `none` cells compiled table lookups have met, by the cell's place
+    /// among every table's rows ([`compiled`]): one index, no hashing.
+    cell_reasons: Vec<Option<Arc<str>>>,
     /// Step labels and locations by node, made once per session and shared by every step of
     /// the node (tracing only).
     labels: RefCell<Vec<Option<(Name, Span)>>>,
@@ -198,6 +201,7 @@ impl<'p> Session<'p> {
             scratch: Vec::new(),
             memo: Memo::default(),
             reasons: HashMap::default(),
+            cell_reasons: Vec::new(),
             labels: RefCell::new(Vec::new()),
             step_nodes: Vec::new(),
             item_labels: RefCell::new(Vec::new()),

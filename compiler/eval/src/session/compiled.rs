@@ -18,7 +18,8 @@
 //!   gives what evaluating does). Such a small callee is compiled into its caller
 //!   ([`Compiler::inlined`]), and the small callees it calls into it, their locals kept in the
 //!   caller's frame, each call still counted as the interpreter counts it.
-//!   A table lookup takes a constant cell straight from the table's grid; any other goes,
+//!   A table lookup takes a constant cell (or a `none` cell's reason, kept once made)
+//!   straight from the table's grid; any other goes,
 //!   with the `as of` date, through the interpreter's own paths. `rules` bodies are weighed
 //!   as [`Session::weigh`] weighs them ([`CompiledRules`]).
 //! - A node folded into its parent's closure (a constant compared with, a local whose field is
@@ -36,6 +37,8 @@ use std::sync::Arc;
 const MAX_LEVELS: u32 = 96;
 /// The most closures made for one program, beyond a few for each of its nodes.
 const MAX_CLOSURES: usize = 100_000;
+/// Reasons of `none` cells are kept for cells among the first this many rows of all tables.
+const MAX_KEPT_CELL_REASONS: usize = 1 << 16;
 /// The most nodes in a decision body (with the bodies of the decisions with parameters it
 /// calls) computed again on every call instead of remembered.
 const CHEAP_NODES: usize = 24;
@@ -60,7 +63,17 @@ pub(super) struct Body {
 impl Compiled {
     pub fn new(program: &Program) -> Compiled {
         let budget = MAX_CLOSURES.min(program.nodes.len().saturating_mul(4).saturating_add(1_000));
-        let mut compiler = Compiler { program, made: 0, budget, deepest: 0, slots: 0, inlining: None, spoiled: false };
+        let table_rows = program
+            .tables
+            .iter()
+            .scan(0usize, |next, table| {
+                let first = *next;
+                *next = next.saturating_add(table.rows.len());
+                Some(first)
+            })
+            .collect();
+        let mut compiler =
+            Compiler { program, table_rows, made: 0, budget, deepest: 0, slots: 0, inlining: None, spoiled: false };
         let bodies = program
             .decisions
             .iter()
@@ -86,6 +99,8 @@ impl Compiled {
 
 struct Compiler<'p> {
     program: &'p Program,
+    /// The place of each table's first row among every table's rows.
+    table_rows: Vec<usize>,
     made: usize,
     budget: usize,
     /// The deepest level given a closure in the body being compiled.
@@ -148,20 +163,28 @@ impl<'p> Compiler<'p> {
             NodeKind::Table { id: table, args } => {
                 let (table, codes) = (*table, self.nodes(args, below));
                 let args: Box<[NodeId]> = args.as_slice().into();
-                let constants = self.constant_cells(table);
+                let cells = self.grid_cells(table);
                 Box::new(move |s, f| {
                     let base = s.push_codes(&codes, f)?;
                     // A row found in the table's grid whose cell is a constant gives it, as
-                    // `table_value` does, at the level it counts; anything else (a key with no
-                    // value, two rows, no grid) is looked up as the interpreter looks it up.
+                    // `table_value` does, at the level it counts, and a `none` cell its reason;
+                    // anything else (a key with no value, two rows, no grid) is looked up as
+                    // the interpreter looks it up.
                     if let Some(GridHit::Row(Some(row))) =
                         s.indexes.and_then(|ix| ix.grid_row(table, &s.scratch[base..]))
-                        && let Some(Some(value)) = constants.get(row)
-                        && s.depth + below < super::MAX_EXPR_DEPTH
                     {
-                        s.scratch.truncate(base);
-                        s.peak_depth = s.peak_depth.max(s.depth + below + 1);
-                        return Ok(value.clone());
+                        match cells.get(row) {
+                            Some(GridCell::Value(value)) if s.depth + below < super::MAX_EXPR_DEPTH => {
+                                s.scratch.truncate(base);
+                                s.peak_depth = s.peak_depth.max(s.depth + below + 1);
+                                return Ok(value.clone());
+                            }
+                            Some(&GridCell::NoValue(slot)) => {
+                                s.scratch.truncate(base);
+                                return s.no_value_cell(table, row, slot);
+                            }
+                            _ => {}
+                        }
                     }
                     let selected = s.compiled_at(id).and_then(|at| s.select_row(at, table, &args, &s.scratch[base..]));
                     s.scratch.truncate(base);
@@ -454,14 +477,16 @@ impl<'p> Compiler<'p> {
         code
     }
 
-    /// Each row's cell of a table where it is a constant with a value.
-    fn constant_cells(&self, table: TableId) -> Box<[Option<Value>]> {
+    /// What a lookup that finds each row of a table in its grid gives without the interpreter.
+    fn grid_cells(&self, table: TableId) -> Box<[GridCell]> {
         let Some(def) = self.program.tables.get(table.index()) else { return Box::default() };
+        let first = self.table_rows.get(table.index()).copied().unwrap_or(usize::MAX);
         def.rows
             .iter()
-            .map(|row| match row.cell {
-                Cell::Value(cell) => self.constant(cell).cloned(),
-                Cell::NoValue(_) => None,
+            .enumerate()
+            .map(|(index, row)| match row.cell {
+                Cell::Value(cell) => self.constant(cell).cloned().map_or(GridCell::Other, GridCell::Value),
+                Cell::NoValue(_) => first.checked_add(index).map_or(GridCell::Other, GridCell::NoValue),
             })
             .collect()
     }
@@ -697,6 +722,17 @@ impl<'p> Compiler<'p> {
     }
 }
 
+/// What a table lookup gives for a row found in the table's grid.
+enum GridCell {
+    /// A constant cell's value.
+    Value(Value),
+    /// `none "reason"`: the cell's place among every table's rows, where a session keeps the
+    /// reason once made.
+    NoValue(usize),
+    /// A cell the interpreter evaluates.
+    Other,
+}
+
 /// A `rules` body's rules as closures, weighed as [`Session::weigh`] weighs them.
 struct CompiledRules {
     arms: Vec<CompiledRule>,
@@ -821,6 +857,28 @@ impl<'p> Session<'p> {
             Value::Bool(b) => Ok(b),
             other => self.truth(other, from, self.compiled_at(id)?, what),
         }
+    }
+
+    /// A `none` cell's value, its reason made once per session (as `table_value` shares it)
+    /// and kept at the cell's place.
+    fn no_value_cell(&mut self, table: TableId, row: usize, slot: usize) -> Res {
+        if let Some(Some(reason)) = self.cell_reasons.get(slot) {
+            return Ok(Value::None(reason.clone()));
+        }
+        let program = self.program;
+        let Some(def) = program.tables.get(table.index()) else {
+            return Err(super::internal(Span::default(), format!("table #{} does not exist", table.0)));
+        };
+        let value = self.table_value(table, (def, Some(row)), &mut NoTrace)?;
+        if let Value::None(reason) = &value
+            && slot < MAX_KEPT_CELL_REASONS
+        {
+            if self.cell_reasons.len() <= slot {
+                self.cell_reasons.resize(slot + 1, None);
+            }
+            self.cell_reasons[slot] = Some(reason.clone());
+        }
+        Ok(value)
     }
 
     /// The node a closure was compiled from.
