@@ -160,6 +160,7 @@ impl Indexes {
 
     /// The row a lookup with these key values selects, read from the table's grid; `None`
     /// when the table has no grid or a value has no atom (then look the row up otherwise).
+    #[inline]
     pub(crate) fn grid_row(&self, table: TableId, keys: &[Value]) -> Option<GridHit> {
         let grid = self.grids.get(table.index())?.as_ref()?;
         if keys.len() != grid.columns.len() {
@@ -184,6 +185,7 @@ impl Indexes {
 }
 
 /// The atom a key value falls in (`None`: a value of another type, or a variant out of range).
+#[inline]
 fn atom(atoms: &Atoms, value: &Value) -> Option<usize> {
     match (atoms, value) {
         (Atoms::Enum(count), Value::Enum(i)) => (*i < *count).then_some(*i as usize),
