@@ -7,7 +7,7 @@
 //! with the same scalar rules `covenant eval` applies to a case (`inputs::read_scalar`). Results become output cells
 //! ([`cell`]), and money-valued decisions are totalled exactly ([`Totals`]).
 
-use crate::inputs::{InputError, NOT_GIVEN, Scalar, read_json_cell, read_scalar, read_value};
+use crate::inputs::{InputError, NOT_GIVEN, Scalar, VariantNames, read_json_cell, read_scalar, read_value};
 use covenant_ir::{DecisionId, NumKind, Program, Ty, Value, json, value};
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
@@ -29,6 +29,8 @@ pub struct Header {
     /// One per declared input (`None`: no column gives it).
     inputs: Vec<Option<Source>>,
     names: Vec<String>,
+    /// For finding the enum variants named in JSON cells.
+    variants: VariantNames,
 }
 
 impl Header {
@@ -71,7 +73,7 @@ impl Header {
                 source(program, &input.ty, &mine)
             })
             .collect();
-        Ok(Header { width: names.len(), inputs, names: names.to_vec() })
+        Ok(Header { width: names.len(), inputs, names: names.to_vec(), variants: VariantNames::new(program) })
     }
 }
 
@@ -156,7 +158,7 @@ fn read(
             let column = || header.names.get(*index).map_or_else(|| path.to_string(), String::clone);
             match ty {
                 // Plain JSON is read directly; anything else (and every error) through serde_json.
-                Ty::List(_) | Ty::Record(_) => match read_json_cell(program, text, ty) {
+                Ty::List(_) | Ty::Record(_) => match read_json_cell(program, text, ty, Some(&header.variants)) {
                     Some(value) => value,
                     None => match serde_json::from_str::<Json>(text) {
                         Ok(json) => read_value(program, &json, ty, &column(), errors),

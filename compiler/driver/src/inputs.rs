@@ -250,11 +250,12 @@ pub(crate) fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, er
 /// would after `serde_json` (no escapes in strings, no exponents, no duplicate keys, every
 /// value valid for its type) and gives `None` for anything else, so the caller then takes
 /// the full path, which gives the same values and the same errors with their field paths.
-pub(crate) fn read_json_cell(program: &Program, text: &str, ty: &Ty) -> Option<Value> {
+/// `variants` (built once for a run) finds enum variants by name without trying each in turn.
+pub(crate) fn read_json_cell(program: &Program, text: &str, ty: &Ty, variants: Option<&VariantNames>) -> Option<Value> {
     // The buffer of the last cell read on this thread, so that a cohort's cells (read one
     // after another, each about as long as the last) do not grow a new one each.
     let values = CELL_VALUES.take();
-    let mut reader = JsonCell { text, at: 0, depth: 0, values };
+    let mut reader = JsonCell { text, at: 0, depth: 0, values, variants };
     let value = reader.value(program, ty);
     reader.space();
     let complete = reader.at == text.len();
@@ -280,7 +281,51 @@ const MAX_JSON_CELL_DEPTH: u32 = 64;
 /// each of a `u64`).
 const MAX_JSON_CELL_FIELDS: usize = 64;
 
+/// For every enum, the variant whose name has each length and last byte (the first such
+/// variant): most enums' names differ there, so a name read from a cell is found with one
+/// comparison, and any other by trying each variant in turn.
+#[derive(Debug, Clone, Default)]
+pub struct VariantNames {
+    by_enum: Vec<Box<[u32]>>,
+}
+
+const NO_VARIANT: u32 = u32::MAX;
+
+impl VariantNames {
+    pub fn new(program: &Program) -> VariantNames {
+        let by_enum = program
+            .enums
+            .iter()
+            .map(|def| {
+                let mut slots = vec![NO_VARIANT; 256].into_boxed_slice();
+                for (index, variant) in def.variants.iter().enumerate() {
+                    let slot = &mut slots[variant_slot(&variant.name)];
+                    if *slot == NO_VARIANT {
+                        *slot = u32::try_from(index).unwrap_or(NO_VARIANT);
+                    }
+                }
+                slots
+            })
+            .collect();
+        VariantNames { by_enum }
+    }
+
+    /// The index of the variant of enum `id` named `name`, when it is the one its slot holds.
+    #[inline]
+    fn find(&self, program: &Program, id: covenant_ir::EnumId, name: &str) -> Option<u32> {
+        let index = *self.by_enum.get(id.0 as usize)?.get(variant_slot(name))?;
+        let variant = program.enums.get(id.0 as usize)?.variants.get(index as usize)?;
+        same_name(&variant.name, name).then_some(index)
+    }
+}
+
+#[inline]
+fn variant_slot(name: &str) -> usize {
+    usize::from(name.as_bytes().last().copied().unwrap_or(0) ^ (name.len() as u8).wrapping_mul(37))
+}
+
 struct JsonCell<'t> {
+    variants: Option<&'t VariantNames>,
     text: &'t str,
     at: usize,
     depth: u32,
@@ -337,6 +382,19 @@ impl<'t> JsonCell<'t> {
         let s = self.text.get(start..self.at)?;
         self.at += 1;
         Some(s)
+    }
+
+    /// Takes `"name"` if it is next: the key expected, compared where it is written.
+    fn quoted(&mut self, name: &str) -> bool {
+        let end = self.at + name.len() + 2;
+        let bytes = self.text.as_bytes();
+        let found = bytes.get(self.at) == Some(&b'"')
+            && bytes.get(self.at + 1..end - 1) == Some(name.as_bytes())
+            && bytes.get(end - 1) == Some(&b'"');
+        if found {
+            self.at = end;
+        }
+        found
     }
 
     /// A number as JSON writes it, without an exponent: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`.
@@ -404,8 +462,13 @@ impl<'t> JsonCell<'t> {
                 // checks for text a JSON number or string cannot hold.
                 match (ty, scalar) {
                     (Ty::Enum(id), Scalar::Text(name)) => {
-                        let variants = &program.enum_def(*id).variants;
-                        variants.iter().position(|v| same_name(&v.name, name)).map(|i| Value::Enum(i as u32))
+                        match self.variants.and_then(|variants| variants.find(program, *id, name)) {
+                            Some(index) => Some(Value::Enum(index)),
+                            None => {
+                                let variants = &program.enum_def(*id).variants;
+                                variants.iter().position(|v| same_name(&v.name, name)).map(|i| Value::Enum(i as u32))
+                            }
+                        }
                     }
                     (Ty::Num(n), Scalar::Number(digits)) if n.kind != NumKind::Percent && is_short_whole(digits) => {
                         let whole = digits.bytes().fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0'));
@@ -430,10 +493,13 @@ impl<'t> JsonCell<'t> {
         let (mut given, mut next) = (0u64, 0);
         if !self.eat(b'}') {
             loop {
-                let key = self.string()?;
+                self.space();
                 let index = match def.fields.get(next) {
-                    Some(field) if same_name(&field.name, key) => next,
-                    _ => def.fields.iter().position(|f| same_name(&f.name, key))?,
+                    Some(field) if self.quoted(&field.name) => next,
+                    _ => {
+                        let key = self.string()?;
+                        def.fields.iter().position(|f| same_name(&f.name, key))?
+                    }
                 };
                 if given & (1 << index) != 0 || !self.eat(b':') {
                     return None;
@@ -645,8 +711,10 @@ mod tests {
             (list, "[1]".to_string(), false),
         ];
         for (ty, text, direct) in &cases {
-            let fast = read_json_cell(program, text, ty);
+            let fast = read_json_cell(program, text, ty, None);
             assert_eq!(fast.is_some(), *direct, "{text}");
+            let named = read_json_cell(program, text, ty, Some(&VariantNames::new(program)));
+            assert_eq!(format!("{named:?}"), format!("{fast:?}"), "{text}");
             let mut errors = Vec::new();
             let slow = serde_json::from_str::<Json>(text).map(|json| read_value(program, &json, ty, "c", &mut errors));
             if let Some(fast) = fast {
@@ -656,6 +724,22 @@ mod tests {
                 assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
             }
         }
+    }
+
+    /// Variants whose names share a length and last byte (so share a slot) are still told
+    /// apart: the slot's variant is checked by name, and any other found in turn.
+    #[test]
+    fn variants_sharing_a_slot_are_read_by_name() {
+        let text = "enum Code { AB, CB, B, DB, Q }\ninput xs: list of Code\ndecision n: Int = count(x for x in xs)\n";
+        let compilation = crate::compile_text("codes.cov", text);
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let program = &compilation.program;
+        let ty = program.inputs[0].ty.clone();
+        let names = VariantNames::new(program);
+        let read = read_json_cell(program, r#"["AB","CB","B","DB","Q","DB","AB"]"#, &ty, Some(&names));
+        let expected: Vec<Value> = [0, 1, 2, 3, 4, 3, 0].into_iter().map(Value::Enum).collect();
+        assert_eq!(read, Some(Value::List(expected.into())));
+        assert_eq!(read_json_cell(program, r#"["EB"]"#, &ty, Some(&names)), None, "not a variant");
     }
 
     #[test]
