@@ -553,8 +553,8 @@ impl<'p> Compiler<'p> {
             });
         }
         let codes: Arc<[Code]> = self.nodes(args, below).into();
-        let inlined = self
-            .is_cheap(decision)
+        let cheap = self.is_cheap(decision);
+        let inlined = cheap
             .then(|| self.callee(decision, args.len(), site))
             .flatten()
             .and_then(|callee| self.inlined(callee, args, &codes, level));
@@ -572,7 +572,7 @@ impl<'p> Compiler<'p> {
                 s.at_level(below, |s| s.call_with(decision, values, site, &mut NoTrace)).map(|(value, _)| value)
             });
         };
-        if self.is_cheap(decision) {
+        if cheap {
             // Computing a small body again costs less than hashing its arguments and looking
             // them up, and gives the same value (the memo only ever gives what it would).
             return Box::new(move |s, f| {
