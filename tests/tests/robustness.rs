@@ -713,6 +713,70 @@ fn compiled_rules_give_the_interpreters_values_and_errors() {
     assert!(codes_met.len() >= 4, "a condition without a value never failed: {codes_met:?}");
 }
 
+/// Aggregations whose elements are read where the list keeps them (the loop variable's slot
+/// holding only where the list is) give the interpreter's values and errors: fields read in
+/// place, an element compared with a constant, passed whole to a remembered decision or to a
+/// small one compiled in place, nested aggregations reading the outer element, a loop whose
+/// body is too deep to compile (each element then bound), and aggregations after one that
+/// failed half-way.
+#[test]
+fn aggregations_reading_elements_in_place_agree_with_the_interpreter() {
+    let text = "enum Band ordered { Low, Mid, High }\n\
+         record R {\n  n: optional Int,\n  band: Band,\n  tags: list of Int,\n}\n\
+         input rs: list of R\n\
+         input bands: list of Band\n\
+         decision small(x: Int): Bool = x >= 0 and x <= 4\n\
+         decision heavy(r: R): Int = count(t for t in r.tags if t > 2) + 1\n\
+         decision band_of(r: R): Band = r.band\n\
+         decision total: Int = sum(r.n for r in rs)\n\
+         decision highs: Int = count(b for b in bands if b == High)\n\
+         decision over_mid: Int = count(b for b in bands if b > Mid)\n\
+         decision smalls: Bool = all(small(r.n) for r in rs)\n\
+         decision heavies: Int = sum(heavy(r) for r in rs)\n\
+         decision nested: Int = sum(count(t for t in r.tags if t > 1) for r in rs)\n\
+         decision nested_outer: Int = sum(count(t for t in r.tags if t > r.n) for r in rs)\n\
+         decision highest: Int = count(r for r in rs if band_of(r) == High)\n\
+         decision after: Int = count(r for r in rs if r.n > 0) + count(b for b in bands if b == Low)\n";
+    // A body deeper than the compiled levels: its deepest nodes are left to the interpreter.
+    let text = format!("{text}decision deep: Int = sum(r.n{} for r in rs)\n", " + 1".repeat(110));
+    let c = compile_text("elements.cov", &text);
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let num = |n: i64| Value::Num(Decimal::from(n));
+    let record = |n: Option<i64>, band: u32, tags: &[i64]| {
+        Value::Record(
+            vec![
+                n.map_or(Value::None("not given".into()), num),
+                Value::Enum(band),
+                Value::List(tags.iter().map(|&t| num(t)).collect::<Vec<_>>().into()),
+            ]
+            .into(),
+        )
+    };
+    let lists = [
+        vec![],
+        vec![record(Some(2), 2, &[1, 3, 5]), record(Some(0), 0, &[]), record(Some(4), 2, &[4, 4])],
+        vec![record(Some(1), 1, &[2]), record(None, 2, &[9]), record(Some(7), 0, &[1, 8])],
+        vec![record(Some(-1), 2, &[0, 0, 3])],
+    ];
+    let band_lists: [&[u32]; 3] = [&[], &[2, 0, 2, 1], &[0, 0, 1]];
+    let mut compared = 0;
+    for list in &lists {
+        for bands in band_lists {
+            let bands = Value::List(bands.iter().map(|&b| Value::Enum(b)).collect::<Vec<_>>().into());
+            compared += same_when_compiled(&c, vec![Value::List(list.clone().into()), bands]);
+        }
+    }
+    assert!(compared >= 120, "only {compared} decisions compared");
+    // The element compared with a constant: two `High` among four bands.
+    let inputs = vec![
+        Value::List(lists[1].clone().into()),
+        Value::List(vec![Value::Enum(2), Value::Enum(0), Value::Enum(2)].into()),
+    ];
+    let compiled = Compiled::new(&c.program);
+    let highs = c.program.find_decision("highs").expect("highs");
+    assert_eq!(Session::new(&c.program, inputs).with_compiled(&compiled).decision(highs, &mut NoTrace), Ok(num(2)));
+}
+
 #[test]
 fn a_long_cycle_is_reported_once_not_by_overflowing_the_stack() {
     let n = 5_000;

@@ -124,6 +124,9 @@ pub struct Session<'p> {
     /// The reasons of the `none` cells compiled table lookups have met, by the cell's place
     /// among every table's rows ([`compiled`]): one index, no hashing.
     cell_reasons: Vec<Option<Arc<str>>>,
+    /// The lists of the compiled aggregations running whose elements are read in place, and
+    /// the element each is at ([`compiled`]).
+    element_stack: Vec<(Arc<[Value]>, usize)>,
     /// Step labels and locations by node, made once per session and shared by every step of
     /// the node (tracing only).
     labels: RefCell<Vec<Option<(Name, Span)>>>,
@@ -202,6 +205,7 @@ impl<'p> Session<'p> {
             memo: Memo::default(),
             reasons: HashMap::default(),
             cell_reasons: Vec::new(),
+            element_stack: Vec::new(),
             labels: RefCell::new(Vec::new()),
             step_nodes: Vec::new(),
             item_labels: RefCell::new(Vec::new()),
@@ -229,6 +233,7 @@ impl<'p> Session<'p> {
         self.computing_as_of = false;
         self.scratch.clear();
         self.memo.clear();
+        self.element_stack.clear();
     }
 
     /// Forgets every value computed so far (decisions, params, calls remembered), keeping

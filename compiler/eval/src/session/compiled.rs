@@ -24,6 +24,10 @@
 //!   as [`Session::weigh`] weighs them ([`CompiledRules`]).
 //! - A node folded into its parent's closure (a constant compared with, a local whose field is
 //!   read) still counts its level as reached.
+//! - An aggregation reads its elements where the list keeps them (`Session::element`): the
+//!   loop variable's slot holds the list's place on the session's stack of elements, which
+//!   only compiled reads ever see; where the interpreter may read the frame during the loop,
+//!   each element is bound to the slot instead.
 //! - Compiling stops at [`MAX_LEVELS`] levels and after [`MAX_CLOSURES`] closures (a
 //!   program whose nodes are shared many times over); what is left is interpreted.
 
@@ -72,8 +76,17 @@ impl Compiled {
                 Some(first)
             })
             .collect();
-        let mut compiler =
-            Compiler { program, table_rows, made: 0, budget, deepest: 0, slots: 0, inlining: None, spoiled: false };
+        let mut compiler = Compiler {
+            program,
+            table_rows,
+            made: 0,
+            budget,
+            deepest: 0,
+            slots: 0,
+            inlining: None,
+            spoiled: false,
+            elements: Vec::new(),
+        };
         let bodies = program
             .decisions
             .iter()
@@ -112,6 +125,10 @@ struct Compiler<'p> {
     inlining: Option<Inlining>,
     /// Whether the body being inlined met a node that cannot be inlined (it is then called).
     spoiled: bool,
+    /// The loop variables of the aggregations being compiled whose elements are read where
+    /// the list keeps them, and whether the interpreter may read the frame while they run
+    /// (then each element is bound to its slot).
+    elements: Vec<(LocalId, bool)>,
 }
 
 /// The caller's slots of an inlined body's locals: its parameters where they are given
@@ -136,6 +153,10 @@ impl<'p> Compiler<'p> {
         {
             self.spoiled = true;
         }
+        // A version not valid is evaluated by the interpreter, which reads the frame.
+        if matches!(&node.kind, NodeKind::Versioned { .. }) {
+            self.read_elements_whole();
+        }
         let span = node.origin.span;
         let below = level + 1;
         let code: Code = match &node.kind {
@@ -145,7 +166,14 @@ impl<'p> Compiler<'p> {
             }
             NodeKind::Local(local) => {
                 let local = self.slot(*local);
-                Box::new(move |_, f| read_local(f, local, span))
+                if self.is_element(local) {
+                    Box::new(move |s, f| match s.element(f, local) {
+                        Some(element) => Ok(element.clone()),
+                        None => Err(super::internal(span, "an aggregation's element is not kept")),
+                    })
+                } else {
+                    Box::new(move |_, f| read_local(f, local, span))
+                }
             }
             NodeKind::Input(input) => {
                 let input = *input;
@@ -228,7 +256,7 @@ impl<'p> Compiler<'p> {
                 let place = self.place(l);
                 Box::new(move |s, f| {
                     // A local or a field of one is compared where it is kept.
-                    if let Some(a) = place.and_then(|place| place.get(f))
+                    if let Some(a) = place.and_then(|place| place.get(s, f))
                         && let Some(result) = compared_values(op, a, &constant)
                     {
                         return Ok(Value::Bool(result));
@@ -303,21 +331,38 @@ impl<'p> Compiler<'p> {
                 let record_span = self.program.nodes.get(record.index()).map_or(span, |n| n.origin.span);
                 // The local's level counts as reached, as if it had a closure.
                 self.deepest = self.deepest.max(below);
-                Box::new(move |s, f| {
-                    if let Some(Value::Record(fields)) = f.get(local.index())
-                        && let Some(value) = fields.get(index as usize)
-                    {
-                        return Ok(value.clone());
-                    }
-                    let base = read_local(f, local, record_span)?;
-                    s.field(base, record, index, s.compiled_at(id)?)
-                })
+                if self.is_element(local) {
+                    // An aggregation's element, read in the list that keeps it.
+                    Box::new(move |s, f| {
+                        let element = s.element(f, local);
+                        if let Some(Value::Record(fields)) = element
+                            && let Some(value) = fields.get(index as usize)
+                        {
+                            return Ok(value.clone());
+                        }
+                        let Some(base) = element.cloned() else {
+                            return Err(super::internal(record_span, "an aggregation's element is not kept"));
+                        };
+                        s.field(base, record, index, s.compiled_at(id)?)
+                    })
+                } else {
+                    Box::new(move |s, f| {
+                        if let Some(Value::Record(fields)) = f.get(local.index())
+                            && let Some(value) = fields.get(index as usize)
+                        {
+                            return Ok(value.clone());
+                        }
+                        let base = read_local(f, local, record_span)?;
+                        s.field(base, record, index, s.compiled_at(id)?)
+                    })
+                }
             }
             NodeKind::Field { record, index } => {
                 let (record, index) = (*record, *index);
                 let code = self.node(record, below);
-                // The interpreter's reading in place finds locals in the callee's own frame.
-                let in_place = self.inlining.is_none();
+                // The interpreter's reading in place finds locals in the callee's own frame (and
+                // would read an element kept in its list as its marker).
+                let in_place = self.inlining.is_none() && self.elements.is_empty();
                 Box::new(move |s, f| {
                     // Read in place as the interpreter does (the links are the levels below).
                     if in_place
@@ -343,48 +388,35 @@ impl<'p> Compiler<'p> {
             NodeKind::Aggregate { op, local, list, body, filter } => {
                 let agg = Agg { op: *op, local: *local, list: *list, body: *body, filter: *filter };
                 let list = self.node(agg.list, below);
-                // `count(r for r in xs if …)` counts the elements kept: reading each one again
-                // (the body is the loop's local) cannot fail and adds nothing to the count.
-                let counts_kept = agg.op == AggOp::Count && self.local(agg.body) == Some(agg.local);
-                let body = if counts_kept {
-                    self.deepest = self.deepest.max(below);
-                    None
-                } else {
-                    Some(self.node(agg.body, below))
-                };
-                let filter = agg.filter.map(|c| self.node(c, below));
+                // The elements are read where the list keeps them (the loop variable's slot
+                // holds where the list is), unless the interpreter may read the frame while
+                // they run: then each is bound.
+                let (made, deepest) = (self.made, self.deepest);
+                self.elements.push((agg.local, false));
+                let (mut body, mut filter) = self.aggregate_parts(agg, below);
+                let in_place = self.elements.pop().is_some_and(|(_, whole)| !whole);
+                if !in_place {
+                    (self.made, self.deepest) = (made, deepest);
+                    (body, filter) = self.aggregate_parts(agg, below);
+                }
                 Box::new(move |s, f| {
                     let list = list(s, f)?;
                     let at = s.compiled_at(id)?;
                     let items = s.elements(at, agg, list)?;
-                    let mut acc = Acc::new(agg.op, &at.node.ty);
-                    for (index, item) in items.iter().enumerate() {
-                        match f.get_mut(agg.local.index()) {
-                            Some(slot) => *slot = item.clone(),
-                            None => bind(f, agg.local, item.clone(), span)?,
-                        }
-                        if let (Some(filter), Some(filter_id)) = (&filter, agg.filter) {
-                            let keep = filter(s, f)?;
-                            if !match keep {
-                                Value::Bool(keep) => keep,
-                                other => s.truth(other, filter_id, at, "the `if` filter")?,
-                            } {
-                                continue;
-                            }
-                        }
-                        match (&body, &mut acc) {
-                            (Some(body), acc) => {
-                                let value = body(s, f)?;
-                                s.accumulate(acc, agg, (index, &value), at)?;
-                            }
-                            (None, Acc::Count(kept)) => *kept += 1,
-                            (None, _) => return Err(super::internal(span, "a compiled `count` is not a count")),
-                        }
-                        if acc.decided() {
-                            break;
-                        }
+                    let mark = s.element_stack.len();
+                    if in_place {
+                        // The loop variable's slot holds where the list is kept.
+                        let marker =
+                            u32::try_from(mark).map_err(|_| super::internal(span, "aggregations nested too deeply"))?;
+                        bind(f, agg.local, Value::Enum(marker), span)?;
+                        s.element_stack.push((Arc::clone(&items), 0));
                     }
-                    s.aggregate_result(at, agg, acc, items.len())
+                    let folded =
+                        fold_elements(s, f, (at, agg, span), &items, in_place.then_some(mark), (&body, &filter));
+                    if in_place {
+                        s.element_stack.truncate(mark);
+                    }
+                    s.aggregate_result(at, agg, folded?, items.len())
                 })
             }
             NodeKind::Round { value, places, mode } => {
@@ -507,12 +539,55 @@ impl<'p> Compiler<'p> {
         }
     }
 
-    /// Where the value of a local, or of a field of one, is kept in the frame.
+    /// Where the value of a local, or of a field of one, is kept: in the frame, or for an
+    /// aggregation's element, in the list.
     fn place(&self, id: NodeId) -> Option<Place> {
         match self.program.nodes.get(id.index())?.kind {
-            NodeKind::Local(_) => self.local(id).map(Place::Local),
-            NodeKind::Field { record, index } => self.local(record).map(|local| Place::Field(local, index)),
+            NodeKind::Local(_) => {
+                let local = self.local(id)?;
+                Some(if self.is_element(local) { Place::Element(local) } else { Place::Local(local) })
+            }
+            NodeKind::Field { record, index } => {
+                let local = self.local(record)?;
+                Some(if self.is_element(local) {
+                    Place::ElementField(local, index)
+                } else {
+                    Place::Field(local, index)
+                })
+            }
             _ => None,
+        }
+    }
+
+    /// The body and filter of an aggregation.
+    fn aggregate_parts(&mut self, agg: Agg, below: u32) -> (Option<Code>, Option<Code>) {
+        // `count(r for r in xs if …)` counts the elements kept: reading each one again
+        // (the body is the loop's local) cannot fail and adds nothing to the count.
+        let counts_kept = agg.op == AggOp::Count
+            && self
+                .program
+                .nodes
+                .get(agg.body.index())
+                .is_some_and(|n| matches!(n.kind, NodeKind::Local(l) if self.slot(l) == agg.local));
+        let body = if counts_kept {
+            self.deepest = self.deepest.max(below);
+            None
+        } else {
+            Some(self.node(agg.body, below))
+        };
+        let filter = agg.filter.map(|c| self.node(c, below));
+        (body, filter)
+    }
+
+    /// Whether a local is the loop variable of an aggregation whose elements are read in place.
+    fn is_element(&self, local: LocalId) -> bool {
+        self.elements.iter().any(|&(element, _)| element == local)
+    }
+
+    /// The interpreter will read the frame: every element must be bound.
+    fn read_elements_whole(&mut self) {
+        for (_, whole) in &mut self.elements {
+            *whole = true;
         }
     }
 
@@ -532,6 +607,7 @@ impl<'p> Compiler<'p> {
         if self.inlining.is_some() {
             self.spoiled = true;
         }
+        self.read_elements_whole();
         interpreted(id, level)
     }
 
@@ -581,7 +657,7 @@ impl<'p> Compiler<'p> {
             });
         }
         let in_place = match args {
-            [arg] => self.local(*arg),
+            [arg] => self.local(*arg).filter(|&local| !self.is_element(local)),
             _ => None,
         };
         Box::new(move |s, f| {
@@ -778,6 +854,50 @@ impl CompiledRules {
     }
 }
 
+/// Folds an aggregation's elements: each bound to the loop variable (or, with `kept`, the
+/// place of the list on the session's stack of elements, read in place), kept by the filter,
+/// and accumulated.
+fn fold_elements(
+    s: &mut Session<'_>,
+    f: &mut Frame,
+    (at, agg, span): (At<'_>, Agg, Span),
+    items: &[Value],
+    kept: Option<usize>,
+    (body, filter): (&Option<Code>, &Option<Code>),
+) -> Res<Acc> {
+    let mut acc = Acc::new(agg.op, &at.node.ty);
+    for (index, item) in items.iter().enumerate() {
+        match kept.and_then(|mark| s.element_stack.get_mut(mark)) {
+            Some(element) => element.1 = index,
+            None => match f.get_mut(agg.local.index()) {
+                Some(slot) => *slot = item.clone(),
+                None => bind(f, agg.local, item.clone(), span)?,
+            },
+        }
+        if let (Some(filter), Some(filter_id)) = (filter, agg.filter) {
+            let keep = filter(s, f)?;
+            if !match keep {
+                Value::Bool(keep) => keep,
+                other => s.truth(other, filter_id, at, "the `if` filter")?,
+            } {
+                continue;
+            }
+        }
+        match (body, &mut acc) {
+            (Some(body), acc) => {
+                let value = body(s, f)?;
+                s.accumulate(acc, agg, (index, &value), at)?;
+            }
+            (None, Acc::Count(kept)) => *kept += 1,
+            (None, _) => return Err(super::internal(span, "a compiled `count` is not a count")),
+        }
+        if acc.decided() {
+            break;
+        }
+    }
+    Ok(acc)
+}
+
 /// The conflict of two rules of compiled `rules` node `id`, as the interpreter reports it.
 #[cold]
 fn conflict(s: &Session<'_>, id: NodeId, first: usize, second: usize) -> Box<super::EvalError> {
@@ -798,19 +918,26 @@ fn conflict(s: &Session<'_>, id: NodeId, first: usize, second: usize) -> Box<sup
 enum Place {
     Local(LocalId),
     Field(LocalId, u32),
+    /// An aggregation's element, read in the list that keeps it.
+    Element(LocalId),
+    /// A field of an aggregation's element, read in the list that keeps it.
+    ElementField(LocalId, u32),
 }
 
 impl Place {
     /// The value, borrowed (`None` where reading it needs the node's closure: a field of what
     /// is not a record).
     #[inline(always)]
-    fn get(self, frame: &Frame) -> Option<&Value> {
-        match self {
-            Place::Local(local) => frame.get(local.index()),
-            Place::Field(local, index) => match frame.get(local.index())? {
-                Value::Record(fields) => fields.get(index as usize),
-                _ => None,
-            },
+    fn get<'a>(self, s: &'a Session<'_>, frame: &'a Frame) -> Option<&'a Value> {
+        let (record, index) = match self {
+            Place::Local(local) => return frame.get(local.index()),
+            Place::Element(local) => return s.element(frame, local),
+            Place::Field(local, index) => (frame.get(local.index())?, index),
+            Place::ElementField(local, index) => (s.element(frame, local)?, index),
+        };
+        match record {
+            Value::Record(fields) => fields.get(index as usize),
+            _ => None,
         }
     }
 }
@@ -856,6 +983,19 @@ impl<'p> Session<'p> {
         match v {
             Value::Bool(b) => Ok(b),
             other => self.truth(other, from, self.compiled_at(id)?, what),
+        }
+    }
+
+    /// The element an aggregation's loop variable stands for, when its slot holds the place
+    /// of the list on the stack of elements.
+    #[inline(always)]
+    fn element(&self, frame: &Frame, local: LocalId) -> Option<&Value> {
+        match frame.get(local.index())? {
+            Value::Enum(at) => {
+                let (items, index) = self.element_stack.get(*at as usize)?;
+                items.get(*index)
+            }
+            _ => None,
         }
     }
 
