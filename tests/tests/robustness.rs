@@ -777,6 +777,31 @@ fn aggregations_reading_elements_in_place_agree_with_the_interpreter() {
     assert_eq!(Session::new(&c.program, inputs).with_compiled(&compiled).decision(highs, &mut NoTrace), Ok(num(2)));
 }
 
+/// Comparisons of a number with a constant, compiled to compare mantissas when the scales
+/// agree: every operator, constants and inputs of several scales and signs (and none), give
+/// the interpreter's results.
+#[test]
+fn compiled_comparisons_with_constants_agree_with_the_interpreter() {
+    let constants = ["0", "4", "-3", "1.5", "-0.25", "2.50", "100"];
+    let ops = ["==", "!=", "<", "<=", ">", ">="];
+    let mut text = String::from("input x: optional Decimal\n");
+    for (i, constant) in constants.iter().enumerate() {
+        for (j, op) in ops.iter().enumerate() {
+            text.push_str(&format!("decision c{i}_{j}: Bool = x {op} {constant}\n"));
+        }
+    }
+    let c = compile_text("constants.cov", &text);
+    assert!(!c.has_errors(), "{}", common::render_diagnostics(&c));
+    let inputs = ["0", "-0", "4", "4.0", "-3", "1.5", "1.50", "-0.25", "2.5", "99.99", "100.00", "7"];
+    let mut compared = 0;
+    for input in inputs {
+        let x = Value::Num(input.parse::<Decimal>().expect("a decimal"));
+        compared += same_when_compiled(&c, vec![x]);
+    }
+    compared += same_when_compiled(&c, vec![Value::None("not given".into())]);
+    assert_eq!(compared, (inputs.len() + 1) * constants.len() * ops.len());
+}
+
 #[test]
 fn a_long_cycle_is_reported_once_not_by_overflowing_the_stack() {
     let n = 5_000;

@@ -254,18 +254,20 @@ impl<'p> Compiler<'p> {
                 // The constant's level counts as reached, as if it had a closure.
                 self.deepest = self.deepest.max(below);
                 let place = self.place(l);
+                let constant = Constant::new(constant);
                 Box::new(move |s, f| {
                     // A local or a field of one is compared where it is kept.
                     if let Some(a) = place.and_then(|place| place.get(s, f))
-                        && let Some(result) = compared_values(op, a, &constant)
+                        && let Some(result) = constant.compared(op, a)
                     {
                         return Ok(Value::Bool(result));
                     }
                     let a = left(s, f)?;
-                    if let Some(result) = compared_values(op, &a, &constant) {
+                    if let Some(result) = constant.compared(op, &a) {
                         return Ok(Value::Bool(result));
                     }
-                    s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, constant.clone()), &mut None)
+                    let constant = constant.value.clone();
+                    s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, constant), &mut None)
                 })
             }
             NodeKind::Binary(op, l, r) if op.is_comparison() => {
@@ -951,6 +953,43 @@ struct Callee {
     /// The frame's size: parameters, then `let` and loop variables.
     slots: usize,
     site: Span,
+}
+
+/// A constant compared with: for a number, its scale and mantissa, worked out once, so that a
+/// number of the same scale (a rating against `4`) is compared by its mantissa alone.
+struct Constant {
+    value: Value,
+    number: Option<(u32, i128)>,
+}
+
+impl Constant {
+    fn new(value: Value) -> Constant {
+        let number = match &value {
+            Value::Num(n) => Some((n.scale(), n.mantissa())),
+            _ => None,
+        };
+        Constant { value, number }
+    }
+
+    /// Comparison `op` of `a` with the constant, as [`compared_values`] gives it.
+    #[inline(always)]
+    fn compared(&self, op: BinOp, a: &Value) -> Option<bool> {
+        if let (Some((scale, mantissa)), Value::Num(x)) = (self.number, a)
+            && x.scale() == scale
+        {
+            // Numbers of one scale are in the order of their mantissas.
+            let ordering = x.mantissa().cmp(&mantissa);
+            return Some(match op {
+                BinOp::Eq => ordering == std::cmp::Ordering::Equal,
+                BinOp::Ne => ordering != std::cmp::Ordering::Equal,
+                BinOp::Lt => ordering == std::cmp::Ordering::Less,
+                BinOp::Le => ordering != std::cmp::Ordering::Greater,
+                BinOp::Gt => ordering == std::cmp::Ordering::Greater,
+                _ => ordering != std::cmp::Ordering::Less,
+            });
+        }
+        compared_values(op, a, &self.value)
+    }
 }
 
 /// Comparison `op` of two values that have values and can be compared; `None` where the
