@@ -456,14 +456,6 @@ impl<'p> Session<'p> {
 
     /// Runs a decision's body in a fresh frame; returns the value and whether it was memoised.
     fn call<T: Tracer>(&mut self, id: DecisionId, args: Vec<Value>, site: Span, tracer: &mut T) -> Res<(Value, bool)> {
-        // A decision already computed (only one without parameters is kept here, so a call
-        // without arguments is a valid call of it).
-        if args.is_empty()
-            && (!T::ENABLED || !tracer.expand_repeats())
-            && let Some(Some(value)) = self.decisions.get(id.index())
-        {
-            return Ok((value.clone(), true));
-        }
         let (body, mut frame, cached) = match self.prepare_call(id, args, site)? {
             Prepared::Cached(value) if !T::ENABLED || !tracer.expand_repeats() => return Ok((value, true)),
             Prepared::Cached(value) => {
@@ -923,19 +915,8 @@ impl<'p> Session<'p> {
         frame: &mut Frame,
         tracer: &mut T,
     ) -> Res<Option<(Value, usize)>> {
-        let mut applied: Option<(Value, usize)> = None;
-        for i in 0..rules.len() {
-            if rules[i].parent != parent {
-                continue;
-            }
-            if let Some((value, winner)) = self.apply_rule(at, rules, i, frame, tracer)? {
-                if let Some((_, first)) = &applied {
-                    return Err(rules_conflict(&rules[*first], &rules[winner]));
-                }
-                applied = Some((value, winner));
-            }
-        }
-        Ok(applied)
+        let rank = (0..rules.len()).filter(|&i| rules[i].parent == parent);
+        weigh_rank(rank, rules, |i| self.apply_rule(at, rules, i, frame, tracer))
     }
 
     /// A rule applies through one of its exceptions, or else when its own condition holds.
@@ -2296,16 +2277,45 @@ fn compared(op: BinOp, a: &Value, b: &Value) -> Option<bool> {
     Some(match op {
         BinOp::Eq => ops::equal(a, b),
         BinOp::Ne => !ops::equal(a, b),
-        _ => {
-            let ordering = ops::order(a, b)?;
-            match op {
-                BinOp::Lt => ordering == Ordering::Less,
-                BinOp::Le => ordering != Ordering::Greater,
-                BinOp::Gt => ordering == Ordering::Greater,
-                _ => ordering != Ordering::Less,
-            }
-        }
+        _ => holds(op, ops::order(a, b)?),
     })
+}
+
+/// The rule of a rank (the roots, or the exceptions to one rule: `rank` lists them in order)
+/// that applies, if any, with the index of the rule that gave the value; two that apply are a
+/// conflict. `apply` says whether a rule applies (through an exception, or its condition).
+/// The interpreter and compiled rules both weigh a rank here.
+pub(crate) fn weigh_rank(
+    rank: impl IntoIterator<Item = usize>,
+    rules: &[RuleArm],
+    mut apply: impl FnMut(usize) -> Res<Option<(Value, usize)>>,
+) -> Res<Option<(Value, usize)>> {
+    let mut applied: Option<(Value, usize)> = None;
+    for index in rank {
+        if let Some((value, winner)) = apply(index)? {
+            if let Some((_, first)) = &applied {
+                return Err(match (rules.get(*first), rules.get(winner)) {
+                    (Some(a), Some(b)) => rules_conflict(a, b),
+                    _ => internal(Span::default(), "a rule that applies is not among the rules"),
+                });
+            }
+            applied = Some((value, winner));
+        }
+    }
+    Ok(applied)
+}
+
+/// Whether comparison `op` holds for two values in this order.
+#[inline]
+pub(crate) fn holds(op: BinOp, ordering: Ordering) -> bool {
+    match op {
+        BinOp::Eq => ordering == Ordering::Equal,
+        BinOp::Ne => ordering != Ordering::Equal,
+        BinOp::Lt => ordering == Ordering::Less,
+        BinOp::Le => ordering != Ordering::Greater,
+        BinOp::Gt => ordering == Ordering::Greater,
+        _ => ordering != Ordering::Less,
+    }
 }
 
 /// Error E0510: no rule applies and there is no default.
@@ -2321,7 +2331,7 @@ fn no_rule_applies(span: Span) -> Box<EvalError> {
 
 /// Error E0509: two rules of one rank apply, `first` before `second` in order.
 #[cold]
-fn rules_conflict(first: &RuleArm, second: &RuleArm) -> Box<EvalError> {
+pub(crate) fn rules_conflict(first: &RuleArm, second: &RuleArm) -> Box<EvalError> {
     let (a, b) = (first, second);
     Box::new(
         EvalError::new(

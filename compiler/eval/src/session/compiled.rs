@@ -828,16 +828,13 @@ impl CompiledRules {
     /// the rules that are no exception) that applies, if any: the value and the rule that gave
     /// it. Two that apply are a conflict.
     fn weigh(&self, s: &mut Session<'_>, f: &mut Frame, id: NodeId, rank: usize) -> Res<Option<(Value, usize)>> {
-        let mut applied: Option<(Value, usize)> = None;
-        for &index in self.ranks.get(rank).map_or(&[][..], Vec::as_slice) {
-            if let Some((value, winner)) = self.apply(s, f, id, index)? {
-                if let Some((_, first)) = applied {
-                    return Err(conflict(s, id, first, winner));
-                }
-                applied = Some((value, winner));
-            }
-        }
-        Ok(applied)
+        // The node's rules, which a conflict names.
+        let at = s.compiled_at(id)?;
+        let NodeKind::Rules { rules, .. } = &at.node.kind else {
+            return Err(super::internal(at.span(), "compiled rules are not the node's"));
+        };
+        let members = self.ranks.get(rank).map_or(&[][..], Vec::as_slice).iter().copied();
+        super::weigh_rank(members, rules, |index| self.apply(s, f, id, index))
     }
 
     /// A rule applies through one of its exceptions, or else when its own condition holds.
@@ -898,21 +895,6 @@ fn fold_elements(
         }
     }
     Ok(acc)
-}
-
-/// The conflict of two rules of compiled `rules` node `id`, as the interpreter reports it.
-#[cold]
-fn conflict(s: &Session<'_>, id: NodeId, first: usize, second: usize) -> Box<super::EvalError> {
-    let at = match s.compiled_at(id) {
-        Ok(at) => at,
-        Err(e) => return e,
-    };
-    match &at.node.kind {
-        NodeKind::Rules { rules, .. } if first < rules.len() && second < rules.len() => {
-            super::rules_conflict(&rules[first], &rules[second])
-        }
-        _ => super::internal(at.span(), "compiled rules are not the node's"),
-    }
 }
 
 /// A value kept in the frame: a local, or a field of a local record.
@@ -978,15 +960,7 @@ impl Constant {
             && x.scale() == scale
         {
             // Numbers of one scale are in the order of their mantissas.
-            let ordering = x.mantissa().cmp(&mantissa);
-            return Some(match op {
-                BinOp::Eq => ordering == std::cmp::Ordering::Equal,
-                BinOp::Ne => ordering != std::cmp::Ordering::Equal,
-                BinOp::Lt => ordering == std::cmp::Ordering::Less,
-                BinOp::Le => ordering != std::cmp::Ordering::Greater,
-                BinOp::Gt => ordering == std::cmp::Ordering::Greater,
-                _ => ordering != std::cmp::Ordering::Less,
-            });
+            return Some(super::holds(op, x.mantissa().cmp(&mantissa)));
         }
         compared_values(op, a, &self.value)
     }
