@@ -574,6 +574,46 @@ fn batch_reads_csv_with_dotted_columns_and_reports_bad_rows_without_stopping() {
     assert!(problems.contains("commas must group thousands"), "{problems}");
 }
 
+/// CSV as spreadsheets write it: a byte order mark, CRLF line ends, quoted cells (with a
+/// comma, a doubled quote standing for one) and a blank line; a row that is not UTF-8 text is
+/// one bad row, and the rows after it are read as usual.
+#[test]
+fn batch_reads_quoted_csv_with_crlf_and_reports_a_row_that_is_not_text() {
+    let dir = TempDir::new("batch-csv-quoting");
+    let mut cohort =
+        b"\xef\xbb\xbfpackage.cluster,package.service,package.agreed_rate,package.hours,package.start,review_date\r\n"
+            .to_vec();
+    cohort.extend_from_slice(b"C4,FloatingSupport,9.00,4,2015-04-01,2015-07-01\r\n\r\n");
+    cohort.extend_from_slice(b"\"C4\",\"Floating\"\"Support\",\"1,009.00\",\" 2 \",2015-04-01,2015-07-01\r\n");
+    cohort.extend_from_slice(b"C4,Floating\xffSupport,9.00,4,2015-04-01,2015-07-01\r\n");
+    cohort.extend_from_slice(b"\"C6\",FloatingSupport,\"10.50\",10,2015-04-01,2016-03-31");
+    let input = dir.0.join("cohort.csv");
+    std::fs::write(&input, cohort).expect("write cohort");
+    let input = input.to_string_lossy().into_owned();
+    let output = dir.0.join("out.csv").to_string_lossy().into_owned();
+    let errors = dir.0.join("errors.txt").to_string_lossy().into_owned();
+    let r = run(&[
+        "batch",
+        TARIFF,
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--errors",
+        &errors,
+        "--decision",
+        "weekly_cost",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.show());
+    assert!(r.stderr.contains("rows in 4, rows out 2, rows failed 2"), "the blank line is no row\n{}", r.show());
+    let out = std::fs::read_to_string(&output).expect("output");
+    assert_eq!(out, "row,weekly_cost\n1,36.00\n4,105.00\n");
+    let problems = std::fs::read_to_string(&errors).expect("errors file");
+    // The doubled quote is one quote inside the cell, so the service names nothing.
+    assert!(problems.contains("row 2: package.service: `Floating\"Support` is not a Service"), "{problems}");
+    assert!(problems.contains("row 3: the row is not UTF-8 text"), "{problems}");
+}
+
 #[test]
 fn batch_rejects_a_header_that_does_not_match_the_inputs_before_running_any_row() {
     let dir = TempDir::new("batch-header");

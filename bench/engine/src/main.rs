@@ -130,7 +130,7 @@ fn run() -> ExitCode {
         .iter()
         .map(|record| {
             let cells: Vec<&str> = record.iter().collect();
-            batch::row_inputs(program, &header, &cells)
+            batch::row_inputs(program, &header, &cells[..])
                 .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
         })
         .collect();

@@ -9,6 +9,7 @@
 //! stop or disturb the others; the run ends with a summary and exits 1 if any row failed.
 
 use covenant_driver::batch::{self, Header, Totals};
+use covenant_driver::csv_split::{self, RecordScan};
 use covenant_driver::{Compilation, inputs};
 use covenant_eval::{Compiled, EvalError, Indexes, NoTrace, Recorder, Session};
 use covenant_ir::hash::FxBuild;
@@ -17,7 +18,7 @@ use covenant_ir::{Date, DecisionId, Program, Span, Value, value};
 use covenant_report::explain;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -79,7 +80,8 @@ fn format_of(path: &Path) -> Option<Format> {
 
 /// One input row: its number (1 for the first data row) and its raw content.
 enum RowIn {
-    Csv(usize, csv::StringRecord),
+    /// A CSV record: where it is in its piece's text (without its line end).
+    Csv(usize, std::ops::Range<usize>),
     Json(usize, String),
 }
 
@@ -160,15 +162,20 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         }
     };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut csv_reader = None;
-    let mut jsonl_reader = None;
     let mut header = None;
-    match input_format {
+    let mut cohort = match input_format {
         Format::Csv => {
-            let mut reader =
-                csv::ReaderBuilder::new().flexible(true).from_reader(BufReader::with_capacity(IO_BUFFER_BYTES, file));
-            let names: Vec<String> = match reader.headers() {
-                Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
+            let mut input = CsvInput::new(file);
+            let mut cells = csv_split::Cells::default();
+            let names: Vec<String> = match input.header().map(|record| cells.split(record.unwrap_or_default())) {
+                Ok(Ok(())) => cells.iter().map(|s| s.trim().to_string()).collect(),
+                Ok(Err(e)) => {
+                    eprintln!(
+                        "error: cannot read the header of `{}`: it is not UTF-8 text ({e})",
+                        options.input.display()
+                    );
+                    return ExitCode::from(2);
+                }
                 Err(e) => {
                     eprintln!("error: cannot read the header of `{}`: {e}", options.input.display());
                     return ExitCode::from(2);
@@ -187,10 +194,10 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
                     return ExitCode::from(2);
                 }
             }
-            csv_reader = Some(reader);
+            Cohort::Csv(input)
         }
-        Format::JsonLines => jsonl_reader = Some(BufReader::with_capacity(IO_BUFFER_BYTES, file)),
-    }
+        Format::JsonLines => Cohort::JsonLines(BufReader::with_capacity(IO_BUFFER_BYTES, file)),
+    };
 
     let sink: Box<dyn Write + Send> = match &options.output {
         None => Box::new(std::io::stdout()),
@@ -247,7 +254,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let pieces = Mutex::new(pieces);
     // Workers hand the rows of a piece back when done with them, and the reader reads into
     // them again: no row is allocated in one thread and freed in another.
-    let (to_reader, used_rows) = std::sync::mpsc::sync_channel::<Vec<RowIn>>(in_flight);
+    let (to_reader, used_rows) = std::sync::mpsc::sync_channel::<Rows>(in_flight);
     let (to_writer, results) = std::sync::mpsc::channel::<(usize, Vec<RowOut>)>();
     // Set when the output cannot be written (a closed pipe, a full disk): reading stops.
     let stopped = AtomicBool::new(false);
@@ -305,24 +312,18 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         }
         let mut sequence = 0usize;
         while read_error.is_none() {
-            let mut piece = Vec::with_capacity(piece_rows);
-            let mut spare = used_rows.try_recv().unwrap_or_default();
-            while piece.len() < piece_rows {
-                number += 1;
-                match read_row(&mut csv_reader, &mut jsonl_reader, number, spare.pop()) {
-                    Ok(Some(row)) => piece.push(row),
-                    Ok(None) => break,
-                    Err(Blank) => number -= 1,
-                    Err(Unreadable(e)) => {
-                        read_error = Some(format!("row {number}: the file cannot be read further: {e}"));
-                        break;
-                    }
+            let spare = used_rows.try_recv().unwrap_or_default();
+            let piece = match cohort.read_piece(piece_rows, &mut number, spare) {
+                Ok(piece) => piece,
+                Err((piece, e)) => {
+                    read_error = Some(format!("row {}: the file cannot be read further: {e}", number + 1));
+                    piece
                 }
-            }
-            if piece.is_empty() {
+            };
+            if piece.rows.is_empty() {
                 break;
             }
-            rows_in += piece.len();
+            rows_in += piece.rows.len();
             // Waits while `in_flight` pieces are unwritten; fails only if the writer stopped.
             if places.send(()).is_err() || to_workers.send(Piece { sequence, rows: piece }).is_err() {
                 break;
@@ -330,7 +331,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             sequence += 1;
             if progress && shown.elapsed().as_millis() >= PROGRESS_EVERY_MS {
                 shown = Instant::now();
-                show_progress(rows_in, started, csv_reader.as_ref().map(|r| r.position().byte()), size);
+                show_progress(rows_in, started, cohort.position(), size);
             }
             if stopped.load(Ordering::Relaxed) {
                 break;
@@ -380,62 +381,189 @@ fn csv_io(e: csv::Error) -> std::io::Error {
     }
 }
 
-/// Why [`read_row`] gave no row.
-enum NoRow {
-    /// A blank line of JSON Lines: skipped, and not counted as a row.
-    Blank,
-    /// The file cannot be read further.
-    Unreadable(String),
+/// The rows of the cohort being read.
+enum Cohort {
+    Csv(CsvInput),
+    JsonLines(BufReader<File>),
 }
-use NoRow::{Blank, Unreadable};
 
-/// The next row of the cohort (`None` at its end), read into the buffers of a row already
-/// evaluated when there is one.
-fn read_row(
-    csv_reader: &mut Option<csv::Reader<BufReader<File>>>,
-    jsonl_reader: &mut Option<BufReader<File>>,
-    number: usize,
-    spare: Option<RowIn>,
-) -> Result<Option<RowIn>, NoRow> {
-    if let Some(reader) = csv_reader {
-        let mut record = match spare {
-            Some(RowIn::Csv(_, record)) => record,
-            _ => csv::StringRecord::new(),
-        };
-        return match reader.read_record(&mut record) {
-            Ok(true) => Ok(Some(RowIn::Csv(number, record))),
-            Ok(false) => Ok(None),
-            Err(e) => Err(Unreadable(e.to_string())),
-        };
-    }
-    let Some(reader) = jsonl_reader else { return Ok(None) };
-    let mut line = match spare {
-        Some(RowIn::Json(_, mut line)) => {
-            line.clear();
-            line
-        }
-        _ => String::new(),
-    };
-    match reader.read_line(&mut line) {
-        Ok(0) => Ok(None),
-        Ok(_) => {
-            // As `BufRead::lines` does: without the line's `\n` or `\r\n`.
-            if line.ends_with('\n') {
-                line.pop();
-                if line.ends_with('\r') {
-                    line.pop();
+impl Cohort {
+    /// The next `wanted` rows (fewer at the end of the file), numbered on from `number`, read
+    /// into the buffers of a piece already evaluated. On an error reading the file, the rows
+    /// read before it.
+    fn read_piece(&mut self, wanted: usize, number: &mut usize, spare: Rows) -> Result<Rows, (Rows, std::io::Error)> {
+        match self {
+            Cohort::Csv(input) => {
+                let Rows { mut rows, mut text } = spare;
+                rows.clear();
+                text.clear();
+                while rows.len() < wanted {
+                    match input.next_record() {
+                        Ok(Some(record)) => {
+                            *number += 1;
+                            let start = text.len();
+                            text.extend_from_slice(record);
+                            rows.push(RowIn::Csv(*number, start..text.len()));
+                        }
+                        Ok(None) => break,
+                        Err(e) => return Err((Rows { rows, text }, e)),
+                    }
                 }
+                Ok(Rows { rows, text })
             }
-            if line.trim().is_empty() { Err(Blank) } else { Ok(Some(RowIn::Json(number, line))) }
+            Cohort::JsonLines(reader) => {
+                let mut spare = spare.rows;
+                let mut rows = Vec::with_capacity(wanted);
+                while rows.len() < wanted {
+                    let mut line = match spare.pop() {
+                        Some(RowIn::Json(_, mut line)) => {
+                            line.clear();
+                            line
+                        }
+                        _ => String::new(),
+                    };
+                    match reader.read_line(&mut line) {
+                        Ok(0) => break,
+                        Ok(_) => {
+                            // As `BufRead::lines` does: without the line's `\n` or `\r\n`.
+                            if line.ends_with('\n') {
+                                line.pop();
+                                if line.ends_with('\r') {
+                                    line.pop();
+                                }
+                            }
+                            // A blank line is not a row.
+                            if !line.trim().is_empty() {
+                                *number += 1;
+                                rows.push(RowIn::Json(*number, line));
+                            }
+                        }
+                        Err(e) => return Err((Rows { rows, text: Vec::new() }, e)),
+                    }
+                }
+                Ok(Rows { rows, text: Vec::new() })
+            }
         }
-        Err(e) => Err(Unreadable(e.to_string())),
+    }
+
+    /// How far into the file reading is, in bytes, when that is known.
+    fn position(&self) -> Option<u64> {
+        match self {
+            Cohort::Csv(input) => Some(input.position()),
+            Cohort::JsonLines(_) => None,
+        }
+    }
+}
+
+/// A CSV file read in large blocks, record by record. The reading thread only finds where
+/// each record ends, which needs nothing but its quotes and line ends; the workers split
+/// records into cells, side by side (see `covenant_driver::csv_split`).
+struct CsvInput {
+    file: File,
+    /// The bytes read and not yet given out are `buf[start..filled]`.
+    buf: Vec<u8>,
+    start: usize,
+    filled: usize,
+    /// The search for the end of the record at `start`, while one is under way.
+    scan: Option<RecordScan>,
+    eof: bool,
+    /// Bytes of the file already dropped from the front of `buf`.
+    dropped: u64,
+}
+
+impl CsvInput {
+    fn new(file: File) -> CsvInput {
+        CsvInput { file, buf: vec![0; IO_BUFFER_BYTES], start: 0, filled: 0, scan: None, eof: false, dropped: 0 }
+    }
+
+    /// The first record, without the byte order mark the file may start with (`None`: the
+    /// file is empty).
+    fn header(&mut self) -> std::io::Result<Option<&[u8]>> {
+        while self.filled < csv_split::BYTE_ORDER_MARK.len() && !self.eof {
+            self.refill()?;
+        }
+        if self.buf[..self.filled].starts_with(csv_split::BYTE_ORDER_MARK) {
+            self.start = csv_split::BYTE_ORDER_MARK.len();
+        }
+        self.next_record()
+    }
+
+    /// The next record, without its line end (`None` at the end of the file).
+    fn next_record(&mut self) -> std::io::Result<Option<&[u8]>> {
+        loop {
+            let scan = match &mut self.scan {
+                Some(scan) => scan,
+                None => {
+                    self.start = csv_split::skip_line_ends(&self.buf[..self.filled], self.start);
+                    if self.start == self.filled {
+                        if self.eof {
+                            return Ok(None);
+                        }
+                        self.refill()?;
+                        continue;
+                    }
+                    self.scan.insert(RecordScan::new(self.start))
+                }
+            };
+            let end = match scan.end(&self.buf[..self.filled], self.start) {
+                Some(end) => end,
+                // At the end of the file, the last record runs to its end.
+                None if self.eof => self.filled,
+                None => {
+                    self.refill()?;
+                    continue;
+                }
+            };
+            let start = std::mem::replace(&mut self.start, end);
+            self.scan = None;
+            return Ok(Some(&self.buf[start..end]));
+        }
+    }
+
+    /// Reads more of the file, after dropping what has been given out.
+    fn refill(&mut self) -> std::io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.filled, 0);
+            if let Some(scan) = &mut self.scan {
+                scan.moved(self.start);
+            }
+            self.filled -= self.start;
+            self.dropped += self.start as u64;
+            self.start = 0;
+        }
+        // A record longer than the buffer: the buffer grows to hold it.
+        if self.filled == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let read = loop {
+            match self.file.read(&mut self.buf[self.filled..]) {
+                Ok(read) => break read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.filled += read;
+        self.eof = read == 0;
+        Ok(())
+    }
+
+    /// Bytes of the file given out so far.
+    fn position(&self) -> u64 {
+        self.dropped + self.start as u64
     }
 }
 
 /// Rows read together, numbered in input order, for one worker to evaluate.
 struct Piece {
     sequence: usize,
+    rows: Rows,
+}
+
+/// A piece's rows: JSON lines each in its own string, CSV records in one text.
+#[derive(Default)]
+struct Rows {
     rows: Vec<RowIn>,
+    text: Vec<u8>,
 }
 
 /// Counts and writes one piece's results (the writing thread's part).
@@ -492,7 +620,7 @@ impl<'p> Run<'p> {
         &self,
         pieces: &Mutex<std::sync::mpsc::Receiver<Piece>>,
         to_writer: &std::sync::mpsc::Sender<(usize, Vec<RowOut>)>,
-        to_reader: &std::sync::mpsc::SyncSender<Vec<RowIn>>,
+        to_reader: &std::sync::mpsc::SyncSender<Rows>,
     ) {
         let mut worker = self.new_worker();
         loop {
@@ -506,7 +634,8 @@ impl<'p> Run<'p> {
             let results = evaluated.unwrap_or_else(|_| {
                 // The session may be half-way through a row: the next piece gets a fresh one.
                 worker = self.new_worker();
-                rows.iter()
+                rows.rows
+                    .iter()
                     .map(|row| RowOut::Failed {
                         number: row.number(),
                         problems: vec!["internal error in a worker thread".into()],
@@ -534,23 +663,28 @@ impl<'p> Run<'p> {
             // in order), so each defines only the sites and reasons the worker had not used.
             trace: explain::TraceWriter::new(self.program, self.sites).defining_once(),
         };
-        Worker { session, explainer, problems: ProblemTexts::default() }
+        Worker { session, explainer, problems: ProblemTexts::default(), cells: csv_split::Cells::default() }
     }
 
     /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
-    fn evaluate_rows(&self, worker: &mut Worker<'_>, rows: &[RowIn]) -> Vec<RowOut> {
-        rows.iter().map(|row| self.evaluate(row, worker)).collect()
+    fn evaluate_rows(&self, worker: &mut Worker<'_>, rows: &Rows) -> Vec<RowOut> {
+        rows.rows.iter().map(|row| self.evaluate(row, &rows.text, worker)).collect()
     }
 
-    fn evaluate(&self, row: &RowIn, worker: &mut Worker<'_>) -> RowOut {
-        let Worker { session, explainer, problems: texts } = worker;
+    fn evaluate(&self, row: &RowIn, text: &[u8], worker: &mut Worker<'_>) -> RowOut {
+        let Worker { session, explainer, problems: texts, cells } = worker;
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
-                let cells: Vec<&str> = record.iter().collect();
                 let Some(header) = &self.header else {
                     return RowOut::Failed { number: *number, problems: vec!["no header".into()] };
                 };
-                (*number, batch::row_inputs(self.program, header, &cells))
+                if let Err(e) = cells.split(text.get(record.clone()).unwrap_or_default()) {
+                    return RowOut::Failed {
+                        number: *number,
+                        problems: vec![format!("the row is not UTF-8 text: {e}")],
+                    };
+                }
+                (*number, batch::row_inputs(self.program, header, cells))
             }
             RowIn::Json(number, line) => match serde_json::from_str::<serde_json::Value>(line) {
                 Ok(doc) => (*number, inputs::read_inputs(self.program, &doc)),
@@ -622,6 +756,8 @@ struct Worker<'p> {
     session: Session<'p>,
     explainer: Explainer<'p>,
     problems: ProblemTexts,
+    /// The cells of the CSV row being read.
+    cells: csv_split::Cells,
 }
 
 /// The text of each failure already reported, by decision, error code and place: rows of a

@@ -7,7 +7,7 @@
 //! with the same scalar rules `covenant eval` applies to a case (`inputs::read_scalar`). Results become output cells
 //! ([`cell`]), and money-valued decisions are totalled exactly ([`Totals`]).
 
-use crate::inputs::{InputError, NOT_GIVEN, Scalar, VariantNames, read_json_cell, read_scalar, read_value};
+use crate::inputs::{InputError, NOT_GIVEN, Scalar, VariantNames, read_json_cell, read_scalar, read_value, trim};
 use covenant_ir::{DecisionId, NumKind, Program, Ty, Value, json, value};
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
@@ -99,13 +99,46 @@ fn source(program: &Program, ty: &Ty, columns: &[(usize, &[&str])]) -> Option<So
     Some(Source::Record { id: *id, fields })
 }
 
+/// A row's cells by column, however they were split.
+pub trait RowCells {
+    /// How many cells the row has.
+    fn width(&self) -> usize;
+    /// The text of the cell in column `index`.
+    fn cell(&self, index: usize) -> Option<&str>;
+}
+
+impl RowCells for [&str] {
+    fn width(&self) -> usize {
+        self.len()
+    }
+
+    fn cell(&self, index: usize) -> Option<&str> {
+        self.get(index).copied()
+    }
+}
+
+impl RowCells for crate::csv_split::Cells {
+    fn width(&self) -> usize {
+        self.len()
+    }
+
+    #[inline]
+    fn cell(&self, index: usize) -> Option<&str> {
+        self.get(index)
+    }
+}
+
 /// Reads one row's inputs, with the rules `covenant eval` uses for a case.
-pub fn row_inputs(program: &Program, header: &Header, cells: &[&str]) -> Result<Vec<Value>, Vec<InputError>> {
+pub fn row_inputs<C: RowCells + ?Sized>(
+    program: &Program,
+    header: &Header,
+    cells: &C,
+) -> Result<Vec<Value>, Vec<InputError>> {
     let mut errors = Vec::new();
-    if cells.len() != header.width {
+    if cells.width() != header.width {
         return Err(vec![InputError {
             path: String::new(),
-            message: format!("this row has {} cells but the header has {} columns", cells.len(), header.width),
+            message: format!("this row has {} cells but the header has {} columns", cells.width(), header.width),
         }]);
     }
     let values = program
@@ -134,12 +167,12 @@ impl std::fmt::Display for Path<'_> {
     }
 }
 
-fn read(
+fn read<C: RowCells + ?Sized>(
     program: &Program,
     header: &Header,
     source: Option<&Source>,
     (path, optional): (&Path<'_>, bool),
-    cells: &[&str],
+    cells: &C,
     errors: &mut Vec<InputError>,
 ) -> Value {
     let missing = |errors: &mut Vec<InputError>| {
@@ -151,7 +184,7 @@ fn read(
     match source {
         None => missing(errors),
         Some(Source::Column { index, ty }) => {
-            let text = cells.get(*index).map_or("", |c| c.trim());
+            let text = cells.cell(*index).map_or("", trim);
             if text.is_empty() {
                 return missing(errors);
             }
@@ -168,10 +201,19 @@ fn read(
                         }
                     },
                 },
-                _ => read_scalar(program, ty, Scalar::Cell(text)).unwrap_or_else(|message| {
-                    errors.push(InputError { path: column(), message });
-                    Value::None(Arc::from("invalid input"))
-                }),
+                _ => {
+                    // A variant by its name, found the quick way (a name is never a number, so
+                    // never a variant's code).
+                    if let Ty::Enum(id) = ty
+                        && let Some(index) = header.variants.find(program, *id, text)
+                    {
+                        return Value::Enum(index);
+                    }
+                    read_scalar(program, ty, Scalar::Cell(text)).unwrap_or_else(|message| {
+                        errors.push(InputError { path: column(), message });
+                        Value::None(Arc::from("invalid input"))
+                    })
+                }
             }
         }
         Some(Source::Record { id, fields }) => {
@@ -376,7 +418,7 @@ mod tests {
             ["3", "4", "[]"],
         ];
         for cells in rows {
-            let inputs = row_inputs(program, &header, &cells).expect("inputs");
+            let inputs = row_inputs(program, &header, &cells[..]).expect("inputs");
             reused.reset(inputs.clone());
             for name in ["pair", "total", "top"] {
                 let id = program.find_decision(name).expect(name);

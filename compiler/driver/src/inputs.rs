@@ -98,7 +98,7 @@ impl Scalar<'_> {
     /// The text of a text, number or cell (not of a boolean).
     fn text(&self) -> Option<&str> {
         match self {
-            Scalar::Text(t) | Scalar::Number(t) | Scalar::Cell(t) => Some(t.trim()),
+            Scalar::Text(t) | Scalar::Number(t) | Scalar::Cell(t) => Some(trim(t)),
             Scalar::Bool(_) => None,
         }
     }
@@ -120,7 +120,7 @@ pub(crate) fn read_scalar(program: &Program, ty: &Ty, scalar: Scalar<'_>) -> Res
         },
         Ty::Date => match scalar {
             Scalar::Text(t) | Scalar::Cell(t) => {
-                Date::parse(t.trim()).map(Value::Date).ok_or_else(|| format!("`{t}` is not a date; write YYYY-MM-DD"))
+                Date::parse(trim(t)).map(Value::Date).ok_or_else(|| format!("`{t}` is not a date; write YYYY-MM-DD"))
             }
             other => Err(format!("expected a date as text (YYYY-MM-DD), found {}", other.kind())),
         },
@@ -312,7 +312,7 @@ impl VariantNames {
 
     /// The index of the variant of enum `id` named `name`, when it is the one its slot holds.
     #[inline]
-    fn find(&self, program: &Program, id: covenant_ir::EnumId, name: &str) -> Option<u32> {
+    pub(crate) fn find(&self, program: &Program, id: covenant_ir::EnumId, name: &str) -> Option<u32> {
         let index = *self.by_enum.get(id.0 as usize)?.get(variant_slot(name))?;
         let variant = program.enums.get(id.0 as usize)?.variants.get(index as usize)?;
         same_name(&variant.name, name).then_some(index)
@@ -576,7 +576,7 @@ impl<'t> JsonCell<'t> {
 /// written `15%` (a plain number is taken as percentage points too: `15` is 15%).
 pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
     // Plain digits (no `£`, commas or `%`) need no rewriting: read them without copying.
-    let trimmed = text.trim();
+    let trimmed = trim(text);
     if is_plain_number(trimmed) {
         // Short whole numbers (the usual case) without the general decimal parser: the
         // same value, scale 0, as `from_str_exact` gives.
@@ -622,10 +622,23 @@ fn is_short_whole(t: &str) -> bool {
 
 fn is_plain_number(t: &str) -> bool {
     let digits = t.strip_prefix('-').unwrap_or(t);
-    !digits.is_empty()
-        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && digits.chars().filter(|&c| c == '.').count() <= 1
-        && digits.chars().any(|c| c.is_ascii_digit())
+    let (mut points, mut any_digit) = (0, false);
+    for byte in digits.bytes() {
+        match byte {
+            b'0'..=b'9' => any_digit = true,
+            b'.' => points += 1,
+            _ => return false,
+        }
+    }
+    any_digit && points <= 1
+}
+
+/// `str::trim`, at once for text that starts and ends with a visible ASCII character (nearly
+/// every cell of a cohort).
+#[inline]
+pub(crate) fn trim(text: &str) -> &str {
+    let visible = |byte: Option<&u8>| byte.is_some_and(|b| (b'!'..=b'~').contains(b));
+    if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) { text } else { text.trim() }
 }
 
 /// Parses `6 months`, `2 weeks`, `1 year 6 months`, `10 days`.

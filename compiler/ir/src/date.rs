@@ -83,6 +83,13 @@ impl Date {
         if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
             return None;
         }
+        // Plain digits (cohorts hold millions of dates) are read without the number parser.
+        let digits = |at: std::ops::Range<usize>| {
+            bytes[at].iter().try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
+        };
+        if let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) {
+            return Date::from_ymd(year as i32, month, day);
+        }
         let year = text.get(0..4)?.parse().ok()?;
         let month = text.get(5..7)?.parse().ok()?;
         let day = text.get(8..10)?.parse().ok()?;

@@ -1,0 +1,387 @@
+//! CSV records found and split in memory, for `covenant batch`.
+//!
+//! The reading thread only finds where each record ends ([`RecordScan`]), which needs
+//! nothing but the quotes and line ends; the workers split the records into cells
+//! ([`Cells::split`]) side by side. Both read CSV exactly as the `csv` crate does with its
+//! defaults (a property test checks them against it):
+//! - fields are separated by commas;
+//! - a field that starts with a double quote is quoted up to the next lone double quote, and
+//!   a doubled one inside stands for one; after the closing quote, and anywhere in a field
+//!   that did not start with one, a double quote is plain text;
+//! - outside quotes, `\n`, `\r` and `\r\n` end a record, and empty lines are no records;
+//! - a UTF-8 byte order mark at the very start of the file is not part of it.
+//!
+//! The few bytes that matter are looked for eight at a time ([`find`]), which makes this
+//! several times quicker than a general CSV reader, whether they are rare (long plain cells)
+//! or close together (JSON in a cell, where every quote is doubled).
+
+/// The UTF-8 byte order mark, which some programs write at the start of a CSV file.
+pub const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
+
+/// The first place at or after `from` that is not a line end: where the next record starts
+/// (empty lines are skipped, as the line end of the record before).
+pub fn skip_line_ends(bytes: &[u8], from: usize) -> usize {
+    let rest = bytes.get(from..).unwrap_or_default();
+    from + rest.iter().take_while(|&&b| b == b'\n' || b == b'\r').count()
+}
+
+/// The search for the end of one record, which can go on as more of the file is read: it
+/// keeps how far it has looked and whether that is inside quotes. Places are indexes into
+/// the buffer the record is in; [`RecordScan::moved`] follows the buffer when what is before
+/// the record is dropped from it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordScan {
+    at: usize,
+    quoted: bool,
+}
+
+impl RecordScan {
+    /// A search for the end of the record that starts at `start`.
+    pub fn new(start: usize) -> RecordScan {
+        RecordScan { at: start, quoted: false }
+    }
+
+    /// The place of the line end that ends the record starting at `start` (not past it), or
+    /// `None` when `bytes` ends first: then, with more bytes after these, call again; at the
+    /// end of the file the record runs to the end.
+    pub fn end(&mut self, bytes: &[u8], start: usize) -> Option<usize> {
+        loop {
+            if self.at > bytes.len() {
+                return None;
+            }
+            if self.quoted {
+                let Some(quote) = find(bytes, self.at, [b'"']) else {
+                    self.at = bytes.len();
+                    return None;
+                };
+                match bytes.get(quote + 1) {
+                    // Whether the quote is doubled depends on a byte not read yet.
+                    None => {
+                        self.at = quote;
+                        return None;
+                    }
+                    Some(b'"') => self.at = quote + 2,
+                    Some(_) => {
+                        self.quoted = false;
+                        self.at = quote + 1;
+                    }
+                }
+            } else {
+                let Some(found) = find(bytes, self.at, [b'"', b'\n', b'\r']) else {
+                    self.at = bytes.len();
+                    return None;
+                };
+                if bytes[found] != b'"' {
+                    return Some(found);
+                }
+                // Only a quote that starts a field opens quotes.
+                self.quoted = found == start || bytes[found - 1] == b',';
+                self.at = found + 1;
+            }
+        }
+    }
+
+    /// The same search after the first `dropped` bytes of the buffer were removed.
+    pub fn moved(&mut self, dropped: usize) {
+        self.at -= dropped;
+    }
+}
+
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// The first place at or after `from` holding one of `needles`. Eight bytes are tested at
+/// once: a byte of `word` is zero where `word - ONES` borrows into its high bit and the byte
+/// had no high bit of its own. Borrows only flag bytes above a zero one, so the lowest flag
+/// is always a true match, and no call or setup is paid for needles only a few bytes away.
+#[inline(always)]
+fn find<const N: usize>(bytes: &[u8], from: usize, needles: [u8; N]) -> Option<usize> {
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
+        let word = u64::from_le_bytes(chunk);
+        let mut found = 0;
+        for needle in needles {
+            let matched = word ^ (ONES * u64::from(needle));
+            found |= matched.wrapping_sub(ONES) & !matched & HIGHS;
+        }
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..)?;
+    rest.iter().position(|b| needles.contains(b)).map(|i| at + i)
+}
+
+/// Copies `record[at..]` to `out[written..]` up to the first `needle`, eight bytes at a time
+/// as [`find`] looks (a copy may write up to eight bytes past what it keeps, so `out` has
+/// eight bytes more than `record`). Gives the needle's place (`None`: none before the end)
+/// and where the copy ends in `out`. Never writes more than it reads, so `written <= at`.
+#[inline(always)]
+fn copy_until(record: &[u8], mut at: usize, out: &mut [u8], mut written: usize, needle: u8) -> (Option<usize>, usize) {
+    let spread = ONES * u64::from(needle);
+    while let Some(chunk) = record.get(at..at + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
+        if let Some(to) = out.get_mut(written..written + 8) {
+            to.copy_from_slice(&chunk);
+        }
+        let matched = u64::from_le_bytes(chunk) ^ spread;
+        let found = matched.wrapping_sub(ONES) & !matched & HIGHS;
+        if found != 0 {
+            let before = (found.trailing_zeros() / 8) as usize;
+            return (Some(at + before), written + before);
+        }
+        at += 8;
+        written += 8;
+    }
+    while let Some(&byte) = record.get(at) {
+        if byte == needle {
+            return (Some(at), written);
+        }
+        if let Some(to) = out.get_mut(written) {
+            *to = byte;
+        }
+        at += 1;
+        written += 1;
+    }
+    (None, written)
+}
+
+/// One record's cells, split and unquoted; the buffers are kept from record to record.
+#[derive(Debug, Default)]
+pub struct Cells {
+    text: String,
+    /// Where each cell ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Cells {
+    /// Splits a record (without its line end) into cells. Fails if the record is not UTF-8
+    /// text; the cells are then empty.
+    pub fn split(&mut self, record: &[u8]) -> Result<(), std::str::Utf8Error> {
+        // Room for the record and the eight bytes the last copy may write past its end.
+        let mut bytes = std::mem::take(&mut self.text).into_bytes();
+        bytes.clear();
+        bytes.resize(record.len() + 8, 0);
+        self.ends.clear();
+        let (mut at, mut written) = (0, 0);
+        loop {
+            if record.get(at) == Some(&b'"') {
+                at += 1;
+                loop {
+                    let (quote, copied) = copy_until(record, at, &mut bytes, written, b'"');
+                    written = copied;
+                    // Quotes never closed run to the end of the record.
+                    let Some(quote) = quote else {
+                        at = record.len();
+                        break;
+                    };
+                    at = quote + 1;
+                    if record.get(at) != Some(&b'"') {
+                        break;
+                    }
+                    if let Some(byte) = bytes.get_mut(written) {
+                        *byte = b'"';
+                        written += 1;
+                    }
+                    at += 1;
+                }
+            }
+            // The field up to the next comma (after a closing quote, the rest of the field).
+            let (comma, copied) = copy_until(record, at, &mut bytes, written, b',');
+            written = copied;
+            self.ends.push(written);
+            match comma {
+                Some(comma) => at = comma + 1,
+                None => break,
+            }
+        }
+        bytes.truncate(written);
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                self.text = text;
+                Ok(())
+            }
+            Err(e) => {
+                let error = e.utf8_error();
+                let mut bytes = e.into_bytes();
+                bytes.clear();
+                self.text = String::from_utf8(bytes).unwrap_or_default();
+                self.ends.clear();
+                Err(error)
+            }
+        }
+    }
+
+    /// How many cells the record has.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The text of cell `index`.
+    pub fn get(&self, index: usize) -> Option<&str> {
+        let end = *self.ends.get(index)?;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        // Cells end where the record had a comma or a quote, so never inside a character.
+        self.text.get(start..end)
+    }
+
+    /// The cells in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The records and cells of a whole file, read as `covenant batch` reads it.
+    fn read_all(file: &[u8]) -> Result<Vec<Vec<String>>, ()> {
+        let file = file.strip_prefix(BYTE_ORDER_MARK).unwrap_or(file);
+        let mut records = Vec::new();
+        let mut cells = Cells::default();
+        let mut start = skip_line_ends(file, 0);
+        while start < file.len() {
+            let end = RecordScan::new(start).end(file, start).unwrap_or(file.len());
+            cells.split(&file[start..end]).map_err(|_| ())?;
+            records.push(cells.iter().map(str::to_string).collect());
+            start = skip_line_ends(file, end);
+        }
+        Ok(records)
+    }
+
+    /// The same file read by the `csv` crate, as `covenant batch` once read it.
+    fn read_with_csv_crate(file: &[u8]) -> Result<Vec<Vec<String>>, ()> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
+        let mut records = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|_| ())?;
+            records.push(record.iter().map(str::to_string).collect());
+        }
+        Ok(records)
+    }
+
+    /// Reads `file` fed in pieces of `step` bytes, as the reading thread gets it: the search
+    /// for a record's end goes on where it stopped.
+    fn ends_fed_in_pieces(file: &[u8], step: usize) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        let mut start = skip_line_ends(file, 0);
+        let mut scan = RecordScan::new(start);
+        let mut seen = step.min(file.len());
+        loop {
+            if start >= seen && seen == file.len() {
+                return found;
+            }
+            if start >= seen {
+                seen = (seen + step).min(file.len());
+                start = skip_line_ends(&file[..seen], start);
+                scan = RecordScan::new(start);
+                continue;
+            }
+            match scan.end(&file[..seen], start) {
+                Some(end) => {
+                    found.push((start, end));
+                    start = skip_line_ends(&file[..seen], end);
+                    scan = RecordScan::new(start);
+                }
+                None if seen == file.len() => {
+                    found.push((start, file.len()));
+                    return found;
+                }
+                None => seen = (seen + step).min(file.len()),
+            }
+        }
+    }
+
+    fn whole_file_ends(file: &[u8]) -> Vec<(usize, usize)> {
+        ends_fed_in_pieces(file, file.len().max(1))
+    }
+
+    /// `find` gives what a search byte by byte gives, at every start, for bytes around each
+    /// needle (a zero byte, bytes with the high bit set, the needle's neighbours).
+    #[test]
+    fn finding_eight_bytes_at_once_agrees_with_a_plain_search() {
+        let alphabet = [0u8, 1, b'!', b'"', b'#', b',', b'\n', b'\r', 0x7f, 0x80, 0xa2, 0xff];
+        let mut seed = 7u32;
+        for length in 0..40 {
+            for _ in 0..20 {
+                let bytes: Vec<u8> = (0..length)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        alphabet[(seed >> 16) as usize % alphabet.len()]
+                    })
+                    .collect();
+                for from in 0..=length {
+                    let plain =
+                        |needles: &[u8]| bytes[from..].iter().position(|b| needles.contains(b)).map(|i| from + i);
+                    assert_eq!(find(&bytes, from, [b'"']), plain(b"\""), "{bytes:?} from {from}");
+                    assert_eq!(find(&bytes, from, [b'"', b'\n', b'\r']), plain(b"\"\n\r"), "{bytes:?} from {from}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_cells_with_commas_quotes_and_line_ends() {
+        let file = b"a,\"b,c\",\"say \"\"hi\"\"\"\r\n\r\n\"two\nlines\",x\"y,\"z\"w\n\"open";
+        let records = read_all(file).expect("utf-8");
+        assert_eq!(
+            records,
+            vec![
+                vec!["a".to_string(), "b,c".into(), "say \"hi\"".into()],
+                vec!["two\nlines".into(), "x\"y".into(), "zw".into()],
+                vec!["open".into()],
+            ]
+        );
+        assert_eq!(records, read_with_csv_crate(file).expect("csv"));
+    }
+
+    #[test]
+    fn a_byte_order_mark_starts_no_cell_and_bad_text_is_an_error() {
+        assert_eq!(read_all(b"\xef\xbb\xbfa,b\n").expect("utf-8"), vec![vec!["a".to_string(), "b".into()]]);
+        let mut cells = Cells::default();
+        assert!(cells.split(b"a,\xff").is_err());
+        assert!(cells.is_empty(), "no cells are left from a record that is not text");
+        cells.split(b"c").expect("utf-8");
+        assert_eq!(cells.iter().collect::<Vec<_>>(), ["c"]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any file made of the bytes that matter to CSV (and a multi-byte letter) reads to
+        /// the records and cells the `csv` crate reads.
+        #[test]
+        fn cells_are_those_the_csv_crate_reads(
+            parts in proptest::collection::vec(
+                prop_oneof![Just("a"), Just("bc"), Just(","), Just("\""), Just("\"\""), Just("\n"), Just("\r"), Just("\r\n"), Just("é"), Just(" ")],
+                0..40,
+            ),
+            bom in any::<bool>(),
+        ) {
+            let mut file = if bom { BYTE_ORDER_MARK.to_vec() } else { Vec::new() };
+            file.extend(parts.concat().into_bytes());
+            prop_assert_eq!(read_all(&file), read_with_csv_crate(&file));
+        }
+
+        /// Records end at the same places whether the file arrives whole or a few bytes at a time.
+        #[test]
+        fn record_ends_do_not_depend_on_how_the_file_arrives(
+            parts in proptest::collection::vec(
+                prop_oneof![Just("a"), Just(","), Just("\""), Just("\"\""), Just("\n"), Just("\r\n")],
+                0..40,
+            ),
+            step in 1usize..8,
+        ) {
+            let file = parts.concat().into_bytes();
+            prop_assert_eq!(ends_fed_in_pieces(&file, step), whole_file_ends(&file));
+        }
+    }
+}
