@@ -367,16 +367,21 @@ mod tests {
     /// date the same error as a fresh session, for every date and however often it repeats
     /// (the session keeps the error it built for a node and date), compiled or not.
     #[test]
-    fn errors_for_dates_outside_every_version_are_the_same_on_every_row() {
+    fn versions_are_chosen_and_errors_given_afresh_on_every_row() {
         use covenant_eval::{Compiled, Indexes, NoTrace, Session};
         let text = "input day: Date\nas of day\n\
                     table rate(n: Int) -> Int valid 2015/16 { _ => 1 }\n\
                     table rate(n: Int) -> Int valid 2016/17 { _ => 2 }\n\
-                    decision r: Int = rate(1)\n";
+                    decision r: Int = rate(1)\n\
+                    param step: Int valid 2015/16 = 10\n\
+                    param step: Int valid 2016/17 = 20\n\
+                    param doubled: Int = step * 2\n\
+                    decision p: Int = doubled + 1\n";
         let compilation = crate::compile_text("versions.cov", text);
         assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
         let program = &compilation.program;
         let r = program.find_decision("r").expect("r");
+        let p = program.find_decision("p").expect("p");
         let (indexes, compiled) = (Indexes::build(program), Compiled::new(program));
         let mut reused = Session::new(program, Vec::new()).with_indexes(&indexes);
         let mut fast = Session::new(program, Vec::new()).with_indexes(&indexes).with_compiled(&compiled);
@@ -384,10 +389,14 @@ mod tests {
         for day in ["2014-01-01", "2015-06-01", "2014-01-01", "2018-03-01", "2014-01-01", "2017-03-31"] {
             let inputs = vec![Value::Date(covenant_ir::Date::parse(day).expect("date"))];
             let fresh = Session::new(program, inputs.clone()).decision(r, &mut NoTrace);
+            let fresh_param = Session::new(program, inputs.clone()).decision(p, &mut NoTrace);
             reused.reset(inputs.clone());
             fast.reset(inputs);
             assert_eq!(reused.decision(r, &mut NoTrace), fresh, "{day}");
             assert_eq!(fast.decision(r, &mut NoTrace), fresh, "{day}, compiled");
+            // A param's version, like a table's, is chosen afresh on every row.
+            assert_eq!(reused.decision(p, &mut NoTrace), fresh_param, "{day}, param");
+            assert_eq!(fast.decision(p, &mut NoTrace), fresh_param, "{day}, param, compiled");
             if let Err(e) = fresh {
                 assert_eq!(e.code, "E0512", "{day}");
                 assert!(e.message.contains(day), "{}", e.message);

@@ -90,6 +90,10 @@ pub struct Session<'p> {
     inputs: Vec<Value>,
     pub(crate) decisions: Vec<Option<Value>>,
     params: Vec<Option<Value>>,
+    /// The slots of `decisions` and `params` given a value since the last reset: a row
+    /// computes a few of a program's decisions, and only those are emptied for the next.
+    decisions_set: Vec<usize>,
+    params_set: Vec<usize>,
     depth: u32,
     calls: u32,
     /// The deepest `depth` and `calls` reached so far: the memo records how deep each call
@@ -190,6 +194,8 @@ impl<'p> Session<'p> {
             inputs,
             decisions: vec![None; program.decisions.len()],
             params: vec![None; program.params.len()],
+            decisions_set: Vec::new(),
+            params_set: Vec::new(),
             depth: 0,
             calls: 0,
             peak_depth: 0,
@@ -223,8 +229,16 @@ impl<'p> Session<'p> {
     /// not depend on the inputs, so a batch run can use one session for many rows.
     pub fn reset(&mut self, inputs: Vec<Value>) {
         self.inputs = inputs;
-        self.decisions.fill(None);
-        self.params.fill(None);
+        for index in self.decisions_set.drain(..) {
+            if let Some(slot) = self.decisions.get_mut(index) {
+                *slot = None;
+            }
+        }
+        for index in self.params_set.drain(..) {
+            if let Some(slot) = self.params.get_mut(index) {
+                *slot = None;
+            }
+        }
         self.depth = 0;
         self.calls = 0;
         self.peak_depth = 0;
@@ -1135,6 +1149,9 @@ impl<'p> Session<'p> {
         };
         let value = self.eval(def.value, &mut Vec::new(), &mut NoTrace)?;
         if let Some(slot) = self.params.get_mut(id.index()) {
+            if slot.is_none() {
+                self.params_set.push(id.index());
+            }
             *slot = Some(value.clone());
         }
         Ok(value)
@@ -1318,6 +1335,9 @@ impl<'p> Session<'p> {
         if program.decisions.get(id.index()).is_some_and(|d| d.params.is_empty())
             && let Some(slot) = self.decisions.get_mut(id.index())
         {
+            if slot.is_none() {
+                self.decisions_set.push(id.index());
+            }
             *slot = Some(value.clone());
         }
     }
