@@ -623,11 +623,17 @@ impl<'p> Compiler<'p> {
     fn decision(&mut self, site: Span, (decision, args): (DecisionId, &[NodeId]), level: u32) -> Code {
         let below = level + 1;
         if args.is_empty() {
+            let Some(callee) = self.callee(decision, 0, site) else {
+                // A call the interpreter refuses: it gives the error.
+                return Box::new(move |s, _| {
+                    s.at_level(below, |s| s.call(decision, Vec::new(), site, &mut NoTrace)).map(|(value, _)| value)
+                });
+            };
             return Box::new(move |s, _| {
                 if let Some(Some(value)) = s.decisions.get(decision.index()) {
                     return Ok(value.clone());
                 }
-                s.at_level(below, |s| s.call(decision, Vec::new(), site, &mut NoTrace)).map(|(value, _)| value)
+                s.at_level(below, |s| s.call_compiled_once(callee))
             });
         }
         let codes: Arc<[Code]> = self.nodes(args, below).into();
@@ -1056,6 +1062,15 @@ impl<'p> Session<'p> {
         self.calls -= 1;
         self.recycle(frame);
         result
+    }
+
+    /// A call of a decision without parameters not yet computed in the row, made as
+    /// [`Session::call`] makes it (a kept frame, when the body has locals) and remembered.
+    fn call_compiled_once(&mut self, callee: Callee) -> Res {
+        let frame = if callee.slots > 0 { self.spare_frames.pop().unwrap_or_default() } else { Vec::new() };
+        let value = self.call_compiled(callee, frame)?;
+        self.memoise(callee.id, &value);
+        Ok(value)
     }
 
     /// A call through the memo, as [`Session::call_memoised`] makes it; `looked_up` is the
