@@ -9,11 +9,11 @@
 //! stop or disturb the others; the run ends with a summary and exits 1 if any row failed.
 
 use covenant_driver::batch::{self, Header, Totals};
-use covenant_driver::csv_split::{self, RecordScan};
+use covenant_driver::csv_text::{self, RecordScan};
 use covenant_driver::{Compilation, inputs};
 use covenant_eval::{Compiled, EvalError, Indexes, NoTrace, Recorder, Session};
 use covenant_ir::hash::FxBuild;
-use covenant_ir::json::JsonOut;
+use covenant_ir::json::{self, JsonOut};
 use covenant_ir::{Date, DecisionId, Program, Span, Value, value};
 use covenant_report::explain;
 use std::collections::HashMap;
@@ -166,7 +166,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let mut cohort = match input_format {
         Format::Csv => {
             let mut input = CsvInput::new(file);
-            let mut cells = csv_split::Cells::default();
+            let mut cells = csv_text::Cells::default();
             let names: Vec<String> = match input.header().map(|record| cells.split(record.unwrap_or_default())) {
                 Ok(Ok(())) => cells.iter().map(|s| s.trim().to_string()).collect(),
                 Ok(Err(e)) => {
@@ -370,17 +370,6 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     if rows_failed > 0 || read_error.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-/// The I/O error inside a CSV writer's error, so that a closed pipe is recognised as one.
-fn csv_io(e: csv::Error) -> std::io::Error {
-    if !e.is_io_error() {
-        return std::io::Error::other(e);
-    }
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => io,
-        _ => std::io::Error::other("cannot write a CSV record"),
-    }
-}
-
 /// The rows of the cohort being read.
 enum Cohort {
     Csv(CsvInput),
@@ -457,7 +446,7 @@ impl Cohort {
 
 /// A CSV file read in large blocks, record by record. The reading thread only finds where
 /// each record ends, which needs nothing but its quotes and line ends; the workers split
-/// records into cells, side by side (see `covenant_driver::csv_split`).
+/// records into cells, side by side (see `covenant_driver::csv_text`).
 struct CsvInput {
     file: File,
     /// The bytes read and not yet given out are `buf[start..filled]`.
@@ -479,11 +468,11 @@ impl CsvInput {
     /// The first record, without the byte order mark the file may start with (`None`: the
     /// file is empty).
     fn header(&mut self) -> std::io::Result<Option<&[u8]>> {
-        while self.filled < csv_split::BYTE_ORDER_MARK.len() && !self.eof {
+        while self.filled < csv_text::BYTE_ORDER_MARK.len() && !self.eof {
             self.refill()?;
         }
-        if self.buf[..self.filled].starts_with(csv_split::BYTE_ORDER_MARK) {
-            self.start = csv_split::BYTE_ORDER_MARK.len();
+        if self.buf[..self.filled].starts_with(csv_text::BYTE_ORDER_MARK) {
+            self.start = csv_text::BYTE_ORDER_MARK.len();
         }
         self.next_record()
     }
@@ -494,7 +483,7 @@ impl CsvInput {
             let scan = match &mut self.scan {
                 Some(scan) => scan,
                 None => {
-                    self.start = csv_split::skip_line_ends(&self.buf[..self.filled], self.start);
+                    self.start = csv_text::skip_line_ends(&self.buf[..self.filled], self.start);
                     if self.start == self.filled {
                         if self.eof {
                             return Ok(None);
@@ -663,7 +652,7 @@ impl<'p> Run<'p> {
             // in order), so each defines only the sites and reasons the worker had not used.
             trace: explain::TraceWriter::new(self.program, self.sites).defining_once(),
         };
-        Worker { session, explainer, problems: ProblemTexts::default(), cells: csv_split::Cells::default() }
+        Worker { session, explainer, problems: ProblemTexts::default(), cells: csv_text::Cells::default() }
     }
 
     /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
@@ -757,7 +746,7 @@ struct Worker<'p> {
     explainer: Explainer<'p>,
     problems: ProblemTexts,
     /// The cells of the CSV row being read.
-    cells: csv_split::Cells,
+    cells: csv_text::Cells,
 }
 
 /// The text of each failure already reported, by decision, error code and place: rows of a
@@ -827,16 +816,17 @@ fn newly_defined(used: &[u32], defined: &mut Vec<bool>) -> Vec<u32> {
 
 /// Writes output rows: CSV with a `row` column then one column per decision, or JSON Lines.
 struct Writer<'p> {
-    csv: Option<csv::Writer<Box<dyn Write + Send>>>,
-    lines: Option<BufWriter<Box<dyn Write + Send>>>,
+    /// The output, CSV or JSON Lines as `csv` says.
+    out: BufWriter<Box<dyn Write + Send>>,
+    csv: bool,
     program: &'p Program,
     decisions: &'p [DecisionId],
     explain: Explain,
     trace: Option<Trace<'p>>,
     wrote_header: bool,
-    /// The current row's cells, one after another, and where each ends (reused row to row).
-    text: String,
-    ends: Vec<usize>,
+    /// The current CSV line, and the cell being added to it (reused row to row).
+    line: String,
+    cell: String,
     /// The current JSON Lines row (reused row to row).
     json: JsonOut,
 }
@@ -850,20 +840,16 @@ impl<'p> Writer<'p> {
         explain: Explain,
         trace: Option<Trace<'p>>,
     ) -> Writer<'p> {
-        let (csv, lines) = match format {
-            Format::Csv => (Some(csv::WriterBuilder::new().buffer_capacity(IO_BUFFER_BYTES).from_writer(sink)), None),
-            Format::JsonLines => (None, Some(BufWriter::with_capacity(IO_BUFFER_BYTES, sink))),
-        };
         Writer {
-            csv,
-            lines,
+            out: BufWriter::with_capacity(IO_BUFFER_BYTES, sink),
+            csv: format == Format::Csv,
             program,
             decisions,
             explain,
             trace,
             wrote_header: false,
-            text: String::new(),
-            ends: Vec::new(),
+            line: String::new(),
+            cell: String::new(),
             json: JsonOut::new(),
         }
     }
@@ -877,37 +863,37 @@ impl<'p> Writer<'p> {
         reasons: &[u32],
     ) -> std::io::Result<()> {
         let program = self.program;
-        if let Some(w) = &mut self.csv {
+        if self.csv {
+            let line = &mut self.line;
+            line.clear();
             if !self.wrote_header {
-                let mut header = vec!["row".to_string()];
-                header.extend(self.decisions.iter().map(|d| program.decision(*d).name.clone()));
-                if self.explain != Explain::Off {
-                    header.push("explanation".into());
+                line.push_str("row");
+                for d in self.decisions {
+                    line.push(',');
+                    csv_text::push_field(line, &program.decision(*d).name);
                 }
-                w.write_record(&header).map_err(csv_io)?;
+                if self.explain != Explain::Off {
+                    line.push_str(",explanation");
+                }
+                line.push('\n');
                 self.wrote_header = true;
             }
-            use std::fmt::Write as _;
-            let (text, ends) = (&mut self.text, &mut self.ends);
-            text.clear();
-            ends.clear();
-            let _ = write!(text, "{number}");
-            ends.push(text.len());
+            json::push_integer(line, number as i128);
             for (d, v) in self.decisions.iter().zip(values) {
-                batch::write_cell(program, v, &program.decision(*d).ty, text);
-                ends.push(text.len());
+                line.push(',');
+                let cell = &mut self.cell;
+                cell.clear();
+                batch::write_cell(program, v, &program.decision(*d).ty, cell);
+                csv_text::push_field(line, cell);
             }
             if self.explain != Explain::Off {
-                text.push_str(explanations);
-                ends.push(text.len());
+                line.push(',');
+                csv_text::push_field(line, explanations);
             }
-            let starts = std::iter::once(0).chain(ends.iter().copied());
-            w.write_record(
-                starts.zip(ends.iter()).map(|(start, &end)| text.as_bytes().get(start..end).unwrap_or_default()),
-            )
-            .map_err(csv_io)?;
-        }
-        if let Some(w) = &mut self.lines {
+            line.push('\n');
+            self.out.write_all(line.as_bytes())?;
+        } else {
+            let w = &mut self.out;
             let out = &mut self.json;
             out.clear();
             out.begin_object();
@@ -939,18 +925,13 @@ impl<'p> Writer<'p> {
                 None => {}
             }
             out.end_object();
-            writeln!(w, "{}", out.as_str())?;
+            w.write_all(out.as_str().as_bytes())?;
+            w.write_all(b"\n")?;
         }
         Ok(())
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        if let Some(w) = &mut self.csv {
-            w.flush()?;
-        }
-        if let Some(w) = &mut self.lines {
-            w.flush()?;
-        }
-        Ok(())
+        self.out.flush()
     }
 }

@@ -117,7 +117,7 @@ impl RowCells for [&str] {
     }
 }
 
-impl RowCells for crate::csv_split::Cells {
+impl RowCells for crate::csv_text::Cells {
     fn width(&self) -> usize {
         self.len()
     }

@@ -9,7 +9,7 @@
 #![doc = include_str!("../../ARCHITECTURE.md")]
 
 pub mod batch;
-pub mod csv_split;
+pub mod csv_text;
 pub mod inputs;
 pub mod receipt;
 pub mod testing;

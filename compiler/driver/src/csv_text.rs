@@ -1,4 +1,4 @@
-//! CSV records found and split in memory, for `covenant batch`.
+//! CSV text read and written in memory, for `covenant batch`.
 //!
 //! The reading thread only finds where each record ends ([`RecordScan`]), which needs
 //! nothing but the quotes and line ends; the workers split the records into cells
@@ -10,6 +10,10 @@
 //!   that did not start with one, a double quote is plain text;
 //! - outside quotes, `\n`, `\r` and `\r\n` end a record, and empty lines are no records;
 //! - a UTF-8 byte order mark at the very start of the file is not part of it.
+//!
+//! Cells are written as the `csv` crate writes them ([`push_field`]): in double quotes, with
+//! a double quote inside doubled, when they hold a comma, a double quote or a line end, and
+//! as they are otherwise.
 //!
 //! The few bytes that matter are looked for eight at a time ([`find`]), which makes this
 //! several times quicker than a general CSV reader, whether they are rare (long plain cells)
@@ -146,6 +150,23 @@ fn copy_until(record: &[u8], mut at: usize, out: &mut [u8], mut written: usize, 
         written += 1;
     }
     (None, written)
+}
+
+/// Appends a cell to a CSV line being written: quoted when it holds a comma, a double quote
+/// or a line end (which a reader would take for the end of the cell or the record).
+pub fn push_field(line: &mut String, cell: &str) {
+    if !cell.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        line.push_str(cell);
+        return;
+    }
+    line.push('"');
+    for (i, part) in cell.split('"').enumerate() {
+        if i > 0 {
+            line.push_str("\"\"");
+        }
+        line.push_str(part);
+    }
+    line.push('"');
 }
 
 /// One record's cells, split and unquoted; the buffers are kept from record to record.
@@ -369,6 +390,34 @@ mod tests {
             let mut file = if bom { BYTE_ORDER_MARK.to_vec() } else { Vec::new() };
             file.extend(parts.concat().into_bytes());
             prop_assert_eq!(read_all(&file), read_with_csv_crate(&file));
+        }
+
+        /// Cells written with `push_field` are the text the `csv` crate writes, and read back
+        /// as they were.
+        #[test]
+        fn cells_are_written_as_the_csv_crate_writes_them(
+            cells in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![Just("a"), Just("7.50"), Just(","), Just("\""), Just("\n"), Just("\r"), Just("é"), Just(" "), Just("{\"k\":[1]}")],
+                    0..6,
+                ),
+                2..5,
+            ),
+        ) {
+            let cells: Vec<String> = cells.iter().map(|parts| parts.concat()).collect();
+            let mut line = String::new();
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    line.push(',');
+                }
+                push_field(&mut line, cell);
+            }
+            line.push('\n');
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            writer.write_record(&cells).expect("write");
+            let written = writer.into_inner().expect("flush");
+            prop_assert_eq!(line.as_bytes(), &written[..]);
+            prop_assert_eq!(read_all(line.as_bytes()), Ok(vec![cells]));
         }
 
         /// Records end at the same places whether the file arrives whole or a few bytes at a time.
