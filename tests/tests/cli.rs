@@ -545,20 +545,7 @@ fn batch_reads_csv_with_dotted_columns_and_reports_bad_rows_without_stopping() {
          C4,FloatingSupport,\"12,34\",4,2015-04-01,2015-07-01\n\
          4,FloatingSupport,9.50,5,2015-04-01,2015-07-01\n",
     );
-    let output = dir.0.join("out.csv").to_string_lossy().into_owned();
-    let errors = dir.0.join("errors.txt").to_string_lossy().into_owned();
-    let r = run(&[
-        "batch",
-        TARIFF,
-        "--input",
-        &input,
-        "--output",
-        &output,
-        "--errors",
-        &errors,
-        "--decision",
-        "weekly_cost",
-    ]);
+    let (r, out, problems) = weekly_cost_batch(&dir, &input);
     assert_eq!(r.code, 1, "a failed row makes the run exit 1\n{}", r.show());
     assert!(r.stderr.contains("rows in 4, rows out 2, rows failed 2"), "{}", r.show());
     assert!(
@@ -566,12 +553,31 @@ fn batch_reads_csv_with_dotted_columns_and_reports_bad_rows_without_stopping() {
         "money decisions are totalled exactly\n{}",
         r.show()
     );
-    let out = std::fs::read_to_string(&output).expect("output");
     assert_eq!(out, "row,weekly_cost\n1,36.00\n4,47.50\n");
-    let problems = std::fs::read_to_string(&errors).expect("errors file");
     assert!(problems.contains("row 2: package.cluster: `C99` is not a Cluster"), "{problems}");
     assert!(problems.contains("row 3: package.agreed_rate"), "{problems}");
     assert!(problems.contains("commas must group thousands"), "{problems}");
+}
+
+/// Runs `batch` on a housing cohort for `weekly_cost`, writing the output and the errors to
+/// files in `dir`: the run, the output and the errors.
+fn weekly_cost_batch(dir: &TempDir, input: &str) -> (Run, String, String) {
+    let output = dir.0.join("out.csv").to_string_lossy().into_owned();
+    let errors = dir.0.join("errors.txt").to_string_lossy().into_owned();
+    let r = run(&[
+        "batch",
+        TARIFF,
+        "--input",
+        input,
+        "--output",
+        &output,
+        "--errors",
+        &errors,
+        "--decision",
+        "weekly_cost",
+    ]);
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    (r, read(&output), read(&errors))
 }
 
 /// CSV as spreadsheets write it: a byte order mark, CRLF line ends, quoted cells (with a
@@ -590,25 +596,10 @@ fn batch_reads_quoted_csv_with_crlf_and_reports_a_row_that_is_not_text() {
     let input = dir.0.join("cohort.csv");
     std::fs::write(&input, cohort).expect("write cohort");
     let input = input.to_string_lossy().into_owned();
-    let output = dir.0.join("out.csv").to_string_lossy().into_owned();
-    let errors = dir.0.join("errors.txt").to_string_lossy().into_owned();
-    let r = run(&[
-        "batch",
-        TARIFF,
-        "--input",
-        &input,
-        "--output",
-        &output,
-        "--errors",
-        &errors,
-        "--decision",
-        "weekly_cost",
-    ]);
+    let (r, out, problems) = weekly_cost_batch(&dir, &input);
     assert_eq!(r.code, 1, "{}", r.show());
     assert!(r.stderr.contains("rows in 4, rows out 2, rows failed 2"), "the blank line is no row\n{}", r.show());
-    let out = std::fs::read_to_string(&output).expect("output");
     assert_eq!(out, "row,weekly_cost\n1,36.00\n4,105.00\n");
-    let problems = std::fs::read_to_string(&errors).expect("errors file");
     // The doubled quote is one quote inside the cell, so the service names nothing.
     assert!(problems.contains("row 2: package.service: `Floating\"Support` is not a Service"), "{problems}");
     assert!(problems.contains("row 3: the row is not UTF-8 text"), "{problems}");

@@ -167,9 +167,11 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         Format::Csv => {
             let mut input = CsvInput::new(file);
             let mut cells = csv_text::Cells::default();
-            let names: Vec<String> = match input.header().map(|record| cells.split(record.unwrap_or_default())) {
-                Ok(Ok(())) => cells.iter().map(|s| s.trim().to_string()).collect(),
-                Ok(Err(e)) => {
+            // An empty file has no columns (not one empty column).
+            let names: Vec<String> = match input.header().map(|record| record.map(|r| cells.split(r))) {
+                Ok(None) => Vec::new(),
+                Ok(Some(Ok(()))) => cells.iter().map(|s| s.trim().to_string()).collect(),
+                Ok(Some(Err(e))) => {
                     eprintln!(
                         "error: cannot read the header of `{}`: it is not UTF-8 text ({e})",
                         options.input.display()
