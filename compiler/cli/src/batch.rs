@@ -9,7 +9,7 @@
 //! stop or disturb the others; the run ends with a summary and exits 1 if any row failed.
 
 use covenant_driver::batch::{self, Header, Totals};
-use covenant_driver::csv_text::{self, RecordScan};
+use covenant_driver::csv_text::{self, Next, RecordBuffer};
 use covenant_driver::{Compilation, inputs};
 use covenant_eval::{Compiled, EvalError, Indexes, NoTrace, Recorder, Session};
 use covenant_ir::hash::FxBuild;
@@ -168,7 +168,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             let mut input = CsvInput::new(file);
             let mut cells = csv_text::Cells::default();
             // An empty file has no columns (not one empty column).
-            let names: Vec<String> = match input.header().map(|record| record.map(|r| cells.split(r))) {
+            let names: Vec<String> = match input.next_record().map(|record| record.map(|r| cells.split(r))) {
                 Ok(None) => Vec::new(),
                 Ok(Some(Ok(()))) => cells.iter().map(|s| s.trim().to_string()).collect(),
                 Ok(Some(Err(e))) => {
@@ -451,96 +451,38 @@ impl Cohort {
 /// records into cells, side by side (see `covenant_driver::csv_text`).
 struct CsvInput {
     file: File,
-    /// The bytes read and not yet given out are `buf[start..filled]`.
-    buf: Vec<u8>,
-    start: usize,
-    filled: usize,
-    /// The search for the end of the record at `start`, while one is under way.
-    scan: Option<RecordScan>,
-    eof: bool,
-    /// Bytes of the file already dropped from the front of `buf`.
-    dropped: u64,
+    records: RecordBuffer,
 }
 
 impl CsvInput {
     fn new(file: File) -> CsvInput {
-        CsvInput { file, buf: vec![0; IO_BUFFER_BYTES], start: 0, filled: 0, scan: None, eof: false, dropped: 0 }
+        CsvInput { file, records: RecordBuffer::new(IO_BUFFER_BYTES) }
     }
 
-    /// The first record, without the byte order mark the file may start with (`None`: the
-    /// file is empty).
-    fn header(&mut self) -> std::io::Result<Option<&[u8]>> {
-        while self.filled < csv_text::BYTE_ORDER_MARK.len() && !self.eof {
-            self.refill()?;
-        }
-        if self.buf[..self.filled].starts_with(csv_text::BYTE_ORDER_MARK) {
-            self.start = csv_text::BYTE_ORDER_MARK.len();
-        }
-        self.next_record()
-    }
-
-    /// The next record, without its line end (`None` at the end of the file).
+    /// The next record, without its line end (`None` at the end of the file); the first is
+    /// the header, without the byte order mark the file may start with.
     fn next_record(&mut self) -> std::io::Result<Option<&[u8]>> {
         loop {
-            let scan = match &mut self.scan {
-                Some(scan) => scan,
-                None => {
-                    self.start = csv_text::skip_line_ends(&self.buf[..self.filled], self.start);
-                    if self.start == self.filled {
-                        if self.eof {
-                            return Ok(None);
+            match self.records.next_record() {
+                Next::Record(range) => return Ok(Some(self.records.record(range))),
+                Next::End => return Ok(None),
+                Next::More => {
+                    let read = loop {
+                        match self.file.read(self.records.space()) {
+                            Ok(read) => break read,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(e),
                         }
-                        self.refill()?;
-                        continue;
-                    }
-                    self.scan.insert(RecordScan::new(self.start))
+                    };
+                    self.records.add(read);
                 }
-            };
-            let end = match scan.end(&self.buf[..self.filled], self.start) {
-                Some(end) => end,
-                // At the end of the file, the last record runs to its end.
-                None if self.eof => self.filled,
-                None => {
-                    self.refill()?;
-                    continue;
-                }
-            };
-            let start = std::mem::replace(&mut self.start, end);
-            self.scan = None;
-            return Ok(Some(&self.buf[start..end]));
-        }
-    }
-
-    /// Reads more of the file, after dropping what has been given out.
-    fn refill(&mut self) -> std::io::Result<()> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.filled, 0);
-            if let Some(scan) = &mut self.scan {
-                scan.moved(self.start);
             }
-            self.filled -= self.start;
-            self.dropped += self.start as u64;
-            self.start = 0;
         }
-        // A record longer than the buffer: the buffer grows to hold it.
-        if self.filled == self.buf.len() {
-            self.buf.resize(self.buf.len() * 2, 0);
-        }
-        let read = loop {
-            match self.file.read(&mut self.buf[self.filled..]) {
-                Ok(read) => break read,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        self.filled += read;
-        self.eof = read == 0;
-        Ok(())
     }
 
     /// Bytes of the file given out so far.
     fn position(&self) -> u64 {
-        self.dropped + self.start as u64
+        self.records.position()
     }
 }
 

@@ -1,6 +1,6 @@
 //! CSV text read and written in memory, for `covenant batch`.
 //!
-//! The reading thread only finds where each record ends ([`RecordScan`]), which needs
+//! The reading thread only finds where each record ends ([`RecordBuffer`]), which needs
 //! nothing but the quotes and line ends; the workers split the records into cells
 //! ([`Cells::split`]) side by side. Both read CSV exactly as the `csv` crate does with its
 //! defaults (a property test checks them against it):
@@ -20,11 +20,125 @@
 //! or close together (JSON in a cell, where every quote is doubled).
 
 /// The UTF-8 byte order mark, which some programs write at the start of a CSV file.
-pub const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
+const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
+
+/// What [`RecordBuffer::next_record`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// A record without its line end, for [`RecordBuffer::record`].
+    Record(std::ops::Range<usize>),
+    /// More of the file is needed: read it into [`RecordBuffer::space`], then call
+    /// [`RecordBuffer::add`].
+    More,
+    /// The file has no more records.
+    End,
+}
+
+/// A CSV file's records, found as the file is read block by block: the caller reads into
+/// [`space`](RecordBuffer::space), says how much came with [`add`](RecordBuffer::add), and
+/// takes records out with [`next_record`](RecordBuffer::next_record). Only the record being
+/// looked for is kept, so memory does not grow with the file (a record longer than the buffer
+/// makes it grow to hold it). No I/O here: the caller reads.
+#[derive(Debug)]
+pub struct RecordBuffer {
+    /// The bytes read and not yet given out are `buf[start..filled]`.
+    buf: Vec<u8>,
+    start: usize,
+    filled: usize,
+    /// The search for the end of the record at `start`, while one is under way.
+    scan: Option<RecordScan>,
+    /// Whether the start of the file (and any byte order mark) is behind.
+    begun: bool,
+    ended: bool,
+    /// Bytes of the file dropped from the front of `buf`.
+    dropped: u64,
+}
+
+impl RecordBuffer {
+    /// A buffer that takes the file `block` bytes at a time.
+    pub fn new(block: usize) -> RecordBuffer {
+        RecordBuffer {
+            buf: vec![0; block.max(1)],
+            start: 0,
+            filled: 0,
+            scan: None,
+            begun: false,
+            ended: false,
+            dropped: 0,
+        }
+    }
+
+    /// The next record, or what is needed to find it.
+    pub fn next_record(&mut self) -> Next {
+        if !self.begun {
+            if self.filled < BYTE_ORDER_MARK.len() && !self.ended {
+                return Next::More;
+            }
+            if self.buf[..self.filled].starts_with(BYTE_ORDER_MARK) {
+                self.start = BYTE_ORDER_MARK.len();
+            }
+            self.begun = true;
+        }
+        let bytes = &self.buf[..self.filled];
+        let scan = match &mut self.scan {
+            Some(scan) => scan,
+            None => {
+                self.start = skip_line_ends(bytes, self.start);
+                if self.start == self.filled {
+                    return if self.ended { Next::End } else { Next::More };
+                }
+                self.scan.insert(RecordScan::new(self.start))
+            }
+        };
+        let end = match scan.end(bytes, self.start) {
+            Some(end) => end,
+            // At the end of the file, the last record runs to its end.
+            None if self.ended => self.filled,
+            None => return Next::More,
+        };
+        let start = std::mem::replace(&mut self.start, end);
+        self.scan = None;
+        Next::Record(start..end)
+    }
+
+    /// The bytes of a record that [`next_record`](RecordBuffer::next_record) gave, until
+    /// [`space`](RecordBuffer::space) is next called.
+    pub fn record(&self, range: std::ops::Range<usize>) -> &[u8] {
+        self.buf.get(range).unwrap_or_default()
+    }
+
+    /// Room to read more of the file into, after dropping the records given out.
+    pub fn space(&mut self) -> &mut [u8] {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.filled, 0);
+            if let Some(scan) = &mut self.scan {
+                scan.moved(self.start);
+            }
+            self.filled -= self.start;
+            self.dropped += self.start as u64;
+            self.start = 0;
+        }
+        if self.filled == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        &mut self.buf[self.filled..]
+    }
+
+    /// Counts the bytes read into [`space`](RecordBuffer::space); none means the file ended.
+    pub fn add(&mut self, read: usize) {
+        self.filled = (self.filled + read).min(self.buf.len());
+        self.ended = read == 0;
+    }
+
+    /// Bytes of the file given out so far.
+    pub fn position(&self) -> u64 {
+        self.dropped + self.start as u64
+    }
+}
 
 /// The first place at or after `from` that is not a line end: where the next record starts
 /// (empty lines are skipped, as the line end of the record before).
-pub fn skip_line_ends(bytes: &[u8], from: usize) -> usize {
+fn skip_line_ends(bytes: &[u8], from: usize) -> usize {
     let rest = bytes.get(from..).unwrap_or_default();
     from + rest.iter().take_while(|&&b| b == b'\n' || b == b'\r').count()
 }
@@ -34,21 +148,21 @@ pub fn skip_line_ends(bytes: &[u8], from: usize) -> usize {
 /// the buffer the record is in; [`RecordScan::moved`] follows the buffer when what is before
 /// the record is dropped from it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RecordScan {
+struct RecordScan {
     at: usize,
     quoted: bool,
 }
 
 impl RecordScan {
     /// A search for the end of the record that starts at `start`.
-    pub fn new(start: usize) -> RecordScan {
+    fn new(start: usize) -> RecordScan {
         RecordScan { at: start, quoted: false }
     }
 
     /// The place of the line end that ends the record starting at `start` (not past it), or
     /// `None` when `bytes` ends first: then, with more bytes after these, call again; at the
     /// end of the file the record runs to the end.
-    pub fn end(&mut self, bytes: &[u8], start: usize) -> Option<usize> {
+    fn end(&mut self, bytes: &[u8], start: usize) -> Option<usize> {
         loop {
             if self.at > bytes.len() {
                 return None;
@@ -86,7 +200,7 @@ impl RecordScan {
     }
 
     /// The same search after the first `dropped` bytes of the buffer were removed.
-    pub fn moved(&mut self, dropped: usize) {
+    fn moved(&mut self, dropped: usize) {
         self.at -= dropped;
     }
 }
@@ -262,19 +376,36 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The records of `file`, fed to a buffer of `block` bytes at most `step` bytes at a time,
+    /// as the reading thread feeds it.
+    fn records_fed(file: &[u8], block: usize, step: usize) -> Vec<Vec<u8>> {
+        let mut buffer = RecordBuffer::new(block);
+        let (mut records, mut at) = (Vec::new(), 0);
+        loop {
+            match buffer.next_record() {
+                Next::Record(range) => records.push(buffer.record(range).to_vec()),
+                Next::End => return records,
+                Next::More => {
+                    let space = buffer.space();
+                    let read = space.len().min(step).min(file.len() - at);
+                    space[..read].copy_from_slice(&file[at..at + read]);
+                    at += read;
+                    buffer.add(read);
+                }
+            }
+        }
+    }
+
     /// The records and cells of a whole file, read as `covenant batch` reads it.
     fn read_all(file: &[u8]) -> Result<Vec<Vec<String>>, ()> {
-        let file = file.strip_prefix(BYTE_ORDER_MARK).unwrap_or(file);
-        let mut records = Vec::new();
         let mut cells = Cells::default();
-        let mut start = skip_line_ends(file, 0);
-        while start < file.len() {
-            let end = RecordScan::new(start).end(file, start).unwrap_or(file.len());
-            cells.split(&file[start..end]).map_err(|_| ())?;
-            records.push(cells.iter().map(str::to_string).collect());
-            start = skip_line_ends(file, end);
-        }
-        Ok(records)
+        records_fed(file, 64, usize::MAX)
+            .iter()
+            .map(|record| {
+                cells.split(record).map_err(|_| ())?;
+                Ok(cells.iter().map(str::to_string).collect())
+            })
+            .collect()
     }
 
     /// The same file read by the `csv` crate, as `covenant batch` once read it.
@@ -286,42 +417,6 @@ mod tests {
             records.push(record.iter().map(str::to_string).collect());
         }
         Ok(records)
-    }
-
-    /// Reads `file` fed in pieces of `step` bytes, as the reading thread gets it: the search
-    /// for a record's end goes on where it stopped.
-    fn ends_fed_in_pieces(file: &[u8], step: usize) -> Vec<(usize, usize)> {
-        let mut found = Vec::new();
-        let mut start = skip_line_ends(file, 0);
-        let mut scan = RecordScan::new(start);
-        let mut seen = step.min(file.len());
-        loop {
-            if start >= seen && seen == file.len() {
-                return found;
-            }
-            if start >= seen {
-                seen = (seen + step).min(file.len());
-                start = skip_line_ends(&file[..seen], start);
-                scan = RecordScan::new(start);
-                continue;
-            }
-            match scan.end(&file[..seen], start) {
-                Some(end) => {
-                    found.push((start, end));
-                    start = skip_line_ends(&file[..seen], end);
-                    scan = RecordScan::new(start);
-                }
-                None if seen == file.len() => {
-                    found.push((start, file.len()));
-                    return found;
-                }
-                None => seen = (seen + step).min(file.len()),
-            }
-        }
-    }
-
-    fn whole_file_ends(file: &[u8]) -> Vec<(usize, usize)> {
-        ends_fed_in_pieces(file, file.len().max(1))
     }
 
     /// `find` gives what a search byte by byte gives, at every start, for bytes around each
@@ -419,17 +514,21 @@ mod tests {
             prop_assert_eq!(read_all(line.as_bytes()), Ok(vec![cells]));
         }
 
-        /// Records end at the same places whether the file arrives whole or a few bytes at a time.
+        /// The records are the same whether the file arrives whole or a few bytes at a time,
+        /// into a buffer smaller than its records.
         #[test]
-        fn record_ends_do_not_depend_on_how_the_file_arrives(
+        fn records_do_not_depend_on_how_the_file_arrives(
             parts in proptest::collection::vec(
-                prop_oneof![Just("a"), Just(","), Just("\""), Just("\"\""), Just("\n"), Just("\r\n")],
+                prop_oneof![Just("a"), Just(","), Just("\""), Just("\"\""), Just("\n"), Just("\r\n"), Just("\r")],
                 0..40,
             ),
+            bom in any::<bool>(),
+            block in 1usize..8,
             step in 1usize..8,
         ) {
-            let file = parts.concat().into_bytes();
-            prop_assert_eq!(ends_fed_in_pieces(&file, step), whole_file_ends(&file));
+            let mut file = if bom { BYTE_ORDER_MARK.to_vec() } else { Vec::new() };
+            file.extend(parts.concat().into_bytes());
+            prop_assert_eq!(records_fed(&file, block, step), records_fed(&file, 1024, usize::MAX));
         }
     }
 }

@@ -1230,8 +1230,7 @@ impl<'p> Session<'p> {
         if size > MAX_FRAME {
             return Err(internal(site, format!("decision `{}` asks for {size} local slots", def.name)));
         }
-        // A call without arguments that needs slots takes a frame kept from an earlier call.
-        let mut frame = if args.capacity() == 0 && size > 0 { self.spare_frames.pop().unwrap_or(args) } else { args };
+        let mut frame = if args.capacity() == 0 { self.kept_frame(size) } else { args };
         // Cloning the placeholder touches a reference count: only when a slot needs it.
         if frame.len() < size {
             frame.resize(size, self.unbound.clone());
@@ -1307,6 +1306,12 @@ impl<'p> Session<'p> {
         self.peak_calls = self.peak_calls.max(calls + need_calls);
         self.peak_depth = self.peak_depth.max(depth + need_depth);
         Recall::Value(value)
+    }
+
+    /// A frame for a call without arguments: one kept from an earlier call when the body
+    /// needs slots (else an empty one, which allocates nothing).
+    fn kept_frame(&mut self, slots: usize) -> Frame {
+        if slots > 0 { self.spare_frames.pop().unwrap_or_default() } else { Vec::new() }
     }
 
     /// Keeps a frame for the next call (emptied; a bounded number of them).

@@ -77,23 +77,16 @@ impl Date {
         civil_from_days(self.days)
     }
 
-    /// Parses `YYYY-MM-DD`.
+    /// Parses `YYYY-MM-DD`: four, two and two ASCII digits.
     pub fn parse(text: &str) -> Option<Date> {
         let bytes = text.as_bytes();
         if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
             return None;
         }
-        // Plain digits (cohorts hold millions of dates) are read without the number parser.
         let digits = |at: std::ops::Range<usize>| {
             bytes[at].iter().try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
         };
-        if let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) {
-            return Date::from_ymd(year as i32, month, day);
-        }
-        let year = text.get(0..4)?.parse().ok()?;
-        let month = text.get(5..7)?.parse().ok()?;
-        let day = text.get(8..10)?.parse().ok()?;
-        Date::from_ymd(year, month, day)
+        Date::from_ymd(i32::try_from(digits(0..4)?).ok()?, digits(5..7)?, digits(8..10)?)
     }
 
     /// Adds a duration (months first, clamping to the month end, then days); `None` if the
@@ -221,6 +214,9 @@ mod tests {
         assert!(Date::parse("1900-02-29").is_none());
         assert!(Date::parse("2015-13-01").is_none());
         assert!(Date::parse("2015-4-1").is_none());
+        // Digits only: a sign is not part of a date.
+        assert!(Date::parse("+015-04-01").is_none());
+        assert!(Date::parse("2015-+4-01").is_none());
         assert_eq!(d("2015-03-31").days_until(d("2015-04-01")), 1);
         assert!(d("9999-12-31").add(Duration { months: 0, days: 1 }).is_none());
     }

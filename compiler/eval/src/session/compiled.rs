@@ -1067,7 +1067,7 @@ impl<'p> Session<'p> {
     /// A call of a decision without parameters not yet computed in the row, made as
     /// [`Session::call`] makes it (a kept frame, when the body has locals) and remembered.
     fn call_compiled_once(&mut self, callee: Callee) -> Res {
-        let frame = if callee.slots > 0 { self.spare_frames.pop().unwrap_or_default() } else { Vec::new() };
+        let frame = self.kept_frame(callee.slots);
         let value = self.call_compiled(callee, frame)?;
         self.memoise(callee.id, &value);
         Ok(value)
