@@ -27,6 +27,7 @@
 //! `covenant batch` does.
 
 use covenant_driver::batch::{self, Header};
+use covenant_driver::inputs::RowStore;
 use covenant_driver::{Compilation, Loader};
 use covenant_eval::{Compiled, Indexes, NoTrace, Recorder, Session};
 use covenant_ir::{DecisionId, Value};
@@ -126,11 +127,12 @@ fn run() -> ExitCode {
 
     // inputs: records into validated values.
     let t = Instant::now();
+    let mut store = RowStore::new();
     let inputs: Vec<Result<Vec<Value>, String>> = records
         .iter()
         .map(|record| {
             let cells: Vec<&str> = record.iter().collect();
-            batch::row_inputs(program, &header, &cells[..])
+            batch::row_inputs(program, &header, &cells[..], &mut store)
                 .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
         })
         .collect();

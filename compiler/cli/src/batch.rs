@@ -8,9 +8,10 @@
 //! value, evaluation error) is reported with its row number, field and reason and does not
 //! stop or disturb the others; the run ends with a summary and exits 1 if any row failed.
 
+use covenant_driver::Compilation;
 use covenant_driver::batch::{self, Header, Totals};
 use covenant_driver::csv_text::{self, Next, RecordBuffer};
-use covenant_driver::{Compilation, inputs};
+use covenant_driver::inputs::{self, RowStore};
 use covenant_eval::{Compiled, EvalError, Indexes, NoTrace, Recorder, Session};
 use covenant_ir::hash::FxBuild;
 use covenant_ir::json::{self, JsonOut};
@@ -596,7 +597,13 @@ impl<'p> Run<'p> {
             // in order), so each defines only the sites and reasons the worker had not used.
             trace: explain::TraceWriter::new(self.program, self.sites).defining_once(),
         };
-        Worker { session, explainer, problems: ProblemTexts::default(), cells: csv_text::Cells::default() }
+        Worker {
+            session,
+            explainer,
+            problems: ProblemTexts::default(),
+            cells: csv_text::Cells::default(),
+            store: RowStore::new(),
+        }
     }
 
     /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
@@ -605,7 +612,7 @@ impl<'p> Run<'p> {
     }
 
     fn evaluate(&self, row: &RowIn, text: &[u8], worker: &mut Worker<'_>) -> RowOut {
-        let Worker { session, explainer, problems: texts, cells } = worker;
+        let Worker { session, explainer, problems: texts, cells, store } = worker;
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
                 let Some(header) = &self.header else {
@@ -617,7 +624,7 @@ impl<'p> Run<'p> {
                         problems: vec![format!("the row is not UTF-8 text: {e}")],
                     };
                 }
-                (*number, batch::row_inputs(self.program, header, cells))
+                (*number, batch::row_inputs(self.program, header, cells, store))
             }
             RowIn::Json(number, line) => match serde_json::from_str::<serde_json::Value>(line) {
                 Ok(doc) => (*number, inputs::read_inputs(self.program, &doc)),
@@ -668,6 +675,9 @@ impl<'p> Run<'p> {
                 })),
             }
         }
+        if let RowIn::Csv(..) = row {
+            store.give_back(session.take_inputs());
+        }
         if problems.is_empty() {
             if compact {
                 let explain::TraceRow { steps, sites, reasons } = explainer.trace.finish_row();
@@ -691,6 +701,8 @@ struct Worker<'p> {
     problems: ProblemTexts,
     /// The cells of the CSV row being read.
     cells: csv_text::Cells,
+    /// The storage the last rows' inputs leave for the next.
+    store: RowStore,
 }
 
 /// The text of each failure already reported, by decision, error code and place: rows of a

@@ -7,7 +7,7 @@
 //! with the same scalar rules `covenant eval` applies to a case (`inputs::read_scalar`). Results become output cells
 //! ([`cell`]), and money-valued decisions are totalled exactly ([`Totals`]).
 
-use crate::inputs::{InputError, NOT_GIVEN, Scalar, VariantNames, read_json_cell, read_scalar, read_value, trim};
+use crate::inputs::{InputError, RowStore, Scalar, VariantNames, read_json_cell, read_scalar, read_value, trim};
 use covenant_ir::{DecisionId, NumKind, Program, Ty, Value, json, value};
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
@@ -128,11 +128,13 @@ impl RowCells for crate::csv_text::Cells {
     }
 }
 
-/// Reads one row's inputs, with the rules `covenant eval` uses for a case.
+/// Reads one row's inputs, with the rules `covenant eval` uses for a case. Their lists and
+/// records are put in storage `store` kept from rows given back to it.
 pub fn row_inputs<C: RowCells + ?Sized>(
     program: &Program,
     header: &Header,
     cells: &C,
+    store: &mut RowStore,
 ) -> Result<Vec<Value>, Vec<InputError>> {
     let mut errors = Vec::new();
     if cells.width() != header.width {
@@ -141,14 +143,11 @@ pub fn row_inputs<C: RowCells + ?Sized>(
             message: format!("this row has {} cells but the header has {} columns", cells.width(), header.width),
         }]);
     }
-    let values = program
-        .inputs
-        .iter()
-        .zip(&header.inputs)
-        .map(|(input, source)| {
-            read(program, header, source.as_ref(), (&Path::Root(&input.name), input.optional), cells, &mut errors)
-        })
-        .collect();
+    let mut values = store.row();
+    for (input, source) in program.inputs.iter().zip(&header.inputs) {
+        let path = (&Path::Root(&input.name), input.optional);
+        values.push(read(program, header, source.as_ref(), path, (cells, store), &mut errors));
+    }
     if errors.is_empty() { Ok(values) } else { Err(errors) }
 }
 
@@ -172,26 +171,26 @@ fn read<C: RowCells + ?Sized>(
     header: &Header,
     source: Option<&Source>,
     (path, optional): (&Path<'_>, bool),
-    cells: &C,
+    (cells, store): (&C, &mut RowStore),
     errors: &mut Vec<InputError>,
 ) -> Value {
-    let missing = |errors: &mut Vec<InputError>| {
+    let missing = |errors: &mut Vec<InputError>, store: &RowStore| {
         if !optional {
             errors.push(InputError { path: path.to_string(), message: "missing value".into() });
         }
-        Value::None(Arc::from(NOT_GIVEN))
+        store.not_given()
     };
     match source {
-        None => missing(errors),
+        None => missing(errors, store),
         Some(Source::Column { index, ty }) => {
             let text = cells.cell(*index).map_or("", trim);
             if text.is_empty() {
-                return missing(errors);
+                return missing(errors, store);
             }
             let column = || header.names.get(*index).map_or_else(|| path.to_string(), String::clone);
             match ty {
                 // Plain JSON is read directly; anything else (and every error) through serde_json.
-                Ty::List(_) | Ty::Record(_) => match read_json_cell(program, text, ty, Some(&header.variants)) {
+                Ty::List(_) | Ty::Record(_) => match read_json_cell(program, text, ty, Some(&header.variants), store) {
                     Some(value) => value,
                     None => match serde_json::from_str::<Json>(text) {
                         Ok(json) => read_value(program, &json, ty, &column(), errors),
@@ -217,16 +216,13 @@ fn read<C: RowCells + ?Sized>(
             }
         }
         Some(Source::Record { id, fields }) => {
-            let def = program.record_def(*id);
-            let values: Vec<Value> = def
-                .fields
-                .iter()
-                .zip(fields)
-                .map(|(f, s)| {
-                    read(program, header, s.as_ref(), (&Path::Field(path, &f.name), f.optional), cells, errors)
-                })
-                .collect();
-            Value::Record(Arc::from(values))
+            let base = store.depth();
+            for (f, s) in program.record_def(*id).fields.iter().zip(fields) {
+                let field = (&Path::Field(path, &f.name), f.optional);
+                let value = read(program, header, s.as_ref(), field, (cells, &mut *store), errors);
+                store.push(value);
+            }
+            Value::Record(store.share(base))
         }
     }
 }
@@ -360,9 +356,6 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
-    /// A session reused with `reset` (and its memo of decisions with parameters) gives
-    /// exactly what a fresh session gives without the memo (a recorder turns it off), to the
-    /// digit and scale: `twice(1.0)` is `2.0` and `twice(1.00)` is `2.00`.
     /// A session reused from row to row gives a lookup with no version valid on the row's
     /// date the same error as a fresh session, for every date and however often it repeats
     /// (the session keeps the error it built for a node and date), compiled or not.
@@ -406,6 +399,9 @@ mod tests {
         assert_eq!(failed, 4);
     }
 
+    /// A session reused with `reset` (and its memo of decisions with parameters) gives
+    /// exactly what a fresh session gives without the memo (a recorder turns it off), to the
+    /// digit and scale: `twice(1.0)` is `2.0` and `twice(1.00)` is `2.00`.
     #[test]
     fn reused_sessions_and_memoised_calls_give_exact_results() {
         use covenant_eval::{Indexes, NoTrace, Recorder, Session};
@@ -427,7 +423,7 @@ mod tests {
             ["3", "4", "[]"],
         ];
         for cells in rows {
-            let inputs = row_inputs(program, &header, &cells[..]).expect("inputs");
+            let inputs = row_inputs(program, &header, &cells[..], &mut RowStore::new()).expect("inputs");
             reused.reset(inputs.clone());
             for name in ["pair", "total", "top"] {
                 let id = program.find_decision(name).expect(name);
@@ -441,6 +437,49 @@ mod tests {
 
     /// A call remembered at a shallow depth is not reused where computing it would pass the
     /// nesting limits: the deep call still fails as it does without the memo.
+    /// Rows read into the storage earlier rows gave back are read exactly as rows read
+    /// afresh, whatever their shapes (lists longer and shorter than the last, records within
+    /// records, optional fields left out), and a value an earlier row's result still holds
+    /// is never written over.
+    #[test]
+    fn rows_read_into_storage_given_back_are_read_as_afresh() {
+        use covenant_eval::{NoTrace, Session};
+        let text = "record In { a: Int, b: optional Text }\nrecord Out { n: Int, ins: list of In }\n\
+                    input o: Out\ninput xs: list of Int\ninput when: Date\n\
+                    decision kept: list of In = o.ins\n";
+        let compilation = crate::compile_text("shapes.cov", text);
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let program = &compilation.program;
+        let header = Header::new(program, &["o.n".into(), "o.ins".into(), "xs".into(), "when".into()]).expect("header");
+        let rows = [
+            ["1", r#"[{"a":1,"b":"x"},{"a":2}]"#, "[1,2,3]", "2015-04-01"],
+            ["2", r#"[{"a":3,"b":"y"},{"a":4,"b":"z"}]"#, "[4,5,6]", "2016-04-01"],
+            ["3", r#"[{"a":5}]"#, "[7,8,9,10]", "2017-04-01"],
+            ["4", r#"[{"b":"w","a":6},{"a":7},{"a":8,"b":"v"}]"#, "[]", "2018-04-01"],
+            ["5", r#"[{"a":9,"b":"u"},{"a":10}]"#, "[11,12,13]", "2019-04-01"],
+            ["6", "[]", "[14]", "2020-04-01"],
+        ];
+        let kept_id = program.find_decision("kept").expect("kept");
+        let mut store = RowStore::new();
+        let mut session = Session::new(program, Vec::new());
+        let mut held = Vec::new();
+        for (i, cells) in rows.iter().enumerate() {
+            let fresh = row_inputs(program, &header, &cells[..], &mut RowStore::new()).expect("fresh");
+            let reused = row_inputs(program, &header, &cells[..], &mut store).expect("reused");
+            assert_eq!(format!("{reused:?}"), format!("{fresh:?}"), "row {i}");
+            session.reset(reused);
+            // Every other row's result is held on to, as a result on its way to be written is.
+            let result = session.decision(kept_id, &mut NoTrace).expect("kept");
+            if i % 2 == 0 {
+                held.push((i, format!("{result:?}"), result));
+            }
+            store.give_back(session.take_inputs());
+        }
+        for (i, shown, result) in &held {
+            assert_eq!(&format!("{result:?}"), shown, "row {i}'s result after the rows after it");
+        }
+    }
+
     #[test]
     fn memoised_calls_keep_the_nesting_limits() {
         use covenant_eval::{NoTrace, Recorder, Session};

@@ -250,29 +250,130 @@ pub(crate) fn read_value(program: &Program, json: &Json, ty: &Ty, path: &str, er
 /// would after `serde_json` (no escapes in strings, no exponents, no duplicate keys, every
 /// value valid for its type) and gives `None` for anything else, so the caller then takes
 /// the full path, which gives the same values and the same errors with their field paths.
-/// `variants` (built once for a run) finds enum variants by name without trying each in turn.
-pub(crate) fn read_json_cell(program: &Program, text: &str, ty: &Ty, variants: Option<&VariantNames>) -> Option<Value> {
-    // The buffer of the last cell read on this thread, so that a cohort's cells (read one
-    // after another, each about as long as the last) do not grow a new one each.
-    let values = CELL_VALUES.take();
-    let mut reader = JsonCell { text, at: 0, depth: 0, values, variants };
+/// `variants` (built once for a run) finds enum variants by name without trying each in turn;
+/// `store` gives the lists and records their storage.
+pub(crate) fn read_json_cell(
+    program: &Program,
+    text: &str,
+    ty: &Ty,
+    variants: Option<&VariantNames>,
+    store: &mut RowStore,
+) -> Option<Value> {
+    let base = store.values.len();
+    let mut reader = JsonCell { text, at: 0, depth: 0, store, variants };
     let value = reader.value(program, ty);
     reader.space();
     let complete = reader.at == text.len();
-    let mut values = reader.values;
-    values.clear();
-    if values.capacity() <= MAX_KEPT_CELL_VALUES {
-        CELL_VALUES.set(values);
+    // A cell given up part way leaves the values it had read.
+    store.values.truncate(base);
+    if base == 0 && store.values.capacity() > MAX_KEPT_VALUES {
+        store.values = Vec::new();
     }
     value.filter(|_| complete)
 }
 
-thread_local! {
-    static CELL_VALUES: std::cell::Cell<Vec<Value>> = const { std::cell::Cell::new(Vec::new()) };
+/// What reading rows keeps from one row to the next, so that a cohort's rows, which have the
+/// same shape, are read without allocating: the lists and records of the rows before that
+/// nothing holds any more, kept by length to be filled with a later row's values; the buffer
+/// of values being read; and the reason shared by every optional input not given.
+#[derive(Debug)]
+pub struct RowStore {
+    /// Unshared storage, by its length (lists and records of up to [`MAX_SPARE_LENGTH`]).
+    spare: Vec<Vec<Arc<[Value]>>>,
+    /// How many are kept in all.
+    kept: usize,
+    /// The fields and elements being read, innermost last (one buffer for every level).
+    values: Vec<Value>,
+    /// The inputs of the last row given back, emptied.
+    row: Vec<Value>,
+    not_given: Arc<str>,
 }
 
-/// The largest buffer kept between cells, in values.
-const MAX_KEPT_CELL_VALUES: usize = 4096;
+/// The longest list or record whose storage is kept.
+const MAX_SPARE_LENGTH: usize = 64;
+/// The most lists and records kept.
+const MAX_SPARE: usize = 1024;
+/// The largest buffer of values kept between rows.
+const MAX_KEPT_VALUES: usize = 4096;
+
+impl Default for RowStore {
+    fn default() -> RowStore {
+        RowStore::new()
+    }
+}
+
+impl RowStore {
+    pub fn new() -> RowStore {
+        RowStore { spare: Vec::new(), kept: 0, values: Vec::new(), row: Vec::new(), not_given: Arc::from(NOT_GIVEN) }
+    }
+
+    /// Takes back a row's inputs once it is finished: the storage of their lists and records
+    /// that nothing else holds (a result may still hold one) is filled by the next rows.
+    pub fn give_back(&mut self, mut inputs: Vec<Value>) {
+        for value in inputs.drain(..) {
+            self.keep(value);
+        }
+        if inputs.capacity() <= MAX_KEPT_VALUES {
+            self.row = inputs;
+        }
+    }
+
+    fn keep(&mut self, value: Value) {
+        let (Value::List(mut shared) | Value::Record(mut shared)) = value else { return };
+        let Some(items) = Arc::get_mut(&mut shared) else { return };
+        for item in items.iter_mut() {
+            if matches!(item, Value::List(_) | Value::Record(_)) {
+                let inner = std::mem::replace(item, Value::Bool(false));
+                self.keep(inner);
+            }
+        }
+        let length = shared.len();
+        if length <= MAX_SPARE_LENGTH && self.kept < MAX_SPARE {
+            if self.spare.len() <= length {
+                self.spare.resize_with(length + 1, Vec::new);
+            }
+            self.spare[length].push(shared);
+            self.kept += 1;
+        }
+    }
+
+    /// An empty vector for a row's inputs: the last one given back, if any.
+    pub(crate) fn row(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.row)
+    }
+
+    /// The values read from `base` on, taken from the buffer as one list's or record's
+    /// storage: kept storage of that length if there is some.
+    pub(crate) fn share(&mut self, base: usize) -> Arc<[Value]> {
+        let length = self.values.len().saturating_sub(base);
+        if let Some(mut shared) = self.spare.get_mut(length).and_then(Vec::pop) {
+            self.kept -= 1;
+            if let Some(items) = Arc::get_mut(&mut shared) {
+                for (item, value) in items.iter_mut().zip(self.values.drain(base..)) {
+                    *item = value;
+                }
+                return shared;
+            }
+        }
+        self.values.drain(base..).collect()
+    }
+
+    /// The value of an optional input or field not given.
+    #[inline]
+    pub(crate) fn not_given(&self) -> Value {
+        Value::None(self.not_given.clone())
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, value: Value) {
+        self.values.push(value);
+    }
+
+    #[inline]
+    pub(crate) fn depth(&self) -> usize {
+        self.values.len()
+    }
+}
 
 /// Nesting deeper than this is left to `serde_json` (which has its own limit).
 const MAX_JSON_CELL_DEPTH: u32 = 64;
@@ -329,9 +430,8 @@ struct JsonCell<'t> {
     text: &'t str,
     at: usize,
     depth: u32,
-    /// Elements of the lists and fields of the records being read, innermost last (one
-    /// buffer for every level).
-    values: Vec<Value>,
+    /// Where the elements of the lists and fields of the records being read go.
+    store: &'t mut RowStore,
 }
 
 impl<'t> JsonCell<'t> {
@@ -488,7 +588,7 @@ impl<'t> JsonCell<'t> {
         if def.fields.len() > MAX_JSON_CELL_FIELDS || !self.eat(b'{') {
             return None;
         }
-        let base = self.values.len();
+        let base = self.store.values.len();
         // The fields read (one bit each), and the index of the next in declaration order.
         let (mut given, mut next) = (0u64, 0);
         if !self.eat(b'}') {
@@ -508,19 +608,19 @@ impl<'t> JsonCell<'t> {
                 let field = &def.fields[index];
                 self.space();
                 let value = if field.optional && self.word("null") {
-                    Value::None(Arc::from(NOT_GIVEN))
+                    self.store.not_given()
                 } else {
                     self.value(program, &field.ty)?
                 };
                 if index >= next {
                     // Stand-ins for the fields passed over, read later or left out.
                     for _ in next..index {
-                        self.values.push(Value::Bool(false));
+                        self.store.values.push(Value::Bool(false));
                     }
-                    self.values.push(value);
+                    self.store.values.push(value);
                     next = index + 1;
                 } else {
-                    self.values[base + index] = value;
+                    self.store.values[base + index] = value;
                 }
                 if self.eat(b',') {
                     continue;
@@ -532,7 +632,7 @@ impl<'t> JsonCell<'t> {
             }
         }
         for _ in next..def.fields.len() {
-            self.values.push(Value::Bool(false));
+            self.store.values.push(Value::Bool(false));
         }
         if given.count_ones() as usize != def.fields.len() {
             // Fields left out are not given, if they are optional.
@@ -541,23 +641,22 @@ impl<'t> JsonCell<'t> {
                     if !field.optional {
                         return None;
                     }
-                    self.values[base + index] = Value::None(Arc::from(NOT_GIVEN));
+                    self.store.values[base + index] = self.store.not_given();
                 }
             }
         }
-        let fields: Arc<[Value]> = self.values.drain(base..).collect();
-        Some(Value::Record(fields))
+        Some(Value::Record(self.store.share(base)))
     }
 
     fn list(&mut self, program: &Program, inner: &Ty) -> Option<Value> {
         if !self.eat(b'[') {
             return None;
         }
-        let base = self.values.len();
+        let base = self.store.values.len();
         if !self.eat(b']') {
             loop {
                 let item = self.value(program, inner)?;
-                self.values.push(item);
+                self.store.values.push(item);
                 if self.eat(b',') {
                     continue;
                 }
@@ -567,23 +666,30 @@ impl<'t> JsonCell<'t> {
                 return None;
             }
         }
-        let items: Arc<[Value]> = self.values.drain(base..).collect();
-        Some(Value::List(items))
+        Some(Value::List(self.store.share(base)))
     }
 }
 
 /// Parses an exact decimal. Money may carry `£` and thousands commas; a percentage may be
 /// written `15%` (a plain number is taken as percentage points too: `15` is 15%).
 pub fn parse_number(text: &str, kind: NumKind) -> Result<Decimal, String> {
-    // Plain digits (no `£`, commas or `%`) need no rewriting: read them without copying.
+    // Plain digits (no `£` or commas) need no rewriting: read them without copying.
     let trimmed = trim(text);
-    if is_plain_number(trimmed) {
+    // A percentage written `15%` is read the same way, without the sign.
+    let plain = if is_plain_number(trimmed) {
+        Some(trimmed)
+    } else if kind == NumKind::Percent {
+        trimmed.strip_suffix('%').filter(|digits| is_plain_number(digits))
+    } else {
+        None
+    };
+    if let Some(plain) = plain {
         // Short whole numbers (the usual case) without the general decimal parser: the
         // same value, scale 0, as `from_str_exact` gives.
-        let small = if is_short_whole(trimmed) { trimmed.parse::<u64>().ok().map(Decimal::from) } else { None };
+        let small = if is_short_whole(plain) { plain.parse::<u64>().ok().map(Decimal::from) } else { None };
         let d = match small {
             Some(d) => Ok(d),
-            None => Decimal::from_str_exact(trimmed),
+            None => Decimal::from_str_exact(plain),
         }
         .map_err(|_| "not a number that can be represented exactly (at most 28 significant digits)".to_string())?;
         if kind == NumKind::Percent {
@@ -724,9 +830,9 @@ mod tests {
             (list, "[1]".to_string(), false),
         ];
         for (ty, text, direct) in &cases {
-            let fast = read_json_cell(program, text, ty, None);
+            let fast = read_json_cell(program, text, ty, None, &mut RowStore::new());
             assert_eq!(fast.is_some(), *direct, "{text}");
-            let named = read_json_cell(program, text, ty, Some(&VariantNames::new(program)));
+            let named = read_json_cell(program, text, ty, Some(&VariantNames::new(program)), &mut RowStore::new());
             assert_eq!(format!("{named:?}"), format!("{fast:?}"), "{text}");
             let mut errors = Vec::new();
             let slow = serde_json::from_str::<Json>(text).map(|json| read_value(program, &json, ty, "c", &mut errors));
@@ -739,6 +845,38 @@ mod tests {
         }
     }
 
+    /// Storage given back is filled with the next row's values (the same allocation), and
+    /// storage something still holds is left alone.
+    #[test]
+    fn storage_given_back_is_filled_again_unless_something_holds_it() {
+        let text = "record R { a: Int }\ninput rs: list of R\ndecision n: Int = count(r for r in rs)\n";
+        let compilation = crate::compile_text("store.cov", text);
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let program = &compilation.program;
+        let ty = program.inputs[0].ty.clone();
+        let place = |value: &Value| match value {
+            Value::List(items) => Arc::as_ptr(items).cast::<Value>() as usize,
+            other => panic!("not a list: {other:?}"),
+        };
+        let ints = |value: &Value| format!("{value:?}");
+        let mut store = RowStore::new();
+        let first = read_json_cell(program, r#"[{"a":1},{"a":2}]"#, &ty, None, &mut store).expect("first");
+        let first_place = place(&first);
+        store.give_back(vec![first]);
+        assert_eq!(store.kept, 3, "the list and its two records");
+        let second = read_json_cell(program, r#"[{"a":3},{"a":4}]"#, &ty, None, &mut store).expect("second");
+        assert_eq!(place(&second), first_place, "the list's storage is filled again");
+        assert_eq!(store.kept, 0);
+        let fresh = read_json_cell(program, r#"[{"a":3},{"a":4}]"#, &ty, None, &mut RowStore::new());
+        assert_eq!(Some(ints(&second)), fresh.as_ref().map(ints));
+        let held = second.clone();
+        store.give_back(vec![second]);
+        assert_eq!(store.kept, 0, "a list something holds is not kept, nor the records in it");
+        let third = read_json_cell(program, r#"[{"a":5},{"a":6}]"#, &ty, None, &mut store).expect("third");
+        assert_ne!(place(&third), place(&held));
+        assert_eq!(Some(ints(&held)), fresh.as_ref().map(ints), "what is held is not written over");
+    }
+
     /// Variants whose names share a length and last byte (so share a slot) are still told
     /// apart: the slot's variant is checked by name, and any other found in turn.
     #[test]
@@ -749,10 +887,15 @@ mod tests {
         let program = &compilation.program;
         let ty = program.inputs[0].ty.clone();
         let names = VariantNames::new(program);
-        let read = read_json_cell(program, r#"["AB","CB","B","DB","Q","DB","AB"]"#, &ty, Some(&names));
+        let read =
+            read_json_cell(program, r#"["AB","CB","B","DB","Q","DB","AB"]"#, &ty, Some(&names), &mut RowStore::new());
         let expected: Vec<Value> = [0, 1, 2, 3, 4, 3, 0].into_iter().map(Value::Enum).collect();
         assert_eq!(read, Some(Value::List(expected.into())));
-        assert_eq!(read_json_cell(program, r#"["EB"]"#, &ty, Some(&names)), None, "not a variant");
+        assert_eq!(
+            read_json_cell(program, r#"["EB"]"#, &ty, Some(&names), &mut RowStore::new()),
+            None,
+            "not a variant"
+        );
     }
 
     #[test]
@@ -763,6 +906,12 @@ mod tests {
                 let exact = if kind == NumKind::Percent { exact / Decimal::ONE_HUNDRED } else { exact };
                 let read = parse_number(text, kind).expect("number");
                 assert_eq!(read.serialize(), exact.serialize(), "{text} as {kind:?}");
+            }
+            // Written with a percent sign, read as the same percentage, however the sign is set.
+            let exact = Decimal::from_str_exact(text).expect("decimal") / Decimal::ONE_HUNDRED;
+            for written in [format!("{text}%"), format!("{text}%%"), format!(" {text} % ")] {
+                let read = parse_number(&written, NumKind::Percent).expect("percentage");
+                assert_eq!(read.serialize(), exact.serialize(), "{written}");
             }
         }
     }

@@ -250,6 +250,15 @@ impl<'p> Session<'p> {
         self.element_stack.clear();
     }
 
+    /// Forgets the case, as [`Session::reset`] does, and gives back its inputs: nothing the
+    /// session computed holds them any more, so a batch run can read the next row into the
+    /// storage of their lists and records.
+    pub fn take_inputs(&mut self) -> Vec<Value> {
+        let inputs = std::mem::take(&mut self.inputs);
+        self.reset(Vec::new());
+        inputs
+    }
+
     /// Forgets every value computed so far (decisions, params, calls remembered), keeping
     /// the inputs: the next evaluation computes, and so can explain, every step itself.
     pub fn start_over(&mut self) {
