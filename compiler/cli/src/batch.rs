@@ -601,7 +601,7 @@ impl<'p> Run<'p> {
             session,
             explainer,
             problems: ProblemTexts::default(),
-            cells: csv_text::Cells::default(),
+            cells: csv_text::Cells::keep_doubled(&self.header.as_ref().map(Header::json_columns).unwrap_or_default()),
             store: RowStore::new(),
         }
     }

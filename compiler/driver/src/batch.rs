@@ -7,7 +7,10 @@
 //! with the same scalar rules `covenant eval` applies to a case (`inputs::read_scalar`). Results become output cells
 //! ([`cell`]), and money-valued decisions are totalled exactly ([`Totals`]).
 
-use crate::inputs::{InputError, RowStore, Scalar, VariantNames, read_json_cell, read_scalar, read_value, trim};
+use crate::csv_text::CellText;
+use crate::inputs::{
+    InputError, Quotes, RowStore, Scalar, VariantNames, read_json_cell, read_scalar, read_value, trim,
+};
 use covenant_ir::{DecisionId, NumKind, Program, Ty, Value, json, value};
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
@@ -75,6 +78,25 @@ impl Header {
             .collect();
         Ok(Header { width: names.len(), inputs, names: names.to_vec(), variants: VariantNames::new(program) })
     }
+
+    /// For each column, whether it holds a list or record as JSON text: such a column's
+    /// quoted cells can be read as written ([`crate::csv_text::Cells::keep_doubled`]).
+    pub fn json_columns(&self) -> Vec<bool> {
+        fn mark(source: &Source, columns: &mut [bool]) {
+            match source {
+                Source::Column { index, ty: Ty::List(_) | Ty::Record(_) } => {
+                    if let Some(column) = columns.get_mut(*index) {
+                        *column = true;
+                    }
+                }
+                Source::Column { .. } => {}
+                Source::Record { fields, .. } => fields.iter().flatten().for_each(|field| mark(field, columns)),
+            }
+        }
+        let mut columns = vec![false; self.width];
+        self.inputs.iter().flatten().for_each(|input| mark(input, &mut columns));
+        columns
+    }
 }
 
 /// How a value of type `ty` is read from the columns whose remaining paths are given.
@@ -104,7 +126,7 @@ pub trait RowCells {
     /// How many cells the row has.
     fn width(&self) -> usize;
     /// The text of the cell in column `index`.
-    fn cell(&self, index: usize) -> Option<&str>;
+    fn cell(&self, index: usize) -> Option<CellText<'_>>;
 }
 
 impl RowCells for [&str] {
@@ -112,8 +134,8 @@ impl RowCells for [&str] {
         self.len()
     }
 
-    fn cell(&self, index: usize) -> Option<&str> {
-        self.get(index).copied()
+    fn cell(&self, index: usize) -> Option<CellText<'_>> {
+        self.get(index).map(|text| CellText::Plain(text))
     }
 }
 
@@ -123,7 +145,7 @@ impl RowCells for crate::csv_text::Cells {
     }
 
     #[inline]
-    fn cell(&self, index: usize) -> Option<&str> {
+    fn cell(&self, index: usize) -> Option<CellText<'_>> {
         self.get(index)
     }
 }
@@ -183,23 +205,42 @@ fn read<C: RowCells + ?Sized>(
     match source {
         None => missing(errors, store),
         Some(Source::Column { index, ty }) => {
-            let text = cells.cell(*index).map_or("", trim);
+            let cell = cells.cell(*index);
+            // JSON kept as written in a quoted cell is read so; if it is not plain (then the
+            // reading below gives the same value, or the error, from the cell unquoted).
+            if let (Some(CellText::Doubled(written)), Ty::List(_) | Ty::Record(_)) = (cell, ty)
+                && let Some(value) =
+                    read_json_cell(program, written, ty, Some(&header.variants), store, Quotes::Doubled)
+            {
+                return value;
+            }
+            let unquoted;
+            let text = match cell {
+                Some(CellText::Plain(text)) => trim(text),
+                Some(doubled) => {
+                    unquoted = doubled.unquoted();
+                    trim(&unquoted)
+                }
+                None => "",
+            };
             if text.is_empty() {
                 return missing(errors, store);
             }
             let column = || header.names.get(*index).map_or_else(|| path.to_string(), String::clone);
             match ty {
                 // Plain JSON is read directly; anything else (and every error) through serde_json.
-                Ty::List(_) | Ty::Record(_) => match read_json_cell(program, text, ty, Some(&header.variants), store) {
-                    Some(value) => value,
-                    None => match serde_json::from_str::<Json>(text) {
-                        Ok(json) => read_value(program, &json, ty, &column(), errors),
-                        Err(e) => {
-                            errors.push(InputError { path: column(), message: format!("expected JSON: {e}") });
-                            Value::None(Arc::from("invalid input"))
-                        }
-                    },
-                },
+                Ty::List(_) | Ty::Record(_) => {
+                    match read_json_cell(program, text, ty, Some(&header.variants), store, Quotes::Single) {
+                        Some(value) => value,
+                        None => match serde_json::from_str::<Json>(text) {
+                            Ok(json) => read_value(program, &json, ty, &column(), errors),
+                            Err(e) => {
+                                errors.push(InputError { path: column(), message: format!("expected JSON: {e}") });
+                                Value::None(Arc::from("invalid input"))
+                            }
+                        },
+                    }
+                }
                 _ => {
                     // A variant by its name, found the quick way (a name is never a number, so
                     // never a variant's code).
@@ -478,6 +519,46 @@ mod tests {
         for (i, shown, result) in &held {
             assert_eq!(&format!("{result:?}"), shown, "row {i}'s result after the rows after it");
         }
+    }
+
+    /// A row split with its JSON columns' quoted cells kept as written reads to the values,
+    /// or the errors, that its cells unquoted read to: JSON read as written, JSON that is not
+    /// plain (an escape, a bad value) through the full path, and a quoted cell of another
+    /// column.
+    #[test]
+    fn json_read_as_written_in_quoted_cells_reads_as_unquoted() {
+        let text = "record In { a: Int, b: optional Text }\ninput ins: list of In\ninput note: Text\n\
+                    input n: Int\ndecision size: Int = count(i for i in ins)\n";
+        let compilation = crate::compile_text("doubled.cov", text);
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let program = &compilation.program;
+        let header = Header::new(program, &["ins".into(), "note".into(), "n".into()]).expect("header");
+        assert_eq!(header.json_columns(), [true, false, false]);
+        let mut split = crate::csv_text::Cells::keep_doubled(&header.json_columns());
+        let rows = [
+            [r#"[{"a":1,"b":"x y"},{"a":2}]"#, "a, \"quoted\" note", "3"],
+            [r#" [ {"b":"z","a":3} ] "#, "plain", "4"],
+            [r#"[{"a":1,"b":"say \"hi\""}]"#, "escaped quote in the JSON", "5"],
+            [r#"[{"a":1.5}]"#, "not an Int", "6"],
+            [r#"[{"a":1}"#, "not JSON", "7"],
+            [r#"[]"#, "", "8"],
+            ["", "no list", "9"],
+        ];
+        for cells in rows {
+            let mut line = String::new();
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    line.push(',');
+                }
+                crate::csv_text::push_field(&mut line, cell);
+            }
+            split.split(line.as_bytes()).expect("utf-8");
+            let as_written = row_inputs(program, &header, &split, &mut RowStore::new());
+            let unquoted = row_inputs(program, &header, &cells[..], &mut RowStore::new());
+            assert_eq!(format!("{as_written:?}"), format!("{unquoted:?}"), "{line}");
+        }
+        split.split(br#""[{""a"":1}]",x,1"#).expect("utf-8");
+        assert!(matches!(split.get(0), Some(crate::csv_text::CellText::Doubled(_))), "the JSON is kept as written");
     }
 
     #[test]

@@ -289,9 +289,45 @@ pub struct Cells {
     text: String,
     /// Where each cell ends in `text`.
     ends: Vec<usize>,
+    /// The cells kept as written between their quotes ([`CellText::Doubled`]), a bit each.
+    doubled: u64,
+    /// The columns whose quoted cells are kept so when they can be, a bit each (of the first
+    /// 64 columns).
+    doubled_columns: u64,
+}
+
+/// A cell's text: as it is, or for a column that reads it so ([`Cells::keep_doubled`]) as it
+/// was written between its quotes, each double quote in it still doubled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellText<'a> {
+    Plain(&'a str),
+    Doubled(&'a str),
+}
+
+impl<'a> CellText<'a> {
+    /// The cell's text, with doubled quotes made single.
+    #[inline]
+    pub fn unquoted(self) -> std::borrow::Cow<'a, str> {
+        match self {
+            CellText::Plain(text) => std::borrow::Cow::Borrowed(text),
+            // Every quote in the text is one of a pair (`Cells::split` keeps no other text
+            // doubled), so the pairs are found left to right.
+            CellText::Doubled(text) => std::borrow::Cow::Owned(text.replace("\"\"", "\"")),
+        }
+    }
 }
 
 impl Cells {
+    /// Cells whose quoted cells in `columns` (`true` for each such column, of the first 64)
+    /// are kept as written, doubled quotes and all, when the cell is quoted from end to end.
+    /// A reader of JSON in a cell reads them so, without first copying every byte but every
+    /// other quote: JSON has a quote every few bytes, and telling a doubled quote from the
+    /// closing one byte by byte costs more than the rest of the row's reading.
+    pub fn keep_doubled(columns: &[bool]) -> Cells {
+        let doubled_columns = columns.iter().take(64).enumerate().filter(|(_, keep)| **keep).map(|(i, _)| 1 << i).sum();
+        Cells { doubled_columns, ..Cells::default() }
+    }
+
     /// Splits a record (without its line end) into cells. Fails if the record is not UTF-8
     /// text; the cells are then empty.
     pub fn split(&mut self, record: &[u8]) -> Result<(), std::str::Utf8Error> {
@@ -300,10 +336,30 @@ impl Cells {
         bytes.clear();
         bytes.resize(record.len() + 8, 0);
         self.ends.clear();
+        self.doubled = 0;
         let (mut at, mut written) = (0, 0);
         loop {
             if record.get(at) == Some(&b'"') {
                 at += 1;
+                let column = self.ends.len();
+                if column < 64
+                    && self.doubled_columns & (1 << column) != 0
+                    && let Some(close) = doubled_end(record, at)
+                {
+                    let (text, to) = (&record[at..close], written + close - at);
+                    if let Some(out) = bytes.get_mut(written..to) {
+                        out.copy_from_slice(text);
+                    }
+                    written = to;
+                    self.ends.push(written);
+                    self.doubled |= 1 << column;
+                    // The closing quote is followed by a comma or the end of the record.
+                    if close + 1 >= record.len() {
+                        break;
+                    }
+                    at = close + 2;
+                    continue;
+                }
                 // Byte by byte, with no branch on each quote (JSON in a cell has one every few
                 // bytes, and a branch on each is mispredicted often): a quote is kept when it
                 // follows a quote not kept (a doubled one), and the quotes close at the first
@@ -343,6 +399,7 @@ impl Cells {
                 bytes.clear();
                 self.text = String::from_utf8(bytes).unwrap_or_default();
                 self.ends.clear();
+                self.doubled = 0;
                 Err(error)
             }
         }
@@ -358,17 +415,70 @@ impl Cells {
     }
 
     /// The text of cell `index`.
-    pub fn get(&self, index: usize) -> Option<&str> {
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<CellText<'_>> {
         let end = *self.ends.get(index)?;
         let start = if index == 0 { 0 } else { self.ends[index - 1] };
         // Cells end where the record had a comma or a quote, so never inside a character.
-        self.text.get(start..end)
+        let text = self.text.get(start..end)?;
+        let doubled = index < 64 && self.doubled & (1 << index) != 0;
+        Some(if doubled { CellText::Doubled(text) } else { CellText::Plain(text) })
     }
 
-    /// The cells in order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    /// The cells' text in order, unquoted.
+    pub fn iter(&self) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
+        (0..self.len()).map(|i| self.get(i).map(CellText::unquoted).unwrap_or_default())
     }
+}
+
+/// Where the quotes opened before `from` close, when everything up to there is text and
+/// doubled quotes, and the closing quote ends the record or is followed by a comma: the cell
+/// is then `record[from..close]` as written. `None` for anything else (text after the closing
+/// quote, quotes never closed), which the byte-by-byte reading reads.
+///
+/// Eight bytes at a time and without a branch on each quote: the quotes counted up to each
+/// byte (a product of the quote bytes with `ONES` adds them up byte by byte, never more than
+/// eight) say, by their parity, whether the byte is inside the quotes. The first byte that
+/// is outside them and is not a quote follows the closing quote; a doubled quote closes and
+/// opens them again, so between the two no other byte is outside.
+#[inline]
+fn doubled_end(record: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    // 1 while the bytes before `at` leave the quotes open.
+    let mut open = 1u64;
+    loop {
+        let chunk: [u8; 8] = match record.get(at..at + 8) {
+            Some(chunk) => chunk.try_into().ok()?,
+            None => {
+                // The record's end, as a comma would be: outside the quotes if they closed.
+                let rest = record.get(at..)?;
+                let mut chunk = [b','; 8];
+                chunk[..rest.len()].copy_from_slice(rest);
+                chunk
+            }
+        };
+        let quotes = equal_bytes(u64::from_le_bytes(chunk), b'"');
+        let inside = (quotes.wrapping_mul(ONES) ^ open.wrapping_mul(ONES)) & ONES;
+        let outside_text = !(inside | quotes) & ONES;
+        if outside_text != 0 {
+            let after = at + (outside_text.trailing_zeros() / 8) as usize;
+            return match record.get(after) {
+                None | Some(b',') => Some(after - 1),
+                Some(_) => None,
+            };
+        }
+        open = inside >> 56;
+        at += 8;
+    }
+}
+
+/// `0x01` in each byte of `word` equal to `byte`, `0` in the others (exactly: no borrows).
+#[inline(always)]
+fn equal_bytes(word: u64, byte: u8) -> u64 {
+    const LOWS: u64 = u64::from_le_bytes([0x7f; 8]);
+    let matched = word ^ (ONES * u64::from(byte));
+    // A byte's high bit is set here if any of its bits is, so clear only where it is zero.
+    !(((matched & LOWS).wrapping_add(LOWS)) | matched | LOWS) >> 7
 }
 
 #[cfg(test)]
@@ -396,14 +506,15 @@ mod tests {
         }
     }
 
-    /// The records and cells of a whole file, read as `covenant batch` reads it.
-    fn read_all(file: &[u8]) -> Result<Vec<Vec<String>>, ()> {
-        let mut cells = Cells::default();
+    /// The records and cells of a whole file, read as `covenant batch` reads it (`doubled`:
+    /// with every column's quoted cells kept as written where they can be, then unquoted).
+    fn read_all(file: &[u8], doubled: bool) -> Result<Vec<Vec<String>>, ()> {
+        let mut cells = Cells::keep_doubled(&[doubled; 64]);
         records_fed(file, 64, usize::MAX)
             .iter()
             .map(|record| {
                 cells.split(record).map_err(|_| ())?;
-                Ok(cells.iter().map(str::to_string).collect())
+                Ok(cells.iter().map(|cell| cell.to_string()).collect())
             })
             .collect()
     }
@@ -446,7 +557,8 @@ mod tests {
     #[test]
     fn quoted_cells_with_commas_quotes_and_line_ends() {
         let file = b"a,\"b,c\",\"say \"\"hi\"\"\"\r\n\r\n\"two\nlines\",x\"y,\"z\"w\n\"open";
-        let records = read_all(file).expect("utf-8");
+        let records = read_all(file, false).expect("utf-8");
+        assert_eq!(read_all(file, true), Ok(records.clone()));
         assert_eq!(
             records,
             vec![
@@ -458,9 +570,61 @@ mod tests {
         assert_eq!(records, read_with_csv_crate(file).expect("csv"));
     }
 
+    /// Quoted cells of the columns that keep them are kept as written when they are quoted
+    /// from end to end; others, and other columns' cells, are unquoted.
+    #[test]
+    fn quoted_cells_are_kept_as_written_only_where_asked_and_whole() {
+        let mut cells = Cells::keep_doubled(&[true, true, false, true, true]);
+        cells.split(b"\"[{\"\"a\"\":1}]\",\"x\"y,\"[\"\"b\"\"]\",\"\",\"open").expect("utf-8");
+        let got: Vec<CellText<'_>> = (0..cells.len()).filter_map(|i| cells.get(i)).collect();
+        assert_eq!(
+            got,
+            [
+                CellText::Doubled("[{\"\"a\"\":1}]"),
+                CellText::Plain("xy"),
+                CellText::Plain("[\"b\"]"),
+                CellText::Doubled(""),
+                CellText::Plain("open"),
+            ]
+        );
+        assert_eq!(cells.iter().collect::<Vec<_>>(), ["[{\"a\":1}]", "xy", "[\"b\"]", "", "open"]);
+    }
+
+    /// Where `doubled_end` finds quotes closing is where reading byte by byte finds them, for
+    /// every start in text around eight-byte words: quotes that close before a comma or the
+    /// end, with only doubled quotes before, and nowhere otherwise.
+    #[test]
+    fn quotes_closing_are_found_eight_bytes_at_once_as_byte_by_byte() {
+        fn byte_by_byte(record: &[u8], from: usize) -> Option<usize> {
+            let mut at = from;
+            loop {
+                match record.get(at)? {
+                    b'"' if record.get(at + 1) == Some(&b'"') => at += 2,
+                    b'"' => return matches!(record.get(at + 1), None | Some(b',')).then_some(at),
+                    _ => at += 1,
+                }
+            }
+        }
+        let alphabet = [b'"', b'"', b'"', b',', b'a', b'\n', 0xc3, 0xa9];
+        let mut seed = 11u32;
+        for length in 0..40 {
+            for _ in 0..50 {
+                let record: Vec<u8> = (0..length)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        alphabet[(seed >> 16) as usize % alphabet.len()]
+                    })
+                    .collect();
+                for from in 0..=length {
+                    assert_eq!(doubled_end(&record, from), byte_by_byte(&record, from), "{record:?} from {from}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_byte_order_mark_starts_no_cell_and_bad_text_is_an_error() {
-        assert_eq!(read_all(b"\xef\xbb\xbfa,b\n").expect("utf-8"), vec![vec!["a".to_string(), "b".into()]]);
+        assert_eq!(read_all(b"\xef\xbb\xbfa,b\n", false).expect("utf-8"), vec![vec!["a".to_string(), "b".into()]]);
         let mut cells = Cells::default();
         assert!(cells.split(b"a,\xff").is_err());
         assert!(cells.is_empty(), "no cells are left from a record that is not text");
@@ -483,7 +647,8 @@ mod tests {
         ) {
             let mut file = if bom { BYTE_ORDER_MARK.to_vec() } else { Vec::new() };
             file.extend(parts.concat().into_bytes());
-            prop_assert_eq!(read_all(&file), read_with_csv_crate(&file));
+            prop_assert_eq!(read_all(&file, false), read_with_csv_crate(&file));
+            prop_assert_eq!(read_all(&file, true), read_with_csv_crate(&file));
         }
 
         /// Cells written with `push_field` are the text the `csv` crate writes, and read back
@@ -511,7 +676,8 @@ mod tests {
             writer.write_record(&cells).expect("write");
             let written = writer.into_inner().expect("flush");
             prop_assert_eq!(line.as_bytes(), &written[..]);
-            prop_assert_eq!(read_all(line.as_bytes()), Ok(vec![cells]));
+            prop_assert_eq!(read_all(line.as_bytes(), false), Ok(vec![cells.clone()]));
+            prop_assert_eq!(read_all(line.as_bytes(), true), Ok(vec![cells]));
         }
 
         /// The records are the same whether the file arrives whole or a few bytes at a time,

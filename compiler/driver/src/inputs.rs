@@ -258,18 +258,28 @@ pub(crate) fn read_json_cell(
     ty: &Ty,
     variants: Option<&VariantNames>,
     store: &mut RowStore,
+    quotes: Quotes,
 ) -> Option<Value> {
     let base = store.values.len();
-    let mut reader = JsonCell { text, at: 0, depth: 0, store, variants };
-    let value = reader.value(program, ty);
-    reader.space();
-    let complete = reader.at == text.len();
+    // One reader for each way of writing quotes, so that a quote is compared in place.
+    let (value, complete) = match quotes {
+        Quotes::Single => JsonCell::<1> { text, at: 0, depth: 0, store, variants }.read(program, ty),
+        Quotes::Doubled => JsonCell::<2> { text, at: 0, depth: 0, store, variants }.read(program, ty),
+    };
     // A cell given up part way leaves the values it had read.
     store.values.truncate(base);
     if base == 0 && store.values.capacity() > MAX_KEPT_VALUES {
         store.values = Vec::new();
     }
     value.filter(|_| complete)
+}
+
+/// How the double quotes of JSON text are written: as themselves, or each doubled (JSON in a
+/// quoted CSV cell, as written between the cell's quotes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quotes {
+    Single,
+    Doubled,
 }
 
 /// What reading rows keeps from one row to the next, so that a cohort's rows, which have the
@@ -349,9 +359,9 @@ impl RowStore {
         if let Some(mut shared) = self.spare.get_mut(length).and_then(Vec::pop) {
             self.kept -= 1;
             if let Some(items) = Arc::get_mut(&mut shared) {
-                for (item, value) in items.iter_mut().zip(self.values.drain(base..)) {
-                    *item = value;
-                }
+                // The new values go in, and the old ones (those of a row before) are dropped.
+                items.swap_with_slice(&mut self.values[base..]);
+                self.values.truncate(base);
                 return shared;
             }
         }
@@ -425,7 +435,9 @@ fn variant_slot(name: &str) -> usize {
     usize::from(name.as_bytes().last().copied().unwrap_or(0) ^ (name.len() as u8).wrapping_mul(37))
 }
 
-struct JsonCell<'t> {
+/// Reads JSON text whose double quotes are each written `QUOTE` times (1, or 2 in a quoted
+/// CSV cell as written).
+struct JsonCell<'t, const QUOTE: usize> {
     variants: Option<&'t VariantNames>,
     text: &'t str,
     at: usize,
@@ -434,7 +446,20 @@ struct JsonCell<'t> {
     store: &'t mut RowStore,
 }
 
-impl<'t> JsonCell<'t> {
+impl<'t, const QUOTE: usize> JsonCell<'t, QUOTE> {
+    /// The value of the whole text, and whether nothing but white space follows it.
+    fn read(mut self, program: &Program, ty: &Ty) -> (Option<Value>, bool) {
+        let value = self.value(program, ty);
+        self.space();
+        (value, self.at == self.text.len())
+    }
+
+    /// Whether a double quote (as written) starts at `at`.
+    #[inline(always)]
+    fn quote_at(&self, at: usize) -> bool {
+        (0..QUOTE).all(|i| self.text.as_bytes().get(at + i) == Some(&b'"'))
+    }
+
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
@@ -465,9 +490,22 @@ impl<'t> JsonCell<'t> {
         }
     }
 
-    /// A string without escapes or control characters (the text between the quotes).
+    /// Takes a double quote (as written) if it is next.
+    #[inline(always)]
+    fn quote(&mut self) -> bool {
+        let found = self.quote_at(self.at);
+        if found {
+            self.at += QUOTE;
+        }
+        found
+    }
+
+    /// A string without escapes or control characters (the text between the quotes). The
+    /// text ends at the first quote, which when quotes are doubled must be a doubled one.
+    #[inline]
     fn string(&mut self) -> Option<&'t str> {
-        if !self.eat(b'"') {
+        self.space();
+        if !self.quote() {
             return None;
         }
         let start = self.at;
@@ -480,17 +518,15 @@ impl<'t> JsonCell<'t> {
         }
         self.at = start + length;
         let s = self.text.get(start..self.at)?;
-        self.at += 1;
-        Some(s)
+        self.quote().then_some(s)
     }
 
     /// Takes `"name"` if it is next: the key expected, compared where it is written.
     fn quoted(&mut self, name: &str) -> bool {
-        let end = self.at + name.len() + 2;
-        let bytes = self.text.as_bytes();
-        let found = bytes.get(self.at) == Some(&b'"')
-            && bytes.get(self.at + 1..end - 1) == Some(name.as_bytes())
-            && bytes.get(end - 1) == Some(&b'"');
+        let end = self.at + name.len() + 2 * QUOTE;
+        let found = self.quote_at(self.at)
+            && self.text.as_bytes().get(self.at + QUOTE..end - QUOTE) == Some(name.as_bytes())
+            && self.quote_at(end - QUOTE);
         if found {
             self.at = end;
         }
@@ -830,10 +866,28 @@ mod tests {
             (list, "[1]".to_string(), false),
         ];
         for (ty, text, direct) in &cases {
-            let fast = read_json_cell(program, text, ty, None, &mut RowStore::new());
+            let fast = read_json_cell(program, text, ty, None, &mut RowStore::new(), Quotes::Single);
             assert_eq!(fast.is_some(), *direct, "{text}");
-            let named = read_json_cell(program, text, ty, Some(&VariantNames::new(program)), &mut RowStore::new());
+            let named = read_json_cell(
+                program,
+                text,
+                ty,
+                Some(&VariantNames::new(program)),
+                &mut RowStore::new(),
+                Quotes::Single,
+            );
             assert_eq!(format!("{named:?}"), format!("{fast:?}"), "{text}");
+            // Written with its quotes doubled, as between a CSV cell's quotes, it reads the same.
+            let written = text.replace('"', "\"\"");
+            let doubled = read_json_cell(program, &written, ty, None, &mut RowStore::new(), Quotes::Doubled);
+            assert_eq!(format!("{doubled:?}"), format!("{fast:?}"), "{written}");
+            // A quote left single where it should be doubled is not read past.
+            for single in written.match_indices("\"\"").map(|(at, _)| at) {
+                let mut broken = written.clone();
+                broken.remove(single);
+                let read = read_json_cell(program, &broken, ty, None, &mut RowStore::new(), Quotes::Doubled);
+                assert_eq!(read, None, "{broken}");
+            }
             let mut errors = Vec::new();
             let slow = serde_json::from_str::<Json>(text).map(|json| read_value(program, &json, ty, "c", &mut errors));
             if let Some(fast) = fast {
@@ -860,19 +914,22 @@ mod tests {
         };
         let ints = |value: &Value| format!("{value:?}");
         let mut store = RowStore::new();
-        let first = read_json_cell(program, r#"[{"a":1},{"a":2}]"#, &ty, None, &mut store).expect("first");
+        let first =
+            read_json_cell(program, r#"[{"a":1},{"a":2}]"#, &ty, None, &mut store, Quotes::Single).expect("first");
         let first_place = place(&first);
         store.give_back(vec![first]);
         assert_eq!(store.kept, 3, "the list and its two records");
-        let second = read_json_cell(program, r#"[{"a":3},{"a":4}]"#, &ty, None, &mut store).expect("second");
+        let second =
+            read_json_cell(program, r#"[{"a":3},{"a":4}]"#, &ty, None, &mut store, Quotes::Single).expect("second");
         assert_eq!(place(&second), first_place, "the list's storage is filled again");
         assert_eq!(store.kept, 0);
-        let fresh = read_json_cell(program, r#"[{"a":3},{"a":4}]"#, &ty, None, &mut RowStore::new());
+        let fresh = read_json_cell(program, r#"[{"a":3},{"a":4}]"#, &ty, None, &mut RowStore::new(), Quotes::Single);
         assert_eq!(Some(ints(&second)), fresh.as_ref().map(ints));
         let held = second.clone();
         store.give_back(vec![second]);
         assert_eq!(store.kept, 0, "a list something holds is not kept, nor the records in it");
-        let third = read_json_cell(program, r#"[{"a":5},{"a":6}]"#, &ty, None, &mut store).expect("third");
+        let third =
+            read_json_cell(program, r#"[{"a":5},{"a":6}]"#, &ty, None, &mut store, Quotes::Single).expect("third");
         assert_ne!(place(&third), place(&held));
         assert_eq!(Some(ints(&held)), fresh.as_ref().map(ints), "what is held is not written over");
     }
@@ -887,12 +944,18 @@ mod tests {
         let program = &compilation.program;
         let ty = program.inputs[0].ty.clone();
         let names = VariantNames::new(program);
-        let read =
-            read_json_cell(program, r#"["AB","CB","B","DB","Q","DB","AB"]"#, &ty, Some(&names), &mut RowStore::new());
+        let read = read_json_cell(
+            program,
+            r#"["AB","CB","B","DB","Q","DB","AB"]"#,
+            &ty,
+            Some(&names),
+            &mut RowStore::new(),
+            Quotes::Single,
+        );
         let expected: Vec<Value> = [0, 1, 2, 3, 4, 3, 0].into_iter().map(Value::Enum).collect();
         assert_eq!(read, Some(Value::List(expected.into())));
         assert_eq!(
-            read_json_cell(program, r#"["EB"]"#, &ty, Some(&names), &mut RowStore::new()),
+            read_json_cell(program, r#"["EB"]"#, &ty, Some(&names), &mut RowStore::new(), Quotes::Single),
             None,
             "not a variant"
         );
