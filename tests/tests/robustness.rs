@@ -7,7 +7,7 @@
 mod common;
 
 use covenant_driver::{Compilation, compile_text, inputs::read_inputs};
-use covenant_eval::{Compiled, NoTrace, Recorder, Session};
+use covenant_eval::{Compiled, Indexes, NoTrace, Recorder, Session};
 use covenant_ir::Value;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -47,12 +47,13 @@ fn compile_render_and_run(name: &str, text: &str) -> Compilation {
 }
 
 /// Every decision without parameters gives the same value or error with its body compiled as
-/// node by node (nesting limits included).
+/// node by node (nesting limits included), with tables looked up through their indexes (as a
+/// batch run looks them up, compiled lookups from the table's grid).
 fn same_when_compiled(compilation: &Compilation, inputs: Vec<Value>) -> usize {
     let program = &compilation.program;
-    let compiled = Compiled::new(program);
-    let mut interpreted = Session::new(program, inputs.clone());
-    let mut fast = Session::new(program, inputs).with_compiled(&compiled);
+    let (compiled, indexes) = (Compiled::new(program), Indexes::build(program));
+    let mut interpreted = Session::new(program, inputs.clone()).with_indexes(&indexes);
+    let mut fast = Session::new(program, inputs).with_compiled(&compiled).with_indexes(&indexes);
     let mut compared = 0;
     for (index, decision) in program.decisions.iter().enumerate() {
         if decision.params.is_empty() {
@@ -507,7 +508,9 @@ fn three_hundred_nested_decision_calls_are_e0508() {
 /// point, with calls remembered at one depth and asked for again deeper: compiled bodies fail
 /// with E0508 exactly where the interpreter does, and give the same values elsewhere. The
 /// leaf at the end of the chain is computed again on every call (a small body), remembered
-/// (it calls a decision), or reads a field of a local and compares it with a constant.
+/// (it calls a decision), reads a field of a local and compares it with a constant, or looks
+/// up table cells that are records and lists of constants (given from the table's grid, at
+/// the levels evaluating them counts).
 #[test]
 fn compiled_bodies_meet_the_nesting_limits_where_the_interpreter_does() {
     let leaves = [
@@ -515,6 +518,10 @@ fn compiled_bodies_meet_the_nesting_limits_where_the_interpreter_does() {
         "decision leaf(x: Int): Int = twice(x)\ndecision twice(x: Int): Int = x * 2\n",
         "record P {\n  n: Int\n}\ndecision leaf(x: Int): Int = half(P { n: x })\n\
          decision half(p: P): Int = if p.n > 0 then p.n * 2 else 0\n",
+        "enum K { A, B }\nrecord P {\n  n: Int\n}\ntable pick(k: K) -> P\n  hit unique\n{\n  A => P { n: 2 }\n  B => P { n: 3 }\n}\n\
+         decision leaf(x: Int): Int = pick(A).n * x\n",
+        "enum K { A, B }\ntable picks(k: K) -> list of Int\n  hit unique\n{\n  A => [1, 2]\n  B => []\n}\n\
+         decision leaf(x: Int): Int = count(i for i in picks(A)) + count(i for i in picks(B)) + x\n",
     ];
     // (nesting of each decision in the chain, length of the chain, extra nesting of its last
     // decision): a grid, and a sweep that puts the leaf's call at every depth near the limit.

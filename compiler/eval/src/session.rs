@@ -128,6 +128,11 @@ pub struct Session<'p> {
     /// The reasons of the `none` cells compiled table lookups have met, by the cell's place
     /// among every table's rows ([`compiled`]): one index, no hashing.
     cell_reasons: Vec<Option<Arc<str>>>,
+    /// This session's own copies of the compiled constants that hold shared storage (text,
+    /// reasons, records, lists), by their number ([`compiled`]): sessions on other threads
+    /// count references to theirs, not to the one in the compiled program, so no two cores
+    /// write to one count.
+    own_constants: Vec<Option<Value>>,
     /// The lists of the compiled aggregations running whose elements are read in place, and
     /// the element each is at ([`compiled`]).
     element_stack: Vec<(Arc<[Value]>, usize)>,
@@ -211,6 +216,7 @@ impl<'p> Session<'p> {
             memo: Memo::default(),
             reasons: HashMap::default(),
             cell_reasons: Vec::new(),
+            own_constants: Vec::new(),
             element_stack: Vec::new(),
             labels: RefCell::new(Vec::new()),
             step_nodes: Vec::new(),
@@ -277,6 +283,7 @@ impl<'p> Session<'p> {
     pub fn with_compiled(mut self, compiled: &'p Compiled) -> Session<'p> {
         if compiled.program == std::ptr::from_ref(self.program) as usize {
             self.compiled = Some(compiled);
+            self.own_constants.clear();
         }
         self
     }

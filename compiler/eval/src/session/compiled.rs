@@ -18,8 +18,9 @@
 //!   gives what evaluating does). Such a small callee is compiled into its caller
 //!   ([`Compiler::inlined`]), and the small callees it calls into it, their locals kept in the
 //!   caller's frame, each call still counted as the interpreter counts it.
-//!   A table lookup takes a constant cell (or a `none` cell's reason, kept once made)
-//!   straight from the table's grid; any other goes,
+//!   A table lookup takes a constant cell, or a record or list of constants (at the levels
+//!   evaluating it counts), or a `none` cell's reason, kept once made, straight from the
+//!   table's grid; any other goes,
 //!   with the `as of` date, through the interpreter's own paths. `rules` bodies are weighed
 //!   as [`Session::weigh`] weighs them ([`CompiledRules`]).
 //! - A node folded into its parent's closure (a constant compared with, a local whose field is
@@ -28,6 +29,10 @@
 //!   loop variable's slot holds the list's place on the session's stack of elements, which
 //!   only compiled reads ever see; where the interpreter may read the frame during the loop,
 //!   each element is bound to the slot instead.
+//! - Constants that hold storage shared by reference count (text, reasons, records, lists)
+//!   are given from each session's own copy, so that sessions on different threads never
+//!   count references in the same place (a count written by two cores goes back and forth
+//!   between their caches on every row).
 //! - Compiling stops at [`MAX_LEVELS`] levels and after [`MAX_CLOSURES`] closures (a
 //!   program whose nodes are shared many times over); what is left is interpreted.
 
@@ -43,6 +48,8 @@ const MAX_LEVELS: u32 = 96;
 const MAX_CLOSURES: usize = 100_000;
 /// Reasons of `none` cells are kept for cells among the first this many rows of all tables.
 const MAX_KEPT_CELL_REASONS: usize = 1 << 16;
+/// A session keeps its own copies of the first this many constants that hold shared storage.
+const MAX_OWN_CONSTANTS: usize = 1 << 16;
 /// The most nodes in a decision body (with the bodies of the decisions with parameters it
 /// calls) computed again on every call instead of remembered.
 const CHEAP_NODES: usize = 24;
@@ -85,6 +92,7 @@ impl Compiled {
             slots: 0,
             inlining: None,
             spoiled: false,
+            shared_constants: 0,
             elements: Vec::new(),
         };
         let bodies = program
@@ -125,6 +133,8 @@ struct Compiler<'p> {
     inlining: Option<Inlining>,
     /// Whether the body being inlined met a node that cannot be inlined (it is then called).
     spoiled: bool,
+    /// How many constants holding shared storage have been numbered ([`Given::Shared`]).
+    shared_constants: usize,
     /// The loop variables of the aggregations being compiled whose elements are read where
     /// the list keeps them, and whether the interpreter may read the frame while they run
     /// (then each element is bound to its slot).
@@ -160,10 +170,10 @@ impl<'p> Compiler<'p> {
         let span = node.origin.span;
         let below = level + 1;
         let code: Code = match &node.kind {
-            NodeKind::Const(v) => {
-                let v = v.clone();
-                Box::new(move |_, _| Ok(v.clone()))
-            }
+            NodeKind::Const(v) => match self.given(v.clone()) {
+                Given::Plain(v) => Box::new(move |_, _| Ok(v.clone())),
+                shared => Box::new(move |s, _| Ok(s.give(&shared))),
+            },
             NodeKind::Local(local) => {
                 let local = self.slot(*local);
                 if self.is_element(local) {
@@ -202,10 +212,12 @@ impl<'p> Compiler<'p> {
                         s.indexes.and_then(|ix| ix.grid_row(table, &s.scratch[base..]))
                     {
                         match cells.get(row) {
-                            Some(GridCell::Value(value)) if s.depth + below < super::MAX_EXPR_DEPTH => {
+                            Some(&GridCell::Value(ref value, levels))
+                                if s.depth + below + levels <= super::MAX_EXPR_DEPTH =>
+                            {
                                 s.scratch.truncate(base);
-                                s.peak_depth = s.peak_depth.max(s.depth + below + 1);
-                                return Ok(value.clone());
+                                s.peak_depth = s.peak_depth.max(s.depth + below + levels);
+                                return Ok(s.give(value));
                             }
                             Some(&GridCell::NoValue(slot)) => {
                                 s.scratch.truncate(base);
@@ -512,17 +524,55 @@ impl<'p> Compiler<'p> {
     }
 
     /// What a lookup that finds each row of a table in its grid gives without the interpreter.
-    fn grid_cells(&self, table: TableId) -> Box<[GridCell]> {
+    fn grid_cells(&mut self, table: TableId) -> Box<[GridCell]> {
         let Some(def) = self.program.tables.get(table.index()) else { return Box::default() };
         let first = self.table_rows.get(table.index()).copied().unwrap_or(usize::MAX);
         def.rows
             .iter()
             .enumerate()
             .map(|(index, row)| match row.cell {
-                Cell::Value(cell) => self.constant(cell).cloned().map_or(GridCell::Other, GridCell::Value),
+                Cell::Value(cell) => match self.constant_cell(cell) {
+                    Some((value, levels)) => GridCell::Value(self.given(value), levels),
+                    None => GridCell::Other,
+                },
                 Cell::NoValue(_) => first.checked_add(index).map_or(GridCell::Other, GridCell::NoValue),
             })
             .collect()
+    }
+
+    /// The value of a table cell known without evaluating anything, and the levels the
+    /// interpreter counts evaluating it: a constant (one), or a record or list of constants
+    /// (two: its items are a level down; one when it has none).
+    fn constant_cell(&self, cell: NodeId) -> Option<(Value, u32)> {
+        if let Some(value) = self.constant(cell) {
+            return Some((value.clone(), 1));
+        }
+        let node = self.program.nodes.get(cell.index())?;
+        let (NodeKind::Record(items) | NodeKind::List(items)) = &node.kind else { return None };
+        let values: Option<Vec<Value>> = items
+            .iter()
+            .map(|item| match &self.program.nodes.get(item.index())?.kind {
+                NodeKind::Const(value) => Some(value.clone()),
+                _ => None,
+            })
+            .collect();
+        let values: Arc<[Value]> = values?.into();
+        let levels = if items.is_empty() { 1 } else { 2 };
+        Some((
+            if matches!(node.kind, NodeKind::Record(_)) { Value::Record(values) } else { Value::List(values) },
+            levels,
+        ))
+    }
+
+    /// A constant as a closure gives it: where it holds shared storage, numbered for the
+    /// session's own copy.
+    fn given(&mut self, value: Value) -> Given {
+        if matches!(value, Value::Text(_) | Value::None(_) | Value::Record(_) | Value::List(_)) {
+            self.shared_constants += 1;
+            Given::Shared(self.shared_constants - 1, value)
+        } else {
+            Given::Plain(value)
+        }
     }
 
     /// The value of a constant node that has one.
@@ -806,10 +856,54 @@ impl<'p> Compiler<'p> {
     }
 }
 
+/// A constant a closure gives.
+enum Given {
+    /// A value copied as it is (a number, a date, a truth value: nothing shared).
+    Plain(Value),
+    /// A value that holds storage shared by reference count, and its number: each session
+    /// gives its own copy ([`Session::give`]).
+    Shared(usize, Value),
+}
+
+/// The value with its own storage, shared with nothing: text, reasons, records and lists
+/// copied all the way down.
+fn own_copy(value: &Value) -> Value {
+    match value {
+        Value::Text(text) => Value::Text(Arc::from(&**text)),
+        Value::None(reason) => Value::None(Arc::from(&**reason)),
+        Value::Record(items) => Value::Record(items.iter().map(own_copy).collect()),
+        Value::List(items) => Value::List(items.iter().map(own_copy).collect()),
+        other => other.clone(),
+    }
+}
+
+impl Session<'_> {
+    /// A compiled constant: a shared one from this session's own copy, made the first time.
+    #[inline]
+    fn give(&mut self, given: &Given) -> Value {
+        match given {
+            Given::Plain(value) => value.clone(),
+            Given::Shared(number, value) => {
+                if let Some(Some(own)) = self.own_constants.get(*number) {
+                    return own.clone();
+                }
+                let own = own_copy(value);
+                if *number < MAX_OWN_CONSTANTS {
+                    if self.own_constants.len() <= *number {
+                        self.own_constants.resize(*number + 1, None);
+                    }
+                    self.own_constants[*number] = Some(own.clone());
+                }
+                own
+            }
+        }
+    }
+}
+
 /// What a table lookup gives for a row found in the table's grid.
 enum GridCell {
-    /// A constant cell's value.
-    Value(Value),
+    /// A constant cell's value, and the levels evaluating it counts.
+    Value(Given, u32),
     /// `none "reason"`: the cell's place among every table's rows, where a session keeps the
     /// reason once made.
     NoValue(usize),
