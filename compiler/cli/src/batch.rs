@@ -102,12 +102,18 @@ struct Written {
     error: Option<std::io::Error>,
 }
 
+/// A piece's rows evaluated, in order, and the values of its rows done: one per decision
+/// asked for, row after row (one allocation for the piece, not one for each row).
+struct Evaluated {
+    rows: Vec<RowOut>,
+    values: Vec<Value>,
+}
+
 /// One evaluated row.
 enum RowOut {
     /// Explanations are kept as compact JSON text: a JSON tree in memory is many times larger.
     Done {
         number: usize,
-        values: Vec<Value>,
         /// With `--explain`, the JSON array of the explanations, or of the compact trace's
         /// steps (else empty).
         explanations: String,
@@ -258,7 +264,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     // Workers hand the rows of a piece back when done with them, and the reader reads into
     // them again: no row is allocated in one thread and freed in another.
     let (to_reader, used_rows) = std::sync::mpsc::sync_channel::<Rows>(in_flight);
-    let (to_writer, results) = std::sync::mpsc::channel::<(usize, Vec<RowOut>)>();
+    let (to_writer, results) = std::sync::mpsc::channel::<(usize, Evaluated)>();
     // Set when the output cannot be written (a closed pipe, a full disk): reading stops.
     let stopped = AtomicBool::new(false);
     let stopped = &stopped;
@@ -268,7 +274,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
                 Written { rows_out: 0, rows_failed: 0, totals: Totals::new(program, decisions), error: None };
             let mut waiting = std::collections::BTreeMap::new();
             let mut next = 0usize;
-            let mut write = |results: Vec<RowOut>, written: &mut Written| {
+            let mut write = |results: Evaluated, written: &mut Written| {
                 // After a write error, results are still taken (so no piece waits for a
                 // place forever) but no longer written.
                 if written.error.is_none() {
@@ -502,20 +508,22 @@ struct Rows {
 
 /// Counts and writes one piece's results (the writing thread's part).
 fn write_results(
-    results: Vec<RowOut>,
+    results: Evaluated,
     written: &mut Written,
     writer: &mut Writer<'_>,
     errors_sink: &mut dyn Write,
     decisions: &[DecisionId],
 ) {
-    for result in results {
+    let mut values = results.values.chunks(decisions.len().max(1));
+    for result in results.rows {
         match result {
-            RowOut::Done { number, values, explanations, sites, reasons } => {
+            RowOut::Done { number, explanations, sites, reasons } => {
                 written.rows_out += 1;
-                for (id, v) in decisions.iter().zip(&values) {
+                let values = if decisions.is_empty() { &[] } else { values.next().unwrap_or_default() };
+                for (id, v) in decisions.iter().zip(values) {
                     written.totals.add(*id, v);
                 }
-                if let Err(e) = writer.row(number, &values, &explanations, &sites, &reasons) {
+                if let Err(e) = writer.row(number, values, &explanations, &sites, &reasons) {
                     written.error = Some(e);
                     return;
                 }
@@ -553,7 +561,7 @@ impl<'p> Run<'p> {
     fn work(
         &self,
         pieces: &Mutex<std::sync::mpsc::Receiver<Piece>>,
-        to_writer: &std::sync::mpsc::Sender<(usize, Vec<RowOut>)>,
+        to_writer: &std::sync::mpsc::Sender<(usize, Evaluated)>,
         to_reader: &std::sync::mpsc::SyncSender<Rows>,
     ) {
         let mut worker = self.new_worker();
@@ -568,13 +576,15 @@ impl<'p> Run<'p> {
             let results = evaluated.unwrap_or_else(|_| {
                 // The session may be half-way through a row: the next piece gets a fresh one.
                 worker = self.new_worker();
-                rows.rows
+                let rows = rows
+                    .rows
                     .iter()
                     .map(|row| RowOut::Failed {
                         number: row.number(),
                         problems: vec!["internal error in a worker thread".into()],
                     })
-                    .collect()
+                    .collect();
+                Evaluated { rows, values: Vec::new() }
             });
             // The reader may have finished, or have rows enough to reuse: then they are dropped.
             let _ = to_reader.try_send(rows);
@@ -607,11 +617,14 @@ impl<'p> Run<'p> {
     }
 
     /// Evaluates rows in order in one session, reset for each row (so its buffers are reused).
-    fn evaluate_rows(&self, worker: &mut Worker<'_>, rows: &Rows) -> Vec<RowOut> {
-        rows.rows.iter().map(|row| self.evaluate(row, &rows.text, worker)).collect()
+    fn evaluate_rows(&self, worker: &mut Worker<'_>, rows: &Rows) -> Evaluated {
+        let mut values = Vec::with_capacity(rows.rows.len() * self.decisions.len());
+        let rows = rows.rows.iter().map(|row| self.evaluate(row, &rows.text, worker, &mut values)).collect();
+        Evaluated { rows, values }
     }
 
-    fn evaluate(&self, row: &RowIn, text: &[u8], worker: &mut Worker<'_>) -> RowOut {
+    /// Evaluates one row; a row done adds its values to `values`.
+    fn evaluate(&self, row: &RowIn, text: &[u8], worker: &mut Worker<'_>, values: &mut Vec<Value>) -> RowOut {
         let Worker { session, explainer, problems: texts, cells, store } = worker;
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
@@ -636,7 +649,7 @@ impl<'p> Run<'p> {
             Err(errors) => return RowOut::Failed { number, problems: errors.iter().map(|e| e.to_string()).collect() },
         };
         session.reset(inputs);
-        let mut values = Vec::with_capacity(self.decisions.len());
+        let base = values.len();
         let mut explanations = JsonOut::new();
         let explaining = self.options.explain == Explain::Full;
         if explaining {
@@ -681,14 +694,15 @@ impl<'p> Run<'p> {
         if problems.is_empty() {
             if compact {
                 let explain::TraceRow { steps, sites, reasons } = explainer.trace.finish_row();
-                return RowOut::Done { number, values, explanations: steps, sites, reasons };
+                return RowOut::Done { number, explanations: steps, sites, reasons };
             }
             if explaining {
                 explanations.end_array();
             }
             let explanations = explanations.into_string();
-            RowOut::Done { number, values, explanations, sites: Vec::new(), reasons: Vec::new() }
+            RowOut::Done { number, explanations, sites: Vec::new(), reasons: Vec::new() }
         } else {
+            values.truncate(base);
             RowOut::Failed { number, problems }
         }
     }
