@@ -530,26 +530,29 @@ mod tests {
         Ok(records)
     }
 
+    /// `per_length` texts of every length below 40 made of `alphabet`'s bytes, drawn from a
+    /// fixed seed.
+    fn random_texts(alphabet: &[u8], mut seed: u32, per_length: usize) -> Vec<Vec<u8>> {
+        let mut draw = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            alphabet[(seed >> 16) as usize % alphabet.len()]
+        };
+        (0..40)
+            .flat_map(|length| std::iter::repeat_n(length, per_length))
+            .map(|length| (0..length).map(|_| draw()).collect())
+            .collect()
+    }
+
     /// `find` gives what a search byte by byte gives, at every start, for bytes around each
     /// needle (a zero byte, bytes with the high bit set, the needle's neighbours).
     #[test]
     fn finding_eight_bytes_at_once_agrees_with_a_plain_search() {
         let alphabet = [0u8, 1, b'!', b'"', b'#', b',', b'\n', b'\r', 0x7f, 0x80, 0xa2, 0xff];
-        let mut seed = 7u32;
-        for length in 0..40 {
-            for _ in 0..20 {
-                let bytes: Vec<u8> = (0..length)
-                    .map(|_| {
-                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                        alphabet[(seed >> 16) as usize % alphabet.len()]
-                    })
-                    .collect();
-                for from in 0..=length {
-                    let plain =
-                        |needles: &[u8]| bytes[from..].iter().position(|b| needles.contains(b)).map(|i| from + i);
-                    assert_eq!(find(&bytes, from, [b'"']), plain(b"\""), "{bytes:?} from {from}");
-                    assert_eq!(find(&bytes, from, [b'"', b'\n', b'\r']), plain(b"\"\n\r"), "{bytes:?} from {from}");
-                }
+        for bytes in random_texts(&alphabet, 7, 20) {
+            for from in 0..=bytes.len() {
+                let plain = |needles: &[u8]| bytes[from..].iter().position(|b| needles.contains(b)).map(|i| from + i);
+                assert_eq!(find(&bytes, from, [b'"']), plain(b"\""), "{bytes:?} from {from}");
+                assert_eq!(find(&bytes, from, [b'"', b'\n', b'\r']), plain(b"\"\n\r"), "{bytes:?} from {from}");
             }
         }
     }
@@ -606,18 +609,9 @@ mod tests {
             }
         }
         let alphabet = [b'"', b'"', b'"', b',', b'a', b'\n', 0xc3, 0xa9];
-        let mut seed = 11u32;
-        for length in 0..40 {
-            for _ in 0..50 {
-                let record: Vec<u8> = (0..length)
-                    .map(|_| {
-                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                        alphabet[(seed >> 16) as usize % alphabet.len()]
-                    })
-                    .collect();
-                for from in 0..=length {
-                    assert_eq!(doubled_end(&record, from), byte_by_byte(&record, from), "{record:?} from {from}");
-                }
+        for record in random_texts(&alphabet, 11, 50) {
+            for from in 0..=record.len() {
+                assert_eq!(doubled_end(&record, from), byte_by_byte(&record, from), "{record:?} from {from}");
             }
         }
     }
