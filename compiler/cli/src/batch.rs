@@ -514,12 +514,14 @@ fn write_results(
     errors_sink: &mut dyn Write,
     decisions: &[DecisionId],
 ) {
-    let mut values = results.values.chunks(decisions.len().max(1));
+    // Each row done has one value for each decision, after those of the rows before it.
+    let mut next = 0;
     for result in results.rows {
         match result {
             RowOut::Done { number, explanations, sites, reasons } => {
                 written.rows_out += 1;
-                let values = if decisions.is_empty() { &[] } else { values.next().unwrap_or_default() };
+                let values = results.values.get(next..next + decisions.len()).unwrap_or_default();
+                next += decisions.len();
                 for (id, v) in decisions.iter().zip(values) {
                     written.totals.add(*id, v);
                 }

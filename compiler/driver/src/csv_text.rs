@@ -329,8 +329,16 @@ impl Cells {
     }
 
     /// Splits a record (without its line end) into cells. Fails if the record is not UTF-8
-    /// text; the cells are then empty.
+    /// text (the error's place is in the record); the cells are then empty.
     pub fn split(&mut self, record: &[u8]) -> Result<(), std::str::Utf8Error> {
+        // The record as written, not its cells run together: taking the quotes out could
+        // join the two halves of a character that a closing quote and a comma cut apart.
+        if let Err(error) = std::str::from_utf8(record) {
+            self.text.clear();
+            self.ends.clear();
+            self.doubled = 0;
+            return Err(error);
+        }
         // Room for the record and the eight bytes the last copy may write past its end.
         let mut bytes = std::mem::take(&mut self.text).into_bytes();
         bytes.clear();
@@ -388,6 +396,8 @@ impl Cells {
             }
         }
         bytes.truncate(written);
+        // The record is text, and cells are cut from it at commas and quotes, so this holds;
+        // the conversion checks it all the same.
         match String::from_utf8(bytes) {
             Ok(text) => {
                 self.text = text;
@@ -624,6 +634,11 @@ mod tests {
         assert!(cells.is_empty(), "no cells are left from a record that is not text");
         cells.split(b"c").expect("utf-8");
         assert_eq!(cells.iter().collect::<Vec<_>>(), ["c"]);
+        // A character cut in two by a closing quote and a comma is not text either, although
+        // its halves meet again once the quotes are taken out; the place given is in the row.
+        let error = cells.split(b"\"a\xc3\",\xa9").expect_err("not text");
+        assert_eq!(error.valid_up_to(), 2);
+        assert!(read_with_csv_crate(b"\"a\xc3\",\xa9\n").is_err());
     }
 
     proptest! {
