@@ -210,7 +210,7 @@ impl<'p> Session<'p> {
         let outcome = self.evaluate_payment(id, tracer)?;
         let total = outcome.total;
         if T::ENABLED {
-            *detail = Some(StepKind::Payment(Box::new(outcome)));
+            *detail = crate::session::Pending::made(StepKind::Payment(Box::new(outcome)));
         }
         Ok(Value::Num(total))
     }
@@ -239,7 +239,7 @@ impl<'p> Session<'p> {
             }
         }
         if T::ENABLED {
-            *detail = Some(StepKind::Payment(Box::new(outcome)));
+            *detail = crate::session::Pending::made(StepKind::Payment(Box::new(outcome)));
         }
         Ok(Value::Num(part))
     }

@@ -41,19 +41,22 @@
 //! buffers from row to row.
 
 mod compiled;
+mod pending;
 
 pub use compiled::Compiled;
 
 use crate::error::{EvalError, code};
 use crate::index::{GridHit, Indexes};
 use crate::ops::{self, Selected};
-use crate::trace::{Arg, Branch, Name, NoTrace, Operand, Recorder, Step, StepKind, Tracer, Typed};
+use crate::trace::{Arg, Name, NoTrace, Operand, Recorder, Step, StepKind, Tracer};
 use covenant_ir::hash::{FxBuild, FxHasher};
 use covenant_ir::value::display;
 use covenant_ir::{
     AggOp, BinOp, Builtin, Cell, Date, DecisionDef, DecisionId, Duration, InputId, LocalId, MatchArm, Node, NodeId,
     NodeKind, ParamId, Program, RoundMode, RuleArm, Span, SplitId, TableDef, TableId, Ty, UnOp, Value, VersionArm,
 };
+pub(crate) use pending::Pending;
+use pending::{ItemStep, NodeStepOf};
 use rust_decimal::Decimal;
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -78,8 +81,8 @@ const MAX_FRAME: usize = 1 << 16;
 pub(crate) type Frame = Vec<Value>;
 /// Errors are boxed inside the evaluator to keep results (and stack frames) small.
 pub(crate) type Res<T = Value> = Result<T, Box<EvalError>>;
-/// Where the evaluator writes the description of the step it is evaluating (when tracing).
-pub(crate) type Detail = Option<StepKind>;
+/// Where the evaluator writes what it found for the step it is evaluating (when tracing).
+pub(crate) type Detail = Pending;
 
 /// Shared strings by the address and length of the program's text they copy.
 type SharedNames = HashMap<(usize, usize), Name, FxBuild>;
@@ -147,6 +150,9 @@ pub struct Session<'p> {
     item_labels: RefCell<Vec<Name>>,
     /// The field path being read (tracing only), kept to reuse its buffer.
     path_fields: Vec<(NodeId, u32)>,
+    /// Values kept for the steps of the nodes being evaluated (a call's arguments, a table's
+    /// keys), a stack shared by every level (tracing only; see [`pending`]).
+    held: Vec<Value>,
     /// Names from the program shown in steps (decisions, tables, parameters, columns), by the
     /// address of the program's text, made once per session (tracing only).
     names: RefCell<SharedNames>,
@@ -222,6 +228,7 @@ impl<'p> Session<'p> {
             step_nodes: Vec::new(),
             item_labels: RefCell::new(Vec::new()),
             path_fields: Vec::new(),
+            held: Vec::new(),
             names: RefCell::new(HashMap::default()),
             name_pairs: RefCell::new(Vec::new()),
             valid_texts: HashMap::default(),
@@ -252,6 +259,7 @@ impl<'p> Session<'p> {
         self.as_of = self.given_as_of;
         self.computing_as_of = false;
         self.scratch.clear();
+        self.held.clear();
         self.memo.clear();
         self.element_stack.clear();
     }
@@ -371,7 +379,7 @@ impl<'p> Session<'p> {
                     (*p, share, *amount)
                 })
                 .collect();
-            *detail = Some(StepKind::Split {
+            *detail = Pending::made(StepKind::Split {
                 name: def.name.clone(),
                 total,
                 parts: parties,
@@ -413,7 +421,7 @@ impl<'p> Session<'p> {
                 Some((shown, text)) if *shown == date => text.clone(),
                 _ => self.date_text.insert((date, date.to_string().into())).1.clone(),
             };
-            *detail = Some(StepKind::Version { name: self.name(name), valid, date });
+            *detail = Pending::made(StepKind::Version { name: self.name(name), valid, date });
         }
         Ok(value)
     }
@@ -529,7 +537,7 @@ impl<'p> Session<'p> {
         let result = if T::ENABLED && self.is_step(at) {
             self.eval_traced(at, frame, tracer)
         } else {
-            self.eval_kind(at, frame, tracer, &mut None)
+            self.eval_kind(at, frame, tracer, &mut Pending::None)
         };
         self.depth -= 1;
         result
@@ -537,9 +545,12 @@ impl<'p> Session<'p> {
 
     fn eval_traced<T: Tracer>(&mut self, at: At<'p>, frame: &mut Frame, tracer: &mut T) -> Res {
         tracer.enter();
-        let mut detail = None;
+        // Values held for this node's step (and any a failure below left) go when it closes.
+        let held = self.held.len();
+        let mut detail = Pending::None;
         let result = self.eval_kind(at, frame, tracer, &mut detail);
         self.close_step(at, &result, detail, tracer);
+        self.held.truncate(held);
         result
     }
 
@@ -640,7 +651,11 @@ impl<'p> Session<'p> {
     fn is_none<T: Tracer>(&mut self, x: NodeId, frame: &mut Frame, tracer: &mut T, detail: &mut Detail) -> Res {
         let v = self.eval(x, frame, tracer)?;
         if T::ENABLED {
-            set_is_none(detail, &v);
+            let reason = match &v {
+                Value::None(r) => Some(r.clone()),
+                _ => None,
+            };
+            *detail = Pending::IsNone { reason };
         }
         Ok(Value::Bool(v.is_none()))
     }
@@ -656,13 +671,13 @@ impl<'p> Session<'p> {
         let v = self.eval_single(primary, frame, tracer)?;
         let Value::None(reason) = v else {
             if T::ENABLED {
-                set_otherwise(detail, None);
+                *detail = Pending::Otherwise { reason: None };
             }
             return Ok(v);
         };
         let value = self.eval(fallback, frame, tracer)?;
         if T::ENABLED {
-            set_otherwise(detail, Some(reason));
+            *detail = Pending::Otherwise { reason: Some(reason) };
         }
         Ok(value)
     }
@@ -723,14 +738,11 @@ impl<'p> Session<'p> {
             return Ok(value);
         }
         let values = self.arguments_with(args, |s, &arg| s.eval(arg, frame, tracer))?;
-        // The arguments as the step shows them, built once (named and typed).
-        let shown = match self.program.decisions.get(id.index()) {
-            Some(def) if T::ENABLED => self.named_args(def, &values),
-            _ => Vec::new(),
-        };
+        // The arguments as the step shows them (the call may reuse their slots).
+        let shown = if T::ENABLED { self.hold(&values) } else { Default::default() };
         let (value, memoised) = self.call_with(id, values, at.span(), tracer)?;
-        if T::ENABLED {
-            self.set_decision(detail, id, shown, memoised);
+        if T::ENABLED && self.program.decisions.get(id.index()).is_some() {
+            *detail = Pending::Decision { id, args: shown, memoised };
         }
         Ok(value)
     }
@@ -763,23 +775,13 @@ impl<'p> Session<'p> {
     ) -> Res {
         let base = self.push_values(args, frame, tracer)?;
         let selected = self.select_row(at, id, args, &self.scratch[base..]);
-        // The key values as the step shows them, named by column.
-        let keys: Vec<Arg> = match self.program.tables.get(id.index()) {
-            Some(table) if T::ENABLED => self.scratch[base..]
-                .iter()
-                .enumerate()
-                .map(|(i, value)| match table.columns.get(i) {
-                    Some((name, ty)) => Arg { name: self.name(name), value: value.clone(), ty: ty.clone() },
-                    None => Arg { name: format!("key {}", i + 1).into(), value: value.clone(), ty: Ty::Error },
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        // The key values as the step shows them.
+        let keys = if T::ENABLED { self.hold_scratch(base) } else { Default::default() };
         self.scratch.truncate(base);
         let (table, row) = selected?;
         let value = self.table_value(id, (table, row), tracer)?;
         if T::ENABLED {
-            self.set_table(detail, id, table, keys, row);
+            *detail = Pending::Table { id, keys, row };
         }
         Ok(value)
     }
@@ -824,7 +826,7 @@ impl<'p> Session<'p> {
                 let v = self.eval_single(x, frame, tracer)?;
                 let b = self.truth(v, x, at, "`not`")?;
                 if T::ENABLED {
-                    set_logic(detail, self.label(at.id, at.node), false);
+                    *detail = Pending::Logic { short_circuit: false };
                 }
                 Ok(Value::Bool(!b))
             }
@@ -863,14 +865,14 @@ impl<'p> Session<'p> {
         let a = self.truth(a, l, at, op.symbol())?;
         if decides(op, a) {
             if T::ENABLED {
-                set_logic(detail, self.label(at.id, at.node), true);
+                *detail = Pending::Logic { short_circuit: true };
             }
             return Ok(Value::Bool(a));
         }
         let b = self.eval_single(r, frame, tracer)?;
         let b = self.truth(b, r, at, op.symbol())?;
         if T::ENABLED {
-            set_logic(detail, self.label(at.id, at.node), false);
+            *detail = Pending::Logic { short_circuit: false };
         }
         Ok(Value::Bool(b))
     }
@@ -887,7 +889,7 @@ impl<'p> Session<'p> {
         let condition = self.truth(c, cond, at, "the condition of `if`")?;
         let value = self.eval(if condition { then } else { els }, frame, tracer)?;
         if T::ENABLED {
-            set_if(detail, condition);
+            *detail = Pending::If { condition };
         }
         Ok(value)
     }
@@ -904,7 +906,7 @@ impl<'p> Session<'p> {
         let (index, arm) = self.select_arm(at, scrutinee, &s, arms)?;
         let value = self.eval(arm.body, frame, tracer)?;
         if T::ENABLED {
-            self.set_match(detail, (at, scrutinee, s), (index, arm.span));
+            *detail = Pending::Match { scrutinee: (scrutinee, s), arm: index, arm_span: arm.span };
         }
         Ok(value)
     }
@@ -930,7 +932,7 @@ impl<'p> Session<'p> {
         };
         if T::ENABLED {
             let label = winner.and_then(|i| rules.get(i)).map(|r| r.label.clone());
-            *detail = Some(StepKind::Rules { default_used: winner.is_none(), applied: label });
+            *detail = Pending::made(StepKind::Rules { default_used: winner.is_none(), applied: label });
         }
         Ok(value)
     }
@@ -1068,7 +1070,7 @@ impl<'p> Session<'p> {
         let base = self.eval(record, frame, tracer)?;
         let value = self.field(base, record, index, at)?;
         if T::ENABLED {
-            self.set_field(detail, record, index);
+            *detail = Pending::Field { record, index };
         }
         Ok(value)
     }
@@ -1131,7 +1133,7 @@ impl<'p> Session<'p> {
             }
         }
         if T::ENABLED {
-            set_aggregate(detail, agg.op, items.len(), (examined, kept));
+            *detail = Pending::Aggregate { op: agg.op, items: items.len(), examined, kept };
         }
         self.aggregate_result(at, agg, acc, items.len())
     }
@@ -1174,29 +1176,6 @@ impl<'p> Session<'p> {
     }
 
     // ---- calls, frames and trace steps -------------------------------------------------
-
-    fn set_decision(&self, detail: &mut Detail, id: DecisionId, shown: Vec<Arg>, memoised: bool) {
-        *detail = self.program.decisions.get(id.index()).map(|_| self.decision_kind(id, shown, memoised));
-    }
-
-    fn set_match(
-        &self,
-        detail: &mut Detail,
-        (at, scrutinee, s): (At<'p>, NodeId, Value),
-        (arm, arm_span): (usize, Span),
-    ) {
-        if let Ok(s_at) = self.at(scrutinee, at.span()) {
-            *detail = Some(StepKind::Match { scrutinee: operand(s_at, s), arm, arm_span });
-        }
-    }
-
-    fn set_field(&self, detail: &mut Detail, record: NodeId, index: u32) {
-        let name = match self.declared_field(record, index) {
-            Some(name) => self.name(name),
-            None => format!("field {index}").into(),
-        };
-        *detail = Some(StepKind::Field { name });
-    }
 
     fn prepare_call(&mut self, id: DecisionId, args: Vec<Value>, site: Span) -> Res<Prepared> {
         let program = self.program;
@@ -1387,15 +1366,11 @@ impl<'p> Session<'p> {
         Ok(At { id, node: self.node(id, from)? })
     }
 
-    fn close_step<T: Tracer>(&self, at: At<'p>, result: &Res, detail: Detail, tracer: &mut T) {
-        let step = |kind, value| {
-            let (label, span) = self.label_and_span(at.id, at.node);
-            Step { kind, node: Some(at.id), label, value, ty: at.node.ty.clone(), span, children: Vec::new() }
-        };
-        match (result, detail) {
-            (Ok(value), Some(kind)) => tracer.exit_node(at.id, kind, Some(value.clone()), step),
-            (Ok(_), None) => tracer.exit_transparent(),
-            (Err(e), _) => tracer.fail(step(StepKind::Unfinished, None), e.code, &e.message),
+    fn close_step<T: Tracer>(&self, at: At<'p>, result: &Res, pending: Pending, tracer: &mut T) {
+        match (result, pending) {
+            (Ok(_), Pending::None) => tracer.exit_transparent(),
+            (Ok(value), pending) => tracer.exit_node(at.id, NodeStepOf { session: self, at, pending }, Some(value)),
+            (Err(e), _) => tracer.fail(self.step_of(at, StepKind::Unfinished, None), e.code, &e.message),
         }
     }
 
@@ -1445,30 +1420,20 @@ impl<'p> Session<'p> {
         let body = program.nodes.get(agg.body.index());
         let identity = matches!(body.map(|b| &b.kind), Some(NodeKind::Local(l)) if *l == agg.local);
         let kept = matches!(result, Ok(Some(_)));
-        let element = (!identity || !kept).then(|| {
-            let ty = match program.nodes.get(agg.list.index()).map(|n| &n.ty) {
-                Some(Ty::List(elem)) => (**elem).clone(),
-                _ => Ty::Error,
-            };
-            Typed { value: item.clone(), ty }
+        let element = (!identity || !kept).then(|| match self.node_ty(agg.list) {
+            Ty::List(elem) => (item, &**elem),
+            _ => (item, &pending::UNKNOWN),
         });
-        let contribution = match result {
-            Ok(c) => c.clone(),
-            Err(_) => None,
+        let step = ItemStep {
+            session: self,
+            body: (agg.body, body.map_or(&pending::UNKNOWN, |b| &b.ty), body.map_or(at.span(), |b| b.origin.span)),
+            index,
+            element,
+            kept,
         };
-        let step = |kind, value| Step {
-            kind,
-            node: Some(agg.body),
-            label: self.item_label(index),
-            value,
-            ty: body.map_or(Ty::Error, |b| b.ty.clone()),
-            span: body.map_or(at.span(), |b| b.origin.span),
-            children: Vec::new(),
-        };
-        let kind = StepKind::Item { index, element, kept };
         match result {
-            Ok(_) => tracer.exit_node(agg.body, kind, contribution, step),
-            Err(e) => tracer.fail(step(kind, contribution), e.code, &e.message),
+            Ok(contribution) => tracer.exit_node(agg.body, step, contribution.as_ref()),
+            Err(e) => tracer.fail(crate::trace::NodeStep::make(step, None), e.code, &e.message),
         }
     }
 
@@ -1561,18 +1526,6 @@ impl<'p> Session<'p> {
     fn decision_kind(&self, id: DecisionId, args: Vec<Arg>, memoised: bool) -> StepKind {
         let (name, qualified) = self.names_of(Named::Decision(id));
         StepKind::Decision { name, qualified, args, memoised }
-    }
-
-    fn set_table(&self, detail: &mut Detail, id: TableId, table: &'p TableDef, keys: Vec<Arg>, row: Option<usize>) {
-        let (name, qualified) = self.names_of(Named::Table(id));
-        *detail = Some(StepKind::Table {
-            name,
-            qualified,
-            hit: table.hit,
-            keys,
-            row,
-            row_span: row.and_then(|i| table.rows.get(i)).map(|r| r.span),
-        });
     }
 
     /// A node's step label, shared.
@@ -1673,9 +1626,7 @@ impl<'p> Session<'p> {
     fn read_input<T: Tracer>(&self, at: At<'p>, id: InputId, detail: &mut Detail) -> Res {
         let value = self.input(id, at.span())?;
         if T::ENABLED {
-            // An input's label is its name.
-            let name = self.label(at.id, at.node);
-            *detail = Some(StepKind::Input { path: name.clone(), name });
+            *detail = Pending::Input;
         }
         Ok(value)
     }
@@ -1683,8 +1634,7 @@ impl<'p> Session<'p> {
     fn read_param<T: Tracer>(&mut self, at: At<'p>, id: ParamId, detail: &mut Detail) -> Res {
         let value = self.param(id, at.span())?;
         if T::ENABLED {
-            let name = self.label(at.id, at.node);
-            *detail = Some(StepKind::Param { path: name.clone(), name });
+            *detail = Pending::Param;
         }
         Ok(value)
     }
@@ -1763,19 +1713,7 @@ impl<'p> Session<'p> {
             };
             value = self.field(value, record, index, reader)?;
         }
-        // The step's label is the dotted path (see `label_text`).
-        let text = self.label(at.id, at.node);
-        let program = self.program;
-        *detail = Some(match root {
-            PathRoot::Input(id) => StepKind::Input {
-                name: self.name(program.inputs.get(id.index()).map_or("input", |i| &i.name)),
-                path: text,
-            },
-            PathRoot::Param(id) => StepKind::Param {
-                name: self.name(program.params.get(id.index()).map_or("param", |p| &p.name)),
-                path: text,
-            },
-        });
+        *detail = Pending::Path(root);
         Ok(value)
     }
 
@@ -1909,7 +1847,7 @@ impl<'p> Session<'p> {
             return Err(self.overflow(at, format!("-{}", display(self.program, &v, &x_at.node.ty))));
         };
         if T::ENABLED {
-            *detail = Some(StepKind::Arithmetic { op: self.name("-"), operands: vec![operand(x_at, v)] });
+            *detail = Pending::Arithmetic { symbol: "-", left: (x, v), right: None };
         }
         Ok(result)
     }
@@ -1932,7 +1870,7 @@ impl<'p> Session<'p> {
             return Err(internal(at.span(), message));
         };
         if T::ENABLED {
-            *detail = Some(StepKind::Compare { op, left: operand(l_at, a), right: operand(r_at, b) });
+            *detail = Pending::Compare { op, left: (l, a), right: (r, b) };
         }
         Ok(Value::Bool(result))
     }
@@ -2042,10 +1980,7 @@ impl<'p> Session<'p> {
         };
         if T::ENABLED {
             let symbol = if op == BinOp::Sub { "-" } else { op.symbol() };
-            *detail = Some(StepKind::Arithmetic {
-                op: self.name(symbol),
-                operands: vec![operand(l_at, a), operand(r_at, b)],
-            });
+            *detail = Pending::Arithmetic { symbol, left: (l, a), right: Some((r, b)) };
         }
         Ok(result)
     }
@@ -2060,7 +1995,7 @@ impl<'p> Session<'p> {
         let before = self.number(&v, self.at(x, at.span())?, at, "rounding")?;
         let after = before.round_dp_with_strategy(places, mode.strategy());
         if T::ENABLED {
-            *detail = Some(StepKind::Round { before: v, places, mode });
+            *detail = Pending::Round { before: v, places, mode };
         }
         Ok(Value::Num(after))
     }
@@ -2087,7 +2022,7 @@ impl<'p> Session<'p> {
                 .iter()
                 .map(|&i| enum_def.map_or_else(|| format!("#{i}"), |e| e.variant_name(i).to_string()))
                 .collect();
-            *detail = Some(StepKind::InSet { value: operand(x_at, v), variants: names });
+            *detail = Pending::made(StepKind::InSet { value: operand(x_at, v), variants: names });
         }
         Ok(Value::Bool(variants.contains(&index)))
     }
@@ -2223,7 +2158,7 @@ impl<'p> Session<'p> {
             for (&arg, value) in args.iter().zip(values) {
                 operands.push(operand(self.at(arg, at.span())?, value.clone()));
             }
-            *detail = Some(StepKind::Builtin { name: f.name().into(), args: operands });
+            *detail = Pending::made(StepKind::Builtin { name: f.name().into(), args: operands });
         }
         Ok(result)
     }
@@ -2637,7 +2572,8 @@ impl Acc {
     }
 }
 
-enum PathRoot {
+#[derive(Clone, Copy)]
+pub(crate) enum PathRoot {
     Input(InputId),
     Param(ParamId),
 }
@@ -2650,31 +2586,6 @@ struct Path {
 
 fn operand(at: At<'_>, value: Value) -> Operand {
     Operand { value, ty: at.node.ty.clone(), span: at.span(), node: at.id }
-}
-
-fn set_is_none(detail: &mut Detail, v: &Value) {
-    let reason = match v {
-        Value::None(r) => Some(r.clone()),
-        _ => None,
-    };
-    *detail = Some(StepKind::IsNone { reason });
-}
-
-fn set_otherwise(detail: &mut Detail, reason: Option<Arc<str>>) {
-    *detail = Some(StepKind::Otherwise { used_fallback: reason.is_some(), reason });
-}
-
-fn set_logic(detail: &mut Detail, op: Name, short_circuit: bool) {
-    *detail = Some(StepKind::Logic { op, short_circuit });
-}
-
-fn set_if(detail: &mut Detail, condition: bool) {
-    let branch = if condition { Branch::Then } else { Branch::Else };
-    *detail = Some(StepKind::If { condition, branch });
-}
-
-fn set_aggregate(detail: &mut Detail, op: AggOp, items: usize, (examined, kept): (usize, usize)) {
-    *detail = Some(StepKind::Aggregate { op, items, examined, kept });
 }
 
 fn read_local(frame: &Frame, local: LocalId, at: Span) -> Res {

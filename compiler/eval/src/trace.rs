@@ -8,8 +8,9 @@
 //! operation worth explaining ([`Tracer::enter`]) and closes it with its description when the
 //! value is known ([`Tracer::exit`]); steps recorded in between become its children. A step
 //! whose label, type and location are its node's is closed with [`Tracer::exit_node`], which
-//! hands over its kind and value and makes the whole step only for a tracer that asks (the
-//! trace writer writes the steps of a node it has seen from their kind and value). Trivial
+//! hands over a [`NodeStep`]: what the evaluation found (its outcome and values), from which
+//! the step is made only for a tracer that asks (the trace writer writes the steps of a node
+//! it has seen from their outcome and values, and no step, name or copy is made). Trivial
 //! nodes (constants, local reads, record and list literals) are not steps: their children
 //! pass straight to the parent. When evaluation fails, the failing step is closed as
 //! [`StepKind::Failed`] and its ancestors as [`StepKind::Unfinished`], so a partial tree still
@@ -30,18 +31,12 @@ pub trait Tracer {
     /// the matching [`enter`](Tracer::enter).
     fn exit(&mut self, step: Step);
     /// Closes the innermost open step, a step of node `node` whose label, type and location
-    /// are the node's own, as [`exit`](Tracer::exit) does with the step `step` makes from
-    /// `kind` and `value`. A tracer that knows such a step of the node by its kind alone (a
+    /// are the node's own, with the value `value`, as [`exit`](Tracer::exit) does with the
+    /// step `step` makes. A tracer that knows such a step of the node by its [`Shape`] (a
     /// trace writer that has written one) need not have the step made.
-    fn exit_node(
-        &mut self,
-        node: NodeId,
-        kind: StepKind,
-        value: Option<Value>,
-        step: impl FnOnce(StepKind, Option<Value>) -> Step,
-    ) {
+    fn exit_node<S: NodeStep>(&mut self, node: NodeId, step: S, value: Option<&Value>) {
         let _ = node;
-        self.exit(step(kind, value));
+        self.exit(step.make(value.cloned()));
     }
     /// Closes the innermost open step; if it collected exactly one child, that child stands for
     /// it (so a condition is always exactly one step), otherwise the step `wrapper` makes wraps
@@ -67,8 +62,7 @@ impl Tracer for NoTrace {
     #[inline]
     fn exit(&mut self, _step: Step) {}
     #[inline]
-    fn exit_node(&mut self, _: NodeId, _: StepKind, _: Option<Value>, _: impl FnOnce(StepKind, Option<Value>) -> Step) {
-    }
+    fn exit_node<S: NodeStep>(&mut self, _: NodeId, _: S, _: Option<&Value>) {}
     #[inline]
     fn exit_single(&mut self, _wrapper: impl FnOnce() -> Step) {}
     #[inline]
@@ -395,4 +389,250 @@ pub enum StepKind {
     Failed { code: String, message: String },
     /// An operation that did not finish because a step below it failed.
     Unfinished,
+}
+
+/// A step of a node as an evaluation found it, before it is made: its [`Shape`] and the
+/// values its kind holds are at hand without making it (no names, labels or copies), so a
+/// tracer that knows the node's steps of that shape writes it from them alone. (A copy is
+/// cheap: it checks, in debug builds, that the step made is the one it stands for.)
+pub trait NodeStep: Clone {
+    /// The shape of the step's kind ([`StepKind::shape`] of the kind [`make`](NodeStep::make) makes).
+    fn shape(&self) -> Shape;
+    /// Calls `f` on each value the step's kind holds, with its type, in the order of
+    /// [`StepKind::values_mut`] on the kind [`make`](NodeStep::make) makes (the step's own
+    /// value is not one of them).
+    fn values(&mut self, f: impl FnMut(&Value, &Ty));
+    /// Makes the step, with the value `value`.
+    fn make(self, value: Option<Value>) -> Step;
+}
+
+/// A step already made is its own [`NodeStep`] (its value is replaced by the one given).
+impl NodeStep for Step {
+    fn shape(&self) -> Shape {
+        self.kind.shape()
+    }
+
+    fn values(&mut self, mut f: impl FnMut(&Value, &Ty)) {
+        let Step { kind, ty, .. } = self;
+        kind.values_mut(ty, |v, ty| f(v, ty));
+    }
+
+    fn make(mut self, value: Option<Value>) -> Step {
+        self.value = value;
+        self
+    }
+}
+
+/// What tells a step's kind apart from the other kinds of steps of its node: its variant and
+/// the outcome it records (the row matched, the branch or arm taken, whether memoised or
+/// short-circuited, an element's position, an aggregation's counts). Steps of one node with
+/// the same shape and number of children differ only in their values when
+/// [`fixed_by_node`](Shape::fixed_by_node) holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Decision { memoised: bool, args: usize },
+    Table { row: Option<usize> },
+    If { condition: bool },
+    Match { arm: usize },
+    Logic { short_circuit: bool },
+    Aggregate { items: usize, examined: usize, kept: usize },
+    Item { index: usize, kept: bool, element: bool },
+    Otherwise { used_fallback: bool },
+    IsNone { reason: bool },
+    Rules { default_used: bool },
+    Rule { applied: bool },
+    Input,
+    Param,
+    Compare,
+    Arithmetic,
+    Round,
+    Let,
+    InSet,
+    Field,
+    Builtin,
+    Split,
+    Payment,
+    Version,
+    Value,
+    Failed,
+    Unfinished,
+}
+
+/// Bits of an aggregation's counts in an [`outcome`](Shape::outcome): three counts up to
+/// [`Shape::MAX_EXACT_COUNT`] fit the 56 bits below the kind.
+const COUNT_BITS: u32 = 18;
+/// The largest element position an outcome holds exactly (it keeps 32 bits of it).
+const MAX_EXACT_INDEX: usize = u32::MAX as usize;
+
+impl Shape {
+    /// The largest count of an aggregation an outcome holds exactly.
+    pub const MAX_EXACT_COUNT: usize = (1 << COUNT_BITS) - 1;
+
+    /// A number that tells shapes apart: shapes with different numbers differ (and shapes
+    /// with the same number are the same where [`fixed_by_node`](Shape::fixed_by_node) holds).
+    pub fn outcome(self) -> u64 {
+        let small = |n: usize| n as u64 & 0xffff_ffff;
+        let (variant, detail) = match self {
+            Shape::Decision { memoised, args } => (1, u64::from(memoised) | small(args) << 1),
+            Shape::Table { row } => (2, row.map_or(0, |r| small(r) + 1)),
+            Shape::If { condition } => (3, u64::from(condition)),
+            Shape::Match { arm } => (4, small(arm)),
+            Shape::Logic { short_circuit } => (5, u64::from(short_circuit)),
+            Shape::Aggregate { items, examined, kept } => {
+                (6, small(items) ^ small(examined) << COUNT_BITS ^ small(kept) << (2 * COUNT_BITS))
+            }
+            Shape::Item { index, kept, element } => (7, small(index) << 2 | u64::from(kept) << 1 | u64::from(element)),
+            Shape::Otherwise { used_fallback } => (8, u64::from(used_fallback)),
+            Shape::IsNone { reason } => (9, u64::from(reason)),
+            Shape::Rules { default_used } => (10, u64::from(default_used)),
+            Shape::Rule { applied } => (11, u64::from(applied)),
+            Shape::Input => (12, 0),
+            Shape::Param => (13, 0),
+            Shape::Compare => (14, 0),
+            Shape::Arithmetic => (15, 0),
+            Shape::Round => (16, 0),
+            Shape::Let => (17, 0),
+            Shape::InSet => (18, 0),
+            Shape::Field => (19, 0),
+            Shape::Builtin => (20, 0),
+            Shape::Split => (21, 0),
+            Shape::Payment => (22, 0),
+            Shape::Version => (23, 0),
+            Shape::Value => (24, 0),
+            Shape::Failed => (25, 0),
+            Shape::Unfinished => (26, 0),
+        };
+        variant << 56 ^ detail
+    }
+
+    /// Whether everything in a step of this shape but its values is fixed by its node, its
+    /// shape and its number of children: its label, type and location are the node's, and
+    /// the rest of its kind comes from the node's definition (the operator, the decision or
+    /// table and its parameters or columns, the input path, the rounding) or is in the shape
+    /// (the row matched and its location, the branch, the arm, whether memoised or
+    /// short-circuited, an element's position and whether it was kept, an aggregation's
+    /// counts while they are small enough for the outcome to hold them exactly). Versions
+    /// (which one), failures (their message), reasons and the kinds not yet examined (sets,
+    /// built-ins, rules, splits, payments) are not.
+    pub fn fixed_by_node(self) -> bool {
+        // Every shape is listed, so a new one must be placed on one side or the other.
+        match self {
+            Shape::Input
+            | Shape::Param
+            | Shape::If { .. }
+            | Shape::Match { .. }
+            | Shape::Compare
+            | Shape::Logic { .. }
+            | Shape::Arithmetic
+            | Shape::Round
+            | Shape::Table { .. }
+            | Shape::Decision { .. }
+            | Shape::Let
+            | Shape::Value
+            | Shape::Field => true,
+            Shape::Item { index, .. } => index <= MAX_EXACT_INDEX,
+            Shape::Aggregate { items, examined, kept } => {
+                items <= Shape::MAX_EXACT_COUNT && examined <= Shape::MAX_EXACT_COUNT && kept <= Shape::MAX_EXACT_COUNT
+            }
+            Shape::Version
+            | Shape::Failed
+            | Shape::Unfinished
+            | Shape::IsNone { .. }
+            | Shape::Otherwise { .. }
+            | Shape::InSet
+            | Shape::Builtin
+            | Shape::Rules { .. }
+            | Shape::Rule { .. }
+            | Shape::Split
+            | Shape::Payment => false,
+        }
+    }
+}
+
+impl StepKind {
+    /// The kind's [`Shape`].
+    pub fn shape(&self) -> Shape {
+        match self {
+            StepKind::Decision { memoised, args, .. } => Shape::Decision { memoised: *memoised, args: args.len() },
+            StepKind::Table { row, .. } => Shape::Table { row: *row },
+            StepKind::If { condition, .. } => Shape::If { condition: *condition },
+            StepKind::Match { arm, .. } => Shape::Match { arm: *arm },
+            StepKind::Logic { short_circuit, .. } => Shape::Logic { short_circuit: *short_circuit },
+            StepKind::Aggregate { items, examined, kept, .. } => {
+                Shape::Aggregate { items: *items, examined: *examined, kept: *kept }
+            }
+            StepKind::Item { index, kept, element } => {
+                Shape::Item { index: *index, kept: *kept, element: element.is_some() }
+            }
+            StepKind::Otherwise { used_fallback, .. } => Shape::Otherwise { used_fallback: *used_fallback },
+            StepKind::IsNone { reason } => Shape::IsNone { reason: reason.is_some() },
+            StepKind::Rules { default_used, .. } => Shape::Rules { default_used: *default_used },
+            StepKind::Rule { applied, .. } => Shape::Rule { applied: *applied },
+            StepKind::Input { .. } => Shape::Input,
+            StepKind::Param { .. } => Shape::Param,
+            StepKind::Compare { .. } => Shape::Compare,
+            StepKind::Arithmetic { .. } => Shape::Arithmetic,
+            StepKind::Round { .. } => Shape::Round,
+            StepKind::Let => Shape::Let,
+            StepKind::InSet { .. } => Shape::InSet,
+            StepKind::Field { .. } => Shape::Field,
+            StepKind::Builtin { .. } => Shape::Builtin,
+            StepKind::Split { .. } => Shape::Split,
+            StepKind::Payment(_) => Shape::Payment,
+            StepKind::Version { .. } => Shape::Version,
+            StepKind::Value => Shape::Value,
+            StepKind::Failed { .. } => Shape::Failed,
+            StepKind::Unfinished => Shape::Unfinished,
+        }
+    }
+
+    /// Calls `f` on each value inside the kind, with its type, in the fixed order a trace
+    /// writes them: a decision's arguments, a table's keys, operands, the value before
+    /// rounding (of the step's type `ty`), an element, a scrutinee. Every other field is
+    /// part of the kind's [`Shape`] or fixed by its node, or the kind is not
+    /// [`fixed_by_node`](Shape::fixed_by_node).
+    pub fn values_mut(&mut self, ty: &Ty, mut f: impl FnMut(&mut Value, &Ty)) {
+        match self {
+            StepKind::Decision { args, .. } | StepKind::Table { keys: args, .. } => {
+                for a in args {
+                    f(&mut a.value, &a.ty);
+                }
+            }
+            StepKind::Arithmetic { operands, .. } | StepKind::Builtin { args: operands, .. } => {
+                for o in operands {
+                    f(&mut o.value, &o.ty);
+                }
+            }
+            StepKind::Compare { left, right, .. } => {
+                f(&mut left.value, &left.ty);
+                f(&mut right.value, &right.ty);
+            }
+            StepKind::Match { scrutinee: operand, .. } | StepKind::InSet { value: operand, .. } => {
+                f(&mut operand.value, &operand.ty)
+            }
+            StepKind::Round { before, .. } => f(before, ty),
+            StepKind::Item { element, .. } => {
+                if let Some(element) = element {
+                    f(&mut element.value, &element.ty);
+                }
+            }
+            StepKind::Input { .. }
+            | StepKind::Param { .. }
+            | StepKind::If { .. }
+            | StepKind::Logic { .. }
+            | StepKind::Aggregate { .. }
+            | StepKind::Let
+            | StepKind::Otherwise { .. }
+            | StepKind::IsNone { .. }
+            | StepKind::Field { .. }
+            | StepKind::Rules { .. }
+            | StepKind::Rule { .. }
+            | StepKind::Split { .. }
+            | StepKind::Payment(_)
+            | StepKind::Version { .. }
+            | StepKind::Value
+            | StepKind::Failed { .. }
+            | StepKind::Unfinished => {}
+        }
+    }
 }

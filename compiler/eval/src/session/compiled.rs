@@ -36,7 +36,7 @@
 //! - Compiling stops at [`MAX_LEVELS`] levels and after [`MAX_CLOSURES`] closures (a
 //!   program whose nodes are shared many times over); what is left is interpreted.
 
-use super::{Acc, Agg, At, Frame, MAX_CALL_DEPTH, Recall, Res, Session, bind, memo_hash, read_local};
+use super::{Acc, Agg, At, Frame, MAX_CALL_DEPTH, Pending, Recall, Res, Session, bind, memo_hash, read_local};
 use crate::index::GridHit;
 use crate::trace::NoTrace;
 use covenant_ir::{AggOp, BinOp, Cell, DecisionId, LocalId, NodeId, NodeKind, Program, Span, TableId, UnOp, Value};
@@ -187,14 +187,14 @@ impl<'p> Compiler<'p> {
             }
             NodeKind::Input(input) => {
                 let input = *input;
-                Box::new(move |s, _| s.read_input::<NoTrace>(s.compiled_at(id)?, input, &mut None))
+                Box::new(move |s, _| s.read_input::<NoTrace>(s.compiled_at(id)?, input, &mut Pending::None))
             }
             NodeKind::Param(param) => {
                 let param = *param;
                 // A param not yet computed is computed where the interpreter computes it.
                 Box::new(move |s, _| {
                     let at = s.compiled_at(id)?;
-                    s.at_level(below, |s| s.read_param::<NoTrace>(at, param, &mut None))
+                    s.at_level(below, |s| s.read_param::<NoTrace>(at, param, &mut Pending::None))
                 })
             }
             NodeKind::Decision { id: decision, args } => self.decision(span, (*decision, args), level),
@@ -243,7 +243,7 @@ impl<'p> Compiler<'p> {
                 let (x, code) = (*x, self.node(*x, below));
                 Box::new(move |s, f| {
                     let v = code(s, f)?;
-                    s.negate::<NoTrace>(s.compiled_at(id)?, x, v, &mut None)
+                    s.negate::<NoTrace>(s.compiled_at(id)?, x, v, &mut Pending::None)
                 })
             }
             NodeKind::Binary(op @ (BinOp::And | BinOp::Or), l, r) => {
@@ -279,7 +279,7 @@ impl<'p> Compiler<'p> {
                         return Ok(Value::Bool(result));
                     }
                     let constant = constant.value.clone();
-                    s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, constant), &mut None)
+                    s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, constant), &mut Pending::None)
                 })
             }
             NodeKind::Binary(op, l, r) if op.is_comparison() => {
@@ -293,7 +293,7 @@ impl<'p> Compiler<'p> {
                     if let Some(result) = compared_values(op, &a, &b) {
                         return Ok(Value::Bool(result));
                     }
-                    s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, b), &mut None)
+                    s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, b), &mut Pending::None)
                 })
             }
             NodeKind::Binary(op, l, r) => {
@@ -302,7 +302,7 @@ impl<'p> Compiler<'p> {
                 Box::new(move |s, f| {
                     let a = left(s, f)?;
                     let b = right(s, f)?;
-                    s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, b), &mut None)
+                    s.finish_binary::<NoTrace>(s.compiled_at(id)?, (op, l, r), (a, b), &mut Pending::None)
                 })
             }
             NodeKind::If { cond, then, els } => {
@@ -438,7 +438,7 @@ impl<'p> Compiler<'p> {
                 let code = self.node(x, below);
                 Box::new(move |s, f| {
                     let v = code(s, f)?;
-                    s.finish_round::<NoTrace>(s.compiled_at(id)?, (x, v), (places, mode), &mut None)
+                    s.finish_round::<NoTrace>(s.compiled_at(id)?, (x, v), (places, mode), &mut Pending::None)
                 })
             }
             NodeKind::Builtin { f: builtin, args } => {
@@ -447,7 +447,7 @@ impl<'p> Compiler<'p> {
                 Box::new(move |s, f| {
                     let at = s.compiled_at(id)?;
                     s.with_codes(&codes, f, |s, values| {
-                        s.finish_builtin::<NoTrace>(at, (builtin, &args), values, &mut None)
+                        s.finish_builtin::<NoTrace>(at, (builtin, &args), values, &mut Pending::None)
                     })?
                 })
             }
@@ -457,7 +457,7 @@ impl<'p> Compiler<'p> {
                 let code = self.node(x, below);
                 Box::new(move |s, f| {
                     let v = code(s, f)?;
-                    s.finish_in_set::<NoTrace>(s.compiled_at(id)?, (x, v), &variants, &mut None)
+                    s.finish_in_set::<NoTrace>(s.compiled_at(id)?, (x, v), &variants, &mut Pending::None)
                 })
             }
             NodeKind::IsNone(x) => {
