@@ -1048,7 +1048,8 @@ impl<'p> Session<'p> {
         tracer: &mut T,
         detail: &mut Detail,
     ) -> Res {
-        if T::ENABLED {
+        // A field path on an input or param is a step of its own (on a local it is not).
+        if T::ENABLED && self.is_step(at) {
             // The path's buffer is kept from node to node (a traced row reads many paths).
             let mut fields = std::mem::take(&mut self.path_fields);
             let read = self.path_into(at.node, &mut fields).map(|root| self.read_path(at, root, &fields, detail));

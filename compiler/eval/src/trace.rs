@@ -402,6 +402,10 @@ pub trait NodeStep: Clone {
     /// [`StepKind::values_mut`] on the kind [`make`](NodeStep::make) makes (the step's own
     /// value is not one of them).
     fn values(&mut self, f: impl FnMut(&Value, &Ty));
+    /// The "no value" reason the step's kind holds (`is none` and `otherwise` steps).
+    fn reason(&self) -> Option<&Arc<str>> {
+        None
+    }
     /// Makes the step, with the value `value`.
     fn make(self, value: Option<Value>) -> Step;
 }
@@ -415,6 +419,10 @@ impl NodeStep for Step {
     fn values(&mut self, mut f: impl FnMut(&Value, &Ty)) {
         let Step { kind, ty, .. } = self;
         kind.values_mut(ty, |v, ty| f(v, ty));
+    }
+
+    fn reason(&self) -> Option<&Arc<str>> {
+        self.kind.reason()
     }
 
     fn make(mut self, value: Option<Value>) -> Step {
@@ -547,9 +555,24 @@ impl Shape {
             | Shape::Payment => false,
         }
     }
+
+    /// Whether everything in a step of this shape is fixed by its node, its shape, its number
+    /// of children and the "no value" reason it holds (`is none` and `otherwise`, which hold
+    /// no other value).
+    pub fn fixed_with_reason(self) -> bool {
+        matches!(self, Shape::IsNone { .. } | Shape::Otherwise { .. })
+    }
 }
 
 impl StepKind {
+    /// The "no value" reason an `is none` or `otherwise` step holds.
+    pub fn reason(&self) -> Option<&Arc<str>> {
+        match self {
+            StepKind::IsNone { reason } | StepKind::Otherwise { reason, .. } => reason.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The kind's [`Shape`].
     pub fn shape(&self) -> Shape {
         match self {

@@ -308,6 +308,14 @@ impl NodeStep for NodeStepOf<'_, '_> {
         }
     }
 
+    fn reason(&self) -> Option<&Arc<str>> {
+        match &self.pending {
+            Pending::IsNone { reason } | Pending::Otherwise { reason } => reason.as_ref(),
+            Pending::Made(kind) => kind.reason(),
+            _ => None,
+        }
+    }
+
     fn make(self, value: Option<Value>) -> Step {
         let kind = self.session.make_kind(self.at, self.pending).unwrap_or(StepKind::Value);
         self.session.step_of(self.at, kind, value)

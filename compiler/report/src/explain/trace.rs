@@ -70,7 +70,10 @@ fn text_holes(kind: &mut StepKind, mut f: impl FnMut(&mut Name)) {
     }
 }
 
-/// Writes a value by its type (module documentation).
+/// Writes a value by its type (module documentation). The values most steps hold (truth
+/// values, whole numbers, enum variants) are written in place; the rest by [`write_other`],
+/// so that this stays small enough to be inlined into every place that writes a value.
+#[inline]
 fn write_value(
     program: &Program,
     value: &Value,
@@ -80,16 +83,31 @@ fn write_value(
     reasons: &mut Reasons<'_>,
 ) {
     match (value, ty) {
-        (Value::None(reason), _) => reasons.write(reason, out),
         (Value::Bool(b), Ty::Bool) => out.bool(*b),
+        (Value::Enum(i), Ty::Enum(_)) => out.whole(u64::from(*i)),
         // Whole numbers (most values) skip the decimal formatter; minus zero keeps its sign.
         (Value::Num(n), Ty::Num(_)) if n.scale() == 0 && !n.is_sign_negative() && n.mantissa() < i64::MAX.into() => {
             out.whole(n.mantissa() as u64)
         }
+        _ => write_other(program, value, ty, out, scratch, reasons),
+    }
+}
+
+/// [`write_value`] for the values it does not write in place.
+#[inline(never)]
+fn write_other(
+    program: &Program,
+    value: &Value,
+    ty: &Ty,
+    out: &mut JsonOut,
+    scratch: &mut Vec<u8>,
+    reasons: &mut Reasons<'_>,
+) {
+    match (value, ty) {
+        (Value::None(reason), _) => reasons.write(reason, out),
         // A decimal's text is a valid JSON number: no exponent, no leading zeros.
         (Value::Num(n), Ty::Num(_)) => out.decimal(*n),
         (Value::Text(t), Ty::Text) => out.str(t),
-        (Value::Enum(i), Ty::Enum(_)) => out.whole(u64::from(*i)),
         (Value::Record(fields), Ty::Record(id))
             if program.records.get(id.0 as usize).is_some_and(|def| def.fields.len() == fields.len()) =>
         {
@@ -106,16 +124,20 @@ fn write_value(
             }
             out.end_array();
         }
-        _ => {
-            out.begin_object();
-            out.key("v");
-            scratch.clear();
-            // Plain data always serialises.
-            let _ = serde_json::to_writer(&mut *scratch, value);
-            out.raw(std::str::from_utf8(scratch).unwrap_or("null"));
-            out.end_object();
-        }
+        _ => write_unshaped(value, out, scratch),
     }
+}
+
+/// Writes a value that does not have its declared shape as `{"v": …}` (module documentation).
+#[cold]
+fn write_unshaped(value: &Value, out: &mut JsonOut, scratch: &mut Vec<u8>) {
+    out.begin_object();
+    out.key("v");
+    scratch.clear();
+    // Plain data always serialises.
+    let _ = serde_json::to_writer(&mut *scratch, value);
+    out.raw(std::str::from_utf8(scratch).unwrap_or("null"));
+    out.end_object();
 }
 
 /// Reads a value written by [`write_value`], checking it against its type; `reasons` are the
@@ -402,7 +424,7 @@ pub struct TraceRow {
 /// writing the step's site out to look it up by its text.
 struct KnownSite {
     kind: StepKind,
-    /// [`outcome`] of the kind, compared first.
+    /// The [`outcome`](covenant_eval::Shape::outcome) of the kind's shape, compared first.
     outcome: u64,
     children: usize,
     node: Option<NodeId>,
@@ -438,8 +460,10 @@ pub struct TraceWriter<'s> {
     /// without one): comparing a step with the few sites of its node saves writing its site
     /// out and taking the shared lock.
     known: Vec<Vec<KnownSite>>,
-    /// Sites of kinds [`fixed_by_node`] by node: such a step's site is found without
-    /// comparing it with the known sites, and without the step itself ([`Tracer::exit_node`]).
+    /// Sites of shapes [`fixed_by_node`](covenant_eval::Shape::fixed_by_node) or
+    /// [`fixed_with_reason`](covenant_eval::Shape::fixed_with_reason), by node: such a step's
+    /// site is found without comparing it with the known sites, and without the step itself
+    /// ([`Tracer::exit_node`]).
     fixed: Vec<Vec<FixedSite>>,
     /// The current row's steps array.
     out: JsonOut,
@@ -457,13 +481,29 @@ pub struct TraceWriter<'s> {
     no_text: Name,
 }
 
-/// A site of a kind [`fixed_by_node`], found by its node, its [`outcome`] and its number of
-/// children; its type is kept to write its values by.
+/// A site found by its node, its shape's [`outcome`](covenant_eval::Shape::outcome), its
+/// number of children (and its reason); its type is kept to write its values by.
 struct FixedSite {
     outcome: u64,
     children: usize,
     id: u32,
     ty: Ty,
+    /// The reason of a site [`fixed_with_reason`](covenant_eval::Shape::fixed_with_reason),
+    /// compared by address (kept, so its address is not reused while it is here).
+    reason: Option<Arc<str>>,
+}
+
+/// The most sites of a node kept by their reason: a reason made afresh on every row (not
+/// shared by the evaluator) would otherwise add one on every row.
+const MAX_REASON_SITES: usize = 8;
+
+/// Whether two reasons are the same text by address (both absent, or one shared text).
+fn same_reason(kept: Option<&Arc<str>>, given: Option<&Arc<str>>) -> bool {
+    match (kept, given) {
+        (None, None) => true,
+        (Some(kept), Some(given)) => Arc::ptr_eq(kept, given),
+        _ => false,
+    }
 }
 
 #[derive(Clone, Copy, Default)]
@@ -546,15 +586,19 @@ impl<'s> TraceWriter<'s> {
 
     /// Writes a step of `node` closed with `children` children before it, with the value
     /// `value`, and counts it in its parent: from its values alone when its shape is
-    /// [`fixed_by_node`](covenant_eval::Shape::fixed_by_node) and this writer has found the
-    /// node's site of that shape before, else the step `source` makes, in full.
+    /// [`fixed_by_node`](covenant_eval::Shape::fixed_by_node) (or
+    /// [`fixed_with_reason`](covenant_eval::Shape::fixed_with_reason)) and this writer has
+    /// found the node's site of that shape (and reason) before, else the step `source`
+    /// makes, in full.
     #[inline]
     fn write_node<S: NodeStep>(&mut self, children: usize, node: Option<NodeId>, mut source: S, value: Option<&Value>) {
         let slot = self.slot(node);
         let shape = source.shape();
-        let found = if slot < self.known.len() - 1 && shape.fixed_by_node() {
-            let outcome = shape.outcome();
-            self.fixed[slot].iter().position(|f| f.outcome == outcome && f.children == children)
+        let found = if slot < self.known.len() - 1 && (shape.fixed_by_node() || shape.fixed_with_reason()) {
+            let (outcome, reason) = (shape.outcome(), source.reason());
+            self.fixed[slot]
+                .iter()
+                .position(|f| f.outcome == outcome && f.children == children && same_reason(f.reason.as_ref(), reason))
         } else {
             None
         };
@@ -608,7 +652,8 @@ impl<'s> TraceWriter<'s> {
     }
 
     /// Writes a step in full, closed with `children` children before it, and counts it in
-    /// its parent; a site of a kind [`fixed_by_node`] is kept to find the node's next steps by.
+    /// its parent; a site of a shape fixed by its node (or with its reason) is kept to find
+    /// the node's next steps by.
     /// The step is taken apart in place (moving it into locals copies a few hundred bytes).
     fn write_step(&mut self, step: &mut Step, children: usize) {
         let failed = step.is_failure();
@@ -617,9 +662,13 @@ impl<'s> TraceWriter<'s> {
         let outcome = shape.outcome();
         if let Some(id) = self.write_site(step, children, slot, outcome)
             && slot < self.known.len() - 1
-            && shape.fixed_by_node()
+            && (shape.fixed_by_node()
+                || shape.fixed_with_reason()
+                    && (step.kind.reason().is_none()
+                        || self.fixed[slot].iter().filter(|f| f.reason.is_some()).count() < MAX_REASON_SITES))
         {
-            self.fixed[slot].push(FixedSite { outcome, children, id, ty: step.ty.clone() });
+            let reason = step.kind.reason().cloned();
+            self.fixed[slot].push(FixedSite { outcome, children, id, ty: step.ty.clone(), reason });
         }
         self.write_values(step);
         let parent = self.parent();
@@ -1145,6 +1194,26 @@ mod tests {
         assert_eq!(&*roots[0].label, "sum");
     }
 
+    /// A step that counts how often it is made.
+    #[derive(Clone)]
+    struct Counted<'c>(Step, &'c std::cell::Cell<usize>);
+
+    impl NodeStep for Counted<'_> {
+        fn shape(&self) -> covenant_eval::Shape {
+            self.0.shape()
+        }
+        fn values(&mut self, f: impl FnMut(&Value, &Ty)) {
+            self.0.values(f);
+        }
+        fn reason(&self) -> Option<&Arc<str>> {
+            self.0.reason()
+        }
+        fn make(self, value: Option<Value>) -> Step {
+            self.1.set(self.1.get() + 1);
+            self.0.make(value)
+        }
+    }
+
     #[test]
     fn steps_known_by_their_node_are_written_without_them_but_counts_too_large_are_not() {
         use covenant_ir::{AggOp, DecisionId, Node, NodeKind, Origin, Owner};
@@ -1160,21 +1229,6 @@ mod tests {
         assert_eq!(wide.shape().outcome(), narrow.shape().outcome());
         assert!(!wide.shape().fixed_by_node() && narrow.shape().fixed_by_node());
         let kinds = [wide, narrow.clone(), narrow, aggregate(0, 0)];
-        /// A step that counts how often it is made.
-        #[derive(Clone)]
-        struct Counted<'c>(Step, &'c std::cell::Cell<usize>);
-        impl NodeStep for Counted<'_> {
-            fn shape(&self) -> covenant_eval::Shape {
-                self.0.shape()
-            }
-            fn values(&mut self, f: impl FnMut(&Value, &Ty)) {
-                self.0.values(f);
-            }
-            fn make(self, value: Option<Value>) -> Step {
-                self.1.set(self.1.get() + 1);
-                self.0.make(value)
-            }
-        }
         let made = std::cell::Cell::new(0);
         writer.start_row();
         for (kind, value) in kinds.iter().cloned().zip(1..) {
@@ -1199,6 +1253,52 @@ mod tests {
         let expected: Vec<(StepKind, Option<Value>)> =
             kinds.into_iter().zip(1..).map(|(k, v)| (k, Some(Value::Num(v.into())))).collect();
         assert_eq!(read, expected);
+    }
+
+    #[test]
+    fn steps_with_a_reason_are_known_by_their_shared_reason_and_fresh_reasons_are_kept_a_few_times() {
+        use covenant_ir::{DecisionId, Node, NodeKind, Origin, Owner};
+        let mut p = program();
+        let origin = Origin { span: Span::default(), owner: Owner::Decision(DecisionId(0)) };
+        p.nodes.push(Node { kind: NodeKind::Const(Value::Bool(true)), ty: Ty::Bool, origin });
+        let node = NodeId(0);
+        let sites = TraceSites::new();
+        let mut writer = TraceWriter::new(&p, &sites);
+        let shared: Arc<str> = Arc::from("blank cell");
+        let is_none = |reason: Option<Arc<str>>| StepKind::IsNone { reason };
+        // The shared reason three times, the same text made afresh each time (as many times
+        // as sites are kept by reason, and three more), then no reason twice.
+        let mut kinds = vec![is_none(Some(shared.clone())); 3];
+        kinds.extend((0..MAX_REASON_SITES + 3).map(|_| is_none(Some(Arc::from("blank cell")))));
+        kinds.extend([is_none(None), is_none(None)]);
+        let made = std::cell::Cell::new(0);
+        writer.start_row();
+        for kind in kinds.iter().cloned() {
+            writer.enter();
+            let step = Step {
+                kind,
+                node: Some(node),
+                label: "is none".into(),
+                value: None,
+                ty: Ty::Bool,
+                span: Span::default(),
+                children: Vec::new(),
+            };
+            writer.exit_node(node, Counted(step, &made), Some(&Value::Bool(true)));
+        }
+        let row = writer.finish_row();
+        // One site for the reason (whichever text holds it) and one without.
+        assert_eq!(row.sites, vec![0, 1], "{}", row.steps);
+        // Found by their reason: the shared one twice, none once (debug builds make each
+        // step found, to check it). Made every time: each reason made afresh.
+        let found = 3;
+        let expected = kinds.len() - if cfg!(debug_assertions) { 0 } else { found };
+        assert_eq!(made.get(), expected);
+        // The first reason, the fresh ones kept, and none.
+        assert_eq!(writer.fixed[0].len(), MAX_REASON_SITES + 1);
+        let roots = read_row(&p, &sites, &row);
+        let read: Vec<StepKind> = roots.into_iter().map(|s| s.kind).collect();
+        assert_eq!(read, kinds);
     }
 
     #[test]
