@@ -1214,13 +1214,41 @@ mod tests {
         }
     }
 
-    #[test]
-    fn steps_known_by_their_node_are_written_without_them_but_counts_too_large_are_not() {
-        use covenant_ir::{AggOp, DecisionId, Node, NodeKind, Origin, Owner};
+    /// The test [`program`] with one node (a constant of type `ty`), whose number is 0.
+    fn with_one_node(ty: Ty) -> Program {
+        use covenant_ir::{DecisionId, Node, NodeKind, Origin, Owner};
         let mut p = program();
         let origin = Origin { span: Span::default(), owner: Owner::Decision(DecisionId(0)) };
-        p.nodes.push(Node { kind: NodeKind::Const(Value::Bool(true)), ty: Ty::INT, origin });
+        p.nodes.push(Node { kind: NodeKind::Const(Value::Bool(true)), ty, origin });
+        p
+    }
+
+    /// Writes a row of steps of node 0 of the kinds given, of type `ty`, with the values
+    /// given; the row, and how many of the steps were made.
+    fn write_counted(writer: &mut TraceWriter<'_>, kinds: &[StepKind], ty: &Ty, values: &[Value]) -> (TraceRow, usize) {
         let node = NodeId(0);
+        let made = std::cell::Cell::new(0);
+        writer.start_row();
+        for (kind, value) in kinds.iter().zip(values) {
+            writer.enter();
+            let step = Step {
+                kind: kind.clone(),
+                node: Some(node),
+                label: "step".into(),
+                value: None,
+                ty: ty.clone(),
+                span: Span::default(),
+                children: Vec::new(),
+            };
+            writer.exit_node(node, Counted(step, &made), Some(value));
+        }
+        (writer.finish_row(), made.get())
+    }
+
+    #[test]
+    fn steps_known_by_their_node_are_written_without_them_but_counts_too_large_are_not() {
+        use covenant_ir::AggOp;
+        let p = with_one_node(Ty::INT);
         let sites = TraceSites::new();
         let mut writer = TraceWriter::new(&p, &sites);
         let aggregate = |items, examined| StepKind::Aggregate { op: AggOp::Count, items, examined, kept: 0 };
@@ -1229,25 +1257,11 @@ mod tests {
         assert_eq!(wide.shape().outcome(), narrow.shape().outcome());
         assert!(!wide.shape().fixed_by_node() && narrow.shape().fixed_by_node());
         let kinds = [wide, narrow.clone(), narrow, aggregate(0, 0)];
-        let made = std::cell::Cell::new(0);
-        writer.start_row();
-        for (kind, value) in kinds.iter().cloned().zip(1..) {
-            writer.enter();
-            let step = Step {
-                kind,
-                node: Some(node),
-                label: "count".into(),
-                value: None,
-                ty: Ty::INT,
-                span: Span::default(),
-                children: Vec::new(),
-            };
-            writer.exit_node(node, Counted(step, &made), Some(&Value::Num(value.into())));
-        }
-        let row = writer.finish_row();
+        let values: Vec<Value> = (1..=4).map(|v| Value::Num(v.into())).collect();
+        let (row, made) = write_counted(&mut writer, &kinds, &Ty::INT, &values);
         assert_eq!(row.sites, vec![0, 1, 2], "{}", row.steps);
         // The repeated step was written from its kind alone (debug builds make it to check it).
-        assert_eq!(made.get(), if cfg!(debug_assertions) { 4 } else { 3 });
+        assert_eq!(made, if cfg!(debug_assertions) { 4 } else { 3 });
         let roots = read_row(&p, &sites, &row);
         let read: Vec<(StepKind, Option<Value>)> = roots.into_iter().map(|s| (s.kind, s.value)).collect();
         let expected: Vec<(StepKind, Option<Value>)> =
@@ -1257,11 +1271,7 @@ mod tests {
 
     #[test]
     fn steps_with_a_reason_are_known_by_their_shared_reason_and_fresh_reasons_are_kept_a_few_times() {
-        use covenant_ir::{DecisionId, Node, NodeKind, Origin, Owner};
-        let mut p = program();
-        let origin = Origin { span: Span::default(), owner: Owner::Decision(DecisionId(0)) };
-        p.nodes.push(Node { kind: NodeKind::Const(Value::Bool(true)), ty: Ty::Bool, origin });
-        let node = NodeId(0);
+        let p = with_one_node(Ty::Bool);
         let sites = TraceSites::new();
         let mut writer = TraceWriter::new(&p, &sites);
         let shared: Arc<str> = Arc::from("blank cell");
@@ -1271,29 +1281,14 @@ mod tests {
         let mut kinds = vec![is_none(Some(shared.clone())); 3];
         kinds.extend((0..MAX_REASON_SITES + 3).map(|_| is_none(Some(Arc::from("blank cell")))));
         kinds.extend([is_none(None), is_none(None)]);
-        let made = std::cell::Cell::new(0);
-        writer.start_row();
-        for kind in kinds.iter().cloned() {
-            writer.enter();
-            let step = Step {
-                kind,
-                node: Some(node),
-                label: "is none".into(),
-                value: None,
-                ty: Ty::Bool,
-                span: Span::default(),
-                children: Vec::new(),
-            };
-            writer.exit_node(node, Counted(step, &made), Some(&Value::Bool(true)));
-        }
-        let row = writer.finish_row();
+        let (row, made) = write_counted(&mut writer, &kinds, &Ty::Bool, &vec![Value::Bool(true); kinds.len()]);
         // One site for the reason (whichever text holds it) and one without.
         assert_eq!(row.sites, vec![0, 1], "{}", row.steps);
         // Found by their reason: the shared one twice, none once (debug builds make each
         // step found, to check it). Made every time: each reason made afresh.
         let found = 3;
         let expected = kinds.len() - if cfg!(debug_assertions) { 0 } else { found };
-        assert_eq!(made.get(), expected);
+        assert_eq!(made, expected);
         // The first reason, the fresh ones kept, and none.
         assert_eq!(writer.fixed[0].len(), MAX_REASON_SITES + 1);
         let roots = read_row(&p, &sites, &row);
