@@ -388,3 +388,72 @@ fn a_row_read_as_a_whole_expands_each_call_where_it_is_first_shown() {
     assert!(text.contains("other items contribute 0"), "some items are only counted in `points`:\n{text}");
     assert!(first_shown.len() >= 10, "{text}");
 }
+
+#[test]
+fn calls_written_again_from_earlier_rows_are_written_as_evaluating_them_would_write_them() {
+    // A trace writer keeps calls of decisions that depend on their arguments alone from row
+    // to row, and writes their steps again instead of evaluating them. Each row must be
+    // written exactly as a writer that has kept nothing writes it: when an inner call is
+    // already in the row's memo (`early` makes it before `total`), when a call written again
+    // has made one that a later decision makes again (`again`), for a call that reads an
+    // input and so is never kept (`reads`), when one row has two
+    // records alike in value, when a call fails on some arguments, and on rows made of
+    // records seen before.
+    use covenant_eval::Tracer;
+    use covenant_report::explain::{TraceSites, TraceWriter};
+    let text = "record R { k: Int, x: Int }\ninput rs: list of R\ninput first: Bool\n\
+                table t(k: Int) -> Int hit first {\n  1 => 10\n  2 => none \"blank\"\n  _ => 0\n}\n\
+                decision inner(r: R): Int = t(r.k) otherwise 5\n\
+                decision outer(r: R): Int = inner(r) + inner(r) + r.x\n\
+                decision share(r: R): Decimal = 100 / r.x\n\
+                decision early: Int = if first then sum(inner(r) for r in rs) else 0\n\
+                decision total: Int = sum(outer(r) for r in rs)\n\
+                decision again: Int = sum(inner(r) for r in rs)\n\
+                decision reads(r: R): Bool = r.k > 0 and first\n\
+                decision flagged: Int = count(r for r in rs if reads(r))\n\
+                decision shares: Decimal = sum(share(r) for r in rs)\n";
+    let compilation = covenant_driver::compile_text("kept.cov", text);
+    assert!(!compilation.has_errors(), "{}", common::render_errors(&compilation));
+    let program = &compilation.program;
+    let rows = [
+        r#"{"rs": [{"k": 1, "x": 2}, {"k": 2, "x": 3}], "first": false}"#,
+        r#"{"rs": [{"k": 1, "x": 2}, {"k": 2, "x": 3}], "first": true}"#,
+        r#"{"rs": [{"k": 1, "x": 2}, {"k": 1, "x": 2}, {"k": 3, "x": 0}], "first": false}"#,
+        r#"{"rs": [{"k": 3, "x": 4}, {"k": 1, "x": 2}], "first": true}"#,
+        r#"{"rs": [{"k": 1, "x": 2}, {"k": 2, "x": 3}, {"k": 3, "x": 4}], "first": false}"#,
+        r#"{"rs": [{"k": 2, "x": 3}, {"k": 1, "x": 2}], "first": false}"#,
+    ];
+    let sites = TraceSites::new();
+    let mut keeping = TraceWriter::new(program, &sites);
+    let mut session = Session::new(program, Vec::new());
+    let (mut finished, mut failed) = (0, 0);
+    for row in rows {
+        let json: J = serde_json::from_str(row).expect("JSON");
+        let values = inputs::read_inputs(program, &json).expect("valid inputs");
+        // The reference: a fresh session and a writer that has kept nothing.
+        let mut fresh = TraceWriter::new(program, &sites);
+        let mut reference = Session::new(program, values.clone());
+        session.reset(values);
+        keeping.start_row();
+        fresh.start_row();
+        for id in covenant_driver::root_decisions(&compilation) {
+            let kept = session.decision(id, &mut keeping).map_err(|e| e.code);
+            let evaluated = reference.decision(id, &mut fresh).map_err(|e| e.code);
+            assert_eq!(kept, evaluated, "{row}");
+        }
+        assert_eq!(keeping.finish_row(), fresh.finish_row(), "{row}");
+        let shares = program.find_decision("shares").expect("declared");
+        match session.decision(shares, &mut covenant_eval::NoTrace) {
+            Ok(_) => finished += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    assert_eq!((finished, failed), (5, 1));
+    let kept = keeping.kept_calls().expect("a trace writer keeps calls");
+    assert!(
+        !kept.is_empty() && kept.written_again() > 0,
+        "{} kept, {} written again",
+        kept.len(),
+        kept.written_again()
+    );
+}

@@ -18,7 +18,7 @@ pub mod trace;
 pub use error::EvalError;
 pub use index::Indexes;
 pub use payments::{PaymentOutcome, PaymentStatus, Statement};
-pub use session::{Compiled, MAX_CALL_DEPTH, MAX_EXPR_DEPTH, Session, eval_constant};
+pub use session::{Compiled, KeptCalls, MAX_CALL_DEPTH, MAX_EXPR_DEPTH, Session, Stretch, eval_constant};
 pub use trace::{Arg, Branch, Name, NoTrace, NodeStep, Operand, Recorder, Shape, Step, StepKind, Tracer, Typed};
 
 #[cfg(test)]

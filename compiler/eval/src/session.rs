@@ -41,9 +41,11 @@
 //! buffers from row to row.
 
 mod compiled;
+mod kept;
 mod pending;
 
 pub use compiled::Compiled;
+pub use kept::{KeptCalls, Stretch};
 
 use crate::error::{EvalError, code};
 use crate::index::{GridHit, Indexes};
@@ -168,6 +170,13 @@ pub struct Session<'p> {
     /// dates outside every version fails the same way on many rows, and the error (with its
     /// list of versions) is costly to build.
     no_version: HashMap<(NodeId, Date), Box<EvalError>, FxBuild>,
+    /// Whether each decision depends on its arguments alone, so that a tracer may keep its
+    /// calls from row to row ([`kept`]), worked out the first time a tracer keeps calls.
+    keepable: Option<Vec<bool>>,
+    /// The arguments of the calls inside a kept call, as they are put in the memo, and
+    /// where each call's end with their hash (kept to reuse the buffers).
+    kept_args: Vec<Value>,
+    kept_spans: Vec<(usize, u64)>,
 }
 
 /// What [`Session::names_of`] names.
@@ -234,6 +243,9 @@ impl<'p> Session<'p> {
             valid_texts: HashMap::default(),
             date_text: None,
             no_version: HashMap::default(),
+            keepable: None,
+            kept_args: Vec::new(),
+            kept_spans: Vec::new(),
         }
     }
 
@@ -1257,8 +1269,7 @@ impl<'p> Session<'p> {
         } else {
             self.memo.find(hash, id, &args).is_some()
         };
-        let value =
-            self.remembering((hash, known), id, args, |s, args| s.call(id, args, site, tracer).map(|(v, _)| v))?;
+        let value = self.remembering((hash, known), id, args, |s, args| s.call_kept(id, args, site, tracer))?;
         Ok((value, false))
     }
 
@@ -1293,12 +1304,15 @@ impl<'p> Session<'p> {
     /// always would).
     fn recall(&mut self, hash: u64, id: DecisionId, args: &[Value]) -> Recall {
         let (calls, depth) = (self.calls, self.depth);
-        let Some(entry) = self.memo.find(hash, id, args) else { return Recall::Absent };
+        let Some((index, entry)) = self.memo.find_at(hash, id, args) else { return Recall::Absent };
         let (need_calls, need_depth) = entry.needs;
         if calls.saturating_add(need_calls) > MAX_CALL_DEPTH || depth.saturating_add(need_depth) > MAX_EXPR_DEPTH {
             return Recall::Known;
         }
         let value = entry.value.clone();
+        if index < self.memo.floor {
+            self.memo.hits_below_floor = self.memo.hits_below_floor.wrapping_add(1);
+        }
         self.peak_calls = self.peak_calls.max(calls + need_calls);
         self.peak_depth = self.peak_depth.max(depth + need_depth);
         Recall::Value(value)
@@ -2405,6 +2419,12 @@ struct Memo {
     entries: Vec<MemoEntry>,
     /// The arguments of every entry, one after another.
     args: Vec<Value>,
+    /// How many calls found no room so far (a kept call must not have met a full memo).
+    refused: u32,
+    /// The entries before this one were there before the innermost call being kept began,
+    /// and how many calls so far took their result from one of them ([`kept`]).
+    floor: usize,
+    hits_below_floor: u32,
 }
 
 struct MemoEntry {
@@ -2433,6 +2453,11 @@ struct MemoResult {
 
 impl Memo {
     fn find(&self, hash: u64, id: DecisionId, args: &[Value]) -> Option<&MemoResult> {
+        self.find_at(hash, id, args).map(|(_, result)| result)
+    }
+
+    /// The entry of a call, by its place among the entries, and its result.
+    fn find_at(&self, hash: u64, id: DecisionId, args: &[Value]) -> Option<(usize, &MemoResult)> {
         let mut i = *self.heads.get(&hash)?;
         while let Some(entry) = self.entries.get(i as usize) {
             if entry.decision == id
@@ -2440,7 +2465,7 @@ impl Memo {
                 && let Some(stored) = self.args.get(entry.start as usize..entry.start as usize + args.len())
                 && stored.iter().zip(args).all(|(a, b)| identical(a, b))
             {
-                return Some(&entry.result);
+                return Some((i as usize, &entry.result));
             }
             i = entry.next;
         }
@@ -2450,6 +2475,7 @@ impl Memo {
     /// Keeps a copy of a call's arguments; `None` when the memo is full.
     fn stash(&mut self, args: &[Value]) -> Option<(u32, u32)> {
         if self.entries.len() >= MEMO_CALLS || self.args.len() + args.len() > MEMO_ARGS {
+            self.refused = self.refused.wrapping_add(1);
             return None;
         }
         let start = u32::try_from(self.args.len()).ok()?;
@@ -2468,6 +2494,7 @@ impl Memo {
         self.heads.clear();
         self.entries.clear();
         self.args.clear();
+        self.floor = 0;
     }
 }
 

@@ -16,6 +16,7 @@
 //! [`StepKind::Failed`] and its ancestors as [`StepKind::Unfinished`], so a partial tree still
 //! shows the path to the error.
 
+use crate::session::{KeptCalls, Stretch};
 use covenant_ir::{AggOp, BinOp, HitPolicy, NodeId, RoundMode, Span, Ty, Value};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -49,6 +50,26 @@ pub trait Tracer {
     /// Whether a memoised decision referenced again should be evaluated again to show its
     /// sub-steps (a recorder over its step budget says no, and shows the value only).
     fn expand_repeats(&self) -> bool;
+    /// The calls this tracer keeps from row to row with the steps it wrote for them, when it
+    /// keeps them (see [`KeptCalls`]): a call kept is not evaluated again but written again
+    /// ([`replay_stretch`](Tracer::replay_stretch)).
+    fn kept_calls(&mut self) -> Option<&mut KeptCalls> {
+        None
+    }
+    /// Begins a stretch of steps, ended by the matching [`end_stretch`](Tracer::end_stretch)
+    /// (stretches nest). Only called when [`kept_calls`](Tracer::kept_calls) is `Some`.
+    fn begin_stretch(&mut self) {}
+    /// Ends the innermost stretch: the steps written since it began, to be written again
+    /// later, when `keep` and this tracer can (`None` otherwise).
+    fn end_stretch(&mut self, keep: bool) -> Option<Stretch> {
+        let _ = keep;
+        None
+    }
+    /// Writes again the steps of the kept call at `index` in
+    /// [`kept_calls`](Tracer::kept_calls), as if they had been evaluated here.
+    fn replay_stretch(&mut self, index: usize) {
+        let _ = index;
+    }
 }
 
 /// The tracer that records nothing; evaluation with it is as fast as without tracing.

@@ -245,6 +245,21 @@ impl JsonOut {
         self.text
     }
 
+    /// The length of the JSON written so far, in bytes.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Whether the next value or key follows another at the same level (and so is written
+    /// after a comma).
+    pub fn after_value(&self) -> bool {
+        self.comma
+    }
+
     /// Empties the writer, keeping its buffer for the next document.
     pub fn clear(&mut self) {
         self.text.clear();

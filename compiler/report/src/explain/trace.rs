@@ -18,7 +18,7 @@
 //! written with (their hash is in its first row), and every site and value is checked against
 //! them, so a damaged trace gives an error rather than a wrong explanation.
 
-use covenant_eval::{Name, NodeStep, PaymentStatus, Step, StepKind, Tracer};
+use covenant_eval::{KeptCalls, Name, NodeStep, PaymentStatus, Step, StepKind, Stretch, Tracer};
 use covenant_ir::hash::FxBuild;
 use covenant_ir::json::JsonOut;
 use covenant_ir::{NodeId, Program, Span, Ty, Value};
@@ -318,12 +318,18 @@ struct UsedInRow {
     used: Vec<u32>,
     /// Whether a number used by a finished row is not reported again ([`TraceWriter::defining_once`]).
     keep: bool,
+    /// Every number noted while a stretch is being kept, in order ([`Tracer::begin_stretch`]).
+    log: Vec<u32>,
+    logging: bool,
 }
 
 impl UsedInRow {
     /// Notes that the row uses `id`.
     #[inline]
     fn note(&mut self, id: u32) {
+        if self.logging {
+            self.log.push(id);
+        }
         let at = id as usize;
         if self.in_row.len() <= at {
             self.in_row.resize(at + 1, false);
@@ -349,6 +355,18 @@ impl UsedInRow {
     fn forget(&mut self) {
         self.forget_flags();
         self.used.clear();
+    }
+
+    /// The numbers noted since the log had `from` of them, each once, in the order first
+    /// noted.
+    fn logged_since(&self, from: usize) -> Box<[u32]> {
+        let mut numbers: Vec<u32> = Vec::new();
+        for &id in self.log.get(from..).unwrap_or_default() {
+            if !numbers.contains(&id) {
+                numbers.push(id);
+            }
+        }
+        numbers.into()
     }
 
     fn forget_flags(&mut self) {
@@ -479,6 +497,24 @@ pub struct TraceWriter<'s> {
     texts: Vec<Name>,
     /// What stands for a text inside a site.
     no_text: Name,
+    /// Calls kept from row to row with the steps written for them.
+    kept: KeptCalls,
+    /// Where each stretch being kept began, innermost last.
+    stretches: Vec<StretchStart>,
+    /// How many steps failed so far (a stretch with a failure is not kept).
+    failures: usize,
+}
+
+/// Where a stretch of steps began: the text written, the frames open and the children of
+/// the innermost, the sites and reasons noted, and the failures so far.
+struct StretchStart {
+    text: usize,
+    after_value: bool,
+    frames: usize,
+    children: usize,
+    sites: usize,
+    reasons: usize,
+    failures: usize,
 }
 
 /// A site found by its node, its shape's [`outcome`](covenant_eval::Shape::outcome), its
@@ -528,6 +564,9 @@ impl<'s> TraceWriter<'s> {
             values: Vec::new(),
             texts: Vec::new(),
             no_text: Name::from(""),
+            kept: KeptCalls::default(),
+            stretches: Vec::new(),
+            failures: 0,
         }
     }
 
@@ -551,6 +590,19 @@ impl<'s> TraceWriter<'s> {
         self.reasons.used.forget();
         self.frames.clear();
         self.frames.push(Frame::default());
+        // A row that failed inside a stretch never ended it.
+        self.stretches.clear();
+        self.set_logging(false);
+    }
+
+    /// Starts or stops logging the sites and reasons noted (while stretches are kept).
+    fn set_logging(&mut self, on: bool) {
+        for used in [&mut self.used, &mut self.reasons.used] {
+            used.logging = on;
+            if !on {
+                used.log.clear();
+            }
+        }
     }
 
     /// The row's steps, and the sites and reasons they use.
@@ -795,6 +847,7 @@ impl Tracer for TraceWriter<'_> {
     }
 
     fn fail(&mut self, mut step: Step, code: &'static str, message: &str) {
+        self.failures += 1;
         let frame = self.close();
         step.kind = if frame.last_failed {
             StepKind::Unfinished
@@ -808,6 +861,68 @@ impl Tracer for TraceWriter<'_> {
     /// A row explains each decision (with given arguments) once, as `batch --explain` does.
     fn expand_repeats(&self) -> bool {
         false
+    }
+
+    fn kept_calls(&mut self) -> Option<&mut KeptCalls> {
+        Some(&mut self.kept)
+    }
+
+    fn begin_stretch(&mut self) {
+        let frames = self.frames.len();
+        let children = self.parent().children;
+        self.stretches.push(StretchStart {
+            text: self.out.len(),
+            after_value: self.out.after_value(),
+            frames,
+            children,
+            sites: self.used.log.len(),
+            reasons: self.reasons.used.log.len(),
+            failures: self.failures,
+        });
+        self.set_logging(true);
+    }
+
+    fn end_stretch(&mut self, keep: bool) -> Option<Stretch> {
+        let start = self.stretches.pop()?;
+        let stretch = if keep && self.frames.len() == start.frames && self.failures == start.failures {
+            let frame = *self.parent();
+            let text = self.out.as_str().get(start.text..).unwrap_or_default();
+            // The comma before the first step belongs to where the stretch is written.
+            let text = if start.after_value { text.strip_prefix(',').unwrap_or(text) } else { text };
+            Some(Stretch {
+                text: text.into(),
+                steps: frame.children.saturating_sub(start.children),
+                last_failed: frame.last_failed,
+                sites: self.used.logged_since(start.sites),
+                reasons: self.reasons.used.logged_since(start.reasons),
+            })
+        } else {
+            None
+        };
+        if self.stretches.is_empty() {
+            self.set_logging(false);
+        }
+        stretch
+    }
+
+    fn replay_stretch(&mut self, index: usize) {
+        let TraceWriter { kept, out, used, reasons, .. } = self;
+        let Some(stretch) = kept.stretch(index) else { return };
+        if !stretch.text.is_empty() {
+            out.raw(&stretch.text);
+        }
+        for &id in stretch.sites.iter() {
+            used.note(id);
+        }
+        for &id in stretch.reasons.iter() {
+            reasons.used.note(id);
+        }
+        let (steps, last_failed) = (stretch.steps, stretch.last_failed);
+        let parent = self.parent();
+        parent.children += steps;
+        if steps > 0 {
+            parent.last_failed = last_failed;
+        }
     }
 }
 

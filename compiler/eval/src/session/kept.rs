@@ -1,0 +1,518 @@
+//! Calls kept from row to row with the steps a tracer wrote for them, so that a later row
+//! making the same call has its steps written again instead of evaluated again.
+//!
+//! A cohort calls the same small decisions on the same arguments over and over (an item's
+//! points for its rating, a band for a score). A decision that depends on its arguments
+//! alone ([`keepable`]: no input, param, dated version, contract value or parameterless
+//! decision anywhere below it) gives the same value and the same steps for the same
+//! arguments in every row, as long as the row's memo treats the calls inside it the same
+//! way. So a tracer that writes steps as text ([`Tracer::kept_calls`]) keeps, for such a
+//! call, its value, the text of its steps ([`Stretch`]) and the calls with parameters made
+//! inside it; a later row with arguments identical all the way down has the text written
+//! again and the inner calls put in its memo, exactly as evaluating it would have.
+//!
+//! What is checked, so that the steps written are always those evaluation would write:
+//! - when the call is kept: it succeeded, every call inside it that was taken from the memo
+//!   was first made inside it, the memo never ran out of room, and neither its value nor
+//!   the values of the calls inside it hold a record or list (whose identity the memo
+//!   compares);
+//! - when it is written again: it stays within the nesting limits, the memo has room for
+//!   the calls inside it, and none of them is in the row's memo already (it would have been
+//!   shown as memoised).
+
+use super::{MAX_CALL_DEPTH, MAX_EXPR_DEPTH, MEMO_ARGS, MEMO_CALLS, Session, hash_value, identical, memo_hash};
+use crate::session::{Frame, MemoResult, Res};
+use crate::trace::Tracer;
+use covenant_ir::hash::{FxBuild, FxHasher};
+use covenant_ir::{Cell, DecisionId, NodeId, NodeKind, Program, Span, Value};
+use std::collections::HashMap;
+use std::hash::Hasher;
+
+/// The most calls a tracer keeps; when full, they are forgotten and kept afresh, so a
+/// cohort whose calls never repeat costs bounded memory.
+const MAX_KEPT_CALLS: usize = 4096;
+/// The most text of steps kept, in bytes, likewise.
+const MAX_KEPT_TEXT: usize = 4 << 20;
+/// The longest stretch of steps kept for one call, in bytes.
+const MAX_STRETCH_TEXT: usize = 64 << 10;
+/// The most values (counting each field of a record and element of a list) in the
+/// arguments of a call that is kept: larger arguments cost more to compare than they save.
+const MAX_KEY_VALUES: usize = 64;
+
+/// Steps a tracer wrote, as it writes them again: for a trace writer, the JSON values of
+/// the steps with the commas between them, and the sites and reasons they use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stretch {
+    /// The steps, each a JSON value, separated by commas (empty for none).
+    pub text: Box<str>,
+    /// How many steps the stretch adds to the step it is written in.
+    pub steps: usize,
+    /// Whether the last of them failed.
+    pub last_failed: bool,
+    /// The sites and reasons the steps use, in the order first used.
+    pub sites: Box<[u32]>,
+    pub reasons: Box<[u32]>,
+}
+
+impl Stretch {
+    /// The bytes it keeps.
+    fn size(&self) -> usize {
+        self.text.len() + 4 * (self.sites.len() + self.reasons.len())
+    }
+}
+
+/// The calls a tracer keeps from row to row (see the module documentation).
+#[derive(Default)]
+pub struct KeptCalls {
+    /// The last call of each hash (of the decision and the arguments all the way down);
+    /// calls with the same hash are chained through `next`.
+    heads: HashMap<u64, u32, FxBuild>,
+    calls: Vec<KeptCall>,
+    /// The bytes of the calls' stretches.
+    text: usize,
+    /// How many calls were written again, not evaluated.
+    written_again: u64,
+}
+
+struct KeptCall {
+    decision: DecisionId,
+    /// Copies of the arguments, compared all the way down.
+    args: Box<[Value]>,
+    value: Value,
+    /// How many nested calls and expression levels it took, as the memo counts them.
+    needs: (u32, u32),
+    /// The calls with parameters made inside it, in the order the memo took them.
+    inner: Box<[InnerCall]>,
+    stretch: Stretch,
+    next: u32,
+}
+
+/// A call made inside a kept call, put in the memo when the kept call is written again.
+struct InnerCall {
+    decision: DecisionId,
+    args: Box<[InnerArg]>,
+    result: MemoResult,
+}
+
+enum InnerArg {
+    /// The kept call's argument at this place (the very record or list it was given).
+    Outer(usize),
+    /// This value: a number, text or other plain value, or a record or list of the
+    /// program's or made inside the call (which nothing outside it can be identical to).
+    Given(Value),
+}
+
+impl KeptCalls {
+    /// How many calls are kept.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// How many calls were written again from what was kept, instead of being evaluated.
+    pub fn written_again(&self) -> u64 {
+        self.written_again
+    }
+
+    /// The steps kept for call `index` (as [`Tracer::replay_stretch`] is given it).
+    pub fn stretch(&self, index: usize) -> Option<&Stretch> {
+        self.calls.get(index).map(|call| &call.stretch)
+    }
+
+    fn find(&self, hash: u64, decision: DecisionId, args: &[Value]) -> Option<usize> {
+        let mut i = *self.heads.get(&hash)?;
+        while let Some(call) = self.calls.get(i as usize) {
+            if call.decision == decision
+                && call.args.len() == args.len()
+                && call.args.iter().zip(args).all(|(a, b)| same_all_the_way(a, b))
+            {
+                return Some(i as usize);
+            }
+            i = call.next;
+        }
+        None
+    }
+
+    fn insert(&mut self, hash: u64, mut call: KeptCall) {
+        let size = call.stretch.size();
+        if self.calls.len() >= MAX_KEPT_CALLS || self.text + size > MAX_KEPT_TEXT {
+            self.heads.clear();
+            self.calls.clear();
+            self.text = 0;
+        }
+        let Ok(index) = u32::try_from(self.calls.len()) else { return };
+        call.next = self.heads.insert(hash, index).unwrap_or(u32::MAX);
+        self.text += size;
+        self.calls.push(call);
+    }
+}
+
+/// Whether each decision depends on its arguments alone (by decision number): it has
+/// parameters and no dated versions, and nothing below it (its body, the decisions it calls,
+/// the cells of the tables it looks up) reads an input, a param, a dated version, a
+/// contract's dates or payments, or a parameterless decision (computed once a row, and
+/// shown as memoised when used again).
+pub(super) fn keepable(program: &Program) -> Vec<bool> {
+    let decisions = program.decisions.len();
+    let mut keep: Vec<bool> = program.decisions.iter().map(|d| !d.params.is_empty() && d.valid.is_none()).collect();
+    let tables: Vec<bool> = program
+        .tables
+        .iter()
+        .map(|table| {
+            table.valid.is_none()
+                && table.rows.iter().all(|row| match &row.cell {
+                    Cell::NoValue(_) => true,
+                    // A cell looks up no table and calls no decision here: cells are constants.
+                    Cell::Value(cell) => {
+                        let mut callees = Vec::new();
+                        reads_only(program, *cell, &[], &mut callees) && callees.is_empty()
+                    }
+                })
+        })
+        .collect();
+    // The decisions each one calls; a decision calling one that is not keepable is not
+    // either, which is passed on from callee to caller until nothing changes.
+    let mut callers: Vec<Vec<usize>> = vec![Vec::new(); decisions];
+    let mut pending = Vec::new();
+    for (index, def) in program.decisions.iter().enumerate() {
+        let mut callees = Vec::new();
+        if keep[index] && !reads_only(program, def.body, &tables, &mut callees) {
+            keep[index] = false;
+        }
+        for callee in callees {
+            match callers.get_mut(callee.index()) {
+                Some(list) => list.push(index),
+                None => keep[index] = false,
+            }
+        }
+        if !keep[index] {
+            pending.push(index);
+        }
+    }
+    while let Some(index) = pending.pop() {
+        for &caller in &callers[index] {
+            if keep[caller] {
+                keep[caller] = false;
+                pending.push(caller);
+            }
+        }
+    }
+    keep
+}
+
+/// Whether the expression at `root` reads nothing but its frame, constants and the tables
+/// marked in `tables`; the decisions with parameters it calls are added to `callees`.
+fn reads_only(program: &Program, root: NodeId, tables: &[bool], callees: &mut Vec<DecisionId>) -> bool {
+    let mut pending = vec![root];
+    while let Some(id) = pending.pop() {
+        let Some(node) = program.nodes.get(id.index()) else { return false };
+        match &node.kind {
+            NodeKind::Const(_) | NodeKind::Local(_) => {}
+            NodeKind::Decision { id, args } => {
+                if args.is_empty() {
+                    return false;
+                }
+                callees.push(*id);
+                pending.extend(args);
+            }
+            NodeKind::Table { id, args } => {
+                if !tables.get(id.index()).copied().unwrap_or(false) {
+                    return false;
+                }
+                pending.extend(args);
+            }
+            NodeKind::Builtin { args, .. } | NodeKind::Record(args) | NodeKind::List(args) => pending.extend(args),
+            NodeKind::Unary(_, x)
+            | NodeKind::Field { record: x, .. }
+            | NodeKind::Round { value: x, .. }
+            | NodeKind::InSet { value: x, .. }
+            | NodeKind::IsNone(x) => pending.push(*x),
+            NodeKind::Binary(_, l, r) | NodeKind::Otherwise(l, r) => pending.extend([*l, *r]),
+            NodeKind::If { cond, then, els } => pending.extend([*cond, *then, *els]),
+            NodeKind::Let { value, body, .. } => pending.extend([*value, *body]),
+            NodeKind::Match { scrutinee, arms } => {
+                pending.push(*scrutinee);
+                pending.extend(arms.iter().map(|arm| arm.body));
+            }
+            NodeKind::Aggregate { list, body, filter, .. } => {
+                pending.extend([*list, *body]);
+                pending.extend(*filter);
+            }
+            NodeKind::Rules { rules, default } => {
+                for rule in rules {
+                    pending.extend(rule.condition);
+                    pending.push(rule.value);
+                }
+                pending.extend(*default);
+            }
+            NodeKind::Input(_)
+            | NodeKind::Param(_)
+            | NodeKind::Versioned { .. }
+            | NodeKind::Split { .. }
+            | NodeKind::Payment(_)
+            | NodeKind::PaymentPart { .. }
+            | NodeKind::ContractDate(_) => return false,
+        }
+    }
+    true
+}
+
+/// The hash of a call by its decision and its arguments all the way down (the fields of a
+/// record, the elements of a list), or `None` when the arguments hold more than
+/// [`MAX_KEY_VALUES`] values.
+fn key_hash(decision: DecisionId, args: &[Value]) -> Option<u64> {
+    let mut h = FxHasher::default();
+    h.write_u32(decision.0);
+    let mut budget = MAX_KEY_VALUES;
+    for value in args {
+        hash_all_the_way(value, &mut h, &mut budget)?;
+    }
+    Some(h.finish())
+}
+
+fn hash_all_the_way(value: &Value, h: &mut FxHasher, budget: &mut usize) -> Option<()> {
+    *budget = budget.checked_sub(1)?;
+    match value {
+        Value::Record(items) | Value::List(items) => {
+            h.write_u8(if matches!(value, Value::Record(_)) { 9 } else { 10 });
+            h.write_usize(items.len());
+            for item in items.iter() {
+                hash_all_the_way(item, h, budget)?;
+            }
+        }
+        other => hash_value(other, h),
+    }
+    Some(())
+}
+
+/// Whether two values are identical all the way down: [`identical`], with records and lists
+/// compared by their fields and elements instead of by address.
+fn same_all_the_way(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Record(x), Value::Record(y)) | (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| same_all_the_way(a, b))
+        }
+        _ => identical(a, b),
+    }
+}
+
+/// A copy of a value with storage of its own all the way down, so that a kept call does not
+/// hold on to a row's records and lists (a batch run reads the next row into them).
+fn own_copy(value: &Value) -> Value {
+    match value {
+        Value::Record(items) => Value::Record(items.iter().map(own_copy).collect()),
+        Value::List(items) => Value::List(items.iter().map(own_copy).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether a value holds no record or list.
+fn is_plain(value: &Value) -> bool {
+    !matches!(value, Value::Record(_) | Value::List(_))
+}
+
+/// The address of a record's or list's storage.
+fn address(value: &Value) -> Option<usize> {
+    match value {
+        Value::Record(items) | Value::List(items) => Some(items.as_ptr() as *const u8 as usize),
+        _ => None,
+    }
+}
+
+/// Whether `address` is the storage of a record or list inside `value`, below its top.
+fn holds_inside(value: &Value, address: usize) -> bool {
+    match value {
+        Value::Record(items) | Value::List(items) => {
+            items.iter().any(|item| self::address(item) == Some(address) || holds_inside(item, address))
+        }
+        _ => false,
+    }
+}
+
+impl<'p> Session<'p> {
+    /// Calls a decision (`call`) through the calls `tracer` keeps from row to row: written
+    /// again when kept, else made and, when it can be, kept.
+    pub(super) fn call_kept<T: Tracer>(&mut self, id: DecisionId, args: Frame, site: Span, tracer: &mut T) -> Res {
+        if !T::ENABLED || !self.is_keepable(id, tracer) {
+            return self.call(id, args, site, tracer).map(|(value, _)| value);
+        }
+        let Some(hash) = key_hash(id, &args) else {
+            return self.call(id, args, site, tracer).map(|(value, _)| value);
+        };
+        if let Some(value) = self.replay(id, (hash, &args), tracer) {
+            self.recycle(args);
+            return Ok(value);
+        }
+        self.call_and_keep(id, (hash, args), site, tracer)
+    }
+
+    fn is_keepable<T: Tracer>(&mut self, id: DecisionId, tracer: &mut T) -> bool {
+        if tracer.kept_calls().is_none() {
+            return false;
+        }
+        let program = self.program;
+        self.keepable.get_or_insert_with(|| keepable(program)).get(id.index()).copied().unwrap_or(false)
+    }
+
+    /// Writes a kept call again and puts the calls inside it in the memo; its value, or
+    /// `None` when it is not kept or cannot be written again here (see the module
+    /// documentation).
+    fn replay<T: Tracer>(&mut self, id: DecisionId, (hash, args): (u64, &[Value]), tracer: &mut T) -> Option<Value> {
+        let (calls, depth) = (self.calls, self.depth);
+        let kept = tracer.kept_calls()?;
+        let index = kept.find(hash, id, args)?;
+        let call = &kept.calls[index];
+        let (need_calls, need_depth) = call.needs;
+        if calls.saturating_add(need_calls) > MAX_CALL_DEPTH || depth.saturating_add(need_depth) > MAX_EXPR_DEPTH {
+            return None;
+        }
+        // The inner calls' arguments, one after another, and where each call's end with
+        // their hash; all must be new to the memo before any is put in it.
+        let (mut inner_args, mut spans) = (std::mem::take(&mut self.kept_args), std::mem::take(&mut self.kept_spans));
+        let memo = &self.memo;
+        let mut fresh = memo.entries.len() + call.inner.len() < MEMO_CALLS;
+        for inner in call.inner.iter() {
+            if !fresh {
+                break;
+            }
+            let start = inner_args.len();
+            for arg in inner.args.iter() {
+                match arg {
+                    InnerArg::Outer(i) => match args.get(*i) {
+                        Some(value) => inner_args.push(value.clone()),
+                        None => fresh = false,
+                    },
+                    InnerArg::Given(value) => inner_args.push(value.clone()),
+                }
+            }
+            let slice = &inner_args[start..];
+            let hash = memo_hash(inner.decision, slice);
+            fresh = fresh
+                && memo.args.len() + inner_args.len() <= MEMO_ARGS
+                && memo.find(hash, inner.decision, slice).is_none();
+            spans.push((inner_args.len(), hash));
+        }
+        if fresh {
+            let mut start = 0;
+            for (inner, &(end, hash)) in call.inner.iter().zip(&spans) {
+                if let Some(at) = self.memo.stash(&inner_args[start..end]) {
+                    let result = MemoResult { value: inner.result.value.clone(), needs: inner.result.needs };
+                    self.memo.insert(hash, inner.decision, at, result);
+                }
+                start = end;
+            }
+        }
+        inner_args.clear();
+        spans.clear();
+        (self.kept_args, self.kept_spans) = (inner_args, spans);
+        if !fresh {
+            return None;
+        }
+        self.peak_calls = self.peak_calls.max(calls + need_calls);
+        self.peak_depth = self.peak_depth.max(depth + need_depth);
+        let value = call.value.clone();
+        kept.written_again += 1;
+        tracer.replay_stretch(index);
+        Some(value)
+    }
+
+    /// Makes a call and keeps it with the steps `tracer` wrote for it, when it can be.
+    fn call_and_keep<T: Tracer>(
+        &mut self,
+        id: DecisionId,
+        (hash, args): (u64, Frame),
+        site: Span,
+        tracer: &mut T,
+    ) -> Res {
+        // The arguments stay alive through the call, so that no record made inside it can
+        // take the address of one of them.
+        let given = args.clone();
+        let (calls, depth) = (self.calls, self.depth);
+        let peaks = (self.peak_calls, self.peak_depth);
+        (self.peak_calls, self.peak_depth) = (calls, depth);
+        let (entries, refused, floor) = (self.memo.entries.len(), self.memo.refused, self.memo.floor);
+        let hits_below = self.memo.hits_below_floor;
+        self.memo.floor = entries;
+        tracer.begin_stretch();
+        let result = self.call(id, args, site, tracer);
+        let needs = (self.peak_calls.saturating_sub(calls), self.peak_depth.saturating_sub(depth));
+        self.peak_calls = self.peak_calls.max(peaks.0);
+        self.peak_depth = self.peak_depth.max(peaks.1);
+        self.memo.floor = floor;
+        let keep = result.is_ok() && self.memo.refused == refused && self.memo.hits_below_floor == hits_below;
+        let stretch = tracer.end_stretch(keep);
+        let (value, _) = result?;
+        if let Some(stretch) = stretch
+            && stretch.text.len() <= MAX_STRETCH_TEXT
+            && is_plain(&value)
+            && let Some(inner) = self.inner_calls(entries, &given)
+            && let Some(kept) = tracer.kept_calls()
+        {
+            let args = given.iter().map(own_copy).collect();
+            kept.insert(
+                hash,
+                KeptCall { decision: id, args, value: value.clone(), needs, inner, stretch, next: u32::MAX },
+            );
+        }
+        Ok(value)
+    }
+
+    /// The calls the memo took since it had `entries` entries, with their arguments in terms
+    /// of the outer call's `given` arguments; `None` when one cannot be put in a later row's
+    /// memo exactly (a record or list in a value, or one inside an outer argument).
+    fn inner_calls(&self, entries: usize, given: &[Value]) -> Option<Box<[InnerCall]>> {
+        let memo = &self.memo;
+        let mut inner = Vec::with_capacity(memo.entries.len().saturating_sub(entries));
+        for entry in memo.entries.get(entries..)? {
+            if !is_plain(&entry.result.value) {
+                return None;
+            }
+            let (start, len) = (entry.start as usize, entry.len as usize);
+            let mut args = Vec::with_capacity(len);
+            for arg in memo.args.get(start..start + len)? {
+                args.push(match address(arg) {
+                    None => InnerArg::Given(arg.clone()),
+                    Some(at) => match given.iter().position(|g| address(g) == Some(at)) {
+                        Some(i) => InnerArg::Outer(i),
+                        None if given.iter().any(|g| holds_inside(g, at)) => return None,
+                        None => InnerArg::Given(arg.clone()),
+                    },
+                });
+            }
+            let result = MemoResult { value: entry.result.value.clone(), needs: entry.result.needs };
+            inner.push(InnerCall { decision: entry.decision, args: args.into(), result });
+        }
+        Some(inner.into())
+    }
+}
+
+/// Whether `value` is a record or list whose storage is that of `other`.
+#[cfg(test)]
+fn same_storage(value: &Value, other: &Value) -> bool {
+    address(value).is_some() && address(value) == address(other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn arguments_are_the_same_all_the_way_down_with_digits_and_scale() {
+        let record = |n: &str| Value::Record(Arc::from([Value::Enum(1), Value::Num(n.parse().expect("number"))]));
+        let (a, b, c) = (record("1.0"), record("1.0"), record("1.00"));
+        assert!(!same_storage(&a, &b));
+        assert!(same_all_the_way(&a, &b));
+        assert!(!same_all_the_way(&a, &c), "1.0 and 1.00 print differently");
+        let id = DecisionId(3);
+        assert_eq!(key_hash(id, std::slice::from_ref(&a)), key_hash(id, std::slice::from_ref(&b)));
+        assert_ne!(key_hash(id, std::slice::from_ref(&a)), key_hash(DecisionId(4), std::slice::from_ref(&a)));
+        let long = Value::List((0..MAX_KEY_VALUES).map(|i| Value::Enum(i as u32)).collect());
+        assert_eq!(key_hash(id, &[long]), None, "the list and its elements are more than the budget");
+        let copy = own_copy(&a);
+        assert!(same_all_the_way(&copy, &a) && !same_storage(&copy, &a));
+    }
+}
