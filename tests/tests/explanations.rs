@@ -392,8 +392,10 @@ fn a_row_read_as_a_whole_expands_each_call_where_it_is_first_shown() {
 #[test]
 fn calls_written_again_from_earlier_rows_are_written_as_evaluating_them_would_write_them() {
     // A trace writer keeps calls of decisions that depend on their arguments alone from row
-    // to row, and writes their steps again instead of evaluating them. Each row must be
-    // written exactly as a writer that has kept nothing writes it: when an inner call is
+    // to row, and an aggregation's filter and body for an element, and writes their steps
+    // again instead of evaluating them. Each row must be written exactly as a writer that
+    // has kept nothing writes it: when a filter takes a call from the memo in some rows
+    // and makes it in others (`warm` makes it only when not `first`), when an inner call is
     // already in the row's memo (`early` makes it before `total`), when a call written again
     // has made one that a later decision makes again (`again`), for a call that reads an
     // input and so is never kept (`reads`), when one row has two
@@ -407,6 +409,8 @@ fn calls_written_again_from_earlier_rows_are_written_as_evaluating_them_would_wr
                 decision outer(r: R): Int = inner(r) + inner(r) + r.x\n\
                 decision share(r: R): Decimal = 100 / r.x\n\
                 decision early: Int = if first then sum(inner(r) for r in rs) else 0\n\
+                decision warm: Int = if first then 0 else sum(outer(r) for r in rs)\n\
+                decision counted: Int = count(r for r in rs if r.k == 1 and outer(r) > 0)\n\
                 decision total: Int = sum(outer(r) for r in rs)\n\
                 decision again: Int = sum(inner(r) for r in rs)\n\
                 decision reads(r: R): Bool = r.k > 0 and first\n\

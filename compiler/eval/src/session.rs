@@ -177,6 +177,10 @@ pub struct Session<'p> {
     /// where each call's end with their hash (kept to reuse the buffers).
     kept_args: Vec<Value>,
     kept_spans: Vec<(usize, u64)>,
+    /// Whether each aggregation's filter or body node reads no local but its element's, and
+    /// nothing a keepable decision could not ([`kept`]), by node, worked out once (`None`
+    /// until then).
+    keepable_elements: Vec<Option<bool>>,
 }
 
 /// What [`Session::names_of`] names.
@@ -246,6 +250,7 @@ impl<'p> Session<'p> {
             keepable: None,
             kept_args: Vec::new(),
             kept_spans: Vec::new(),
+            keepable_elements: Vec::new(),
         }
     }
 
@@ -1162,10 +1167,17 @@ impl<'p> Session<'p> {
     ) -> Res<Option<Value>> {
         bind(frame, agg.local, item.clone(), at.span())?;
         if let Some(filter) = agg.filter {
-            let keep = self.eval_single(filter, frame, tracer)?;
+            let keep = if T::ENABLED {
+                self.element_kept((filter, agg.local, true), item, frame, tracer)?
+            } else {
+                self.eval_single(filter, frame, tracer)?
+            };
             if !self.truth(keep, filter, at, "the `if` filter")? {
                 return Ok(None);
             }
+        }
+        if T::ENABLED {
+            return self.element_kept((agg.body, agg.local, false), item, frame, tracer).map(Some);
         }
         self.eval(agg.body, frame, tracer).map(Some)
     }
@@ -1311,7 +1323,7 @@ impl<'p> Session<'p> {
         }
         let value = entry.value.clone();
         if index < self.memo.floor {
-            self.memo.hits_below_floor = self.memo.hits_below_floor.wrapping_add(1);
+            self.memo.hits_below_floor.push(index as u32);
         }
         self.peak_calls = self.peak_calls.max(calls + need_calls);
         self.peak_depth = self.peak_depth.max(depth + need_depth);
@@ -2421,10 +2433,10 @@ struct Memo {
     args: Vec<Value>,
     /// How many calls found no room so far (a kept call must not have met a full memo).
     refused: u32,
-    /// The entries before this one were there before the innermost call being kept began,
-    /// and how many calls so far took their result from one of them ([`kept`]).
+    /// The entries before this one were there before the innermost stretch being kept began,
+    /// and the entries before it that calls took their result from since ([`kept`]).
     floor: usize,
-    hits_below_floor: u32,
+    hits_below_floor: Vec<u32>,
 }
 
 struct MemoEntry {
@@ -2495,6 +2507,7 @@ impl Memo {
         self.entries.clear();
         self.args.clear();
         self.floor = 0;
+        self.hits_below_floor.clear();
     }
 }
 

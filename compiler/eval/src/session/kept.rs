@@ -9,22 +9,24 @@
 //! way. So a tracer that writes steps as text ([`Tracer::kept_calls`]) keeps, for such a
 //! call, its value, the text of its steps ([`Stretch`]) and the calls with parameters made
 //! inside it; a later row with arguments identical all the way down has the text written
-//! again and the inner calls put in its memo, exactly as evaluating it would have.
+//! again and the inner calls put in its memo, exactly as evaluating it would have. An
+//! aggregation's filter or body that reads no local but the element (and nothing else a
+//! keepable decision could not) is kept the same way for each element.
 //!
 //! What is checked, so that the steps written are always those evaluation would write:
-//! - when the call is kept: it succeeded, every call inside it that was taken from the memo
-//!   was first made inside it, the memo never ran out of room, and neither its value nor
-//!   the values of the calls inside it hold a record or list (whose identity the memo
-//!   compares);
-//! - when it is written again: it stays within the nesting limits, the memo has room for
-//!   the calls inside it, and none of them is in the row's memo already (it would have been
-//!   shown as memoised).
+//! - when a stretch is kept: it succeeded, the memo never ran out of room, and no value it
+//!   gives or keeps holds a record or list (whose identity the memo compares); the calls it
+//!   took from the memo that were made before it are kept with their results;
+//! - when it is written again: it stays within the nesting limits, the calls it took from
+//!   the memo are there with the same results, and the memo has room for the calls made
+//!   inside it, none of which is in the row's memo already (it would have been shown as
+//!   memoised).
 
 use super::{MAX_CALL_DEPTH, MAX_EXPR_DEPTH, MEMO_ARGS, MEMO_CALLS, Session, hash_value, identical, memo_hash};
 use crate::session::{Frame, MemoResult, Res};
 use crate::trace::Tracer;
 use covenant_ir::hash::{FxBuild, FxHasher};
-use covenant_ir::{Cell, DecisionId, NodeId, NodeKind, Program, Span, Value};
+use covenant_ir::{Cell, DecisionId, LocalId, NodeId, NodeKind, Program, Span, Value};
 use std::collections::HashMap;
 use std::hash::Hasher;
 
@@ -75,16 +77,39 @@ pub struct KeptCalls {
 }
 
 struct KeptCall {
-    decision: DecisionId,
-    /// Copies of the arguments, compared all the way down.
+    /// What is kept: a decision's call, or a node evaluated for an aggregated element
+    /// ([`Kept`]).
+    what: Kept,
+    /// Copies of the arguments (or of the element), compared all the way down.
     args: Box<[Value]>,
     value: Value,
     /// How many nested calls and expression levels it took, as the memo counts them.
     needs: (u32, u32),
     /// The calls with parameters made inside it, in the order the memo took them.
     inner: Box<[InnerCall]>,
+    /// The calls it took from the memo that were made before it: they must be there, with
+    /// the same result, for it to be written again.
+    hits: Box<[InnerCall]>,
     stretch: Stretch,
     next: u32,
+}
+
+/// What a kept stretch of steps is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    /// A call of the decision, on the kept arguments.
+    Call(DecisionId),
+    /// The node (an aggregation's filter or body), evaluated for the kept element.
+    Element(NodeId),
+}
+
+impl Kept {
+    fn tag(self) -> u64 {
+        match self {
+            Kept::Call(id) => u64::from(id.0),
+            Kept::Element(id) => (1 << 32) | u64::from(id.0),
+        }
+    }
 }
 
 /// A call made inside a kept call, put in the memo when the kept call is written again.
@@ -122,10 +147,10 @@ impl KeptCalls {
         self.calls.get(index).map(|call| &call.stretch)
     }
 
-    fn find(&self, hash: u64, decision: DecisionId, args: &[Value]) -> Option<usize> {
+    fn find(&self, hash: u64, what: Kept, args: &[Value]) -> Option<usize> {
         let mut i = *self.heads.get(&hash)?;
         while let Some(call) = self.calls.get(i as usize) {
-            if call.decision == decision
+            if call.what == what
                 && call.args.len() == args.len()
                 && call.args.iter().zip(args).all(|(a, b)| same_all_the_way(a, b))
             {
@@ -158,21 +183,7 @@ impl KeptCalls {
 pub(super) fn keepable(program: &Program) -> Vec<bool> {
     let decisions = program.decisions.len();
     let mut keep: Vec<bool> = program.decisions.iter().map(|d| !d.params.is_empty() && d.valid.is_none()).collect();
-    let tables: Vec<bool> = program
-        .tables
-        .iter()
-        .map(|table| {
-            table.valid.is_none()
-                && table.rows.iter().all(|row| match &row.cell {
-                    Cell::NoValue(_) => true,
-                    // A cell looks up no table and calls no decision here: cells are constants.
-                    Cell::Value(cell) => {
-                        let mut callees = Vec::new();
-                        reads_only(program, *cell, &[], &mut callees) && callees.is_empty()
-                    }
-                })
-        })
-        .collect();
+    let tables = keepable_tables(program);
     // The decisions each one calls; a decision calling one that is not keepable is not
     // either, which is passed on from callee to caller until nothing changes.
     let mut callers: Vec<Vec<usize>> = vec![Vec::new(); decisions];
@@ -260,12 +271,12 @@ fn reads_only(program: &Program, root: NodeId, tables: &[bool], callees: &mut Ve
     true
 }
 
-/// The hash of a call by its decision and its arguments all the way down (the fields of a
-/// record, the elements of a list), or `None` when the arguments hold more than
-/// [`MAX_KEY_VALUES`] values.
-fn key_hash(decision: DecisionId, args: &[Value]) -> Option<u64> {
+/// The hash of what is kept and its arguments all the way down (the fields of a record, the
+/// elements of a list), or `None` when the arguments hold more than [`MAX_KEY_VALUES`]
+/// values.
+fn key_hash(what: Kept, args: &[Value]) -> Option<u64> {
     let mut h = FxHasher::default();
-    h.write_u32(decision.0);
+    h.write_u64(what.tag());
     let mut budget = MAX_KEY_VALUES;
     for value in args {
         hash_all_the_way(value, &mut h, &mut budget)?;
@@ -336,17 +347,41 @@ impl<'p> Session<'p> {
     /// Calls a decision (`call`) through the calls `tracer` keeps from row to row: written
     /// again when kept, else made and, when it can be, kept.
     pub(super) fn call_kept<T: Tracer>(&mut self, id: DecisionId, args: Frame, site: Span, tracer: &mut T) -> Res {
-        if !T::ENABLED || !self.is_keepable(id, tracer) {
-            return self.call(id, args, site, tracer).map(|(value, _)| value);
-        }
-        let Some(hash) = key_hash(id, &args) else {
+        let what = Kept::Call(id);
+        let hash = if T::ENABLED && self.is_keepable(id, tracer) { key_hash(what, &args) } else { None };
+        let Some(hash) = hash else {
             return self.call(id, args, site, tracer).map(|(value, _)| value);
         };
-        if let Some(value) = self.replay(id, (hash, &args), tracer) {
+        if let Some(value) = self.replay(what, (hash, &args), tracer) {
             self.recycle(args);
             return Ok(value);
         }
-        self.call_and_keep(id, (hash, args), site, tracer)
+        let given = args.clone();
+        self.keep(what, (hash, given), tracer, |s, tracer| s.call(id, args, site, tracer).map(|(value, _)| value))
+    }
+
+    /// Evaluates an aggregation's filter (as one step, when `single`) or body for the
+    /// element bound to `local`, through what `tracer` keeps from row to row, as
+    /// [`call_kept`](Session::call_kept) does for calls: for a node that reads no local but
+    /// the element, and nothing a keepable decision could not.
+    pub(super) fn element_kept<T: Tracer>(
+        &mut self,
+        (node, local, single): (NodeId, LocalId, bool),
+        element: &Value,
+        frame: &mut Frame,
+        tracer: &mut T,
+    ) -> Res {
+        let what = Kept::Element(node);
+        let keepable = T::ENABLED && tracer.kept_calls().is_some() && self.is_keepable_element(node, local);
+        let hash = if keepable { key_hash(what, std::slice::from_ref(element)) } else { None };
+        let eval = |s: &mut Self, frame: &mut Frame, tracer: &mut T| {
+            if single { s.eval_single(node, frame, tracer) } else { s.eval(node, frame, tracer) }
+        };
+        let Some(hash) = hash else { return eval(self, frame, tracer) };
+        if let Some(value) = self.replay(what, (hash, std::slice::from_ref(element)), tracer) {
+            return Ok(value);
+        }
+        self.keep(what, (hash, vec![element.clone()]), tracer, |s, tracer| eval(s, frame, tracer))
     }
 
     fn is_keepable<T: Tracer>(&mut self, id: DecisionId, tracer: &mut T) -> bool {
@@ -357,24 +392,49 @@ impl<'p> Session<'p> {
         self.keepable.get_or_insert_with(|| keepable(program)).get(id.index()).copied().unwrap_or(false)
     }
 
-    /// Writes a kept call again and puts the calls inside it in the memo; its value, or
-    /// `None` when it is not kept or cannot be written again here (see the module
+    /// Whether an aggregation's filter or body `node` reads no local but the element's
+    /// (`local`), and calls only keepable decisions (worked out once per node).
+    fn is_keepable_element(&mut self, node: NodeId, local: LocalId) -> bool {
+        let program = self.program;
+        match self.keepable_elements.get(node.index()) {
+            Some(Some(known)) => return *known,
+            Some(None) => {}
+            None => self.keepable_elements.resize(program.nodes.len(), None),
+        }
+        let decisions = self.keepable.get_or_insert_with(|| keepable(program));
+        let mut callees = Vec::new();
+        // An element or a constant is read in less time than it is looked up.
+        let trivial =
+            program.nodes.get(node.index()).is_none_or(|n| matches!(n.kind, NodeKind::Local(_) | NodeKind::Const(_)));
+        let reads = !trivial
+            && reads_only(program, node, &keepable_tables(program), &mut callees)
+            && reads_no_local_but(program, node, local)
+            && callees.iter().all(|c| decisions.get(c.index()).copied().unwrap_or(false));
+        if let Some(slot) = self.keepable_elements.get_mut(node.index()) {
+            *slot = Some(reads);
+        }
+        reads
+    }
+
+    /// Writes a kept stretch again and puts the calls made inside it in the memo; its value,
+    /// or `None` when it is not kept or cannot be written again here (see the module
     /// documentation).
-    fn replay<T: Tracer>(&mut self, id: DecisionId, (hash, args): (u64, &[Value]), tracer: &mut T) -> Option<Value> {
+    fn replay<T: Tracer>(&mut self, what: Kept, (hash, args): (u64, &[Value]), tracer: &mut T) -> Option<Value> {
         let (calls, depth) = (self.calls, self.depth);
         let kept = tracer.kept_calls()?;
-        let index = kept.find(hash, id, args)?;
+        let index = kept.find(hash, what, args)?;
         let call = &kept.calls[index];
         let (need_calls, need_depth) = call.needs;
         if calls.saturating_add(need_calls) > MAX_CALL_DEPTH || depth.saturating_add(need_depth) > MAX_EXPR_DEPTH {
             return None;
         }
-        // The inner calls' arguments, one after another, and where each call's end with
-        // their hash; all must be new to the memo before any is put in it.
+        // The calls' arguments, one after another, and where each call's end with their hash:
+        // the calls it took from the memo must be there with the same results, and those
+        // made inside it must all be new to the memo, before any is put in it.
         let (mut inner_args, mut spans) = (std::mem::take(&mut self.kept_args), std::mem::take(&mut self.kept_spans));
         let memo = &self.memo;
         let mut fresh = memo.entries.len() + call.inner.len() < MEMO_CALLS;
-        for inner in call.inner.iter() {
+        for (made, inner) in call.hits.iter().map(|c| (false, c)).chain(call.inner.iter().map(|c| (true, c))) {
             if !fresh {
                 break;
             }
@@ -390,14 +450,31 @@ impl<'p> Session<'p> {
             }
             let slice = &inner_args[start..];
             let hash = memo_hash(inner.decision, slice);
+            let found = memo.find_at(hash, inner.decision, slice);
             fresh = fresh
-                && memo.args.len() + inner_args.len() <= MEMO_ARGS
-                && memo.find(hash, inner.decision, slice).is_none();
-            spans.push((inner_args.len(), hash));
+                && if made {
+                    memo.args.len() + inner_args.len() <= MEMO_ARGS && found.is_none()
+                } else {
+                    found.is_some_and(|(at, result)| {
+                        // Taken from the memo again: a call being kept around this one
+                        // depends on it too.
+                        spans.push((at, 0));
+                        result.needs == inner.result.needs && identical(&result.value, &inner.result.value)
+                    })
+                };
+            if made {
+                spans.push((inner_args.len(), hash));
+            }
         }
+        let hits = call.hits.len();
         if fresh {
-            let mut start = 0;
-            for (inner, &(end, hash)) in call.inner.iter().zip(&spans) {
+            for &(at, _) in &spans[..hits] {
+                if at < self.memo.floor {
+                    self.memo.hits_below_floor.push(at as u32);
+                }
+            }
+            let mut start: usize = call.hits.iter().map(|hit| hit.args.len()).sum();
+            for (inner, &(end, hash)) in call.inner.iter().zip(&spans[hits..]) {
                 if let Some(at) = self.memo.stash(&inner_args[start..end]) {
                     let result = MemoResult { value: inner.result.value.clone(), needs: inner.result.needs };
                     self.memo.insert(hash, inner.decision, at, result);
@@ -419,54 +496,78 @@ impl<'p> Session<'p> {
         Some(value)
     }
 
-    /// Makes a call and keeps it with the steps `tracer` wrote for it, when it can be.
-    fn call_and_keep<T: Tracer>(
+    /// Evaluates with `eval` and keeps the value with the steps `tracer` wrote, when it can
+    /// be; `given` holds the arguments (or the element) through the evaluation, so that no
+    /// record made inside it can take the address of one of them.
+    fn keep<T: Tracer>(
         &mut self,
-        id: DecisionId,
-        (hash, args): (u64, Frame),
-        site: Span,
+        what: Kept,
+        (hash, given): (u64, Vec<Value>),
         tracer: &mut T,
+        eval: impl FnOnce(&mut Self, &mut T) -> Res,
     ) -> Res {
-        // The arguments stay alive through the call, so that no record made inside it can
-        // take the address of one of them.
-        let given = args.clone();
         let (calls, depth) = (self.calls, self.depth);
         let peaks = (self.peak_calls, self.peak_depth);
         (self.peak_calls, self.peak_depth) = (calls, depth);
         let (entries, refused, floor) = (self.memo.entries.len(), self.memo.refused, self.memo.floor);
-        let hits_below = self.memo.hits_below_floor;
+        let hits_from = self.memo.hits_below_floor.len();
         self.memo.floor = entries;
         tracer.begin_stretch();
-        let result = self.call(id, args, site, tracer);
+        let result = eval(self, tracer);
         let needs = (self.peak_calls.saturating_sub(calls), self.peak_depth.saturating_sub(depth));
         self.peak_calls = self.peak_calls.max(peaks.0);
         self.peak_depth = self.peak_depth.max(peaks.1);
         self.memo.floor = floor;
-        let keep = result.is_ok() && self.memo.refused == refused && self.memo.hits_below_floor == hits_below;
-        let stretch = tracer.end_stretch(keep);
-        let (value, _) = result?;
-        if let Some(stretch) = stretch
-            && stretch.text.len() <= MAX_STRETCH_TEXT
-            && is_plain(&value)
-            && let Some(inner) = self.inner_calls(entries, &given)
-            && let Some(kept) = tracer.kept_calls()
-        {
-            let args = given.iter().map(own_copy).collect();
-            kept.insert(
-                hash,
-                KeptCall { decision: id, args, value: value.clone(), needs, inner, stretch, next: u32::MAX },
-            );
+        let stretch = tracer.end_stretch(result.is_ok() && self.memo.refused == refused);
+        let kept = match (&result, stretch) {
+            (Ok(value), Some(stretch)) if stretch.text.len() <= MAX_STRETCH_TEXT && is_plain(value) => {
+                let inner = self.memo_calls((entries..self.memo.entries.len()).map(|i| i as u32), &given);
+                let hits = self.hits_since(hits_from, entries, &given);
+                inner.zip(hits).map(|(inner, hits)| {
+                    let args = given.iter().map(own_copy).collect();
+                    KeptCall { what, args, value: value.clone(), needs, inner, hits, stretch, next: u32::MAX }
+                })
+            }
+            _ => None,
+        };
+        // Hits on entries made inside the stretch depend on nothing outside it: only those
+        // before the enclosing stretch stay logged, for it.
+        let mut at = hits_from;
+        while let Some(&entry) = self.memo.hits_below_floor.get(at) {
+            if (entry as usize) < floor {
+                at += 1;
+            } else {
+                self.memo.hits_below_floor.swap_remove(at);
+            }
         }
-        Ok(value)
+        if let Some(call) = kept
+            && let Some(calls) = tracer.kept_calls()
+        {
+            calls.insert(hash, call);
+        }
+        result
     }
 
-    /// The calls the memo took since it had `entries` entries, with their arguments in terms
-    /// of the outer call's `given` arguments; `None` when one cannot be put in a later row's
-    /// memo exactly (a record or list in a value, or one inside an outer argument).
-    fn inner_calls(&self, entries: usize, given: &[Value]) -> Option<Box<[InnerCall]>> {
+    /// The memo hits logged since `from` on entries before `entries` (made before the
+    /// stretch began), each once, as [`memo_calls`](Session::memo_calls) gives them.
+    fn hits_since(&self, from: usize, entries: usize, given: &[Value]) -> Option<Box<[InnerCall]>> {
+        let mut hits: Vec<u32> = Vec::new();
+        for &at in self.memo.hits_below_floor.get(from..)? {
+            if (at as usize) < entries && !hits.contains(&at) {
+                hits.push(at);
+            }
+        }
+        self.memo_calls(hits.into_iter(), given)
+    }
+
+    /// The memo's entries at `entries`, with their arguments in terms of the kept `given`
+    /// arguments; `None` when one cannot be put in (or found in) a later row's memo exactly
+    /// (a record or list in a value, or one inside a given argument).
+    fn memo_calls(&self, entries: impl Iterator<Item = u32>, given: &[Value]) -> Option<Box<[InnerCall]>> {
         let memo = &self.memo;
-        let mut inner = Vec::with_capacity(memo.entries.len().saturating_sub(entries));
-        for entry in memo.entries.get(entries..)? {
+        let mut calls = Vec::new();
+        for at in entries {
+            let entry = memo.entries.get(at as usize)?;
             if !is_plain(&entry.result.value) {
                 return None;
             }
@@ -483,10 +584,64 @@ impl<'p> Session<'p> {
                 });
             }
             let result = MemoResult { value: entry.result.value.clone(), needs: entry.result.needs };
-            inner.push(InnerCall { decision: entry.decision, args: args.into(), result });
+            calls.push(InnerCall { decision: entry.decision, args: args.into(), result });
         }
-        Some(inner.into())
+        Some(calls.into())
     }
+}
+
+/// Whether each table reads nothing but its keys: no dated version, and constant cells.
+fn keepable_tables(program: &Program) -> Vec<bool> {
+    program
+        .tables
+        .iter()
+        .map(|table| {
+            table.valid.is_none()
+                && table.rows.iter().all(|row| match &row.cell {
+                    Cell::NoValue(_) => true,
+                    // A cell looks up no table and calls no decision here: cells are constants.
+                    Cell::Value(cell) => {
+                        let mut callees = Vec::new();
+                        reads_only(program, *cell, &[], &mut callees) && callees.is_empty()
+                    }
+                })
+        })
+        .collect()
+}
+
+/// Whether the expression at `root` reads no local but `local`, and binds none (so no
+/// local it reads can be bound outside it).
+fn reads_no_local_but(program: &Program, root: NodeId, local: LocalId) -> bool {
+    let mut pending = vec![root];
+    while let Some(id) = pending.pop() {
+        let Some(node) = program.nodes.get(id.index()) else { return false };
+        match &node.kind {
+            NodeKind::Local(read) if *read != local => return false,
+            NodeKind::Let { .. } | NodeKind::Aggregate { .. } => return false,
+            NodeKind::Decision { args, .. } | NodeKind::Table { args, .. } => pending.extend(args),
+            NodeKind::Builtin { args, .. } | NodeKind::Record(args) | NodeKind::List(args) => pending.extend(args),
+            NodeKind::Unary(_, x)
+            | NodeKind::Field { record: x, .. }
+            | NodeKind::Round { value: x, .. }
+            | NodeKind::InSet { value: x, .. }
+            | NodeKind::IsNone(x) => pending.push(*x),
+            NodeKind::Binary(_, l, r) | NodeKind::Otherwise(l, r) => pending.extend([*l, *r]),
+            NodeKind::If { cond, then, els } => pending.extend([*cond, *then, *els]),
+            NodeKind::Match { scrutinee, arms } => {
+                pending.push(*scrutinee);
+                pending.extend(arms.iter().map(|arm| arm.body));
+            }
+            NodeKind::Rules { rules, default } => {
+                for rule in rules {
+                    pending.extend(rule.condition);
+                    pending.push(rule.value);
+                }
+                pending.extend(*default);
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Whether `value` is a record or list whose storage is that of `other`.
@@ -507,9 +662,14 @@ mod tests {
         assert!(!same_storage(&a, &b));
         assert!(same_all_the_way(&a, &b));
         assert!(!same_all_the_way(&a, &c), "1.0 and 1.00 print differently");
-        let id = DecisionId(3);
+        let id = Kept::Call(DecisionId(3));
         assert_eq!(key_hash(id, std::slice::from_ref(&a)), key_hash(id, std::slice::from_ref(&b)));
-        assert_ne!(key_hash(id, std::slice::from_ref(&a)), key_hash(DecisionId(4), std::slice::from_ref(&a)));
+        assert_ne!(
+            key_hash(id, std::slice::from_ref(&a)),
+            key_hash(Kept::Call(DecisionId(4)), std::slice::from_ref(&a))
+        );
+        let node = Kept::Element(NodeId(3));
+        assert_ne!(key_hash(id, std::slice::from_ref(&a)), key_hash(node, std::slice::from_ref(&a)));
         let long = Value::List((0..MAX_KEY_VALUES).map(|i| Value::Enum(i as u32)).collect());
         assert_eq!(key_hash(id, &[long]), None, "the list and its elements are more than the budget");
         let copy = own_copy(&a);
