@@ -96,37 +96,55 @@ pub fn commas_group_thousands(amount: &str) -> bool {
 pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     let (tokens, mut diagnostics) = lex(file, text);
     let mut result = ast::File::default();
-    let chunks = split_items(&tokens);
-    for (index, chunk) in chunks.into_iter().enumerate() {
+    // Each item is parsed on its own (an error stops at its item), by one parser built for
+    // the whole file: building the grammar costs more than parsing a typical item with it.
+    let mut items = Vec::new();
+    for (index, chunk) in split_items(&tokens).into_iter().enumerate() {
         let Some(first) = chunk.first() else { continue };
         let last = chunk.last().map_or(first.1.end, |t| t.1.end);
         let eoi = SimpleSpan::from(last..last);
         if index == 0 && first.0 == Token::Module {
-            let input = chunk.split_token_span(eoi);
-            let (path, errors) = parser::module_decl(file).then_ignore(end()).parse(input).into_output_errors();
-            match (path, errors.into_iter().next()) {
-                (Some(path), None) => result.module = Some(path),
-                (_, Some(error)) => diagnostics.extend(syntax_error(file, &error)),
-                (None, None) => {}
+            items.push(Chunk::Module(chunk, eoi));
+        } else if let Some(d) = too_deep(file, chunk) {
+            items.push(Chunk::TooDeep(d));
+        } else {
+            items.push(Chunk::Item(mark_table_rows(text, &without_inner_docs(chunk)), eoi));
+        }
+    }
+    let item_parser = parser::item(file).then_ignore(end());
+    for chunk in &items {
+        match chunk {
+            Chunk::Module(tokens, eoi) => {
+                let input = tokens.split_token_span(*eoi);
+                let (path, errors) = parser::module_decl(file).then_ignore(end()).parse(input).into_output_errors();
+                match (path, errors.into_iter().next()) {
+                    (Some(path), None) => result.module = Some(path),
+                    (_, Some(error)) => diagnostics.extend(syntax_error(file, &error)),
+                    (None, None) => {}
+                }
             }
-            continue;
-        }
-        if let Some(d) = too_deep(file, chunk) {
-            diagnostics.push(d);
-            continue;
-        }
-        let chunk = &without_inner_docs(chunk);
-        let with_rows = mark_table_rows(text, chunk);
-        let input = with_rows.as_slice().split_token_span(eoi);
-        let (item, errors) = parser::item(file).then_ignore(end()).parse(input).into_output_errors();
-        match (item, errors.into_iter().next()) {
-            (Some(item), None) => result.items.push(item),
-            (_, Some(error)) => diagnostics.extend(syntax_error(file, &error)),
-            (None, None) => {}
+            Chunk::TooDeep(d) => diagnostics.push(d.clone()),
+            Chunk::Item(tokens, eoi) => {
+                let input = tokens.as_slice().split_token_span(*eoi);
+                let (item, errors) = item_parser.parse(input).into_output_errors();
+                match (item, errors.into_iter().next()) {
+                    (Some(item), None) => result.items.push(item),
+                    (_, Some(error)) => diagnostics.extend(syntax_error(file, &error)),
+                    (None, None) => {}
+                }
+            }
         }
     }
     desugar_contracts(&mut result);
     (result, diagnostics)
+}
+
+/// An item's tokens as [`parse`] takes them: the module declaration, an item nested too
+/// deeply to parse (its error), or an item's tokens ready to parse and where it ends.
+enum Chunk<'a, 's> {
+    Module(&'a [(Token<'s>, SimpleSpan)], SimpleSpan),
+    TooDeep(Diagnostic),
+    Item(Vec<(Token<'s>, SimpleSpan)>, SimpleSpan),
 }
 
 /// A contract's parties become an enum `Party` (so splits can share amounts between them),
