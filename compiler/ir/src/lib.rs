@@ -253,6 +253,59 @@ pub enum NodeKind {
     },
 }
 
+impl NodeKind {
+    /// Calls `f` with each node this one evaluates directly: operands, arguments, branches,
+    /// arms, versions (not the bodies of the decisions it calls, nor the cells of the tables
+    /// it looks up).
+    pub fn for_each_child(&self, mut f: impl FnMut(NodeId)) {
+        match self {
+            NodeKind::Const(_)
+            | NodeKind::Input(_)
+            | NodeKind::Param(_)
+            | NodeKind::Local(_)
+            | NodeKind::Payment(_)
+            | NodeKind::ContractDate(_) => {}
+            NodeKind::Decision { args, .. }
+            | NodeKind::Table { args, .. }
+            | NodeKind::Builtin { args, .. }
+            | NodeKind::Record(args)
+            | NodeKind::List(args) => args.iter().copied().for_each(f),
+            NodeKind::Unary(_, x)
+            | NodeKind::Field { record: x, .. }
+            | NodeKind::Round { value: x, .. }
+            | NodeKind::InSet { value: x, .. }
+            | NodeKind::IsNone(x)
+            | NodeKind::PaymentPart { party: x, .. } => f(*x),
+            NodeKind::Binary(_, l, r) | NodeKind::Otherwise(l, r) | NodeKind::Split { amount: l, party: r, .. } => {
+                f(*l);
+                f(*r);
+            }
+            NodeKind::If { cond, then, els } => [*cond, *then, *els].into_iter().for_each(f),
+            NodeKind::Let { value, body, .. } => {
+                f(*value);
+                f(*body);
+            }
+            NodeKind::Match { scrutinee, arms } => {
+                f(*scrutinee);
+                arms.iter().for_each(|arm| f(arm.body));
+            }
+            NodeKind::Aggregate { list, body, filter, .. } => {
+                f(*list);
+                f(*body);
+                filter.iter().copied().for_each(f);
+            }
+            NodeKind::Rules { rules, default } => {
+                for rule in rules {
+                    rule.condition.iter().copied().for_each(&mut f);
+                    f(rule.value);
+                }
+                default.iter().copied().for_each(f);
+            }
+            NodeKind::Versioned { versions, .. } => versions.iter().for_each(|v| f(v.node)),
+        }
+    }
+}
+
 /// A contract: its parties (the variants of the enum `Party`), term and statement period.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContractDef {

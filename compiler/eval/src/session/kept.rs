@@ -221,44 +221,9 @@ fn reads_only(program: &Program, root: NodeId, tables: &[bool], callees: &mut Ve
     while let Some(id) = pending.pop() {
         let Some(node) = program.nodes.get(id.index()) else { return false };
         match &node.kind {
-            NodeKind::Const(_) | NodeKind::Local(_) => {}
-            NodeKind::Decision { id, args } => {
-                if args.is_empty() {
-                    return false;
-                }
-                callees.push(*id);
-                pending.extend(args);
-            }
-            NodeKind::Table { id, args } => {
-                if !tables.get(id.index()).copied().unwrap_or(false) {
-                    return false;
-                }
-                pending.extend(args);
-            }
-            NodeKind::Builtin { args, .. } | NodeKind::Record(args) | NodeKind::List(args) => pending.extend(args),
-            NodeKind::Unary(_, x)
-            | NodeKind::Field { record: x, .. }
-            | NodeKind::Round { value: x, .. }
-            | NodeKind::InSet { value: x, .. }
-            | NodeKind::IsNone(x) => pending.push(*x),
-            NodeKind::Binary(_, l, r) | NodeKind::Otherwise(l, r) => pending.extend([*l, *r]),
-            NodeKind::If { cond, then, els } => pending.extend([*cond, *then, *els]),
-            NodeKind::Let { value, body, .. } => pending.extend([*value, *body]),
-            NodeKind::Match { scrutinee, arms } => {
-                pending.push(*scrutinee);
-                pending.extend(arms.iter().map(|arm| arm.body));
-            }
-            NodeKind::Aggregate { list, body, filter, .. } => {
-                pending.extend([*list, *body]);
-                pending.extend(*filter);
-            }
-            NodeKind::Rules { rules, default } => {
-                for rule in rules {
-                    pending.extend(rule.condition);
-                    pending.push(rule.value);
-                }
-                pending.extend(*default);
-            }
+            NodeKind::Decision { args, .. } if args.is_empty() => return false,
+            NodeKind::Decision { id, .. } => callees.push(*id),
+            NodeKind::Table { id, .. } if !tables.get(id.index()).copied().unwrap_or(false) => return false,
             NodeKind::Input(_)
             | NodeKind::Param(_)
             | NodeKind::Versioned { .. }
@@ -266,7 +231,9 @@ fn reads_only(program: &Program, root: NodeId, tables: &[bool], callees: &mut Ve
             | NodeKind::Payment(_)
             | NodeKind::PaymentPart { .. }
             | NodeKind::ContractDate(_) => return false,
+            _ => {}
         }
+        node.kind.for_each_child(|child| pending.push(child));
     }
     true
 }
@@ -618,28 +585,9 @@ fn reads_no_local_but(program: &Program, root: NodeId, local: LocalId) -> bool {
         match &node.kind {
             NodeKind::Local(read) if *read != local => return false,
             NodeKind::Let { .. } | NodeKind::Aggregate { .. } => return false,
-            NodeKind::Decision { args, .. } | NodeKind::Table { args, .. } => pending.extend(args),
-            NodeKind::Builtin { args, .. } | NodeKind::Record(args) | NodeKind::List(args) => pending.extend(args),
-            NodeKind::Unary(_, x)
-            | NodeKind::Field { record: x, .. }
-            | NodeKind::Round { value: x, .. }
-            | NodeKind::InSet { value: x, .. }
-            | NodeKind::IsNone(x) => pending.push(*x),
-            NodeKind::Binary(_, l, r) | NodeKind::Otherwise(l, r) => pending.extend([*l, *r]),
-            NodeKind::If { cond, then, els } => pending.extend([*cond, *then, *els]),
-            NodeKind::Match { scrutinee, arms } => {
-                pending.push(*scrutinee);
-                pending.extend(arms.iter().map(|arm| arm.body));
-            }
-            NodeKind::Rules { rules, default } => {
-                for rule in rules {
-                    pending.extend(rule.condition);
-                    pending.push(rule.value);
-                }
-                pending.extend(*default);
-            }
             _ => {}
         }
+        node.kind.for_each_child(|child| pending.push(child));
     }
     true
 }
