@@ -395,59 +395,51 @@ impl<'p> Session<'p> {
         if calls.saturating_add(need_calls) > MAX_CALL_DEPTH || depth.saturating_add(need_depth) > MAX_EXPR_DEPTH {
             return None;
         }
-        // The calls' arguments, one after another, and where each call's end with their hash:
-        // the calls it took from the memo must be there with the same results, and those
-        // made inside it must all be new to the memo, before any is put in it.
         let (mut inner_args, mut spans) = (std::mem::take(&mut self.kept_args), std::mem::take(&mut self.kept_spans));
-        let memo = &self.memo;
-        let mut fresh = memo.entries.len() + call.inner.len() < MEMO_CALLS;
-        for (made, inner) in call.hits.iter().map(|c| (false, c)).chain(call.inner.iter().map(|c| (true, c))) {
-            if !fresh {
-                break;
-            }
-            let start = inner_args.len();
-            for arg in inner.args.iter() {
-                match arg {
-                    InnerArg::Outer(i) => match args.get(*i) {
-                        Some(value) => inner_args.push(value.clone()),
-                        None => fresh = false,
-                    },
-                    InnerArg::Given(value) => inner_args.push(value.clone()),
+        let logged = self.memo.hits_below_floor.len();
+        let mut fresh = self.memo.entries.len() + call.inner.len() < MEMO_CALLS;
+        // The calls it took from the memo must be there with the same results; they are
+        // taken again (logged for a stretch being kept around this one).
+        for hit in call.hits.iter() {
+            inner_args.clear();
+            fresh = fresh && inner_args_of(&hit.args, args, &mut inner_args) && {
+                let found = self.memo.find_at(memo_hash(hit.decision, &inner_args), hit.decision, &inner_args);
+                match found {
+                    Some((at, result))
+                        if result.needs == hit.result.needs && identical(&result.value, &hit.result.value) =>
+                    {
+                        if at < self.memo.floor {
+                            self.memo.hits_below_floor.push(at as u32);
+                        }
+                        true
+                    }
+                    _ => false,
                 }
-            }
-            let slice = &inner_args[start..];
-            let hash = memo_hash(inner.decision, slice);
-            let found = memo.find_at(hash, inner.decision, slice);
-            fresh = fresh
-                && if made {
-                    memo.args.len() + inner_args.len() <= MEMO_ARGS && found.is_none()
-                } else {
-                    found.is_some_and(|(at, result)| {
-                        // Taken from the memo again: a call being kept around this one
-                        // depends on it too.
-                        spans.push((at, 0));
-                        result.needs == inner.result.needs && identical(&result.value, &inner.result.value)
-                    })
-                };
-            if made {
-                spans.push((inner_args.len(), hash));
-            }
+            };
         }
-        let hits = call.hits.len();
+        // The calls made inside it must all be new to the memo before any is put in it: their
+        // arguments one after another, with where each call's end and its hash.
+        inner_args.clear();
+        for inner in call.inner.iter() {
+            let start = inner_args.len();
+            fresh = fresh && inner_args_of(&inner.args, args, &mut inner_args) && {
+                let hash = memo_hash(inner.decision, &inner_args[start..]);
+                spans.push((inner_args.len(), hash));
+                self.memo.args.len() + inner_args.len() <= MEMO_ARGS
+                    && self.memo.find(hash, inner.decision, &inner_args[start..]).is_none()
+            };
+        }
         if fresh {
-            for &(at, _) in &spans[..hits] {
-                if at < self.memo.floor {
-                    self.memo.hits_below_floor.push(at as u32);
-                }
-            }
-            let mut start: usize = call.hits.iter().map(|hit| hit.args.len()).sum();
-            for (inner, &(end, hash)) in call.inner.iter().zip(&spans[hits..]) {
+            let mut start = 0;
+            for (inner, &(end, hash)) in call.inner.iter().zip(&spans) {
                 if let Some(at) = self.memo.stash(&inner_args[start..end]) {
                     let result = MemoResult { value: inner.result.value.clone(), needs: inner.result.needs };
                     self.memo.insert(hash, inner.decision, at, result);
                 }
                 start = end;
             }
+        } else {
+            self.memo.hits_below_floor.truncate(logged);
         }
         inner_args.clear();
         spans.clear();
@@ -588,6 +580,21 @@ fn reads_no_local_but(program: &Program, root: NodeId, local: LocalId) -> bool {
             _ => {}
         }
         node.kind.for_each_child(|child| pending.push(child));
+    }
+    true
+}
+
+/// Pushes the arguments of a call made in a kept stretch, in terms of the arguments `args`
+/// it is written again with; `false` when one of them is missing.
+fn inner_args_of(kept: &[InnerArg], args: &[Value], out: &mut Vec<Value>) -> bool {
+    for arg in kept {
+        match arg {
+            InnerArg::Outer(i) => match args.get(*i) {
+                Some(value) => out.push(value.clone()),
+                None => return false,
+            },
+            InnerArg::Given(value) => out.push(value.clone()),
+        }
     }
     true
 }
