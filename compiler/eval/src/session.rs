@@ -33,6 +33,10 @@
 //!   same record or list), so a value that could print differently is never taken from the
 //!   memo; and a remembered value is used only where computing it again would stay within
 //!   the nesting limits, so a call that would fail with E0508 still does.
+//! - A tracer that keeps stretches of steps from row to row ([`Tracer::kept_calls`], a
+//!   trace writer) has a call of a decision that depends on its arguments alone, or an
+//!   aggregation's filter or body for an element, written again from an earlier row instead
+//!   of evaluated, only where evaluating it would write the same steps (see [`kept`]).
 //!
 //! The hot path does not allocate: frames of finished calls are kept for the next call,
 //! table keys and built-in arguments live on one stack shared by every level, the reasons
