@@ -84,9 +84,9 @@ def e2e(model, rows, system, mode="end-to-end"):
     return statistics.median(r[0] for r in pick), max(r[1] for r in rs), status(pick[0][2]), pick[0][4]
 
 
-def compute_only(model, rows, system):
+def compute_only(model, rows, system, mode=None):
     """(seconds, rss KiB, status, extra) of a compute-only measurement, parsed from its log."""
-    mode = "compute-only (library)" if system == "covenant" else "compute-only"
+    mode = mode or ("compute-only (library)" if system == "covenant" else "compute-only")
     rs = runs.get((model, rows, system, mode))
     if not rs:
         return None
@@ -198,6 +198,11 @@ for model in ("suffolk", "housing"):
             row("Covenant (library)", "compute-only, 1 thread", (cov_c[0], cov_c[1], cov_c[2]), "c", "covenant/library")
             if cov_c[3]:
                 row("Covenant (library)", "compute-only, 2 threads", (cov_c[3]["eval2"], cov_c[1], cov_c[2]), "c")
+        cov_n = compute_only(model, rows, "covenant", "compute-only (emit-rust)")
+        if cov_n:
+            row("Covenant compiled to Rust (`emit-rust`)", "compute-only, 1 thread", (cov_n[0], cov_n[1], cov_n[2]), "c", "covenant/emit-rust")
+            if cov_n[3]:
+                row("Covenant compiled to Rust (`emit-rust`)", "compute-only, 2 threads", (cov_n[3]["eval2"], cov_n[1], cov_n[2]), "c")
         row("Hand-written Rust", "end to end, 1 thread", base, "e2e", "covenant/baseline")
         row("Hand-written Rust", "compute-only, 1 thread", base_c, "c", "covenant/baseline-compute")
         row("OpenFisca", "end to end", of, "e2e", "covenant/openfisca", money)

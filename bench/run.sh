@@ -192,6 +192,10 @@ run_model() {
     "$PY" "$OF" "$model" --input "$input" --output "$o-openfisca-compute.csv" --errors "$o-openfisca-compute.err" --compute-only --repeat 3
   measure "$model" "$rows" covenant "compute-only (library)" "$o-engine.log" -- \
     "$ENGINE" "$cov_file" --input "$input" --output "$o-engine.csv" --errors "$o-engine.err" --repeat "$reps" "${flags[@]}"
+  # The same harness with the rules compiled to Rust (`covenant emit-rust`, the modules in
+  # bench/engine/src/generated), handing failing rows to the interpreter.
+  measure "$model" "$rows" covenant "compute-only (emit-rust)" "$o-native.log" -- \
+    "$ENGINE" "$cov_file" --native --input "$input" --output "$o-native.csv" --errors "$o-native.err" --repeat "$reps" "${flags[@]}"
   # With explanations, for every row, written to disk and deleted after timing.
   measure "$model" "$rows" covenant "end-to-end, --explain" "$o-explain.log" -- \
     "$COV" batch "$cov_file" --input "$input" --output "$o-explain.jsonl" --errors "$o-explain.err" --explain "${flags[@]}"
@@ -207,6 +211,7 @@ run_model() {
     compare "$model" "$rows" "covenant/covenant-1-core" "$o-covenant.csv" "$o-covenant.err" "$o-covenant1core.csv" "$o-covenant1core.err"
   fi
   compare "$model" "$rows" "covenant/library" "$o-covenant.csv" "$o-covenant.err" "$o-engine.csv" "$o-engine.err"
+  compare "$model" "$rows" "covenant/emit-rust" "$o-covenant.csv" "$o-covenant.err" "$o-native.csv" "$o-native.err"
   compare "$model" "$rows" "covenant/openfisca" "$o-covenant.csv" "$o-covenant.err" "$o-openfisca.csv" "$o-openfisca.err" --money "$money"
   compare "$model" "$rows" "covenant/openfisca-compute" "$o-covenant.csv" "$o-covenant.err" "$o-openfisca-compute.csv" "$o-openfisca-compute.err" --money "$money"
 }

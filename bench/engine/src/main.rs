@@ -29,12 +29,28 @@
 use covenant_driver::batch::{self, Header};
 use covenant_driver::inputs::RowStore;
 use covenant_driver::{Compilation, Loader};
-use covenant_eval::{Compiled, Indexes, NoTrace, Recorder, Session};
+use covenant_eval::{Compiled, Indexes, NoTrace, Recorder, Session, native};
 use covenant_ir::{DecisionId, Value};
 use covenant_report::explain;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// The two benchmark models compiled to Rust by `covenant emit-rust` (regenerated with
+/// `bench/run.sh`'s first step, and checked to be current by the tests).
+mod generated {
+    #[rustfmt::skip]
+    pub mod housing;
+    #[rustfmt::skip]
+    pub mod suffolk;
+}
+
+/// A generated module: its description, and its `decide`.
+type Decide = fn(&mut native::Base<'_>, &[Value], &[DecisionId], &mut Vec<Value>) -> bool;
+const MODULES: [(&native::Module, &[bool], Decide); 2] = [
+    (&generated::suffolk::MODULE, &generated::suffolk::COVERED, generated::suffolk::decide),
+    (&generated::housing::MODULE, &generated::housing::COVERED, generated::housing::decide),
+];
 
 struct FileSystem;
 
@@ -63,6 +79,7 @@ fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut file, mut input, mut output, mut errors) = (None, None, None, None);
     let (mut names, mut repeat, mut explain_rows) = (Vec::new(), 5usize, 0usize);
+    let mut native_code = false;
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned();
@@ -73,6 +90,11 @@ fn run() -> ExitCode {
             ("--decision", Some(v)) => names.push(v),
             ("--repeat", Some(v)) => repeat = v.parse().unwrap_or(5).max(1),
             ("--explain-rows", Some(v)) => explain_rows = v.parse().unwrap_or(0),
+            ("--native", _) => {
+                native_code = true;
+                i += 1;
+                continue;
+            }
             (other, _) if file.is_none() && !other.starts_with("--") => {
                 file = Some(other.to_string());
                 i += 1;
@@ -141,12 +163,35 @@ fn run() -> ExitCode {
 
     let indexes = Indexes::build(program);
     let compiled = Compiled::new(program);
+    // With `--native`, the generated module made from this program computes each row, and
+    // hands to the interpreter the rows it gives back.
+    let module = if native_code {
+        let found = MODULES.iter().find(|(module, covered, _)| {
+            module.fingerprint == native::fingerprint(program)
+                && decisions.iter().all(|id| covered.get(id.index()).copied().unwrap_or(false))
+        });
+        match found {
+            Some(m) => Some(*m),
+            None => return fail("no generated module computes these decisions of this file; run `covenant emit-rust`"),
+        }
+    } else {
+        None
+    };
+    let handed_back = std::sync::atomic::AtomicU64::new(0);
     // One session per thread, reset for each row, as `covenant batch` does.
     let evaluate = |rows: &[Result<Vec<Value>, String>]| -> Vec<Results> {
         let mut session = Session::new(program, Vec::new()).with_indexes(&indexes).with_compiled(&compiled);
-        rows.iter()
+        let mut base = module.and_then(|(m, _, _)| native::Base::new(m, program, &indexes, native::Options::default()));
+        let results = rows
+            .iter()
             .map(|row| {
                 let inputs = row.as_ref().map_err(Clone::clone)?;
+                if let (Some(base), Some((_, _, decide))) = (base.as_mut(), module) {
+                    let mut values = Vec::with_capacity(decisions.len());
+                    if decide(base, inputs, &decisions, &mut values) {
+                        return Ok(values);
+                    }
+                }
                 session.reset(inputs.clone());
                 decisions
                     .iter()
@@ -157,7 +202,11 @@ fn run() -> ExitCode {
                     })
                     .collect()
             })
-            .collect()
+            .collect();
+        if let Some(base) = base {
+            handed_back.fetch_add(base.handed_back, std::sync::atomic::Ordering::Relaxed);
+        }
+        results
     };
 
     // eval1 / eval2: the compute-only figures.
@@ -234,6 +283,13 @@ fn run() -> ExitCode {
             "explain: {explain_rows} rows in {explain_seconds:.3} s ({:.0} rows/s), {:.0} bytes of JSON a row",
             explain_rows as f64 / explain_seconds.max(1e-9),
             explained_bytes as f64 / explain_rows as f64
+        );
+    }
+    if native_code {
+        eprintln!(
+            "native: {} of {} evaluations handed back to the interpreter",
+            handed_back.load(std::sync::atomic::Ordering::Relaxed),
+            rows * (repeat * 2)
         );
     }
     eprintln!(

@@ -113,6 +113,13 @@ enum Command {
         /// Files or folders; the current folder by default.
         paths: Vec<PathBuf>,
     },
+    /// Compile the rules of a file to a Rust module, for programs that compute cohorts natively.
+    EmitRust {
+        file: PathBuf,
+        /// Where to write the module (standard output by default).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Show what the compiler made of a file at one stage (for people learning the compiler).
     Dump {
         #[arg(long, value_enum)]
@@ -226,6 +233,7 @@ fn run(cli: Cli) -> ExitCode {
             };
             expand::run(&compilation, &trace, &rows, format == OutputFormat::Json)
         }
+        Command::EmitRust { file, output } => emit_rust(&file, output.as_deref()),
         Command::Dump { stage, file } => dump(stage, &file),
     }
 }
@@ -611,6 +619,35 @@ fn test(paths: &[PathBuf]) -> ExitCode {
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+fn emit_rust(file: &Path, output: Option<&Path>) -> ExitCode {
+    let compilation = match compile_cleanly(file, "compiled to Rust") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let origin = file.file_name().map_or_else(|| display_path(file), |name| name.to_string_lossy().into_owned());
+    let emitted = match covenant_eval::native::emit::emit(&compilation.program, &format!("`{origin}`")) {
+        Ok(e) => e,
+        Err(why) => {
+            eprintln!("error: `{}` cannot be compiled to Rust: {why}", display_path(file));
+            return ExitCode::from(1);
+        }
+    };
+    match output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &emitted.code) {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+        None => out!("{}", emitted.code.trim_end()),
+    }
+    eprintln!("{} decisions without parameters compiled to Rust", emitted.covered.len());
+    for (name, why) in &emitted.not_covered {
+        eprintln!("not compiled, always handed back to the interpreter: `{name}`: {why}");
+    }
+    ExitCode::SUCCESS
 }
 
 fn dump(stage: Stage, file: &Path) -> ExitCode {

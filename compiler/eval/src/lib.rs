@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod index;
+pub mod native;
 mod ops;
 pub mod payments;
 mod session;

@@ -5,7 +5,7 @@
 //! into located [`crate::EvalError`]s.
 
 use covenant_ir::types::CalendarUnit;
-use covenant_ir::{Duration, HitPolicy, Key, Span, TableDef, Unit, Value};
+use covenant_ir::{Builtin, Date, Duration, HitPolicy, Key, Span, TableDef, Unit, Value};
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 
@@ -28,6 +28,16 @@ pub(crate) fn order(a: &Value, b: &Value) -> Option<Ordering> {
 #[inline]
 pub(crate) fn num_order(x: &Decimal, y: &Decimal) -> Ordering {
     if x.scale() == y.scale() { x.mantissa().cmp(&y.mantissa()) } else { x.cmp(y) }
+}
+
+/// `year(d)`, `month(d)` or `day(d)` (`f` is one of them; any other gives the day).
+pub(crate) fn date_part(f: Builtin, date: Date) -> Decimal {
+    let (y, m, day) = date.ymd();
+    match f {
+        Builtin::Year => Decimal::from(y),
+        Builtin::Month => Decimal::from(m),
+        _ => Decimal::from(day),
+    }
 }
 
 /// Whether two values are equal as `==` compares them (numbers by value, whatever their scale).

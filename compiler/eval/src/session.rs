@@ -49,6 +49,7 @@ mod kept;
 mod pending;
 
 pub use compiled::Compiled;
+pub(crate) use compiled::own_copy;
 pub use kept::{KeptCalls, Stretch};
 
 use crate::error::{EvalError, code};
@@ -2158,14 +2159,7 @@ impl<'p> Session<'p> {
                 if take_b { b.clone() } else { a.clone() }
             }
             (Builtin::Abs, [Value::Num(n)]) => Value::Num(n.abs()),
-            (Builtin::Year | Builtin::Month | Builtin::Day, [Value::Date(d)]) => {
-                let (y, m, day) = d.ymd();
-                Value::Num(match f {
-                    Builtin::Year => Decimal::from(y),
-                    Builtin::Month => Decimal::from(m),
-                    _ => Decimal::from(day),
-                })
-            }
+            (Builtin::Year | Builtin::Month | Builtin::Day, [Value::Date(d)]) => Value::Num(ops::date_part(f, *d)),
             (Builtin::MakeDate, [Value::Num(y), Value::Num(m), Value::Num(d)]) => {
                 Value::Date(make_date(at, *y, *m, *d)?)
             }
@@ -2249,7 +2243,7 @@ impl<'p> Session<'p> {
 /// The share of the way `x` has gone from `low` to `high`: 0 at or below `low`, 1 at or
 /// above `high`. Exact except for the last digit of a fraction that does not terminate;
 /// `None` if the differences overflow.
-fn pro_rata(x: Decimal, low: Decimal, high: Decimal) -> Option<Decimal> {
+pub(crate) fn pro_rata(x: Decimal, low: Decimal, high: Decimal) -> Option<Decimal> {
     if x <= low {
         Some(Decimal::ZERO)
     } else if x >= high {

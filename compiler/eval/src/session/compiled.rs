@@ -867,7 +867,7 @@ enum Given {
 
 /// The value with its own storage, shared with nothing: text, reasons, records and lists
 /// copied all the way down.
-fn own_copy(value: &Value) -> Value {
+pub(crate) fn own_copy(value: &Value) -> Value {
     match value {
         Value::Text(text) => Value::Text(Arc::from(&**text)),
         Value::None(reason) => Value::None(Arc::from(&**reason)),

@@ -1,0 +1,993 @@
+//! The generator behind `covenant emit-rust`: a program's decisions, params and tables as a
+//! Rust module that calls the runtime in [`super`] (see its documentation for why the
+//! results are the interpreter's).
+//!
+//! Every node becomes a Rust expression of type `R<T>`, where `T` is `bool`, `Decimal`, `u32`
+//! (an enum variant's index) or `Value`. `?` is used only after `rt::strict` or `rt::slot`, so
+//! the only thing it carries out of a function is [`Stop::Back`](super::Stop::Back): "no
+//! value" stays a value where the interpreter accepts it. Locals of record, list and other
+//! value types are held as `R<&Value>` places, so reading a field of a list element copies
+//! nothing. A node the generator does not compile (splits, payments, contract dates) hands
+//! the row back, and the decisions that reach it are reported as not covered.
+
+use super::levels::Levels;
+use crate::session::{MAX_CALL_DEPTH, MAX_EXPR_DEPTH};
+use covenant_ir::{
+    AggOp, BinOp, Cell, DecisionId, HitPolicy, LocalId, NodeId, NodeKind, Program, RuleArm, TableId, Ty, UnOp, Value,
+};
+use rust_decimal::Decimal;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+/// The deepest nesting of nodes, through every call, of a program the generator takes: far
+/// below the interpreter's limits, so that a row that succeeds natively could not fail there.
+pub const MAX_LEVELS: u32 = if MAX_EXPR_DEPTH < MAX_CALL_DEPTH { MAX_EXPR_DEPTH / 2 } else { MAX_CALL_DEPTH / 2 };
+
+/// A generated module, and which decisions it computes.
+pub struct Emitted {
+    /// The Rust source.
+    pub code: String,
+    /// Parameterless decisions computed natively, by name, in declaration order.
+    pub covered: Vec<String>,
+    /// Parameterless decisions always handed back, with the first reason why.
+    pub not_covered: Vec<(String, String)>,
+}
+
+/// Generates the Rust module for `program`; `origin` names the files in its header. An
+/// error says why the program is not taken.
+pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
+    if !Levels::within(program, MAX_LEVELS) {
+        return Err(format!(
+            "the rules nest more than {MAX_LEVELS} levels deep through their calls, or a decision calls itself; \
+             the Rust backend takes only rules well inside the evaluator's limits"
+        ));
+    }
+    let mut g = Gen {
+        program,
+        reasons: Vec::new(),
+        reason_numbers: HashMap::new(),
+        constants: Vec::new(),
+        locals: HashMap::new(),
+        stable: HashMap::new(),
+        temp: 0,
+        unit: Unit::default(),
+        one_arg: BTreeSet::new(),
+        tables: BTreeSet::new(),
+    };
+    let mut functions = String::new();
+    let mut units: HashMap<Root, Unit> = HashMap::new();
+
+    for (i, def) in program.decisions.iter().enumerate() {
+        g.start();
+        let kind = kind_of(&def.ty);
+        for (k, (_, ty)) in def.params.iter().enumerate() {
+            g.locals.insert(k as u32, kind_of(ty));
+            if kind_of(ty) == KindOf::Val {
+                g.stable.insert(k as u32, format!("s{k}"));
+            }
+        }
+        let body = if program.nodes.get(def.body.index()).map(|n| kind_of(&n.ty)) == Some(kind) {
+            g.expr(def.body)
+        } else {
+            g.refuse("its body's type differs from the declared one")
+        };
+        let doc = format!("`{}` ({})", def.qualified, g.span_note(def.span));
+        if def.params.is_empty() {
+            let _ = write!(
+                functions,
+                "    /// {doc}, computed once per row.\n    fn d{i}(&mut self) -> R<{t}> {{\n        if let Some(known) = &self.m.d{i} {{\n            return known.clone();\n        }}\n        let value = self.d{i}_body();\n        self.m.d{i} = Some(value.clone());\n        value\n    }}\n\n    fn d{i}_body(&mut self) -> R<{t}> {{\n        {body}\n    }}\n\n",
+                t = kind.rust()
+            );
+        } else {
+            let mut params: Vec<String> =
+                def.params.iter().enumerate().map(|(k, (_, ty))| format!("l{k}: {}", kind_of(ty).local())).collect();
+            params.extend(
+                def.params
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (_, ty))| kind_of(ty) == KindOf::Val)
+                    .map(|(k, _)| format!("s{k}: bool")),
+            );
+            let _ = write!(
+                functions,
+                "    /// {doc}.\n    fn d{i}(&mut self, {}) -> R<{}> {{\n        {body}\n    }}\n\n",
+                params.join(", "),
+                kind.rust()
+            );
+        }
+        units.insert(Root::Decision(i), g.finish());
+    }
+    for (i, def) in program.params.iter().enumerate() {
+        g.start();
+        let kind = g.kind(def.value);
+        let body = g.expr(def.value);
+        let _ = write!(
+            functions,
+            "    /// param `{}`, computed once per row.\n    fn p{i}(&mut self) -> R<{t}> {{\n        if let Some(known) = &self.m.p{i} {{\n            return known.clone();\n        }}\n        let value = {body};\n        self.m.p{i} = Some(value.clone());\n        value\n    }}\n\n",
+            def.name,
+            t = kind.rust()
+        );
+        units.insert(Root::Param(i), g.finish());
+    }
+    if let Some(as_of) = program.as_of {
+        g.start();
+        let body = g.expr(as_of);
+        let _ = write!(
+            functions,
+            "    /// The date that chooses dated versions: `--as-of`, or the rules' `as of`.\n    fn as_of(&mut self) -> R<rt::Date> {{\n        if let Some(date) = self.b.given_as_of {{\n            return Ok(date);\n        }}\n        if let Some(known) = self.m.as_of {{\n            return known;\n        }}\n        let date = rt::date({body});\n        self.m.as_of = Some(date);\n        date\n    }}\n\n"
+        );
+        units.insert(Root::AsOf, g.finish());
+    } else {
+        let _ = write!(
+            functions,
+            "    /// The date that chooses dated versions: only `--as-of`, since the rules declare none.\n    fn as_of(&mut self) -> R<rt::Date> {{\n        self.b.given_as_of.ok_or(Stop::Back)\n    }}\n\n"
+        );
+    }
+    // Tables looked up anywhere, and the one-argument calls, in a stable order.
+    let mut done_tables = BTreeSet::new();
+    loop {
+        let pending: Vec<u32> = g.tables.difference(&done_tables).copied().collect();
+        if pending.is_empty() {
+            break;
+        }
+        for t in pending {
+            done_tables.insert(t);
+            g.start();
+            let code = g.table_cells(TableId(t));
+            functions.push_str(&code);
+            units.insert(Root::Table(t as usize), g.finish());
+        }
+    }
+    for &i in &g.one_arg.clone() {
+        let def = &program.decisions[i as usize];
+        let (kind, arg) = (kind_of(&def.ty), kind_of(&def.params[0].1));
+        // Records and lists are kept for the row unless they live as long as it does.
+        let (identity, keep) = match arg {
+            KindOf::Val => ("(*v).identity()", "(!stable).then(|| (*v).clone())"),
+            _ => ("v.identity()", "None"),
+        };
+        let pass = if arg == KindOf::Val { ", stable" } else { "" };
+        let _ = write!(
+            functions,
+            "    /// `{}` on one argument, remembered for the row by the argument's identity.\n    fn c{i}(&mut self, l0: {}, stable: bool) -> R<{t}> {{\n        let key = match &l0 {{\n            Ok(v) => {identity},\n            Err(_) => None,\n        }};\n        if let Some(k) = key\n            && let Some(known) = self.b.recall::<{t}>({i}, k)\n        {{\n            return known;\n        }}\n        let value = self.d{i}(l0{pass});\n        if let (Some(k), Ok(v)) = (key, &l0) {{\n            self.b.remember({i}, k, {keep}, &value);\n        }}\n        value\n    }}\n\n",
+            def.qualified,
+            arg.local(),
+            t = kind.rust()
+        );
+    }
+
+    let covered = coverage(program, &units);
+    let mut asked = String::new();
+    let (mut names, mut not_covered) = (Vec::new(), Vec::new());
+    for (i, def) in program.decisions.iter().enumerate() {
+        if !def.params.is_empty() {
+            continue;
+        }
+        match &covered[i] {
+            Ok(()) => {
+                names.push(def.name.clone());
+                let _ = writeln!(
+                    asked,
+                    "            {i} => {{\n                let value = row.d{i}();\n                row.b.output(value)\n            }}"
+                );
+            }
+            Err(why) => not_covered.push((def.name.clone(), why.clone())),
+        }
+    }
+
+    let mut memo = String::new();
+    for (i, def) in program.decisions.iter().enumerate() {
+        if def.params.is_empty() {
+            let _ = writeln!(memo, "    d{i}: Option<R<{}>>,", kind_of(&def.ty).rust());
+        }
+    }
+    for (i, def) in program.params.iter().enumerate() {
+        let kind = program.nodes.get(def.value.index()).map_or(KindOf::Val, |n| kind_of(&n.ty));
+        let _ = writeln!(memo, "    p{i}: Option<R<{}>>,", kind.rust());
+    }
+    let reasons: Vec<String> = g.reasons.iter().map(|r| format!("{r:?}")).collect();
+    let constants: Vec<String> = g.constants.iter().map(u32::to_string).collect();
+    let covered_flags: Vec<String> = covered
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.is_ok() && program.decisions[i].params.is_empty()).to_string())
+        .collect();
+
+    let mut code = String::new();
+    let _ = write!(
+        code,
+        "// @generated by `covenant emit-rust` from {origin}. Do not edit: generate it again.\n\
+         //! The rules of {origin}, compiled to Rust by `covenant emit-rust`.\n\
+         //!\n\
+         //! [`decide`] computes a row's decisions, or hands the row back for the interpreter to\n\
+         //! evaluate (see `covenant_eval::native`). It runs only on the program it was generated\n\
+         //! from ([`MODULE`]'s fingerprint).\n\n\
+         #![allow(clippy::all, clippy::pedantic, unused, deprecated, non_snake_case)]\n\n\
+         use covenant_eval::native::{{self as rt, Decimal, Kind as _, R, RoundingStrategy, Stop, Val as Value}};\n\n\
+         /// What `rt::Base::new` checks and copies.\n\
+         pub static MODULE: rt::Module = rt::Module {{\n    fingerprint: {fingerprint:#018x},\n    reasons: &[{reasons}],\n    constants: &[{constants}],\n}};\n\n\
+         /// Per decision: whether [`decide`] computes it (the others are always handed back).\n\
+         pub static COVERED: [bool; {n}] = [{flags}];\n\n\
+         /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends\n\
+         /// their values to `out`; or, when any of them needs the interpreter, appends nothing\n\
+         /// and returns `false`.\n\
+         pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> bool {{\n\
+         \x20   base.start_row();\n\
+         \x20   let start = out.len();\n\
+         \x20   let mut row = Row {{ b: base, inputs, m: Memo::default() }};\n\
+         \x20   for id in decisions {{\n\
+         \x20       let value = match id.0 {{\n{asked}            _ => Err(Stop::Back),\n        }};\n\
+         \x20       match value {{\n\
+         \x20           Ok(value) => out.push(value),\n\
+         \x20           Err(_) => {{\n\
+         \x20               out.truncate(start);\n\
+         \x20               row.b.handed_back += 1;\n\
+         \x20               return false;\n\
+         \x20           }}\n\
+         \x20       }}\n\
+         \x20   }}\n\
+         \x20   true\n\
+         }}\n\n\
+         /// What a row computes once: parameterless decisions, params, the date.\n\
+         #[derive(Default)]\n\
+         struct Memo {{\n{memo}    as_of: Option<R<rt::Date>>,\n}}\n\n\
+         struct Row<'r, 'b, 'a> {{\n    b: &'r mut rt::Base<'b>,\n    inputs: &'a [Value],\n    m: Memo,\n}}\n\n\
+         impl Row<'_, '_, '_> {{\n{functions}}}\n",
+        fingerprint = super::fingerprint(program),
+        reasons = reasons.join(", "),
+        constants = constants.join(", "),
+        n = covered_flags.len(),
+        flags = covered_flags.join(", "),
+        functions = functions.trim_end_matches('\n').to_string() + "\n",
+    );
+    Ok(Emitted { code: indent(&code), covered: names, not_covered })
+}
+
+/// Re-indents generated code by its nesting: four spaces a level, lines trimmed (brackets
+/// inside string literals and comments are not counted).
+fn indent(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + code.len() / 2);
+    let mut depth: usize = 0;
+    for line in code.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            out.push('\n');
+            continue;
+        }
+        let (mut opens, mut closes_first, mut leading) = (0usize, 0usize, true);
+        let mut closes = 0usize;
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if in_string {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '"' => in_string = true,
+                '/' if chars.peek() == Some(&'/') => break,
+                '{' | '(' | '[' => opens += 1,
+                '}' | ')' | ']' => {
+                    if leading && opens == 0 {
+                        closes_first += 1;
+                    } else if opens > 0 {
+                        opens -= 1;
+                    } else {
+                        closes += 1;
+                    }
+                }
+                _ => {}
+            }
+            if !matches!(c, '}' | ')' | ']') {
+                leading = false;
+            }
+        }
+        depth = depth.saturating_sub(closes_first);
+        for _ in 0..depth {
+            out.push_str("    ");
+        }
+        out.push_str(line);
+        out.push('\n');
+        depth = (depth + opens).saturating_sub(closes);
+    }
+    out
+}
+
+/// What a function of the module is generated for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Root {
+    Decision(usize),
+    Param(usize),
+    Table(usize),
+    AsOf,
+}
+
+/// What one generated function refers to, and whether all of it was compiled.
+#[derive(Default)]
+struct Unit {
+    refused: Option<String>,
+    refers: Vec<Root>,
+}
+
+/// Per decision: whether it, and everything it reaches, is compiled (or the first reason
+/// why not).
+fn coverage(program: &Program, units: &HashMap<Root, Unit>) -> Vec<Result<(), String>> {
+    fn visit(
+        units: &HashMap<Root, Unit>,
+        state: &mut HashMap<Root, Option<Result<(), String>>>,
+        root: Root,
+    ) -> Result<(), String> {
+        match state.get(&root) {
+            Some(Some(known)) => return known.clone(),
+            // Being worked out: a cycle through tables or params, which the levels check rules out.
+            Some(None) => return Ok(()),
+            None => {}
+        }
+        state.insert(root, None);
+        let result = match units.get(&root) {
+            None => Err("a part of it is not compiled".to_string()),
+            Some(unit) => match &unit.refused {
+                Some(why) => Err(why.clone()),
+                None => unit.refers.iter().try_for_each(|r| visit(units, state, *r)),
+            },
+        };
+        state.insert(root, Some(result.clone()));
+        result
+    }
+    let mut state = HashMap::new();
+    (0..program.decisions.len()).map(|i| visit(units, &mut state, Root::Decision(i))).collect()
+}
+
+/// The kind of value a type compiles to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum KindOf {
+    Bool,
+    Num,
+    Enum,
+    Val,
+}
+
+impl KindOf {
+    fn rust(self) -> &'static str {
+        match self {
+            KindOf::Bool => "bool",
+            KindOf::Num => "Decimal",
+            KindOf::Enum => "u32",
+            KindOf::Val => "Value",
+        }
+    }
+
+    /// The type of a local of this kind: values of other types are held by reference.
+    fn local(self) -> &'static str {
+        match self {
+            KindOf::Bool => "R<bool>",
+            KindOf::Num => "R<Decimal>",
+            KindOf::Enum => "R<u32>",
+            KindOf::Val => "R<&Value>",
+        }
+    }
+}
+
+fn kind_of(ty: &Ty) -> KindOf {
+    match ty {
+        Ty::Bool => KindOf::Bool,
+        Ty::Num(_) => KindOf::Num,
+        Ty::Enum(_) => KindOf::Enum,
+        _ => KindOf::Val,
+    }
+}
+
+struct Gen<'p> {
+    program: &'p Program,
+    reasons: Vec<String>,
+    reason_numbers: HashMap<String, u32>,
+    /// Nodes whose constant values the module reads at run time, by number.
+    constants: Vec<u32>,
+    /// The kinds of the locals bound where code is being generated.
+    locals: HashMap<u32, KindOf>,
+    /// Of those holding records or lists: whether they hold a part of the inputs, which
+    /// lives as long as the row, as a Rust expression (`true`, `false`, or a parameter's
+    /// flag `s0` passed by the caller).
+    stable: HashMap<u32, String>,
+    temp: u32,
+    unit: Unit,
+    /// Decisions called with one argument somewhere (each gets a remembering wrapper).
+    one_arg: BTreeSet<u32>,
+    tables: BTreeSet<u32>,
+}
+
+impl Gen<'_> {
+    fn start(&mut self) {
+        self.locals.clear();
+        self.stable.clear();
+        self.unit = Unit::default();
+    }
+
+    fn finish(&mut self) -> Unit {
+        std::mem::take(&mut self.unit)
+    }
+
+    /// Code that hands the row back, for something not compiled.
+    fn refuse(&mut self, why: &str) -> String {
+        if self.unit.refused.is_none() {
+            self.unit.refused = Some(why.to_string());
+        }
+        "Err(Stop::Back)".to_string()
+    }
+
+    fn span_note(&self, span: covenant_source::Span) -> String {
+        let file = self.program.files.get(span.file.0 as usize).map_or("?", String::as_str);
+        format!("{file}, bytes {}..{}", span.start, span.end)
+    }
+
+    fn fresh(&mut self) -> u32 {
+        self.temp += 1;
+        self.temp
+    }
+
+    /// The number of a reason of "no value", given once for each text.
+    fn reason(&mut self, text: &str) -> u32 {
+        if let Some(&known) = self.reason_numbers.get(text) {
+            return known;
+        }
+        let number = self.reasons.len() as u32;
+        self.reasons.push(text.to_string());
+        self.reason_numbers.insert(text.to_string(), number);
+        number
+    }
+
+    fn kind(&self, id: NodeId) -> KindOf {
+        self.program.nodes.get(id.index()).map_or(KindOf::Val, |n| kind_of(&n.ty))
+    }
+
+    /// Code of type `R<T>` for a node, `T` its kind's type.
+    fn expr(&mut self, id: NodeId) -> String {
+        let program = self.program;
+        let Some(node) = program.nodes.get(id.index()) else { return self.refuse("a node is missing") };
+        let kind = kind_of(&node.ty);
+        match &node.kind {
+            NodeKind::Const(value) => self.constant(id, value, kind),
+            NodeKind::Local(local) if self.locals.get(&local.0).is_some_and(|k| *k != KindOf::Val) => {
+                if self.locals.get(&local.0) != Some(&kind) {
+                    return self.refuse("a local read as another type than it was bound with");
+                }
+                format!("l{}", local.0)
+            }
+            NodeKind::Input(_) | NodeKind::Local(_) | NodeKind::Field { .. } => match self.place(id) {
+                Some(place) => format!("rt::read::<{}>({place})", kind.rust()),
+                None => match &node.kind {
+                    NodeKind::Field { record, index } => {
+                        let record = self.expr(*record);
+                        let o = self.fresh();
+                        format!(
+                            "{{\n let o{o} = rt::strict({record})?;\n rt::read::<{}>(rt::field(Ok(&o{o}), {index}))\n }}",
+                            kind.rust()
+                        )
+                    }
+                    _ => self.refuse("a local is read before it is bound"),
+                },
+            },
+            NodeKind::Param(p) => {
+                self.unit.refers.push(Root::Param(p.index()));
+                if program.params.get(p.index()).is_none() {
+                    return self.refuse("a param is missing");
+                }
+                format!("self.p{}()", p.index())
+            }
+            NodeKind::Decision { id: callee, args } => self.call(*callee, args),
+            NodeKind::Table { id: table, args } => self.table(*table, args),
+            NodeKind::Unary(op, x) => match (op, kind) {
+                (UnOp::Not, KindOf::Bool) => format!("Ok(!rt::strict({})?)", self.expr(*x)),
+                (UnOp::Neg, KindOf::Num) => {
+                    format!("Decimal::ZERO.checked_sub(rt::strict({})?).ok_or(Stop::Back)", self.expr(*x))
+                }
+                (UnOp::Neg, KindOf::Val) => format!("rt::negate(rt::strict({})?)", self.expr(*x)),
+                _ => self.refuse("a unary operator on an unexpected type"),
+            },
+            NodeKind::Binary(op, l, r) => self.binary(id, *op, *l, *r, kind),
+            NodeKind::If { cond, then, els } => {
+                let (c, t, e) = (self.expr(*cond), self.expr(*then), self.expr(*els));
+                format!("if rt::strict({c})? {{\n {t}\n }} else {{\n {e}\n }}")
+            }
+            NodeKind::Match { scrutinee, arms } => self.match_node(id, *scrutinee, arms),
+            NodeKind::Let { local, value, body } => {
+                let bind = self.bind(*local, *value);
+                let saved = self.locals.insert(local.0, self.kind(*value));
+                let stable = self.stable(*value);
+                let was_stable = self.stable.insert(local.0, stable);
+                let body = self.expr(*body);
+                self.restore_stable(*local, was_stable);
+                self.restore(*local, saved);
+                format!("{{\n {bind}\n {body}\n }}")
+            }
+            NodeKind::Record(items) | NodeKind::List(items) => {
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|&item| format!("{{\n let item = rt::slot({})?;\n self.b.output(item)?\n }}", self.expr(item)))
+                    .collect();
+                let which = if matches!(node.kind, NodeKind::Record(_)) { "Record" } else { "List" };
+                format!("Ok(Value::{which}(vec![{}].into()))", items.join(", "))
+            }
+            NodeKind::Aggregate { op, local, list, body, filter } => {
+                self.aggregate(*op, (*local, *list, *body, *filter), &node.ty)
+            }
+            NodeKind::Round { value, places, mode } => {
+                if self.kind(*value) != KindOf::Num {
+                    return self.refuse("rounding something that is not a number");
+                }
+                format!(
+                    "Ok(rt::strict({})?.round_dp_with_strategy({places}, RoundingStrategy::{:?}))",
+                    self.expr(*value),
+                    mode.strategy()
+                )
+            }
+            NodeKind::Builtin { args, .. } => {
+                let values: Vec<String> =
+                    args.iter().map(|&a| format!("rt::strict({})?.into_value()", self.expr(a))).collect();
+                let zero = self.reason("the denominator of the ratio is zero");
+                format!(
+                    "{{\n let values = [{}];\n rt::convert::<{}>(self.b.builtin({}, &values, {zero}))\n }}",
+                    values.join(", "),
+                    kind.rust(),
+                    id.0
+                )
+            }
+            NodeKind::InSet { value, variants } => {
+                if self.kind(*value) != KindOf::Enum {
+                    return self.refuse("`in` on something that is not an enum");
+                }
+                let x = self.expr(*value);
+                if variants.is_empty() {
+                    format!("{{\n rt::strict({x})?;\n Ok(false)\n }}")
+                } else {
+                    let set: Vec<String> = variants.iter().map(u32::to_string).collect();
+                    format!("Ok(matches!(rt::strict({x})?, {}))", set.join(" | "))
+                }
+            }
+            NodeKind::IsNone(x) => format!("Ok(rt::slot({})?.is_err())", self.expr(*x)),
+            NodeKind::Otherwise(primary, fallback) => {
+                let (p, f) = (self.expr(*primary), self.expr(*fallback));
+                format!("match {p} {{\n Err(Stop::Absent(_)) => {f},\n other => other,\n }}")
+            }
+            NodeKind::Rules { rules, default } => self.rules(rules, *default),
+            NodeKind::Versioned { versions, .. } => {
+                if program.as_of.is_some() {
+                    self.unit.refers.push(Root::AsOf);
+                }
+                let arms: Vec<String> =
+                    versions.iter().enumerate().map(|(k, v)| format!("{k} => {},", self.expr(v.node))).collect();
+                format!(
+                    "{{\n let date = rt::strict(self.as_of())?;\n match self.b.version({}, date)? {{\n {}\n _ => Err(Stop::Back),\n }}\n }}",
+                    id.0,
+                    arms.join("\n")
+                )
+            }
+            NodeKind::Split { .. } => self.refuse("it uses a split, which only the interpreter computes"),
+            NodeKind::Payment(_) | NodeKind::PaymentPart { .. } => {
+                self.refuse("it uses a payment, which only the interpreter computes")
+            }
+            NodeKind::ContractDate(_) => self.refuse("it uses a contract date, which only the interpreter computes"),
+        }
+    }
+
+    fn restore_stable(&mut self, local: LocalId, saved: Option<String>) {
+        match saved {
+            Some(stable) => self.stable.insert(local.0, stable),
+            None => self.stable.remove(&local.0),
+        };
+    }
+
+    fn restore(&mut self, local: LocalId, saved: Option<KindOf>) {
+        match saved {
+            Some(kind) => self.locals.insert(local.0, kind),
+            None => self.locals.remove(&local.0),
+        };
+    }
+
+    /// Code of type `R<&Value>` for an input, a local or a field read through them, held in
+    /// place; `None` for anything else.
+    fn place(&mut self, id: NodeId) -> Option<String> {
+        let program = self.program;
+        match &program.nodes.get(id.index())?.kind {
+            NodeKind::Input(input) => {
+                let def = program.inputs.get(input.index())?;
+                let not_given = self.reason("not given");
+                Some(format!("rt::input(self.inputs, {}, {}, {not_given})", input.index(), def.optional))
+            }
+            NodeKind::Local(local) => match self.locals.get(&local.0)? {
+                KindOf::Val => Some(format!("l{}", local.0)),
+                // A local of another kind is not a place; reading it is done in `expr`.
+                _ => None,
+            },
+            NodeKind::Field { record, index } => {
+                let record = self.place(*record)?;
+                Some(format!("rt::field({record}, {index})"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a node is a place holding a part of the inputs (which lives as long as the
+    /// row), as a Rust expression.
+    fn stable(&self, id: NodeId) -> String {
+        match self.program.nodes.get(id.index()).map(|n| &n.kind) {
+            Some(NodeKind::Input(_)) => "true".to_string(),
+            Some(NodeKind::Local(local)) if self.locals.get(&local.0) == Some(&KindOf::Val) => {
+                self.stable.get(&local.0).cloned().unwrap_or_else(|| "false".to_string())
+            }
+            Some(NodeKind::Field { record, .. }) => self.stable(*record),
+            _ => "false".to_string(),
+        }
+    }
+
+    /// Binds a local to a node's value (which may have none) in a `let` statement.
+    fn bind(&mut self, local: LocalId, value: NodeId) -> String {
+        match self.kind(value) {
+            KindOf::Val => match self.place(value) {
+                Some(place) => format!("let l{} = rt::slot({place})?;", local.0),
+                None => {
+                    let o = self.fresh();
+                    format!("let o{o} = rt::slot({})?;\n let l{} = rt::as_ref(&o{o});", self.expr(value), local.0)
+                }
+            },
+            _ => format!("let l{} = rt::slot({})?;", local.0, self.expr(value)),
+        }
+    }
+
+    fn constant(&mut self, id: NodeId, value: &Value, kind: KindOf) -> String {
+        match (value, kind) {
+            (Value::None(reason), _) => format!("Err(Stop::Absent({}))", self.reason(reason)),
+            (Value::Bool(b), KindOf::Bool) => format!("Ok({b})"),
+            (Value::Num(n), KindOf::Num) => format!("Ok({})", decimal(*n)),
+            (Value::Enum(i), KindOf::Enum) => format!("Ok({i}u32)"),
+            (_, KindOf::Val) => {
+                let k = self.constants.len();
+                self.constants.push(id.0);
+                format!("self.b.constant({k})")
+            }
+            _ => self.refuse("a constant of another type than its node's"),
+        }
+    }
+
+    fn call(&mut self, callee: DecisionId, args: &[NodeId]) -> String {
+        let program = self.program;
+        let Some(def) = program.decisions.get(callee.index()) else { return self.refuse("a decision is missing") };
+        if def.params.len() != args.len() {
+            return self.refuse("a call with the wrong number of arguments");
+        }
+        self.unit.refers.push(Root::Decision(callee.index()));
+        let i = callee.index();
+        if args.is_empty() {
+            return format!("self.d{i}()");
+        }
+        let mut lets = String::new();
+        let mut names = Vec::new();
+        let mut flags = Vec::new();
+        for &arg in args {
+            if self.kind(arg) == KindOf::Val {
+                flags.push(if self.place(arg).is_some() { self.stable(arg) } else { "false".to_string() });
+            }
+        }
+        for (k, &arg) in args.iter().enumerate() {
+            if self.kind(arg) != kind_of(&def.params[k].1) {
+                return self.refuse("an argument of another type than its parameter's");
+            }
+            let a = self.fresh();
+            match self.kind(arg) {
+                KindOf::Val => match self.place(arg) {
+                    Some(place) => {
+                        let _ = write!(lets, "let a{a} = rt::slot({place})?;\n ");
+                    }
+                    None => {
+                        let _ = write!(
+                            lets,
+                            "let o{a} = rt::slot({})?;\n let a{a} = rt::as_ref(&o{a});\n ",
+                            self.expr(arg)
+                        );
+                    }
+                },
+                _ => {
+                    let _ = write!(lets, "let a{a} = rt::slot({})?;\n ", self.expr(arg));
+                }
+            }
+            names.push(format!("a{a}"));
+        }
+        if args.len() == 1 {
+            self.one_arg.insert(callee.0);
+            let stable = flags.first().cloned().unwrap_or_else(|| "true".to_string());
+            return format!("{{\n {lets}self.c{i}({}, {stable})\n }}", names.join(", "));
+        }
+        names.extend(flags);
+        format!("{{\n {lets}self.d{i}({})\n }}", names.join(", "))
+    }
+
+    fn table(&mut self, table: TableId, args: &[NodeId]) -> String {
+        let Some(def) = self.program.tables.get(table.index()) else { return self.refuse("a table is missing") };
+        if def.columns.len() != args.len() || def.rows.iter().any(|r| r.keys.len() != args.len()) {
+            return self.refuse("a lookup with the wrong number of keys");
+        }
+        self.tables.insert(table.0);
+        self.unit.refers.push(Root::Table(table.index()));
+        let unmatched = self.reason(&format!("no row of table {} matched", def.name));
+        let keys: Vec<String> = args.iter().map(|&a| format!("rt::strict({})?.into_value()", self.expr(a))).collect();
+        format!(
+            "{{\n let keys = [{}];\n match self.b.select({}, &keys)? {{\n None => Err(Stop::Absent({unmatched})),\n Some(row) => self.t{}(row),\n }}\n }}",
+            keys.join(", "),
+            table.0,
+            table.0
+        )
+    }
+
+    /// A table's cells, as a function of the row selected.
+    fn table_cells(&mut self, table: TableId) -> String {
+        let program = self.program;
+        let def = &program.tables[table.index()];
+        let kind = kind_of(&def.ty);
+        let mut arms = String::new();
+        for (r, row) in def.rows.iter().enumerate() {
+            let cell = match &row.cell {
+                Cell::NoValue(reason) => format!("Err(Stop::Absent({}))", self.reason(reason)),
+                Cell::Value(cell) => {
+                    if self.kind(*cell) != kind {
+                        self.refuse("a cell of another type than its table's")
+                    } else {
+                        // A cell is evaluated outside any frame, as the interpreter does.
+                        self.locals.clear();
+                        self.expr(*cell)
+                    }
+                }
+            };
+            let _ = writeln!(arms, "            {r} => {cell},");
+        }
+        format!(
+            "    /// The cells of table `{}` ({}), by the row selected.\n    fn t{}(&mut self, row: usize) -> R<{}> {{\n        match row {{\n{arms}            _ => Err(Stop::Back),\n        }}\n    }}\n\n",
+            def.qualified,
+            if def.hit == HitPolicy::Unique { "hit unique" } else { "hit first" },
+            table.0,
+            kind.rust()
+        )
+    }
+
+    fn binary(&mut self, id: NodeId, op: BinOp, l: NodeId, r: NodeId, kind: KindOf) -> String {
+        let (lk, rk) = (self.kind(l), self.kind(r));
+        match op {
+            BinOp::And | BinOp::Or => {
+                if (lk, rk) != (KindOf::Bool, KindOf::Bool) {
+                    return self.refuse("`and` or `or` on something that is not true or false");
+                }
+                let and = op == BinOp::And;
+                let (a, b) = (self.expr(l), self.expr(r));
+                format!(
+                    "{{\n let left = rt::strict({a})?;\n if left != {and} {{ Ok(left) }} else {{ rt::strict({b}) }}\n }}"
+                )
+            }
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                if lk != rk {
+                    return self.refuse("a comparison of two kinds of value");
+                }
+                let holds = match op {
+                    BinOp::Eq => "== std::cmp::Ordering::Equal",
+                    BinOp::Ne => "!= std::cmp::Ordering::Equal",
+                    BinOp::Lt => "== std::cmp::Ordering::Less",
+                    BinOp::Le => "!= std::cmp::Ordering::Greater",
+                    BinOp::Gt => "== std::cmp::Ordering::Greater",
+                    _ => "!= std::cmp::Ordering::Less",
+                };
+                let (a, b) = (self.expr(l), self.expr(r));
+                let compared = match lk {
+                    KindOf::Num => format!("rt::num_order(&a, &b) {holds}"),
+                    KindOf::Val if matches!(op, BinOp::Eq) => "rt::value_equal(&a, &b)".to_string(),
+                    KindOf::Val if matches!(op, BinOp::Ne) => "!rt::value_equal(&a, &b)".to_string(),
+                    KindOf::Val => format!("rt::value_order(&a, &b)? {holds}"),
+                    _ => format!("a.cmp(&b) {holds}"),
+                };
+                format!("{{\n let a = rt::strict({a})?;\n let b = rt::strict({b})?;\n Ok({compared})\n }}")
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div
+                if (lk, rk, kind) == (KindOf::Num, KindOf::Num, KindOf::Num) =>
+            {
+                let (a, b) = (self.expr(l), self.expr(r));
+                let apply = match op {
+                    BinOp::Add => "a.checked_add(b).ok_or(Stop::Back)",
+                    BinOp::Sub => "a.checked_sub(b).ok_or(Stop::Back)",
+                    BinOp::Mul => "a.checked_mul(b).ok_or(Stop::Back)",
+                    _ => "rt::divide(a, b)",
+                };
+                format!("{{\n let a = rt::strict({a})?;\n let b = rt::strict({b})?;\n {apply}\n }}")
+            }
+            _ => {
+                if !matches!(kind, KindOf::Val | KindOf::Num) {
+                    return self.refuse("arithmetic giving an unexpected type");
+                }
+                // Dates, durations and rates: computed on values, as the interpreter does.
+                let (a, b) = (self.expr(l), self.expr(r));
+                format!(
+                    "{{\n let a = rt::strict({a})?.into_value();\n let b = rt::strict({b})?.into_value();\n rt::convert::<{}>(self.b.combine({}, &a, &b))\n }}",
+                    kind.rust(),
+                    id.0
+                )
+            }
+        }
+    }
+
+    fn match_node(&mut self, id: NodeId, scrutinee: NodeId, arms: &[covenant_ir::MatchArm]) -> String {
+        let program = self.program;
+        let s_ty = program.nodes.get(scrutinee.index()).map(|n| n.ty.clone());
+        let bodies: Vec<String> = arms.iter().map(|arm| self.expr(arm.body)).collect();
+        let s = self.expr(scrutinee);
+        if let Some(Ty::Enum(e)) = s_ty {
+            // Each variant's arm, found once: the first whose key accepts it.
+            let count = program.enums.get(e.0 as usize).map_or(0, |e| e.variants.len() as u32);
+            let mut by_arm: Vec<Vec<u32>> = vec![Vec::new(); arms.len()];
+            for v in 0..count {
+                if let Some(a) = arms.iter().position(|arm| arm.key.matches(&Value::Enum(v)).unwrap_or(false)) {
+                    by_arm[a].push(v);
+                }
+            }
+            let mut out = format!("match rt::strict({s})? {{\n");
+            for (a, variants) in by_arm.iter().enumerate() {
+                if !variants.is_empty() {
+                    let pattern: Vec<String> = variants.iter().map(u32::to_string).collect();
+                    let _ = writeln!(out, " {} => {},", pattern.join(" | "), bodies[a]);
+                }
+            }
+            out.push_str(" _ => Err(Stop::Back),\n }");
+            return out;
+        }
+        let mut out =
+            format!("{{\n let value = rt::strict({s})?.into_value();\n match self.b.match_arm({}, &value)? {{\n", id.0);
+        for (a, body) in bodies.iter().enumerate() {
+            let _ = writeln!(out, " {a} => {body},");
+        }
+        out.push_str(" _ => Err(Stop::Back),\n }\n }");
+        out
+    }
+
+    fn aggregate(
+        &mut self,
+        op: AggOp,
+        (local, list, body, filter): (LocalId, NodeId, NodeId, Option<NodeId>),
+        ty: &Ty,
+    ) -> String {
+        let program = self.program;
+        let Some(Ty::List(element)) = program.nodes.get(list.index()).map(|n| &n.ty) else {
+            return self.refuse("an aggregation over something that is not a list");
+        };
+        let element = kind_of(element);
+        let o = self.fresh();
+        let list_stable = if self.place(list).is_some() { self.stable(list) } else { "false".to_string() };
+        let items = match self.place(list) {
+            Some(place) => format!("let items{o} = rt::items({place})?;"),
+            None => format!("let o{o} = rt::strict({})?;\n let items{o} = rt::items(Ok(&o{o}))?;", self.expr(list)),
+        };
+        let saved = self.locals.insert(local.0, element);
+        let was_stable = self.stable.insert(local.0, list_stable);
+        let bind = match element {
+            KindOf::Val => format!("let l{} = rt::place(item);", local.0),
+            other => format!("let l{} = <{} as rt::Kind>::read(item);", local.0, other.rust()),
+        };
+        let filter = match filter {
+            Some(f) => format!("if !rt::strict({})? {{\n continue;\n }}\n ", self.expr(f)),
+            None => String::new(),
+        };
+        let body_is_element =
+            matches!(program.nodes.get(body.index()).map(|n| &n.kind), Some(NodeKind::Local(l)) if *l == local);
+        let kind = kind_of(ty);
+        let code = match (op, kind) {
+            (AggOp::Count, KindOf::Num) => {
+                // The elements' values are not used: only a failure in computing them counts.
+                let step = if body_is_element { String::new() } else { format!("rt::slot({})?;\n ", self.expr(body)) };
+                format!(
+                    "let mut count: u64 = 0;\n {items}\n for item in items{o} {{\n {bind}\n {filter}{step}count += 1;\n }}\n Ok(Decimal::from(count))"
+                )
+            }
+            (AggOp::Sum, KindOf::Num) => format!(
+                "let mut total = Decimal::ZERO;\n {items}\n for item in items{o} {{\n {bind}\n {filter}total = total.checked_add(rt::strict({})?).ok_or(Stop::Back)?;\n }}\n Ok(total)",
+                self.expr(body)
+            ),
+            (AggOp::Sum, KindOf::Val) if *ty == Ty::Duration => format!(
+                "let mut total = rt::Duration::default();\n {items}\n for item in items{o} {{\n {bind}\n {filter}rt::add_duration(&mut total, rt::strict({})?)?;\n }}\n Ok(Value::Duration(total))",
+                self.expr(body)
+            ),
+            (AggOp::All | AggOp::Any, KindOf::Bool) => {
+                // `all` stops at the first false element, `any` at the first true one.
+                let all = op == AggOp::All;
+                let combine = if all { "result && b" } else { "result || b" };
+                format!(
+                    "let mut result = {all};\n {items}\n for item in items{o} {{\n {bind}\n {filter}let b = rt::strict({})?;\n result = {combine};\n if result != {all} {{\n break;\n }}\n }}\n Ok(result)",
+                    self.expr(body)
+                )
+            }
+            (AggOp::Min | AggOp::Max, _) => {
+                let wanted = if op == AggOp::Min { "Less" } else { "Greater" };
+                let order = match kind {
+                    KindOf::Num => "rt::num_order(&v, current)",
+                    KindOf::Val => "rt::value_order(&v, current)?",
+                    _ => "v.cmp(current)",
+                };
+                // The least or greatest of no elements is an error (E0502).
+                format!(
+                    "let mut best: Option<{}> = None;\n {items}\n for item in items{o} {{\n {bind}\n {filter}let v = rt::strict({})?;\n let replace = match &best {{\n None => true,\n Some(current) => {order} == std::cmp::Ordering::{wanted},\n }};\n if replace {{\n best = Some(v);\n }}\n }}\n best.ok_or(Stop::Back)",
+                    kind.rust(),
+                    self.expr(body)
+                )
+            }
+            (AggOp::Filter, KindOf::Val) => format!(
+                "let mut kept = Vec::new();\n {items}\n for item in items{o} {{\n {bind}\n {filter}let value = rt::slot({})?;\n kept.push(self.b.output(value)?);\n }}\n Ok(Value::List(kept.into()))",
+                self.expr(body)
+            ),
+            _ => "Err(Stop::Back)".to_string(),
+        };
+        self.restore(local, saved);
+        self.restore_stable(local, was_stable);
+        if code == "Err(Stop::Back)" {
+            return self.refuse("an aggregation of an unexpected type");
+        }
+        format!("{{\n {code}\n }}")
+    }
+
+    fn rules(&mut self, rules: &[RuleArm], default: Option<NodeId>) -> String {
+        // The ranks: the roots first, then the exceptions to each rule, in order.
+        let mut ranks: Vec<Vec<usize>> = vec![Vec::new(); rules.len() + 1];
+        for (i, rule) in rules.iter().enumerate() {
+            match rule.parent {
+                None => ranks[0].push(i),
+                Some(p) if (p as usize) < rules.len() => ranks[p as usize + 1].push(i),
+                Some(_) => return self.refuse("an exception to a rule that is missing"),
+            }
+        }
+        let weighed = self.weigh(rules, &ranks, 0);
+        let default = match default {
+            Some(d) => self.expr(d),
+            // No rule applies and there is no default (E0510).
+            None => "Err(Stop::Back)".to_string(),
+        };
+        format!("match {weighed} {{\n Some(value) => value,\n None => {default},\n }}")
+    }
+
+    /// Code of type `Option<R<T>>`: the value of the rule of a rank that applies, if any; two
+    /// that apply are a conflict (E0509), which hands the row back.
+    fn weigh(&mut self, rules: &[RuleArm], ranks: &[Vec<usize>], rank: usize) -> String {
+        let members = ranks.get(rank).cloned().unwrap_or_default();
+        if members.is_empty() {
+            return "None".to_string();
+        }
+        let mut out = String::from("{\n let mut applied = None;\n ");
+        for i in members {
+            let overriding = self.weigh(rules, ranks, i + 1);
+            let value = self.expr(rules[i].value);
+            let apply = match rules[i].condition {
+                Some(c) => {
+                    format!("if rt::strict({})? {{\n Some(rt::slot({value})?)\n }} else {{\n None\n }}", self.expr(c))
+                }
+                None => format!("Some(rt::slot({value})?)"),
+            };
+            // A rule applies through one of its exceptions, or else when its condition holds.
+            let _ = write!(
+                out,
+                "let got = match {overriding} {{\n Some(value) => Some(value),\n None => {apply},\n }};\n if let Some(value) = got {{\n if applied.is_some() {{\n return Err(Stop::Back);\n }}\n applied = Some(value);\n }}\n "
+            );
+        }
+        out.push_str("applied\n }");
+        out
+    }
+}
+
+/// A decimal as a constant expression.
+fn decimal(n: Decimal) -> String {
+    let mantissa = n.mantissa().unsigned_abs();
+    format!(
+        "Decimal::from_parts({}, {}, {}, {}, {})",
+        mantissa as u32,
+        (mantissa >> 32) as u32,
+        (mantissa >> 64) as u32,
+        n.is_sign_negative(),
+        n.scale()
+    )
+}
