@@ -1,7 +1,7 @@
 //! Rules compiled to Rust: the generator ([`emit`]) and the runtime the generated code calls.
 //!
 //! `covenant emit-rust FILE` writes a Rust module with one function per decision, table and
-//! param of a program (see `spec/native.md`). Built into a program with this crate, it
+//! param of a program (see `spec/cli.md`). Built into a program with this crate, it
 //! computes a row's decisions without the interpreter's dispatch, and hands the row back
 //! (`decide` returns `false`) on anything unusual, for the host to evaluate with a
 //! [`Session`](crate::Session). So results are the interpreter's by construction:
