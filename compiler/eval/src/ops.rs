@@ -30,6 +30,17 @@ pub(crate) fn num_order(x: &Decimal, y: &Decimal) -> Ordering {
     if x.scale() == y.scale() { x.mantissa().cmp(&y.mantissa()) } else { x.cmp(y) }
 }
 
+/// `amount ÷ duration` as a rate per unit, the duration being `count / per` units (`None`:
+/// overflow). Like `/`, the quotient keeps 28 significant digits.
+pub(crate) fn rate_over(amount: Decimal, (count, per): (i32, i32)) -> Option<Decimal> {
+    amount.checked_mul(Decimal::from(per)).and_then(|x| x.checked_div(Decimal::from(count)))
+}
+
+/// `count × duration`: the count as a whole number of times (`None`: it is not one).
+pub(crate) fn whole_times(count: Decimal) -> Option<i32> {
+    if count.fract().is_zero() { rust_decimal::prelude::ToPrimitive::to_i32(&count) } else { None }
+}
+
 /// `year(d)`, `month(d)` or `day(d)` (`f` is one of them; any other gives the day).
 pub(crate) fn date_part(f: Builtin, date: Date) -> Decimal {
     let (y, m, day) = date.ymd();

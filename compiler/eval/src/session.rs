@@ -1981,12 +1981,10 @@ impl<'p> Session<'p> {
                 }
                 // Like `/`, the quotient keeps 28 significant digits: `£100.00 / 3 years` is
                 // £33.33… per year until a rule rounds it.
-                amount.checked_mul(Decimal::from(per)).and_then(|x| x.checked_div(Decimal::from(count))).map(Value::Num)
+                ops::rate_over(*amount, (count, per)).map(Value::Num)
             }
             (BinOp::ScaleDuration, Value::Num(count), Value::Duration(d)) => {
-                let count =
-                    if count.fract().is_zero() { rust_decimal::prelude::ToPrimitive::to_i32(count) } else { None };
-                count.and_then(|n| d.checked_scale(n)).map(Value::Duration)
+                ops::whole_times(*count).and_then(|n| d.checked_scale(n)).map(Value::Duration)
             }
             (BinOp::DateAddDuration | BinOp::DateSubDuration, Value::Date(date), Value::Duration(d)) => {
                 let moved = if op == BinOp::DateAddDuration { date.add(*d) } else { date.sub(*d) };

@@ -485,11 +485,10 @@ fn combine(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
             if count == 0 {
                 return None;
             }
-            amount.checked_mul(Decimal::from(per)).and_then(|x| x.checked_div(Decimal::from(count))).map(Value::Num)
+            ops::rate_over(*amount, (count, per)).map(Value::Num)
         }
         (BinOp::ScaleDuration, Value::Num(count), Value::Duration(d)) => {
-            let count = if count.fract().is_zero() { rust_decimal::prelude::ToPrimitive::to_i32(count) } else { None };
-            count.and_then(|n| d.checked_scale(n)).map(Value::Duration)
+            ops::whole_times(*count).and_then(|n| d.checked_scale(n)).map(Value::Duration)
         }
         (BinOp::DateAddDuration, Value::Date(date), Value::Duration(d)) => date.add(*d).map(Value::Date),
         (BinOp::DateSubDuration, Value::Date(date), Value::Duration(d)) => date.sub(*d).map(Value::Date),
