@@ -25,6 +25,9 @@ const MODELS: [(&str, &str, &str, &[&str]); 2] = [
     ("housing", TARIFF, "bench/engine/src/generated/housing.rs", &["weekly_cost", "within_limits"]),
 ];
 
+/// Rules written to test the generator, and their generated module.
+const CONFORMANCE: (&str, &str) = ("tests/native/conformance.cov", "bench/engine/src/generated/conformance.rs");
+
 fn built(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("the test runs from target/<profile>/deps");
@@ -80,7 +83,8 @@ impl Drop for TempDir {
 #[test]
 fn the_generated_benchmark_modules_are_current() {
     let dir = TempDir::new("current");
-    for (model, file, module, _) in MODELS {
+    let modules = MODELS.iter().map(|(model, file, module, _)| (*model, *file, *module));
+    for (model, file, module) in modules.chain([("conformance", CONFORMANCE.0, CONFORMANCE.1)]) {
         let out = dir.path(&format!("{model}.rs"));
         let r = run("covenant", &["emit-rust", file, "--output", &out]);
         assert_eq!(r.code, 0, "{}", r.stderr);
@@ -123,6 +127,24 @@ fn emit_rust_refuses_rules_that_do_not_compile() {
     assert!(r.stdout.is_empty());
 }
 
+/// Fails with the first line where two outputs differ (the outputs are thousands of lines).
+fn assert_same_lines(expected: &str, actual: &str, what: &str) {
+    if expected == actual {
+        return;
+    }
+    let (mut e, mut a) = (expected.lines(), actual.lines());
+    for line in 1.. {
+        match (e.next(), a.next()) {
+            (None, None) => break,
+            (x, y) if x == y => {}
+            (x, y) => {
+                panic!("{what}: line {line} is\n  {}\nnot\n  {}", y.unwrap_or("(missing)"), x.unwrap_or("(missing)"))
+            }
+        }
+    }
+    panic!("{what}: the outputs differ only in their line ends");
+}
+
 /// Rows the generator does not make: moderations beyond 25% and missing, a rating off the
 /// scale, excluded placements.
 const SUFFOLK_EXTRA: &str = "\"[{\"\"item\"\":\"\"E\"\",\"\"rating\"\":4}]\",Community,false,40%
@@ -161,8 +183,16 @@ fn compiled_rules_give_what_the_interpreter_gives_row_by_row() {
         }
         let ((interpreted, interpreted_errors, _), (compiled, compiled_errors, log)) = (&outputs[0], &outputs[1]);
         assert!(interpreted.lines().count() > 2500, "{model}: most rows succeed");
-        assert_eq!(interpreted, compiled, "{model}: the compiled rules' results differ from the interpreter's");
-        assert_eq!(interpreted_errors, compiled_errors, "{model}: the failing rows or their errors differ");
+        assert_same_lines(
+            interpreted,
+            compiled,
+            &format!("{model}: the compiled rules' results differ from the interpreter's"),
+        );
+        assert_same_lines(
+            interpreted_errors,
+            compiled_errors,
+            &format!("{model}: the failing rows or their errors differ"),
+        );
         // Only failing rows are handed back, once per evaluation (one thread, then two).
         let failed = interpreted_errors.lines().count();
         let expected = format!(
@@ -172,6 +202,91 @@ fn compiled_rules_give_what_the_interpreter_gives_row_by_row() {
         );
         assert!(log.contains(&expected), "{model}: expected `{expected}` in\n{log}");
     }
+}
+
+/// A deterministic cohort for `tests/native/conformance.cov`: key values at and around
+/// every range end (some written at another scale), every enum variant and truth value,
+/// lists of entries, empty lists (whose `max` fails).
+fn conformance_cohort(rows: usize) -> String {
+    const KINDS: [&str; 4] = ["Alpha", "Beta", "Gamma", "Delta"];
+    const SCORES: [&str; 24] = [
+        "-2", "-1", "-1.00", "-0.5", "0", "0.0", "0.25", "0.5", "0.50", "0.75", "1", "1.0", "2", "2.0", "2.25", "2.49",
+        "2.5", "2.50", "3", "10", "10.0", "10.01", "11", "-0.0001",
+    ];
+    const AMOUNTS: [&str; 14] = [
+        "0", "4.99", "5", "5.00", "5.001", "12.345", "-0.01", "194.99", "195", "195.00", "200", "1000", "7.5", "99.999",
+    ];
+    const ENTRY_SCORES: [i32; 14] = [-5, 0, 1, 9, 10, 11, 29, 30, 55, 109, 110, 119, 120, 1000];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| -> usize {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut csv = String::from("kind,urgent,score,amount,entries\n");
+    for _ in 0..rows {
+        let entries: Vec<String> = (0..next(6))
+            .map(|_| format!("{{\"\"kind\"\":\"\"{}\"\",\"\"score\"\":{}}}", KINDS[next(4)], ENTRY_SCORES[next(14)]))
+            .collect();
+        csv.push_str(&format!(
+            "{},{},{},{},\"[{}]\"\n",
+            KINDS[next(4)],
+            next(2) == 1,
+            SCORES[next(SCORES.len())],
+            AMOUNTS[next(AMOUNTS.len())],
+            entries.join(",")
+        ));
+    }
+    csv
+}
+
+/// The generator's table selection (ranges, alternatives, keys at other scales, `hit first`
+/// wildcards, `otherwise` rows, dispatch on an enum, lookups through the indexes), record
+/// cells and remembered calls give exactly the interpreter's results and errors.
+#[test]
+fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
+    let dir = TempDir::new("conformance");
+    let cohort = dir.path("conformance.csv");
+    std::fs::write(&cohort, conformance_cohort(4000)).expect("cohort");
+    let decisions = [
+        "graded",
+        "prioritised",
+        "priority_given",
+        "chosen_span",
+        "within_span",
+        "amount_band",
+        "weights",
+        "kind_totals",
+        "unweighted",
+        "heaviest",
+        "alpha_total",
+    ];
+    let mut outputs = Vec::new();
+    for native in [false, true] {
+        let (out, err) = (dir.path(&format!("{native}.csv")), dir.path(&format!("{native}.err")));
+        let mut args = vec![CONFORMANCE.0, "--input", &cohort, "--output", &out, "--errors", &err, "--repeat", "1"];
+        for d in decisions {
+            args.extend(["--decision", d]);
+        }
+        if native {
+            args.push("--native");
+        }
+        let r = run("covenant-bench-engine", &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let read = |p: &str| std::fs::read_to_string(p).expect("engine output");
+        outputs.push((read(&out), read(&err), r.stderr));
+    }
+    let ((interpreted, interpreted_errors, _), (compiled, compiled_errors, log)) = (&outputs[0], &outputs[1]);
+    let failed = interpreted_errors.lines().count();
+    // Rows with no entries fail (`max` of nothing); the others succeed.
+    assert!(failed > 300 && failed < 1000, "{failed} rows failed:\n{interpreted_errors}");
+    // "No value" is an empty cell: `priority_given` and `chosen_span` have some.
+    assert!(interpreted.lines().filter(|l| l.contains(",,")).count() > 100, "some lookups give no value");
+    assert_same_lines(interpreted, compiled, "the compiled rules' results differ from the interpreter's");
+    assert_same_lines(interpreted_errors, compiled_errors, "the failing rows or their errors differ");
+    let expected = format!("native: {} of {} evaluations handed back", 2 * failed, 2 * 4000);
+    assert!(log.contains(&expected), "expected `{expected}` in\n{log}");
 }
 
 #[test]

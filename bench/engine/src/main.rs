@@ -36,9 +36,12 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// The two benchmark models compiled to Rust by `covenant emit-rust` (regenerated with
-/// `bench/run.sh`'s first step, and checked to be current by the tests).
+/// The two benchmark models compiled to Rust by `covenant emit-rust` (checked to be the
+/// generator's current output by the tests), and the rules the
+/// tests use to check the generator against the interpreter (`tests/native/conformance.cov`).
 mod generated {
+    #[rustfmt::skip]
+    pub mod conformance;
     #[rustfmt::skip]
     pub mod housing;
     #[rustfmt::skip]
@@ -47,7 +50,8 @@ mod generated {
 
 /// A generated module: its description, and its `decide`.
 type Decide = fn(&mut native::Base<'_>, &[Value], &[DecisionId], &mut Vec<Value>) -> bool;
-const MODULES: [(&native::Module, &[bool], Decide); 2] = [
+const MODULES: [(&native::Module, &[bool], Decide); 3] = [
+    (&generated::conformance::MODULE, &generated::conformance::COVERED, generated::conformance::decide),
     (&generated::suffolk::MODULE, &generated::suffolk::COVERED, generated::suffolk::decide),
     (&generated::housing::MODULE, &generated::housing::COVERED, generated::housing::decide),
 ];

@@ -13,7 +13,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x6da411e939dd9f65,
     reasons: &["no row of table offered matched", "not given", "no row of table rate_band matched", "no row of table intensity_band matched", "no row of table hours_cap matched", "no row of table time_limit matched", "no time limit given for this service", "no row of table review_period matched", "universal offer: no tariff (000:362)", "cluster 9 is blank: N/A (000:407, 000:476)", "cluster not in the source tables, which cover clusters 1-17", "signposting for clusters 1-2: no tariff (000:461-462)", "vouchers up to £10, not an hourly tariff (000:463; 000:483 decoded)", "crisis house: no tariff given (000:493, 000:499)", "service not on this cluster's pathway", "intensive: 10 hours plus per week, no upper limit (000:394)", "high intensity: 15 hours plus per week, no upper limit (000:423, 000:429)", "no weekly hours limit given for this service", "cluster 9 is a blank cluster and is not used"],
-    constants: &[85, 88, 94, 100, 103, 106, 107, 271, 272, 273, 274, 280, 281, 282, 283, 284, 285, 286, 287, 288, 289],
+    constants: &[85, 88, 94, 100, 103, 106, 107, 138, 141, 144, 147, 150, 153, 156, 159, 162, 165, 168, 171, 174, 177, 180, 183, 186, 189, 192, 195, 198, 201, 204, 207, 210, 213, 216, 219, 222, 225, 228, 231, 234, 237, 240, 243, 246, 249, 252, 255, 258, 261, 271, 272, 273, 274, 280, 281, 282, 283, 284, 285, 286, 287, 288, 289],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
@@ -23,7 +23,6 @@ pub static COVERED: [bool; 15] = [true, true, true, true, true, true, true, true
 /// their values to `out`; or, when any of them needs the interpreter, appends nothing
 /// and returns `false`.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> bool {
-    base.start_row();
     let start = out.len();
     let mut row = Row { b: base, inputs, m: Memo::default() };
     for id in decisions {
@@ -94,7 +93,8 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
     true
 }
 
-/// What a row computes once: parameterless decisions, params, the date.
+/// What a row computes once: parameterless decisions, params, the date; and the
+/// calls it remembers, with the arguments it must keep so that no identity is reused.
 #[derive(Default)]
 struct Memo {
     d0: Option<R<bool>>,
@@ -111,6 +111,7 @@ struct Memo {
     d11: Option<R<bool>>,
     d12: Option<R<Value>>,
     as_of: Option<R<rt::Date>>,
+    kept: Vec<Value>,
 }
 
 struct Row<'r, 'b, 'a> {
@@ -132,8 +133,8 @@ impl Row<'_, '_, '_> {
 
     fn d0_body(&mut self) -> R<bool> {
         {
-            let keys = [rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?.into_value(), rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?.into_value()];
-            match self.b.select(0, &keys)? {
+            let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+            match self.s0(keys)? {
                 None => Err(Stop::Absent(0)),
                 Some(row) => self.t0(row),
             }
@@ -155,15 +156,15 @@ impl Row<'_, '_, '_> {
             let date = rt::strict(self.as_of())?;
             match self.b.version(11, date)? {
                 0 => {
-                    let keys = [rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?.into_value(), rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?.into_value()];
-                    match self.b.select(1, &keys)? {
+                    let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+                    match self.s1(keys)? {
                         None => Err(Stop::Absent(2)),
                         Some(row) => self.t1(row),
                     }
                 },
                 1 => {
-                    let keys = [rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?.into_value(), rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?.into_value()];
-                    match self.b.select(2, &keys)? {
+                    let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+                    match self.s2(keys)? {
                         None => Err(Stop::Absent(2)),
                         Some(row) => self.t2(row),
                     }
@@ -217,8 +218,8 @@ impl Row<'_, '_, '_> {
 
     fn d4_body(&mut self) -> R<u32> {
         {
-            let keys = [rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 3)))?.into_value()];
-            match self.b.select(3, &keys)? {
+            let keys = (rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 3)))?,);
+            match self.s3(keys)? {
                 None => Err(Stop::Absent(3)),
                 Some(row) => self.t3(row),
             }
@@ -275,8 +276,8 @@ impl Row<'_, '_, '_> {
             let date = rt::strict(self.as_of())?;
             match self.b.version(44, date)? {
                 0 => {
-                    let keys = [rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?.into_value(), rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?.into_value()];
-                    match self.b.select(4, &keys)? {
+                    let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+                    match self.s4(keys)? {
                         None => Err(Stop::Absent(4)),
                         Some(row) => self.t4(row),
                     }
@@ -323,8 +324,8 @@ impl Row<'_, '_, '_> {
             let date = rt::strict(self.as_of())?;
             match self.b.version(58, date)? {
                 0 => {
-                    let keys = [rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?.into_value(), rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?.into_value()];
-                    match self.b.select(5, &keys)? {
+                    let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+                    match self.s5(keys)? {
                         None => Err(Stop::Absent(5)),
                         Some(row) => self.t5(row),
                     }
@@ -461,8 +462,8 @@ impl Row<'_, '_, '_> {
         {
             let a = rt::strict(rt::read::<Value>(l1))?.into_value();
             let b = rt::strict({
-                    let keys = [rt::strict(l0)?.into_value()];
-                    match self.b.select(7, &keys)? {
+                    let keys = (rt::strict(l0)?,);
+                    match self.s7(keys)? {
                         None => Err(Stop::Absent(7)),
                         Some(row) => self.t7(row),
                     }
@@ -517,6 +518,193 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// The row of table `tariff.offered` (hit first) that its keys select, compiled.
+    fn s0(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(12))
+            }
+            1 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 0) {
+                    return Ok(Some(1));
+                }
+                Ok(Some(12))
+            }
+            2 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 0) {
+                    return Ok(Some(1));
+                }
+                Ok(Some(12))
+            }
+            3 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 1) {
+                    return Ok(Some(2));
+                }
+                Ok(Some(12))
+            }
+            4 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(3));
+                }
+                Ok(Some(12))
+            }
+            5 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(3));
+                }
+                Ok(Some(12))
+            }
+            6 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(3));
+                }
+                Ok(Some(12))
+            }
+            7 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2 || k1 == 5 || k1 == 8) {
+                    return Ok(Some(4));
+                }
+                Ok(Some(12))
+            }
+            8 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 3 || k1 == 8 || k1 == 5 || k1 == 9) {
+                    return Ok(Some(5));
+                }
+                Ok(Some(12))
+            }
+            9 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(12))
+            }
+            10 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2 || k1 == 3) {
+                    return Ok(Some(6));
+                }
+                Ok(Some(12))
+            }
+            11 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2 || k1 == 3 || k1 == 1) {
+                    return Ok(Some(7));
+                }
+                Ok(Some(12))
+            }
+            12 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 7 || k1 == 2 || k1 == 6) {
+                    return Ok(Some(8));
+                }
+                Ok(Some(12))
+            }
+            13 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 7 || k1 == 2 || k1 == 6) {
+                    return Ok(Some(8));
+                }
+                Ok(Some(12))
+            }
+            14 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 9 || k1 == 10 || k1 == 8 || k1 == 12) {
+                    return Ok(Some(9));
+                }
+                Ok(Some(12))
+            }
+            15 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 9 || k1 == 10 || k1 == 8 || k1 == 12) {
+                    return Ok(Some(9));
+                }
+                Ok(Some(12))
+            }
+            16 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 8 || k1 == 11 || k1 == 2) {
+                    return Ok(Some(10));
+                }
+                Ok(Some(12))
+            }
+            17 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 9 || k1 == 11 || k1 == 4) {
+                    return Ok(Some(11));
+                }
+                Ok(Some(12))
+            }
+            18 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(12))
+            }
+            19 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(12))
+            }
+            20 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(12))
+            }
+            21 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(12))
+            }
+            _ => Err(Stop::Back),
+        }
+    }
+
     /// The cells of table `tariff.rate_band (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
     fn t1(&mut self, row: usize) -> R<Value> {
         match row {
@@ -525,155 +713,282 @@ impl Row<'_, '_, '_> {
             2 => Err(Stop::Absent(10)),
             3 => Err(Stop::Absent(11)),
             4 => Err(Stop::Absent(12)),
-            5 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(850, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1000, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            6 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1050, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            7 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1050, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            8 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1850, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            9 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            10 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1900, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(2200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            11 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            12 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            13 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(850, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1000, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            14 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            15 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(850, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1000, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            16 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            17 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            18 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1500, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1700, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            19 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1350, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            20 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            21 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1800, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(2100, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            22 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1800, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(2100, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
+            5 => self.b.constant(7),
+            6 => self.b.constant(8),
+            7 => self.b.constant(9),
+            8 => self.b.constant(10),
+            9 => self.b.constant(11),
+            10 => self.b.constant(12),
+            11 => self.b.constant(13),
+            12 => self.b.constant(14),
+            13 => self.b.constant(15),
+            14 => self.b.constant(16),
+            15 => self.b.constant(17),
+            16 => self.b.constant(18),
+            17 => self.b.constant(19),
+            18 => self.b.constant(20),
+            19 => self.b.constant(21),
+            20 => self.b.constant(22),
+            21 => self.b.constant(23),
+            22 => self.b.constant(24),
             23 => Err(Stop::Absent(13)),
-            24 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(2000, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(2300, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            25 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1800, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            26 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
+            24 => self.b.constant(25),
+            25 => self.b.constant(26),
+            26 => self.b.constant(27),
             27 => Err(Stop::Absent(14)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The row of table `tariff.rate_band (valid 2015-04-01 to 2016-03-31)` (hit first) that its keys select, compiled.
+    fn s1(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
+            1 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 0) {
+                    return Ok(Some(3));
+                }
+                Ok(Some(27))
+            }
+            2 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 0) {
+                    return Ok(Some(3));
+                }
+                Ok(Some(27))
+            }
+            3 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 1) {
+                    return Ok(Some(4));
+                }
+                Ok(Some(27))
+            }
+            4 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(5));
+                }
+                Ok(Some(27))
+            }
+            5 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(6));
+                }
+                Ok(Some(27))
+            }
+            6 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(7));
+                }
+                Ok(Some(27))
+            }
+            7 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(8));
+                }
+                if (k1 == 5) {
+                    return Ok(Some(9));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                Ok(Some(27))
+            }
+            8 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 5) {
+                    return Ok(Some(9));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                if (k1 == 3) {
+                    return Ok(Some(11));
+                }
+                if (k1 == 9) {
+                    return Ok(Some(12));
+                }
+                Ok(Some(27))
+            }
+            9 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(1))
+            }
+            10 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(13));
+                }
+                if (k1 == 3) {
+                    return Ok(Some(14));
+                }
+                Ok(Some(27))
+            }
+            11 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 1) {
+                    return Ok(Some(4));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(15));
+                }
+                if (k1 == 3) {
+                    return Ok(Some(16));
+                }
+                Ok(Some(27))
+            }
+            12 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 7) {
+                    return Ok(Some(17));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(19));
+                }
+                if (k1 == 6) {
+                    return Ok(Some(20));
+                }
+                Ok(Some(27))
+            }
+            13 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 7) {
+                    return Ok(Some(18));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(19));
+                }
+                if (k1 == 6) {
+                    return Ok(Some(20));
+                }
+                Ok(Some(27))
+            }
+            14 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                if (k1 == 9) {
+                    return Ok(Some(21));
+                }
+                if (k1 == 10) {
+                    return Ok(Some(22));
+                }
+                if (k1 == 12) {
+                    return Ok(Some(23));
+                }
+                Ok(Some(27))
+            }
+            15 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                if (k1 == 9) {
+                    return Ok(Some(21));
+                }
+                if (k1 == 10) {
+                    return Ok(Some(22));
+                }
+                if (k1 == 12) {
+                    return Ok(Some(23));
+                }
+                Ok(Some(27))
+            }
+            16 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                if (k1 == 11) {
+                    return Ok(Some(24));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(25));
+                }
+                Ok(Some(27))
+            }
+            17 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 9) {
+                    return Ok(Some(21));
+                }
+                if (k1 == 11) {
+                    return Ok(Some(24));
+                }
+                if (k1 == 4) {
+                    return Ok(Some(26));
+                }
+                Ok(Some(27))
+            }
+            18 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
+            19 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
+            20 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
+            21 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
             _ => Err(Stop::Back),
         }
     }
@@ -686,155 +1001,282 @@ impl Row<'_, '_, '_> {
             2 => Err(Stop::Absent(10)),
             3 => Err(Stop::Absent(11)),
             4 => Err(Stop::Absent(12)),
-            5 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(875, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1030, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            6 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1050, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            7 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1050, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            8 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1850, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            9 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            10 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1900, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(2200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            11 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            12 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            13 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(850, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1000, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            14 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            15 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(850, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1000, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            16 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            17 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            18 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1500, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1700, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            19 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1350, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            20 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            21 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1800, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(2100, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            22 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1800, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(2100, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
+            5 => self.b.constant(28),
+            6 => self.b.constant(29),
+            7 => self.b.constant(30),
+            8 => self.b.constant(31),
+            9 => self.b.constant(32),
+            10 => self.b.constant(33),
+            11 => self.b.constant(34),
+            12 => self.b.constant(35),
+            13 => self.b.constant(36),
+            14 => self.b.constant(37),
+            15 => self.b.constant(38),
+            16 => self.b.constant(39),
+            17 => self.b.constant(40),
+            18 => self.b.constant(41),
+            19 => self.b.constant(42),
+            20 => self.b.constant(43),
+            21 => self.b.constant(44),
+            22 => self.b.constant(45),
             23 => Err(Stop::Absent(13)),
-            24 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(2000, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(2300, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            25 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1200, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1800, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
-            26 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Ok(Decimal::from_parts(1400, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1600, 0, 0, false, 2)))?;
-                            self.b.output(item)?
-                    }].into())),
+            24 => self.b.constant(46),
+            25 => self.b.constant(47),
+            26 => self.b.constant(48),
             27 => Err(Stop::Absent(14)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The row of table `tariff.rate_band (valid 2016-04-01 to 2017-03-31)` (hit first) that its keys select, compiled.
+    fn s2(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
+            1 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 0) {
+                    return Ok(Some(3));
+                }
+                Ok(Some(27))
+            }
+            2 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 0) {
+                    return Ok(Some(3));
+                }
+                Ok(Some(27))
+            }
+            3 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 1) {
+                    return Ok(Some(4));
+                }
+                Ok(Some(27))
+            }
+            4 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(5));
+                }
+                Ok(Some(27))
+            }
+            5 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(6));
+                }
+                Ok(Some(27))
+            }
+            6 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(7));
+                }
+                Ok(Some(27))
+            }
+            7 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(8));
+                }
+                if (k1 == 5) {
+                    return Ok(Some(9));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                Ok(Some(27))
+            }
+            8 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 5) {
+                    return Ok(Some(9));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                if (k1 == 3) {
+                    return Ok(Some(11));
+                }
+                if (k1 == 9) {
+                    return Ok(Some(12));
+                }
+                Ok(Some(27))
+            }
+            9 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(1))
+            }
+            10 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(13));
+                }
+                if (k1 == 3) {
+                    return Ok(Some(14));
+                }
+                Ok(Some(27))
+            }
+            11 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 1) {
+                    return Ok(Some(4));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(15));
+                }
+                if (k1 == 3) {
+                    return Ok(Some(16));
+                }
+                Ok(Some(27))
+            }
+            12 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 7) {
+                    return Ok(Some(17));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(19));
+                }
+                if (k1 == 6) {
+                    return Ok(Some(20));
+                }
+                Ok(Some(27))
+            }
+            13 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 7) {
+                    return Ok(Some(18));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(19));
+                }
+                if (k1 == 6) {
+                    return Ok(Some(20));
+                }
+                Ok(Some(27))
+            }
+            14 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                if (k1 == 9) {
+                    return Ok(Some(21));
+                }
+                if (k1 == 10) {
+                    return Ok(Some(22));
+                }
+                if (k1 == 12) {
+                    return Ok(Some(23));
+                }
+                Ok(Some(27))
+            }
+            15 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                if (k1 == 9) {
+                    return Ok(Some(21));
+                }
+                if (k1 == 10) {
+                    return Ok(Some(22));
+                }
+                if (k1 == 12) {
+                    return Ok(Some(23));
+                }
+                Ok(Some(27))
+            }
+            16 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 8) {
+                    return Ok(Some(10));
+                }
+                if (k1 == 11) {
+                    return Ok(Some(24));
+                }
+                if (k1 == 2) {
+                    return Ok(Some(25));
+                }
+                Ok(Some(27))
+            }
+            17 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                if (k1 == 9) {
+                    return Ok(Some(21));
+                }
+                if (k1 == 11) {
+                    return Ok(Some(24));
+                }
+                if (k1 == 4) {
+                    return Ok(Some(26));
+                }
+                Ok(Some(27))
+            }
+            18 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
+            19 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
+            20 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
+            21 => {
+                if (k1 == 13 || k1 == 14 || k1 == 15) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(2))
+            }
             _ => Err(Stop::Back),
         }
     }
@@ -848,6 +1290,36 @@ impl Row<'_, '_, '_> {
             3 => Ok(3u32),
             _ => Err(Stop::Back),
         }
+    }
+
+    /// The row of table `tariff.intensity_band` (hit unique) that its keys select, compiled.
+    fn s3(&self, (k0,): (Decimal,)) -> R<Option<usize>> {
+        let mut matched: Option<usize> = None;
+        if (rt::num_order(&k0, &Decimal::from_parts(5, 0, 0, false, 0)).is_le()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(0);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(5, 0, 0, false, 0)).is_gt() && rt::num_order(&k0, &Decimal::from_parts(10, 0, 0, false, 0)).is_le()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(1);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(10, 0, 0, false, 0)).is_gt() && rt::num_order(&k0, &Decimal::from_parts(15, 0, 0, false, 0)).is_lt()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(2);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(15, 0, 0, false, 0)).is_ge()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(3);
+        }
+        Ok(matched)
     }
 
     /// The cells of table `tariff.hours_cap (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
@@ -865,14 +1337,196 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// The row of table `tariff.hours_cap (valid 2015-04-01 to 2016-03-31)` (hit first) that its keys select, compiled.
+    fn s4(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                Ok(Some(7))
+            }
+            1 => {
+                Ok(Some(7))
+            }
+            2 => {
+                Ok(Some(7))
+            }
+            3 => {
+                Ok(Some(7))
+            }
+            4 => {
+                if (k1 == 2) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(7))
+            }
+            5 => {
+                if (k1 == 2) {
+                    return Ok(Some(1));
+                }
+                Ok(Some(7))
+            }
+            6 => {
+                if (k1 == 2) {
+                    return Ok(Some(2));
+                }
+                Ok(Some(7))
+            }
+            7 => {
+                if (k1 == 2) {
+                    return Ok(Some(3));
+                }
+                Ok(Some(7))
+            }
+            8 => {
+                Ok(Some(7))
+            }
+            9 => {
+                Ok(Some(7))
+            }
+            10 => {
+                if (k1 == 2 || k1 == 3) {
+                    return Ok(Some(4));
+                }
+                Ok(Some(7))
+            }
+            11 => {
+                if (k1 == 2 || k1 == 3) {
+                    return Ok(Some(5));
+                }
+                Ok(Some(7))
+            }
+            12 => {
+                if (k1 == 2) {
+                    return Ok(Some(6));
+                }
+                Ok(Some(7))
+            }
+            13 => {
+                if (k1 == 2) {
+                    return Ok(Some(6));
+                }
+                Ok(Some(7))
+            }
+            14 => {
+                Ok(Some(7))
+            }
+            15 => {
+                Ok(Some(7))
+            }
+            16 => {
+                Ok(Some(7))
+            }
+            17 => {
+                Ok(Some(7))
+            }
+            18 => {
+                Ok(Some(7))
+            }
+            19 => {
+                Ok(Some(7))
+            }
+            20 => {
+                Ok(Some(7))
+            }
+            21 => {
+                Ok(Some(7))
+            }
+            _ => Err(Stop::Back),
+        }
+    }
+
     /// The cells of table `tariff.time_limit (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
     fn t5(&mut self, row: usize) -> R<Value> {
         match row {
-            0 => self.b.constant(7),
-            1 => self.b.constant(8),
-            2 => self.b.constant(9),
-            3 => self.b.constant(10),
+            0 => self.b.constant(49),
+            1 => self.b.constant(50),
+            2 => self.b.constant(51),
+            3 => self.b.constant(52),
             4 => Err(Stop::Absent(6)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The row of table `tariff.time_limit (valid 2015-04-01 to 2016-03-31)` (hit first) that its keys select, compiled.
+    fn s5(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                Ok(Some(4))
+            }
+            1 => {
+                Ok(Some(4))
+            }
+            2 => {
+                Ok(Some(4))
+            }
+            3 => {
+                Ok(Some(4))
+            }
+            4 => {
+                if (k1 == 2) {
+                    return Ok(Some(0));
+                }
+                Ok(Some(4))
+            }
+            5 => {
+                if (k1 == 2) {
+                    return Ok(Some(1));
+                }
+                Ok(Some(4))
+            }
+            6 => {
+                if (k1 == 2) {
+                    return Ok(Some(2));
+                }
+                Ok(Some(4))
+            }
+            7 => {
+                if (k1 == 2) {
+                    return Ok(Some(3));
+                }
+                Ok(Some(4))
+            }
+            8 => {
+                Ok(Some(4))
+            }
+            9 => {
+                Ok(Some(4))
+            }
+            10 => {
+                Ok(Some(4))
+            }
+            11 => {
+                Ok(Some(4))
+            }
+            12 => {
+                Ok(Some(4))
+            }
+            13 => {
+                Ok(Some(4))
+            }
+            14 => {
+                Ok(Some(4))
+            }
+            15 => {
+                Ok(Some(4))
+            }
+            16 => {
+                Ok(Some(4))
+            }
+            17 => {
+                Ok(Some(4))
+            }
+            18 => {
+                Ok(Some(4))
+            }
+            19 => {
+                Ok(Some(4))
+            }
+            20 => {
+                Ok(Some(4))
+            }
+            21 => {
+                Ok(Some(4))
+            }
             _ => Err(Stop::Back),
         }
     }
@@ -880,17 +1534,244 @@ impl Row<'_, '_, '_> {
     /// The cells of table `nhs.clusters.review_period` (hit unique), by the row selected.
     fn t7(&mut self, row: usize) -> R<Value> {
         match row {
-            0 => self.b.constant(11),
-            1 => self.b.constant(12),
-            2 => self.b.constant(13),
-            3 => self.b.constant(14),
-            4 => self.b.constant(15),
+            0 => self.b.constant(53),
+            1 => self.b.constant(54),
+            2 => self.b.constant(55),
+            3 => self.b.constant(56),
+            4 => self.b.constant(57),
             5 => Err(Stop::Absent(18)),
-            6 => self.b.constant(16),
-            7 => self.b.constant(17),
-            8 => self.b.constant(18),
-            9 => self.b.constant(19),
-            10 => self.b.constant(20),
+            6 => self.b.constant(58),
+            7 => self.b.constant(59),
+            8 => self.b.constant(60),
+            9 => self.b.constant(61),
+            10 => self.b.constant(62),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The row of table `nhs.clusters.review_period` (hit unique) that its keys select, compiled.
+    fn s7(&self, (k0,): (u32,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(0);
+                }
+                Ok(matched)
+            }
+            1 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(1);
+                }
+                Ok(matched)
+            }
+            2 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(2);
+                }
+                Ok(matched)
+            }
+            3 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(3);
+                }
+                Ok(matched)
+            }
+            4 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(3);
+                }
+                Ok(matched)
+            }
+            5 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(3);
+                }
+                Ok(matched)
+            }
+            6 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(3);
+                }
+                Ok(matched)
+            }
+            7 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(4);
+                }
+                Ok(matched)
+            }
+            8 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(4);
+                }
+                Ok(matched)
+            }
+            9 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(5);
+                }
+                Ok(matched)
+            }
+            10 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(6);
+                }
+                Ok(matched)
+            }
+            11 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(6);
+                }
+                Ok(matched)
+            }
+            12 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(6);
+                }
+                Ok(matched)
+            }
+            13 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(6);
+                }
+                Ok(matched)
+            }
+            14 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(7);
+                }
+                Ok(matched)
+            }
+            15 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(7);
+                }
+                Ok(matched)
+            }
+            16 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(8);
+                }
+                Ok(matched)
+            }
+            17 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(8);
+                }
+                Ok(matched)
+            }
+            18 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(9);
+                }
+                Ok(matched)
+            }
+            19 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(10);
+                }
+                Ok(matched)
+            }
+            20 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(10);
+                }
+                Ok(matched)
+            }
+            21 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(10);
+                }
+                Ok(matched)
+            }
             _ => Err(Stop::Back),
         }
     }

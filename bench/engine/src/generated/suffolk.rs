@@ -13,7 +13,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x6d825be3be4ba3d4,
     reasons: &["no row of table rating_band matched", "no row of table facs_weight matched", "not given", "no row of table band_from_counts matched", "the moderation is beyond 25% up or down (L814)", "rating 0-1: no FACS band (invented rule)", "rating outside the 0-4 scale", "blank in published Table 2", "item 1 has no row in published Table 2", "published Table 2 has no FACS Low column", "no item rated 2 or more scores points in Table 2"],
-    constants: &[138, 140, 143, 146, 147, 198],
+    constants: &[138, 140, 143, 146, 147, 169, 198, 210],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
@@ -23,7 +23,6 @@ pub static COVERED: [bool; 30] = [false, false, true, true, true, true, true, tr
 /// their values to `out`; or, when any of them needs the interpreter, appends nothing
 /// and returns `false`.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> bool {
-    base.start_row();
     let start = out.len();
     let mut row = Row { b: base, inputs, m: Memo::default() };
     for id in decisions {
@@ -110,7 +109,8 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
     true
 }
 
-/// What a row computes once: parameterless decisions, params, the date.
+/// What a row computes once: parameterless decisions, params, the date; and the
+/// calls it remembers, with the arguments it must keep so that no identity is reused.
 #[derive(Default)]
 struct Memo {
     d2: Option<R<Decimal>>,
@@ -133,6 +133,8 @@ struct Memo {
     p0: Option<R<Decimal>>,
     p1: Option<R<u32>>,
     as_of: Option<R<rt::Date>>,
+    c26: rt::Calls<Decimal>,
+    kept: Vec<Value>,
 }
 
 struct Row<'r, 'b, 'a> {
@@ -145,8 +147,8 @@ impl Row<'_, '_, '_> {
     /// `allocation.item_band` (examples/suffolk-personal-budget/allocation.cov, bytes 6248..6390).
     fn d0(&mut self, l0: R<&Value>, s0: bool) -> R<u32> {
         {
-            let keys = [rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?.into_value()];
-            match self.b.select(0, &keys)? {
+            let keys = (rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
+            match self.s0(keys)? {
                 None => Err(Stop::Absent(0)),
                 Some(row) => self.t0(row),
             }
@@ -162,11 +164,11 @@ impl Row<'_, '_, '_> {
             Ok(Decimal::from_parts(0, 0, 0, false, 0))
         } else {
             match {
-                let keys = [rt::strict(rt::read::<u32>(rt::field(l0, 0)))?.into_value(), rt::strict({
+                let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict({
                             let a2 = rt::slot(l0)?;
                             self.c0(a2, s0)
-                    })?.into_value()];
-                match self.b.select(1, &keys)? {
+                    })?,);
+                match self.s1(keys)? {
                     None => Err(Stop::Absent(1)),
                     Some(row) => self.t1(row),
                 }
@@ -369,8 +371,8 @@ impl Row<'_, '_, '_> {
 
     fn d7_body(&mut self) -> R<u32> {
         {
-            let keys = [rt::strict(self.d4())?.into_value(), rt::strict(self.d5())?.into_value(), rt::strict(self.d6())?.into_value()];
-            match self.b.select(2, &keys)? {
+            let keys = (rt::strict(self.d4())?, rt::strict(self.d5())?, rt::strict(self.d6())?,);
+            match self.s2(keys)? {
                 None => Err(Stop::Absent(3)),
                 Some(row) => self.t2(row),
             }
@@ -676,58 +678,7 @@ impl Row<'_, '_, '_> {
     }
 
     fn d18_body(&mut self) -> R<Value> {
-        Ok(Value::List(vec![{
-                        let item = rt::slot(Ok(1u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(2u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(3u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(4u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(5u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(6u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(7u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(8u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(9u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(10u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(11u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(12u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(13u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(14u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(15u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(16u32))?;
-                        self.b.output(item)?
-                    }, {
-                        let item = rt::slot(Ok(17u32))?;
-                        self.b.output(item)?
-                }].into()))
+        self.b.constant(5)
     }
 
     /// `nhs.mhct.valid_rating` (<stdlib/nhs/mhct.cov>, bytes 1984..2130).
@@ -801,7 +752,7 @@ impl Row<'_, '_, '_> {
     fn d25(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
         {
             let a = rt::strict(rt::read::<Value>(l0))?;
-            let b = rt::strict(self.b.constant(5))?;
+            let b = rt::strict(self.b.constant(6))?;
             Ok(rt::value_order(&a, &b)? == std::cmp::Ordering::Less)
         }
     }
@@ -810,37 +761,7 @@ impl Row<'_, '_, '_> {
     fn d26(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let o20 = rt::strict(Ok(Value::List(vec![{
-                                let item = rt::slot(Ok(0u32))?;
-                                self.b.output(item)?
-                            }, {
-                                let item = rt::slot(Ok(1u32))?;
-                                self.b.output(item)?
-                            }, {
-                                let item = rt::slot(Ok(2u32))?;
-                                self.b.output(item)?
-                            }, {
-                                let item = rt::slot(Ok(3u32))?;
-                                self.b.output(item)?
-                            }, {
-                                let item = rt::slot(Ok(4u32))?;
-                                self.b.output(item)?
-                            }, {
-                                let item = rt::slot(Ok(5u32))?;
-                                self.b.output(item)?
-                            }, {
-                                let item = rt::slot(Ok(6u32))?;
-                                self.b.output(item)?
-                            }, {
-                                let item = rt::slot(Ok(7u32))?;
-                                self.b.output(item)?
-                            }, {
-                                let item = rt::slot(Ok(8u32))?;
-                                self.b.output(item)?
-                            }, {
-                                let item = rt::slot(Ok(9u32))?;
-                                self.b.output(item)?
-                        }].into())))?;
+            let o20 = rt::strict(self.b.constant(7))?;
             let items20 = rt::items(Ok(&o20))?;
             for item in items20 {
                 let l1 = <u32 as rt::Kind>::read(item);
@@ -953,6 +874,42 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// The row of table `allocation.rating_band` (hit unique) that its keys select, compiled.
+    fn s0(&self, (k0,): (Decimal,)) -> R<Option<usize>> {
+        let mut matched: Option<usize> = None;
+        if (rt::num_order(&k0, &Decimal::from_parts(4, 0, 0, false, 0)).is_eq()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(0);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(3, 0, 0, false, 0)).is_eq()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(1);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(2, 0, 0, false, 0)).is_eq()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(2);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(0, 0, 0, false, 0)).is_eq() || rt::num_order(&k0, &Decimal::from_parts(1, 0, 0, false, 0)).is_eq()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(3);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(0, 0, 0, false, 0)).is_lt() || rt::num_order(&k0, &Decimal::from_parts(4, 0, 0, false, 0)).is_gt()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(4);
+        }
+        Ok(matched)
+    }
+
     /// The cells of table `allocation.facs_weight` (hit unique), by the row selected.
     fn t1(&mut self, row: usize) -> R<Decimal> {
         match row {
@@ -1013,6 +970,505 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// The row of table `allocation.facs_weight` (hit unique) that its keys select, compiled.
+    fn s1(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1 || k1 == 2 || k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(51);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            1 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(0);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(1);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(2);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            2 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(3);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(4);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(5);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            3 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(6);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(7);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(8);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            4 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(9);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(10);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(11);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            5 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(12);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(13);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(14);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            6 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(15);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(16);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(17);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            7 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(18);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(19);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(20);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            8 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(21);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(22);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(23);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            9 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(24);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(25);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(26);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            10 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(27);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(28);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(29);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            11 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(30);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(31);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(32);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            12 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(33);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(34);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(35);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            13 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(36);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(37);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(38);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            14 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(39);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(40);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(41);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            15 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(42);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(43);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(44);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            16 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(45);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(46);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(47);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            17 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == 1) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(48);
+                }
+                if (k1 == 2) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(49);
+                }
+                if (k1 == 3) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(50);
+                }
+                if (k1 == 0) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(52);
+                }
+                Ok(matched)
+            }
+            _ => Err(Stop::Back),
+        }
+    }
+
     /// The cells of table `allocation.band_from_counts` (hit first), by the row selected.
     fn t2(&mut self, row: usize) -> R<u32> {
         match row {
@@ -1024,76 +1480,42 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `allocation.item_band` on one argument, remembered for the row by the argument's identity.
+    /// The row of table `allocation.band_from_counts` (hit first) that its keys select, compiled.
+    fn s2(&self, (k0, k1, k2,): (Decimal, Decimal, Decimal,)) -> R<Option<usize>> {
+        if (rt::num_order(&k0, &Decimal::from_parts(1, 0, 0, false, 0)).is_ge()) {
+            return Ok(Some(0));
+        }
+        if (rt::num_order(&k1, &Decimal::from_parts(1, 0, 0, false, 0)).is_ge()) {
+            return Ok(Some(1));
+        }
+        if (rt::num_order(&k2, &Decimal::from_parts(1, 0, 0, false, 0)).is_ge()) {
+            return Ok(Some(2));
+        }
+        Ok(Some(3))
+    }
+
+    /// `allocation.item_band` on one argument: cheaper to compute again than to remember.
+    #[inline]
     fn c0(&mut self, l0: R<&Value>, stable: bool) -> R<u32> {
-        let key = match &l0 {
-            Ok(v) => (*v).identity(),
-            Err(_) => None,
-        };
-        if let Some(k) = key
-        && let Some(known) = self.b.recall::<u32>(0, k)
-        {
-            return known;
-        }
-        let value = self.d0(l0, stable);
-        if let (Some(k), Ok(v)) = (key, &l0) {
-            self.b.remember(0, k, (!stable).then(|| (*v).clone()), &value);
-        }
-        value
+        self.d0(l0, stable)
     }
 
-    /// `allocation.item_points` on one argument, remembered for the row by the argument's identity.
+    /// `allocation.item_points` on one argument: cheaper to compute again than to remember.
+    #[inline]
     fn c1(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        let key = match &l0 {
-            Ok(v) => (*v).identity(),
-            Err(_) => None,
-        };
-        if let Some(k) = key
-        && let Some(known) = self.b.recall::<Decimal>(1, k)
-        {
-            return known;
-        }
-        let value = self.d1(l0, stable);
-        if let (Some(k), Ok(v)) = (key, &l0) {
-            self.b.remember(1, k, (!stable).then(|| (*v).clone()), &value);
-        }
-        value
+        self.d1(l0, stable)
     }
 
-    /// `nhs.mhct.valid_rating` on one argument, remembered for the row by the argument's identity.
+    /// `nhs.mhct.valid_rating` on one argument: cheaper to compute again than to remember.
+    #[inline]
     fn c19(&mut self, l0: R<Decimal>, stable: bool) -> R<bool> {
-        let key = match &l0 {
-            Ok(v) => v.identity(),
-            Err(_) => None,
-        };
-        if let Some(k) = key
-        && let Some(known) = self.b.recall::<bool>(19, k)
-        {
-            return known;
-        }
-        let value = self.d19(l0);
-        if let (Some(k), Ok(v)) = (key, &l0) {
-            self.b.remember(19, k, None, &value);
-        }
-        value
+        self.d19(l0)
     }
 
-    /// `nhs.mhct.is_honos_item` on one argument, remembered for the row by the argument's identity.
+    /// `nhs.mhct.is_honos_item` on one argument: cheaper to compute again than to remember.
+    #[inline]
     fn c20(&mut self, l0: R<u32>, stable: bool) -> R<bool> {
-        let key = match &l0 {
-            Ok(v) => v.identity(),
-            Err(_) => None,
-        };
-        if let Some(k) = key
-        && let Some(known) = self.b.recall::<bool>(20, k)
-        {
-            return known;
-        }
-        let value = self.d20(l0);
-        if let (Some(k), Ok(v)) = (key, &l0) {
-            self.b.remember(20, k, None, &value);
-        }
-        value
+        self.d20(l0)
     }
 
     /// `social_care.facs.distinct_outcomes` on one argument, remembered for the row by the argument's identity.
@@ -1103,13 +1525,16 @@ impl Row<'_, '_, '_> {
             Err(_) => None,
         };
         if let Some(k) = key
-        && let Some(known) = self.b.recall::<Decimal>(26, k)
+        && let Some(known) = self.m.c26.recall(k)
         {
             return known;
         }
         let value = self.d26(l0, stable);
         if let (Some(k), Ok(v)) = (key, &l0) {
-            self.b.remember(26, k, (!stable).then(|| (*v).clone()), &value);
+            if !stable {
+                self.m.kept.push((*v).clone());
+            }
+            self.m.c26.remember(k, &value);
         }
         value
     }

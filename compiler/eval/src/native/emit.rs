@@ -13,7 +13,8 @@
 use super::levels::Levels;
 use crate::session::{MAX_CALL_DEPTH, MAX_EXPR_DEPTH};
 use covenant_ir::{
-    AggOp, BinOp, Cell, DecisionId, HitPolicy, LocalId, NodeId, NodeKind, Program, RuleArm, TableId, Ty, UnOp, Value,
+    AggOp, BinOp, Cell, DecisionId, HitPolicy, Key, KeyAlt, LocalId, NodeId, NodeKind, Program, RuleArm, TableId, Ty,
+    UnOp, Value,
 };
 use rust_decimal::Decimal;
 use std::collections::{BTreeSet, HashMap};
@@ -53,6 +54,7 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         unit: Unit::default(),
         one_arg: BTreeSet::new(),
         tables: BTreeSet::new(),
+        selections: HashMap::new(),
     };
     let mut functions = String::new();
     let mut units: HashMap<Root, Unit> = HashMap::new();
@@ -135,21 +137,39 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
             g.start();
             let code = g.table_cells(TableId(t));
             functions.push_str(&code);
+            if let Some(Some(select)) = g.selections.get(&t) {
+                functions.push_str(select);
+            }
             units.insert(Root::Table(t as usize), g.finish());
         }
     }
+    let heavy = heaviness(program, &units);
+    // The memo's caches of remembered calls.
+    let mut calls = String::new();
     for &i in &g.one_arg.clone() {
         let def = &program.decisions[i as usize];
         let (kind, arg) = (kind_of(&def.ty), kind_of(&def.params[0].1));
+        if !heavy[i as usize] {
+            let pass = if arg == KindOf::Val { ", stable" } else { "" };
+            let _ = write!(
+                functions,
+                "    /// `{}` on one argument: cheaper to compute again than to remember.\n    #[inline]\n    fn c{i}(&mut self, l0: {}, stable: bool) -> R<{t}> {{\n        self.d{i}(l0{pass})\n    }}\n\n",
+                def.qualified,
+                arg.local(),
+                t = kind.rust()
+            );
+            continue;
+        }
         // Records and lists are kept for the row unless they live as long as it does.
         let (identity, keep) = match arg {
-            KindOf::Val => ("(*v).identity()", "(!stable).then(|| (*v).clone())"),
-            _ => ("v.identity()", "None"),
+            KindOf::Val => ("(*v).identity()", "if !stable {\n self.m.kept.push((*v).clone());\n }\n "),
+            _ => ("v.identity()", ""),
         };
         let pass = if arg == KindOf::Val { ", stable" } else { "" };
+        let _ = writeln!(calls, "    c{i}: rt::Calls<{}>,", kind.rust());
         let _ = write!(
             functions,
-            "    /// `{}` on one argument, remembered for the row by the argument's identity.\n    fn c{i}(&mut self, l0: {}, stable: bool) -> R<{t}> {{\n        let key = match &l0 {{\n            Ok(v) => {identity},\n            Err(_) => None,\n        }};\n        if let Some(k) = key\n            && let Some(known) = self.b.recall::<{t}>({i}, k)\n        {{\n            return known;\n        }}\n        let value = self.d{i}(l0{pass});\n        if let (Some(k), Ok(v)) = (key, &l0) {{\n            self.b.remember({i}, k, {keep}, &value);\n        }}\n        value\n    }}\n\n",
+            "    /// `{}` on one argument, remembered for the row by the argument's identity.\n    fn c{i}(&mut self, l0: {}, stable: bool) -> R<{t}> {{\n        let key = match &l0 {{\n            Ok(v) => {identity},\n            Err(_) => None,\n        }};\n        if let Some(k) = key\n            && let Some(known) = self.m.c{i}.recall(k)\n        {{\n            return known;\n        }}\n        let value = self.d{i}(l0{pass});\n        if let (Some(k), Ok(v)) = (key, &l0) {{\n {keep}self.m.c{i}.remember(k, &value);\n        }}\n        value\n    }}\n\n",
             def.qualified,
             arg.local(),
             t = kind.rust()
@@ -212,7 +232,6 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
          /// their values to `out`; or, when any of them needs the interpreter, appends nothing\n\
          /// and returns `false`.\n\
          pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> bool {{\n\
-         \x20   base.start_row();\n\
          \x20   let start = out.len();\n\
          \x20   let mut row = Row {{ b: base, inputs, m: Memo::default() }};\n\
          \x20   for id in decisions {{\n\
@@ -228,9 +247,10 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
          \x20   }}\n\
          \x20   true\n\
          }}\n\n\
-         /// What a row computes once: parameterless decisions, params, the date.\n\
+         /// What a row computes once: parameterless decisions, params, the date; and the\n\
+         /// calls it remembers, with the arguments it must keep so that no identity is reused.\n\
          #[derive(Default)]\n\
-         struct Memo {{\n{memo}    as_of: Option<R<rt::Date>>,\n}}\n\n\
+         struct Memo {{\n{memo}    as_of: Option<R<rt::Date>>,\n{calls}    kept: Vec<Value>,\n}}\n\n\
          struct Row<'r, 'b, 'a> {{\n    b: &'r mut rt::Base<'b>,\n    inputs: &'a [Value],\n    m: Memo,\n}}\n\n\
          impl Row<'_, '_, '_> {{\n{functions}}}\n",
         fingerprint = super::fingerprint(program),
@@ -313,6 +333,9 @@ enum Root {
 struct Unit {
     refused: Option<String>,
     refers: Vec<Root>,
+    /// Whether it loops over a list or looks a table up through the interpreter's indexes:
+    /// worth remembering a call for, where recomputing anything else is cheaper.
+    heavy: bool,
 }
 
 /// Per decision: whether it, and everything it reaches, is compiled (or the first reason
@@ -342,6 +365,33 @@ fn coverage(program: &Program, units: &HashMap<Root, Unit>) -> Vec<Result<(), St
     }
     let mut state = HashMap::new();
     (0..program.decisions.len()).map(|i| visit(units, &mut state, Root::Decision(i))).collect()
+}
+
+/// Per decision: whether calling it does heavy work ([`Unit::heavy`]), itself or through
+/// the decisions with parameters and tables it reaches. Params and parameterless
+/// decisions are computed once per row, so reaching them again costs nothing.
+fn heaviness(program: &Program, units: &HashMap<Root, Unit>) -> Vec<bool> {
+    fn visit(program: &Program, units: &HashMap<Root, Unit>, state: &mut HashMap<Root, bool>, root: Root) -> bool {
+        if let Some(&known) = state.get(&root) {
+            return known;
+        }
+        // Provisionally light: a cycle is ruled out by the levels check.
+        state.insert(root, false);
+        let heavy = units.get(&root).is_some_and(|unit| {
+            unit.heavy
+                || unit.refers.iter().any(|&r| match r {
+                    Root::Decision(d) if program.decisions.get(d).is_some_and(|def| !def.params.is_empty()) => {
+                        visit(program, units, state, r)
+                    }
+                    Root::Table(_) => visit(program, units, state, r),
+                    _ => false,
+                })
+        });
+        state.insert(root, heavy);
+        heavy
+    }
+    let mut state = HashMap::new();
+    (0..program.decisions.len()).map(|i| visit(program, units, &mut state, Root::Decision(i))).collect()
 }
 
 /// The kind of value a type compiles to.
@@ -400,6 +450,9 @@ struct Gen<'p> {
     /// Decisions called with one argument somewhere (each gets a remembering wrapper).
     one_arg: BTreeSet<u32>,
     tables: BTreeSet<u32>,
+    /// Per table looked up: its row selection compiled to code, or `None` when the lookup
+    /// goes through the interpreter's indexes.
+    selections: HashMap<u32, Option<String>>,
 }
 
 impl Gen<'_> {
@@ -505,6 +558,12 @@ impl Gen<'_> {
                 self.restore_stable(*local, was_stable);
                 self.restore(*local, saved);
                 format!("{{\n {bind}\n {body}\n }}")
+            }
+            NodeKind::Record(_) | NodeKind::List(_) if super::constant_value(program, id.0).is_some() => {
+                // Built once per worker, as the module's constant.
+                let k = self.constants.len();
+                self.constants.push(id.0);
+                format!("self.b.constant({k})")
             }
             NodeKind::Record(items) | NodeKind::List(items) => {
                 let items: Vec<String> = items
@@ -715,6 +774,17 @@ impl Gen<'_> {
         self.tables.insert(table.0);
         self.unit.refers.push(Root::Table(table.index()));
         let unmatched = self.reason(&format!("no row of table {} matched", def.name));
+        let compiled = self.selections.entry(table.0).or_insert_with(|| selection(self.program, table)).is_some();
+        if compiled {
+            let keys: Vec<String> = args.iter().map(|&a| format!("rt::strict({})?", self.expr(a))).collect();
+            return format!(
+                "{{\n let keys = ({},);\n match self.s{}(keys)? {{\n None => Err(Stop::Absent({unmatched})),\n Some(row) => self.t{}(row),\n }}\n }}",
+                keys.join(", "),
+                table.0,
+                table.0
+            );
+        }
+        self.unit.heavy = true;
         let keys: Vec<String> = args.iter().map(|&a| format!("rt::strict({})?.into_value()", self.expr(a))).collect();
         format!(
             "{{\n let keys = [{}];\n match self.b.select({}, &keys)? {{\n None => Err(Stop::Absent({unmatched})),\n Some(row) => self.t{}(row),\n }}\n }}",
@@ -860,6 +930,7 @@ impl Gen<'_> {
             return self.refuse("an aggregation over something that is not a list");
         };
         let element = kind_of(element);
+        self.unit.heavy = true;
         let o = self.fresh();
         let list_stable = if self.place(list).is_some() { self.stable(list) } else { "false".to_string() };
         let items = match self.place(list) {
@@ -977,6 +1048,170 @@ impl Gen<'_> {
         out.push_str("applied\n }");
         out
     }
+}
+
+/// The most rows a compiled selection tests for one lookup; a table with more (after
+/// dispatching on an enum or boolean column) is looked up through the interpreter's indexes.
+const MAX_ROWS_TESTED: usize = 32;
+
+/// How a compiled selection narrows a table's rows: by the values of one enum or boolean
+/// column, as Rust patterns, each with the rows that accept it.
+struct Dispatch {
+    /// The most rows left for one value.
+    widest: usize,
+    column: usize,
+    buckets: Vec<(String, Vec<usize>)>,
+}
+
+/// A table's row selection as a function of its typed keys, exactly as `ops::select_among`
+/// selects: rows are tested in order, `hit first` takes the first that matches, `hit
+/// unique` hands the row back when a second matches, and an `otherwise` row applies only
+/// when no row before it matched. The rows to test are first narrowed by the enum or
+/// boolean column that leaves the fewest; rows that do not accept the value there cannot
+/// match. `None` when a column is not a number, enum or boolean, a range tests something
+/// that is not a number, or more than [`MAX_ROWS_TESTED`] rows would be tested.
+fn selection(program: &Program, table: TableId) -> Option<String> {
+    let def = program.tables.get(table.index())?;
+    let kinds: Vec<KindOf> = def.columns.iter().map(|(_, ty)| kind_of(ty)).collect();
+    if kinds.contains(&KindOf::Val) || def.rows.iter().any(|row| row.keys.len() != kinds.len()) {
+        return None;
+    }
+    // Per row, the test of each column's key (`None`: it accepts anything).
+    let mut tests: Vec<Vec<Option<String>>> = Vec::with_capacity(def.rows.len());
+    for row in &def.rows {
+        let row_tests: Option<Vec<Option<String>>> =
+            row.keys.iter().enumerate().map(|(c, key)| key_test(key, &format!("k{c}"), kinds[c])).collect();
+        tests.push(row_tests?);
+    }
+    // A row's condition, leaving out the column already dispatched on.
+    let condition = |r: usize, dispatched: Option<usize>| -> String {
+        let kept: Vec<&str> = tests[r]
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| Some(*c) != dispatched)
+            .filter_map(|(_, t)| t.as_deref())
+            .collect();
+        if kept.is_empty() { "true".to_string() } else { kept.join(" && ") }
+    };
+    // The values a dispatch column takes, as Rust patterns with the rows accepting each.
+    let mut best: Option<Dispatch> = None;
+    for (c, (_, ty)) in def.columns.iter().enumerate() {
+        let values: Vec<(String, Value)> = match ty {
+            Ty::Bool => vec![("false".to_string(), Value::Bool(false)), ("true".to_string(), Value::Bool(true))],
+            Ty::Enum(e) => {
+                let count = program.enums.get(e.0 as usize)?.variants.len() as u32;
+                (0..count).map(|v| (v.to_string(), Value::Enum(v))).collect()
+            }
+            _ => continue,
+        };
+        let mut buckets = Vec::with_capacity(values.len());
+        for (pattern, value) in values {
+            let mut rows = Vec::new();
+            for (r, row) in def.rows.iter().enumerate() {
+                if row.keys[c].matches(&value).ok()? {
+                    rows.push(r);
+                }
+            }
+            buckets.push((pattern, rows));
+        }
+        let widest = buckets.iter().map(|(_, rows)| rows.len()).max().unwrap_or(0);
+        if best.as_ref().is_none_or(|b| widest < b.widest) {
+            best = Some(Dispatch { widest, column: c, buckets });
+        }
+    }
+    let scan = |rows: &[usize], dispatched: Option<usize>| -> String {
+        let mut out = String::new();
+        match def.hit {
+            HitPolicy::First => {
+                for &r in rows {
+                    let condition = condition(r, dispatched);
+                    if condition == "true" {
+                        // The rows after one that matches anything are never reached.
+                        let _ = write!(out, "Ok(Some({r}))");
+                        return out;
+                    }
+                    let _ = write!(out, "if {condition} {{\n return Ok(Some({r}));\n }}\n ");
+                }
+                out.push_str("Ok(None)");
+            }
+            HitPolicy::Unique => {
+                out.push_str("let mut matched: Option<usize> = None;\n ");
+                for &r in rows {
+                    if def.rows[r].otherwise {
+                        let condition = match condition(r, dispatched) {
+                            anything if anything == "true" => String::new(),
+                            some => format!(" && {some}"),
+                        };
+                        let _ = write!(out, "if matched.is_none(){condition} {{\n matched = Some({r});\n }}\n ");
+                    } else {
+                        let _ = write!(
+                            out,
+                            "if {} {{\n if matched.is_some() {{\n return Err(Stop::Back);\n }}\n matched = Some({r});\n }}\n ",
+                            condition(r, dispatched)
+                        );
+                    }
+                }
+                out.push_str("Ok(matched)");
+            }
+        }
+        out
+    };
+    let body = match best {
+        Some(Dispatch { widest, column, buckets }) if widest <= MAX_ROWS_TESTED && widest < def.rows.len() => {
+            let mut out = format!("match k{column} {{\n");
+            for (pattern, rows) in &buckets {
+                let _ = write!(out, " {pattern} => {{\n {}\n }}\n", scan(rows, Some(column)));
+            }
+            out.push_str(" _ => Err(Stop::Back),\n }");
+            out
+        }
+        _ if def.rows.len() <= MAX_ROWS_TESTED => scan(&(0..def.rows.len()).collect::<Vec<_>>(), None),
+        _ => return None,
+    };
+    let names: Vec<String> = (0..kinds.len()).map(|c| format!("k{c}")).collect();
+    let types: Vec<&str> = kinds.iter().map(|k| k.rust()).collect();
+    Some(format!(
+        "    /// The row of table `{}` ({}) that its keys select, compiled.\n    fn s{}(&self, ({},): ({},)) -> R<Option<usize>> {{\n {body}\n }}\n\n",
+        def.qualified,
+        if def.hit == HitPolicy::Unique { "hit unique" } else { "hit first" },
+        table.0,
+        names.join(", "),
+        types.join(", "),
+    ))
+}
+
+/// A test of a key value `k` against a row key, as `Key::matches` tests it (`Ok(None)`: the
+/// key accepts anything); `None` when it cannot be compiled.
+fn key_test(key: &Key, k: &str, kind: KindOf) -> Option<Option<String>> {
+    let Key::Alts(alts) = key else { return Some(None) };
+    let mut tests = Vec::with_capacity(alts.len());
+    for alt in alts {
+        tests.push(match alt {
+            KeyAlt::Equals(value) => match (value, kind) {
+                (Value::Bool(b), KindOf::Bool) => format!("{k} == {b}"),
+                (Value::Enum(i), KindOf::Enum) => format!("{k} == {i}"),
+                (Value::Num(n), KindOf::Num) => format!("rt::num_order(&{k}, &{}).is_eq()", decimal(*n)),
+                // A value of another type is never equal.
+                _ => "false".to_string(),
+            },
+            KeyAlt::Range { low, high } => {
+                if kind != KindOf::Num {
+                    return None;
+                }
+                let mut sides = Vec::new();
+                if let Some(b) = low {
+                    let holds = if b.inclusive { "is_ge" } else { "is_gt" };
+                    sides.push(format!("rt::num_order(&{k}, &{}).{holds}()", decimal(b.value)));
+                }
+                if let Some(b) = high {
+                    let holds = if b.inclusive { "is_le" } else { "is_lt" };
+                    sides.push(format!("rt::num_order(&{k}, &{}).{holds}()", decimal(b.value)));
+                }
+                if sides.is_empty() { "true".to_string() } else { sides.join(" && ") }
+            }
+        });
+    }
+    Some(Some(if tests.is_empty() { "false".to_string() } else { format!("({})", tests.join(" || ")) }))
 }
 
 /// A decimal as a constant expression.

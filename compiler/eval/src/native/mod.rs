@@ -259,18 +259,67 @@ pub fn negate(value: Value) -> R<Value> {
     }
 }
 
-/// A remembered call (see [`Base::recall`]).
-#[derive(Clone)]
-struct Call {
-    row: u64,
-    decision: u32,
-    identity: u64,
-    result: R<Value>,
+/// The value of a constant node, or of a record or list of them, as the interpreter computes
+/// it; each worker's own copy, so that no two cores write to one reference count. `None`
+/// for any other node.
+pub(crate) fn constant_value(program: &Program, node: u32) -> Option<Value> {
+    match &program.nodes.get(node as usize)?.kind {
+        NodeKind::Const(value) => Some(own_copy(value)),
+        NodeKind::Record(items) => {
+            Some(Value::Record(items.iter().map(|i| constant_value(program, i.0)).collect::<Option<Arc<[Value]>>>()?))
+        }
+        NodeKind::List(items) => {
+            Some(Value::List(items.iter().map(|i| constant_value(program, i.0)).collect::<Option<Arc<[Value]>>>()?))
+        }
+        _ => None,
+    }
 }
 
-/// The number of places for remembered calls: a power of two (the place is the top bits
-/// of a hash), well above the calls a row of a typical model makes.
-const CALLS: usize = 256;
+/// The number of places in [`Calls`]: a power of two, above the number of distinct
+/// arguments a decision is called on in a row of a typical model.
+const CALL_PLACES: usize = 32;
+
+/// The calls of one decision on one argument made in a row, remembered by the argument's
+/// identity in a direct-mapped table. Losing an entry to another costs a computation,
+/// never a result: decisions have no side effects.
+pub struct Calls<T> {
+    places: [(u64, R<T>); CALL_PLACES],
+}
+
+/// The identity of an empty place: no argument has it (records and lists are odd
+/// addresses, other values are even).
+const NO_CALL: u64 = u64::MAX;
+
+impl<T> Default for Calls<T> {
+    fn default() -> Self {
+        Calls { places: std::array::from_fn(|_| (NO_CALL, Err(Stop::Back))) }
+    }
+}
+
+impl<T: Clone> Calls<T> {
+    #[inline(always)]
+    fn place(identity: u64) -> usize {
+        (identity.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 59) as usize % CALL_PLACES
+    }
+
+    /// The remembered result of the call on an argument with this identity.
+    #[inline]
+    pub fn recall(&self, identity: u64) -> Option<R<T>> {
+        let (known, result) = self.places.get(Self::place(identity))?;
+        (*known == identity).then(|| result.clone())
+    }
+
+    /// Remembers a call's result (a handed-back result is not remembered).
+    #[inline]
+    pub fn remember(&mut self, identity: u64, result: &R<T>) {
+        if matches!(result, Err(Stop::Back)) || identity == NO_CALL {
+            return;
+        }
+        if let Some(place) = self.places.get_mut(Self::place(identity)) {
+            *place = (identity, result.clone());
+        }
+    }
+}
 
 /// Options of a [`Base`]: the date that chooses dated versions.
 #[derive(Default, Clone, Copy)]
@@ -295,15 +344,6 @@ pub struct Base<'p> {
     reasons: Vec<Arc<str>>,
     constants: Vec<Value>,
     pub given_as_of: Option<Date>,
-    /// Calls on one argument made in this row: a cache with one place per hash of the
-    /// decision and the argument's identity, whose entries count only for the row that made
-    /// them ([`Base::row`]). Losing an entry to another costs a computation, never a result:
-    /// decisions have no side effects.
-    calls: Vec<Call>,
-    row: u64,
-    /// Arguments of remembered calls that the row could otherwise free (records and lists
-    /// computed in the row), kept so that no identity is reused within the row.
-    kept: Vec<Value>,
     /// Rows handed back so far.
     pub handed_back: u64,
 }
@@ -315,24 +355,13 @@ impl<'p> Base<'p> {
         if fingerprint(program) != module.fingerprint {
             return None;
         }
-        let constants = module
-            .constants
-            .iter()
-            .map(|&n| match program.nodes.get(n as usize).map(|node| &node.kind) {
-                // Each worker's own copy, so that no two cores write to one reference count.
-                Some(NodeKind::Const(value)) => Some(own_copy(value)),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?;
+        let constants = module.constants.iter().map(|&n| constant_value(program, n)).collect::<Option<Vec<_>>>()?;
         Some(Base {
             program,
             indexes,
             reasons: module.reasons.iter().map(|r| Arc::from(*r)).collect(),
             constants,
             given_as_of: options.as_of,
-            calls: vec![Call { row: 0, decision: 0, identity: 0, result: Err(Stop::Back) }; CALLS],
-            row: 0,
-            kept: Vec::new(),
             handed_back: 0,
         })
     }
@@ -351,49 +380,6 @@ impl<'p> Base<'p> {
             Ok(v) => Ok(v.into_value()),
             Err(Stop::Absent(reason)) => Ok(Value::None(self.reasons.get(reason as usize).ok_or(Stop::Back)?.clone())),
             Err(Stop::Back) => Err(Stop::Back),
-        }
-    }
-
-    /// Forgets what the last row remembered.
-    pub fn start_row(&mut self) {
-        self.row = self.row.wrapping_add(1);
-        self.kept.clear();
-    }
-
-    #[inline(always)]
-    fn call_place(decision: u32, identity: u64) -> usize {
-        let mixed = (identity ^ (identity >> 17)).wrapping_add(u64::from(decision).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        (mixed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as usize % CALLS
-    }
-
-    /// A remembered call of decision `decision` on an argument with this identity.
-    #[inline]
-    pub fn recall<T: Kind>(&self, decision: u32, identity: u64) -> Option<R<T>> {
-        let call = self.calls.get(Self::call_place(decision, identity))?;
-        if call.row != self.row || call.decision != decision || call.identity != identity {
-            return None;
-        }
-        Some(match &call.result {
-            Ok(v) => T::read(v),
-            Err(stop) => Err(*stop),
-        })
-    }
-
-    /// Remembers a call's result for the row (a handed-back result is not remembered).
-    /// `keep` is the argument when the row could free it before it ends.
-    #[inline]
-    pub fn remember<T: Kind>(&mut self, decision: u32, identity: u64, keep: Option<Value>, result: &R<T>) {
-        let stored = match result {
-            Ok(v) => Ok(v.clone().into_value()),
-            Err(Stop::Absent(reason)) => Err(Stop::Absent(*reason)),
-            Err(Stop::Back) => return,
-        };
-        if let Some(argument) = keep {
-            self.kept.push(argument);
-        }
-        let row = self.row;
-        if let Some(call) = self.calls.get_mut(Self::call_place(decision, identity)) {
-            *call = Call { row, decision, identity, result: stored };
         }
     }
 
