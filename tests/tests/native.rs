@@ -257,6 +257,7 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "within_span",
         "amount_band",
         "weights",
+        "doubled_weights",
         "kind_totals",
         "unweighted",
         "heaviest",

@@ -11,13 +11,13 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 
 /// What `rt::Base::new` checks and copies.
 pub static MODULE: rt::Module = rt::Module {
-    fingerprint: 0x3536222f84dfa243,
+    fingerprint: 0x7b22aabb847ee44d,
     reasons: &["no row of table grade matched", "not given", "no row of table priority matched", "no row of table span matched", "no row of table band matched", "no row of table weight matched", "too high to prioritise", "no span when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70"],
-    constants: &[74, 94, 98],
+    constants: &[87, 107, 111],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
-pub static COVERED: [bool; 13] = [true, true, true, true, true, true, false, false, true, true, true, true, true];
+pub static COVERED: [bool; 15] = [true, true, true, true, true, true, false, false, false, true, true, true, true, true, true];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when any of them needs the interpreter, appends nothing
@@ -51,10 +51,6 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
                 let value = row.d5();
                 row.b.output(value)
             }
-            8 => {
-                let value = row.d8();
-                row.b.output(value)
-            }
             9 => {
                 let value = row.d9();
                 row.b.output(value)
@@ -69,6 +65,14 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
             }
             12 => {
                 let value = row.d12();
+                row.b.output(value)
+            }
+            13 => {
+                let value = row.d13();
+                row.b.output(value)
+            }
+            14 => {
+                let value = row.d14();
                 row.b.output(value)
             }
             _ => Err(Stop::Back),
@@ -95,11 +99,12 @@ struct Memo {
     d3: Option<R<Value>>,
     d4: Option<R<bool>>,
     d5: Option<R<Decimal>>,
-    d8: Option<R<Decimal>>,
     d9: Option<R<Decimal>>,
     d10: Option<R<Decimal>>,
     d11: Option<R<Decimal>>,
     d12: Option<R<Decimal>>,
+    d13: Option<R<Decimal>>,
+    d14: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
     c7: rt::Calls<Decimal>,
     kept: Vec<Value>,
@@ -304,35 +309,41 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.weights` (tests/native/conformance.cov, bytes 5556..5629), computed once per row.
-    fn d8(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d8 {
-            return known.clone();
-        }
-        let value = self.d8_body();
-        self.m.d8 = Some(value.clone());
-        value
-    }
-
-    fn d8_body(&mut self) -> R<Decimal> {
-        {
-            let mut total = Decimal::ZERO;
-            let items5 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items5 {
-                let l0 = rt::place(item);
-                total = total.checked_add(rt::strict(match {
-                            let a6 = rt::slot(l0)?;
-                            self.c6(a6, true)
-                        } {
-                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
-                            other => other,
-                    })?).ok_or(Stop::Back)?;
+    /// `conformance.doubled` (tests/native/conformance.cov, bytes 5556..5744).
+    fn d8(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+        let mut m0: Option<R<Decimal>> = None;
+        if rt::strict(Ok(rt::slot(match m0.clone() {
+                        Some(known) => known,
+                        None => {
+                            let value = {
+                                let a5 = rt::slot(l0)?;
+                                self.c6(a5, s0)
+                            };
+                            m0 = Some(value.clone());
+                            value
+                        }
+                })?.is_err()))? {
+            Ok(Decimal::from_parts(1, 0, 0, false, 0))
+        } else {
+            {
+                let a = rt::strict(match m0.clone() {
+                        Some(known) => known,
+                        None => {
+                            let value = {
+                                let a6 = rt::slot(l0)?;
+                                self.c6(a6, s0)
+                            };
+                            m0 = Some(value.clone());
+                            value
+                        }
+                })?;
+                let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
+                a.checked_mul(b).ok_or(Stop::Back)
             }
-            Ok(total)
         }
     }
 
-    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 5630..5693), computed once per row.
+    /// `conformance.weights` (tests/native/conformance.cov, bytes 5746..5819), computed once per row.
     fn d9(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d9 {
             return known.clone();
@@ -348,16 +359,19 @@ impl Row<'_, '_, '_> {
             let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
             for item in items7 {
                 let l0 = rt::place(item);
-                total = total.checked_add(rt::strict({
+                total = total.checked_add(rt::strict(match {
                             let a8 = rt::slot(l0)?;
-                            self.c7(a8, true)
+                            self.c6(a8, true)
+                        } {
+                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            other => other,
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 5694..5773), computed once per row.
+    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 5820..5884), computed once per row.
     fn d10(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d10 {
             return known.clone();
@@ -369,23 +383,20 @@ impl Row<'_, '_, '_> {
 
     fn d10_body(&mut self) -> R<Decimal> {
         {
-            let mut count: u64 = 0;
+            let mut total = Decimal::ZERO;
             let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
             for item in items9 {
                 let l0 = rt::place(item);
-                if !rt::strict(Ok(rt::slot({
-                                let a10 = rt::slot(l0)?;
-                                self.c6(a10, true)
-                        })?.is_err()))? {
-                    continue;
-                }
-                count += 1;
+                total = total.checked_add(rt::strict({
+                            let a10 = rt::slot(l0)?;
+                            self.c8(a10, true)
+                    })?).ok_or(Stop::Back)?;
             }
-            Ok(Decimal::from(count))
+            Ok(total)
         }
     }
 
-    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 5774..5834), computed once per row.
+    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 5885..5948), computed once per row.
     fn d11(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d11 {
             return known.clone();
@@ -397,13 +408,66 @@ impl Row<'_, '_, '_> {
 
     fn d11_body(&mut self) -> R<Decimal> {
         {
-            let mut best: Option<Decimal> = None;
+            let mut total = Decimal::ZERO;
             let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
             for item in items11 {
                 let l0 = rt::place(item);
+                total = total.checked_add(rt::strict({
+                            let a12 = rt::slot(l0)?;
+                            self.c7(a12, true)
+                    })?).ok_or(Stop::Back)?;
+            }
+            Ok(total)
+        }
+    }
+
+    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 5949..6028), computed once per row.
+    fn d12(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d12 {
+            return known.clone();
+        }
+        let value = self.d12_body();
+        self.m.d12 = Some(value.clone());
+        value
+    }
+
+    fn d12_body(&mut self) -> R<Decimal> {
+        {
+            let mut count: u64 = 0;
+            let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items13 {
+                let l0 = rt::place(item);
+                if !rt::strict(Ok(rt::slot({
+                                let a14 = rt::slot(l0)?;
+                                self.c6(a14, true)
+                        })?.is_err()))? {
+                    continue;
+                }
+                count += 1;
+            }
+            Ok(Decimal::from(count))
+        }
+    }
+
+    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 6029..6089), computed once per row.
+    fn d13(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d13 {
+            return known.clone();
+        }
+        let value = self.d13_body();
+        self.m.d13 = Some(value.clone());
+        value
+    }
+
+    fn d13_body(&mut self) -> R<Decimal> {
+        {
+            let mut best: Option<Decimal> = None;
+            let items15 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items15 {
+                let l0 = rt::place(item);
                 let v = rt::strict({
-                        let a12 = rt::slot(l0)?;
-                        self.c7(a12, true)
+                        let a16 = rt::slot(l0)?;
+                        self.c7(a16, true)
                 })?;
                 let replace = match &best {
                     None => true,
@@ -417,21 +481,21 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 5835..5972), computed once per row.
-    fn d12(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d12 {
+    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 6090..6227), computed once per row.
+    fn d14(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d14 {
             return known.clone();
         }
-        let value = self.d12_body();
-        self.m.d12 = Some(value.clone());
+        let value = self.d14_body();
+        self.m.d14 = Some(value.clone());
         value
     }
 
-    fn d12_body(&mut self) -> R<Decimal> {
+    fn d14_body(&mut self) -> R<Decimal> {
         {
-            let o13 = rt::slot(self.b.constant(0))?;
-            let a13 = rt::as_ref(&o13);
-            self.c7(a13, false)
+            let o17 = rt::slot(self.b.constant(0))?;
+            let a17 = rt::as_ref(&o17);
+            self.c7(a17, false)
         }
     }
 
@@ -1050,5 +1114,11 @@ impl Row<'_, '_, '_> {
             self.m.c7.remember(k, &value);
         }
         value
+    }
+
+    /// `conformance.doubled` on one argument: cheaper to compute again than to remember.
+    #[inline]
+    fn c8(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d8(l0, stable)
     }
 }

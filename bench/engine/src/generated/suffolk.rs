@@ -157,16 +157,31 @@ impl Row<'_, '_, '_> {
 
     /// `allocation.item_points` (examples/suffolk-personal-budget/allocation.cov, bytes 6392..6689).
     fn d1(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
-        if rt::strict(Ok(rt::slot({
-                        let a1 = rt::slot(l0)?;
-                        self.c0(a1, s0)
+        let mut m0: Option<R<u32>> = None;
+        if rt::strict(Ok(rt::slot(match m0.clone() {
+                        Some(known) => known,
+                        None => {
+                            let value = {
+                                let a1 = rt::slot(l0)?;
+                                self.c0(a1, s0)
+                            };
+                            m0 = Some(value.clone());
+                            value
+                        }
                 })?.is_err()))? {
             Ok(Decimal::from_parts(0, 0, 0, false, 0))
         } else {
             match {
-                let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict({
-                            let a2 = rt::slot(l0)?;
-                            self.c0(a2, s0)
+                let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(match m0.clone() {
+                            Some(known) => known,
+                            None => {
+                                let value = {
+                                    let a2 = rt::slot(l0)?;
+                                    self.c0(a2, s0)
+                                };
+                                m0 = Some(value.clone());
+                                value
+                            }
                     })?,);
                 match self.s1(keys)? {
                     None => Err(Stop::Absent(1)),

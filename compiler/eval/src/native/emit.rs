@@ -55,6 +55,7 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         one_arg: BTreeSet::new(),
         tables: BTreeSet::new(),
         selections: HashMap::new(),
+        shared: HashMap::new(),
     };
     let mut functions = String::new();
     let mut units: HashMap<Root, Unit> = HashMap::new();
@@ -68,8 +69,15 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
                 g.stable.insert(k as u32, format!("s{k}"));
             }
         }
+        // A call repeated on a parameter is computed once, where it is first needed.
+        let mut shared_locals = String::new();
+        for (n, (callee, param)) in repeated_calls(program, def.body, def.params.len() as u32).into_iter().enumerate() {
+            g.shared.insert((callee, param), n);
+            let t = program.decisions.get(callee as usize).map_or(KindOf::Val, |d| kind_of(&d.ty)).rust();
+            let _ = write!(shared_locals, "let mut m{n}: Option<R<{t}>> = None;\n ");
+        }
         let body = if program.nodes.get(def.body.index()).map(|n| kind_of(&n.ty)) == Some(kind) {
-            g.expr(def.body)
+            format!("{shared_locals}{}", g.expr(def.body))
         } else {
             g.refuse("its body's type differs from the declared one")
         };
@@ -367,6 +375,32 @@ fn coverage(program: &Program, units: &HashMap<Root, Unit>) -> Vec<Result<(), St
     (0..program.decisions.len()).map(|i| visit(units, &mut state, Root::Decision(i))).collect()
 }
 
+/// The one-argument calls on a parameter (`callee(p)`, by callee and parameter number) that
+/// a decision's body makes more than once, in a stable order. None when the body binds a
+/// local with a parameter's number, so that `p` always means the parameter.
+fn repeated_calls(program: &Program, body: NodeId, params: u32) -> Vec<(u32, u32)> {
+    let mut counts: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut stack = vec![body];
+    while let Some(id) = stack.pop() {
+        let Some(node) = program.nodes.get(id.index()) else { continue };
+        match &node.kind {
+            NodeKind::Decision { id: callee, args } if args.len() == 1 => {
+                if let Some(NodeKind::Local(local)) = program.nodes.get(args[0].index()).map(|n| &n.kind)
+                    && local.0 < params
+                {
+                    *counts.entry((callee.0, local.0)).or_default() += 1;
+                }
+            }
+            NodeKind::Let { local, .. } | NodeKind::Aggregate { local, .. } if local.0 < params => return Vec::new(),
+            _ => {}
+        }
+        node.kind.for_each_child(|child| stack.push(child));
+    }
+    let mut repeated: Vec<(u32, u32)> = counts.into_iter().filter(|&(_, n)| n > 1).map(|(pair, _)| pair).collect();
+    repeated.sort_unstable();
+    repeated
+}
+
 /// Per decision: whether calling it does heavy work ([`Unit::heavy`]), itself or through
 /// the decisions with parameters and tables it reaches. Params and parameterless
 /// decisions are computed once per row, so reaching them again costs nothing.
@@ -453,12 +487,17 @@ struct Gen<'p> {
     /// Per table looked up: its row selection compiled to code, or `None` when the lookup
     /// goes through the interpreter's indexes.
     selections: HashMap<u32, Option<String>>,
+    /// In the decision being generated: calls on one of its parameters that its body makes
+    /// more than once, by (callee, parameter), with the number of the local holding the
+    /// first result (`m{n}`).
+    shared: HashMap<(u32, u32), usize>,
 }
 
 impl Gen<'_> {
     fn start(&mut self) {
         self.locals.clear();
         self.stable.clear();
+        self.shared.clear();
         self.unit = Unit::default();
     }
 
@@ -760,7 +799,17 @@ impl Gen<'_> {
         if args.len() == 1 {
             self.one_arg.insert(callee.0);
             let stable = flags.first().cloned().unwrap_or_else(|| "true".to_string());
-            return format!("{{\n {lets}self.c{i}({}, {stable})\n }}", names.join(", "));
+            let computed = format!("{{\n {lets}self.c{i}({}, {stable})\n }}", names.join(", "));
+            let shared = match program.nodes.get(args[0].index()).map(|n| &n.kind) {
+                Some(NodeKind::Local(local)) => self.shared.get(&(callee.0, local.0)).copied(),
+                _ => None,
+            };
+            return match shared {
+                Some(m) => format!(
+                    "match m{m}.clone() {{\n Some(known) => known,\n None => {{\n let value = {computed};\n m{m} = Some(value.clone());\n value\n }}\n }}"
+                ),
+                None => computed,
+            };
         }
         names.extend(flags);
         format!("{{\n {lets}self.d{i}({})\n }}", names.join(", "))
