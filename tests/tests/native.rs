@@ -127,6 +127,31 @@ fn emit_rust_refuses_rules_that_do_not_compile() {
     assert!(r.stdout.is_empty());
 }
 
+/// The bench engine's output file, error file and log for `decisions` of `file` on `cohort`:
+/// interpreted, then with `--native`.
+fn interpreted_and_native(
+    dir: &TempDir,
+    name: &str,
+    file: &str,
+    cohort: &str,
+    decisions: &[&str],
+) -> [(String, String, String); 2] {
+    [false, true].map(|native| {
+        let (out, err) = (dir.path(&format!("{name}-{native}.csv")), dir.path(&format!("{name}-{native}.err")));
+        let mut args = vec![file, "--input", cohort, "--output", &out, "--errors", &err, "--repeat", "1"];
+        for d in decisions {
+            args.extend(["--decision", d]);
+        }
+        if native {
+            args.push("--native");
+        }
+        let r = run("covenant-bench-engine", &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let read = |p: &str| std::fs::read_to_string(p).expect("engine output");
+        (read(&out), read(&err), r.stderr)
+    })
+}
+
 /// Fails with the first line where two outputs differ (the outputs are thousands of lines).
 fn assert_same_lines(expected: &str, actual: &str, what: &str) {
     if expected == actual {
@@ -166,22 +191,8 @@ fn compiled_rules_give_what_the_interpreter_gives_row_by_row() {
             text.push_str(SUFFOLK_EXTRA);
             std::fs::write(&cohort, text).expect("cohort");
         }
-        let mut outputs = Vec::new();
-        for native in [false, true] {
-            let (out, err) = (dir.path(&format!("{model}-{native}.csv")), dir.path(&format!("{model}-{native}.err")));
-            let mut args = vec![file, "--input", &cohort, "--output", &out, "--errors", &err, "--repeat", "1"];
-            for d in decisions {
-                args.extend(["--decision", d]);
-            }
-            if native {
-                args.push("--native");
-            }
-            let r = run("covenant-bench-engine", &args);
-            assert_eq!(r.code, 0, "{}", r.stderr);
-            let read = |p: &str| std::fs::read_to_string(p).expect("engine output");
-            outputs.push((read(&out), read(&err), r.stderr));
-        }
-        let ((interpreted, interpreted_errors, _), (compiled, compiled_errors, log)) = (&outputs[0], &outputs[1]);
+        let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] =
+            &interpreted_and_native(&dir, model, file, &cohort, decisions);
         assert!(interpreted.lines().count() > 2500, "{model}: most rows succeed");
         assert_same_lines(
             interpreted,
@@ -263,22 +274,8 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "heaviest",
         "alpha_total",
     ];
-    let mut outputs = Vec::new();
-    for native in [false, true] {
-        let (out, err) = (dir.path(&format!("{native}.csv")), dir.path(&format!("{native}.err")));
-        let mut args = vec![CONFORMANCE.0, "--input", &cohort, "--output", &out, "--errors", &err, "--repeat", "1"];
-        for d in decisions {
-            args.extend(["--decision", d]);
-        }
-        if native {
-            args.push("--native");
-        }
-        let r = run("covenant-bench-engine", &args);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        let read = |p: &str| std::fs::read_to_string(p).expect("engine output");
-        outputs.push((read(&out), read(&err), r.stderr));
-    }
-    let ((interpreted, interpreted_errors, _), (compiled, compiled_errors, log)) = (&outputs[0], &outputs[1]);
+    let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] =
+        &interpreted_and_native(&dir, "conformance", CONFORMANCE.0, &cohort, &decisions);
     let failed = interpreted_errors.lines().count();
     // Rows with no entries fail (`max` of nothing); the others succeed.
     assert!(failed > 300 && failed < 1000, "{failed} rows failed:\n{interpreted_errors}");
