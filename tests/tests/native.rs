@@ -265,6 +265,7 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "prioritised",
         "priority_given",
         "chosen_span",
+        "urgency_given",
         "within_span",
         "amount_band",
         "weights",

@@ -11,13 +11,13 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 
 /// What `rt::Base::new` checks and copies.
 pub static MODULE: rt::Module = rt::Module {
-    fingerprint: 0x7b22aabb847ee44d,
-    reasons: &["no row of table grade matched", "not given", "no row of table priority matched", "no row of table span matched", "no row of table band matched", "no row of table weight matched", "too high to prioritise", "no span when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70"],
-    constants: &[87, 107, 111],
+    fingerprint: 0xd10dd6ac369419ab,
+    reasons: &["no row of table grade matched", "not given", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "no row of table band matched", "no row of table weight matched", "too high to prioritise", "no span when urgent", "not graded when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70"],
+    constants: &[90, 110, 114],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
-pub static COVERED: [bool; 15] = [true, true, true, true, true, true, false, false, false, true, true, true, true, true, true];
+pub static COVERED: [bool; 16] = [true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when any of them needs the interpreter, appends nothing
@@ -51,8 +51,8 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
                 let value = row.d5();
                 row.b.output(value)
             }
-            9 => {
-                let value = row.d9();
+            6 => {
+                let value = row.d6();
                 row.b.output(value)
             }
             10 => {
@@ -73,6 +73,10 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
             }
             14 => {
                 let value = row.d14();
+                row.b.output(value)
+            }
+            15 => {
+                let value = row.d15();
                 row.b.output(value)
             }
             _ => Err(Stop::Back),
@@ -97,16 +101,17 @@ struct Memo {
     d1: Option<R<Decimal>>,
     d2: Option<R<Decimal>>,
     d3: Option<R<Value>>,
-    d4: Option<R<bool>>,
-    d5: Option<R<Decimal>>,
-    d9: Option<R<Decimal>>,
+    d4: Option<R<Decimal>>,
+    d5: Option<R<bool>>,
+    d6: Option<R<Decimal>>,
     d10: Option<R<Decimal>>,
     d11: Option<R<Decimal>>,
     d12: Option<R<Decimal>>,
     d13: Option<R<Decimal>>,
     d14: Option<R<Decimal>>,
+    d15: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
-    c7: rt::Calls<Decimal>,
+    c8: rt::Calls<Decimal>,
     kept: Vec<Value>,
 }
 
@@ -117,7 +122,7 @@ struct Row<'r, 'b, 'a> {
 }
 
 impl Row<'_, '_, '_> {
-    /// `conformance.graded` (tests/native/conformance.cov, bytes 4855..4890), computed once per row.
+    /// `conformance.graded` (tests/native/conformance.cov, bytes 5116..5151), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
             return known.clone();
@@ -137,7 +142,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 4891..4960), computed once per row.
+    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5152..5221), computed once per row.
     fn d1(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d1 {
             return known.clone();
@@ -160,7 +165,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 4961..5021), computed once per row.
+    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5222..5282), computed once per row.
     fn d2(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
@@ -180,7 +185,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5022..5069), computed once per row.
+    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5283..5330), computed once per row.
     fn d3(&mut self) -> R<Value> {
         if let Some(known) = &self.m.d3 {
             return known.clone();
@@ -200,8 +205,8 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5070..5204), computed once per row.
-    fn d4(&mut self) -> R<bool> {
+    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5331..5382), computed once per row.
+    fn d4(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d4 {
             return known.clone();
         }
@@ -210,7 +215,27 @@ impl Row<'_, '_, '_> {
         value
     }
 
-    fn d4_body(&mut self) -> R<bool> {
+    fn d4_body(&mut self) -> R<Decimal> {
+        {
+            let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
+            match self.s2(keys)? {
+                None => Err(Stop::Absent(4)),
+                Some(row) => self.t3(row),
+            }
+        }
+    }
+
+    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5383..5517), computed once per row.
+    fn d5(&mut self) -> R<bool> {
+        if let Some(known) = &self.m.d5 {
+            return known.clone();
+        }
+        let value = self.d5_body();
+        self.m.d5 = Some(value.clone());
+        value
+    }
+
+    fn d5_body(&mut self) -> R<bool> {
         {
             let left = rt::strict({
                     let left = rt::strict(Ok(!rt::strict(Ok(rt::slot({
@@ -252,39 +277,39 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 5205..5245), computed once per row.
-    fn d5(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d5 {
+    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 5518..5558), computed once per row.
+    fn d6(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d6 {
             return known.clone();
         }
-        let value = self.d5_body();
-        self.m.d5 = Some(value.clone());
+        let value = self.d6_body();
+        self.m.d6 = Some(value.clone());
         value
     }
 
-    fn d5_body(&mut self) -> R<Decimal> {
+    fn d6_body(&mut self) -> R<Decimal> {
         {
             let keys = [rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 3, false, 1)))?.into_value()];
-            match self.b.select(4, &keys)? {
-                None => Err(Stop::Absent(4)),
+            match self.b.select(5, &keys)? {
+                None => Err(Stop::Absent(5)),
+                Some(row) => self.t5(row),
+            }
+        }
+    }
+
+    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 5560..5664).
+    fn d7(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+        {
+            let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
+            match self.s4(keys)? {
+                None => Err(Stop::Absent(6)),
                 Some(row) => self.t4(row),
             }
         }
     }
 
-    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 5247..5351).
-    fn d6(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
-        {
-            let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
-            match self.s3(keys)? {
-                None => Err(Stop::Absent(5)),
-                Some(row) => self.t3(row),
-            }
-        }
-    }
-
-    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 5353..5554).
-    fn d7(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 5666..5867).
+    fn d8(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items3 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -299,7 +324,7 @@ impl Row<'_, '_, '_> {
                 }
                 total = total.checked_add(rt::strict(match {
                             let a4 = rt::slot(l1)?;
-                            self.c6(a4, true)
+                            self.c7(a4, true)
                         } {
                             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
                             other => other,
@@ -309,15 +334,15 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled` (tests/native/conformance.cov, bytes 5556..5744).
-    fn d8(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.doubled` (tests/native/conformance.cov, bytes 5869..6057).
+    fn d9(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<Decimal>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
                         Some(known) => known,
                         None => {
                             let value = {
                                 let a5 = rt::slot(l0)?;
-                                self.c6(a5, s0)
+                                self.c7(a5, s0)
                             };
                             m0 = Some(value.clone());
                             value
@@ -331,7 +356,7 @@ impl Row<'_, '_, '_> {
                         None => {
                             let value = {
                                 let a6 = rt::slot(l0)?;
-                                self.c6(a6, s0)
+                                self.c7(a6, s0)
                             };
                             m0 = Some(value.clone());
                             value
@@ -343,35 +368,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.weights` (tests/native/conformance.cov, bytes 5746..5819), computed once per row.
-    fn d9(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d9 {
-            return known.clone();
-        }
-        let value = self.d9_body();
-        self.m.d9 = Some(value.clone());
-        value
-    }
-
-    fn d9_body(&mut self) -> R<Decimal> {
-        {
-            let mut total = Decimal::ZERO;
-            let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items7 {
-                let l0 = rt::place(item);
-                total = total.checked_add(rt::strict(match {
-                            let a8 = rt::slot(l0)?;
-                            self.c6(a8, true)
-                        } {
-                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
-                            other => other,
-                    })?).ok_or(Stop::Back)?;
-            }
-            Ok(total)
-        }
-    }
-
-    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 5820..5884), computed once per row.
+    /// `conformance.weights` (tests/native/conformance.cov, bytes 6059..6132), computed once per row.
     fn d10(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d10 {
             return known.clone();
@@ -384,19 +381,22 @@ impl Row<'_, '_, '_> {
     fn d10_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items9 {
+            let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items7 {
                 let l0 = rt::place(item);
-                total = total.checked_add(rt::strict({
-                            let a10 = rt::slot(l0)?;
-                            self.c8(a10, true)
+                total = total.checked_add(rt::strict(match {
+                            let a8 = rt::slot(l0)?;
+                            self.c7(a8, true)
+                        } {
+                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            other => other,
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 5885..5948), computed once per row.
+    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 6133..6197), computed once per row.
     fn d11(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d11 {
             return known.clone();
@@ -409,19 +409,19 @@ impl Row<'_, '_, '_> {
     fn d11_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items11 {
+            let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items9 {
                 let l0 = rt::place(item);
                 total = total.checked_add(rt::strict({
-                            let a12 = rt::slot(l0)?;
-                            self.c7(a12, true)
+                            let a10 = rt::slot(l0)?;
+                            self.c9(a10, true)
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 5949..6028), computed once per row.
+    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 6198..6261), computed once per row.
     fn d12(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d12 {
             return known.clone();
@@ -433,23 +433,20 @@ impl Row<'_, '_, '_> {
 
     fn d12_body(&mut self) -> R<Decimal> {
         {
-            let mut count: u64 = 0;
-            let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items13 {
+            let mut total = Decimal::ZERO;
+            let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items11 {
                 let l0 = rt::place(item);
-                if !rt::strict(Ok(rt::slot({
-                                let a14 = rt::slot(l0)?;
-                                self.c6(a14, true)
-                        })?.is_err()))? {
-                    continue;
-                }
-                count += 1;
+                total = total.checked_add(rt::strict({
+                            let a12 = rt::slot(l0)?;
+                            self.c8(a12, true)
+                    })?).ok_or(Stop::Back)?;
             }
-            Ok(Decimal::from(count))
+            Ok(total)
         }
     }
 
-    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 6029..6089), computed once per row.
+    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 6262..6341), computed once per row.
     fn d13(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d13 {
             return known.clone();
@@ -461,13 +458,41 @@ impl Row<'_, '_, '_> {
 
     fn d13_body(&mut self) -> R<Decimal> {
         {
+            let mut count: u64 = 0;
+            let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items13 {
+                let l0 = rt::place(item);
+                if !rt::strict(Ok(rt::slot({
+                                let a14 = rt::slot(l0)?;
+                                self.c7(a14, true)
+                        })?.is_err()))? {
+                    continue;
+                }
+                count += 1;
+            }
+            Ok(Decimal::from(count))
+        }
+    }
+
+    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 6342..6402), computed once per row.
+    fn d14(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d14 {
+            return known.clone();
+        }
+        let value = self.d14_body();
+        self.m.d14 = Some(value.clone());
+        value
+    }
+
+    fn d14_body(&mut self) -> R<Decimal> {
+        {
             let mut best: Option<Decimal> = None;
             let items15 = rt::items(rt::input(self.inputs, 4, false, 1))?;
             for item in items15 {
                 let l0 = rt::place(item);
                 let v = rt::strict({
                         let a16 = rt::slot(l0)?;
-                        self.c7(a16, true)
+                        self.c8(a16, true)
                 })?;
                 let replace = match &best {
                     None => true,
@@ -481,21 +506,21 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 6090..6227), computed once per row.
-    fn d14(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d14 {
+    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 6403..6540), computed once per row.
+    fn d15(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d15 {
             return known.clone();
         }
-        let value = self.d14_body();
-        self.m.d14 = Some(value.clone());
+        let value = self.d15_body();
+        self.m.d15 = Some(value.clone());
         value
     }
 
-    fn d14_body(&mut self) -> R<Decimal> {
+    fn d15_body(&mut self) -> R<Decimal> {
         {
             let o17 = rt::slot(self.b.constant(0))?;
             let a17 = rt::as_ref(&o17);
-            self.c7(a17, false)
+            self.c8(a17, false)
         }
     }
 
@@ -514,6 +539,148 @@ impl Row<'_, '_, '_> {
             4 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
             5 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             6 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `conformance.priority` (hit first), by the row selected.
+    fn t1(&mut self, row: usize) -> R<Decimal> {
+        match row {
+            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
+            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            3 => Err(Stop::Absent(7)),
+            4 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `conformance.span` (hit unique), by the row selected.
+    fn t2(&mut self, row: usize) -> R<Value> {
+        match row {
+            0 => self.b.constant(1),
+            1 => self.b.constant(2),
+            2 => Err(Stop::Absent(8)),
+            3 => Ok(Value::Record(vec![{
+                            let item = rt::slot(Decimal::ZERO.checked_sub(rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?).ok_or(Stop::Back))?;
+                            self.b.output(item)?
+                        }, {
+                            let item = rt::slot(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+                            self.b.output(item)?
+                    }].into())),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `conformance.urgency` (hit unique), by the row selected.
+    fn t3(&mut self, row: usize) -> R<Decimal> {
+        match row {
+            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
+            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            2 => Err(Stop::Absent(9)),
+            3 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `conformance.weight` (hit unique), by the row selected.
+    fn t4(&mut self, row: usize) -> R<Decimal> {
+        match row {
+            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
+            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            3 => Err(Stop::Absent(10)),
+            4 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
+            5 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
+            6 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
+            7 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
+            8 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
+            9 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
+            10 => Err(Stop::Absent(11)),
+            11 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
+            12 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            13 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
+            14 => Err(Stop::Absent(12)),
+            15 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
+            16 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
+            17 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
+            18 => Ok(Decimal::from_parts(14, 0, 0, false, 0)),
+            19 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
+            20 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
+            21 => Err(Stop::Absent(13)),
+            22 => Ok(Decimal::from_parts(22, 0, 0, false, 0)),
+            23 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
+            24 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            25 => Err(Stop::Absent(14)),
+            26 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
+            27 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
+            28 => Ok(Decimal::from_parts(15, 0, 0, false, 0)),
+            29 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
+            30 => Ok(Decimal::from_parts(21, 0, 0, false, 0)),
+            31 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
+            32 => Err(Stop::Absent(15)),
+            33 => Ok(Decimal::from_parts(30, 0, 0, false, 0)),
+            34 => Ok(Decimal::from_parts(33, 0, 0, false, 0)),
+            35 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
+            36 => Err(Stop::Absent(16)),
+            37 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
+            38 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
+            39 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
+            40 => Ok(Decimal::from_parts(20, 0, 0, false, 0)),
+            41 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
+            42 => Ok(Decimal::from_parts(28, 0, 0, false, 0)),
+            43 => Err(Stop::Absent(17)),
+            44 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
+            45 => Ok(Decimal::from_parts(40, 0, 0, false, 0)),
+            46 => Ok(Decimal::from_parts(44, 0, 0, false, 0)),
+            47 => Ok(Decimal::from_parts(48, 0, 0, false, 0)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `conformance.band` (hit unique), by the row selected.
+    fn t5(&mut self, row: usize) -> R<Decimal> {
+        match row {
+            0 => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+            1 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
+            2 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            3 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            4 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
+            5 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
+            6 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
+            7 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
+            8 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
+            9 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
+            10 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
+            11 => Ok(Decimal::from_parts(11, 0, 0, false, 0)),
+            12 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
+            13 => Ok(Decimal::from_parts(13, 0, 0, false, 0)),
+            14 => Ok(Decimal::from_parts(14, 0, 0, false, 0)),
+            15 => Ok(Decimal::from_parts(15, 0, 0, false, 0)),
+            16 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
+            17 => Ok(Decimal::from_parts(17, 0, 0, false, 0)),
+            18 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
+            19 => Ok(Decimal::from_parts(19, 0, 0, false, 0)),
+            20 => Ok(Decimal::from_parts(20, 0, 0, false, 0)),
+            21 => Ok(Decimal::from_parts(21, 0, 0, false, 0)),
+            22 => Ok(Decimal::from_parts(22, 0, 0, false, 0)),
+            23 => Ok(Decimal::from_parts(23, 0, 0, false, 0)),
+            24 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
+            25 => Ok(Decimal::from_parts(25, 0, 0, false, 0)),
+            26 => Ok(Decimal::from_parts(26, 0, 0, false, 0)),
+            27 => Ok(Decimal::from_parts(27, 0, 0, false, 0)),
+            28 => Ok(Decimal::from_parts(28, 0, 0, false, 0)),
+            29 => Ok(Decimal::from_parts(29, 0, 0, false, 0)),
+            30 => Ok(Decimal::from_parts(30, 0, 0, false, 0)),
+            31 => Ok(Decimal::from_parts(31, 0, 0, false, 0)),
+            32 => Ok(Decimal::from_parts(32, 0, 0, false, 0)),
+            33 => Ok(Decimal::from_parts(33, 0, 0, false, 0)),
+            34 => Ok(Decimal::from_parts(34, 0, 0, false, 0)),
+            35 => Ok(Decimal::from_parts(35, 0, 0, false, 0)),
+            36 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
+            37 => Ok(Decimal::from_parts(37, 0, 0, false, 0)),
+            38 => Ok(Decimal::from_parts(38, 0, 0, false, 0)),
+            39 => Ok(Decimal::from_parts(39, 0, 0, false, 0)),
             _ => Err(Stop::Back),
         }
     }
@@ -566,18 +733,6 @@ impl Row<'_, '_, '_> {
         Ok(matched)
     }
 
-    /// The cells of table `conformance.priority` (hit first), by the row selected.
-    fn t1(&mut self, row: usize) -> R<Decimal> {
-        match row {
-            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(6)),
-            4 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
-            _ => Err(Stop::Back),
-        }
-    }
-
     /// The row of table `conformance.priority` (hit first) that its keys select, compiled.
     fn s1(&self, (k0, k1, k2,): (u32, bool, Decimal,)) -> R<Option<usize>> {
         match k1 {
@@ -600,24 +755,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// The cells of table `conformance.span` (hit unique), by the row selected.
-    fn t2(&mut self, row: usize) -> R<Value> {
-        match row {
-            0 => self.b.constant(1),
-            1 => self.b.constant(2),
-            2 => Err(Stop::Absent(7)),
-            3 => Ok(Value::Record(vec![{
-                            let item = rt::slot(Decimal::ZERO.checked_sub(rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?).ok_or(Stop::Back))?;
-                            self.b.output(item)?
-                        }, {
-                            let item = rt::slot(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
-                            self.b.output(item)?
-                    }].into())),
-            _ => Err(Stop::Back),
-        }
-    }
-
-    /// The row of table `conformance.span` (hit unique) that its keys select, compiled.
+    /// The row of table `conformance.span` (hit unique) that its keys select, compiled. Also for `conformance.urgency`, whose keys and rows are the same.
     fn s2(&self, (k0, k1,): (u32, bool,)) -> R<Option<usize>> {
         match k0 {
             0 => {
@@ -676,63 +814,8 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// The cells of table `conformance.weight` (hit unique), by the row selected.
-    fn t3(&mut self, row: usize) -> R<Decimal> {
-        match row {
-            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(8)),
-            4 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            5 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
-            6 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
-            7 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
-            8 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
-            9 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            10 => Err(Stop::Absent(9)),
-            11 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            12 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            13 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
-            14 => Err(Stop::Absent(10)),
-            15 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
-            16 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            17 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            18 => Ok(Decimal::from_parts(14, 0, 0, false, 0)),
-            19 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
-            20 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
-            21 => Err(Stop::Absent(11)),
-            22 => Ok(Decimal::from_parts(22, 0, 0, false, 0)),
-            23 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            24 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            25 => Err(Stop::Absent(12)),
-            26 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
-            27 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            28 => Ok(Decimal::from_parts(15, 0, 0, false, 0)),
-            29 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
-            30 => Ok(Decimal::from_parts(21, 0, 0, false, 0)),
-            31 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            32 => Err(Stop::Absent(13)),
-            33 => Ok(Decimal::from_parts(30, 0, 0, false, 0)),
-            34 => Ok(Decimal::from_parts(33, 0, 0, false, 0)),
-            35 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
-            36 => Err(Stop::Absent(14)),
-            37 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
-            38 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            39 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
-            40 => Ok(Decimal::from_parts(20, 0, 0, false, 0)),
-            41 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            42 => Ok(Decimal::from_parts(28, 0, 0, false, 0)),
-            43 => Err(Stop::Absent(15)),
-            44 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
-            45 => Ok(Decimal::from_parts(40, 0, 0, false, 0)),
-            46 => Ok(Decimal::from_parts(44, 0, 0, false, 0)),
-            47 => Ok(Decimal::from_parts(48, 0, 0, false, 0)),
-            _ => Err(Stop::Back),
-        }
-    }
-
     /// The row of table `conformance.weight` (hit unique) that its keys select, compiled.
-    fn s3(&self, (k0, k1,): (u32, Decimal,)) -> R<Option<usize>> {
+    fn s4(&self, (k0, k1,): (u32, Decimal,)) -> R<Option<usize>> {
         match k0 {
             0 => {
                 let mut matched: Option<usize> = None;
@@ -1042,83 +1125,36 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// The cells of table `conformance.band` (hit unique), by the row selected.
-    fn t4(&mut self, row: usize) -> R<Decimal> {
-        match row {
-            0 => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            3 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            4 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
-            5 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            6 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
-            7 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
-            8 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
-            9 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
-            10 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            11 => Ok(Decimal::from_parts(11, 0, 0, false, 0)),
-            12 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            13 => Ok(Decimal::from_parts(13, 0, 0, false, 0)),
-            14 => Ok(Decimal::from_parts(14, 0, 0, false, 0)),
-            15 => Ok(Decimal::from_parts(15, 0, 0, false, 0)),
-            16 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
-            17 => Ok(Decimal::from_parts(17, 0, 0, false, 0)),
-            18 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
-            19 => Ok(Decimal::from_parts(19, 0, 0, false, 0)),
-            20 => Ok(Decimal::from_parts(20, 0, 0, false, 0)),
-            21 => Ok(Decimal::from_parts(21, 0, 0, false, 0)),
-            22 => Ok(Decimal::from_parts(22, 0, 0, false, 0)),
-            23 => Ok(Decimal::from_parts(23, 0, 0, false, 0)),
-            24 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            25 => Ok(Decimal::from_parts(25, 0, 0, false, 0)),
-            26 => Ok(Decimal::from_parts(26, 0, 0, false, 0)),
-            27 => Ok(Decimal::from_parts(27, 0, 0, false, 0)),
-            28 => Ok(Decimal::from_parts(28, 0, 0, false, 0)),
-            29 => Ok(Decimal::from_parts(29, 0, 0, false, 0)),
-            30 => Ok(Decimal::from_parts(30, 0, 0, false, 0)),
-            31 => Ok(Decimal::from_parts(31, 0, 0, false, 0)),
-            32 => Ok(Decimal::from_parts(32, 0, 0, false, 0)),
-            33 => Ok(Decimal::from_parts(33, 0, 0, false, 0)),
-            34 => Ok(Decimal::from_parts(34, 0, 0, false, 0)),
-            35 => Ok(Decimal::from_parts(35, 0, 0, false, 0)),
-            36 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
-            37 => Ok(Decimal::from_parts(37, 0, 0, false, 0)),
-            38 => Ok(Decimal::from_parts(38, 0, 0, false, 0)),
-            39 => Ok(Decimal::from_parts(39, 0, 0, false, 0)),
-            _ => Err(Stop::Back),
-        }
-    }
-
     /// `conformance.entry_weight` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c6(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d6(l0, stable)
+    fn c7(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d7(l0, stable)
     }
 
     /// `conformance.kind_total` on one argument, remembered for the row by the argument's identity.
-    fn c7(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c8(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
         let key = match &l0 {
             Ok(v) => (*v).identity(),
             Err(_) => None,
         };
         if let Some(k) = key
-        && let Some(known) = self.m.c7.recall(k)
+        && let Some(known) = self.m.c8.recall(k)
         {
             return known;
         }
-        let value = self.d7(l0, stable);
+        let value = self.d8(l0, stable);
         if let (Some(k), Ok(v)) = (key, &l0) {
             if !stable {
                 self.m.kept.push((*v).clone());
             }
-            self.m.c7.remember(k, &value);
+            self.m.c8.remember(k, &value);
         }
         value
     }
 
     /// `conformance.doubled` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c8(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d8(l0, stable)
+    fn c9(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d9(l0, stable)
     }
 }

@@ -164,7 +164,7 @@ impl Row<'_, '_, '_> {
                 },
                 1 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
-                    match self.s2(keys)? {
+                    match self.s1(keys)? {
                         None => Err(Stop::Absent(2)),
                         Some(row) => self.t2(row),
                     }
@@ -518,6 +518,132 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// The cells of table `tariff.rate_band (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
+    fn t1(&mut self, row: usize) -> R<Value> {
+        match row {
+            0 => Err(Stop::Absent(8)),
+            1 => Err(Stop::Absent(9)),
+            2 => Err(Stop::Absent(10)),
+            3 => Err(Stop::Absent(11)),
+            4 => Err(Stop::Absent(12)),
+            5 => self.b.constant(7),
+            6 => self.b.constant(8),
+            7 => self.b.constant(9),
+            8 => self.b.constant(10),
+            9 => self.b.constant(11),
+            10 => self.b.constant(12),
+            11 => self.b.constant(13),
+            12 => self.b.constant(14),
+            13 => self.b.constant(15),
+            14 => self.b.constant(16),
+            15 => self.b.constant(17),
+            16 => self.b.constant(18),
+            17 => self.b.constant(19),
+            18 => self.b.constant(20),
+            19 => self.b.constant(21),
+            20 => self.b.constant(22),
+            21 => self.b.constant(23),
+            22 => self.b.constant(24),
+            23 => Err(Stop::Absent(13)),
+            24 => self.b.constant(25),
+            25 => self.b.constant(26),
+            26 => self.b.constant(27),
+            27 => Err(Stop::Absent(14)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `tariff.rate_band (valid 2016-04-01 to 2017-03-31)` (hit first), by the row selected.
+    fn t2(&mut self, row: usize) -> R<Value> {
+        match row {
+            0 => Err(Stop::Absent(8)),
+            1 => Err(Stop::Absent(9)),
+            2 => Err(Stop::Absent(10)),
+            3 => Err(Stop::Absent(11)),
+            4 => Err(Stop::Absent(12)),
+            5 => self.b.constant(28),
+            6 => self.b.constant(29),
+            7 => self.b.constant(30),
+            8 => self.b.constant(31),
+            9 => self.b.constant(32),
+            10 => self.b.constant(33),
+            11 => self.b.constant(34),
+            12 => self.b.constant(35),
+            13 => self.b.constant(36),
+            14 => self.b.constant(37),
+            15 => self.b.constant(38),
+            16 => self.b.constant(39),
+            17 => self.b.constant(40),
+            18 => self.b.constant(41),
+            19 => self.b.constant(42),
+            20 => self.b.constant(43),
+            21 => self.b.constant(44),
+            22 => self.b.constant(45),
+            23 => Err(Stop::Absent(13)),
+            24 => self.b.constant(46),
+            25 => self.b.constant(47),
+            26 => self.b.constant(48),
+            27 => Err(Stop::Absent(14)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `tariff.intensity_band` (hit unique), by the row selected.
+    fn t3(&mut self, row: usize) -> R<u32> {
+        match row {
+            0 => Ok(0u32),
+            1 => Ok(1u32),
+            2 => Ok(2u32),
+            3 => Ok(3u32),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `tariff.hours_cap (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
+    fn t4(&mut self, row: usize) -> R<Decimal> {
+        match row {
+            0 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
+            1 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
+            2 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
+            3 => Err(Stop::Absent(15)),
+            4 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
+            5 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
+            6 => Err(Stop::Absent(16)),
+            7 => Err(Stop::Absent(17)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `tariff.time_limit (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
+    fn t5(&mut self, row: usize) -> R<Value> {
+        match row {
+            0 => self.b.constant(49),
+            1 => self.b.constant(50),
+            2 => self.b.constant(51),
+            3 => self.b.constant(52),
+            4 => Err(Stop::Absent(6)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `nhs.clusters.review_period` (hit unique), by the row selected.
+    fn t7(&mut self, row: usize) -> R<Value> {
+        match row {
+            0 => self.b.constant(53),
+            1 => self.b.constant(54),
+            2 => self.b.constant(55),
+            3 => self.b.constant(56),
+            4 => self.b.constant(57),
+            5 => Err(Stop::Absent(18)),
+            6 => self.b.constant(58),
+            7 => self.b.constant(59),
+            8 => self.b.constant(60),
+            9 => self.b.constant(61),
+            10 => self.b.constant(62),
+            _ => Err(Stop::Back),
+        }
+    }
+
     /// The row of table `tariff.offered` (hit first) that its keys select, compiled.
     fn s0(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
         match k0 {
@@ -705,42 +831,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// The cells of table `tariff.rate_band (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
-    fn t1(&mut self, row: usize) -> R<Value> {
-        match row {
-            0 => Err(Stop::Absent(8)),
-            1 => Err(Stop::Absent(9)),
-            2 => Err(Stop::Absent(10)),
-            3 => Err(Stop::Absent(11)),
-            4 => Err(Stop::Absent(12)),
-            5 => self.b.constant(7),
-            6 => self.b.constant(8),
-            7 => self.b.constant(9),
-            8 => self.b.constant(10),
-            9 => self.b.constant(11),
-            10 => self.b.constant(12),
-            11 => self.b.constant(13),
-            12 => self.b.constant(14),
-            13 => self.b.constant(15),
-            14 => self.b.constant(16),
-            15 => self.b.constant(17),
-            16 => self.b.constant(18),
-            17 => self.b.constant(19),
-            18 => self.b.constant(20),
-            19 => self.b.constant(21),
-            20 => self.b.constant(22),
-            21 => self.b.constant(23),
-            22 => self.b.constant(24),
-            23 => Err(Stop::Absent(13)),
-            24 => self.b.constant(25),
-            25 => self.b.constant(26),
-            26 => self.b.constant(27),
-            27 => Err(Stop::Absent(14)),
-            _ => Err(Stop::Back),
-        }
-    }
-
-    /// The row of table `tariff.rate_band (valid 2015-04-01 to 2016-03-31)` (hit first) that its keys select, compiled.
+    /// The row of table `tariff.rate_band (valid 2015-04-01 to 2016-03-31)` (hit first) that its keys select, compiled. Also for `tariff.rate_band (valid 2016-04-01 to 2017-03-31)`, whose keys and rows are the same.
     fn s1(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
         match k0 {
             0 => {
@@ -993,305 +1084,6 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// The cells of table `tariff.rate_band (valid 2016-04-01 to 2017-03-31)` (hit first), by the row selected.
-    fn t2(&mut self, row: usize) -> R<Value> {
-        match row {
-            0 => Err(Stop::Absent(8)),
-            1 => Err(Stop::Absent(9)),
-            2 => Err(Stop::Absent(10)),
-            3 => Err(Stop::Absent(11)),
-            4 => Err(Stop::Absent(12)),
-            5 => self.b.constant(28),
-            6 => self.b.constant(29),
-            7 => self.b.constant(30),
-            8 => self.b.constant(31),
-            9 => self.b.constant(32),
-            10 => self.b.constant(33),
-            11 => self.b.constant(34),
-            12 => self.b.constant(35),
-            13 => self.b.constant(36),
-            14 => self.b.constant(37),
-            15 => self.b.constant(38),
-            16 => self.b.constant(39),
-            17 => self.b.constant(40),
-            18 => self.b.constant(41),
-            19 => self.b.constant(42),
-            20 => self.b.constant(43),
-            21 => self.b.constant(44),
-            22 => self.b.constant(45),
-            23 => Err(Stop::Absent(13)),
-            24 => self.b.constant(46),
-            25 => self.b.constant(47),
-            26 => self.b.constant(48),
-            27 => Err(Stop::Absent(14)),
-            _ => Err(Stop::Back),
-        }
-    }
-
-    /// The row of table `tariff.rate_band (valid 2016-04-01 to 2017-03-31)` (hit first) that its keys select, compiled.
-    fn s2(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
-        match k0 {
-            0 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                Ok(Some(2))
-            }
-            1 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 0) {
-                    return Ok(Some(3));
-                }
-                Ok(Some(27))
-            }
-            2 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 0) {
-                    return Ok(Some(3));
-                }
-                Ok(Some(27))
-            }
-            3 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 1) {
-                    return Ok(Some(4));
-                }
-                Ok(Some(27))
-            }
-            4 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 2) {
-                    return Ok(Some(5));
-                }
-                Ok(Some(27))
-            }
-            5 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 2) {
-                    return Ok(Some(6));
-                }
-                Ok(Some(27))
-            }
-            6 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 2) {
-                    return Ok(Some(7));
-                }
-                Ok(Some(27))
-            }
-            7 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 2) {
-                    return Ok(Some(8));
-                }
-                if (k1 == 5) {
-                    return Ok(Some(9));
-                }
-                if (k1 == 8) {
-                    return Ok(Some(10));
-                }
-                Ok(Some(27))
-            }
-            8 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 5) {
-                    return Ok(Some(9));
-                }
-                if (k1 == 8) {
-                    return Ok(Some(10));
-                }
-                if (k1 == 3) {
-                    return Ok(Some(11));
-                }
-                if (k1 == 9) {
-                    return Ok(Some(12));
-                }
-                Ok(Some(27))
-            }
-            9 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                Ok(Some(1))
-            }
-            10 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 2) {
-                    return Ok(Some(13));
-                }
-                if (k1 == 3) {
-                    return Ok(Some(14));
-                }
-                Ok(Some(27))
-            }
-            11 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 1) {
-                    return Ok(Some(4));
-                }
-                if (k1 == 2) {
-                    return Ok(Some(15));
-                }
-                if (k1 == 3) {
-                    return Ok(Some(16));
-                }
-                Ok(Some(27))
-            }
-            12 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 7) {
-                    return Ok(Some(17));
-                }
-                if (k1 == 2) {
-                    return Ok(Some(19));
-                }
-                if (k1 == 6) {
-                    return Ok(Some(20));
-                }
-                Ok(Some(27))
-            }
-            13 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 7) {
-                    return Ok(Some(18));
-                }
-                if (k1 == 2) {
-                    return Ok(Some(19));
-                }
-                if (k1 == 6) {
-                    return Ok(Some(20));
-                }
-                Ok(Some(27))
-            }
-            14 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 8) {
-                    return Ok(Some(10));
-                }
-                if (k1 == 9) {
-                    return Ok(Some(21));
-                }
-                if (k1 == 10) {
-                    return Ok(Some(22));
-                }
-                if (k1 == 12) {
-                    return Ok(Some(23));
-                }
-                Ok(Some(27))
-            }
-            15 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 8) {
-                    return Ok(Some(10));
-                }
-                if (k1 == 9) {
-                    return Ok(Some(21));
-                }
-                if (k1 == 10) {
-                    return Ok(Some(22));
-                }
-                if (k1 == 12) {
-                    return Ok(Some(23));
-                }
-                Ok(Some(27))
-            }
-            16 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 8) {
-                    return Ok(Some(10));
-                }
-                if (k1 == 11) {
-                    return Ok(Some(24));
-                }
-                if (k1 == 2) {
-                    return Ok(Some(25));
-                }
-                Ok(Some(27))
-            }
-            17 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                if (k1 == 9) {
-                    return Ok(Some(21));
-                }
-                if (k1 == 11) {
-                    return Ok(Some(24));
-                }
-                if (k1 == 4) {
-                    return Ok(Some(26));
-                }
-                Ok(Some(27))
-            }
-            18 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                Ok(Some(2))
-            }
-            19 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                Ok(Some(2))
-            }
-            20 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                Ok(Some(2))
-            }
-            21 => {
-                if (k1 == 13 || k1 == 14 || k1 == 15) {
-                    return Ok(Some(0));
-                }
-                Ok(Some(2))
-            }
-            _ => Err(Stop::Back),
-        }
-    }
-
-    /// The cells of table `tariff.intensity_band` (hit unique), by the row selected.
-    fn t3(&mut self, row: usize) -> R<u32> {
-        match row {
-            0 => Ok(0u32),
-            1 => Ok(1u32),
-            2 => Ok(2u32),
-            3 => Ok(3u32),
-            _ => Err(Stop::Back),
-        }
-    }
-
     /// The row of table `tariff.intensity_band` (hit unique) that its keys select, compiled.
     fn s3(&self, (k0,): (Decimal,)) -> R<Option<usize>> {
         let mut matched: Option<usize> = None;
@@ -1320,21 +1112,6 @@ impl Row<'_, '_, '_> {
             matched = Some(3);
         }
         Ok(matched)
-    }
-
-    /// The cells of table `tariff.hours_cap (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
-    fn t4(&mut self, row: usize) -> R<Decimal> {
-        match row {
-            0 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(15)),
-            4 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
-            5 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            6 => Err(Stop::Absent(16)),
-            7 => Err(Stop::Absent(17)),
-            _ => Err(Stop::Back),
-        }
     }
 
     /// The row of table `tariff.hours_cap (valid 2015-04-01 to 2016-03-31)` (hit first) that its keys select, compiled.
@@ -1434,18 +1211,6 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// The cells of table `tariff.time_limit (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
-    fn t5(&mut self, row: usize) -> R<Value> {
-        match row {
-            0 => self.b.constant(49),
-            1 => self.b.constant(50),
-            2 => self.b.constant(51),
-            3 => self.b.constant(52),
-            4 => Err(Stop::Absent(6)),
-            _ => Err(Stop::Back),
-        }
-    }
-
     /// The row of table `tariff.time_limit (valid 2015-04-01 to 2016-03-31)` (hit first) that its keys select, compiled.
     fn s5(&self, (k0, k1,): (u32, u32,)) -> R<Option<usize>> {
         match k0 {
@@ -1527,24 +1292,6 @@ impl Row<'_, '_, '_> {
             21 => {
                 Ok(Some(4))
             }
-            _ => Err(Stop::Back),
-        }
-    }
-
-    /// The cells of table `nhs.clusters.review_period` (hit unique), by the row selected.
-    fn t7(&mut self, row: usize) -> R<Value> {
-        match row {
-            0 => self.b.constant(53),
-            1 => self.b.constant(54),
-            2 => self.b.constant(55),
-            3 => self.b.constant(56),
-            4 => self.b.constant(57),
-            5 => Err(Stop::Absent(18)),
-            6 => self.b.constant(58),
-            7 => self.b.constant(59),
-            8 => self.b.constant(60),
-            9 => self.b.constant(61),
-            10 => self.b.constant(62),
             _ => Err(Stop::Back),
         }
     }

@@ -889,42 +889,6 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// The row of table `allocation.rating_band` (hit unique) that its keys select, compiled.
-    fn s0(&self, (k0,): (Decimal,)) -> R<Option<usize>> {
-        let mut matched: Option<usize> = None;
-        if (rt::num_order(&k0, &Decimal::from_parts(4, 0, 0, false, 0)).is_eq()) {
-            if matched.is_some() {
-                return Err(Stop::Back);
-            }
-            matched = Some(0);
-        }
-        if (rt::num_order(&k0, &Decimal::from_parts(3, 0, 0, false, 0)).is_eq()) {
-            if matched.is_some() {
-                return Err(Stop::Back);
-            }
-            matched = Some(1);
-        }
-        if (rt::num_order(&k0, &Decimal::from_parts(2, 0, 0, false, 0)).is_eq()) {
-            if matched.is_some() {
-                return Err(Stop::Back);
-            }
-            matched = Some(2);
-        }
-        if (rt::num_order(&k0, &Decimal::from_parts(0, 0, 0, false, 0)).is_eq() || rt::num_order(&k0, &Decimal::from_parts(1, 0, 0, false, 0)).is_eq()) {
-            if matched.is_some() {
-                return Err(Stop::Back);
-            }
-            matched = Some(3);
-        }
-        if (rt::num_order(&k0, &Decimal::from_parts(0, 0, 0, false, 0)).is_lt() || rt::num_order(&k0, &Decimal::from_parts(4, 0, 0, false, 0)).is_gt()) {
-            if matched.is_some() {
-                return Err(Stop::Back);
-            }
-            matched = Some(4);
-        }
-        Ok(matched)
-    }
-
     /// The cells of table `allocation.facs_weight` (hit unique), by the row selected.
     fn t1(&mut self, row: usize) -> R<Decimal> {
         match row {
@@ -983,6 +947,53 @@ impl Row<'_, '_, '_> {
             52 => Err(Stop::Absent(9)),
             _ => Err(Stop::Back),
         }
+    }
+
+    /// The cells of table `allocation.band_from_counts` (hit first), by the row selected.
+    fn t2(&mut self, row: usize) -> R<u32> {
+        match row {
+            0 => Ok(3u32),
+            1 => Ok(2u32),
+            2 => Ok(1u32),
+            3 => Err(Stop::Absent(10)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The row of table `allocation.rating_band` (hit unique) that its keys select, compiled.
+    fn s0(&self, (k0,): (Decimal,)) -> R<Option<usize>> {
+        let mut matched: Option<usize> = None;
+        if (rt::num_order(&k0, &Decimal::from_parts(4, 0, 0, false, 0)).is_eq()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(0);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(3, 0, 0, false, 0)).is_eq()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(1);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(2, 0, 0, false, 0)).is_eq()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(2);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(0, 0, 0, false, 0)).is_eq() || rt::num_order(&k0, &Decimal::from_parts(1, 0, 0, false, 0)).is_eq()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(3);
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(0, 0, 0, false, 0)).is_lt() || rt::num_order(&k0, &Decimal::from_parts(4, 0, 0, false, 0)).is_gt()) {
+            if matched.is_some() {
+                return Err(Stop::Back);
+            }
+            matched = Some(4);
+        }
+        Ok(matched)
     }
 
     /// The row of table `allocation.facs_weight` (hit unique) that its keys select, compiled.
@@ -1480,17 +1491,6 @@ impl Row<'_, '_, '_> {
                 }
                 Ok(matched)
             }
-            _ => Err(Stop::Back),
-        }
-    }
-
-    /// The cells of table `allocation.band_from_counts` (hit first), by the row selected.
-    fn t2(&mut self, row: usize) -> R<u32> {
-        match row {
-            0 => Ok(3u32),
-            1 => Ok(2u32),
-            2 => Ok(1u32),
-            3 => Err(Stop::Absent(10)),
             _ => Err(Stop::Back),
         }
     }

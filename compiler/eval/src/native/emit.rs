@@ -17,7 +17,7 @@ use covenant_ir::{
     UnOp, Value,
 };
 use rust_decimal::Decimal;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 /// The deepest nesting of nodes, through every call, of a program the generator takes: far
@@ -55,6 +55,7 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         one_arg: BTreeSet::new(),
         tables: BTreeSet::new(),
         selections: HashMap::new(),
+        selection_code: BTreeMap::new(),
         shared: HashMap::new(),
     };
     let mut functions = String::new();
@@ -145,11 +146,29 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
             g.start();
             let code = g.table_cells(TableId(t));
             functions.push_str(&code);
-            if let Some(Some(select)) = g.selections.get(&t) {
-                functions.push_str(select);
-            }
             units.insert(Root::Table(t as usize), g.finish());
         }
+    }
+    for (&t, code) in &g.selection_code {
+        let def = &program.tables[t as usize];
+        let mut sharing: Vec<&str> = g
+            .selections
+            .iter()
+            .filter(|&(&other, &s)| other != t && s == Some(t))
+            .map(|(&other, _)| program.tables[other as usize].qualified.as_str())
+            .collect();
+        sharing.sort_unstable();
+        let also = if sharing.is_empty() {
+            String::new()
+        } else {
+            format!(" Also for `{}`, whose keys and rows are the same.", sharing.join("`, `"))
+        };
+        let hit = if def.hit == HitPolicy::Unique { "hit unique" } else { "hit first" };
+        let _ = write!(
+            functions,
+            "    /// The row of table `{}` ({hit}) that its keys select, compiled.{also}\n    fn s{t}{code}\n\n",
+            def.qualified
+        );
     }
     let heavy = heaviness(program, &units);
     // The memo's caches of remembered calls.
@@ -484,9 +503,12 @@ struct Gen<'p> {
     /// Decisions called with one argument somewhere (each gets a remembering wrapper).
     one_arg: BTreeSet<u32>,
     tables: BTreeSet<u32>,
-    /// Per table looked up: its row selection compiled to code, or `None` when the lookup
-    /// goes through the interpreter's indexes.
-    selections: HashMap<u32, Option<String>>,
+    /// Per table looked up: the table whose generated selection function (`s{n}`) it calls,
+    /// itself or an earlier one with the same keys and rows (a dated table's versions, often);
+    /// `None` when the lookup goes through the interpreter's indexes.
+    selections: HashMap<u32, Option<u32>>,
+    /// The selection functions generated: the table that names each, and its code.
+    selection_code: BTreeMap<u32, String>,
     /// In the decision being generated: calls on one of its parameters that its body makes
     /// more than once, by (callee, parameter), with the number of the local holding the
     /// first result (`m{n}`).
@@ -823,13 +845,11 @@ impl Gen<'_> {
         self.tables.insert(table.0);
         self.unit.refers.push(Root::Table(table.index()));
         let unmatched = self.reason(&format!("no row of table {} matched", def.name));
-        let compiled = self.selections.entry(table.0).or_insert_with(|| selection(self.program, table)).is_some();
-        if compiled {
+        if let Some(select) = self.selection_of(table) {
             let keys: Vec<String> = args.iter().map(|&a| format!("rt::strict({})?", self.expr(a))).collect();
             return format!(
-                "{{\n let keys = ({},);\n match self.s{}(keys)? {{\n None => Err(Stop::Absent({unmatched})),\n Some(row) => self.t{}(row),\n }}\n }}",
+                "{{\n let keys = ({},);\n match self.s{select}(keys)? {{\n None => Err(Stop::Absent({unmatched})),\n Some(row) => self.t{}(row),\n }}\n }}",
                 keys.join(", "),
-                table.0,
                 table.0
             );
         }
@@ -841,6 +861,23 @@ impl Gen<'_> {
             table.0,
             table.0
         )
+    }
+
+    /// The table whose selection function a lookup in `table` calls (see [`Gen::selections`]).
+    fn selection_of(&mut self, table: TableId) -> Option<u32> {
+        if let Some(&known) = self.selections.get(&table.0) {
+            return known;
+        }
+        let code = selection(self.program, table);
+        let select = code.map(|code| match self.selection_code.iter().find(|(_, c)| **c == code) {
+            Some((&same, _)) => same,
+            None => {
+                self.selection_code.insert(table.0, code);
+                table.0
+            }
+        });
+        self.selections.insert(table.0, select);
+        select
     }
 
     /// A table's cells, as a function of the row selected.
@@ -1118,7 +1155,9 @@ struct Dispatch {
 /// when no row before it matched. The rows to test are first narrowed by the enum or
 /// boolean column that leaves the fewest; rows that do not accept the value there cannot
 /// match. `None` when a column is not a number, enum or boolean, a range tests something
-/// that is not a number, or more than [`MAX_ROWS_TESTED`] rows would be tested.
+/// that is not a number, or more than [`MAX_ROWS_TESTED`] rows would be tested. The code is
+/// a function's parameters and body, without its name, so that tables with the same keys
+/// and rows share one function.
 fn selection(program: &Program, table: TableId) -> Option<String> {
     let def = program.tables.get(table.index())?;
     let kinds: Vec<KindOf> = def.columns.iter().map(|(_, ty)| kind_of(ty)).collect();
@@ -1219,14 +1258,7 @@ fn selection(program: &Program, table: TableId) -> Option<String> {
     };
     let names: Vec<String> = (0..kinds.len()).map(|c| format!("k{c}")).collect();
     let types: Vec<&str> = kinds.iter().map(|k| k.rust()).collect();
-    Some(format!(
-        "    /// The row of table `{}` ({}) that its keys select, compiled.\n    fn s{}(&self, ({},): ({},)) -> R<Option<usize>> {{\n {body}\n }}\n\n",
-        def.qualified,
-        if def.hit == HitPolicy::Unique { "hit unique" } else { "hit first" },
-        table.0,
-        names.join(", "),
-        types.join(", "),
-    ))
+    Some(format!("(&self, ({},): ({},)) -> R<Option<usize>> {{\n {body}\n }}", names.join(", "), types.join(", "),))
 }
 
 /// A test of a key value `k` against a row key, as `Key::matches` tests it (`Ok(None)`: the

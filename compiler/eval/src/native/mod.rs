@@ -6,7 +6,8 @@
 //! (`decide` returns `false`) on anything unusual, for the host to evaluate with a
 //! [`Session`](crate::Session). So results are the interpreter's by construction:
 //! - Every operation is the one the interpreter performs, from this module: the same checked
-//!   `Decimal` arithmetic, comparisons, rounding, table indexes and row selection.
+//!   `Decimal` arithmetic, comparisons, rounding and table indexes; rows selected by generated
+//!   code are tested in the order and under the hit policy of `ops::select_among`.
 //! - "No value" travels as [`Stop::Absent`] with the number of its reason, and is accepted
 //!   exactly where the interpreter accepts it (`otherwise`, `is none`, a `let`, an argument,
 //!   a rule's or a branch's value, a count, a record or list item, a decision asked for);
@@ -337,7 +338,7 @@ pub struct Module {
 }
 
 /// One worker's state for generated code, kept from row to row: the program, its table
-/// indexes, its own copies of reasons and constants, and what a row remembers.
+/// indexes, and its own copies of reasons and constants.
 pub struct Base<'p> {
     pub program: &'p Program,
     indexes: &'p Indexes,
