@@ -262,6 +262,7 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
     std::fs::write(&cohort, conformance_cohort(4000)).expect("cohort");
     let decisions = [
         "graded",
+        "stepped",
         "prioritised",
         "priority_given",
         "chosen_span",

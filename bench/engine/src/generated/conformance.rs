@@ -11,13 +11,13 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 
 /// What `rt::Base::new` checks and copies.
 pub static MODULE: rt::Module = rt::Module {
-    fingerprint: 0xd10dd6ac369419ab,
-    reasons: &["no row of table grade matched", "not given", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "no row of table band matched", "no row of table weight matched", "too high to prioritise", "no span when urgent", "not graded when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70"],
-    constants: &[90, 110, 114],
+    fingerprint: 0x47e0a7785f5e0972,
+    reasons: &["no row of table grade matched", "not given", "no row of table step matched", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "no row of table band matched", "no row of table weight matched", "too high to prioritise", "no span when urgent", "not graded when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70"],
+    constants: &[94, 117, 121],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
-pub static COVERED: [bool; 16] = [true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true];
+pub static COVERED: [bool; 17] = [true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when any of them needs the interpreter, appends nothing
@@ -55,8 +55,8 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
                 let value = row.d6();
                 row.b.output(value)
             }
-            10 => {
-                let value = row.d10();
+            7 => {
+                let value = row.d7();
                 row.b.output(value)
             }
             11 => {
@@ -77,6 +77,10 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
             }
             15 => {
                 let value = row.d15();
+                row.b.output(value)
+            }
+            16 => {
+                let value = row.d16();
                 row.b.output(value)
             }
             _ => Err(Stop::Back),
@@ -100,18 +104,19 @@ struct Memo {
     d0: Option<R<Decimal>>,
     d1: Option<R<Decimal>>,
     d2: Option<R<Decimal>>,
-    d3: Option<R<Value>>,
-    d4: Option<R<Decimal>>,
-    d5: Option<R<bool>>,
-    d6: Option<R<Decimal>>,
-    d10: Option<R<Decimal>>,
+    d3: Option<R<Decimal>>,
+    d4: Option<R<Value>>,
+    d5: Option<R<Decimal>>,
+    d6: Option<R<bool>>,
+    d7: Option<R<Decimal>>,
     d11: Option<R<Decimal>>,
     d12: Option<R<Decimal>>,
     d13: Option<R<Decimal>>,
     d14: Option<R<Decimal>>,
     d15: Option<R<Decimal>>,
+    d16: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
-    c8: rt::Calls<Decimal>,
+    c9: rt::Calls<Decimal>,
     kept: Vec<Value>,
 }
 
@@ -122,7 +127,7 @@ struct Row<'r, 'b, 'a> {
 }
 
 impl Row<'_, '_, '_> {
-    /// `conformance.graded` (tests/native/conformance.cov, bytes 5116..5151), computed once per row.
+    /// `conformance.graded` (tests/native/conformance.cov, bytes 5482..5517), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
             return known.clone();
@@ -142,7 +147,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5152..5221), computed once per row.
+    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5518..5565), computed once per row.
     fn d1(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d1 {
             return known.clone();
@@ -154,7 +159,7 @@ impl Row<'_, '_, '_> {
 
     fn d1_body(&mut self) -> R<Decimal> {
         match {
-            let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?, rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?,);
+            let keys = (rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?,);
             match self.s1(keys)? {
                 None => Err(Stop::Absent(2)),
                 Some(row) => self.t1(row),
@@ -165,7 +170,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5222..5282), computed once per row.
+    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5566..5635), computed once per row.
     fn d2(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
@@ -176,17 +181,20 @@ impl Row<'_, '_, '_> {
     }
 
     fn d2_body(&mut self) -> R<Decimal> {
-        {
+        match {
             let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?, rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?,);
-            match self.s1(keys)? {
-                None => Err(Stop::Absent(2)),
-                Some(row) => self.t1(row),
+            match self.s2(keys)? {
+                None => Err(Stop::Absent(3)),
+                Some(row) => self.t2(row),
             }
+        } {
+            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+            other => other,
         }
     }
 
-    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5283..5330), computed once per row.
-    fn d3(&mut self) -> R<Value> {
+    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5636..5696), computed once per row.
+    fn d3(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d3 {
             return known.clone();
         }
@@ -195,9 +203,9 @@ impl Row<'_, '_, '_> {
         value
     }
 
-    fn d3_body(&mut self) -> R<Value> {
+    fn d3_body(&mut self) -> R<Decimal> {
         {
-            let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
+            let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?, rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?,);
             match self.s2(keys)? {
                 None => Err(Stop::Absent(3)),
                 Some(row) => self.t2(row),
@@ -205,8 +213,8 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5331..5382), computed once per row.
-    fn d4(&mut self) -> R<Decimal> {
+    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5697..5744), computed once per row.
+    fn d4(&mut self) -> R<Value> {
         if let Some(known) = &self.m.d4 {
             return known.clone();
         }
@@ -215,18 +223,18 @@ impl Row<'_, '_, '_> {
         value
     }
 
-    fn d4_body(&mut self) -> R<Decimal> {
+    fn d4_body(&mut self) -> R<Value> {
         {
             let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
-            match self.s2(keys)? {
+            match self.s3(keys)? {
                 None => Err(Stop::Absent(4)),
                 Some(row) => self.t3(row),
             }
         }
     }
 
-    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5383..5517), computed once per row.
-    fn d5(&mut self) -> R<bool> {
+    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5745..5796), computed once per row.
+    fn d5(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d5 {
             return known.clone();
         }
@@ -235,14 +243,34 @@ impl Row<'_, '_, '_> {
         value
     }
 
-    fn d5_body(&mut self) -> R<bool> {
+    fn d5_body(&mut self) -> R<Decimal> {
+        {
+            let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
+            match self.s3(keys)? {
+                None => Err(Stop::Absent(5)),
+                Some(row) => self.t4(row),
+            }
+        }
+    }
+
+    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5797..5931), computed once per row.
+    fn d6(&mut self) -> R<bool> {
+        if let Some(known) = &self.m.d6 {
+            return known.clone();
+        }
+        let value = self.d6_body();
+        self.m.d6 = Some(value.clone());
+        value
+    }
+
+    fn d6_body(&mut self) -> R<bool> {
         {
             let left = rt::strict({
                     let left = rt::strict(Ok(!rt::strict(Ok(rt::slot({
                                             let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
-                                            match self.s2(keys)? {
-                                                None => Err(Stop::Absent(3)),
-                                                Some(row) => self.t2(row),
+                                            match self.s3(keys)? {
+                                                None => Err(Stop::Absent(4)),
+                                                Some(row) => self.t3(row),
                                             }
                                     })?.is_err()))?))?;
                     if left != true { Ok(left) } else { rt::strict({
@@ -250,9 +278,9 @@ impl Row<'_, '_, '_> {
                                 let b = rt::strict({
                                         let o1 = rt::strict({
                                                 let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
-                                                match self.s2(keys)? {
-                                                    None => Err(Stop::Absent(3)),
-                                                    Some(row) => self.t2(row),
+                                                match self.s3(keys)? {
+                                                    None => Err(Stop::Absent(4)),
+                                                    Some(row) => self.t3(row),
                                                 }
                                         })?;
                                         rt::read::<Decimal>(rt::field(Ok(&o1), 0))
@@ -265,9 +293,9 @@ impl Row<'_, '_, '_> {
                         let b = rt::strict({
                                 let o2 = rt::strict({
                                         let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
-                                        match self.s2(keys)? {
-                                            None => Err(Stop::Absent(3)),
-                                            Some(row) => self.t2(row),
+                                        match self.s3(keys)? {
+                                            None => Err(Stop::Absent(4)),
+                                            Some(row) => self.t3(row),
                                         }
                                 })?;
                                 rt::read::<Decimal>(rt::field(Ok(&o2), 1))
@@ -277,39 +305,39 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 5518..5558), computed once per row.
-    fn d6(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d6 {
+    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 5932..5972), computed once per row.
+    fn d7(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d7 {
             return known.clone();
         }
-        let value = self.d6_body();
-        self.m.d6 = Some(value.clone());
+        let value = self.d7_body();
+        self.m.d7 = Some(value.clone());
         value
     }
 
-    fn d6_body(&mut self) -> R<Decimal> {
+    fn d7_body(&mut self) -> R<Decimal> {
         {
             let keys = [rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 3, false, 1)))?.into_value()];
-            match self.b.select(5, &keys)? {
-                None => Err(Stop::Absent(5)),
+            match self.b.select(6, &keys)? {
+                None => Err(Stop::Absent(6)),
+                Some(row) => self.t6(row),
+            }
+        }
+    }
+
+    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 5974..6078).
+    fn d8(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+        {
+            let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
+            match self.s5(keys)? {
+                None => Err(Stop::Absent(7)),
                 Some(row) => self.t5(row),
             }
         }
     }
 
-    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 5560..5664).
-    fn d7(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
-        {
-            let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
-            match self.s4(keys)? {
-                None => Err(Stop::Absent(6)),
-                Some(row) => self.t4(row),
-            }
-        }
-    }
-
-    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 5666..5867).
-    fn d8(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6080..6281).
+    fn d9(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items3 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -324,7 +352,7 @@ impl Row<'_, '_, '_> {
                 }
                 total = total.checked_add(rt::strict(match {
                             let a4 = rt::slot(l1)?;
-                            self.c7(a4, true)
+                            self.c8(a4, true)
                         } {
                             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
                             other => other,
@@ -334,15 +362,15 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled` (tests/native/conformance.cov, bytes 5869..6057).
-    fn d9(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.doubled` (tests/native/conformance.cov, bytes 6283..6471).
+    fn d10(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<Decimal>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
                         Some(known) => known,
                         None => {
                             let value = {
                                 let a5 = rt::slot(l0)?;
-                                self.c7(a5, s0)
+                                self.c8(a5, s0)
                             };
                             m0 = Some(value.clone());
                             value
@@ -356,7 +384,7 @@ impl Row<'_, '_, '_> {
                         None => {
                             let value = {
                                 let a6 = rt::slot(l0)?;
-                                self.c7(a6, s0)
+                                self.c8(a6, s0)
                             };
                             m0 = Some(value.clone());
                             value
@@ -368,35 +396,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.weights` (tests/native/conformance.cov, bytes 6059..6132), computed once per row.
-    fn d10(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d10 {
-            return known.clone();
-        }
-        let value = self.d10_body();
-        self.m.d10 = Some(value.clone());
-        value
-    }
-
-    fn d10_body(&mut self) -> R<Decimal> {
-        {
-            let mut total = Decimal::ZERO;
-            let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items7 {
-                let l0 = rt::place(item);
-                total = total.checked_add(rt::strict(match {
-                            let a8 = rt::slot(l0)?;
-                            self.c7(a8, true)
-                        } {
-                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
-                            other => other,
-                    })?).ok_or(Stop::Back)?;
-            }
-            Ok(total)
-        }
-    }
-
-    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 6133..6197), computed once per row.
+    /// `conformance.weights` (tests/native/conformance.cov, bytes 6473..6546), computed once per row.
     fn d11(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d11 {
             return known.clone();
@@ -409,19 +409,22 @@ impl Row<'_, '_, '_> {
     fn d11_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items9 {
+            let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items7 {
                 let l0 = rt::place(item);
-                total = total.checked_add(rt::strict({
-                            let a10 = rt::slot(l0)?;
-                            self.c9(a10, true)
+                total = total.checked_add(rt::strict(match {
+                            let a8 = rt::slot(l0)?;
+                            self.c8(a8, true)
+                        } {
+                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            other => other,
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 6198..6261), computed once per row.
+    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 6547..6611), computed once per row.
     fn d12(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d12 {
             return known.clone();
@@ -434,19 +437,19 @@ impl Row<'_, '_, '_> {
     fn d12_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items11 {
+            let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items9 {
                 let l0 = rt::place(item);
                 total = total.checked_add(rt::strict({
-                            let a12 = rt::slot(l0)?;
-                            self.c8(a12, true)
+                            let a10 = rt::slot(l0)?;
+                            self.c10(a10, true)
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 6262..6341), computed once per row.
+    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 6612..6675), computed once per row.
     fn d13(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d13 {
             return known.clone();
@@ -458,23 +461,20 @@ impl Row<'_, '_, '_> {
 
     fn d13_body(&mut self) -> R<Decimal> {
         {
-            let mut count: u64 = 0;
-            let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items13 {
+            let mut total = Decimal::ZERO;
+            let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items11 {
                 let l0 = rt::place(item);
-                if !rt::strict(Ok(rt::slot({
-                                let a14 = rt::slot(l0)?;
-                                self.c7(a14, true)
-                        })?.is_err()))? {
-                    continue;
-                }
-                count += 1;
+                total = total.checked_add(rt::strict({
+                            let a12 = rt::slot(l0)?;
+                            self.c9(a12, true)
+                    })?).ok_or(Stop::Back)?;
             }
-            Ok(Decimal::from(count))
+            Ok(total)
         }
     }
 
-    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 6342..6402), computed once per row.
+    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 6676..6755), computed once per row.
     fn d14(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d14 {
             return known.clone();
@@ -486,13 +486,41 @@ impl Row<'_, '_, '_> {
 
     fn d14_body(&mut self) -> R<Decimal> {
         {
+            let mut count: u64 = 0;
+            let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items13 {
+                let l0 = rt::place(item);
+                if !rt::strict(Ok(rt::slot({
+                                let a14 = rt::slot(l0)?;
+                                self.c8(a14, true)
+                        })?.is_err()))? {
+                    continue;
+                }
+                count += 1;
+            }
+            Ok(Decimal::from(count))
+        }
+    }
+
+    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 6756..6816), computed once per row.
+    fn d15(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d15 {
+            return known.clone();
+        }
+        let value = self.d15_body();
+        self.m.d15 = Some(value.clone());
+        value
+    }
+
+    fn d15_body(&mut self) -> R<Decimal> {
+        {
             let mut best: Option<Decimal> = None;
             let items15 = rt::items(rt::input(self.inputs, 4, false, 1))?;
             for item in items15 {
                 let l0 = rt::place(item);
                 let v = rt::strict({
                         let a16 = rt::slot(l0)?;
-                        self.c8(a16, true)
+                        self.c9(a16, true)
                 })?;
                 let replace = match &best {
                     None => true,
@@ -506,21 +534,21 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 6403..6540), computed once per row.
-    fn d15(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d15 {
+    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 6817..6954), computed once per row.
+    fn d16(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d16 {
             return known.clone();
         }
-        let value = self.d15_body();
-        self.m.d15 = Some(value.clone());
+        let value = self.d16_body();
+        self.m.d16 = Some(value.clone());
         value
     }
 
-    fn d15_body(&mut self) -> R<Decimal> {
+    fn d16_body(&mut self) -> R<Decimal> {
         {
             let o17 = rt::slot(self.b.constant(0))?;
             let a17 = rt::as_ref(&o17);
-            self.c8(a17, false)
+            self.c9(a17, false)
         }
     }
 
@@ -543,24 +571,34 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// The cells of table `conformance.priority` (hit first), by the row selected.
+    /// The cells of table `conformance.step` (hit first), by the row selected.
     fn t1(&mut self, row: usize) -> R<Decimal> {
         match row {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
             2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(7)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `conformance.priority` (hit first), by the row selected.
+    fn t2(&mut self, row: usize) -> R<Decimal> {
+        match row {
+            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
+            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            3 => Err(Stop::Absent(8)),
             4 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
             _ => Err(Stop::Back),
         }
     }
 
     /// The cells of table `conformance.span` (hit unique), by the row selected.
-    fn t2(&mut self, row: usize) -> R<Value> {
+    fn t3(&mut self, row: usize) -> R<Value> {
         match row {
             0 => self.b.constant(1),
             1 => self.b.constant(2),
-            2 => Err(Stop::Absent(8)),
+            2 => Err(Stop::Absent(9)),
             3 => Ok(Value::Record(vec![{
                             let item = rt::slot(Decimal::ZERO.checked_sub(rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?).ok_or(Stop::Back))?;
                             self.b.output(item)?
@@ -573,63 +611,63 @@ impl Row<'_, '_, '_> {
     }
 
     /// The cells of table `conformance.urgency` (hit unique), by the row selected.
-    fn t3(&mut self, row: usize) -> R<Decimal> {
+    fn t4(&mut self, row: usize) -> R<Decimal> {
         match row {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            2 => Err(Stop::Absent(9)),
+            2 => Err(Stop::Absent(10)),
             3 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
             _ => Err(Stop::Back),
         }
     }
 
     /// The cells of table `conformance.weight` (hit unique), by the row selected.
-    fn t4(&mut self, row: usize) -> R<Decimal> {
+    fn t5(&mut self, row: usize) -> R<Decimal> {
         match row {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
             2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(10)),
+            3 => Err(Stop::Absent(11)),
             4 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             5 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
             6 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
             7 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
             8 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
             9 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            10 => Err(Stop::Absent(11)),
+            10 => Err(Stop::Absent(12)),
             11 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             12 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
             13 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
-            14 => Err(Stop::Absent(12)),
+            14 => Err(Stop::Absent(13)),
             15 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
             16 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
             17 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             18 => Ok(Decimal::from_parts(14, 0, 0, false, 0)),
             19 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
             20 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
-            21 => Err(Stop::Absent(13)),
+            21 => Err(Stop::Absent(14)),
             22 => Ok(Decimal::from_parts(22, 0, 0, false, 0)),
             23 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
             24 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            25 => Err(Stop::Absent(14)),
+            25 => Err(Stop::Absent(15)),
             26 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
             27 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             28 => Ok(Decimal::from_parts(15, 0, 0, false, 0)),
             29 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
             30 => Ok(Decimal::from_parts(21, 0, 0, false, 0)),
             31 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            32 => Err(Stop::Absent(15)),
+            32 => Err(Stop::Absent(16)),
             33 => Ok(Decimal::from_parts(30, 0, 0, false, 0)),
             34 => Ok(Decimal::from_parts(33, 0, 0, false, 0)),
             35 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
-            36 => Err(Stop::Absent(16)),
+            36 => Err(Stop::Absent(17)),
             37 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
             38 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             39 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
             40 => Ok(Decimal::from_parts(20, 0, 0, false, 0)),
             41 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
             42 => Ok(Decimal::from_parts(28, 0, 0, false, 0)),
-            43 => Err(Stop::Absent(17)),
+            43 => Err(Stop::Absent(18)),
             44 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
             45 => Ok(Decimal::from_parts(40, 0, 0, false, 0)),
             46 => Ok(Decimal::from_parts(44, 0, 0, false, 0)),
@@ -639,7 +677,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// The cells of table `conformance.band` (hit unique), by the row selected.
-    fn t5(&mut self, row: usize) -> R<Decimal> {
+    fn t6(&mut self, row: usize) -> R<Decimal> {
         match row {
             0 => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
@@ -687,6 +725,15 @@ impl Row<'_, '_, '_> {
 
     /// The row of table `conformance.grade` (hit unique) that its keys select, compiled.
     fn s0(&self, (k0,): (Decimal,)) -> R<Option<usize>> {
+        if let Some(k) = rt::whole(&k0) {
+            return match k {
+                ..=-2 => Ok(Some(0)),
+                -1 => Ok(Some(1)),
+                0 => Ok(Some(2)),
+                1..=2 => Ok(Some(4)),
+                _ => Ok(Some(6)),
+            };
+        }
         let mut matched: Option<usize> = None;
         if (rt::num_order(&k0, &Decimal::from_parts(1, 0, 0, true, 0)).is_lt()) {
             if matched.is_some() {
@@ -733,8 +780,31 @@ impl Row<'_, '_, '_> {
         Ok(matched)
     }
 
+    /// The row of table `conformance.step` (hit first) that its keys select, compiled.
+    fn s1(&self, (k0,): (Decimal,)) -> R<Option<usize>> {
+        if let Some(k) = rt::whole(&k0) {
+            return match k {
+                ..=-2 => Ok(None),
+                -1 => Ok(Some(2)),
+                0 => Ok(None),
+                1..=2 => Ok(Some(0)),
+                _ => Ok(Some(1)),
+            };
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(5, 0, 0, false, 1)).is_gt() && rt::num_order(&k0, &Decimal::from_parts(2, 0, 0, false, 0)).is_le()) {
+            return Ok(Some(0));
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(1, 0, 0, false, 0)).is_ge()) {
+            return Ok(Some(1));
+        }
+        if (rt::num_order(&k0, &Decimal::from_parts(1, 0, 0, true, 0)).is_eq() || rt::num_order(&k0, &Decimal::from_parts(225, 0, 0, false, 2)).is_eq()) {
+            return Ok(Some(2));
+        }
+        Ok(None)
+    }
+
     /// The row of table `conformance.priority` (hit first) that its keys select, compiled.
-    fn s1(&self, (k0, k1, k2,): (u32, bool, Decimal,)) -> R<Option<usize>> {
+    fn s2(&self, (k0, k1, k2,): (u32, bool, Decimal,)) -> R<Option<usize>> {
         match k1 {
             false => {
                 if (k0 == 2) && (rt::num_order(&k2, &Decimal::from_parts(0, 0, 0, false, 0)).is_le()) {
@@ -756,7 +826,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// The row of table `conformance.span` (hit unique) that its keys select, compiled. Also for `conformance.urgency`, whose keys and rows are the same.
-    fn s2(&self, (k0, k1,): (u32, bool,)) -> R<Option<usize>> {
+    fn s3(&self, (k0, k1,): (u32, bool,)) -> R<Option<usize>> {
         match k0 {
             0 => {
                 let mut matched: Option<usize> = None;
@@ -815,7 +885,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// The row of table `conformance.weight` (hit unique) that its keys select, compiled.
-    fn s4(&self, (k0, k1,): (u32, Decimal,)) -> R<Option<usize>> {
+    fn s5(&self, (k0, k1,): (u32, Decimal,)) -> R<Option<usize>> {
         match k0 {
             0 => {
                 let mut matched: Option<usize> = None;
@@ -1127,34 +1197,34 @@ impl Row<'_, '_, '_> {
 
     /// `conformance.entry_weight` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c7(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d7(l0, stable)
+    fn c8(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d8(l0, stable)
     }
 
     /// `conformance.kind_total` on one argument, remembered for the row by the argument's identity.
-    fn c8(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c9(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
         let key = match &l0 {
             Ok(v) => (*v).identity(),
             Err(_) => None,
         };
         if let Some(k) = key
-        && let Some(known) = self.m.c8.recall(k)
+        && let Some(known) = self.m.c9.recall(k)
         {
             return known;
         }
-        let value = self.d8(l0, stable);
+        let value = self.d9(l0, stable);
         if let (Some(k), Ok(v)) = (key, &l0) {
             if !stable {
                 self.m.kept.push((*v).clone());
             }
-            self.m.c8.remember(k, &value);
+            self.m.c9.remember(k, &value);
         }
         value
     }
 
     /// `conformance.doubled` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c9(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d9(l0, stable)
+    fn c10(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d10(l0, stable)
     }
 }

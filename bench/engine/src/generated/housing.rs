@@ -1086,6 +1086,14 @@ impl Row<'_, '_, '_> {
 
     /// The row of table `tariff.intensity_band` (hit unique) that its keys select, compiled.
     fn s3(&self, (k0,): (Decimal,)) -> R<Option<usize>> {
+        if let Some(k) = rt::whole(&k0) {
+            return match k {
+                ..=5 => Ok(Some(0)),
+                6..=10 => Ok(Some(1)),
+                11..=14 => Ok(Some(2)),
+                _ => Ok(Some(3)),
+            };
+        }
         let mut matched: Option<usize> = None;
         if (rt::num_order(&k0, &Decimal::from_parts(5, 0, 0, false, 0)).is_le()) {
             if matched.is_some() {

@@ -962,6 +962,16 @@ impl Row<'_, '_, '_> {
 
     /// The row of table `allocation.rating_band` (hit unique) that its keys select, compiled.
     fn s0(&self, (k0,): (Decimal,)) -> R<Option<usize>> {
+        if let Some(k) = rt::whole(&k0) {
+            return match k {
+                ..=-1 => Ok(Some(4)),
+                0..=1 => Ok(Some(3)),
+                2 => Ok(Some(2)),
+                3 => Ok(Some(1)),
+                4 => Ok(Some(0)),
+                _ => Ok(Some(4)),
+            };
+        }
         let mut matched: Option<usize> = None;
         if (rt::num_order(&k0, &Decimal::from_parts(4, 0, 0, false, 0)).is_eq()) {
             if matched.is_some() {

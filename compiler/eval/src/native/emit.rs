@@ -11,12 +11,14 @@
 //! the row back, and the decisions that reach it are reported as not covered.
 
 use super::levels::Levels;
+use crate::ops::{self, Selected};
 use crate::session::{MAX_CALL_DEPTH, MAX_EXPR_DEPTH};
 use covenant_ir::{
-    AggOp, BinOp, Cell, DecisionId, HitPolicy, Key, KeyAlt, LocalId, NodeId, NodeKind, Program, RuleArm, TableId, Ty,
-    UnOp, Value,
+    AggOp, BinOp, Cell, DecisionId, HitPolicy, Key, KeyAlt, LocalId, NodeId, NodeKind, Program, RuleArm, TableDef,
+    TableId, Ty, UnOp, Value,
 };
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
@@ -1256,9 +1258,86 @@ fn selection(program: &Program, table: TableId) -> Option<String> {
         _ if def.rows.len() <= MAX_ROWS_TESTED => scan(&(0..def.rows.len()).collect::<Vec<_>>(), None),
         _ => return None,
     };
+    // A whole-number key of a one-column table selects its row by a `match` on the integer.
+    let body = match integer_arms(def) {
+        Some(arms) if kinds == [KindOf::Num] => {
+            let mut out = "if let Some(k) = rt::whole(&k0) {\n return match k {\n".to_string();
+            for (n, (low, high, selected)) in arms.iter().enumerate() {
+                let pattern = match (low, high) {
+                    _ if n + 1 == arms.len() => "_".to_string(),
+                    (low, high) if low == high => integer(*low),
+                    (&i64::MIN, high) => format!("..={}", integer(*high)),
+                    (low, high) => format!("{}..={}", integer(*low), integer(*high)),
+                };
+                let result = match selected {
+                    Selected::Row(Some(r)) => format!("Ok(Some({r}))"),
+                    Selected::Row(None) => "Ok(None)".to_string(),
+                    Selected::Two(..) => "Err(Stop::Back)".to_string(),
+                };
+                let _ = writeln!(out, " {pattern} => {result},");
+            }
+            let _ = write!(out, " }};\n }}\n {body}");
+            out
+        }
+        _ => body,
+    };
     let names: Vec<String> = (0..kinds.len()).map(|c| format!("k{c}")).collect();
     let types: Vec<&str> = kinds.iter().map(|k| k.rust()).collect();
     Some(format!("(&self, ({},): ({},)) -> R<Option<usize>> {{\n {body}\n }}", names.join(", "), types.join(", "),))
+}
+
+/// The most arms of the `match` on a whole-number key that [`integer_arms`] gives.
+const MAX_INTEGER_ARMS: usize = 64;
+
+/// For a table with one key column: the row each whole number selects, as runs of
+/// consecutive integers (`low..=high`, covering every machine integer) with what
+/// `ops::select_among` selects for them. A row's key starts or stops accepting integers
+/// only at the floor of one of its values or bounds, or one above (`over 2.5` from 3, `up
+/// to 2.5` until 2, `under 3` until 2, `3` at 3 alone); the runs break at all of those, so that every integer of a run is selected alike, and the run's
+/// selection is `select_among`'s own for its first integer. `None` when a value or bound is
+/// beyond a machine integer, or there would be more than [`MAX_INTEGER_ARMS`] runs.
+fn integer_arms(def: &TableDef) -> Option<Vec<(i64, i64, Selected)>> {
+    let mut starts = BTreeSet::from([i64::MIN]);
+    for row in &def.rows {
+        let [key] = row.keys.as_slice() else { return None };
+        let Key::Alts(alts) = key else { continue };
+        for alt in alts {
+            let values = match alt {
+                KeyAlt::Equals(Value::Num(v)) => vec![*v],
+                KeyAlt::Equals(_) => Vec::new(),
+                KeyAlt::Range { low, high } => low.iter().chain(high).map(|b| b.value).collect(),
+            };
+            for v in values {
+                let edge = v.floor().to_i64()?;
+                starts.insert(edge);
+                starts.extend(edge.checked_add(1));
+            }
+        }
+    }
+    // Each run costs a selection here: a table with many distinct values is left as it is.
+    if starts.len() > 16 * MAX_INTEGER_ARMS {
+        return None;
+    }
+    let starts: Vec<i64> = starts.into_iter().collect();
+    let mut arms: Vec<(i64, i64, Selected)> = Vec::new();
+    for (i, &low) in starts.iter().enumerate() {
+        let high = starts.get(i + 1).map_or(i64::MAX, |next| next - 1);
+        let selected = ops::select_among(def, 0..def.rows.len(), &[Value::Num(Decimal::from(low))]).ok()?;
+        match arms.last_mut() {
+            Some(last) if last.2 == selected => last.1 = high,
+            _ => arms.push((low, high, selected)),
+        }
+    }
+    (arms.len() <= MAX_INTEGER_ARMS).then_some(arms)
+}
+
+/// A machine integer as a Rust pattern.
+fn integer(n: i64) -> String {
+    match n {
+        i64::MIN => "i64::MIN".to_string(),
+        i64::MAX => "i64::MAX".to_string(),
+        n => n.to_string(),
+    }
 }
 
 /// A test of a key value `k` against a row key, as `Key::matches` tests it (`Ok(None)`: the
@@ -1306,4 +1385,93 @@ fn decimal(n: Decimal) -> String {
         n.is_sign_negative(),
         n.scale()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use covenant_ir::{Bound, Row};
+    use std::str::FromStr;
+
+    fn table(hit: HitPolicy, rows: Vec<(Key, bool)>) -> TableDef {
+        TableDef {
+            name: "t".into(),
+            qualified: "t".into(),
+            columns: vec![("k".into(), Ty::INT)],
+            ty: Ty::INT,
+            hit,
+            valid: None,
+            partial: false,
+            source: None,
+            rows: rows
+                .into_iter()
+                .map(|(key, otherwise)| Row {
+                    keys: vec![key],
+                    otherwise,
+                    cell: Cell::NoValue(String::new()),
+                    span: Default::default(),
+                })
+                .collect(),
+            span: Default::default(),
+            name_span: Default::default(),
+            doc: None,
+            clause: None,
+        }
+    }
+
+    fn bound(value: &str, inclusive: bool) -> Option<Bound> {
+        Some(Bound { value: Decimal::from_str(value).expect("a decimal"), inclusive })
+    }
+
+    fn equals(value: &str) -> KeyAlt {
+        KeyAlt::Equals(Value::Num(Decimal::from_str(value).expect("a decimal")))
+    }
+
+    /// Every whole number near the tables' values, and the extremes, falls in a run whose
+    /// selection is the one `select_among` makes for it: ranges with every kind of end at
+    /// whole and fractional bounds, values written at other scales and fractional values,
+    /// overlapping rows under both hit policies, an `otherwise` row and a wildcard.
+    #[test]
+    fn whole_number_runs_select_what_select_among_selects() {
+        let range = |low, high| KeyAlt::Range { low, high };
+        let alts = |alts: Vec<KeyAlt>| Key::Alts(alts);
+        let rows = vec![
+            (alts(vec![range(None, bound("-1", false))]), false),
+            (alts(vec![range(bound("-1", true), bound("0", false))]), false),
+            (alts(vec![equals("0"), equals("0.5"), equals("7.00")]), false),
+            (alts(vec![range(bound("0", false), bound("0.5", false))]), false),
+            (alts(vec![range(bound("0.5", false), bound("2", true))]), false),
+            (alts(vec![range(bound("2", false), bound("2.50", false))]), false),
+            (alts(vec![range(bound("2.5", true), None), equals("-3")]), false),
+            (alts(vec![range(bound("4.2", true), bound("9.7", true))]), false),
+            (Key::Any, true),
+        ];
+        for hit in [HitPolicy::Unique, HitPolicy::First] {
+            for without_catch_all in [false, true] {
+                let mut rows = rows.clone();
+                if without_catch_all {
+                    rows.pop();
+                }
+                let def = table(hit, rows);
+                let arms = integer_arms(&def).expect("runs for a small table");
+                assert_eq!(arms.first().map(|a| a.0), Some(i64::MIN));
+                assert_eq!(arms.last().map(|a| a.1), Some(i64::MAX));
+                let probes = (-20..=20).chain([i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX]);
+                for k in probes {
+                    let (_, _, selected) =
+                        arms.iter().find(|(low, high, _)| *low <= k && k <= *high).expect("every integer has a run");
+                    let expected =
+                        ops::select_among(&def, 0..def.rows.len(), &[Value::Num(Decimal::from(k))]).expect("selects");
+                    assert_eq!(*selected, expected, "{k} under {hit:?}");
+                }
+            }
+        }
+    }
+
+    /// A bound beyond a machine integer leaves the table to the general selection.
+    #[test]
+    fn bounds_beyond_machine_integers_are_not_compiled_to_runs() {
+        let huge = KeyAlt::Range { low: bound("1e20", true), high: None };
+        assert!(integer_arms(&table(HitPolicy::First, vec![(Key::Alts(vec![huge]), false)])).is_none());
+    }
 }

@@ -225,6 +225,13 @@ pub fn items(list: R<&Value>) -> R<&[Value]> {
     }
 }
 
+/// A number with no decimal places as a machine integer (`None` for any other number, even
+/// a whole one written with places, such as `2.0`).
+#[inline(always)]
+pub fn whole(n: &Decimal) -> Option<i64> {
+    if n.scale() == 0 { i64::try_from(n.mantissa()).ok() } else { None }
+}
+
 /// The order of two numbers, as the interpreter orders them.
 #[inline(always)]
 pub fn num_order(x: &Decimal, y: &Decimal) -> Ordering {
