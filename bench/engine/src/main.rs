@@ -170,12 +170,12 @@ fn run() -> ExitCode {
     // With `--native`, the generated module made from this program computes each row, and
     // hands to the interpreter the rows it gives back.
     let module = if native_code {
-        let found = MODULES.iter().find(|(module, covered, _)| {
-            module.fingerprint == native::fingerprint(program)
-                && decisions.iter().all(|id| covered.get(id.index()).copied().unwrap_or(false))
+        let found = MODULES.iter().find_map(|&(module, covered, decide)| {
+            let all_covered = decisions.iter().all(|id| covered.get(id.index()).copied().unwrap_or(false));
+            module.check(program).filter(|_| all_covered).map(|checked| (checked, decide))
         });
         match found {
-            Some(m) => Some(*m),
+            Some(m) => Some(m),
             None => return fail("no generated module computes these decisions of this file; run `covenant emit-rust`"),
         }
     } else {
@@ -185,12 +185,13 @@ fn run() -> ExitCode {
     // One session per thread, reset for each row, as `covenant batch` does.
     let evaluate = |rows: &[Result<Vec<Value>, String>]| -> Vec<Results> {
         let mut session = Session::new(program, Vec::new()).with_indexes(&indexes).with_compiled(&compiled);
-        let mut base = module.and_then(|(m, _, _)| native::Base::new(m, program, &indexes, native::Options::default()));
+        let mut base =
+            module.and_then(|(checked, _)| native::Base::new(&checked, &indexes, native::Options::default()));
         let results = rows
             .iter()
             .map(|row| {
                 let inputs = row.as_ref().map_err(Clone::clone)?;
-                if let (Some(base), Some((_, _, decide))) = (base.as_mut(), module) {
+                if let (Some(base), Some((_, decide))) = (base.as_mut(), module) {
                     let mut values = Vec::with_capacity(decisions.len());
                     if decide(base, inputs, &decisions, &mut values) {
                         return Ok(values);

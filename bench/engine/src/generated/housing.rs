@@ -9,7 +9,7 @@
 
 use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy, Stop, Val as Value};
 
-/// What `rt::Base::new` checks and copies.
+/// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x6da411e939dd9f65,
     reasons: &["no row of table offered matched", "not given", "no row of table rate_band matched", "no row of table intensity_band matched", "no row of table hours_cap matched", "no row of table time_limit matched", "no time limit given for this service", "no row of table review_period matched", "universal offer: no tariff (000:362)", "cluster 9 is blank: N/A (000:407, 000:476)", "cluster not in the source tables, which cover clusters 1-17", "signposting for clusters 1-2: no tariff (000:461-462)", "vouchers up to £10, not an hourly tariff (000:463; 000:483 decoded)", "crisis house: no tariff given (000:493, 000:499)", "service not on this cluster's pathway", "intensive: 10 hours plus per week, no upper limit (000:394)", "high intensity: 15 hours plus per week, no upper limit (000:423, 000:429)", "no weekly hours limit given for this service", "cluster 9 is a blank cluster and is not used"],

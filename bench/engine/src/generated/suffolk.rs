@@ -9,7 +9,7 @@
 
 use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy, Stop, Val as Value};
 
-/// What `rt::Base::new` checks and copies.
+/// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x6d825be3be4ba3d4,
     reasons: &["no row of table rating_band matched", "no row of table facs_weight matched", "not given", "no row of table band_from_counts matched", "the moderation is beyond 25% up or down (L814)", "rating 0-1: no FACS band (invented rule)", "rating outside the 0-4 scale", "blank in published Table 2", "item 1 has no row in published Table 2", "published Table 2 has no FACS Low column", "no item rated 2 or more scores points in Table 2"],

@@ -253,7 +253,7 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
          //! from ([`MODULE`]'s fingerprint).\n\n\
          #![allow(clippy::all, clippy::pedantic, unused, deprecated, non_snake_case)]\n\n\
          use covenant_eval::native::{{self as rt, Decimal, Kind as _, R, RoundingStrategy, Stop, Val as Value}};\n\n\
-         /// What `rt::Base::new` checks and copies.\n\
+         /// What `rt::Module::check` checks and `rt::Base::new` copies.\n\
          pub static MODULE: rt::Module = rt::Module {{\n    fingerprint: {fingerprint:#018x},\n    reasons: &[{reasons}],\n    constants: &[{constants}],\n}};\n\n\
          /// Per decision: whether [`decide`] computes it (the others are always handed back).\n\
          pub static COVERED: [bool; {n}] = [{flags}];\n\n\
