@@ -16,7 +16,8 @@
 //! - `csv`: reading the CSV records;
 //! - `inputs`: turning records into validated input values;
 //! - `eval1` / `eval2`: evaluating every row on one thread / split over two threads (best
-//!   of `--repeat`, 5 by default): the compute-only figure;
+//!   of `--repeat`, 5 by default): the compute-only figure. The values are appended to one
+//!   vector, as the hand-written program collects its results, with no allocation a row;
 //! - `cells`: writing every result as output cell text;
 //! - `explain`: evaluating with a recorder and building and printing each row's explanation
 //!   JSON, on the first `--explain-rows` rows (0 by default: skipped).
@@ -66,6 +67,23 @@ impl Loader for FileSystem {
 
 /// One row's results: the decisions' values, or the row's problems.
 type Results = Result<Vec<Value>, String>;
+
+/// What a timed pass computes: the decisions' values of the rows that succeeded, one row
+/// after another in one vector (as the hand-written program keeps its results, with no
+/// allocation per row), and per row whether it succeeded or its problems.
+#[derive(Default)]
+struct Pass {
+    values: Vec<Value>,
+    rows: Vec<Result<(), String>>,
+}
+
+impl Pass {
+    /// The rows' results, each with its own `per_row` values.
+    fn into_results(self, per_row: usize) -> Vec<Results> {
+        let mut values = self.values.into_iter();
+        self.rows.into_iter().map(|row| row.map(|()| values.by_ref().take(per_row).collect())).collect()
+    }
+}
 
 fn main() -> ExitCode {
     // Compile and evaluate on a large stack, as the `covenant` binary does.
@@ -183,39 +201,50 @@ fn run() -> ExitCode {
     };
     let handed_back = std::sync::atomic::AtomicU64::new(0);
     // One session per thread, reset for each row, as `covenant batch` does.
-    let evaluate = |rows: &[Result<Vec<Value>, String>]| -> Vec<Results> {
+    let evaluate = |rows: &[Result<Vec<Value>, String>]| -> Pass {
         let mut session = Session::new(program, Vec::new()).with_indexes(&indexes).with_compiled(&compiled);
         let mut base =
             module.and_then(|(checked, _)| native::Base::new(&checked, &indexes, native::Options::default()));
-        let results = rows
-            .iter()
-            .map(|row| {
-                let inputs = row.as_ref().map_err(Clone::clone)?;
-                if let (Some(base), Some((_, decide))) = (base.as_mut(), module) {
-                    let mut values = Vec::with_capacity(decisions.len());
-                    if decide(base, inputs, &decisions, &mut values) {
-                        return Ok(values);
+        let mut pass =
+            Pass { values: Vec::with_capacity(rows.len() * decisions.len()), rows: Vec::with_capacity(rows.len()) };
+        for row in rows {
+            let inputs = match row {
+                Ok(inputs) => inputs,
+                Err(problems) => {
+                    pass.rows.push(Err(problems.clone()));
+                    continue;
+                }
+            };
+            // `decide` appends every value, or none when it hands the row back.
+            if let (Some(base), Some((_, decide))) = (base.as_mut(), module)
+                && decide(base, inputs, &decisions, &mut pass.values)
+            {
+                pass.rows.push(Ok(()));
+                continue;
+            }
+            session.reset(inputs.clone());
+            let start = pass.values.len();
+            let mut outcome = Ok(());
+            for &id in &decisions {
+                match session.decision(id, &mut NoTrace) {
+                    Ok(value) => pass.values.push(value),
+                    Err(e) => {
+                        outcome = Err(format!("{}: error[{}]: {}", program.decision(id).name, e.code, e.message));
+                        pass.values.truncate(start);
+                        break;
                     }
                 }
-                session.reset(inputs.clone());
-                decisions
-                    .iter()
-                    .map(|&id| {
-                        session
-                            .decision(id, &mut NoTrace)
-                            .map_err(|e| format!("{}: error[{}]: {}", program.decision(id).name, e.code, e.message))
-                    })
-                    .collect()
-            })
-            .collect();
+            }
+            pass.rows.push(outcome);
+        }
         if let Some(base) = base {
             handed_back.fetch_add(base.handed_back, std::sync::atomic::Ordering::Relaxed);
         }
-        results
+        pass
     };
 
     // eval1 / eval2: the compute-only figures.
-    let mut results = Vec::new();
+    let mut results = Pass::default();
     let mut eval1 = f64::INFINITY;
     for _ in 0..repeat {
         drop(std::mem::take(&mut results));
@@ -223,11 +252,12 @@ fn run() -> ExitCode {
         results = evaluate(&inputs);
         eval1 = eval1.min(t.elapsed().as_secs_f64());
     }
+    let results = results.into_results(decisions.len());
     let mut eval2 = f64::INFINITY;
     for _ in 0..repeat {
         let t = Instant::now();
         let half = inputs.len().div_ceil(2).max(1);
-        let parts: Vec<Vec<Results>> = std::thread::scope(|scope| {
+        let parts: Vec<Pass> = std::thread::scope(|scope| {
             let handles: Vec<_> = inputs.chunks(half).map(|part| scope.spawn(|| evaluate(part))).collect();
             handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
         });
