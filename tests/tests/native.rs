@@ -268,6 +268,8 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "chosen_span",
         "urgency_given",
         "within_span",
+        "in_chosen_span",
+        "chosen_low",
         "amount_band",
         "weights",
         "doubled_weights",

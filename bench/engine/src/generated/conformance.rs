@@ -11,13 +11,13 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
-    fingerprint: 0x47e0a7785f5e0972,
+    fingerprint: 0x4edba1b5b197afca,
     reasons: &["no row of table grade matched", "not given", "no row of table step matched", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "no row of table band matched", "no row of table weight matched", "too high to prioritise", "no span when urgent", "not graded when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70"],
-    constants: &[94, 117, 121],
+    constants: &[114, 137, 141],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
-pub static COVERED: [bool; 17] = [true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true];
+pub static COVERED: [bool; 19] = [true, true, true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when any of them needs the interpreter, appends nothing
@@ -59,12 +59,12 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
                 let value = row.d7();
                 row.b.output(value)
             }
-            11 => {
-                let value = row.d11();
+            8 => {
+                let value = row.d8();
                 row.b.output(value)
             }
-            12 => {
-                let value = row.d12();
+            9 => {
+                let value = row.d9();
                 row.b.output(value)
             }
             13 => {
@@ -81,6 +81,14 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
             }
             16 => {
                 let value = row.d16();
+                row.b.output(value)
+            }
+            17 => {
+                let value = row.d17();
+                row.b.output(value)
+            }
+            18 => {
+                let value = row.d18();
                 row.b.output(value)
             }
             _ => Err(Stop::Back),
@@ -108,15 +116,17 @@ struct Memo {
     d4: Option<R<Value>>,
     d5: Option<R<Decimal>>,
     d6: Option<R<bool>>,
-    d7: Option<R<Decimal>>,
-    d11: Option<R<Decimal>>,
-    d12: Option<R<Decimal>>,
+    d7: Option<R<bool>>,
+    d8: Option<R<Decimal>>,
+    d9: Option<R<Decimal>>,
     d13: Option<R<Decimal>>,
     d14: Option<R<Decimal>>,
     d15: Option<R<Decimal>>,
     d16: Option<R<Decimal>>,
+    d17: Option<R<Decimal>>,
+    d18: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
-    c9: rt::Calls<Decimal>,
+    c11: rt::Calls<Decimal>,
     kept: Vec<Value>,
 }
 
@@ -127,7 +137,7 @@ struct Row<'r, 'b, 'a> {
 }
 
 impl Row<'_, '_, '_> {
-    /// `conformance.graded` (tests/native/conformance.cov, bytes 5482..5517), computed once per row.
+    /// `conformance.graded` (tests/native/conformance.cov, bytes 5519..5554), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
             return known.clone();
@@ -147,7 +157,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5518..5565), computed once per row.
+    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5555..5602), computed once per row.
     fn d1(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d1 {
             return known.clone();
@@ -170,7 +180,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5566..5635), computed once per row.
+    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5603..5672), computed once per row.
     fn d2(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
@@ -193,7 +203,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5636..5696), computed once per row.
+    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5673..5733), computed once per row.
     fn d3(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d3 {
             return known.clone();
@@ -213,7 +223,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5697..5744), computed once per row.
+    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5734..5781), computed once per row.
     fn d4(&mut self) -> R<Value> {
         if let Some(known) = &self.m.d4 {
             return known.clone();
@@ -233,7 +243,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5745..5796), computed once per row.
+    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5782..5833), computed once per row.
     fn d5(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d5 {
             return known.clone();
@@ -253,7 +263,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5797..5931), computed once per row.
+    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5834..5968), computed once per row.
     fn d6(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d6 {
             return known.clone();
@@ -305,8 +315,8 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 5932..5972), computed once per row.
-    fn d7(&mut self) -> R<Decimal> {
+    /// `conformance.in_chosen_span` (tests/native/conformance.cov, bytes 5969..6174), computed once per row.
+    fn d7(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d7 {
             return known.clone();
         }
@@ -315,7 +325,53 @@ impl Row<'_, '_, '_> {
         value
     }
 
-    fn d7_body(&mut self) -> R<Decimal> {
+    fn d7_body(&mut self) -> R<bool> {
+        {
+            let left = rt::strict({
+                    let left = rt::strict(Ok(!rt::strict(Ok(rt::slot(self.d4_kept())?.is_err()))?))?;
+                    if left != true { Ok(left) } else { rt::strict({
+                                let a = rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?;
+                                let b = rt::strict(rt::read::<Decimal>(rt::field(self.d4_kept(), 0)))?;
+                                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                        }) }
+            })?;
+            if left != true { Ok(left) } else { rt::strict({
+                        let a = rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?;
+                        let b = rt::strict(rt::read::<Decimal>(rt::field(self.d4_kept(), 1)))?;
+                        Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
+                }) }
+        }
+    }
+
+    /// `conformance.chosen_low` (tests/native/conformance.cov, bytes 6175..6257), computed once per row.
+    fn d8(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d8 {
+            return known.clone();
+        }
+        let value = self.d8_body();
+        self.m.d8 = Some(value.clone());
+        value
+    }
+
+    fn d8_body(&mut self) -> R<Decimal> {
+        if rt::strict(Ok(rt::slot(self.d4_kept())?.is_err()))? {
+            Decimal::ZERO.checked_sub(rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?).ok_or(Stop::Back)
+        } else {
+            rt::read::<Decimal>(rt::field(self.d4_kept(), 0))
+        }
+    }
+
+    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6258..6298), computed once per row.
+    fn d9(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d9 {
+            return known.clone();
+        }
+        let value = self.d9_body();
+        self.m.d9 = Some(value.clone());
+        value
+    }
+
+    fn d9_body(&mut self) -> R<Decimal> {
         {
             let keys = [rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 3, false, 1)))?.into_value()];
             match self.b.select(6, &keys)? {
@@ -325,8 +381,8 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 5974..6078).
-    fn d8(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6300..6404).
+    fn d10(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
             match self.s5(keys)? {
@@ -336,8 +392,8 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6080..6281).
-    fn d9(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6406..6607).
+    fn d11(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items3 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -352,7 +408,7 @@ impl Row<'_, '_, '_> {
                 }
                 total = total.checked_add(rt::strict(match {
                             let a4 = rt::slot(l1)?;
-                            self.c8(a4, true)
+                            self.c10(a4, true)
                         } {
                             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
                             other => other,
@@ -362,15 +418,15 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled` (tests/native/conformance.cov, bytes 6283..6471).
-    fn d10(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.doubled` (tests/native/conformance.cov, bytes 6609..6797).
+    fn d12(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<Decimal>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
                         Some(known) => known,
                         None => {
                             let value = {
                                 let a5 = rt::slot(l0)?;
-                                self.c8(a5, s0)
+                                self.c10(a5, s0)
                             };
                             m0 = Some(value.clone());
                             value
@@ -384,7 +440,7 @@ impl Row<'_, '_, '_> {
                         None => {
                             let value = {
                                 let a6 = rt::slot(l0)?;
-                                self.c8(a6, s0)
+                                self.c10(a6, s0)
                             };
                             m0 = Some(value.clone());
                             value
@@ -396,60 +452,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.weights` (tests/native/conformance.cov, bytes 6473..6546), computed once per row.
-    fn d11(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d11 {
-            return known.clone();
-        }
-        let value = self.d11_body();
-        self.m.d11 = Some(value.clone());
-        value
-    }
-
-    fn d11_body(&mut self) -> R<Decimal> {
-        {
-            let mut total = Decimal::ZERO;
-            let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items7 {
-                let l0 = rt::place(item);
-                total = total.checked_add(rt::strict(match {
-                            let a8 = rt::slot(l0)?;
-                            self.c8(a8, true)
-                        } {
-                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
-                            other => other,
-                    })?).ok_or(Stop::Back)?;
-            }
-            Ok(total)
-        }
-    }
-
-    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 6547..6611), computed once per row.
-    fn d12(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d12 {
-            return known.clone();
-        }
-        let value = self.d12_body();
-        self.m.d12 = Some(value.clone());
-        value
-    }
-
-    fn d12_body(&mut self) -> R<Decimal> {
-        {
-            let mut total = Decimal::ZERO;
-            let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items9 {
-                let l0 = rt::place(item);
-                total = total.checked_add(rt::strict({
-                            let a10 = rt::slot(l0)?;
-                            self.c10(a10, true)
-                    })?).ok_or(Stop::Back)?;
-            }
-            Ok(total)
-        }
-    }
-
-    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 6612..6675), computed once per row.
+    /// `conformance.weights` (tests/native/conformance.cov, bytes 6799..6872), computed once per row.
     fn d13(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d13 {
             return known.clone();
@@ -462,19 +465,22 @@ impl Row<'_, '_, '_> {
     fn d13_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items11 {
+            let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items7 {
                 let l0 = rt::place(item);
-                total = total.checked_add(rt::strict({
-                            let a12 = rt::slot(l0)?;
-                            self.c9(a12, true)
+                total = total.checked_add(rt::strict(match {
+                            let a8 = rt::slot(l0)?;
+                            self.c10(a8, true)
+                        } {
+                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            other => other,
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 6676..6755), computed once per row.
+    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 6873..6937), computed once per row.
     fn d14(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d14 {
             return known.clone();
@@ -486,23 +492,20 @@ impl Row<'_, '_, '_> {
 
     fn d14_body(&mut self) -> R<Decimal> {
         {
-            let mut count: u64 = 0;
-            let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items13 {
+            let mut total = Decimal::ZERO;
+            let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items9 {
                 let l0 = rt::place(item);
-                if !rt::strict(Ok(rt::slot({
-                                let a14 = rt::slot(l0)?;
-                                self.c8(a14, true)
-                        })?.is_err()))? {
-                    continue;
-                }
-                count += 1;
+                total = total.checked_add(rt::strict({
+                            let a10 = rt::slot(l0)?;
+                            self.c12(a10, true)
+                    })?).ok_or(Stop::Back)?;
             }
-            Ok(Decimal::from(count))
+            Ok(total)
         }
     }
 
-    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 6756..6816), computed once per row.
+    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 6938..7001), computed once per row.
     fn d15(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d15 {
             return known.clone();
@@ -514,13 +517,66 @@ impl Row<'_, '_, '_> {
 
     fn d15_body(&mut self) -> R<Decimal> {
         {
+            let mut total = Decimal::ZERO;
+            let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items11 {
+                let l0 = rt::place(item);
+                total = total.checked_add(rt::strict({
+                            let a12 = rt::slot(l0)?;
+                            self.c11(a12, true)
+                    })?).ok_or(Stop::Back)?;
+            }
+            Ok(total)
+        }
+    }
+
+    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7002..7081), computed once per row.
+    fn d16(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d16 {
+            return known.clone();
+        }
+        let value = self.d16_body();
+        self.m.d16 = Some(value.clone());
+        value
+    }
+
+    fn d16_body(&mut self) -> R<Decimal> {
+        {
+            let mut count: u64 = 0;
+            let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items13 {
+                let l0 = rt::place(item);
+                if !rt::strict(Ok(rt::slot({
+                                let a14 = rt::slot(l0)?;
+                                self.c10(a14, true)
+                        })?.is_err()))? {
+                    continue;
+                }
+                count += 1;
+            }
+            Ok(Decimal::from(count))
+        }
+    }
+
+    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7082..7142), computed once per row.
+    fn d17(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d17 {
+            return known.clone();
+        }
+        let value = self.d17_body();
+        self.m.d17 = Some(value.clone());
+        value
+    }
+
+    fn d17_body(&mut self) -> R<Decimal> {
+        {
             let mut best: Option<Decimal> = None;
             let items15 = rt::items(rt::input(self.inputs, 4, false, 1))?;
             for item in items15 {
                 let l0 = rt::place(item);
                 let v = rt::strict({
                         let a16 = rt::slot(l0)?;
-                        self.c9(a16, true)
+                        self.c11(a16, true)
                 })?;
                 let replace = match &best {
                     None => true,
@@ -534,21 +590,21 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 6817..6954), computed once per row.
-    fn d16(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d16 {
+    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7143..7280), computed once per row.
+    fn d18(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d18 {
             return known.clone();
         }
-        let value = self.d16_body();
-        self.m.d16 = Some(value.clone());
+        let value = self.d18_body();
+        self.m.d18 = Some(value.clone());
         value
     }
 
-    fn d16_body(&mut self) -> R<Decimal> {
+    fn d18_body(&mut self) -> R<Decimal> {
         {
             let o17 = rt::slot(self.b.constant(0))?;
             let a17 = rt::as_ref(&o17);
-            self.c9(a17, false)
+            self.c11(a17, false)
         }
     }
 
@@ -1195,36 +1251,48 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// `conformance.chosen_span`, computed once per row: the value the row keeps, borrowed.
+    fn d4_kept(&mut self) -> R<&Value> {
+        if self.m.d4.is_none() {
+            let value = self.d4_body();
+            self.m.d4 = Some(value);
+        }
+        match &self.m.d4 {
+            Some(kept) => rt::as_ref(kept),
+            None => Err(Stop::Back),
+        }
+    }
+
     /// `conformance.entry_weight` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c8(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d8(l0, stable)
+    fn c10(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d10(l0, stable)
     }
 
     /// `conformance.kind_total` on one argument, remembered for the row by the argument's identity.
-    fn c9(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c11(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
         let key = match &l0 {
             Ok(v) => (*v).identity(),
             Err(_) => None,
         };
         if let Some(k) = key
-        && let Some(known) = self.m.c9.recall(k)
+        && let Some(known) = self.m.c11.recall(k)
         {
             return known;
         }
-        let value = self.d9(l0, stable);
+        let value = self.d11(l0, stable);
         if let (Some(k), Ok(v)) = (key, &l0) {
             if !stable {
                 self.m.kept.push((*v).clone());
             }
-            self.m.c9.remember(k, &value);
+            self.m.c11.remember(k, &value);
         }
         value
     }
 
     /// `conformance.doubled` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c10(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d10(l0, stable)
+    fn c12(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d12(l0, stable)
     }
 }

@@ -185,7 +185,7 @@ impl Row<'_, '_, '_> {
     }
 
     fn d2_body(&mut self) -> R<bool> {
-        Ok(!rt::strict(Ok(rt::slot(self.d1())?.is_err()))?)
+        Ok(!rt::strict(Ok(rt::slot(self.d1_kept())?.is_err()))?)
     }
 
     /// `tariff.weekly_cost` (examples/housing-support-tariff/tariff.cov, bytes 14432..14634), computed once per row.
@@ -237,24 +237,18 @@ impl Row<'_, '_, '_> {
     }
 
     fn d5_body(&mut self) -> R<bool> {
-        if rt::strict(Ok(rt::slot(self.d1())?.is_err()))? {
+        if rt::strict(Ok(rt::slot(self.d1_kept())?.is_err()))? {
             Ok(false)
         } else {
             {
                 let left = rt::strict({
                         let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
-                        let b = rt::strict({
-                                let o1 = rt::strict(self.d1())?;
-                                rt::read::<Decimal>(rt::field(Ok(&o1), 0))
-                        })?;
+                        let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 0)))?;
                         Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
                 })?;
                 if left != true { Ok(left) } else { rt::strict({
                             let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
-                            let b = rt::strict({
-                                    let o2 = rt::strict(self.d1())?;
-                                    rt::read::<Decimal>(rt::field(Ok(&o2), 1))
-                            })?;
+                            let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 1)))?;
                             Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                     }) }
             }
@@ -346,7 +340,7 @@ impl Row<'_, '_, '_> {
     }
 
     fn d9_body(&mut self) -> R<Value> {
-        if rt::strict(Ok(rt::slot(self.d8())?.is_err()))? {
+        if rt::strict(Ok(rt::slot(self.d8_kept())?.is_err()))? {
             Err(Stop::Absent(6))
         } else {
             {
@@ -368,7 +362,7 @@ impl Row<'_, '_, '_> {
     }
 
     fn d10_body(&mut self) -> R<bool> {
-        if rt::strict(Ok(rt::slot(self.d9())?.is_err()))? {
+        if rt::strict(Ok(rt::slot(self.d9_kept())?.is_err()))? {
             Ok(true)
         } else {
             {
@@ -424,20 +418,14 @@ impl Row<'_, '_, '_> {
             } else {
                 if rt::strict({
                         let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
-                        let b = rt::strict({
-                                let o3 = rt::strict(self.d1())?;
-                                rt::read::<Decimal>(rt::field(Ok(&o3), 1))
-                        })?;
+                        let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 1)))?;
                         Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
                 })? {
                     self.b.constant(2)
                 } else {
                     if rt::strict({
                             let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
-                            let b = rt::strict({
-                                    let o4 = rt::strict(self.d1())?;
-                                    rt::read::<Decimal>(rt::field(Ok(&o4), 0))
-                            })?;
+                            let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 0)))?;
                             Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Less)
                     })? {
                         self.b.constant(3)
@@ -477,9 +465,9 @@ impl Row<'_, '_, '_> {
         {
             let a = rt::strict(rt::read::<Value>(l2))?;
             let b = rt::strict({
-                    let a5 = rt::slot(l0)?;
-                    let a6 = rt::slot(l1)?;
-                    self.d13(a5, a6, s1)
+                    let a1 = rt::slot(l0)?;
+                    let a2 = rt::slot(l1)?;
+                    self.d13(a1, a2, s1)
             })?;
             Ok(rt::value_order(&a, &b)? == std::cmp::Ordering::Greater)
         }
@@ -1528,6 +1516,42 @@ impl Row<'_, '_, '_> {
                 Ok(matched)
             }
             _ => Err(Stop::Back),
+        }
+    }
+
+    /// `tariff.band`, computed once per row: the value the row keeps, borrowed.
+    fn d1_kept(&mut self) -> R<&Value> {
+        if self.m.d1.is_none() {
+            let value = self.d1_body();
+            self.m.d1 = Some(value);
+        }
+        match &self.m.d1 {
+            Some(kept) => rt::as_ref(kept),
+            None => Err(Stop::Back),
+        }
+    }
+
+    /// `tariff.limit`, computed once per row: the value the row keeps, borrowed.
+    fn d8_kept(&mut self) -> R<&Value> {
+        if self.m.d8.is_none() {
+            let value = self.d8_body();
+            self.m.d8 = Some(value);
+        }
+        match &self.m.d8 {
+            Some(kept) => rt::as_ref(kept),
+            None => Err(Stop::Back),
+        }
+    }
+
+    /// `tariff.time_limit_reached`, computed once per row: the value the row keeps, borrowed.
+    fn d9_kept(&mut self) -> R<&Value> {
+        if self.m.d9.is_none() {
+            let value = self.d9_body();
+            self.m.d9 = Some(value);
+        }
+        match &self.m.d9 {
+            Some(kept) => rt::as_ref(kept),
+            None => Err(Stop::Back),
         }
     }
 }

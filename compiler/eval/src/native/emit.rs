@@ -55,6 +55,7 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         temp: 0,
         unit: Unit::default(),
         one_arg: BTreeSet::new(),
+        kept: BTreeSet::new(),
         tables: BTreeSet::new(),
         selections: HashMap::new(),
         selection_code: BTreeMap::new(),
@@ -170,6 +171,13 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
             functions,
             "    /// The row of table `{}` ({hit}) that its keys select, compiled.{also}\n    fn s{t}{code}\n\n",
             def.qualified
+        );
+    }
+    for &i in &g.kept {
+        let _ = write!(
+            functions,
+            "    /// `{}`, computed once per row: the value the row keeps, borrowed.\n    fn d{i}_kept(&mut self) -> R<&Value> {{\n        if self.m.d{i}.is_none() {{\n            let value = self.d{i}_body();\n            self.m.d{i} = Some(value);\n        }}\n        match &self.m.d{i} {{\n            Some(kept) => rt::as_ref(kept),\n            None => Err(Stop::Back),\n        }}\n    }}\n\n",
+            program.decisions[i as usize].qualified
         );
     }
     let heavy = heaviness(program, &units);
@@ -504,6 +512,8 @@ struct Gen<'p> {
     unit: Unit,
     /// Decisions called with one argument somewhere (each gets a remembering wrapper).
     one_arg: BTreeSet<u32>,
+    /// Parameterless decisions whose value some code borrows where the row keeps it.
+    kept: BTreeSet<u32>,
     tables: BTreeSet<u32>,
     /// Per table looked up: the table whose generated selection function (`s{n}`) it calls,
     /// itself or an earlier one with the same keys and rows (a dated table's versions, often);
@@ -579,6 +589,12 @@ impl Gen<'_> {
                 Some(place) => format!("rt::read::<{}>({place})", kind.rust()),
                 None => match &node.kind {
                     NodeKind::Field { record, index } => {
+                        // A field of a record the row remembers is read where it is kept.
+                        if kind != KindOf::Val
+                            && let Some(place) = self.remembered(*record)
+                        {
+                            return format!("rt::read::<{}>(rt::field({place}, {index}))", kind.rust());
+                        }
                         let record = self.expr(*record);
                         let o = self.fresh();
                         format!(
@@ -672,7 +688,10 @@ impl Gen<'_> {
                     format!("Ok(matches!(rt::strict({x})?, {}))", set.join(" | "))
                 }
             }
-            NodeKind::IsNone(x) => format!("Ok(rt::slot({})?.is_err())", self.expr(*x)),
+            NodeKind::IsNone(x) => {
+                let x = self.remembered(*x).unwrap_or_else(|| self.expr(*x));
+                format!("Ok(rt::slot({x})?.is_err())")
+            }
             NodeKind::Otherwise(primary, fallback) => {
                 let (p, f) = (self.expr(*primary), self.expr(*fallback));
                 format!("match {p} {{\n Err(Stop::Absent(_)) => {f},\n other => other,\n }}")
@@ -745,6 +764,27 @@ impl Gen<'_> {
             }
             Some(NodeKind::Field { record, .. }) => self.stable(*record),
             _ => "false".to_string(),
+        }
+    }
+
+    /// For a call of a parameterless decision whose value is a record, list or other value:
+    /// code of type `R<&Value>` borrowing the value the row keeps, instead of a copy. Only
+    /// for a use that ends before anything else is computed (a field read as a number, enum
+    /// or truth value; `is none`).
+    fn remembered(&mut self, id: NodeId) -> Option<String> {
+        let program = self.program;
+        let node = program.nodes.get(id.index())?;
+        match &node.kind {
+            NodeKind::Decision { id: callee, args } if args.is_empty() && kind_of(&node.ty) == KindOf::Val => {
+                let def = program.decisions.get(callee.index())?;
+                if !def.params.is_empty() || kind_of(&def.ty) != KindOf::Val {
+                    return None;
+                }
+                self.unit.refers.push(Root::Decision(callee.index()));
+                self.kept.insert(callee.0);
+                Some(format!("self.d{}_kept()", callee.index()))
+            }
+            _ => None,
         }
     }
 
