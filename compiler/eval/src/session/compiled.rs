@@ -377,11 +377,21 @@ impl<'p> Compiler<'p> {
                 // The interpreter's reading in place finds locals in the callee's own frame (and
                 // would read an element kept in its list as its marker).
                 let in_place = self.inlining.is_none() && self.elements.is_empty();
+                let remembered = self.remembered(record);
                 Box::new(move |s, f| {
                     // Read in place as the interpreter does (the links are the levels below).
                     if in_place
                         && s.depth + below + super::MAX_BORROWED_LINKS < super::MAX_EXPR_DEPTH
                         && let Some(Value::Record(fields)) = s.borrowed(record, f, 1)
+                        && let Some(value) = fields.get(index as usize)
+                    {
+                        return Ok(value.clone());
+                    }
+                    // A field of a decision the row has computed is read where the row keeps
+                    // it: the call would give a copy of that record, and copying a record
+                    // counts a reference.
+                    if let Some(decision) = remembered
+                        && let Some(Some(Value::Record(fields))) = s.decisions.get(decision.index())
                         && let Some(value) = fields.get(index as usize)
                     {
                         return Ok(value.clone());
@@ -462,7 +472,16 @@ impl<'p> Compiler<'p> {
             }
             NodeKind::IsNone(x) => {
                 let code = self.node(*x, below);
-                Box::new(move |s, f| Ok(Value::Bool(code(s, f)?.is_none())))
+                match self.remembered(*x) {
+                    // A decision the row has computed is tested where the row keeps it.
+                    Some(decision) => Box::new(move |s, f| {
+                        if let Some(Some(value)) = s.decisions.get(decision.index()) {
+                            return Ok(Value::Bool(value.is_none()));
+                        }
+                        Ok(Value::Bool(code(s, f)?.is_none()))
+                    }),
+                    None => Box::new(move |s, f| Ok(Value::Bool(code(s, f)?.is_none()))),
+                }
             }
             NodeKind::Otherwise(primary, fallback) => {
                 let (primary, fallback) = (self.node(*primary, below), self.node(*fallback, below));
@@ -584,6 +603,17 @@ impl<'p> Compiler<'p> {
     }
 
     /// The slot a local node reads.
+    /// The decision a node calls, when it is one without parameters: the row keeps its value
+    /// once computed, and a call then gives a copy of it.
+    fn remembered(&self, id: NodeId) -> Option<DecisionId> {
+        match &self.program.nodes.get(id.index())?.kind {
+            NodeKind::Decision { id: decision, args } if args.is_empty() => {
+                self.program.decisions.get(decision.index()).filter(|d| d.params.is_empty()).map(|_| *decision)
+            }
+            _ => None,
+        }
+    }
+
     fn local(&self, id: NodeId) -> Option<LocalId> {
         match self.program.nodes.get(id.index())?.kind {
             NodeKind::Local(local) => Some(self.slot(local)),
