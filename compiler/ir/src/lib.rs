@@ -73,6 +73,16 @@ impl Program {
     pub fn param(&self, id: ParamId) -> &ParamDef {
         &self.params[id.index()]
     }
+    /// The decision node `id` calls, when it calls one without parameters (whose value a
+    /// row computes once and keeps).
+    pub fn parameterless_call(&self, id: NodeId) -> Option<DecisionId> {
+        match &self.nodes.get(id.index())?.kind {
+            NodeKind::Decision { id: decision, args } if args.is_empty() => {
+                self.decisions.get(decision.index()).filter(|d| d.params.is_empty()).map(|_| *decision)
+            }
+            _ => None,
+        }
+    }
     /// A type as people read it: `Money per hour`, `list of ItemRating`, `Cluster`.
     pub fn type_name(&self, ty: &Ty) -> String {
         match ty {

@@ -773,19 +773,15 @@ impl Gen<'_> {
     /// or truth value; `is none`).
     fn remembered(&mut self, id: NodeId) -> Option<String> {
         let program = self.program;
-        let node = program.nodes.get(id.index())?;
-        match &node.kind {
-            NodeKind::Decision { id: callee, args } if args.is_empty() && kind_of(&node.ty) == KindOf::Val => {
-                let def = program.decisions.get(callee.index())?;
-                if !def.params.is_empty() || kind_of(&def.ty) != KindOf::Val {
-                    return None;
-                }
-                self.unit.refers.push(Root::Decision(callee.index()));
-                self.kept.insert(callee.0);
-                Some(format!("self.d{}_kept()", callee.index()))
-            }
-            _ => None,
+        let callee = program.parameterless_call(id)?;
+        if self.kind(id) != KindOf::Val
+            || program.decisions.get(callee.index()).map(|d| kind_of(&d.ty)) != Some(KindOf::Val)
+        {
+            return None;
         }
+        self.unit.refers.push(Root::Decision(callee.index()));
+        self.kept.insert(callee.0);
+        Some(format!("self.d{}_kept()", callee.index()))
     }
 
     /// Binds a local to a node's value (which may have none) in a `let` statement.

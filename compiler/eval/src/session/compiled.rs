@@ -377,7 +377,7 @@ impl<'p> Compiler<'p> {
                 // The interpreter's reading in place finds locals in the callee's own frame (and
                 // would read an element kept in its list as its marker).
                 let in_place = self.inlining.is_none() && self.elements.is_empty();
-                let remembered = self.remembered(record);
+                let remembered = self.program.parameterless_call(record);
                 Box::new(move |s, f| {
                     // Read in place as the interpreter does (the links are the levels below).
                     if in_place
@@ -472,7 +472,7 @@ impl<'p> Compiler<'p> {
             }
             NodeKind::IsNone(x) => {
                 let code = self.node(*x, below);
-                match self.remembered(*x) {
+                match self.program.parameterless_call(*x) {
                     // A decision the row has computed is tested where the row keeps it.
                     Some(decision) => Box::new(move |s, f| {
                         if let Some(Some(value)) = s.decisions.get(decision.index()) {
@@ -603,17 +603,6 @@ impl<'p> Compiler<'p> {
     }
 
     /// The slot a local node reads.
-    /// The decision a node calls, when it is one without parameters: the row keeps its value
-    /// once computed, and a call then gives a copy of it.
-    fn remembered(&self, id: NodeId) -> Option<DecisionId> {
-        match &self.program.nodes.get(id.index())?.kind {
-            NodeKind::Decision { id: decision, args } if args.is_empty() => {
-                self.program.decisions.get(decision.index()).filter(|d| d.params.is_empty()).map(|_| *decision)
-            }
-            _ => None,
-        }
-    }
-
     fn local(&self, id: NodeId) -> Option<LocalId> {
         match self.program.nodes.get(id.index())?.kind {
             NodeKind::Local(local) => Some(self.slot(local)),
