@@ -1329,9 +1329,10 @@ const MAX_INTEGER_ARMS: usize = 64;
 /// consecutive integers (`low..=high`, covering every machine integer) with what
 /// `ops::select_among` selects for them. A row's key starts or stops accepting integers
 /// only at the floor of one of its values or bounds, or one above (`over 2.5` from 3, `up
-/// to 2.5` until 2, `under 3` until 2, `3` at 3 alone); the runs break at all of those, so that every integer of a run is selected alike, and the run's
-/// selection is `select_among`'s own for its first integer. `None` when a value or bound is
-/// beyond a machine integer, or there would be more than [`MAX_INTEGER_ARMS`] runs.
+/// to 2.5` until 2, `under 3` until 2, `3` at 3 alone); the runs break at all of those, so
+/// that every integer of a run is selected alike, and the run's selection is
+/// `select_among`'s own for its first integer. `None` when a value or bound is beyond a
+/// machine integer, or there would be more than [`MAX_INTEGER_ARMS`] runs.
 fn integer_arms(def: &TableDef) -> Option<Vec<(i64, i64, Selected)>> {
     let mut starts = BTreeSet::from([i64::MIN]);
     for row in &def.rows {
