@@ -1,12 +1,12 @@
-//! Pure operations on values: ordering, exact duration conversion, table key matching and
-//! row selection.
+//! Pure operations on values: ordering, rounding, exact duration conversion, table key
+//! matching and row selection.
 //!
 //! These functions know nothing about spans or tracing; the session turns their failures
 //! into located [`crate::EvalError`]s.
 
 use covenant_ir::types::CalendarUnit;
 use covenant_ir::{Builtin, Date, Duration, HitPolicy, Key, Span, TableDef, Unit, Value};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use std::cmp::Ordering;
 
 /// The order of two values of the same ordered kind (numbers numerically, dates, text,
@@ -28,6 +28,41 @@ pub(crate) fn order(a: &Value, b: &Value) -> Option<Ordering> {
 #[inline]
 pub(crate) fn num_order(x: &Decimal, y: &Decimal) -> Ordering {
     if x.scale() == y.scale() { x.mantissa().cmp(&y.mantissa()) } else { x.cmp(y) }
+}
+
+/// `x` rounded to `places` decimal places, exactly as `Decimal::round_dp_with_strategy`
+/// rounds it. Most roundings take an amount of money or hours with a few more places than
+/// wanted and a mantissa below 2^63: that is done on machine integers, a division by a power
+/// of ten and the strategy's test of the remainder. Anything else, and a result of zero
+/// (whose sign the general rounding decides), is left to the general rounding.
+#[inline]
+pub(crate) fn round(x: Decimal, places: u32, strategy: RoundingStrategy) -> Decimal {
+    let scale = x.scale();
+    let mantissa = x.mantissa().unsigned_abs();
+    if scale <= places || scale - places > 18 || mantissa >= 1 << 63 {
+        return x.round_dp_with_strategy(places, strategy);
+    }
+    let negative = x.is_sign_negative();
+    let divisor = 10u64.pow(scale - places);
+    let magnitude = mantissa as u64;
+    let (quotient, remainder) = (magnitude / divisor, magnitude % divisor);
+    // Below 2 × 10^18: doubling the remainder cannot overflow.
+    let twice = remainder * 2;
+    let away = match strategy {
+        RoundingStrategy::MidpointNearestEven => twice > divisor || (twice == divisor && quotient % 2 == 1),
+        RoundingStrategy::MidpointAwayFromZero => twice >= divisor,
+        RoundingStrategy::MidpointTowardZero => twice > divisor,
+        RoundingStrategy::ToZero => false,
+        RoundingStrategy::AwayFromZero => remainder != 0,
+        RoundingStrategy::ToNegativeInfinity => negative && remainder != 0,
+        RoundingStrategy::ToPositiveInfinity => !negative && remainder != 0,
+        _ => return x.round_dp_with_strategy(places, strategy),
+    };
+    let rounded = quotient + u64::from(away);
+    if rounded == 0 {
+        return x.round_dp_with_strategy(places, strategy);
+    }
+    Decimal::from_parts(rounded as u32, (rounded >> 32) as u32, 0, negative, places)
 }
 
 /// `amount ÷ duration` as a rate per unit, the duration being `count / per` units (`None`:
@@ -227,6 +262,68 @@ mod tests {
         for x in &numbers {
             for y in &numbers {
                 assert_eq!(num_order(x, y), x.cmp(y), "{x:?} against {y:?}");
+            }
+        }
+    }
+
+    /// The fast rounding gives, bit for bit, what `round_dp_with_strategy` gives, for every
+    /// strategy: at and around the midpoints, to fewer and more places than the number has,
+    /// across signs and zero, and at the 63-bit limit, 18 places dropped, and beyond.
+    #[test]
+    #[allow(deprecated)]
+    fn roundings_are_the_general_roundings_bit_for_bit() {
+        let strategies = [
+            RoundingStrategy::MidpointNearestEven,
+            RoundingStrategy::MidpointAwayFromZero,
+            RoundingStrategy::MidpointTowardZero,
+            RoundingStrategy::ToZero,
+            RoundingStrategy::AwayFromZero,
+            RoundingStrategy::ToNegativeInfinity,
+            RoundingStrategy::ToPositiveInfinity,
+            RoundingStrategy::BankersRounding,
+            RoundingStrategy::RoundHalfUp,
+        ];
+        let limit = 1i128 << 63;
+        let mantissas = [
+            0i128,
+            1,
+            4,
+            5,
+            6,
+            9,
+            10,
+            14,
+            15,
+            16,
+            25,
+            35,
+            45,
+            99,
+            149,
+            150,
+            151,
+            995,
+            1005,
+            12_345,
+            346_875,
+            limit - 1,
+            limit,
+            limit + 1,
+            (1i128 << 96) - 1,
+        ];
+        for mantissa in mantissas {
+            for scale in [0, 1, 2, 3, 4, 6, 18, 19, 20, 28] {
+                for negative in [false, true] {
+                    let mut x = Decimal::from_i128_with_scale(mantissa, scale);
+                    x.set_sign_negative(negative);
+                    for places in [0, 1, 2, 3, 5] {
+                        for strategy in strategies {
+                            let (fast, general) =
+                                (round(x, places, strategy), x.round_dp_with_strategy(places, strategy));
+                            assert_eq!(fast.serialize(), general.serialize(), "{x:?} to {places} places, {strategy:?}");
+                        }
+                    }
+                }
             }
         }
     }

@@ -2023,7 +2023,7 @@ impl<'p> Session<'p> {
         detail: &mut Detail,
     ) -> Res {
         let before = self.number(&v, self.at(x, at.span())?, at, "rounding")?;
-        let after = before.round_dp_with_strategy(places, mode.strategy());
+        let after = ops::round(before, places, mode.strategy());
         if T::ENABLED {
             *detail = Pending::Round { before: v, places, mode };
         }

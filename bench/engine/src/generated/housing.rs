@@ -199,11 +199,11 @@ impl Row<'_, '_, '_> {
     }
 
     fn d3_body(&mut self) -> R<Decimal> {
-        Ok(rt::strict({
-                    let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 3)))?;
-                    let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
-                    a.checked_mul(b).ok_or(Stop::Back)
-            })?.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+        Ok(rt::round(rt::strict({
+                        let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 3)))?;
+                        let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
+                        a.checked_mul(b).ok_or(Stop::Back)
+                })?, 2, RoundingStrategy::MidpointAwayFromZero))
     }
 
     /// `tariff.intensity` (examples/housing-support-tariff/tariff.cov, bytes 14636..14761), computed once per row.

@@ -581,15 +581,15 @@ impl Row<'_, '_, '_> {
 
     fn d15_body(&mut self) -> R<Decimal> {
         if rt::strict(self.d14())? {
-            Ok(rt::strict({
-                        let a = rt::strict(self.d12())?;
-                        let b = rt::strict({
-                                let a = rt::strict(self.d13())?;
-                                let b = rt::strict(self.d12())?;
-                                a.checked_mul(b).ok_or(Stop::Back)
-                        })?;
-                        a.checked_add(b).ok_or(Stop::Back)
-                })?.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+            Ok(rt::round(rt::strict({
+                            let a = rt::strict(self.d12())?;
+                            let b = rt::strict({
+                                    let a = rt::strict(self.d13())?;
+                                    let b = rt::strict(self.d12())?;
+                                    a.checked_mul(b).ok_or(Stop::Back)
+                            })?;
+                            a.checked_add(b).ok_or(Stop::Back)
+                    })?, 2, RoundingStrategy::MidpointAwayFromZero))
         } else {
             Err(Stop::Absent(4))
         }

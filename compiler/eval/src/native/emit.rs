@@ -660,7 +660,7 @@ impl Gen<'_> {
                     return self.refuse("rounding something that is not a number");
                 }
                 format!(
-                    "Ok(rt::strict({})?.round_dp_with_strategy({places}, RoundingStrategy::{:?}))",
+                    "Ok(rt::round(rt::strict({})?, {places}, RoundingStrategy::{:?}))",
                     self.expr(*value),
                     mode.strategy()
                 )

@@ -225,6 +225,12 @@ pub fn items(list: R<&Value>) -> R<&[Value]> {
     }
 }
 
+/// A number rounded, as the interpreter rounds it.
+#[inline(always)]
+pub fn round(x: Decimal, places: u32, strategy: RoundingStrategy) -> Decimal {
+    ops::round(x, places, strategy)
+}
+
 /// A number with no decimal places as a machine integer (`None` for any other number, even
 /// a whole one written with places, such as `2.0`).
 #[inline(always)]
