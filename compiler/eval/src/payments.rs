@@ -20,6 +20,7 @@
 //! between its parties by [`covenant_ir::SplitDef::allocate`], which conserves the penny.
 
 use crate::error::{EvalError, code};
+use crate::ops;
 use crate::session::{Detail, Frame, Res};
 use crate::trace::{NoTrace, Step, StepKind, Tracer};
 use crate::{Recorder, Session};
@@ -457,7 +458,7 @@ impl<'p> Session<'p> {
                 amount = cap;
             }
         }
-        let rounded = amount.round_dp_with_strategy(2, contract.rounding.strategy());
+        let rounded = ops::round(amount, 2, contract.rounding.strategy());
         if rounded != amount {
             adjustments.push(format!(
                 "rounded {} from {} to {}",
@@ -640,7 +641,7 @@ fn accrued(rate: Decimal, yearly: bool, start: Date, through: Date, rounding: Ro
     };
     let value = rate.checked_mul(months)?;
     let value = if yearly { value.checked_div(Decimal::from(12))? } else { value };
-    Some(value.round_dp_with_strategy(2, rounding.strategy()))
+    Some(ops::round(value, 2, rounding.strategy()))
 }
 
 fn day_after(date: Date, span: Span) -> Res<Date> {
