@@ -8,69 +8,16 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+use common::{Run, TempDir};
 
 fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    // target/<profile>/deps/cli-xxxx → target/<profile>/covenant
-    let profile_dir = exe.parent().and_then(Path::parent).expect("the test runs from target/<profile>/deps");
-    let bin = profile_dir.join(format!("covenant{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the `covenant` binary is not built at {}; run `cargo build` (or `cargo build -p covenant-cli`) first",
-        bin.display()
-    );
-    bin
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn show(&self) -> String {
-        format!("exit code {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
+    common::built("covenant")
 }
 
 fn run(args: &[&str]) -> Run {
-    let output: Output = Command::new(binary())
-        .args(args)
-        .current_dir(common::root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// A fresh folder under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("covenant-cli-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write temp file");
-        path.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    common::run_built("covenant", args)
 }
 
 const TARIFF: &str = "examples/housing-support-tariff/tariff.cov";
@@ -334,7 +281,7 @@ fn batch_gives_exactly_what_eval_gives_row_by_row() {
         let dir = TempDir::new(&format!("batch-eq-{}", common::file_name(Path::new(example))));
         let (cases, cohort) = cohort_of(example);
         let input = dir.write("cohort.jsonl", &cohort);
-        let output = dir.0.join("out.jsonl").to_string_lossy().into_owned();
+        let output = dir.path("out.jsonl");
         let r = run(&["batch", file, "--input", &input, "--output", &output]);
         assert_eq!(r.code, 0, "{}", r.show());
         assert!(
@@ -383,7 +330,7 @@ fn batch_reads_json_lines_with_crlf_and_blank_lines_as_it_reads_plain_ones() {
     let mut outputs = Vec::new();
     for (name, text) in [("plain", plain.join("\n") + "\n"), ("messy", messy)] {
         let input = dir.write(&format!("{name}.jsonl"), &text);
-        let output = dir.0.join(format!("{name}-out.jsonl")).to_string_lossy().into_owned();
+        let output = dir.path(&format!("{name}-out.jsonl"));
         let r = run(&["batch", TARIFF, "--input", &input, "--output", &output, "--threads", "2"]);
         assert_eq!(r.code, 0, "{name}: {}", r.show());
         assert!(r.stderr.contains("rows in 3000, rows out 3000, rows failed 0"), "{name}: {}", r.show());
@@ -479,7 +426,7 @@ fn batch_explains_each_decision_once_per_row() {
     let dir = TempDir::new("batch-explain");
     let (cases, cohort) = cohort_of("examples/suffolk-personal-budget");
     let input = dir.write("cohort.jsonl", &cohort);
-    let output = dir.0.join("out.jsonl").to_string_lossy().into_owned();
+    let output = dir.path("out.jsonl");
     let decisions = ["indicative_budget", "moderated_budget", "eligible"];
     let mut args = vec!["batch", ALLOCATION, "--input", &input, "--output", &output, "--explain"];
     for d in &decisions {
@@ -562,8 +509,8 @@ fn batch_reads_csv_with_dotted_columns_and_reports_bad_rows_without_stopping() {
 /// Runs `batch` on a housing cohort for `weekly_cost`, writing the output and the errors to
 /// files in `dir`: the run, the output and the errors.
 fn weekly_cost_batch(dir: &TempDir, input: &str) -> (Run, String, String) {
-    let output = dir.0.join("out.csv").to_string_lossy().into_owned();
-    let errors = dir.0.join("errors.txt").to_string_lossy().into_owned();
+    let output = dir.path("out.csv");
+    let errors = dir.path("errors.txt");
     let r = run(&[
         "batch",
         TARIFF,
@@ -623,7 +570,7 @@ fn batch_keeps_input_order_whatever_the_number_of_threads() {
     let mut outputs = Vec::new();
     // More workers than cores finish pieces out of turn more often.
     for threads in ["1", "2", "5"] {
-        let output = dir.0.join(format!("out-{threads}.csv")).to_string_lossy().into_owned();
+        let output = dir.path(&format!("out-{threads}.csv"));
         let r = run(&["batch", TARIFF, "--input", &input, "--output", &output, "--threads", threads]);
         assert_eq!(r.code, 0, "{}", r.show());
         assert!(r.stderr.contains("rows in 20000, rows out 20000"), "{}", r.show());
@@ -717,15 +664,12 @@ fn eval_on_a_contract_with_decision_evaluates_the_payment_as_a_decision() {
 
 #[test]
 fn a_statement_period_that_ends_before_it_starts_is_an_error() {
-    let dir = std::env::temp_dir().join(format!("covenant-cli-period-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let case = dir.join("backwards.json");
-    std::fs::write(
-        &case,
+    let dir = TempDir::new("period");
+    let case = dir.write(
+        "backwards.json",
         r#"{"period_start": "2015-06-30", "period_end": "2015-04-01", "reviewed": 1, "records": 1, "moved_on": 0}"#,
-    )
-    .expect("write");
-    let backwards = run(&["eval", "tests/cases/contracts/supported_housing.cov", "--input", &case.to_string_lossy()]);
+    );
+    let backwards = run(&["eval", "tests/cases/contracts/supported_housing.cov", "--input", &case]);
     assert_eq!(backwards.code, 1, "{}", backwards.show());
     assert!(backwards.stderr.contains("E0513"), "{}", backwards.show());
 }
@@ -744,7 +688,7 @@ fn run_json(args: &[&str]) -> serde_json::Value {
 /// Runs `batch` on `cohort` with `--explain=LAYOUT` (or without explanations for `None`) and
 /// returns the output file's text.
 fn batch_output(dir: &TempDir, file: &str, cohort: &str, layout: Option<&str>, name: &str) -> (Run, String) {
-    let output = dir.0.join(name).to_string_lossy().into_owned();
+    let output = dir.path(name);
     let explain = layout.map(|l| format!("--explain={l}"));
     let mut args = vec!["batch", file, "--input", cohort, "--output", &output, "--threads", "2"];
     args.extend(explain.as_deref());

@@ -3,13 +3,12 @@
 //! code gives exactly what the interpreter gives, row by row, failing rows included.
 //!
 //! The binaries belong to other packages, so Cargo does not build them for this one; they
-//! are found beside this test's executable (`target/<profile>/deps/native-…` →
-//! `target/<profile>/`). `.ci/run` builds the workspace before testing.
+//! are found beside this test's executable (`common::built`). `.ci/run` builds the
+//! workspace before testing.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use common::{Run, TempDir};
 
 const TARIFF: &str = "examples/housing-support-tariff/tariff.cov";
 const ALLOCATION: &str = "examples/suffolk-personal-budget/allocation.cov";
@@ -28,56 +27,11 @@ const MODELS: [(&str, &str, &str, &[&str]); 2] = [
 /// Rules written to test the generator, and their generated module.
 const CONFORMANCE: (&str, &str) = ("tests/native/conformance.cov", "bench/engine/src/generated/conformance.rs");
 
-fn built(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("the test runs from target/<profile>/deps");
-    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "`{name}` is not built at {}; run `cargo build --workspace` first", bin.display());
-    bin
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// Runs a binary of the workspace; a panic is a failure whatever the test expects.
 fn run(binary: &str, args: &[&str]) -> Run {
-    let output = Command::new(built(binary))
-        .args(args)
-        .current_dir(common::root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs");
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = common::run_built(binary, args);
     assert!(run.code != 101, "`{binary}` panicked:\n{}", run.stderr);
     run
-}
-
-/// A fresh folder under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("covenant-native-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

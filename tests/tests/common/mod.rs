@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: paths, a file-system loader, rendering.
+//! Helpers shared by the integration tests: paths, a file-system loader, rendering, running
+//! the workspace's binaries and temporary folders.
 //!
 //! Each test target includes this module with `mod common;`, so not every target uses every
 //! helper.
@@ -148,4 +149,74 @@ pub fn describe_failures(compilation: &Compilation, outcomes: &[covenant_driver:
         }
     }
     out
+}
+
+/// A binary of the workspace, found beside the test's executable (`target/<profile>/deps/…`
+/// → `target/<profile>/`): the binaries belong to other packages, so Cargo does not build
+/// them for the tests' own; `.ci/run` builds the workspace before testing.
+pub fn built(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("the test runs from target/<profile>/deps");
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "`{name}` is not built at {}; run `cargo build --workspace` first", bin.display());
+    bin
+}
+
+/// What a run of a binary gave.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn show(&self) -> String {
+        format!("exit code {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs a binary of the workspace from the workspace root, without colours.
+pub fn run_built(name: &str, args: &[&str]) -> Run {
+    let output = std::process::Command::new(built(name))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A fresh folder under the system temp dir, removed when dropped. Each test binary is its
+/// own process, so the process number keeps their folders apart.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("covenant-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    /// The path of a file in the folder, as text.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Writes a file in the folder and gives its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write temp file");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -97,56 +97,35 @@ pub trait Kind: Sized + Clone {
     fn identity(&self) -> Option<u64>;
 }
 
-impl Kind for bool {
-    #[inline]
-    fn read(value: &Value) -> R<bool> {
-        match value {
-            Value::Bool(b) => Ok(*b),
-            Value::None(_) => Err(Stop::Absent(UNKNOWN)),
-            _ => Err(Stop::Back),
+/// A kind held in one variant of [`Value`]: reading any other variant is the interpreter's
+/// to report, and `Value::None` is absent.
+macro_rules! scalar_kind {
+    ($kind:ty, $variant:ident, |$this:ident| $identity:expr) => {
+        impl Kind for $kind {
+            #[inline]
+            fn read(value: &Value) -> R<$kind> {
+                match value {
+                    Value::$variant(x) => Ok(*x),
+                    Value::None(_) => Err(Stop::Absent(UNKNOWN)),
+                    _ => Err(Stop::Back),
+                }
+            }
+            fn into_value(self) -> Value {
+                Value::$variant(self)
+            }
+            fn identity(&self) -> Option<u64> {
+                let $this = *self;
+                $identity
+            }
         }
-    }
-    fn into_value(self) -> Value {
-        Value::Bool(self)
-    }
-    fn identity(&self) -> Option<u64> {
-        Some(u64::from(*self) << 1)
-    }
+    };
 }
 
-impl Kind for Decimal {
-    #[inline]
-    fn read(value: &Value) -> R<Decimal> {
-        match value {
-            Value::Num(n) => Ok(*n),
-            Value::None(_) => Err(Stop::Absent(UNKNOWN)),
-            _ => Err(Stop::Back),
-        }
-    }
-    fn into_value(self) -> Value {
-        Value::Num(self)
-    }
-    fn identity(&self) -> Option<u64> {
-        None
-    }
-}
-
-impl Kind for u32 {
-    #[inline]
-    fn read(value: &Value) -> R<u32> {
-        match value {
-            Value::Enum(i) => Ok(*i),
-            Value::None(_) => Err(Stop::Absent(UNKNOWN)),
-            _ => Err(Stop::Back),
-        }
-    }
-    fn into_value(self) -> Value {
-        Value::Enum(self)
-    }
-    fn identity(&self) -> Option<u64> {
-        Some(u64::from(*self) << 1)
-    }
-}
+// Truth values and variants are remembered by their value, an even number (records and
+// lists by their address, odd); calls on numbers are not remembered.
+scalar_kind!(bool, Bool, |b| Some(u64::from(b) << 1));
+scalar_kind!(u32, Enum, |i| Some(u64::from(i) << 1));
+scalar_kind!(Decimal, Num, |_n| None);
 
 impl Kind for Value {
     #[inline]
