@@ -158,12 +158,16 @@ fn compiled_rules_give_what_the_interpreter_gives_row_by_row() {
             compiled_errors,
             &format!("{model}: the failing rows or their errors differ"),
         );
-        // Only failing rows are handed back, once per evaluation (one thread, then two).
+        // Only failing rows are handed back, once per evaluation (one thread, then two),
+        // except those failing on the date, which fail in the generated code.
         let failed = interpreted_errors.lines().count();
+        let no_version = interpreted_errors.lines().filter(|l| l.contains("error[E0512]")).count();
+        assert!(model == "suffolk" || no_version > 50, "{model}: {no_version} rows failed on the date");
         let expected = format!(
-            "native: {} of {} evaluations handed back",
-            2 * failed,
-            2 * (3000 + if model == "suffolk" { 5 } else { 0 })
+            "native: {} of {} evaluations handed back to the interpreter, {} failed with the interpreter's error",
+            2 * (failed - no_version),
+            2 * (3000 + if model == "suffolk" { 5 } else { 0 }),
+            2 * no_version
         );
         assert!(log.contains(&expected), "{model}: expected `{expected}` in\n{log}");
     }
@@ -171,7 +175,8 @@ fn compiled_rules_give_what_the_interpreter_gives_row_by_row() {
 
 /// A deterministic cohort for `tests/native/conformance.cov`: key values at and around
 /// every range end (some written at another scale), every enum variant and truth value,
-/// lists of entries, empty lists (whose `max` fails).
+/// lists of entries, empty lists (whose `max` fails), and dates at the ends of the dated
+/// versions and in their gaps (five of sixteen).
 fn conformance_cohort(rows: usize) -> String {
     const KINDS: [&str; 4] = ["Alpha", "Beta", "Gamma", "Delta"];
     const SCORES: [&str; 24] = [
@@ -182,6 +187,26 @@ fn conformance_cohort(rows: usize) -> String {
         "0", "4.99", "5", "5.00", "5.001", "12.345", "-0.01", "194.99", "195", "195.00", "200", "1000", "7.5", "99.999",
     ];
     const ENTRY_SCORES: [i32; 14] = [-5, 0, 1, 9, 10, 11, 29, 30, 55, 109, 110, 119, 120, 1000];
+    // Every version of `rate`, `tier` and `entry_rate` begins or ends on one of these; the
+    // first two are before them all, and three are in a gap of `rate` and `entry_rate` only.
+    const STARTS: [&str; 16] = [
+        "2019-12-31",
+        "2020-03-31",
+        "2020-04-01",
+        "2020-10-15",
+        "2020-11-30",
+        "2021-03-31",
+        "2021-04-01",
+        "2020-06-30",
+        "2022-03-31",
+        "2022-04-01",
+        "2022-06-30",
+        "2022-09-01",
+        "2023-01-31",
+        "2023-03-31",
+        "2023-04-01",
+        "2023-02-28",
+    ];
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = |n: usize| -> usize {
         state ^= state << 13;
@@ -189,18 +214,19 @@ fn conformance_cohort(rows: usize) -> String {
         state ^= state << 17;
         (state % n as u64) as usize
     };
-    let mut csv = String::from("kind,urgent,score,amount,entries\n");
+    let mut csv = String::from("kind,urgent,score,amount,entries,start\n");
     for _ in 0..rows {
         let entries: Vec<String> = (0..next(6))
             .map(|_| format!("{{\"\"kind\"\":\"\"{}\"\",\"\"score\"\":{}}}", KINDS[next(4)], ENTRY_SCORES[next(14)]))
             .collect();
         csv.push_str(&format!(
-            "{},{},{},{},\"[{}]\"\n",
+            "{},{},{},{},\"[{}]\",{}\n",
             KINDS[next(4)],
             next(2) == 1,
             SCORES[next(SCORES.len())],
             AMOUNTS[next(AMOUNTS.len())],
-            entries.join(",")
+            entries.join(","),
+            STARTS[next(STARTS.len())]
         ));
     }
     csv
@@ -208,7 +234,9 @@ fn conformance_cohort(rows: usize) -> String {
 
 /// The generator's table selection (ranges, alternatives, keys at other scales, `hit first`
 /// wildcards, `otherwise` rows, dispatch on an enum, lookups through the indexes), record
-/// cells and remembered calls give exactly the interpreter's results and errors.
+/// cells, remembered calls and dated versions give exactly the interpreter's results and
+/// errors. A date in a gap of the versions fails a row (E0512) in the generated code
+/// itself, only where the interpreter reaches the dated reference, with its error.
 #[test]
 fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
     let dir = TempDir::new("conformance");
@@ -231,17 +259,48 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "unweighted",
         "heaviest",
         "alpha_total",
+        "alpha_over_ten",
+        "rate_and_tier",
+        "tier_and_rate",
+        "tier_or_rate",
+        "rate_when_urgent",
+        "entry_rates",
+        "dated_rate",
     ];
     let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] =
         &interpreted_and_native(&dir, "conformance", CONFORMANCE.0, &cohort, &decisions);
     let failed = interpreted_errors.lines().count();
-    // Rows with no entries fail (`max` of nothing); the others succeed.
-    assert!(failed > 300 && failed < 1000, "{failed} rows failed:\n{interpreted_errors}");
+    let no_version = interpreted_errors.lines().filter(|l| l.contains("error[E0512]")).count();
+    // Rows with no entries fail (`max` of nothing), and so do most rows dated in a gap.
+    assert!(failed > 1000 && failed < 2000, "{failed} rows failed:\n{interpreted_errors}");
+    assert!(failed - no_version > 300 && no_version > 700, "{no_version} of {failed} failed on the date");
+    // Each dated decision fails some rows, and the first of two dated references reached
+    // gives the error.
+    for (decision, dated) in [
+        ("alpha_over_ten", "rate"),
+        ("rate_and_tier", "rate"),
+        ("tier_and_rate", "tier"),
+        ("tier_and_rate", "rate"),
+        ("tier_or_rate", "tier"),
+        ("tier_or_rate", "rate"),
+        ("rate_when_urgent", "rate"),
+        ("entry_rates", "entry_rate"),
+        ("dated_rate", "rate"),
+    ] {
+        let error = format!("{decision}: error[E0512]: no version of `{dated}` is valid on");
+        assert!(interpreted_errors.contains(&error), "no row fails with `{error}`");
+    }
     // "No value" is an empty cell: `priority_given` and `chosen_span` have some.
     assert!(interpreted.lines().filter(|l| l.contains(",,")).count() > 100, "some lookups give no value");
     assert_same_lines(interpreted, compiled, "the compiled rules' results differ from the interpreter's");
     assert_same_lines(interpreted_errors, compiled_errors, "the failing rows or their errors differ");
-    let expected = format!("native: {} of {} evaluations handed back", 2 * failed, 2 * 4000);
+    // Rows failing on the date fail in the generated code; only the others are handed back.
+    let expected = format!(
+        "native: {} of {} evaluations handed back to the interpreter, {} failed with the interpreter's error",
+        2 * (failed - no_version),
+        2 * 4000,
+        2 * no_version
+    );
     assert!(log.contains(&expected), "expected `{expected}` in\n{log}");
 }
 

@@ -50,7 +50,7 @@ mod generated {
 }
 
 /// A generated module: its description, and its `decide`.
-type Decide = fn(&mut native::Base<'_>, &[Value], &[DecisionId], &mut Vec<Value>) -> bool;
+type Decide = fn(&mut native::Base<'_>, &[Value], &[DecisionId], &mut Vec<Value>) -> native::Decided;
 const MODULES: [(&native::Module, &[bool], Decide); 3] = [
     (&generated::conformance::MODULE, &generated::conformance::COVERED, generated::conformance::decide),
     (&generated::suffolk::MODULE, &generated::suffolk::COVERED, generated::suffolk::decide),
@@ -200,6 +200,7 @@ fn run() -> ExitCode {
         None
     };
     let handed_back = std::sync::atomic::AtomicU64::new(0);
+    let failed_natively = std::sync::atomic::AtomicU64::new(0);
     // One session per thread, reset for each row, as `covenant batch` does.
     let evaluate = |rows: &[Result<Vec<Value>, String>]| -> Pass {
         let mut session = Session::new(program, Vec::new()).with_indexes(&indexes).with_compiled(&compiled);
@@ -215,12 +216,21 @@ fn run() -> ExitCode {
                     continue;
                 }
             };
-            // `decide` appends every value, or none when it hands the row back.
-            if let (Some(base), Some((_, decide))) = (base.as_mut(), module)
-                && decide(base, inputs, &decisions, &mut pass.values)
-            {
-                pass.rows.push(Ok(()));
-                continue;
+            // `decide` appends every value, or none when the row fails or is handed back.
+            if let (Some(base), Some((_, decide))) = (base.as_mut(), module) {
+                match decide(base, inputs, &decisions, &mut pass.values) {
+                    native::Decided::Values => {
+                        pass.rows.push(Ok(()));
+                        continue;
+                    }
+                    native::Decided::Failed(id) => {
+                        if let Some(e) = base.error() {
+                            pass.rows.push(Err(problem(program, id, &e)));
+                            continue;
+                        }
+                    }
+                    native::Decided::HandedBack => {}
+                }
             }
             session.reset(inputs.clone());
             let start = pass.values.len();
@@ -229,7 +239,7 @@ fn run() -> ExitCode {
                 match session.decision(id, &mut NoTrace) {
                     Ok(value) => pass.values.push(value),
                     Err(e) => {
-                        outcome = Err(format!("{}: error[{}]: {}", program.decision(id).name, e.code, e.message));
+                        outcome = Err(problem(program, id, &e));
                         pass.values.truncate(start);
                         break;
                     }
@@ -239,6 +249,7 @@ fn run() -> ExitCode {
         }
         if let Some(base) = base {
             handed_back.fetch_add(base.handed_back, std::sync::atomic::Ordering::Relaxed);
+            failed_natively.fetch_add(base.failed, std::sync::atomic::Ordering::Relaxed);
         }
         pass
     };
@@ -322,9 +333,10 @@ fn run() -> ExitCode {
     }
     if native_code {
         eprintln!(
-            "native: {} of {} evaluations handed back to the interpreter",
+            "native: {} of {} evaluations handed back to the interpreter, {} failed with the interpreter's error",
             handed_back.load(std::sync::atomic::Ordering::Relaxed),
-            rows * (repeat * 2)
+            rows * (repeat * 2),
+            failed_natively.load(std::sync::atomic::Ordering::Relaxed),
         );
     }
     eprintln!(
@@ -351,6 +363,11 @@ fn write_output(
         }
     }
     w.flush()
+}
+
+/// A decision's error as a failed row's problem: `decision: error[CODE]: message`.
+fn problem(program: &covenant_ir::Program, id: DecisionId, e: &covenant_eval::EvalError) -> String {
+    format!("{}: error[{}]: {}", program.decision(id).name, e.code, e.message)
 }
 
 /// Failed rows as `row N: problem`, like `covenant batch --errors` (without source locations).

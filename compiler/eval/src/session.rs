@@ -426,7 +426,7 @@ impl<'p> Session<'p> {
             if let Some(error) = self.no_version.get(&(at.id, date)) {
                 return Err(error.clone());
             }
-            let error = no_version(at, name, versions, date);
+            let error = no_version(at.span(), name, versions, date);
             if self.no_version.len() < MAX_REMEMBERED_ERRORS {
                 self.no_version.insert((at.id, date), error.clone());
             }
@@ -2251,11 +2251,12 @@ pub(crate) fn pro_rata(x: Decimal, low: Decimal, high: Decimal) -> Option<Decima
     }
 }
 
-/// E0512: no version of `name` is valid on `date`; lists the versions there are.
-fn no_version(at: At<'_>, name: &str, versions: &[VersionArm], date: Date) -> Box<EvalError> {
+/// E0512: no version of `name` (the reference at `span`) is valid on `date`; lists the
+/// versions there are. Generated code gives it too.
+pub(crate) fn no_version(span: Span, name: &str, versions: &[VersionArm], date: Date) -> Box<EvalError> {
     let known: Vec<String> = versions.iter().map(|v| v.valid.to_string()).collect();
-    let mut error = EvalError::new(code::NO_VERSION, format!("no version of `{name}` is valid on {date}"), at.span())
-        .with_label(at.span(), format!("chosen by the date {date}"))
+    let mut error = EvalError::new(code::NO_VERSION, format!("no version of `{name}` is valid on {date}"), span)
+        .with_label(span, format!("chosen by the date {date}"))
         .with_note(format!("its versions are valid {}", known.join("; ")));
     for v in versions {
         error = error.with_label(v.span, format!("valid {}", v.valid));

@@ -11,19 +11,20 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
-    fingerprint: 0x4edba1b5b197afca,
-    reasons: &["no row of table grade matched", "not given", "no row of table step matched", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "no row of table band matched", "no row of table weight matched", "too high to prioritise", "no span when urgent", "not graded when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70"],
-    constants: &[114, 137, 141],
+    fingerprint: 0x6f961d9a97ef89ea,
+    reasons: &["no row of table grade matched", "not given", "no row of table step matched", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "no row of table band matched", "no row of table weight matched", "no row of table tier matched", "too high to prioritise", "no span when urgent", "not graded when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70", "no tier for Delta"],
+    constants: &[116, 226, 230],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
-pub static COVERED: [bool; 19] = [true, true, true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true];
+pub static COVERED: [bool; 29] = [true, true, true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true, false, false, true, true, true, true, true, true, true, false];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
-/// their values to `out`; or, when any of them needs the interpreter, appends nothing
-/// and returns `false`.
-pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> bool {
+/// their values to `out`; or, when one of them fails (`base.error()` gives the error)
+/// or needs the interpreter, appends nothing.
+pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
+    base.begin_row();
     let mut row = Row { b: base, inputs, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
@@ -91,18 +92,45 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
                 let value = row.d18();
                 row.b.output(value)
             }
+            21 => {
+                let value = row.d21();
+                row.b.output(value)
+            }
+            22 => {
+                let value = row.d22();
+                row.b.output(value)
+            }
+            23 => {
+                let value = row.d23();
+                row.b.output(value)
+            }
+            24 => {
+                let value = row.d24();
+                row.b.output(value)
+            }
+            25 => {
+                let value = row.d25();
+                row.b.output(value)
+            }
+            26 => {
+                let value = row.d26();
+                row.b.output(value)
+            }
+            27 => {
+                let value = row.d27();
+                row.b.output(value)
+            }
             _ => Err(Stop::Back),
         };
         match value {
             Ok(value) => out.push(value),
             Err(_) => {
                 out.truncate(start);
-                row.b.handed_back += 1;
-                return false;
+                return row.b.stopped(*id);
             }
         }
     }
-    true
+    rt::Decided::Values
 }
 
 /// What a row computes once: parameterless decisions, params, the date; and the
@@ -125,6 +153,15 @@ struct Memo {
     d16: Option<R<Decimal>>,
     d17: Option<R<Decimal>>,
     d18: Option<R<Decimal>>,
+    d21: Option<R<bool>>,
+    d22: Option<R<Decimal>>,
+    d23: Option<R<Decimal>>,
+    d24: Option<R<Decimal>>,
+    d25: Option<R<Decimal>>,
+    d26: Option<R<Decimal>>,
+    d27: Option<R<Decimal>>,
+    p0: Option<R<Decimal>>,
+    p1: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
     c11: rt::Calls<Decimal>,
     kept: Vec<Value>,
@@ -137,7 +174,7 @@ struct Row<'r, 'b, 'a> {
 }
 
 impl Row<'_, '_, '_> {
-    /// `conformance.graded` (tests/native/conformance.cov, bytes 5519..5554), computed once per row.
+    /// `conformance.graded` (tests/native/conformance.cov, bytes 5653..5688), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
             return known.clone();
@@ -157,7 +194,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5555..5602), computed once per row.
+    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5689..5736), computed once per row.
     fn d1(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d1 {
             return known.clone();
@@ -180,7 +217,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5603..5672), computed once per row.
+    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5737..5806), computed once per row.
     fn d2(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
@@ -203,7 +240,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5673..5733), computed once per row.
+    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5807..5867), computed once per row.
     fn d3(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d3 {
             return known.clone();
@@ -223,7 +260,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5734..5781), computed once per row.
+    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5868..5915), computed once per row.
     fn d4(&mut self) -> R<Value> {
         if let Some(known) = &self.m.d4 {
             return known.clone();
@@ -243,7 +280,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5782..5833), computed once per row.
+    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5916..5967), computed once per row.
     fn d5(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d5 {
             return known.clone();
@@ -263,7 +300,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5834..5968), computed once per row.
+    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5968..6102), computed once per row.
     fn d6(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d6 {
             return known.clone();
@@ -315,7 +352,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.in_chosen_span` (tests/native/conformance.cov, bytes 5969..6174), computed once per row.
+    /// `conformance.in_chosen_span` (tests/native/conformance.cov, bytes 6103..6308), computed once per row.
     fn d7(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d7 {
             return known.clone();
@@ -343,7 +380,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_low` (tests/native/conformance.cov, bytes 6175..6257), computed once per row.
+    /// `conformance.chosen_low` (tests/native/conformance.cov, bytes 6309..6391), computed once per row.
     fn d8(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d8 {
             return known.clone();
@@ -361,7 +398,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6258..6298), computed once per row.
+    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6392..6432), computed once per row.
     fn d9(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d9 {
             return known.clone();
@@ -381,7 +418,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6300..6404).
+    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6434..6538).
     fn d10(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
@@ -392,7 +429,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6406..6607).
+    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6540..6741).
     fn d11(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
@@ -418,7 +455,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled` (tests/native/conformance.cov, bytes 6609..6797).
+    /// `conformance.doubled` (tests/native/conformance.cov, bytes 6743..6931).
     fn d12(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<Decimal>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
@@ -452,7 +489,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.weights` (tests/native/conformance.cov, bytes 6799..6872), computed once per row.
+    /// `conformance.weights` (tests/native/conformance.cov, bytes 6933..7006), computed once per row.
     fn d13(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d13 {
             return known.clone();
@@ -480,7 +517,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 6873..6937), computed once per row.
+    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 7007..7071), computed once per row.
     fn d14(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d14 {
             return known.clone();
@@ -505,7 +542,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 6938..7001), computed once per row.
+    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 7072..7135), computed once per row.
     fn d15(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d15 {
             return known.clone();
@@ -530,7 +567,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7002..7081), computed once per row.
+    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7136..7215), computed once per row.
     fn d16(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d16 {
             return known.clone();
@@ -558,7 +595,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7082..7142), computed once per row.
+    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7216..7276), computed once per row.
     fn d17(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d17 {
             return known.clone();
@@ -590,7 +627,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7143..7280), computed once per row.
+    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7277..7414), computed once per row.
     fn d18(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d18 {
             return known.clone();
@@ -608,9 +645,359 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// The date that chooses dated versions: only `--as-of`, since the rules declare none.
+    /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` (tests/native/conformance.cov, bytes 7942..8087).
+    fn d19(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+        if rt::strict({
+                let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
+                Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+        })? {
+            {
+                let date = rt::strict(self.as_of())?;
+                match self.b.version(124, date)? {
+                    0 => self.p0(),
+                    1 => self.p1(),
+                    _ => Err(Stop::Back),
+                }
+            }
+        } else {
+            Ok(Decimal::from_parts(1, 0, 0, false, 0))
+        }
+    }
+
+    /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` (tests/native/conformance.cov, bytes 8088..8176).
+    fn d20(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+        if rt::strict({
+                let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
+                Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+        })? {
+            {
+                let a = rt::strict({
+                        let date = rt::strict(self.as_of())?;
+                        match self.b.version(133, date)? {
+                            0 => self.p0(),
+                            1 => self.p1(),
+                            _ => Err(Stop::Back),
+                        }
+                })?;
+                let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
+                a.checked_mul(b).ok_or(Stop::Back)
+            }
+        } else {
+            Ok(Decimal::from_parts(1, 0, 0, false, 0))
+        }
+    }
+
+    /// `conformance.alpha_over_ten` (tests/native/conformance.cov, bytes 8465..8524), computed once per row.
+    fn d21(&mut self) -> R<bool> {
+        if let Some(known) = &self.m.d21 {
+            return known.clone();
+        }
+        let value = self.d21_body();
+        self.m.d21 = Some(value.clone());
+        value
+    }
+
+    fn d21_body(&mut self) -> R<bool> {
+        {
+            let left = rt::strict({
+                    let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
+                    let b = rt::strict(Ok(0u32))?;
+                    Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
+            })?;
+            if left != true { Ok(left) } else { rt::strict({
+                        let a = rt::strict({
+                                let date = rt::strict(self.as_of())?;
+                                match self.b.version(143, date)? {
+                                    0 => self.p0(),
+                                    1 => self.p1(),
+                                    _ => Err(Stop::Back),
+                                }
+                        })?;
+                        let b = rt::strict(Ok(Decimal::from_parts(10, 0, 0, false, 0)))?;
+                        Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                }) }
+        }
+    }
+
+    /// `conformance.rate_and_tier` (tests/native/conformance.cov, bytes 8525..8611), computed once per row.
+    fn d22(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d22 {
+            return known.clone();
+        }
+        let value = self.d22_body();
+        self.m.d22 = Some(value.clone());
+        value
+    }
+
+    fn d22_body(&mut self) -> R<Decimal> {
+        if rt::strict({
+                let left = rt::strict({
+                        let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
+                        let b = rt::strict(Ok(1u32))?;
+                        Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
+                })?;
+                if left != true { Ok(left) } else { rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1))) }
+        })? {
+            {
+                let a = rt::strict({
+                        let date = rt::strict(self.as_of())?;
+                        match self.b.version(154, date)? {
+                            0 => self.p0(),
+                            1 => self.p1(),
+                            _ => Err(Stop::Back),
+                        }
+                })?;
+                let b = rt::strict({
+                        let date = rt::strict(self.as_of())?;
+                        match self.b.version(158, date)? {
+                            0 => {
+                                let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                                match self.s7(keys)? {
+                                    None => Err(Stop::Absent(8)),
+                                    Some(row) => self.t7(row),
+                                }
+                            },
+                            1 => {
+                                let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                                match self.s8(keys)? {
+                                    None => Err(Stop::Absent(8)),
+                                    Some(row) => self.t8(row),
+                                }
+                            },
+                            _ => Err(Stop::Back),
+                        }
+                })?;
+                a.checked_add(b).ok_or(Stop::Back)
+            }
+        } else {
+            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+        }
+    }
+
+    /// `conformance.tier_and_rate` (tests/native/conformance.cov, bytes 8612..8687), computed once per row.
+    fn d23(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d23 {
+            return known.clone();
+        }
+        let value = self.d23_body();
+        self.m.d23 = Some(value.clone());
+        value
+    }
+
+    fn d23_body(&mut self) -> R<Decimal> {
+        if rt::strict({
+                let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
+                let b = rt::strict(Ok(1u32))?;
+                Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
+        })? {
+            {
+                let a = rt::strict({
+                        let date = rt::strict(self.as_of())?;
+                        match self.b.version(168, date)? {
+                            0 => {
+                                let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                                match self.s7(keys)? {
+                                    None => Err(Stop::Absent(8)),
+                                    Some(row) => self.t7(row),
+                                }
+                            },
+                            1 => {
+                                let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                                match self.s8(keys)? {
+                                    None => Err(Stop::Absent(8)),
+                                    Some(row) => self.t8(row),
+                                }
+                            },
+                            _ => Err(Stop::Back),
+                        }
+                })?;
+                let b = rt::strict({
+                        let date = rt::strict(self.as_of())?;
+                        match self.b.version(171, date)? {
+                            0 => self.p0(),
+                            1 => self.p1(),
+                            _ => Err(Stop::Back),
+                        }
+                })?;
+                a.checked_add(b).ok_or(Stop::Back)
+            }
+        } else {
+            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+        }
+    }
+
+    /// `conformance.tier_or_rate` (tests/native/conformance.cov, bytes 8688..8742), computed once per row.
+    fn d24(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d24 {
+            return known.clone();
+        }
+        let value = self.d24_body();
+        self.m.d24 = Some(value.clone());
+        value
+    }
+
+    fn d24_body(&mut self) -> R<Decimal> {
+        match {
+            let date = rt::strict(self.as_of())?;
+            match self.b.version(178, date)? {
+                0 => {
+                    let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                    match self.s7(keys)? {
+                        None => Err(Stop::Absent(8)),
+                        Some(row) => self.t7(row),
+                    }
+                },
+                1 => {
+                    let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                    match self.s8(keys)? {
+                        None => Err(Stop::Absent(8)),
+                        Some(row) => self.t8(row),
+                    }
+                },
+                _ => Err(Stop::Back),
+            }
+        } {
+            Err(Stop::Absent(_)) => {
+                let date = rt::strict(self.as_of())?;
+                match self.b.version(181, date)? {
+                    0 => self.p0(),
+                    1 => self.p1(),
+                    _ => Err(Stop::Back),
+                }
+            },
+            other => other,
+        }
+    }
+
+    /// `conformance.rate_when_urgent` (tests/native/conformance.cov, bytes 8743..8802), computed once per row.
+    fn d25(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d25 {
+            return known.clone();
+        }
+        let value = self.d25_body();
+        self.m.d25 = Some(value.clone());
+        value
+    }
+
+    fn d25_body(&mut self) -> R<Decimal> {
+        if rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))? {
+            {
+                let date = rt::strict(self.as_of())?;
+                match self.b.version(186, date)? {
+                    0 => self.p0(),
+                    1 => self.p1(),
+                    _ => Err(Stop::Back),
+                }
+            }
+        } else {
+            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+        }
+    }
+
+    /// `conformance.entry_rates` (tests/native/conformance.cov, bytes 8803..8882), computed once per row.
+    fn d26(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d26 {
+            return known.clone();
+        }
+        let value = self.d26_body();
+        self.m.d26 = Some(value.clone());
+        value
+    }
+
+    fn d26_body(&mut self) -> R<Decimal> {
+        {
+            let mut total = Decimal::ZERO;
+            let items18 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for item in items18 {
+                let l0 = rt::place(item);
+                if !rt::strict({
+                        let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                        let b = rt::strict(Ok(Decimal::from_parts(10, 0, 0, false, 0)))?;
+                        Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                })? {
+                    continue;
+                }
+                total = total.checked_add(rt::strict({
+                            let a19 = rt::slot(l0)?;
+                            self.c28(a19, true)
+                    })?).ok_or(Stop::Back)?;
+            }
+            Ok(total)
+        }
+    }
+
+    /// `conformance.dated_rate` (tests/native/conformance.cov, bytes 8883..8914), computed once per row.
+    fn d27(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d27 {
+            return known.clone();
+        }
+        let value = self.d27_body();
+        self.m.d27 = Some(value.clone());
+        value
+    }
+
+    fn d27_body(&mut self) -> R<Decimal> {
+        {
+            let date = rt::strict(self.as_of())?;
+            match self.b.version(199, date)? {
+                0 => self.p0(),
+                1 => self.p1(),
+                _ => Err(Stop::Back),
+            }
+        }
+    }
+
+    /// `conformance.entry_rate` (tests/native/conformance.cov, bytes 8012..8022).
+    fn d28(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+        {
+            let date = rt::strict(self.as_of())?;
+            match self.b.version(204, date)? {
+                0 => {
+                    let a20 = rt::slot(l0)?;
+                    self.c19(a20, s0)
+                },
+                1 => {
+                    let a21 = rt::slot(l0)?;
+                    self.c20(a21, s0)
+                },
+                _ => Err(Stop::Back),
+            }
+        }
+    }
+
+    /// param `rate`, computed once per row.
+    fn p0(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.p0 {
+            return known.clone();
+        }
+        let value = Ok(Decimal::from_parts(10, 0, 0, false, 0));
+        self.m.p0 = Some(value.clone());
+        value
+    }
+
+    /// param `rate`, computed once per row.
+    fn p1(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.p1 {
+            return known.clone();
+        }
+        let value = Ok(Decimal::from_parts(12, 0, 0, false, 0));
+        self.m.p1 = Some(value.clone());
+        value
+    }
+
+    /// The date that chooses dated versions: `--as-of`, or the rules' `as of`.
     fn as_of(&mut self) -> R<rt::Date> {
-        self.b.given_as_of.ok_or(Stop::Back)
+        if let Some(date) = self.b.given_as_of {
+            return Ok(date);
+        }
+        if let Some(known) = self.m.as_of {
+            return known;
+        }
+        let date = rt::date(rt::read::<Value>(rt::input(self.inputs, 5, false, 1)));
+        self.m.as_of = Some(date);
+        date
     }
 
     /// The cells of table `conformance.grade` (hit unique), by the row selected.
@@ -643,7 +1030,7 @@ impl Row<'_, '_, '_> {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
             2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(8)),
+            3 => Err(Stop::Absent(9)),
             4 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
             _ => Err(Stop::Back),
         }
@@ -654,7 +1041,7 @@ impl Row<'_, '_, '_> {
         match row {
             0 => self.b.constant(1),
             1 => self.b.constant(2),
-            2 => Err(Stop::Absent(9)),
+            2 => Err(Stop::Absent(10)),
             3 => Ok(Value::Record(vec![{
                             let item = rt::slot(Decimal::ZERO.checked_sub(rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?).ok_or(Stop::Back))?;
                             self.b.output(item)?
@@ -671,7 +1058,7 @@ impl Row<'_, '_, '_> {
         match row {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            2 => Err(Stop::Absent(10)),
+            2 => Err(Stop::Absent(11)),
             3 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
             _ => Err(Stop::Back),
         }
@@ -683,47 +1070,47 @@ impl Row<'_, '_, '_> {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
             2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(11)),
+            3 => Err(Stop::Absent(12)),
             4 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             5 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
             6 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
             7 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
             8 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
             9 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            10 => Err(Stop::Absent(12)),
+            10 => Err(Stop::Absent(13)),
             11 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             12 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
             13 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
-            14 => Err(Stop::Absent(13)),
+            14 => Err(Stop::Absent(14)),
             15 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
             16 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
             17 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             18 => Ok(Decimal::from_parts(14, 0, 0, false, 0)),
             19 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
             20 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
-            21 => Err(Stop::Absent(14)),
+            21 => Err(Stop::Absent(15)),
             22 => Ok(Decimal::from_parts(22, 0, 0, false, 0)),
             23 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
             24 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            25 => Err(Stop::Absent(15)),
+            25 => Err(Stop::Absent(16)),
             26 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
             27 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             28 => Ok(Decimal::from_parts(15, 0, 0, false, 0)),
             29 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
             30 => Ok(Decimal::from_parts(21, 0, 0, false, 0)),
             31 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            32 => Err(Stop::Absent(16)),
+            32 => Err(Stop::Absent(17)),
             33 => Ok(Decimal::from_parts(30, 0, 0, false, 0)),
             34 => Ok(Decimal::from_parts(33, 0, 0, false, 0)),
             35 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
-            36 => Err(Stop::Absent(17)),
+            36 => Err(Stop::Absent(18)),
             37 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
             38 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             39 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
             40 => Ok(Decimal::from_parts(20, 0, 0, false, 0)),
             41 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
             42 => Ok(Decimal::from_parts(28, 0, 0, false, 0)),
-            43 => Err(Stop::Absent(18)),
+            43 => Err(Stop::Absent(19)),
             44 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
             45 => Ok(Decimal::from_parts(40, 0, 0, false, 0)),
             46 => Ok(Decimal::from_parts(44, 0, 0, false, 0)),
@@ -775,6 +1162,25 @@ impl Row<'_, '_, '_> {
             37 => Ok(Decimal::from_parts(37, 0, 0, false, 0)),
             38 => Ok(Decimal::from_parts(38, 0, 0, false, 0)),
             39 => Ok(Decimal::from_parts(39, 0, 0, false, 0)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `conformance.tier (valid 2020-04-01 to 2021-03-31)` (hit unique), by the row selected.
+    fn t7(&mut self, row: usize) -> R<Decimal> {
+        match row {
+            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
+            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `conformance.tier (valid from 2021-04-01)` (hit first), by the row selected.
+    fn t8(&mut self, row: usize) -> R<Decimal> {
+        match row {
+            0 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            1 => Err(Stop::Absent(20)),
+            2 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
             _ => Err(Stop::Back),
         }
     }
@@ -1251,6 +1657,72 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// The row of table `conformance.tier (valid 2020-04-01 to 2021-03-31)` (hit unique) that its keys select, compiled.
+    fn s7(&self, (k0,): (u32,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(0);
+                }
+                Ok(matched)
+            }
+            1 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(0);
+                }
+                Ok(matched)
+            }
+            2 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(1);
+                }
+                Ok(matched)
+            }
+            3 => {
+                let mut matched: Option<usize> = None;
+                if true {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(1);
+                }
+                Ok(matched)
+            }
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The row of table `conformance.tier (valid from 2021-04-01)` (hit first) that its keys select, compiled.
+    fn s8(&self, (k0,): (u32,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                Ok(Some(0))
+            }
+            1 => {
+                Ok(Some(2))
+            }
+            2 => {
+                Ok(Some(2))
+            }
+            3 => {
+                Ok(Some(1))
+            }
+            _ => Err(Stop::Back),
+        }
+    }
+
     /// `conformance.chosen_span`, computed once per row: the value the row keeps, borrowed.
     fn d4_kept(&mut self) -> R<&Value> {
         if self.m.d4.is_none() {
@@ -1294,5 +1766,23 @@ impl Row<'_, '_, '_> {
     #[inline]
     fn c12(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
         self.d12(l0, stable)
+    }
+
+    /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` on one argument: cheaper to compute again than to remember.
+    #[inline]
+    fn c19(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d19(l0, stable)
+    }
+
+    /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` on one argument: cheaper to compute again than to remember.
+    #[inline]
+    fn c20(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d20(l0, stable)
+    }
+
+    /// `conformance.entry_rate` on one argument: cheaper to compute again than to remember.
+    #[inline]
+    fn c28(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d28(l0, stable)
     }
 }

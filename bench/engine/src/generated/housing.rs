@@ -20,10 +20,11 @@ pub static MODULE: rt::Module = rt::Module {
 pub static COVERED: [bool; 15] = [true, true, true, true, true, true, true, true, true, true, true, true, true, false, false];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
-/// their values to `out`; or, when any of them needs the interpreter, appends nothing
-/// and returns `false`.
-pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> bool {
+/// their values to `out`; or, when one of them fails (`base.error()` gives the error)
+/// or needs the interpreter, appends nothing.
+pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
+    base.begin_row();
     let mut row = Row { b: base, inputs, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
@@ -85,12 +86,11 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
             Ok(value) => out.push(value),
             Err(_) => {
                 out.truncate(start);
-                row.b.handed_back += 1;
-                return false;
+                return row.b.stopped(*id);
             }
         }
     }
-    true
+    rt::Decided::Values
 }
 
 /// What a row computes once: parameterless decisions, params, the date; and the

@@ -266,10 +266,11 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
          /// Per decision: whether [`decide`] computes it (the others are always handed back).\n\
          pub static COVERED: [bool; {n}] = [{flags}];\n\n\
          /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends\n\
-         /// their values to `out`; or, when any of them needs the interpreter, appends nothing\n\
-         /// and returns `false`.\n\
-         pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> bool {{\n\
+         /// their values to `out`; or, when one of them fails (`base.error()` gives the error)\n\
+         /// or needs the interpreter, appends nothing.\n\
+         pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {{\n\
          \x20   let start = out.len();\n\
+         \x20   base.begin_row();\n\
          \x20   let mut row = Row {{ b: base, inputs, m: Memo::default() }};\n\
          \x20   for id in decisions {{\n\
          \x20       let value = match id.0 {{\n{asked}            _ => Err(Stop::Back),\n        }};\n\
@@ -277,12 +278,11 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
          \x20           Ok(value) => out.push(value),\n\
          \x20           Err(_) => {{\n\
          \x20               out.truncate(start);\n\
-         \x20               row.b.handed_back += 1;\n\
-         \x20               return false;\n\
+         \x20               return row.b.stopped(*id);\n\
          \x20           }}\n\
          \x20       }}\n\
          \x20   }}\n\
-         \x20   true\n\
+         \x20   rt::Decided::Values\n\
          }}\n\n\
          /// What a row computes once: parameterless decisions, params, the date; and the\n\
          /// calls it remembers, with the arguments it must keep so that no identity is reused.\n\

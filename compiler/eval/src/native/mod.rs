@@ -3,7 +3,7 @@
 //! `covenant emit-rust FILE` writes a Rust module with one function per decision, table and
 //! param of a program (see `spec/cli.md`). Built into a program with this crate, it
 //! computes a row's decisions without the interpreter's dispatch, and hands the row back
-//! (`decide` returns `false`) on anything unusual, for the host to evaluate with a
+//! ([`Decided::HandedBack`]) on anything unusual, for the host to evaluate with a
 //! [`Session`](crate::Session). So results are the interpreter's by construction:
 //! - Every operation is the one the interpreter performs, from this module: the same checked
 //!   `Decimal` arithmetic, comparisons, rounding and table indexes; rows selected by generated
@@ -13,9 +13,14 @@
 //!   a rule's or a branch's value, a count, a record or list item, a decision asked for);
 //!   everywhere else the interpreter reports E0503, and the generated code hands the row
 //!   back ([`Stop::Back`]).
-//! - Any error (overflow, division by zero, two rows of a `hit unique` table, conflicting
-//!   rules, no version on the date) hands the row back, so errors are the interpreter's,
-//!   with its messages and locations.
+//! - No version of a dated reference valid on the date (E0512) is the one error generated
+//!   code gives itself ([`Decided::Failed`], [`Base::error`]): it is the error the
+//!   interpreter gives, with its message, location, labels and note, because generated code
+//!   evaluates the same nodes in the same order, stops at the first error as the
+//!   interpreter does, and hands back every row on which anything before it stopped. Any
+//!   other error (overflow, division by zero, two rows of a `hit unique` table, conflicting
+//!   rules) hands the row back, so errors are the interpreter's, with its messages and
+//!   locations.
 //! - The generator takes only programs whose decisions nest at most [`emit::MAX_LEVELS`]
 //!   nodes deep through every call, so no row succeeds natively that would fail in the
 //!   interpreter on its nesting limits (E0508).
@@ -25,11 +30,14 @@
 pub mod emit;
 mod levels;
 
+use crate::error::EvalError;
 use crate::index::{GridHit, Indexes};
 use crate::ops::{self, Selected};
-use crate::session::own_copy;
+use crate::session::{no_version, own_copy};
+use covenant_ir::hash::FxBuild;
 use covenant_ir::{BinOp, Builtin, HitPolicy, NodeKind, Program, TableId, Value};
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use covenant_ir::Value as Val;
@@ -51,6 +59,29 @@ pub enum Stop {
 
 /// A value, or why there is none.
 pub type R<T> = Result<T, Stop>;
+
+/// What the generated `decide` did with a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    /// Every decision asked for has its value, appended in order.
+    Values,
+    /// The interpreter must evaluate the row; nothing was appended.
+    HandedBack,
+    /// The decision fails with the error [`Base::error`] gives, the one the interpreter
+    /// gives for it; nothing was appended.
+    Failed(DecisionId),
+}
+
+/// An error generated code found, kept by the [`Base`] until the row's end: no version of
+/// dated reference `node` is valid on `date` (E0512).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Failure {
+    node: u32,
+    date: Date,
+}
+
+/// The most errors a [`Base`] keeps built: rows of a cohort often fail the same way.
+const KEPT_ERRORS: usize = 256;
 
 /// The fingerprint of a program: generated code runs only on the program it was generated
 /// from (FNV-1a over its JSON form, which holds every node and span, without the files'
@@ -355,6 +386,12 @@ pub struct Base<'p> {
     pub given_as_of: Option<Date>,
     /// Rows handed back so far.
     pub handed_back: u64,
+    /// Rows failed so far with an error of their own ([`Decided::Failed`]).
+    pub failed: u64,
+    /// The error that stopped the row, when it is one generated code gives itself.
+    failure: Option<Failure>,
+    /// Errors built for earlier rows, by what failed.
+    errors: HashMap<Failure, EvalError, FxBuild>,
 }
 
 impl<'p> Base<'p> {
@@ -370,7 +407,48 @@ impl<'p> Base<'p> {
             constants,
             given_as_of: options.as_of,
             handed_back: 0,
+            failed: 0,
+            failure: None,
+            errors: HashMap::default(),
         })
+    }
+
+    /// Starts a row: no error has stopped it.
+    #[inline]
+    pub fn begin_row(&mut self) {
+        self.failure = None;
+    }
+
+    /// What a row comes to when decision `id` stops ([`Stop::Back`] reached `decide`): the
+    /// error recorded on the way, when there is one, or the row handed back. Nothing
+    /// catches a [`Stop::Back`], so the first one raised in a row is the one that reaches
+    /// `decide`, and an error recorded before it raised it.
+    #[inline]
+    pub fn stopped(&mut self, id: DecisionId) -> Decided {
+        if self.failure.is_some() {
+            self.failed += 1;
+            Decided::Failed(id)
+        } else {
+            self.handed_back += 1;
+            Decided::HandedBack
+        }
+    }
+
+    /// The error of the last row that `decide` found failing ([`Decided::Failed`]), as the
+    /// interpreter gives it.
+    pub fn error(&mut self) -> Option<std::borrow::Cow<'_, EvalError>> {
+        use std::borrow::Cow;
+        let failure = self.failure?;
+        if !self.errors.contains_key(&failure) {
+            let node = self.program.nodes.get(failure.node as usize)?;
+            let NodeKind::Versioned { name, versions } = &node.kind else { return None };
+            let error = *no_version(node.origin.span, name, versions, failure.date);
+            if self.errors.len() >= KEPT_ERRORS {
+                return Some(Cow::Owned(error));
+            }
+            self.errors.insert(failure, error);
+        }
+        self.errors.get(&failure).map(Cow::Borrowed)
     }
 
     /// Constant number `k` of the module.
@@ -419,12 +497,19 @@ impl<'p> Base<'p> {
         arms.iter().position(|arm| arm.key.matches(value).unwrap_or(false)).ok_or(Stop::Back)
     }
 
-    /// The version of a dated reference valid on `date`: none is an error (E0512).
-    pub fn version(&self, node: u32, date: Date) -> R<usize> {
+    /// The version of a dated reference valid on `date`: none is an error (E0512), which
+    /// stops the row and is kept for [`Base::error`].
+    pub fn version(&mut self, node: u32, date: Date) -> R<usize> {
         let Some(NodeKind::Versioned { versions, .. }) = self.program.nodes.get(node as usize).map(|n| &n.kind) else {
             return Err(Stop::Back);
         };
-        versions.iter().position(|v| v.valid.contains(date)).ok_or(Stop::Back)
+        match versions.iter().position(|v| v.valid.contains(date)) {
+            Some(version) => Ok(version),
+            None => {
+                self.failure = Some(Failure { node, date });
+                Err(Stop::Back)
+            }
+        }
     }
 
     /// Arithmetic on dates, durations and rates (node `node`'s operator), as the interpreter
