@@ -214,18 +214,23 @@ fn conformance_cohort(rows: usize) -> String {
         state ^= state << 17;
         (state % n as u64) as usize
     };
-    let mut csv = String::from("kind,urgent,score,amount,entries,start\n");
+    let mut csv = String::from("kind,urgent,score,amount,entries,more,start\n");
     for _ in 0..rows {
-        let entries: Vec<String> = (0..next(6))
-            .map(|_| format!("{{\"\"kind\"\":\"\"{}\"\",\"\"score\"\":{}}}", KINDS[next(4)], ENTRY_SCORES[next(14)]))
-            .collect();
+        let mut entries = || -> String {
+            let entries: Vec<String> = (0..next(6))
+                .map(|_| {
+                    format!("{{\"\"kind\"\":\"\"{}\"\",\"\"score\"\":{}}}", KINDS[next(4)], ENTRY_SCORES[next(14)])
+                })
+                .collect();
+            entries.join(",")
+        };
+        let (entries, more) = (entries(), entries());
         csv.push_str(&format!(
-            "{},{},{},{},\"[{}]\",{}\n",
+            "{},{},{},{},\"[{entries}]\",\"[{more}]\",{}\n",
             KINDS[next(4)],
             next(2) == 1,
             SCORES[next(SCORES.len())],
             AMOUNTS[next(AMOUNTS.len())],
-            entries.join(","),
             STARTS[next(STARTS.len())]
         ));
     }
@@ -259,6 +264,9 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "unweighted",
         "heaviest",
         "alpha_total",
+        "more_weights",
+        "more_unweighted",
+        "built_weights",
         "alpha_over_ten",
         "rate_and_tier",
         "tier_and_rate",

@@ -11,13 +11,13 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
-    fingerprint: 0x6f961d9a97ef89ea,
+    fingerprint: 0x2882ea43c39f0973,
     reasons: &["no row of table grade matched", "not given", "no row of table step matched", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "no row of table band matched", "no row of table weight matched", "no row of table tier matched", "too high to prioritise", "no span when urgent", "not graded when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70", "no tier for Delta"],
-    constants: &[116, 226, 230],
+    constants: &[116, 136, 250, 254],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
-pub static COVERED: [bool; 29] = [true, true, true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true, false, false, true, true, true, true, true, true, true, false];
+pub static COVERED: [bool; 32] = [true, true, true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true, true, true, true, false, false, true, true, true, true, true, true, true, false];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
@@ -92,16 +92,16 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
                 let value = row.d18();
                 row.b.output(value)
             }
+            19 => {
+                let value = row.d19();
+                row.b.output(value)
+            }
+            20 => {
+                let value = row.d20();
+                row.b.output(value)
+            }
             21 => {
                 let value = row.d21();
-                row.b.output(value)
-            }
-            22 => {
-                let value = row.d22();
-                row.b.output(value)
-            }
-            23 => {
-                let value = row.d23();
                 row.b.output(value)
             }
             24 => {
@@ -118,6 +118,18 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
             }
             27 => {
                 let value = row.d27();
+                row.b.output(value)
+            }
+            28 => {
+                let value = row.d28();
+                row.b.output(value)
+            }
+            29 => {
+                let value = row.d29();
+                row.b.output(value)
+            }
+            30 => {
+                let value = row.d30();
                 row.b.output(value)
             }
             _ => Err(Stop::Back),
@@ -153,17 +165,23 @@ struct Memo {
     d16: Option<R<Decimal>>,
     d17: Option<R<Decimal>>,
     d18: Option<R<Decimal>>,
-    d21: Option<R<bool>>,
-    d22: Option<R<Decimal>>,
-    d23: Option<R<Decimal>>,
-    d24: Option<R<Decimal>>,
+    d19: Option<R<Decimal>>,
+    d20: Option<R<Decimal>>,
+    d21: Option<R<Decimal>>,
+    d24: Option<R<bool>>,
     d25: Option<R<Decimal>>,
     d26: Option<R<Decimal>>,
     d27: Option<R<Decimal>>,
+    d28: Option<R<Decimal>>,
+    d29: Option<R<Decimal>>,
+    d30: Option<R<Decimal>>,
     p0: Option<R<Decimal>>,
     p1: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
     c11: rt::Calls<Decimal>,
+    q0: [Option<R<Decimal>>; 32],
+    q1: [Option<R<Decimal>>; 32],
+    q2: [Option<R<Decimal>>; 32],
     kept: Vec<Value>,
 }
 
@@ -174,7 +192,7 @@ struct Row<'r, 'b, 'a> {
 }
 
 impl Row<'_, '_, '_> {
-    /// `conformance.graded` (tests/native/conformance.cov, bytes 5653..5688), computed once per row.
+    /// `conformance.graded` (tests/native/conformance.cov, bytes 5679..5714), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
             return known.clone();
@@ -194,7 +212,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5689..5736), computed once per row.
+    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5715..5762), computed once per row.
     fn d1(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d1 {
             return known.clone();
@@ -217,7 +235,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5737..5806), computed once per row.
+    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5763..5832), computed once per row.
     fn d2(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
@@ -240,7 +258,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5807..5867), computed once per row.
+    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5833..5893), computed once per row.
     fn d3(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d3 {
             return known.clone();
@@ -260,7 +278,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5868..5915), computed once per row.
+    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5894..5941), computed once per row.
     fn d4(&mut self) -> R<Value> {
         if let Some(known) = &self.m.d4 {
             return known.clone();
@@ -280,7 +298,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5916..5967), computed once per row.
+    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5942..5993), computed once per row.
     fn d5(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d5 {
             return known.clone();
@@ -300,7 +318,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5968..6102), computed once per row.
+    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5994..6128), computed once per row.
     fn d6(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d6 {
             return known.clone();
@@ -352,7 +370,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.in_chosen_span` (tests/native/conformance.cov, bytes 6103..6308), computed once per row.
+    /// `conformance.in_chosen_span` (tests/native/conformance.cov, bytes 6129..6334), computed once per row.
     fn d7(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d7 {
             return known.clone();
@@ -380,7 +398,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_low` (tests/native/conformance.cov, bytes 6309..6391), computed once per row.
+    /// `conformance.chosen_low` (tests/native/conformance.cov, bytes 6335..6417), computed once per row.
     fn d8(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d8 {
             return known.clone();
@@ -398,7 +416,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6392..6432), computed once per row.
+    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6418..6458), computed once per row.
     fn d9(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d9 {
             return known.clone();
@@ -418,7 +436,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6434..6538).
+    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6460..6564).
     fn d10(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
@@ -429,12 +447,12 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6540..6741).
+    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6566..6767).
     fn d11(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items3 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items3 {
+            for (i3, item) in items3.iter().enumerate() {
                 let l1 = rt::place(item);
                 if !rt::strict({
                         let a = rt::strict(rt::read::<u32>(rt::field(l1, 0)))?;
@@ -445,7 +463,7 @@ impl Row<'_, '_, '_> {
                 }
                 total = total.checked_add(rt::strict(match {
                             let a4 = rt::slot(l1)?;
-                            self.c10(a4, true)
+                            self.q0(i3, a4, true)
                         } {
                             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
                             other => other,
@@ -455,7 +473,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled` (tests/native/conformance.cov, bytes 6743..6931).
+    /// `conformance.doubled` (tests/native/conformance.cov, bytes 6769..6957).
     fn d12(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<Decimal>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
@@ -489,7 +507,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.weights` (tests/native/conformance.cov, bytes 6933..7006), computed once per row.
+    /// `conformance.weights` (tests/native/conformance.cov, bytes 6959..7032), computed once per row.
     fn d13(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d13 {
             return known.clone();
@@ -503,11 +521,11 @@ impl Row<'_, '_, '_> {
         {
             let mut total = Decimal::ZERO;
             let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items7 {
+            for (i7, item) in items7.iter().enumerate() {
                 let l0 = rt::place(item);
                 total = total.checked_add(rt::strict(match {
                             let a8 = rt::slot(l0)?;
-                            self.c10(a8, true)
+                            self.q0(i7, a8, true)
                         } {
                             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
                             other => other,
@@ -517,7 +535,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 7007..7071), computed once per row.
+    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 7033..7097), computed once per row.
     fn d14(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d14 {
             return known.clone();
@@ -531,7 +549,7 @@ impl Row<'_, '_, '_> {
         {
             let mut total = Decimal::ZERO;
             let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items9 {
+            for (i9, item) in items9.iter().enumerate() {
                 let l0 = rt::place(item);
                 total = total.checked_add(rt::strict({
                             let a10 = rt::slot(l0)?;
@@ -542,7 +560,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 7072..7135), computed once per row.
+    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 7098..7161), computed once per row.
     fn d15(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d15 {
             return known.clone();
@@ -556,18 +574,18 @@ impl Row<'_, '_, '_> {
         {
             let mut total = Decimal::ZERO;
             let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items11 {
+            for (i11, item) in items11.iter().enumerate() {
                 let l0 = rt::place(item);
                 total = total.checked_add(rt::strict({
                             let a12 = rt::slot(l0)?;
-                            self.c11(a12, true)
+                            self.q1(i11, a12, true)
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7136..7215), computed once per row.
+    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7162..7241), computed once per row.
     fn d16(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d16 {
             return known.clone();
@@ -581,11 +599,11 @@ impl Row<'_, '_, '_> {
         {
             let mut count: u64 = 0;
             let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items13 {
+            for (i13, item) in items13.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict(Ok(rt::slot({
                                 let a14 = rt::slot(l0)?;
-                                self.c10(a14, true)
+                                self.q0(i13, a14, true)
                         })?.is_err()))? {
                     continue;
                 }
@@ -595,7 +613,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7216..7276), computed once per row.
+    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7242..7302), computed once per row.
     fn d17(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d17 {
             return known.clone();
@@ -609,11 +627,11 @@ impl Row<'_, '_, '_> {
         {
             let mut best: Option<Decimal> = None;
             let items15 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items15 {
+            for (i15, item) in items15.iter().enumerate() {
                 let l0 = rt::place(item);
                 let v = rt::strict({
                         let a16 = rt::slot(l0)?;
-                        self.c11(a16, true)
+                        self.q1(i15, a16, true)
                 })?;
                 let replace = match &best {
                     None => true,
@@ -627,7 +645,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7277..7414), computed once per row.
+    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7303..7440), computed once per row.
     fn d18(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d18 {
             return known.clone();
@@ -645,8 +663,93 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` (tests/native/conformance.cov, bytes 7942..8087).
-    fn d19(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.more_weights` (tests/native/conformance.cov, bytes 7621..7696), computed once per row.
+    fn d19(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d19 {
+            return known.clone();
+        }
+        let value = self.d19_body();
+        self.m.d19 = Some(value.clone());
+        value
+    }
+
+    fn d19_body(&mut self) -> R<Decimal> {
+        {
+            let mut total = Decimal::ZERO;
+            let items18 = rt::items(rt::input(self.inputs, 5, false, 1))?;
+            for (i18, item) in items18.iter().enumerate() {
+                let l0 = rt::place(item);
+                total = total.checked_add(rt::strict(match {
+                            let a19 = rt::slot(l0)?;
+                            self.q2(i18, a19, true)
+                        } {
+                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            other => other,
+                    })?).ok_or(Stop::Back)?;
+            }
+            Ok(total)
+        }
+    }
+
+    /// `conformance.more_unweighted` (tests/native/conformance.cov, bytes 7697..7778), computed once per row.
+    fn d20(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d20 {
+            return known.clone();
+        }
+        let value = self.d20_body();
+        self.m.d20 = Some(value.clone());
+        value
+    }
+
+    fn d20_body(&mut self) -> R<Decimal> {
+        {
+            let mut count: u64 = 0;
+            let items20 = rt::items(rt::input(self.inputs, 5, false, 1))?;
+            for (i20, item) in items20.iter().enumerate() {
+                let l0 = rt::place(item);
+                if !rt::strict(Ok(rt::slot({
+                                let a21 = rt::slot(l0)?;
+                                self.q2(i20, a21, true)
+                        })?.is_err()))? {
+                    continue;
+                }
+                count += 1;
+            }
+            Ok(Decimal::from(count))
+        }
+    }
+
+    /// `conformance.built_weights` (tests/native/conformance.cov, bytes 7779..7919), computed once per row.
+    fn d21(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d21 {
+            return known.clone();
+        }
+        let value = self.d21_body();
+        self.m.d21 = Some(value.clone());
+        value
+    }
+
+    fn d21_body(&mut self) -> R<Decimal> {
+        {
+            let mut total = Decimal::ZERO;
+            let o22 = rt::strict(self.b.constant(1))?;
+            let items22 = rt::items(Ok(&o22))?;
+            for item in items22 {
+                let l0 = rt::place(item);
+                total = total.checked_add(rt::strict(match {
+                            let a23 = rt::slot(l0)?;
+                            self.c10(a23, false)
+                        } {
+                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            other => other,
+                    })?).ok_or(Stop::Back)?;
+            }
+            Ok(total)
+        }
+    }
+
+    /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` (tests/native/conformance.cov, bytes 8447..8592).
+    fn d22(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         if rt::strict({
                 let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
                 let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
@@ -654,7 +757,7 @@ impl Row<'_, '_, '_> {
         })? {
             {
                 let date = rt::strict(self.as_of())?;
-                match self.b.version(124, date)? {
+                match self.b.version(148, date)? {
                     0 => self.p0(),
                     1 => self.p1(),
                     _ => Err(Stop::Back),
@@ -665,8 +768,8 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` (tests/native/conformance.cov, bytes 8088..8176).
-    fn d20(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` (tests/native/conformance.cov, bytes 8593..8681).
+    fn d23(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         if rt::strict({
                 let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
                 let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
@@ -675,7 +778,7 @@ impl Row<'_, '_, '_> {
             {
                 let a = rt::strict({
                         let date = rt::strict(self.as_of())?;
-                        match self.b.version(133, date)? {
+                        match self.b.version(157, date)? {
                             0 => self.p0(),
                             1 => self.p1(),
                             _ => Err(Stop::Back),
@@ -689,17 +792,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_over_ten` (tests/native/conformance.cov, bytes 8465..8524), computed once per row.
-    fn d21(&mut self) -> R<bool> {
-        if let Some(known) = &self.m.d21 {
+    /// `conformance.alpha_over_ten` (tests/native/conformance.cov, bytes 8970..9029), computed once per row.
+    fn d24(&mut self) -> R<bool> {
+        if let Some(known) = &self.m.d24 {
             return known.clone();
         }
-        let value = self.d21_body();
-        self.m.d21 = Some(value.clone());
+        let value = self.d24_body();
+        self.m.d24 = Some(value.clone());
         value
     }
 
-    fn d21_body(&mut self) -> R<bool> {
+    fn d24_body(&mut self) -> R<bool> {
         {
             let left = rt::strict({
                     let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
@@ -709,7 +812,7 @@ impl Row<'_, '_, '_> {
             if left != true { Ok(left) } else { rt::strict({
                         let a = rt::strict({
                                 let date = rt::strict(self.as_of())?;
-                                match self.b.version(143, date)? {
+                                match self.b.version(167, date)? {
                                     0 => self.p0(),
                                     1 => self.p1(),
                                     _ => Err(Stop::Back),
@@ -721,17 +824,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.rate_and_tier` (tests/native/conformance.cov, bytes 8525..8611), computed once per row.
-    fn d22(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d22 {
+    /// `conformance.rate_and_tier` (tests/native/conformance.cov, bytes 9030..9116), computed once per row.
+    fn d25(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d25 {
             return known.clone();
         }
-        let value = self.d22_body();
-        self.m.d22 = Some(value.clone());
+        let value = self.d25_body();
+        self.m.d25 = Some(value.clone());
         value
     }
 
-    fn d22_body(&mut self) -> R<Decimal> {
+    fn d25_body(&mut self) -> R<Decimal> {
         if rt::strict({
                 let left = rt::strict({
                         let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
@@ -743,7 +846,7 @@ impl Row<'_, '_, '_> {
             {
                 let a = rt::strict({
                         let date = rt::strict(self.as_of())?;
-                        match self.b.version(154, date)? {
+                        match self.b.version(178, date)? {
                             0 => self.p0(),
                             1 => self.p1(),
                             _ => Err(Stop::Back),
@@ -751,7 +854,7 @@ impl Row<'_, '_, '_> {
                 })?;
                 let b = rt::strict({
                         let date = rt::strict(self.as_of())?;
-                        match self.b.version(158, date)? {
+                        match self.b.version(182, date)? {
                             0 => {
                                 let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
                                 match self.s7(keys)? {
@@ -776,17 +879,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.tier_and_rate` (tests/native/conformance.cov, bytes 8612..8687), computed once per row.
-    fn d23(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d23 {
+    /// `conformance.tier_and_rate` (tests/native/conformance.cov, bytes 9117..9192), computed once per row.
+    fn d26(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d26 {
             return known.clone();
         }
-        let value = self.d23_body();
-        self.m.d23 = Some(value.clone());
+        let value = self.d26_body();
+        self.m.d26 = Some(value.clone());
         value
     }
 
-    fn d23_body(&mut self) -> R<Decimal> {
+    fn d26_body(&mut self) -> R<Decimal> {
         if rt::strict({
                 let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
                 let b = rt::strict(Ok(1u32))?;
@@ -795,7 +898,7 @@ impl Row<'_, '_, '_> {
             {
                 let a = rt::strict({
                         let date = rt::strict(self.as_of())?;
-                        match self.b.version(168, date)? {
+                        match self.b.version(192, date)? {
                             0 => {
                                 let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
                                 match self.s7(keys)? {
@@ -815,7 +918,7 @@ impl Row<'_, '_, '_> {
                 })?;
                 let b = rt::strict({
                         let date = rt::strict(self.as_of())?;
-                        match self.b.version(171, date)? {
+                        match self.b.version(195, date)? {
                             0 => self.p0(),
                             1 => self.p1(),
                             _ => Err(Stop::Back),
@@ -828,20 +931,20 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.tier_or_rate` (tests/native/conformance.cov, bytes 8688..8742), computed once per row.
-    fn d24(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d24 {
+    /// `conformance.tier_or_rate` (tests/native/conformance.cov, bytes 9193..9247), computed once per row.
+    fn d27(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d27 {
             return known.clone();
         }
-        let value = self.d24_body();
-        self.m.d24 = Some(value.clone());
+        let value = self.d27_body();
+        self.m.d27 = Some(value.clone());
         value
     }
 
-    fn d24_body(&mut self) -> R<Decimal> {
+    fn d27_body(&mut self) -> R<Decimal> {
         match {
             let date = rt::strict(self.as_of())?;
-            match self.b.version(178, date)? {
+            match self.b.version(202, date)? {
                 0 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
                     match self.s7(keys)? {
@@ -861,7 +964,7 @@ impl Row<'_, '_, '_> {
         } {
             Err(Stop::Absent(_)) => {
                 let date = rt::strict(self.as_of())?;
-                match self.b.version(181, date)? {
+                match self.b.version(205, date)? {
                     0 => self.p0(),
                     1 => self.p1(),
                     _ => Err(Stop::Back),
@@ -871,21 +974,21 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.rate_when_urgent` (tests/native/conformance.cov, bytes 8743..8802), computed once per row.
-    fn d25(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d25 {
+    /// `conformance.rate_when_urgent` (tests/native/conformance.cov, bytes 9248..9307), computed once per row.
+    fn d28(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d28 {
             return known.clone();
         }
-        let value = self.d25_body();
-        self.m.d25 = Some(value.clone());
+        let value = self.d28_body();
+        self.m.d28 = Some(value.clone());
         value
     }
 
-    fn d25_body(&mut self) -> R<Decimal> {
+    fn d28_body(&mut self) -> R<Decimal> {
         if rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))? {
             {
                 let date = rt::strict(self.as_of())?;
-                match self.b.version(186, date)? {
+                match self.b.version(210, date)? {
                     0 => self.p0(),
                     1 => self.p1(),
                     _ => Err(Stop::Back),
@@ -896,21 +999,21 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rates` (tests/native/conformance.cov, bytes 8803..8882), computed once per row.
-    fn d26(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d26 {
+    /// `conformance.entry_rates` (tests/native/conformance.cov, bytes 9308..9387), computed once per row.
+    fn d29(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d29 {
             return known.clone();
         }
-        let value = self.d26_body();
-        self.m.d26 = Some(value.clone());
+        let value = self.d29_body();
+        self.m.d29 = Some(value.clone());
         value
     }
 
-    fn d26_body(&mut self) -> R<Decimal> {
+    fn d29_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items18 = rt::items(rt::input(self.inputs, 4, false, 1))?;
-            for item in items18 {
+            let items24 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            for (i24, item) in items24.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict({
                         let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
@@ -920,28 +1023,28 @@ impl Row<'_, '_, '_> {
                     continue;
                 }
                 total = total.checked_add(rt::strict({
-                            let a19 = rt::slot(l0)?;
-                            self.c28(a19, true)
+                            let a25 = rt::slot(l0)?;
+                            self.c31(a25, true)
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.dated_rate` (tests/native/conformance.cov, bytes 8883..8914), computed once per row.
-    fn d27(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d27 {
+    /// `conformance.dated_rate` (tests/native/conformance.cov, bytes 9388..9419), computed once per row.
+    fn d30(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d30 {
             return known.clone();
         }
-        let value = self.d27_body();
-        self.m.d27 = Some(value.clone());
+        let value = self.d30_body();
+        self.m.d30 = Some(value.clone());
         value
     }
 
-    fn d27_body(&mut self) -> R<Decimal> {
+    fn d30_body(&mut self) -> R<Decimal> {
         {
             let date = rt::strict(self.as_of())?;
-            match self.b.version(199, date)? {
+            match self.b.version(223, date)? {
                 0 => self.p0(),
                 1 => self.p1(),
                 _ => Err(Stop::Back),
@@ -949,18 +1052,18 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rate` (tests/native/conformance.cov, bytes 8012..8022).
-    fn d28(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.entry_rate` (tests/native/conformance.cov, bytes 8517..8527).
+    fn d31(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let date = rt::strict(self.as_of())?;
-            match self.b.version(204, date)? {
+            match self.b.version(228, date)? {
                 0 => {
-                    let a20 = rt::slot(l0)?;
-                    self.c19(a20, s0)
+                    let a26 = rt::slot(l0)?;
+                    self.c22(a26, s0)
                 },
                 1 => {
-                    let a21 = rt::slot(l0)?;
-                    self.c20(a21, s0)
+                    let a27 = rt::slot(l0)?;
+                    self.c23(a27, s0)
                 },
                 _ => Err(Stop::Back),
             }
@@ -995,7 +1098,7 @@ impl Row<'_, '_, '_> {
         if let Some(known) = self.m.as_of {
             return known;
         }
-        let date = rt::date(rt::read::<Value>(rt::input(self.inputs, 5, false, 1)));
+        let date = rt::date(rt::read::<Value>(rt::input(self.inputs, 6, false, 1)));
         self.m.as_of = Some(date);
         date
     }
@@ -1039,8 +1142,8 @@ impl Row<'_, '_, '_> {
     /// The cells of table `conformance.span` (hit unique), by the row selected.
     fn t3(&mut self, row: usize) -> R<Value> {
         match row {
-            0 => self.b.constant(1),
-            1 => self.b.constant(2),
+            0 => self.b.constant(2),
+            1 => self.b.constant(3),
             2 => Err(Stop::Absent(10)),
             3 => Ok(Value::Record(vec![{
                             let item = rt::slot(Decimal::ZERO.checked_sub(rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?).ok_or(Stop::Back))?;
@@ -1770,19 +1873,58 @@ impl Row<'_, '_, '_> {
 
     /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c19(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d19(l0, stable)
+    fn c22(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d22(l0, stable)
     }
 
     /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c20(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d20(l0, stable)
+    fn c23(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d23(l0, stable)
     }
 
     /// `conformance.entry_rate` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c28(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d28(l0, stable)
+    fn c31(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d31(l0, stable)
+    }
+
+    /// `conformance.entry_weight` on element `at` of a list of the inputs, remembered for the row by its position.
+    #[inline]
+    fn q0(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        if let Some(Some(known)) = self.m.q0.get(at) {
+            return known.clone();
+        }
+        let value = self.c10(l0, stable);
+        if let Some(place) = self.m.q0.get_mut(at) {
+            *place = Some(value.clone());
+        }
+        value
+    }
+
+    /// `conformance.kind_total` on element `at` of a list of the inputs, remembered for the row by its position.
+    #[inline]
+    fn q1(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        if let Some(Some(known)) = self.m.q1.get(at) {
+            return known.clone();
+        }
+        let value = self.c11(l0, stable);
+        if let Some(place) = self.m.q1.get_mut(at) {
+            *place = Some(value.clone());
+        }
+        value
+    }
+
+    /// `conformance.entry_weight` on element `at` of a list of the inputs, remembered for the row by its position.
+    #[inline]
+    fn q2(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        if let Some(Some(known)) = self.m.q2.get(at) {
+            return known.clone();
+        }
+        let value = self.c10(l0, stable);
+        if let Some(place) = self.m.q2.get_mut(at) {
+            *place = Some(value.clone());
+        }
+        value
     }
 }

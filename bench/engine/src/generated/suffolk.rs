@@ -134,6 +134,7 @@ struct Memo {
     p1: Option<R<u32>>,
     as_of: Option<R<rt::Date>>,
     c26: rt::Calls<Decimal>,
+    q0: [Option<R<Decimal>>; 32],
     kept: Vec<Value>,
 }
 
@@ -208,11 +209,11 @@ impl Row<'_, '_, '_> {
         {
             let mut total = Decimal::ZERO;
             let items3 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
-            for item in items3 {
+            for (i3, item) in items3.iter().enumerate() {
                 let l0 = rt::place(item);
                 total = total.checked_add(rt::strict({
                             let a4 = rt::slot(l0)?;
-                            self.c1(a4, true)
+                            self.q0(i3, a4, true)
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
@@ -233,7 +234,7 @@ impl Row<'_, '_, '_> {
         {
             let mut count: u64 = 0;
             let items5 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
-            for item in items5 {
+            for (i5, item) in items5.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict({
                         let left = rt::strict(Ok(!rt::strict(Ok(rt::slot({
@@ -243,7 +244,7 @@ impl Row<'_, '_, '_> {
                         if left != true { Ok(left) } else { rt::strict({
                                     let a = rt::strict({
                                             let a7 = rt::slot(l0)?;
-                                            self.c1(a7, true)
+                                            self.q0(i5, a7, true)
                                     })?;
                                     let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
                                     Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
@@ -271,7 +272,7 @@ impl Row<'_, '_, '_> {
         {
             let mut count: u64 = 0;
             let items8 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
-            for item in items8 {
+            for (i8, item) in items8.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict({
                         let left = rt::strict({
@@ -282,7 +283,7 @@ impl Row<'_, '_, '_> {
                         if left != true { Ok(left) } else { rt::strict({
                                     let a = rt::strict({
                                             let a9 = rt::slot(l0)?;
-                                            self.c1(a9, true)
+                                            self.q0(i8, a9, true)
                                     })?;
                                     let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
                                     Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
@@ -310,7 +311,7 @@ impl Row<'_, '_, '_> {
         {
             let mut count: u64 = 0;
             let items10 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
-            for item in items10 {
+            for (i10, item) in items10.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict({
                         let left = rt::strict({
@@ -321,7 +322,7 @@ impl Row<'_, '_, '_> {
                         if left != true { Ok(left) } else { rt::strict({
                                     let a = rt::strict({
                                             let a11 = rt::slot(l0)?;
-                                            self.c1(a11, true)
+                                            self.q0(i10, a11, true)
                                     })?;
                                     let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
                                     Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
@@ -349,7 +350,7 @@ impl Row<'_, '_, '_> {
         {
             let mut count: u64 = 0;
             let items12 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
-            for item in items12 {
+            for (i12, item) in items12.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict({
                         let left = rt::strict({
@@ -360,7 +361,7 @@ impl Row<'_, '_, '_> {
                         if left != true { Ok(left) } else { rt::strict({
                                     let a = rt::strict({
                                             let a13 = rt::slot(l0)?;
-                                            self.c1(a13, true)
+                                            self.q0(i12, a13, true)
                                     })?;
                                     let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
                                     Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
@@ -494,7 +495,7 @@ impl Row<'_, '_, '_> {
         {
             let mut result = true;
             let items16 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
-            for item in items16 {
+            for (i16, item) in items16.iter().enumerate() {
                 let l0 = rt::place(item);
                 let b = rt::strict({
                         let a17 = rt::slot(rt::read::<Decimal>(rt::field(l0, 1)))?;
@@ -1560,6 +1561,19 @@ impl Row<'_, '_, '_> {
                 self.m.kept.push((*v).clone());
             }
             self.m.c26.remember(k, &value);
+        }
+        value
+    }
+
+    /// `allocation.item_points` on element `at` of a list of the inputs, remembered for the row by its position.
+    #[inline]
+    fn q0(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        if let Some(Some(known)) = self.m.q0.get(at) {
+            return known.clone();
+        }
+        let value = self.c1(l0, stable);
+        if let Some(place) = self.m.q0.get_mut(at) {
+            *place = Some(value.clone());
         }
         value
     }

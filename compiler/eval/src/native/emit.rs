@@ -22,6 +22,10 @@ use rust_decimal::prelude::ToPrimitive;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
+/// How many elements of a list of the inputs a call remembered by position
+/// ([`positional_calls`]) is remembered for; calls on later elements are computed again.
+const POSITIONS: usize = 32;
+
 /// The deepest nesting of nodes, through every call, of a program the generator takes: far
 /// below the interpreter's limits, so that a row that succeeds natively could not fail there.
 pub const MAX_LEVELS: u32 = if MAX_EXPR_DEPTH < MAX_CALL_DEPTH { MAX_EXPR_DEPTH / 2 } else { MAX_CALL_DEPTH / 2 };
@@ -60,6 +64,9 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         selections: HashMap::new(),
         selection_code: BTreeMap::new(),
         shared: HashMap::new(),
+        positional: positional_calls(program),
+        positions: HashMap::new(),
+        position_memos: Vec::new(),
     };
     let mut functions = String::new();
     let mut units: HashMap<Root, Unit> = HashMap::new();
@@ -207,6 +214,20 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         let _ = write!(
             functions,
             "    /// `{}` on one argument, remembered for the row by the argument's identity.\n    fn c{i}(&mut self, l0: {}, stable: bool) -> R<{t}> {{\n        let key = match &l0 {{\n            Ok(v) => {identity},\n            Err(_) => None,\n        }};\n        if let Some(k) = key\n            && let Some(known) = self.m.c{i}.recall(k)\n        {{\n            return known;\n        }}\n        let value = self.d{i}(l0{pass});\n        if let (Some(k), Ok(v)) = (key, &l0) {{\n {keep}self.m.c{i}.remember(k, &value);\n        }}\n        value\n    }}\n\n",
+            def.qualified,
+            arg.local(),
+            t = kind.rust()
+        );
+    }
+
+    // Calls remembered by position: the first `POSITIONS` elements of the list.
+    for (k, (i, _)) in g.position_memos.iter().enumerate() {
+        let def = &program.decisions[*i as usize];
+        let (kind, arg) = (kind_of(&def.ty), kind_of(&def.params[0].1));
+        let _ = writeln!(calls, "    q{k}: [Option<R<{}>>; {POSITIONS}],", kind.rust());
+        let _ = write!(
+            functions,
+            "    /// `{}` on element `at` of a list of the inputs, remembered for the row by its position.\n    #[inline]\n    fn q{k}(&mut self, at: usize, l0: {}, stable: bool) -> R<{t}> {{\n        if let Some(Some(known)) = self.m.q{k}.get(at) {{\n            return known.clone();\n        }}\n        let value = self.c{i}(l0, stable);\n        if let Some(place) = self.m.q{k}.get_mut(at) {{\n            *place = Some(value.clone());\n        }}\n        value\n    }}\n\n",
             def.qualified,
             arg.local(),
             t = kind.rust()
@@ -404,6 +425,65 @@ fn coverage(program: &Program, units: &HashMap<Root, Unit>) -> Vec<Result<(), St
     (0..program.decisions.len()).map(|i| visit(units, &mut state, Root::Decision(i))).collect()
 }
 
+/// A list or record of the inputs, as the input it is read from and the fields read in
+/// turn: every node reading it reads the same value throughout a row.
+type InputPath = (u32, Vec<u32>);
+
+/// The input a chain of field reads starts from, and the fields read (`person.ratings`).
+fn input_path(program: &Program, mut id: NodeId) -> Option<InputPath> {
+    let mut fields = Vec::new();
+    for _ in 0..=program.nodes.len() {
+        match &program.nodes.get(id.index())?.kind {
+            NodeKind::Field { record, index } => {
+                fields.push(*index);
+                id = *record;
+            }
+            NodeKind::Input(input) => {
+                fields.reverse();
+                return Some((input.0, fields));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The calls of a one-parameter decision on the element of a loop over a list of the inputs
+/// that two loops or more over the same list make (`points` and `critical_items` both ask
+/// for `item_points(r)` of each `r` in `person.ratings`), by callee and list. Such a call is
+/// remembered for the row by the element's position: within a row a decision's value
+/// depends only on its argument, and the list is the same in every loop.
+fn positional_calls(program: &Program) -> BTreeSet<(u32, InputPath)> {
+    let mut loops: BTreeMap<(u32, InputPath), usize> = BTreeMap::new();
+    for node in &program.nodes {
+        let NodeKind::Aggregate { local, list, body, filter, .. } = &node.kind else { continue };
+        let Some(path) = input_path(program, *list) else { continue };
+        let mut callees = BTreeSet::new();
+        let mut stack: Vec<NodeId> = std::iter::once(*body).chain(*filter).collect();
+        while let Some(id) = stack.pop() {
+            let Some(node) = program.nodes.get(id.index()) else { continue };
+            match &node.kind {
+                NodeKind::Decision { id: callee, args } if args.len() == 1 => {
+                    if matches!(program.nodes.get(args[0].index()).map(|n| &n.kind), Some(NodeKind::Local(l)) if l == local)
+                    {
+                        callees.insert(callee.0);
+                    }
+                }
+                // Below a binding of the same local, it names something else.
+                NodeKind::Let { local: inner, .. } | NodeKind::Aggregate { local: inner, .. } if inner == local => {
+                    continue;
+                }
+                _ => {}
+            }
+            node.kind.for_each_child(|child| stack.push(child));
+        }
+        for callee in callees {
+            *loops.entry((callee, path.clone())).or_default() += 1;
+        }
+    }
+    loops.into_iter().filter(|&(_, n)| n > 1).map(|(pair, _)| pair).collect()
+}
+
 /// The one-argument calls on a parameter (`callee(p)`, by callee and parameter number) that
 /// a decision's body makes more than once, in a stable order. None when the body binds a
 /// local with a parameter's number, so that `p` always means the parameter.
@@ -525,6 +605,14 @@ struct Gen<'p> {
     /// more than once, by (callee, parameter), with the number of the local holding the
     /// first result (`m{n}`).
     shared: HashMap<(u32, u32), usize>,
+    /// Calls remembered by the position of their argument in a list of the inputs
+    /// ([`positional_calls`]), by callee and list.
+    positional: BTreeSet<(u32, InputPath)>,
+    /// The loop elements in scope that are elements of a list of the inputs: the list, and
+    /// the Rust variable holding the element's position.
+    positions: HashMap<u32, (InputPath, String)>,
+    /// The memos of calls remembered by position (`q{k}`): callee and list.
+    position_memos: Vec<(u32, InputPath)>,
 }
 
 impl Gen<'_> {
@@ -532,6 +620,7 @@ impl Gen<'_> {
         self.locals.clear();
         self.stable.clear();
         self.shared.clear();
+        self.positions.clear();
         self.unit = Unit::default();
     }
 
@@ -633,7 +722,9 @@ impl Gen<'_> {
                 let saved = self.locals.insert(local.0, self.kind(*value));
                 let stable = self.stable(*value);
                 let was_stable = self.stable.insert(local.0, stable);
+                let was_position = self.positions.remove(&local.0);
                 let body = self.expr(*body);
+                self.restore_position(*local, was_position);
                 self.restore_stable(*local, was_stable);
                 self.restore(*local, saved);
                 format!("{{\n {bind}\n {body}\n }}")
@@ -721,6 +812,13 @@ impl Gen<'_> {
         match saved {
             Some(stable) => self.stable.insert(local.0, stable),
             None => self.stable.remove(&local.0),
+        };
+    }
+
+    fn restore_position(&mut self, local: LocalId, saved: Option<(InputPath, String)>) {
+        match saved {
+            Some(position) => self.positions.insert(local.0, position),
+            None => self.positions.remove(&local.0),
         };
     }
 
@@ -859,6 +957,9 @@ impl Gen<'_> {
         if args.len() == 1 {
             self.one_arg.insert(callee.0);
             let stable = flags.first().cloned().unwrap_or_else(|| "true".to_string());
+            if let Some((k, at)) = self.position_of(callee, args[0]) {
+                return format!("{{\n {lets}self.q{k}({at}, {}, {stable})\n }}", names.join(", "));
+            }
             let computed = format!("{{\n {lets}self.c{i}({}, {stable})\n }}", names.join(", "));
             let shared = match program.nodes.get(args[0].index()).map(|n| &n.kind) {
                 Some(NodeKind::Local(local)) => self.shared.get(&(callee.0, local.0)).copied(),
@@ -873,6 +974,26 @@ impl Gen<'_> {
         }
         names.extend(flags);
         format!("{{\n {lets}self.d{i}({})\n }}", names.join(", "))
+    }
+
+    /// For a call remembered by its argument's position ([`positional_calls`]): the number of
+    /// its memo, and the Rust variable holding the position.
+    fn position_of(&mut self, callee: DecisionId, arg: NodeId) -> Option<(usize, String)> {
+        let Some(NodeKind::Local(local)) = self.program.nodes.get(arg.index()).map(|n| &n.kind) else { return None };
+        let (path, at) = self.positions.get(&local.0)?;
+        let pair = (callee.0, path.clone());
+        if !self.positional.contains(&pair) {
+            return None;
+        }
+        let at = at.clone();
+        let k = match self.position_memos.iter().position(|memo| *memo == pair) {
+            Some(k) => k,
+            None => {
+                self.position_memos.push(pair);
+                self.position_memos.len() - 1
+            }
+        };
+        Some((k, at))
     }
 
     fn table(&mut self, table: TableId, args: &[NodeId]) -> String {
@@ -1063,6 +1184,17 @@ impl Gen<'_> {
         };
         let saved = self.locals.insert(local.0, element);
         let was_stable = self.stable.insert(local.0, list_stable);
+        // The element's position, when a call on it is remembered by position.
+        let path = input_path(program, list).filter(|path| self.positional.iter().any(|(_, p)| p == path));
+        let was_position = match path {
+            Some(path) => self.positions.insert(local.0, (path, format!("i{o}"))),
+            None => self.positions.remove(&local.0),
+        };
+        let each = if self.positions.contains_key(&local.0) {
+            format!("for (i{o}, item) in items{o}.iter().enumerate()")
+        } else {
+            format!("for item in items{o}")
+        };
         let bind = match element {
             KindOf::Val => format!("let l{} = rt::place(item);", local.0),
             other => format!("let l{} = <{} as rt::Kind>::read(item);", local.0, other.rust()),
@@ -1079,15 +1211,15 @@ impl Gen<'_> {
                 // The elements' values are not used: only a failure in computing them counts.
                 let step = if body_is_element { String::new() } else { format!("rt::slot({})?;\n ", self.expr(body)) };
                 format!(
-                    "let mut count: u64 = 0;\n {items}\n for item in items{o} {{\n {bind}\n {filter}{step}count += 1;\n }}\n Ok(Decimal::from(count))"
+                    "let mut count: u64 = 0;\n {items}\n {each} {{\n {bind}\n {filter}{step}count += 1;\n }}\n Ok(Decimal::from(count))"
                 )
             }
             (AggOp::Sum, KindOf::Num) => format!(
-                "let mut total = Decimal::ZERO;\n {items}\n for item in items{o} {{\n {bind}\n {filter}total = total.checked_add(rt::strict({})?).ok_or(Stop::Back)?;\n }}\n Ok(total)",
+                "let mut total = Decimal::ZERO;\n {items}\n {each} {{\n {bind}\n {filter}total = total.checked_add(rt::strict({})?).ok_or(Stop::Back)?;\n }}\n Ok(total)",
                 self.expr(body)
             ),
             (AggOp::Sum, KindOf::Val) if *ty == Ty::Duration => format!(
-                "let mut total = rt::Duration::default();\n {items}\n for item in items{o} {{\n {bind}\n {filter}rt::add_duration(&mut total, rt::strict({})?)?;\n }}\n Ok(Value::Duration(total))",
+                "let mut total = rt::Duration::default();\n {items}\n {each} {{\n {bind}\n {filter}rt::add_duration(&mut total, rt::strict({})?)?;\n }}\n Ok(Value::Duration(total))",
                 self.expr(body)
             ),
             (AggOp::All | AggOp::Any, KindOf::Bool) => {
@@ -1095,7 +1227,7 @@ impl Gen<'_> {
                 let all = op == AggOp::All;
                 let combine = if all { "result && b" } else { "result || b" };
                 format!(
-                    "let mut result = {all};\n {items}\n for item in items{o} {{\n {bind}\n {filter}let b = rt::strict({})?;\n result = {combine};\n if result != {all} {{\n break;\n }}\n }}\n Ok(result)",
+                    "let mut result = {all};\n {items}\n {each} {{\n {bind}\n {filter}let b = rt::strict({})?;\n result = {combine};\n if result != {all} {{\n break;\n }}\n }}\n Ok(result)",
                     self.expr(body)
                 )
             }
@@ -1108,19 +1240,20 @@ impl Gen<'_> {
                 };
                 // The least or greatest of no elements is an error (E0502).
                 format!(
-                    "let mut best: Option<{}> = None;\n {items}\n for item in items{o} {{\n {bind}\n {filter}let v = rt::strict({})?;\n let replace = match &best {{\n None => true,\n Some(current) => {order} == std::cmp::Ordering::{wanted},\n }};\n if replace {{\n best = Some(v);\n }}\n }}\n best.ok_or(Stop::Back)",
+                    "let mut best: Option<{}> = None;\n {items}\n {each} {{\n {bind}\n {filter}let v = rt::strict({})?;\n let replace = match &best {{\n None => true,\n Some(current) => {order} == std::cmp::Ordering::{wanted},\n }};\n if replace {{\n best = Some(v);\n }}\n }}\n best.ok_or(Stop::Back)",
                     kind.rust(),
                     self.expr(body)
                 )
             }
             (AggOp::Filter, KindOf::Val) => format!(
-                "let mut kept = Vec::new();\n {items}\n for item in items{o} {{\n {bind}\n {filter}let value = rt::slot({})?;\n kept.push(self.b.output(value)?);\n }}\n Ok(Value::List(kept.into()))",
+                "let mut kept = Vec::new();\n {items}\n {each} {{\n {bind}\n {filter}let value = rt::slot({})?;\n kept.push(self.b.output(value)?);\n }}\n Ok(Value::List(kept.into()))",
                 self.expr(body)
             ),
             _ => "Err(Stop::Back)".to_string(),
         };
         self.restore(local, saved);
         self.restore_stable(local, was_stable);
+        self.restore_position(local, was_position);
         if code == "Err(Stop::Back)" {
             return self.refuse("an aggregation of an unexpected type");
         }
