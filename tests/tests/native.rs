@@ -81,8 +81,8 @@ fn emit_rust_refuses_rules_that_do_not_compile() {
     assert!(r.stdout.is_empty());
 }
 
-/// The bench engine's output file, error file and log for `decisions` of `file` on `cohort`:
-/// interpreted, then with `--native`.
+/// The bench engine's output file (with the reasons of "no value"), error file and log for
+/// `decisions` of `file` on `cohort`: interpreted, then with `--native`.
 fn interpreted_and_native(
     dir: &TempDir,
     name: &str,
@@ -92,7 +92,7 @@ fn interpreted_and_native(
 ) -> [(String, String, String); 2] {
     [false, true].map(|native| {
         let (out, err) = (dir.path(&format!("{name}-{native}.csv")), dir.path(&format!("{name}-{native}.err")));
-        let mut args = vec![file, "--input", cohort, "--output", &out, "--errors", &err, "--repeat", "1"];
+        let mut args = vec![file, "--input", cohort, "--output", &out, "--errors", &err, "--repeat", "1", "--reasons"];
         for d in decisions {
             args.extend(["--decision", d]);
         }
@@ -257,6 +257,7 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "within_span",
         "in_chosen_span",
         "chosen_low",
+        "flag_given",
         "amount_band",
         "weights",
         "doubled_weights",
@@ -274,6 +275,7 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "rate_when_urgent",
         "entry_rates",
         "dated_rate",
+        "tier_given",
     ];
     let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] =
         &interpreted_and_native(&dir, "conformance", CONFORMANCE.0, &cohort, &decisions);
@@ -298,8 +300,11 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         let error = format!("{decision}: error[E0512]: no version of `{dated}` is valid on");
         assert!(interpreted_errors.contains(&error), "no row fails with `{error}`");
     }
-    // "No value" is an empty cell: `priority_given` and `chosen_span` have some.
-    assert!(interpreted.lines().filter(|l| l.contains(",,")).count() > 100, "some lookups give no value");
+    // "No value" is written with its reason: `priority_given` and `chosen_span` have some.
+    assert!(interpreted.lines().filter(|l| l.contains("(none: ")).count() > 100, "some lookups give no value");
+    for reason in ["(none: no flag for Beta)", "(none: no row of table flag matched)", "(none: no tier for Delta)"] {
+        assert!(interpreted.contains(reason), "no row gives `{reason}`");
+    }
     assert_same_lines(interpreted, compiled, "the compiled rules' results differ from the interpreter's");
     assert_same_lines(interpreted_errors, compiled_errors, "the failing rows or their errors differ");
     // Rows failing on the date fail in the generated code; only the others are handed back.

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! covenant-bench-engine FILE.cov --input COHORT.csv --decision NAME... [--output OUT.csv]
-//!                       [--errors ERR.txt] [--repeat N] [--explain-rows N]
+//!                       [--errors ERR.txt] [--repeat N] [--explain-rows N] [--native] [--reasons]
 //! ```
 //!
 //! It uses the same library calls as `covenant batch` (`compiler/cli/src/batch.rs`): the
@@ -22,8 +22,16 @@
 //! - `explain`: evaluating with a recorder and building and printing each row's explanation
 //!   JSON, on the first `--explain-rows` rows (0 by default: skipped).
 //!
+//! With `--native`, `eval1` and `eval2` compute each row with the module generated from this
+//! program by `covenant emit-rust` (`generated/`): the rows it hands back are evaluated by
+//! the interpreter, and a row it finds failing (a date with no version) gets the
+//! interpreter's own error from `native::Base::error`. A line `native: H of N evaluations
+//! handed back to the interpreter, F failed with the interpreter's error` counts them.
+//!
 //! The last line on standard error is `engine: rows=N csv=S inputs=S eval1=S eval2=S
-//! cells=S explain_rows=N explain=S` (seconds). With `--output`, the results are written in
+//! cells=S explain_rows=N explain=S` (seconds). With `--reasons`, a "no value" cell is
+//! written `(none: REASON)` rather than empty, so that outputs compare the reasons too.
+//! With `--output`, the results are written in
 //! the `covenant batch` layout (not timed), to check that this harness computes what
 //! `covenant batch` does.
 
@@ -101,7 +109,7 @@ fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut file, mut input, mut output, mut errors) = (None, None, None, None);
     let (mut names, mut repeat, mut explain_rows) = (Vec::new(), 5usize, 0usize);
-    let mut native_code = false;
+    let (mut native_code, mut reasons) = (false, false);
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned();
@@ -114,6 +122,11 @@ fn run() -> ExitCode {
             ("--explain-rows", Some(v)) => explain_rows = v.parse().unwrap_or(0),
             ("--native", _) => {
                 native_code = true;
+                i += 1;
+                continue;
+            }
+            ("--reasons", _) => {
+                reasons = true;
                 i += 1;
                 continue;
             }
@@ -282,7 +295,14 @@ fn run() -> ExitCode {
         .iter()
         .map(|r| {
             r.as_ref().ok().map(|values| {
-                decisions.iter().zip(values).map(|(id, v)| batch::cell(program, v, &program.decision(*id).ty)).collect()
+                decisions
+                    .iter()
+                    .zip(values)
+                    .map(|(id, v)| match v {
+                        Value::None(reason) if reasons => format!("(none: {reason})"),
+                        _ => batch::cell(program, v, &program.decision(*id).ty),
+                    })
+                    .collect()
             })
         })
         .collect();

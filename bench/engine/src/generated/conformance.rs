@@ -11,13 +11,13 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
-    fingerprint: 0x2882ea43c39f0973,
-    reasons: &["no row of table grade matched", "not given", "no row of table step matched", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "no row of table band matched", "no row of table weight matched", "no row of table tier matched", "too high to prioritise", "no span when urgent", "not graded when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70", "no tier for Delta"],
-    constants: &[116, 136, 250, 254],
+    fingerprint: 0x6935967f74dbbe02,
+    reasons: &["no row of table grade matched", "not given", "no row of table step matched", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "not graded when urgent", "no row of table flag matched", "no flag for Beta", "no row of table tier matched", "no tier for Delta", "no row of table band matched", "no row of table weight matched", "too high to prioritise", "no span when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70"],
+    constants: &[123, 143, 257, 261],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
-pub static COVERED: [bool; 32] = [true, true, true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true, true, true, true, false, false, true, true, true, true, true, true, true, false];
+pub static COVERED: [bool; 34] = [true, true, true, true, true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true, true, true, true, false, false, true, true, true, true, true, true, true, false];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
@@ -68,12 +68,12 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
                 let value = row.d9();
                 row.b.output(value)
             }
-            13 => {
-                let value = row.d13();
+            10 => {
+                let value = row.d10();
                 row.b.output(value)
             }
-            14 => {
-                let value = row.d14();
+            11 => {
+                let value = row.d11();
                 row.b.output(value)
             }
             15 => {
@@ -104,12 +104,12 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
                 let value = row.d21();
                 row.b.output(value)
             }
-            24 => {
-                let value = row.d24();
+            22 => {
+                let value = row.d22();
                 row.b.output(value)
             }
-            25 => {
-                let value = row.d25();
+            23 => {
+                let value = row.d23();
                 row.b.output(value)
             }
             26 => {
@@ -130,6 +130,14 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
             }
             30 => {
                 let value = row.d30();
+                row.b.output(value)
+            }
+            31 => {
+                let value = row.d31();
+                row.b.output(value)
+            }
+            32 => {
+                let value = row.d32();
                 row.b.output(value)
             }
             _ => Err(Stop::Back),
@@ -159,8 +167,8 @@ struct Memo {
     d7: Option<R<bool>>,
     d8: Option<R<Decimal>>,
     d9: Option<R<Decimal>>,
-    d13: Option<R<Decimal>>,
-    d14: Option<R<Decimal>>,
+    d10: Option<R<Decimal>>,
+    d11: Option<R<Decimal>>,
     d15: Option<R<Decimal>>,
     d16: Option<R<Decimal>>,
     d17: Option<R<Decimal>>,
@@ -168,17 +176,19 @@ struct Memo {
     d19: Option<R<Decimal>>,
     d20: Option<R<Decimal>>,
     d21: Option<R<Decimal>>,
-    d24: Option<R<bool>>,
-    d25: Option<R<Decimal>>,
-    d26: Option<R<Decimal>>,
+    d22: Option<R<Decimal>>,
+    d23: Option<R<Decimal>>,
+    d26: Option<R<bool>>,
     d27: Option<R<Decimal>>,
     d28: Option<R<Decimal>>,
     d29: Option<R<Decimal>>,
     d30: Option<R<Decimal>>,
+    d31: Option<R<Decimal>>,
+    d32: Option<R<Decimal>>,
     p0: Option<R<Decimal>>,
     p1: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
-    c11: rt::Calls<Decimal>,
+    c13: rt::Calls<Decimal>,
     q0: [Option<R<Decimal>>; 32],
     q1: [Option<R<Decimal>>; 32],
     q2: [Option<R<Decimal>>; 32],
@@ -192,7 +202,7 @@ struct Row<'r, 'b, 'a> {
 }
 
 impl Row<'_, '_, '_> {
-    /// `conformance.graded` (tests/native/conformance.cov, bytes 5679..5714), computed once per row.
+    /// `conformance.graded` (tests/native/conformance.cov, bytes 5911..5946), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
             return known.clone();
@@ -212,7 +222,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5715..5762), computed once per row.
+    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5947..5994), computed once per row.
     fn d1(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d1 {
             return known.clone();
@@ -235,7 +245,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5763..5832), computed once per row.
+    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5995..6064), computed once per row.
     fn d2(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
@@ -258,7 +268,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 5833..5893), computed once per row.
+    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 6065..6125), computed once per row.
     fn d3(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d3 {
             return known.clone();
@@ -278,7 +288,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 5894..5941), computed once per row.
+    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 6126..6173), computed once per row.
     fn d4(&mut self) -> R<Value> {
         if let Some(known) = &self.m.d4 {
             return known.clone();
@@ -298,7 +308,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 5942..5993), computed once per row.
+    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 6174..6225), computed once per row.
     fn d5(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d5 {
             return known.clone();
@@ -311,14 +321,11 @@ impl Row<'_, '_, '_> {
     fn d5_body(&mut self) -> R<Decimal> {
         {
             let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
-            match self.s3(keys)? {
-                None => Err(Stop::Absent(5)),
-                Some(row) => self.t4(row),
-            }
+            self.g4(keys)
         }
     }
 
-    /// `conformance.within_span` (tests/native/conformance.cov, bytes 5994..6128), computed once per row.
+    /// `conformance.within_span` (tests/native/conformance.cov, bytes 6226..6360), computed once per row.
     fn d6(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d6 {
             return known.clone();
@@ -370,7 +377,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.in_chosen_span` (tests/native/conformance.cov, bytes 6129..6334), computed once per row.
+    /// `conformance.in_chosen_span` (tests/native/conformance.cov, bytes 6361..6566), computed once per row.
     fn d7(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d7 {
             return known.clone();
@@ -398,7 +405,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_low` (tests/native/conformance.cov, bytes 6335..6417), computed once per row.
+    /// `conformance.chosen_low` (tests/native/conformance.cov, bytes 6567..6649), computed once per row.
     fn d8(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d8 {
             return known.clone();
@@ -416,7 +423,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6418..6458), computed once per row.
+    /// `conformance.flag_given` (tests/native/conformance.cov, bytes 6650..6695), computed once per row.
     fn d9(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d9 {
             return known.clone();
@@ -428,27 +435,71 @@ impl Row<'_, '_, '_> {
 
     fn d9_body(&mut self) -> R<Decimal> {
         {
+            let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
+            self.g5(keys)
+        }
+    }
+
+    /// `conformance.tier_given` (tests/native/conformance.cov, bytes 6696..6733), computed once per row.
+    fn d10(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d10 {
+            return known.clone();
+        }
+        let value = self.d10_body();
+        self.m.d10 = Some(value.clone());
+        value
+    }
+
+    fn d10_body(&mut self) -> R<Decimal> {
+        {
+            let date = rt::strict(self.as_of())?;
+            match self.b.version(69, date)? {
+                0 => {
+                    let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                    self.g8(keys)
+                },
+                1 => {
+                    let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                    self.g9(keys)
+                },
+                _ => Err(Stop::Back),
+            }
+        }
+    }
+
+    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6734..6774), computed once per row.
+    fn d11(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d11 {
+            return known.clone();
+        }
+        let value = self.d11_body();
+        self.m.d11 = Some(value.clone());
+        value
+    }
+
+    fn d11_body(&mut self) -> R<Decimal> {
+        {
             let keys = [rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 3, false, 1)))?.into_value()];
-            match self.b.select(6, &keys)? {
-                None => Err(Stop::Absent(6)),
+            match self.b.select(7, &keys)? {
+                None => Err(Stop::Absent(11)),
+                Some(row) => self.t7(row),
+            }
+        }
+    }
+
+    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6776..6880).
+    fn d12(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+        {
+            let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
+            match self.s6(keys)? {
+                None => Err(Stop::Absent(12)),
                 Some(row) => self.t6(row),
             }
         }
     }
 
-    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6460..6564).
-    fn d10(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
-        {
-            let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
-            match self.s5(keys)? {
-                None => Err(Stop::Absent(7)),
-                Some(row) => self.t5(row),
-            }
-        }
-    }
-
-    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6566..6767).
-    fn d11(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6882..7083).
+    fn d13(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items3 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -473,15 +524,15 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled` (tests/native/conformance.cov, bytes 6769..6957).
-    fn d12(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.doubled` (tests/native/conformance.cov, bytes 7085..7273).
+    fn d14(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<Decimal>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
                         Some(known) => known,
                         None => {
                             let value = {
                                 let a5 = rt::slot(l0)?;
-                                self.c10(a5, s0)
+                                self.c12(a5, s0)
                             };
                             m0 = Some(value.clone());
                             value
@@ -495,7 +546,7 @@ impl Row<'_, '_, '_> {
                         None => {
                             let value = {
                                 let a6 = rt::slot(l0)?;
-                                self.c10(a6, s0)
+                                self.c12(a6, s0)
                             };
                             m0 = Some(value.clone());
                             value
@@ -507,17 +558,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.weights` (tests/native/conformance.cov, bytes 6959..7032), computed once per row.
-    fn d13(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d13 {
+    /// `conformance.weights` (tests/native/conformance.cov, bytes 7275..7348), computed once per row.
+    fn d15(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d15 {
             return known.clone();
         }
-        let value = self.d13_body();
-        self.m.d13 = Some(value.clone());
+        let value = self.d15_body();
+        self.m.d15 = Some(value.clone());
         value
     }
 
-    fn d13_body(&mut self) -> R<Decimal> {
+    fn d15_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -535,17 +586,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 7033..7097), computed once per row.
-    fn d14(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d14 {
+    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 7349..7413), computed once per row.
+    fn d16(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d16 {
             return known.clone();
         }
-        let value = self.d14_body();
-        self.m.d14 = Some(value.clone());
+        let value = self.d16_body();
+        self.m.d16 = Some(value.clone());
         value
     }
 
-    fn d14_body(&mut self) -> R<Decimal> {
+    fn d16_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -553,24 +604,24 @@ impl Row<'_, '_, '_> {
                 let l0 = rt::place(item);
                 total = total.checked_add(rt::strict({
                             let a10 = rt::slot(l0)?;
-                            self.c12(a10, true)
+                            self.c14(a10, true)
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 7098..7161), computed once per row.
-    fn d15(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d15 {
+    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 7414..7477), computed once per row.
+    fn d17(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d17 {
             return known.clone();
         }
-        let value = self.d15_body();
-        self.m.d15 = Some(value.clone());
+        let value = self.d17_body();
+        self.m.d17 = Some(value.clone());
         value
     }
 
-    fn d15_body(&mut self) -> R<Decimal> {
+    fn d17_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -585,17 +636,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7162..7241), computed once per row.
-    fn d16(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d16 {
+    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7478..7557), computed once per row.
+    fn d18(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d18 {
             return known.clone();
         }
-        let value = self.d16_body();
-        self.m.d16 = Some(value.clone());
+        let value = self.d18_body();
+        self.m.d18 = Some(value.clone());
         value
     }
 
-    fn d16_body(&mut self) -> R<Decimal> {
+    fn d18_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
             let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -613,17 +664,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7242..7302), computed once per row.
-    fn d17(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d17 {
+    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7558..7618), computed once per row.
+    fn d19(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d19 {
             return known.clone();
         }
-        let value = self.d17_body();
-        self.m.d17 = Some(value.clone());
+        let value = self.d19_body();
+        self.m.d19 = Some(value.clone());
         value
     }
 
-    fn d17_body(&mut self) -> R<Decimal> {
+    fn d19_body(&mut self) -> R<Decimal> {
         {
             let mut best: Option<Decimal> = None;
             let items15 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -645,35 +696,35 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7303..7440), computed once per row.
-    fn d18(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d18 {
+    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7619..7756), computed once per row.
+    fn d20(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d20 {
             return known.clone();
         }
-        let value = self.d18_body();
-        self.m.d18 = Some(value.clone());
+        let value = self.d20_body();
+        self.m.d20 = Some(value.clone());
         value
     }
 
-    fn d18_body(&mut self) -> R<Decimal> {
+    fn d20_body(&mut self) -> R<Decimal> {
         {
             let o17 = rt::slot(self.b.constant(0))?;
             let a17 = rt::as_ref(&o17);
-            self.c11(a17, false)
+            self.c13(a17, false)
         }
     }
 
-    /// `conformance.more_weights` (tests/native/conformance.cov, bytes 7621..7696), computed once per row.
-    fn d19(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d19 {
+    /// `conformance.more_weights` (tests/native/conformance.cov, bytes 7937..8012), computed once per row.
+    fn d21(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d21 {
             return known.clone();
         }
-        let value = self.d19_body();
-        self.m.d19 = Some(value.clone());
+        let value = self.d21_body();
+        self.m.d21 = Some(value.clone());
         value
     }
 
-    fn d19_body(&mut self) -> R<Decimal> {
+    fn d21_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items18 = rt::items(rt::input(self.inputs, 5, false, 1))?;
@@ -691,17 +742,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.more_unweighted` (tests/native/conformance.cov, bytes 7697..7778), computed once per row.
-    fn d20(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d20 {
+    /// `conformance.more_unweighted` (tests/native/conformance.cov, bytes 8013..8094), computed once per row.
+    fn d22(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d22 {
             return known.clone();
         }
-        let value = self.d20_body();
-        self.m.d20 = Some(value.clone());
+        let value = self.d22_body();
+        self.m.d22 = Some(value.clone());
         value
     }
 
-    fn d20_body(&mut self) -> R<Decimal> {
+    fn d22_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
             let items20 = rt::items(rt::input(self.inputs, 5, false, 1))?;
@@ -719,17 +770,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.built_weights` (tests/native/conformance.cov, bytes 7779..7919), computed once per row.
-    fn d21(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d21 {
+    /// `conformance.built_weights` (tests/native/conformance.cov, bytes 8095..8235), computed once per row.
+    fn d23(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d23 {
             return known.clone();
         }
-        let value = self.d21_body();
-        self.m.d21 = Some(value.clone());
+        let value = self.d23_body();
+        self.m.d23 = Some(value.clone());
         value
     }
 
-    fn d21_body(&mut self) -> R<Decimal> {
+    fn d23_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let o22 = rt::strict(self.b.constant(1))?;
@@ -738,7 +789,7 @@ impl Row<'_, '_, '_> {
                 let l0 = rt::place(item);
                 total = total.checked_add(rt::strict(match {
                             let a23 = rt::slot(l0)?;
-                            self.c10(a23, false)
+                            self.c12(a23, false)
                         } {
                             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
                             other => other,
@@ -748,8 +799,8 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` (tests/native/conformance.cov, bytes 8447..8592).
-    fn d22(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` (tests/native/conformance.cov, bytes 8763..8908).
+    fn d24(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         if rt::strict({
                 let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
                 let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
@@ -757,7 +808,7 @@ impl Row<'_, '_, '_> {
         })? {
             {
                 let date = rt::strict(self.as_of())?;
-                match self.b.version(148, date)? {
+                match self.b.version(155, date)? {
                     0 => self.p0(),
                     1 => self.p1(),
                     _ => Err(Stop::Back),
@@ -768,8 +819,8 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` (tests/native/conformance.cov, bytes 8593..8681).
-    fn d23(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` (tests/native/conformance.cov, bytes 8909..8997).
+    fn d25(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         if rt::strict({
                 let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
                 let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
@@ -778,7 +829,7 @@ impl Row<'_, '_, '_> {
             {
                 let a = rt::strict({
                         let date = rt::strict(self.as_of())?;
-                        match self.b.version(157, date)? {
+                        match self.b.version(164, date)? {
                             0 => self.p0(),
                             1 => self.p1(),
                             _ => Err(Stop::Back),
@@ -792,17 +843,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_over_ten` (tests/native/conformance.cov, bytes 8970..9029), computed once per row.
-    fn d24(&mut self) -> R<bool> {
-        if let Some(known) = &self.m.d24 {
+    /// `conformance.alpha_over_ten` (tests/native/conformance.cov, bytes 9286..9345), computed once per row.
+    fn d26(&mut self) -> R<bool> {
+        if let Some(known) = &self.m.d26 {
             return known.clone();
         }
-        let value = self.d24_body();
-        self.m.d24 = Some(value.clone());
+        let value = self.d26_body();
+        self.m.d26 = Some(value.clone());
         value
     }
 
-    fn d24_body(&mut self) -> R<bool> {
+    fn d26_body(&mut self) -> R<bool> {
         {
             let left = rt::strict({
                     let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
@@ -812,7 +863,7 @@ impl Row<'_, '_, '_> {
             if left != true { Ok(left) } else { rt::strict({
                         let a = rt::strict({
                                 let date = rt::strict(self.as_of())?;
-                                match self.b.version(167, date)? {
+                                match self.b.version(174, date)? {
                                     0 => self.p0(),
                                     1 => self.p1(),
                                     _ => Err(Stop::Back),
@@ -824,17 +875,17 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.rate_and_tier` (tests/native/conformance.cov, bytes 9030..9116), computed once per row.
-    fn d25(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d25 {
+    /// `conformance.rate_and_tier` (tests/native/conformance.cov, bytes 9346..9432), computed once per row.
+    fn d27(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d27 {
             return known.clone();
         }
-        let value = self.d25_body();
-        self.m.d25 = Some(value.clone());
+        let value = self.d27_body();
+        self.m.d27 = Some(value.clone());
         value
     }
 
-    fn d25_body(&mut self) -> R<Decimal> {
+    fn d27_body(&mut self) -> R<Decimal> {
         if rt::strict({
                 let left = rt::strict({
                         let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
@@ -846,7 +897,7 @@ impl Row<'_, '_, '_> {
             {
                 let a = rt::strict({
                         let date = rt::strict(self.as_of())?;
-                        match self.b.version(178, date)? {
+                        match self.b.version(185, date)? {
                             0 => self.p0(),
                             1 => self.p1(),
                             _ => Err(Stop::Back),
@@ -854,20 +905,14 @@ impl Row<'_, '_, '_> {
                 })?;
                 let b = rt::strict({
                         let date = rt::strict(self.as_of())?;
-                        match self.b.version(182, date)? {
+                        match self.b.version(189, date)? {
                             0 => {
                                 let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
-                                match self.s7(keys)? {
-                                    None => Err(Stop::Absent(8)),
-                                    Some(row) => self.t7(row),
-                                }
+                                self.g8(keys)
                             },
                             1 => {
                                 let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
-                                match self.s8(keys)? {
-                                    None => Err(Stop::Absent(8)),
-                                    Some(row) => self.t8(row),
-                                }
+                                self.g9(keys)
                             },
                             _ => Err(Stop::Back),
                         }
@@ -879,102 +924,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.tier_and_rate` (tests/native/conformance.cov, bytes 9117..9192), computed once per row.
-    fn d26(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d26 {
-            return known.clone();
-        }
-        let value = self.d26_body();
-        self.m.d26 = Some(value.clone());
-        value
-    }
-
-    fn d26_body(&mut self) -> R<Decimal> {
-        if rt::strict({
-                let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
-                let b = rt::strict(Ok(1u32))?;
-                Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
-        })? {
-            {
-                let a = rt::strict({
-                        let date = rt::strict(self.as_of())?;
-                        match self.b.version(192, date)? {
-                            0 => {
-                                let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
-                                match self.s7(keys)? {
-                                    None => Err(Stop::Absent(8)),
-                                    Some(row) => self.t7(row),
-                                }
-                            },
-                            1 => {
-                                let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
-                                match self.s8(keys)? {
-                                    None => Err(Stop::Absent(8)),
-                                    Some(row) => self.t8(row),
-                                }
-                            },
-                            _ => Err(Stop::Back),
-                        }
-                })?;
-                let b = rt::strict({
-                        let date = rt::strict(self.as_of())?;
-                        match self.b.version(195, date)? {
-                            0 => self.p0(),
-                            1 => self.p1(),
-                            _ => Err(Stop::Back),
-                        }
-                })?;
-                a.checked_add(b).ok_or(Stop::Back)
-            }
-        } else {
-            Ok(Decimal::from_parts(0, 0, 0, false, 0))
-        }
-    }
-
-    /// `conformance.tier_or_rate` (tests/native/conformance.cov, bytes 9193..9247), computed once per row.
-    fn d27(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d27 {
-            return known.clone();
-        }
-        let value = self.d27_body();
-        self.m.d27 = Some(value.clone());
-        value
-    }
-
-    fn d27_body(&mut self) -> R<Decimal> {
-        match {
-            let date = rt::strict(self.as_of())?;
-            match self.b.version(202, date)? {
-                0 => {
-                    let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
-                    match self.s7(keys)? {
-                        None => Err(Stop::Absent(8)),
-                        Some(row) => self.t7(row),
-                    }
-                },
-                1 => {
-                    let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
-                    match self.s8(keys)? {
-                        None => Err(Stop::Absent(8)),
-                        Some(row) => self.t8(row),
-                    }
-                },
-                _ => Err(Stop::Back),
-            }
-        } {
-            Err(Stop::Absent(_)) => {
-                let date = rt::strict(self.as_of())?;
-                match self.b.version(205, date)? {
-                    0 => self.p0(),
-                    1 => self.p1(),
-                    _ => Err(Stop::Back),
-                }
-            },
-            other => other,
-        }
-    }
-
-    /// `conformance.rate_when_urgent` (tests/native/conformance.cov, bytes 9248..9307), computed once per row.
+    /// `conformance.tier_and_rate` (tests/native/conformance.cov, bytes 9433..9508), computed once per row.
     fn d28(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d28 {
             return known.clone();
@@ -985,21 +935,42 @@ impl Row<'_, '_, '_> {
     }
 
     fn d28_body(&mut self) -> R<Decimal> {
-        if rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))? {
+        if rt::strict({
+                let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
+                let b = rt::strict(Ok(1u32))?;
+                Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
+        })? {
             {
-                let date = rt::strict(self.as_of())?;
-                match self.b.version(210, date)? {
-                    0 => self.p0(),
-                    1 => self.p1(),
-                    _ => Err(Stop::Back),
-                }
+                let a = rt::strict({
+                        let date = rt::strict(self.as_of())?;
+                        match self.b.version(199, date)? {
+                            0 => {
+                                let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                                self.g8(keys)
+                            },
+                            1 => {
+                                let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                                self.g9(keys)
+                            },
+                            _ => Err(Stop::Back),
+                        }
+                })?;
+                let b = rt::strict({
+                        let date = rt::strict(self.as_of())?;
+                        match self.b.version(202, date)? {
+                            0 => self.p0(),
+                            1 => self.p1(),
+                            _ => Err(Stop::Back),
+                        }
+                })?;
+                a.checked_add(b).ok_or(Stop::Back)
             }
         } else {
             Ok(Decimal::from_parts(0, 0, 0, false, 0))
         }
     }
 
-    /// `conformance.entry_rates` (tests/native/conformance.cov, bytes 9308..9387), computed once per row.
+    /// `conformance.tier_or_rate` (tests/native/conformance.cov, bytes 9509..9563), computed once per row.
     fn d29(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d29 {
             return known.clone();
@@ -1010,6 +981,68 @@ impl Row<'_, '_, '_> {
     }
 
     fn d29_body(&mut self) -> R<Decimal> {
+        match {
+            let date = rt::strict(self.as_of())?;
+            match self.b.version(209, date)? {
+                0 => {
+                    let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                    self.g8(keys)
+                },
+                1 => {
+                    let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
+                    self.g9(keys)
+                },
+                _ => Err(Stop::Back),
+            }
+        } {
+            Err(Stop::Absent(_)) => {
+                let date = rt::strict(self.as_of())?;
+                match self.b.version(212, date)? {
+                    0 => self.p0(),
+                    1 => self.p1(),
+                    _ => Err(Stop::Back),
+                }
+            },
+            other => other,
+        }
+    }
+
+    /// `conformance.rate_when_urgent` (tests/native/conformance.cov, bytes 9564..9623), computed once per row.
+    fn d30(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d30 {
+            return known.clone();
+        }
+        let value = self.d30_body();
+        self.m.d30 = Some(value.clone());
+        value
+    }
+
+    fn d30_body(&mut self) -> R<Decimal> {
+        if rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))? {
+            {
+                let date = rt::strict(self.as_of())?;
+                match self.b.version(217, date)? {
+                    0 => self.p0(),
+                    1 => self.p1(),
+                    _ => Err(Stop::Back),
+                }
+            }
+        } else {
+            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+        }
+    }
+
+    /// `conformance.entry_rates` (tests/native/conformance.cov, bytes 9624..9703), computed once per row.
+    fn d31(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d31 {
+            return known.clone();
+        }
+        let value = self.d31_body();
+        self.m.d31 = Some(value.clone());
+        value
+    }
+
+    fn d31_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
             let items24 = rt::items(rt::input(self.inputs, 4, false, 1))?;
@@ -1024,27 +1057,27 @@ impl Row<'_, '_, '_> {
                 }
                 total = total.checked_add(rt::strict({
                             let a25 = rt::slot(l0)?;
-                            self.c31(a25, true)
+                            self.c33(a25, true)
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.dated_rate` (tests/native/conformance.cov, bytes 9388..9419), computed once per row.
-    fn d30(&mut self) -> R<Decimal> {
-        if let Some(known) = &self.m.d30 {
+    /// `conformance.dated_rate` (tests/native/conformance.cov, bytes 9704..9735), computed once per row.
+    fn d32(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d32 {
             return known.clone();
         }
-        let value = self.d30_body();
-        self.m.d30 = Some(value.clone());
+        let value = self.d32_body();
+        self.m.d32 = Some(value.clone());
         value
     }
 
-    fn d30_body(&mut self) -> R<Decimal> {
+    fn d32_body(&mut self) -> R<Decimal> {
         {
             let date = rt::strict(self.as_of())?;
-            match self.b.version(223, date)? {
+            match self.b.version(230, date)? {
                 0 => self.p0(),
                 1 => self.p1(),
                 _ => Err(Stop::Back),
@@ -1052,18 +1085,18 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rate` (tests/native/conformance.cov, bytes 8517..8527).
-    fn d31(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.entry_rate` (tests/native/conformance.cov, bytes 8833..8843).
+    fn d33(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let date = rt::strict(self.as_of())?;
-            match self.b.version(228, date)? {
+            match self.b.version(235, date)? {
                 0 => {
                     let a26 = rt::slot(l0)?;
-                    self.c22(a26, s0)
+                    self.c24(a26, s0)
                 },
                 1 => {
                     let a27 = rt::slot(l0)?;
-                    self.c23(a27, s0)
+                    self.c25(a27, s0)
                 },
                 _ => Err(Stop::Back),
             }
@@ -1133,7 +1166,7 @@ impl Row<'_, '_, '_> {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
             2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(9)),
+            3 => Err(Stop::Absent(13)),
             4 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
             _ => Err(Stop::Back),
         }
@@ -1144,7 +1177,7 @@ impl Row<'_, '_, '_> {
         match row {
             0 => self.b.constant(2),
             1 => self.b.constant(3),
-            2 => Err(Stop::Absent(10)),
+            2 => Err(Stop::Absent(14)),
             3 => Ok(Value::Record(vec![{
                             let item = rt::slot(Decimal::ZERO.checked_sub(rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?).ok_or(Stop::Back))?;
                             self.b.output(item)?
@@ -1161,59 +1194,69 @@ impl Row<'_, '_, '_> {
         match row {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            2 => Err(Stop::Absent(11)),
+            2 => Err(Stop::Absent(6)),
             3 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
             _ => Err(Stop::Back),
         }
     }
 
-    /// The cells of table `conformance.weight` (hit unique), by the row selected.
+    /// The cells of table `conformance.flag` (hit unique), by the row selected.
     fn t5(&mut self, row: usize) -> R<Decimal> {
         match row {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            2 => Err(Stop::Absent(8)),
+            _ => Err(Stop::Back),
+        }
+    }
+
+    /// The cells of table `conformance.weight` (hit unique), by the row selected.
+    fn t6(&mut self, row: usize) -> R<Decimal> {
+        match row {
+            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
+            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
             2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(12)),
+            3 => Err(Stop::Absent(15)),
             4 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             5 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
             6 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
             7 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
             8 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
             9 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            10 => Err(Stop::Absent(13)),
+            10 => Err(Stop::Absent(16)),
             11 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             12 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
             13 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
-            14 => Err(Stop::Absent(14)),
+            14 => Err(Stop::Absent(17)),
             15 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
             16 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
             17 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             18 => Ok(Decimal::from_parts(14, 0, 0, false, 0)),
             19 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
             20 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
-            21 => Err(Stop::Absent(15)),
+            21 => Err(Stop::Absent(18)),
             22 => Ok(Decimal::from_parts(22, 0, 0, false, 0)),
             23 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
             24 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            25 => Err(Stop::Absent(16)),
+            25 => Err(Stop::Absent(19)),
             26 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
             27 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             28 => Ok(Decimal::from_parts(15, 0, 0, false, 0)),
             29 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
             30 => Ok(Decimal::from_parts(21, 0, 0, false, 0)),
             31 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            32 => Err(Stop::Absent(17)),
+            32 => Err(Stop::Absent(20)),
             33 => Ok(Decimal::from_parts(30, 0, 0, false, 0)),
             34 => Ok(Decimal::from_parts(33, 0, 0, false, 0)),
             35 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
-            36 => Err(Stop::Absent(18)),
+            36 => Err(Stop::Absent(21)),
             37 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
             38 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
             39 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
             40 => Ok(Decimal::from_parts(20, 0, 0, false, 0)),
             41 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
             42 => Ok(Decimal::from_parts(28, 0, 0, false, 0)),
-            43 => Err(Stop::Absent(19)),
+            43 => Err(Stop::Absent(22)),
             44 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
             45 => Ok(Decimal::from_parts(40, 0, 0, false, 0)),
             46 => Ok(Decimal::from_parts(44, 0, 0, false, 0)),
@@ -1223,7 +1266,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// The cells of table `conformance.band` (hit unique), by the row selected.
-    fn t6(&mut self, row: usize) -> R<Decimal> {
+    fn t7(&mut self, row: usize) -> R<Decimal> {
         match row {
             0 => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
@@ -1270,7 +1313,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// The cells of table `conformance.tier (valid 2020-04-01 to 2021-03-31)` (hit unique), by the row selected.
-    fn t7(&mut self, row: usize) -> R<Decimal> {
+    fn t8(&mut self, row: usize) -> R<Decimal> {
         match row {
             0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
@@ -1279,10 +1322,10 @@ impl Row<'_, '_, '_> {
     }
 
     /// The cells of table `conformance.tier (valid from 2021-04-01)` (hit first), by the row selected.
-    fn t8(&mut self, row: usize) -> R<Decimal> {
+    fn t9(&mut self, row: usize) -> R<Decimal> {
         match row {
             0 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            1 => Err(Stop::Absent(20)),
+            1 => Err(Stop::Absent(10)),
             2 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
             _ => Err(Stop::Back),
         }
@@ -1449,8 +1492,55 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// The row of table `conformance.flag` (hit unique) that its keys select, compiled.
+    fn s5(&self, (k0, k1,): (u32, bool,)) -> R<Option<usize>> {
+        match k0 {
+            0 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == true) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(0);
+                }
+                if (k1 == false) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(1);
+                }
+                Ok(matched)
+            }
+            1 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == false) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(2);
+                }
+                Ok(matched)
+            }
+            2 => {
+                let mut matched: Option<usize> = None;
+                if (k1 == false) {
+                    if matched.is_some() {
+                        return Err(Stop::Back);
+                    }
+                    matched = Some(1);
+                }
+                Ok(matched)
+            }
+            3 => {
+                let mut matched: Option<usize> = None;
+                Ok(matched)
+            }
+            _ => Err(Stop::Back),
+        }
+    }
+
     /// The row of table `conformance.weight` (hit unique) that its keys select, compiled.
-    fn s5(&self, (k0, k1,): (u32, Decimal,)) -> R<Option<usize>> {
+    fn s6(&self, (k0, k1,): (u32, Decimal,)) -> R<Option<usize>> {
         match k0 {
             0 => {
                 let mut matched: Option<usize> = None;
@@ -1761,7 +1851,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// The row of table `conformance.tier (valid 2020-04-01 to 2021-03-31)` (hit unique) that its keys select, compiled.
-    fn s7(&self, (k0,): (u32,)) -> R<Option<usize>> {
+    fn s8(&self, (k0,): (u32,)) -> R<Option<usize>> {
         match k0 {
             0 => {
                 let mut matched: Option<usize> = None;
@@ -1808,7 +1898,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// The row of table `conformance.tier (valid from 2021-04-01)` (hit first) that its keys select, compiled.
-    fn s8(&self, (k0,): (u32,)) -> R<Option<usize>> {
+    fn s9(&self, (k0,): (u32,)) -> R<Option<usize>> {
         match k0 {
             0 => {
                 Ok(Some(0))
@@ -1826,6 +1916,54 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// The cell of table `conformance.urgency` that its keys select, for every combination of their values (worked out when the module was generated).
+    fn g4(&mut self, (k0, k1,): (u32, bool,)) -> R<Decimal> {
+        const CELLS: [R<Decimal>; 8] = [Ok(Decimal::from_parts(2, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Err(Stop::Absent(6)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Err(Stop::Absent(6)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0))];
+        if k0 < 4 {
+            return CELLS[((k0 as usize) * 2 + (k1 as usize))];
+        }
+        match self.s3((k0, k1,))? {
+            None => Err(Stop::Absent(5)),
+            Some(row) => self.t4(row),
+        }
+    }
+
+    /// The cell of table `conformance.flag` that its keys select, for every combination of their values (worked out when the module was generated).
+    fn g5(&mut self, (k0, k1,): (u32, bool,)) -> R<Decimal> {
+        const CELLS: [R<Decimal>; 8] = [Ok(Decimal::from_parts(2, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Err(Stop::Absent(8)), Err(Stop::Absent(7)), Ok(Decimal::from_parts(2, 0, 0, false, 0)), Err(Stop::Absent(7)), Err(Stop::Absent(7)), Err(Stop::Absent(7))];
+        if k0 < 4 {
+            return CELLS[((k0 as usize) * 2 + (k1 as usize))];
+        }
+        match self.s5((k0, k1,))? {
+            None => Err(Stop::Absent(7)),
+            Some(row) => self.t5(row),
+        }
+    }
+
+    /// The cell of table `conformance.tier (valid 2020-04-01 to 2021-03-31)` that its keys select, for every combination of their values (worked out when the module was generated).
+    fn g8(&mut self, (k0,): (u32,)) -> R<Decimal> {
+        const CELLS: [R<Decimal>; 4] = [Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(2, 0, 0, false, 0)), Ok(Decimal::from_parts(2, 0, 0, false, 0))];
+        if k0 < 4 {
+            return CELLS[(k0 as usize)];
+        }
+        match self.s8((k0,))? {
+            None => Err(Stop::Absent(9)),
+            Some(row) => self.t8(row),
+        }
+    }
+
+    /// The cell of table `conformance.tier (valid from 2021-04-01)` that its keys select, for every combination of their values (worked out when the module was generated).
+    fn g9(&mut self, (k0,): (u32,)) -> R<Decimal> {
+        const CELLS: [R<Decimal>; 4] = [Ok(Decimal::from_parts(3, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Err(Stop::Absent(10))];
+        if k0 < 4 {
+            return CELLS[(k0 as usize)];
+        }
+        match self.s9((k0,))? {
+            None => Err(Stop::Absent(9)),
+            Some(row) => self.t9(row),
+        }
+    }
+
     /// `conformance.chosen_span`, computed once per row: the value the row keeps, borrowed.
     fn d4_kept(&mut self) -> R<&Value> {
         if self.m.d4.is_none() {
@@ -1840,53 +1978,53 @@ impl Row<'_, '_, '_> {
 
     /// `conformance.entry_weight` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c10(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d10(l0, stable)
+    fn c12(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d12(l0, stable)
     }
 
     /// `conformance.kind_total` on one argument, remembered for the row by the argument's identity.
-    fn c11(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c13(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
         let key = match &l0 {
             Ok(v) => (*v).identity(),
             Err(_) => None,
         };
         if let Some(k) = key
-        && let Some(known) = self.m.c11.recall(k)
+        && let Some(known) = self.m.c13.recall(k)
         {
             return known;
         }
-        let value = self.d11(l0, stable);
+        let value = self.d13(l0, stable);
         if let (Some(k), Ok(v)) = (key, &l0) {
             if !stable {
                 self.m.kept.push((*v).clone());
             }
-            self.m.c11.remember(k, &value);
+            self.m.c13.remember(k, &value);
         }
         value
     }
 
     /// `conformance.doubled` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c12(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d12(l0, stable)
+    fn c14(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d14(l0, stable)
     }
 
     /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c22(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d22(l0, stable)
+    fn c24(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d24(l0, stable)
     }
 
     /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c23(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d23(l0, stable)
+    fn c25(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d25(l0, stable)
     }
 
     /// `conformance.entry_rate` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c31(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d31(l0, stable)
+    fn c33(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+        self.d33(l0, stable)
     }
 
     /// `conformance.entry_weight` on element `at` of a list of the inputs, remembered for the row by its position.
@@ -1895,7 +2033,7 @@ impl Row<'_, '_, '_> {
         if let Some(Some(known)) = self.m.q0.get(at) {
             return known.clone();
         }
-        let value = self.c10(l0, stable);
+        let value = self.c12(l0, stable);
         if let Some(place) = self.m.q0.get_mut(at) {
             *place = Some(value.clone());
         }
@@ -1908,7 +2046,7 @@ impl Row<'_, '_, '_> {
         if let Some(Some(known)) = self.m.q1.get(at) {
             return known.clone();
         }
-        let value = self.c11(l0, stable);
+        let value = self.c13(l0, stable);
         if let Some(place) = self.m.q1.get_mut(at) {
             *place = Some(value.clone());
         }
@@ -1921,7 +2059,7 @@ impl Row<'_, '_, '_> {
         if let Some(Some(known)) = self.m.q2.get(at) {
             return known.clone();
         }
-        let value = self.c10(l0, stable);
+        let value = self.c12(l0, stable);
         if let Some(place) = self.m.q2.get_mut(at) {
             *place = Some(value.clone());
         }

@@ -12,7 +12,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x6d825be3be4ba3d4,
-    reasons: &["no row of table rating_band matched", "no row of table facs_weight matched", "not given", "no row of table band_from_counts matched", "the moderation is beyond 25% up or down (L814)", "rating 0-1: no FACS band (invented rule)", "rating outside the 0-4 scale", "blank in published Table 2", "item 1 has no row in published Table 2", "published Table 2 has no FACS Low column", "no item rated 2 or more scores points in Table 2"],
+    reasons: &["no row of table rating_band matched", "no row of table facs_weight matched", "published Table 2 has no FACS Low column", "item 1 has no row in published Table 2", "blank in published Table 2", "not given", "no row of table band_from_counts matched", "the moderation is beyond 25% up or down (L814)", "rating 0-1: no FACS band (invented rule)", "rating outside the 0-4 scale", "no item rated 2 or more scores points in Table 2"],
     constants: &[138, 140, 143, 146, 147, 169, 198, 210],
 };
 
@@ -184,10 +184,7 @@ impl Row<'_, '_, '_> {
                                 value
                             }
                     })?,);
-                match self.s1(keys)? {
-                    None => Err(Stop::Absent(1)),
-                    Some(row) => self.t1(row),
-                }
+                self.g1(keys)
             } {
                 Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
                 other => other,
@@ -208,7 +205,7 @@ impl Row<'_, '_, '_> {
     fn d2_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items3 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
+            let items3 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
             for (i3, item) in items3.iter().enumerate() {
                 let l0 = rt::place(item);
                 total = total.checked_add(rt::strict({
@@ -233,7 +230,7 @@ impl Row<'_, '_, '_> {
     fn d3_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items5 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
+            let items5 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
             for (i5, item) in items5.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict({
@@ -271,7 +268,7 @@ impl Row<'_, '_, '_> {
     fn d4_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items8 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
+            let items8 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
             for (i8, item) in items8.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict({
@@ -310,7 +307,7 @@ impl Row<'_, '_, '_> {
     fn d5_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items10 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
+            let items10 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
             for (i10, item) in items10.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict({
@@ -349,7 +346,7 @@ impl Row<'_, '_, '_> {
     fn d6_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items12 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
+            let items12 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
             for (i12, item) in items12.iter().enumerate() {
                 let l0 = rt::place(item);
                 if !rt::strict({
@@ -389,7 +386,7 @@ impl Row<'_, '_, '_> {
         {
             let keys = (rt::strict(self.d4())?, rt::strict(self.d5())?, rt::strict(self.d6())?,);
             match self.s2(keys)? {
-                None => Err(Stop::Absent(3)),
+                None => Err(Stop::Absent(6)),
                 Some(row) => self.t2(row),
             }
         }
@@ -476,8 +473,8 @@ impl Row<'_, '_, '_> {
 
     fn d10_body(&mut self) -> R<bool> {
         {
-            let left = rt::strict(Ok(matches!(rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 2), 1)))?, 1 | 2 | 3)))?;
-            if left != true { Ok(left) } else { rt::strict(rt::read::<bool>(rt::field(rt::input(self.inputs, 0, false, 2), 2))) }
+            let left = rt::strict(Ok(matches!(rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 5), 1)))?, 1 | 2 | 3)))?;
+            if left != true { Ok(left) } else { rt::strict(rt::read::<bool>(rt::field(rt::input(self.inputs, 0, false, 5), 2))) }
         }
     }
 
@@ -494,7 +491,7 @@ impl Row<'_, '_, '_> {
     fn d11_body(&mut self) -> R<bool> {
         {
             let mut result = true;
-            let items16 = rt::items(rt::field(rt::input(self.inputs, 0, false, 2), 0))?;
+            let items16 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
             for (i16, item) in items16.iter().enumerate() {
                 let l0 = rt::place(item);
                 let b = rt::strict({
@@ -539,7 +536,7 @@ impl Row<'_, '_, '_> {
     }
 
     fn d13_body(&mut self) -> R<Decimal> {
-        match rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 2), 3)) {
+        match rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 5), 3)) {
             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
             other => other,
         }
@@ -592,7 +589,7 @@ impl Row<'_, '_, '_> {
                             a.checked_add(b).ok_or(Stop::Back)
                     })?, 2, RoundingStrategy::MidpointAwayFromZero))
         } else {
-            Err(Stop::Absent(4))
+            Err(Stop::Absent(7))
         }
     }
 
@@ -884,8 +881,8 @@ impl Row<'_, '_, '_> {
             0 => Ok(3u32),
             1 => Ok(2u32),
             2 => Ok(1u32),
-            3 => Err(Stop::Absent(5)),
-            4 => Err(Stop::Absent(6)),
+            3 => Err(Stop::Absent(8)),
+            4 => Err(Stop::Absent(9)),
             _ => Err(Stop::Back),
         }
     }
@@ -893,59 +890,59 @@ impl Row<'_, '_, '_> {
     /// The cells of table `allocation.facs_weight` (hit unique), by the row selected.
     fn t1(&mut self, row: usize) -> R<Decimal> {
         match row {
-            0 => Err(Stop::Absent(7)),
-            1 => Err(Stop::Absent(7)),
+            0 => Err(Stop::Absent(4)),
+            1 => Err(Stop::Absent(4)),
             2 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(7)),
-            4 => Err(Stop::Absent(7)),
-            5 => Err(Stop::Absent(7)),
-            6 => Err(Stop::Absent(7)),
-            7 => Err(Stop::Absent(7)),
+            3 => Err(Stop::Absent(4)),
+            4 => Err(Stop::Absent(4)),
+            5 => Err(Stop::Absent(4)),
+            6 => Err(Stop::Absent(4)),
+            7 => Err(Stop::Absent(4)),
             8 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
-            9 => Err(Stop::Absent(7)),
+            9 => Err(Stop::Absent(4)),
             10 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             11 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            12 => Err(Stop::Absent(7)),
-            13 => Err(Stop::Absent(7)),
+            12 => Err(Stop::Absent(4)),
+            13 => Err(Stop::Absent(4)),
             14 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
             15 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
             16 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             17 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            18 => Err(Stop::Absent(7)),
-            19 => Err(Stop::Absent(7)),
+            18 => Err(Stop::Absent(4)),
+            19 => Err(Stop::Absent(4)),
             20 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
-            21 => Err(Stop::Absent(7)),
+            21 => Err(Stop::Absent(4)),
             22 => Ok(Decimal::from_parts(13, 0, 0, false, 0)),
             23 => Ok(Decimal::from_parts(13, 0, 0, false, 0)),
-            24 => Err(Stop::Absent(7)),
+            24 => Err(Stop::Absent(4)),
             25 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
             26 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
-            27 => Err(Stop::Absent(7)),
-            28 => Err(Stop::Absent(7)),
-            29 => Err(Stop::Absent(7)),
-            30 => Err(Stop::Absent(7)),
-            31 => Err(Stop::Absent(7)),
-            32 => Err(Stop::Absent(7)),
-            33 => Err(Stop::Absent(7)),
-            34 => Err(Stop::Absent(7)),
+            27 => Err(Stop::Absent(4)),
+            28 => Err(Stop::Absent(4)),
+            29 => Err(Stop::Absent(4)),
+            30 => Err(Stop::Absent(4)),
+            31 => Err(Stop::Absent(4)),
+            32 => Err(Stop::Absent(4)),
+            33 => Err(Stop::Absent(4)),
+            34 => Err(Stop::Absent(4)),
             35 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            36 => Err(Stop::Absent(7)),
+            36 => Err(Stop::Absent(4)),
             37 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             38 => Ok(Decimal::from_parts(17, 0, 0, false, 0)),
-            39 => Err(Stop::Absent(7)),
-            40 => Err(Stop::Absent(7)),
+            39 => Err(Stop::Absent(4)),
+            40 => Err(Stop::Absent(4)),
             41 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            42 => Err(Stop::Absent(7)),
+            42 => Err(Stop::Absent(4)),
             43 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
             44 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
-            45 => Err(Stop::Absent(7)),
+            45 => Err(Stop::Absent(4)),
             46 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             47 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
-            48 => Err(Stop::Absent(7)),
+            48 => Err(Stop::Absent(4)),
             49 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
             50 => Ok(Decimal::from_parts(25, 0, 0, false, 0)),
-            51 => Err(Stop::Absent(8)),
-            52 => Err(Stop::Absent(9)),
+            51 => Err(Stop::Absent(3)),
+            52 => Err(Stop::Absent(2)),
             _ => Err(Stop::Back),
         }
     }
@@ -1518,6 +1515,18 @@ impl Row<'_, '_, '_> {
             return Ok(Some(2));
         }
         Ok(Some(3))
+    }
+
+    /// The cell of table `allocation.facs_weight` that its keys select, for every combination of their values (worked out when the module was generated).
+    fn g1(&mut self, (k0, k1,): (u32, u32,)) -> R<Decimal> {
+        const CELLS: [R<Decimal>; 72] = [Err(Stop::Absent(2)), Err(Stop::Absent(3)), Err(Stop::Absent(3)), Err(Stop::Absent(3)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(6, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(6, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(6, 0, 0, false, 0)), Err(Stop::Absent(2)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(8, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(13, 0, 0, false, 0)), Ok(Decimal::from_parts(13, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(16, 0, 0, false, 0)), Ok(Decimal::from_parts(9, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(17, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(12, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(3, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(9, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Ok(Decimal::from_parts(25, 0, 0, false, 0))];
+        if k0 < 18 && k1 < 4 {
+            return CELLS[((k0 as usize) * 4 + (k1 as usize))];
+        }
+        match self.s1((k0, k1,))? {
+            None => Err(Stop::Absent(1)),
+            Some(row) => self.t1(row),
+        }
     }
 
     /// `allocation.item_band` on one argument: cheaper to compute again than to remember.

@@ -22,6 +22,9 @@ use rust_decimal::prelude::ToPrimitive;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
+/// The most combinations of key values a table's grid of cells ([`Gen::cell_grid`]) holds.
+const MAX_GRID: usize = 1024;
+
 /// How many elements of a list of the inputs a call remembered by position
 /// ([`positional_calls`]) is remembered for; calls on later elements are computed again.
 const POSITIONS: usize = 32;
@@ -67,6 +70,7 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         positional: positional_calls(program),
         positions: HashMap::new(),
         position_memos: Vec::new(),
+        grids: BTreeMap::new(),
     };
     let mut functions = String::new();
     let mut units: HashMap<Root, Unit> = HashMap::new();
@@ -179,6 +183,15 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
             "    /// The row of table `{}` ({hit}) that its keys select, compiled.{also}\n    fn s{t}{code}\n\n",
             def.qualified
         );
+    }
+    for (&t, code) in &g.grids {
+        if let Some(code) = code {
+            let _ = write!(
+                functions,
+                "    /// The cell of table `{}` that its keys select, for every combination of their values (worked out when the module was generated).\n    fn g{t}{code}\n\n",
+                program.tables[t as usize].qualified
+            );
+        }
     }
     for &i in &g.kept {
         let _ = write!(
@@ -613,6 +626,9 @@ struct Gen<'p> {
     positions: HashMap<u32, (InputPath, String)>,
     /// The memos of calls remembered by position (`q{k}`): callee and list.
     position_memos: Vec<(u32, InputPath)>,
+    /// Per table looked up through a selection function: the code of its grid of cells
+    /// (`g{t}`), when it has one ([`Gen::cell_grid`]).
+    grids: BTreeMap<u32, Option<String>>,
 }
 
 impl Gen<'_> {
@@ -1006,6 +1022,9 @@ impl Gen<'_> {
         let unmatched = self.reason(&format!("no row of table {} matched", def.name));
         if let Some(select) = self.selection_of(table) {
             let keys: Vec<String> = args.iter().map(|&a| format!("rt::strict({})?", self.expr(a))).collect();
+            if self.cell_grid(table, select, unmatched) {
+                return format!("{{\n let keys = ({},);\n self.g{}(keys)\n }}", keys.join(", "), table.0);
+            }
             return format!(
                 "{{\n let keys = ({},);\n match self.s{select}(keys)? {{\n None => Err(Stop::Absent({unmatched})),\n Some(row) => self.t{}(row),\n }}\n }}",
                 keys.join(", "),
@@ -1020,6 +1039,93 @@ impl Gen<'_> {
             table.0,
             table.0
         )
+    }
+
+    /// Whether a lookup in `table` reads its cell from a grid (`g{t}`): every key column an
+    /// enum or a truth value, at most [`MAX_GRID`] combinations of their values, and the cell
+    /// each combination selects (by `ops::select_among`, the interpreter's own selection)
+    /// a constant number, variant or truth value, or no value. The grid holds what the
+    /// lookup gives for each combination, so a lookup is an index into it instead of a
+    /// chain of tests and a second `match` on the row; a key out of its enum's range takes
+    /// the selection function `s{select}`.
+    fn cell_grid(&mut self, table: TableId, select: u32, unmatched: u32) -> bool {
+        if let Some(known) = self.grids.get(&table.0) {
+            return known.is_some();
+        }
+        let code = self.grid_code(table, select, unmatched);
+        let made = code.is_some();
+        self.grids.insert(table.0, code);
+        made
+    }
+
+    fn grid_code(&mut self, table: TableId, select: u32, unmatched: u32) -> Option<String> {
+        let program = self.program;
+        let def = program.tables.get(table.index())?;
+        let kind = kind_of(&def.ty);
+        if kind == KindOf::Val || def.columns.is_empty() {
+            return None;
+        }
+        // Each column's number of values, and how its key is written as a value.
+        let mut sizes = Vec::new();
+        for (_, ty) in &def.columns {
+            sizes.push(match ty {
+                Ty::Bool => (2, KindOf::Bool),
+                Ty::Enum(e) => (program.enums.get(e.0 as usize)?.variants.len(), KindOf::Enum),
+                _ => return None,
+            });
+        }
+        let combinations = sizes.iter().try_fold(1usize, |n, &(size, _)| n.checked_mul(size))?;
+        if combinations == 0 || combinations > MAX_GRID {
+            return None;
+        }
+        let mut cells = Vec::with_capacity(combinations);
+        for index in 0..combinations {
+            // The key values of combination `index`, the last column varying fastest.
+            let mut rest = index;
+            let mut keys = vec![Value::Bool(false); sizes.len()];
+            for (c, &(size, key_kind)) in sizes.iter().enumerate().rev() {
+                let value = (rest % size) as u32;
+                rest /= size;
+                keys[c] = if key_kind == KindOf::Bool { Value::Bool(value == 1) } else { Value::Enum(value) };
+            }
+            let cell = match ops::select_among(def, 0..def.rows.len(), &keys) {
+                Ok(Selected::Row(None)) => format!("Err(Stop::Absent({unmatched}))"),
+                Ok(Selected::Row(Some(r))) => match &def.rows.get(r)?.cell {
+                    Cell::NoValue(reason) => format!("Err(Stop::Absent({}))", self.reason(reason)),
+                    Cell::Value(node) => match (super::constant_value(program, node.0)?, kind) {
+                        (Value::None(reason), _) => format!("Err(Stop::Absent({}))", self.reason(&reason)),
+                        (Value::Bool(b), KindOf::Bool) => format!("Ok({b})"),
+                        (Value::Num(n), KindOf::Num) => format!("Ok({})", decimal(n)),
+                        (Value::Enum(i), KindOf::Enum) => format!("Ok({i}u32)"),
+                        _ => return None,
+                    },
+                },
+                // Two rows of a `hit unique` table, or a key it cannot compare: the interpreter's.
+                Ok(Selected::Two(..)) | Err(_) => "Err(Stop::Back)".to_string(),
+            };
+            cells.push(cell);
+        }
+        let names: Vec<String> = (0..sizes.len()).map(|c| format!("k{c}")).collect();
+        let types: Vec<&str> = sizes.iter().map(|&(_, k)| k.rust()).collect();
+        let mut index = String::new();
+        let mut in_range = Vec::new();
+        for (c, &(size, key_kind)) in sizes.iter().enumerate() {
+            let key = format!("(k{c} as usize)");
+            index = if index.is_empty() { key } else { format!("({index} * {size} + {key})") };
+            if key_kind == KindOf::Enum {
+                in_range.push(format!("k{c} < {size}"));
+            }
+        }
+        let guard = if in_range.is_empty() { "true".to_string() } else { in_range.join(" && ") };
+        Some(format!(
+            "(&mut self, ({},): ({},)) -> R<{t}> {{\n        const CELLS: [R<{t}>; {combinations}] = [{}];\n        if {guard} {{\n            return CELLS[{index}];\n        }}\n        match self.s{select}(({},))? {{\n            None => Err(Stop::Absent({unmatched})),\n            Some(row) => self.t{}(row),\n        }}\n    }}",
+            names.join(", "),
+            types.join(", "),
+            cells.join(", "),
+            names.join(", "),
+            table.0,
+            t = kind.rust()
+        ))
     }
 
     /// The table whose selection function a lookup in `table` calls (see [`Gen::selections`]).
