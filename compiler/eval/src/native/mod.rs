@@ -80,8 +80,10 @@ struct Failure {
     date: Date,
 }
 
-/// The most errors a [`Base`] keeps built: rows of a cohort often fail the same way.
-const KEPT_ERRORS: usize = 256;
+/// The most errors a [`Base`] keeps built: rows of a cohort often fail the same way, but a
+/// year of daily dates in the gaps of two dated tables is already 700 errors (the housing
+/// cohort), and building one writes out every version's dates. At most about 2 MB.
+const KEPT_ERRORS: usize = 4096;
 
 /// The fingerprint of a program: generated code runs only on the program it was generated
 /// from (FNV-1a over its JSON form, which holds every node and span, without the files'
