@@ -12,7 +12,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x6da411e939dd9f65,
-    reasons: &["no row of table offered matched", "not given", "no row of table rate_band matched", "no row of table intensity_band matched", "no row of table hours_cap matched", "no weekly hours limit given for this service", "intensive: 10 hours plus per week, no upper limit (000:394)", "high intensity: 15 hours plus per week, no upper limit (000:423, 000:429)", "no row of table time_limit matched", "no time limit given for this service", "no row of table review_period matched", "universal offer: no tariff (000:362)", "cluster 9 is blank: N/A (000:407, 000:476)", "cluster not in the source tables, which cover clusters 1-17", "signposting for clusters 1-2: no tariff (000:461-462)", "vouchers up to £10, not an hourly tariff (000:463; 000:483 decoded)", "crisis house: no tariff given (000:493, 000:499)", "service not on this cluster's pathway", "cluster 9 is a blank cluster and is not used"],
+    reasons: &["no row of table offered matched", "not given", "no row of table rate_band matched", "cluster not in the source tables, which cover clusters 1-17", "universal offer: no tariff (000:362)", "signposting for clusters 1-2: no tariff (000:461-462)", "service not on this cluster's pathway", "vouchers up to £10, not an hourly tariff (000:463; 000:483 decoded)", "no row of table intensity_band matched", "no row of table hours_cap matched", "no weekly hours limit given for this service", "intensive: 10 hours plus per week, no upper limit (000:394)", "high intensity: 15 hours plus per week, no upper limit (000:423, 000:429)", "no row of table time_limit matched", "no time limit given for this service", "no row of table review_period matched", "cluster 9 is blank: N/A (000:407, 000:476)", "crisis house: no tariff given (000:493, 000:499)", "cluster 9 is a blank cluster and is not used"],
     constants: &[85, 88, 94, 100, 103, 106, 107, 138, 141, 144, 147, 150, 153, 156, 159, 162, 165, 168, 171, 174, 177, 180, 183, 186, 189, 192, 195, 198, 201, 204, 207, 210, 213, 216, 219, 222, 225, 228, 231, 234, 237, 240, 243, 246, 249, 252, 255, 258, 261, 271, 272, 273, 274, 280, 281, 282, 283, 284, 285, 286, 287, 288, 289],
 };
 
@@ -154,17 +154,11 @@ impl Row<'_, '_, '_> {
             match self.b.version(11, date)? {
                 0 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
-                    match self.s1(keys)? {
-                        None => Err(Stop::Absent(2)),
-                        Some(row) => self.t1(row),
-                    }
+                    self.g1(keys)
                 },
                 1 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
-                    match self.s1(keys)? {
-                        None => Err(Stop::Absent(2)),
-                        Some(row) => self.t2(row),
-                    }
+                    self.g2(keys)
                 },
                 _ => Err(Stop::Back),
             }
@@ -217,7 +211,7 @@ impl Row<'_, '_, '_> {
         {
             let keys = (rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 3)))?,);
             match self.s3(keys)? {
-                None => Err(Stop::Absent(3)),
+                None => Err(Stop::Absent(8)),
                 Some(row) => self.t3(row),
             }
         }
@@ -313,10 +307,7 @@ impl Row<'_, '_, '_> {
             match self.b.version(58, date)? {
                 0 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
-                    match self.s5(keys)? {
-                        None => Err(Stop::Absent(8)),
-                        Some(row) => self.t5(row),
-                    }
+                    self.g5(keys)
                 },
                 _ => Err(Stop::Back),
             }
@@ -335,7 +326,7 @@ impl Row<'_, '_, '_> {
 
     fn d9_body(&mut self) -> R<Value> {
         if rt::strict(Ok(rt::slot(self.d8_kept())?.is_err()))? {
-            Err(Stop::Absent(9))
+            Err(Stop::Absent(14))
         } else {
             {
                 let a = rt::strict(rt::read::<Value>(rt::field(rt::input(self.inputs, 0, false, 1), 4)))?.into_value();
@@ -445,10 +436,7 @@ impl Row<'_, '_, '_> {
             let a = rt::strict(rt::read::<Value>(l1))?.into_value();
             let b = rt::strict({
                     let keys = (rt::strict(l0)?,);
-                    match self.s7(keys)? {
-                        None => Err(Stop::Absent(10)),
-                        Some(row) => self.t7(row),
-                    }
+                    self.g7(keys)
             })?.into_value();
             rt::convert::<Value>(self.b.combine(117, &a, &b))
         }
@@ -503,11 +491,11 @@ impl Row<'_, '_, '_> {
     /// The cells of table `tariff.rate_band (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
     fn t1(&mut self, row: usize) -> R<Value> {
         match row {
-            0 => Err(Stop::Absent(11)),
-            1 => Err(Stop::Absent(12)),
-            2 => Err(Stop::Absent(13)),
-            3 => Err(Stop::Absent(14)),
-            4 => Err(Stop::Absent(15)),
+            0 => Err(Stop::Absent(4)),
+            1 => Err(Stop::Absent(16)),
+            2 => Err(Stop::Absent(3)),
+            3 => Err(Stop::Absent(5)),
+            4 => Err(Stop::Absent(7)),
             5 => self.b.constant(7),
             6 => self.b.constant(8),
             7 => self.b.constant(9),
@@ -526,11 +514,11 @@ impl Row<'_, '_, '_> {
             20 => self.b.constant(22),
             21 => self.b.constant(23),
             22 => self.b.constant(24),
-            23 => Err(Stop::Absent(16)),
+            23 => Err(Stop::Absent(17)),
             24 => self.b.constant(25),
             25 => self.b.constant(26),
             26 => self.b.constant(27),
-            27 => Err(Stop::Absent(17)),
+            27 => Err(Stop::Absent(6)),
             _ => Err(Stop::Back),
         }
     }
@@ -538,11 +526,11 @@ impl Row<'_, '_, '_> {
     /// The cells of table `tariff.rate_band (valid 2016-04-01 to 2017-03-31)` (hit first), by the row selected.
     fn t2(&mut self, row: usize) -> R<Value> {
         match row {
-            0 => Err(Stop::Absent(11)),
-            1 => Err(Stop::Absent(12)),
-            2 => Err(Stop::Absent(13)),
-            3 => Err(Stop::Absent(14)),
-            4 => Err(Stop::Absent(15)),
+            0 => Err(Stop::Absent(4)),
+            1 => Err(Stop::Absent(16)),
+            2 => Err(Stop::Absent(3)),
+            3 => Err(Stop::Absent(5)),
+            4 => Err(Stop::Absent(7)),
             5 => self.b.constant(28),
             6 => self.b.constant(29),
             7 => self.b.constant(30),
@@ -561,11 +549,11 @@ impl Row<'_, '_, '_> {
             20 => self.b.constant(43),
             21 => self.b.constant(44),
             22 => self.b.constant(45),
-            23 => Err(Stop::Absent(16)),
+            23 => Err(Stop::Absent(17)),
             24 => self.b.constant(46),
             25 => self.b.constant(47),
             26 => self.b.constant(48),
-            27 => Err(Stop::Absent(17)),
+            27 => Err(Stop::Absent(6)),
             _ => Err(Stop::Back),
         }
     }
@@ -587,11 +575,11 @@ impl Row<'_, '_, '_> {
             0 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
             2 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(6)),
+            3 => Err(Stop::Absent(11)),
             4 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
             5 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            6 => Err(Stop::Absent(7)),
-            7 => Err(Stop::Absent(5)),
+            6 => Err(Stop::Absent(12)),
+            7 => Err(Stop::Absent(10)),
             _ => Err(Stop::Back),
         }
     }
@@ -603,7 +591,7 @@ impl Row<'_, '_, '_> {
             1 => self.b.constant(50),
             2 => self.b.constant(51),
             3 => self.b.constant(52),
-            4 => Err(Stop::Absent(9)),
+            4 => Err(Stop::Absent(14)),
             _ => Err(Stop::Back),
         }
     }
@@ -1525,15 +1513,79 @@ impl Row<'_, '_, '_> {
         }
     }
 
+    /// The cell of table `tariff.rate_band (valid 2015-04-01 to 2016-03-31)` that its keys select, for every combination of their values (worked out when the module was generated).
+    fn g1(&mut self, (k0, k1,): (u32, u32,)) -> R<Value> {
+        const ROWS: [u16; 352] = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 3, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 3, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 4, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 5, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 6, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 7, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 8, 27, 27, 9, 27, 27, 10, 27, 27, 27, 27, 0, 0, 0, 27, 27, 27, 11, 27, 9, 27, 27, 10, 12, 27, 27, 27, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 27, 27, 13, 14, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 4, 15, 16, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 19, 27, 27, 27, 20, 17, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 19, 27, 27, 27, 20, 18, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 27, 27, 27, 27, 27, 27, 10, 21, 22, 27, 23, 0, 0, 0, 27, 27, 27, 27, 27, 27, 27, 27, 10, 21, 22, 27, 23, 0, 0, 0, 27, 27, 25, 27, 27, 27, 27, 27, 10, 27, 27, 24, 27, 0, 0, 0, 27, 27, 27, 27, 26, 27, 27, 27, 27, 21, 27, 24, 27, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0];
+        if k0 < 22 && k1 < 16 {
+            return match ROWS[((k0 as usize) * 16 + (k1 as usize))] {
+                65535 => Err(Stop::Absent(2)),
+                65534 => Err(Stop::Back),
+                row => self.t1(usize::from(row)),
+            };
+        }
+        match self.s1((k0, k1,))? {
+            None => Err(Stop::Absent(2)),
+            Some(row) => self.t1(row),
+        }
+    }
+
+    /// The cell of table `tariff.rate_band (valid 2016-04-01 to 2017-03-31)` that its keys select, for every combination of their values (worked out when the module was generated).
+    fn g2(&mut self, (k0, k1,): (u32, u32,)) -> R<Value> {
+        const ROWS: [u16; 352] = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 3, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 3, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 4, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 5, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 6, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 7, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 8, 27, 27, 9, 27, 27, 10, 27, 27, 27, 27, 0, 0, 0, 27, 27, 27, 11, 27, 9, 27, 27, 10, 12, 27, 27, 27, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 27, 27, 13, 14, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 4, 15, 16, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 19, 27, 27, 27, 20, 17, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 19, 27, 27, 27, 20, 18, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 27, 27, 27, 27, 27, 27, 10, 21, 22, 27, 23, 0, 0, 0, 27, 27, 27, 27, 27, 27, 27, 27, 10, 21, 22, 27, 23, 0, 0, 0, 27, 27, 25, 27, 27, 27, 27, 27, 10, 27, 27, 24, 27, 0, 0, 0, 27, 27, 27, 27, 26, 27, 27, 27, 27, 21, 27, 24, 27, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0];
+        if k0 < 22 && k1 < 16 {
+            return match ROWS[((k0 as usize) * 16 + (k1 as usize))] {
+                65535 => Err(Stop::Absent(2)),
+                65534 => Err(Stop::Back),
+                row => self.t2(usize::from(row)),
+            };
+        }
+        match self.s1((k0, k1,))? {
+            None => Err(Stop::Absent(2)),
+            Some(row) => self.t2(row),
+        }
+    }
+
     /// The cell of table `tariff.hours_cap (valid 2015-04-01 to 2016-03-31)` that its keys select, for every combination of their values (worked out when the module was generated).
     fn g4(&mut self, (k0, k1,): (u32, u32,)) -> R<Decimal> {
-        const CELLS: [R<Decimal>; 352] = [Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(6)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(7)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(7)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5)), Err(Stop::Absent(5))];
+        const CELLS: [R<Decimal>; 352] = [Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(11)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(12)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(12)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10))];
         if k0 < 22 && k1 < 16 {
             return CELLS[((k0 as usize) * 16 + (k1 as usize))];
         }
         match self.s4((k0, k1,))? {
-            None => Err(Stop::Absent(4)),
+            None => Err(Stop::Absent(9)),
             Some(row) => self.t4(row),
+        }
+    }
+
+    /// The cell of table `tariff.time_limit (valid 2015-04-01 to 2016-03-31)` that its keys select, for every combination of their values (worked out when the module was generated).
+    fn g5(&mut self, (k0, k1,): (u32, u32,)) -> R<Value> {
+        const ROWS: [u16; 352] = [4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 1, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4];
+        if k0 < 22 && k1 < 16 {
+            return match ROWS[((k0 as usize) * 16 + (k1 as usize))] {
+                65535 => Err(Stop::Absent(13)),
+                65534 => Err(Stop::Back),
+                row => self.t5(usize::from(row)),
+            };
+        }
+        match self.s5((k0, k1,))? {
+            None => Err(Stop::Absent(13)),
+            Some(row) => self.t5(row),
+        }
+    }
+
+    /// The cell of table `nhs.clusters.review_period` that its keys select, for every combination of their values (worked out when the module was generated).
+    fn g7(&mut self, (k0,): (u32,)) -> R<Value> {
+        const ROWS: [u16; 22] = [0, 1, 2, 3, 3, 3, 3, 4, 4, 5, 6, 6, 6, 6, 7, 7, 8, 8, 9, 10, 10, 10];
+        if k0 < 22 {
+            return match ROWS[(k0 as usize)] {
+                65535 => Err(Stop::Absent(15)),
+                65534 => Err(Stop::Back),
+                row => self.t7(usize::from(row)),
+            };
+        }
+        match self.s7((k0,))? {
+            None => Err(Stop::Absent(15)),
+            Some(row) => self.t7(row),
         }
     }
 

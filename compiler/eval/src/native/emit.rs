@@ -22,8 +22,12 @@ use rust_decimal::prelude::ToPrimitive;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-/// The most combinations of key values a table's grid of cells ([`Gen::cell_grid`]) holds.
+/// The most combinations of key values a table's grid ([`Gen::cell_grid`]) holds.
 const MAX_GRID: usize = 1024;
+/// In a grid of rows: no row matches.
+const GRID_NONE: u16 = u16::MAX;
+/// In a grid of rows: the interpreter's to report (two rows of a `hit unique` table).
+const GRID_BACK: u16 = u16::MAX - 1;
 
 /// How many elements of a list of the inputs a call remembered by position
 /// ([`positional_calls`]) is remembered for; calls on later elements are computed again.
@@ -1041,13 +1045,14 @@ impl Gen<'_> {
         )
     }
 
-    /// Whether a lookup in `table` reads its cell from a grid (`g{t}`): every key column an
-    /// enum or a truth value, at most [`MAX_GRID`] combinations of their values, and the cell
-    /// each combination selects (by `ops::select_among`, the interpreter's own selection)
-    /// a constant number, variant or truth value, or no value. The grid holds what the
-    /// lookup gives for each combination, so a lookup is an index into it instead of a
-    /// chain of tests and a second `match` on the row; a key out of its enum's range takes
-    /// the selection function `s{select}`.
+    /// Whether a lookup in `table` goes through a grid (`g{t}`): every key column an enum or
+    /// a truth value, at most [`MAX_GRID`] combinations of their values, each entry worked
+    /// out by `ops::select_among` (the interpreter's own selection) when the module is
+    /// generated. When every cell selected is a constant number, variant or truth value, or
+    /// no value, the grid holds what the lookup gives, so a lookup is an index instead of a
+    /// chain of tests and a second `match` on the row; otherwise it holds the row, whose
+    /// cell `t{t}` gives. A key out of its enum's range takes the selection function
+    /// `s{select}`.
     fn cell_grid(&mut self, table: TableId, select: u32, unmatched: u32) -> bool {
         if let Some(known) = self.grids.get(&table.0) {
             return known.is_some();
@@ -1062,7 +1067,7 @@ impl Gen<'_> {
         let program = self.program;
         let def = program.tables.get(table.index())?;
         let kind = kind_of(&def.ty);
-        if kind == KindOf::Val || def.columns.is_empty() {
+        if def.columns.is_empty() {
             return None;
         }
         // Each column's number of values, and how its key is written as a value.
@@ -1075,10 +1080,12 @@ impl Gen<'_> {
             });
         }
         let combinations = sizes.iter().try_fold(1usize, |n, &(size, _)| n.checked_mul(size))?;
-        if combinations == 0 || combinations > MAX_GRID {
+        if combinations == 0 || combinations > MAX_GRID || def.rows.len() >= usize::from(GRID_BACK) {
             return None;
         }
-        let mut cells = Vec::with_capacity(combinations);
+        // The row each combination selects (`None`: none; `Some(None)`: the interpreter's to
+        // report: two rows of a `hit unique` table, or a key it cannot compare).
+        let mut selected = Vec::with_capacity(combinations);
         for index in 0..combinations {
             // The key values of combination `index`, the last column varying fastest.
             let mut rest = index;
@@ -1088,23 +1095,30 @@ impl Gen<'_> {
                 rest /= size;
                 keys[c] = if key_kind == KindOf::Bool { Value::Bool(value == 1) } else { Value::Enum(value) };
             }
-            let cell = match ops::select_among(def, 0..def.rows.len(), &keys) {
-                Ok(Selected::Row(None)) => format!("Err(Stop::Absent({unmatched}))"),
-                Ok(Selected::Row(Some(r))) => match &def.rows.get(r)?.cell {
-                    Cell::NoValue(reason) => format!("Err(Stop::Absent({}))", self.reason(reason)),
+            selected.push(match ops::select_among(def, 0..def.rows.len(), &keys) {
+                Ok(Selected::Row(row)) => row.map(Some),
+                Ok(Selected::Two(..)) | Err(_) => Some(None),
+            });
+        }
+        // The cells themselves when they are all constants of a kind a `const` holds; else
+        // the rows, whose cells `t{t}` gives.
+        let cells: Option<Vec<String>> = selected
+            .iter()
+            .map(|&selected| match selected {
+                None => Some(format!("Err(Stop::Absent({unmatched}))")),
+                Some(None) => Some("Err(Stop::Back)".to_string()),
+                Some(Some(r)) => match &def.rows.get(r)?.cell {
+                    Cell::NoValue(reason) => Some(format!("Err(Stop::Absent({}))", self.reason(reason))),
                     Cell::Value(node) => match (super::constant_value(program, node.0)?, kind) {
-                        (Value::None(reason), _) => format!("Err(Stop::Absent({}))", self.reason(&reason)),
-                        (Value::Bool(b), KindOf::Bool) => format!("Ok({b})"),
-                        (Value::Num(n), KindOf::Num) => format!("Ok({})", decimal(n)),
-                        (Value::Enum(i), KindOf::Enum) => format!("Ok({i}u32)"),
-                        _ => return None,
+                        (Value::None(reason), _) => Some(format!("Err(Stop::Absent({}))", self.reason(&reason))),
+                        (Value::Bool(b), KindOf::Bool) => Some(format!("Ok({b})")),
+                        (Value::Num(n), KindOf::Num) => Some(format!("Ok({})", decimal(n))),
+                        (Value::Enum(i), KindOf::Enum) => Some(format!("Ok({i}u32)")),
+                        _ => None,
                     },
                 },
-                // Two rows of a `hit unique` table, or a key it cannot compare: the interpreter's.
-                Ok(Selected::Two(..)) | Err(_) => "Err(Stop::Back)".to_string(),
-            };
-            cells.push(cell);
-        }
+            })
+            .collect();
         let names: Vec<String> = (0..sizes.len()).map(|c| format!("k{c}")).collect();
         let types: Vec<&str> = sizes.iter().map(|&(_, k)| k.rust()).collect();
         let mut index = String::new();
@@ -1117,11 +1131,32 @@ impl Gen<'_> {
             }
         }
         let guard = if in_range.is_empty() { "true".to_string() } else { in_range.join(" && ") };
+        let lookup = match cells {
+            Some(cells) => format!(
+                "const CELLS: [R<{t}>; {combinations}] = [{}];\n        if {guard} {{\n            return CELLS[{index}];\n        }}",
+                cells.join(", "),
+                t = kind.rust()
+            ),
+            None => {
+                let rows: Vec<String> = selected
+                    .iter()
+                    .map(|selected| match selected {
+                        None => GRID_NONE.to_string(),
+                        Some(None) => GRID_BACK.to_string(),
+                        Some(Some(r)) => r.to_string(),
+                    })
+                    .collect();
+                format!(
+                    "const ROWS: [u16; {combinations}] = [{}];\n        if {guard} {{\n            return match ROWS[{index}] {{\n                {GRID_NONE} => Err(Stop::Absent({unmatched})),\n                {GRID_BACK} => Err(Stop::Back),\n                row => self.t{}(usize::from(row)),\n            }};\n        }}",
+                    rows.join(", "),
+                    table.0
+                )
+            }
+        };
         Some(format!(
-            "(&mut self, ({},): ({},)) -> R<{t}> {{\n        const CELLS: [R<{t}>; {combinations}] = [{}];\n        if {guard} {{\n            return CELLS[{index}];\n        }}\n        match self.s{select}(({},))? {{\n            None => Err(Stop::Absent({unmatched})),\n            Some(row) => self.t{}(row),\n        }}\n    }}",
+            "(&mut self, ({},): ({},)) -> R<{t}> {{\n        {lookup}\n        match self.s{select}(({},))? {{\n            None => Err(Stop::Absent({unmatched})),\n            Some(row) => self.t{}(row),\n        }}\n    }}",
             names.join(", "),
             types.join(", "),
-            cells.join(", "),
             names.join(", "),
             table.0,
             t = kind.rust()
