@@ -82,17 +82,22 @@ fn emit_rust_refuses_rules_that_do_not_compile() {
 }
 
 /// The bench engine's output file (with the reasons of "no value"), error file and log for
-/// `decisions` of `file` on `cohort`: interpreted, then with `--native`.
+/// `decisions` of `file` on `cohort`: interpreted, then with `--native`. With `details`, each
+/// error is written with its place, labels and notes (the generated code then builds whole
+/// errors; without, it gives them in brief, as when it is timed).
 fn interpreted_and_native(
     dir: &TempDir,
-    name: &str,
-    file: &str,
+    (name, file): (&str, &str),
     cohort: &str,
     decisions: &[&str],
+    details: bool,
 ) -> [(String, String, String); 2] {
     [false, true].map(|native| {
         let (out, err) = (dir.path(&format!("{name}-{native}.csv")), dir.path(&format!("{name}-{native}.err")));
         let mut args = vec![file, "--input", cohort, "--output", &out, "--errors", &err, "--repeat", "1", "--reasons"];
+        if details {
+            args.push("--details");
+        }
         for d in decisions {
             args.extend(["--decision", d]);
         }
@@ -146,7 +151,7 @@ fn compiled_rules_give_what_the_interpreter_gives_row_by_row() {
             std::fs::write(&cohort, text).expect("cohort");
         }
         let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] =
-            &interpreted_and_native(&dir, model, file, &cohort, decisions);
+            &interpreted_and_native(&dir, (model, file), &cohort, decisions, true);
         assert!(interpreted.lines().count() > 2500, "{model}: most rows succeed");
         assert_same_lines(
             interpreted,
@@ -280,7 +285,7 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "tier_given",
     ];
     let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] =
-        &interpreted_and_native(&dir, "conformance", CONFORMANCE.0, &cohort, &decisions);
+        &interpreted_and_native(&dir, ("conformance", CONFORMANCE.0), &cohort, &decisions, false);
     let failed = interpreted_errors.lines().count();
     let no_version = interpreted_errors.lines().filter(|l| l.contains("error[E0512]")).count();
     // Rows with no entries fail (`max` of nothing), and so do most rows dated in a gap.

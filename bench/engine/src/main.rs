@@ -4,6 +4,7 @@
 //! ```text
 //! covenant-bench-engine FILE.cov --input COHORT.csv --decision NAME... [--output OUT.csv]
 //!                       [--errors ERR.txt] [--repeat N] [--explain-rows N] [--native] [--reasons]
+//!                       [--details]
 //! ```
 //!
 //! It uses the same library calls as `covenant batch` (`compiler/cli/src/batch.rs`): the
@@ -25,12 +26,14 @@
 //! With `--native`, `eval1` and `eval2` compute each row with the module generated from this
 //! program by `covenant emit-rust` (`generated/`): the rows it hands back are evaluated by
 //! the interpreter, and a row it finds failing (a date with no version) gets the
-//! interpreter's own error from `native::Base::error`. A line `native: H of N evaluations
+//! interpreter's own error from `native::Base::error_brief`. A line `native: H of N evaluations
 //! handed back to the interpreter, F failed with the interpreter's error` counts them.
 //!
 //! The last line on standard error is `engine: rows=N csv=S inputs=S eval1=S eval2=S
 //! cells=S explain_rows=N explain=S` (seconds). With `--reasons`, a "no value" cell is
-//! written `(none: REASON)` rather than empty, so that outputs compare the reasons too.
+//! written `(none: REASON)` rather than empty, so that outputs compare the reasons too; with
+//! `--details`, a failing row's error is written with its place, labels and notes (the
+//! native path builds the whole error with `native::Base::error` then).
 //! With `--output`, the results are written in
 //! the `covenant batch` layout (not timed), to check that this harness computes what
 //! `covenant batch` does.
@@ -109,7 +112,7 @@ fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut file, mut input, mut output, mut errors) = (None, None, None, None);
     let (mut names, mut repeat, mut explain_rows) = (Vec::new(), 5usize, 0usize);
-    let (mut native_code, mut reasons) = (false, false);
+    let (mut native_code, mut reasons, mut details) = (false, false, false);
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned();
@@ -127,6 +130,11 @@ fn run() -> ExitCode {
             }
             ("--reasons", _) => {
                 reasons = true;
+                i += 1;
+                continue;
+            }
+            ("--details", _) => {
+                details = true;
                 i += 1;
                 continue;
             }
@@ -237,8 +245,12 @@ fn run() -> ExitCode {
                         continue;
                     }
                     native::Decided::Failed(id) => {
-                        if let Some(e) = base.error() {
-                            pass.rows.push(Err(problem(program, id, &e)));
+                        let text = match details {
+                            true => base.error().map(|e| problem(program, id, e.code, &e.message) + &detail(&e)),
+                            false => base.error_brief().map(|e| problem(program, id, e.code, e.message)),
+                        };
+                        if let Some(text) = text {
+                            pass.rows.push(Err(text));
                             continue;
                         }
                     }
@@ -252,7 +264,8 @@ fn run() -> ExitCode {
                 match session.decision(id, &mut NoTrace) {
                     Ok(value) => pass.values.push(value),
                     Err(e) => {
-                        outcome = Err(problem(program, id, &e));
+                        let text = problem(program, id, e.code, &e.message);
+                        outcome = Err(if details { text + &detail(&e) } else { text });
                         pass.values.truncate(start);
                         break;
                     }
@@ -385,9 +398,14 @@ fn write_output(
     w.flush()
 }
 
+/// An error's place, labels and notes, written after its message with `--details`.
+fn detail(e: &covenant_eval::EvalError) -> String {
+    format!(" (at {:?}; labels {:?}; notes {:?})", e.span, e.labels, e.notes)
+}
+
 /// A decision's error as a failed row's problem: `decision: error[CODE]: message`.
-fn problem(program: &covenant_ir::Program, id: DecisionId, e: &covenant_eval::EvalError) -> String {
-    format!("{}: error[{}]: {}", program.decision(id).name, e.code, e.message)
+fn problem(program: &covenant_ir::Program, id: DecisionId, code: &str, message: &str) -> String {
+    format!("{}: error[{}]: {}", program.decision(id).name, code, message)
 }
 
 /// Failed rows as `row N: problem`, like `covenant batch --errors` (without source locations).

@@ -2251,11 +2251,16 @@ pub(crate) fn pro_rata(x: Decimal, low: Decimal, high: Decimal) -> Option<Decima
     }
 }
 
+/// The message of E0512 ([`no_version`]).
+pub(crate) fn no_version_message(name: &str, date: Date) -> String {
+    format!("no version of `{name}` is valid on {date}")
+}
+
 /// E0512: no version of `name` (the reference at `span`) is valid on `date`; lists the
 /// versions there are. Generated code gives it too.
 pub(crate) fn no_version(span: Span, name: &str, versions: &[VersionArm], date: Date) -> Box<EvalError> {
     let known: Vec<String> = versions.iter().map(|v| v.valid.to_string()).collect();
-    let mut error = EvalError::new(code::NO_VERSION, format!("no version of `{name}` is valid on {date}"), span)
+    let mut error = EvalError::new(code::NO_VERSION, no_version_message(name, date), span)
         .with_label(span, format!("chosen by the date {date}"))
         .with_note(format!("its versions are valid {}", known.join("; ")));
     for v in versions {

@@ -30,12 +30,12 @@
 pub mod emit;
 mod levels;
 
-use crate::error::EvalError;
+use crate::error::{EvalError, code};
 use crate::index::{GridHit, Indexes};
 use crate::ops::{self, Selected};
-use crate::session::{no_version, own_copy};
+use crate::session::{no_version, no_version_message, own_copy};
 use covenant_ir::hash::FxBuild;
-use covenant_ir::{BinOp, Builtin, HitPolicy, NodeKind, Program, TableId, Value};
+use covenant_ir::{BinOp, Builtin, HitPolicy, NodeKind, Program, Span, TableId, Value};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -80,10 +80,19 @@ struct Failure {
     date: Date,
 }
 
-/// The most errors a [`Base`] keeps built: rows of a cohort often fail the same way, but a
-/// year of daily dates in the gaps of two dated tables is already 700 errors (the housing
-/// cohort), and building one writes out every version's dates. At most about 2 MB.
+/// The most error messages a [`Base`] keeps: rows of a cohort often fail the same way, but a
+/// year of daily dates in the gaps of two dated tables is already 700 messages (the housing
+/// cohort). At most about 0.5 MB.
 const KEPT_ERRORS: usize = 4096;
+
+/// A failing row's error in brief, as the interpreter gives it: what `covenant batch`
+/// writes of an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Brief<'a> {
+    pub code: &'static str,
+    pub message: &'a str,
+    pub span: Span,
+}
 
 /// The fingerprint of a program: generated code runs only on the program it was generated
 /// from (FNV-1a over its JSON form, which holds every node and span, without the files'
@@ -392,8 +401,8 @@ pub struct Base<'p> {
     pub failed: u64,
     /// The error that stopped the row, when it is one generated code gives itself.
     failure: Option<Failure>,
-    /// Errors built for earlier rows, by what failed.
-    errors: HashMap<Failure, EvalError, FxBuild>,
+    /// The messages of errors of earlier rows, by what failed.
+    messages: HashMap<Failure, String, FxBuild>,
 }
 
 impl<'p> Base<'p> {
@@ -411,7 +420,7 @@ impl<'p> Base<'p> {
             handed_back: 0,
             failed: 0,
             failure: None,
-            errors: HashMap::default(),
+            messages: HashMap::default(),
         })
     }
 
@@ -437,20 +446,26 @@ impl<'p> Base<'p> {
     }
 
     /// The error of the last row that `decide` found failing ([`Decided::Failed`]), as the
-    /// interpreter gives it.
-    pub fn error(&mut self) -> Option<std::borrow::Cow<'_, EvalError>> {
-        use std::borrow::Cow;
+    /// interpreter gives it, with its labels and note.
+    pub fn error(&self) -> Option<EvalError> {
         let failure = self.failure?;
-        if !self.errors.contains_key(&failure) {
-            let node = self.program.nodes.get(failure.node as usize)?;
-            let NodeKind::Versioned { name, versions } = &node.kind else { return None };
-            let error = *no_version(node.origin.span, name, versions, failure.date);
-            if self.errors.len() >= KEPT_ERRORS {
-                return Some(Cow::Owned(error));
-            }
-            self.errors.insert(failure, error);
+        let node = self.program.nodes.get(failure.node as usize)?;
+        let NodeKind::Versioned { name, versions } = &node.kind else { return None };
+        Some(*no_version(node.origin.span, name, versions, failure.date))
+    }
+
+    /// The same error in brief (its code, message and place), the message kept for the rows
+    /// that fail the same way: building the whole error writes out every version's dates.
+    pub fn error_brief(&mut self) -> Option<Brief<'_>> {
+        let failure = self.failure?;
+        let node = self.program.nodes.get(failure.node as usize)?;
+        let NodeKind::Versioned { name, .. } = &node.kind else { return None };
+        let span = node.origin.span;
+        if self.messages.len() >= KEPT_ERRORS && !self.messages.contains_key(&failure) {
+            self.messages.clear();
         }
-        self.errors.get(&failure).map(Cow::Borrowed)
+        let message = self.messages.entry(failure).or_insert_with(|| no_version_message(name, failure.date));
+        Some(Brief { code: code::NO_VERSION, message, span })
     }
 
     /// Constant number `k` of the module.
