@@ -114,6 +114,12 @@ impl Date {
         self.add(Duration { months: duration.months.checked_neg()?, days: duration.days.checked_neg()? })
     }
 
+    /// The number of days from 1970-01-01 (negative before it): dates compare as their
+    /// day numbers do.
+    pub fn day_number(self) -> i32 {
+        self.days
+    }
+
     /// `other - self` in days.
     pub fn days_until(self, other: Date) -> i64 {
         i64::from(other.days) - i64::from(self.days)

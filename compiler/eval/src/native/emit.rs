@@ -814,8 +814,22 @@ impl Gen<'_> {
                 }
                 let arms: Vec<String> =
                     versions.iter().enumerate().map(|(k, v)| format!("{k} => {},", self.expr(v.node))).collect();
+                // The first version valid on the date, as the interpreter chooses it, by the
+                // date's day number against the versions' ends.
+                let mut choose = String::new();
+                for (k, v) in versions.iter().enumerate() {
+                    let test = match (v.valid.from, v.valid.to) {
+                        (Some(from), Some(to)) => {
+                            format!("({}..={}).contains(&day)", from.day_number(), to.day_number())
+                        }
+                        (Some(from), None) => format!("day >= {}", from.day_number()),
+                        (None, Some(to)) => format!("day <= {}", to.day_number()),
+                        (None, None) => "true".to_string(),
+                    };
+                    let _ = write!(choose, "if {test} {{ {k} }} else ");
+                }
                 format!(
-                    "{{\n let date = rt::strict(self.as_of())?;\n match self.b.version({}, date)? {{\n {}\n _ => Err(Stop::Back),\n }}\n }}",
+                    "{{\n let date = rt::strict(self.as_of())?;\n let day = date.day_number();\n match {choose}{{ self.b.no_version({}, date)? }} {{\n {}\n _ => Err(Stop::Back),\n }}\n }}",
                     id.0,
                     arms.join("\n")
                 )

@@ -514,19 +514,20 @@ impl<'p> Base<'p> {
         arms.iter().position(|arm| arm.key.matches(value).unwrap_or(false)).ok_or(Stop::Back)
     }
 
-    /// The version of a dated reference valid on `date`: none is an error (E0512), which
-    /// stops the row and is kept for [`Base::error`].
-    pub fn version(&mut self, node: u32, date: Date) -> R<usize> {
+    /// No version of dated reference `node` is valid on `date` (the generated code chose by
+    /// the versions' ends): an error (E0512), which stops the row and is kept for
+    /// [`Base::error`].
+    #[cold]
+    pub fn no_version(&mut self, node: u32, date: Date) -> R<usize> {
+        // Only a reference whose versions all refuse the date fails; anything else is the
+        // interpreter's to judge.
         let Some(NodeKind::Versioned { versions, .. }) = self.program.nodes.get(node as usize).map(|n| &n.kind) else {
             return Err(Stop::Back);
         };
-        match versions.iter().position(|v| v.valid.contains(date)) {
-            Some(version) => Ok(version),
-            None => {
-                self.failure = Some(Failure { node, date });
-                Err(Stop::Back)
-            }
+        if versions.iter().all(|v| !v.valid.contains(date)) {
+            self.failure = Some(Failure { node, date });
         }
+        Err(Stop::Back)
     }
 
     /// Arithmetic on dates, durations and rates (node `node`'s operator), as the interpreter
