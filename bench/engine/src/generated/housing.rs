@@ -334,7 +334,7 @@ impl Row<'_, '_, '_> {
             {
                 let a = rt::strict(rt::read::<Value>(rt::field(rt::input(self.inputs, 0, false, 1), 4)))?.into_value();
                 let b = rt::strict(self.d8())?.into_value();
-                rt::convert::<Value>(self.b.combine(65, &a, &b))
+                rt::convert::<Value>(rt::combine(rt::BinOp::DateAddDuration, &a, &b))
             }
         }
     }
@@ -441,7 +441,7 @@ impl Row<'_, '_, '_> {
                     let keys = (rt::strict(l0)?,);
                     self.g7(keys)
             })?.into_value();
-            rt::convert::<Value>(self.b.combine(117, &a, &b))
+            rt::convert::<Value>(rt::combine(rt::BinOp::DateAddDuration, &a, &b))
         }
     }
 

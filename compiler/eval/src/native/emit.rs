@@ -1275,12 +1275,20 @@ impl Gen<'_> {
                 if !matches!(kind, KindOf::Val | KindOf::Num) {
                     return self.refuse("arithmetic giving an unexpected type");
                 }
-                // Dates, durations and rates: computed on values, as the interpreter does.
+                // Dates, durations and rates: computed on values, as the interpreter does; an
+                // operator with no unit is named in the module, the others read from the node.
                 let (a, b) = (self.expr(l), self.expr(r));
+                let combine = match op {
+                    BinOp::DateAddDuration
+                    | BinOp::DateSubDuration
+                    | BinOp::DurationAdd
+                    | BinOp::DurationSub
+                    | BinOp::ScaleDuration => format!("rt::combine(rt::BinOp::{op:?}, &a, &b)"),
+                    _ => format!("self.b.combine({}, &a, &b)", id.0),
+                };
                 format!(
-                    "{{\n let a = rt::strict({a})?.into_value();\n let b = rt::strict({b})?.into_value();\n rt::convert::<{}>(self.b.combine({}, &a, &b))\n }}",
-                    kind.rust(),
-                    id.0
+                    "{{\n let a = rt::strict({a})?.into_value();\n let b = rt::strict({b})?.into_value();\n rt::convert::<{}>({combine})\n }}",
+                    kind.rust()
                 )
             }
         }

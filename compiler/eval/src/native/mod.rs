@@ -35,13 +35,13 @@ use crate::index::{GridHit, Indexes};
 use crate::ops::{self, Selected};
 use crate::session::{no_version, no_version_message, own_copy};
 use covenant_ir::hash::FxBuild;
-use covenant_ir::{BinOp, Builtin, HitPolicy, NodeKind, Program, Span, TableId, Value};
+use covenant_ir::{Builtin, HitPolicy, NodeKind, Program, Span, TableId, Value};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use covenant_ir::Value as Val;
-pub use covenant_ir::{Date, DecisionId, Duration};
+pub use covenant_ir::{BinOp, Date, DecisionId, Duration};
 pub use rust_decimal::{Decimal, RoundingStrategy};
 
 /// The reason number of a "no value" read from the inputs, whose text is not kept.
@@ -536,7 +536,7 @@ impl<'p> Base<'p> {
         let Some(NodeKind::Binary(op, _, _)) = self.program.nodes.get(node as usize).map(|n| &n.kind) else {
             return Err(Stop::Back);
         };
-        combine(*op, a, b).ok_or(Stop::Back)
+        combine(*op, a, b)
     }
 
     /// Node `node`'s built-in function on values that all have one; a ratio with a zero
@@ -566,9 +566,16 @@ pub fn date(value: R<Value>) -> R<Date> {
     }
 }
 
+/// Arithmetic on dates and durations by an operator the module names, as the interpreter
+/// computes it.
+#[inline]
+pub fn combine(op: BinOp, a: &Value, b: &Value) -> R<Value> {
+    combined(op, a, b).ok_or(Stop::Back)
+}
+
 /// Arithmetic on dates, durations and rates, as the interpreter computes it (`None`: an
 /// error, or a combination the interpreter reports).
-fn combine(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
+fn combined(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
     match (op, a, b) {
         (BinOp::MulRateDuration(unit), Value::Num(rate), Value::Duration(d))
         | (BinOp::MulRateDuration(unit), Value::Duration(d), Value::Num(rate)) => {
