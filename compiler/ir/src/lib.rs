@@ -136,8 +136,20 @@ pub struct Validity {
 
 impl Validity {
     pub fn contains(&self, date: Date) -> bool {
-        self.from.is_none_or(|f| f <= date) && self.to.is_none_or(|t| date <= t)
+        day_within(date.day_number(), self.days())
     }
+
+    /// The day numbers ([`Date::day_number`]) of its first and last days (`None`: no limit).
+    pub fn days(&self) -> (Option<i32>, Option<i32>) {
+        (self.from.map(Date::day_number), self.to.map(Date::day_number))
+    }
+}
+
+/// Whether day number `day` is within a version's first and last days, both included: the
+/// one test of a version's validity, which rules compiled to Rust make too.
+#[inline]
+pub fn day_within(day: i32, (first, last): (Option<i32>, Option<i32>)) -> bool {
+    first.is_none_or(|f| f <= day) && last.is_none_or(|l| day <= l)
 }
 
 impl std::fmt::Display for Validity {

@@ -442,7 +442,7 @@ impl Row<'_, '_, '_> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
-            match if (18353..=18717).contains(&day) { 0 } else if day >= 18718 { 1 } else { self.b.no_version(69, date)? } {
+            match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(18718), None)) { 1 } else { self.b.no_version(69, date)? } {
                 0 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
                     self.g8(keys)
@@ -798,7 +798,7 @@ impl Row<'_, '_, '_> {
             {
                 let date = rt::strict(self.as_of())?;
                 let day = date.day_number();
-                match if (18353..=18717).contains(&day) { 0 } else if (19083..=19447).contains(&day) { 1 } else { self.b.no_version(155, date)? } {
+                match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(155, date)? } {
                     0 => self.p0(),
                     1 => self.p1(),
                     _ => Err(Stop::Back),
@@ -820,7 +820,7 @@ impl Row<'_, '_, '_> {
                 let a = rt::strict({
                         let date = rt::strict(self.as_of())?;
                         let day = date.day_number();
-                        match if (18353..=18717).contains(&day) { 0 } else if (19083..=19447).contains(&day) { 1 } else { self.b.no_version(164, date)? } {
+                        match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(164, date)? } {
                             0 => self.p0(),
                             1 => self.p1(),
                             _ => Err(Stop::Back),
@@ -855,7 +855,7 @@ impl Row<'_, '_, '_> {
                         let a = rt::strict({
                                 let date = rt::strict(self.as_of())?;
                                 let day = date.day_number();
-                                match if (18353..=18717).contains(&day) { 0 } else if (19083..=19447).contains(&day) { 1 } else { self.b.no_version(174, date)? } {
+                                match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(174, date)? } {
                                     0 => self.p0(),
                                     1 => self.p1(),
                                     _ => Err(Stop::Back),
@@ -890,7 +890,7 @@ impl Row<'_, '_, '_> {
                 let a = rt::strict({
                         let date = rt::strict(self.as_of())?;
                         let day = date.day_number();
-                        match if (18353..=18717).contains(&day) { 0 } else if (19083..=19447).contains(&day) { 1 } else { self.b.no_version(185, date)? } {
+                        match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(185, date)? } {
                             0 => self.p0(),
                             1 => self.p1(),
                             _ => Err(Stop::Back),
@@ -899,7 +899,7 @@ impl Row<'_, '_, '_> {
                 let b = rt::strict({
                         let date = rt::strict(self.as_of())?;
                         let day = date.day_number();
-                        match if (18353..=18717).contains(&day) { 0 } else if day >= 18718 { 1 } else { self.b.no_version(189, date)? } {
+                        match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(18718), None)) { 1 } else { self.b.no_version(189, date)? } {
                             0 => {
                                 let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
                                 self.g8(keys)
@@ -938,7 +938,7 @@ impl Row<'_, '_, '_> {
                 let a = rt::strict({
                         let date = rt::strict(self.as_of())?;
                         let day = date.day_number();
-                        match if (18353..=18717).contains(&day) { 0 } else if day >= 18718 { 1 } else { self.b.no_version(199, date)? } {
+                        match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(18718), None)) { 1 } else { self.b.no_version(199, date)? } {
                             0 => {
                                 let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
                                 self.g8(keys)
@@ -953,7 +953,7 @@ impl Row<'_, '_, '_> {
                 let b = rt::strict({
                         let date = rt::strict(self.as_of())?;
                         let day = date.day_number();
-                        match if (18353..=18717).contains(&day) { 0 } else if (19083..=19447).contains(&day) { 1 } else { self.b.no_version(202, date)? } {
+                        match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(202, date)? } {
                             0 => self.p0(),
                             1 => self.p1(),
                             _ => Err(Stop::Back),
@@ -980,7 +980,7 @@ impl Row<'_, '_, '_> {
         match {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
-            match if (18353..=18717).contains(&day) { 0 } else if day >= 18718 { 1 } else { self.b.no_version(209, date)? } {
+            match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(18718), None)) { 1 } else { self.b.no_version(209, date)? } {
                 0 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?,);
                     self.g8(keys)
@@ -995,7 +995,7 @@ impl Row<'_, '_, '_> {
             Err(Stop::Absent(_)) => {
                 let date = rt::strict(self.as_of())?;
                 let day = date.day_number();
-                match if (18353..=18717).contains(&day) { 0 } else if (19083..=19447).contains(&day) { 1 } else { self.b.no_version(212, date)? } {
+                match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(212, date)? } {
                     0 => self.p0(),
                     1 => self.p1(),
                     _ => Err(Stop::Back),
@@ -1020,7 +1020,7 @@ impl Row<'_, '_, '_> {
             {
                 let date = rt::strict(self.as_of())?;
                 let day = date.day_number();
-                match if (18353..=18717).contains(&day) { 0 } else if (19083..=19447).contains(&day) { 1 } else { self.b.no_version(217, date)? } {
+                match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(217, date)? } {
                     0 => self.p0(),
                     1 => self.p1(),
                     _ => Err(Stop::Back),
@@ -1077,7 +1077,7 @@ impl Row<'_, '_, '_> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
-            match if (18353..=18717).contains(&day) { 0 } else if (19083..=19447).contains(&day) { 1 } else { self.b.no_version(230, date)? } {
+            match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(230, date)? } {
                 0 => self.p0(),
                 1 => self.p1(),
                 _ => Err(Stop::Back),
@@ -1090,7 +1090,7 @@ impl Row<'_, '_, '_> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
-            match if (18353..=18717).contains(&day) { 0 } else if (19083..=19447).contains(&day) { 1 } else { self.b.no_version(235, date)? } {
+            match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(235, date)? } {
                 0 => {
                     let a26 = rt::slot(l0)?;
                     self.c24(a26, s0)

@@ -152,7 +152,7 @@ impl Row<'_, '_, '_> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
-            match if (16526..=16891).contains(&day) { 0 } else if (16892..=17256).contains(&day) { 1 } else { self.b.no_version(11, date)? } {
+            match if rt::day_within(day, (Some(16526), Some(16891))) { 0 } else if rt::day_within(day, (Some(16892), Some(17256))) { 1 } else { self.b.no_version(11, date)? } {
                 0 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
                     self.g1(keys)
@@ -261,7 +261,7 @@ impl Row<'_, '_, '_> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
-            match if (16526..=16891).contains(&day) { 0 } else { self.b.no_version(44, date)? } {
+            match if rt::day_within(day, (Some(16526), Some(16891))) { 0 } else { self.b.no_version(44, date)? } {
                 0 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
                     self.g4(keys)
@@ -307,7 +307,7 @@ impl Row<'_, '_, '_> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
-            match if (16526..=16891).contains(&day) { 0 } else { self.b.no_version(58, date)? } {
+            match if rt::day_within(day, (Some(16526), Some(16891))) { 0 } else { self.b.no_version(58, date)? } {
                 0 => {
                     let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
                     self.g5(keys)

@@ -835,7 +835,7 @@ impl Row<'_, '_, '_> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
-            match if day <= 16525 { 0 } else if day >= 16526 { 1 } else { self.b.no_version(239, date)? } {
+            match if rt::day_within(day, (None, Some(16525))) { 0 } else if rt::day_within(day, (Some(16526), None)) { 1 } else { self.b.no_version(239, date)? } {
                 0 => {
                     let a25 = rt::slot(l0)?;
                     let a26 = rt::slot(l1)?;

@@ -814,19 +814,12 @@ impl Gen<'_> {
                 }
                 let arms: Vec<String> =
                     versions.iter().enumerate().map(|(k, v)| format!("{k} => {},", self.expr(v.node))).collect();
-                // The first version valid on the date, as the interpreter chooses it, by the
-                // date's day number against the versions' ends.
+                // The first version valid on the date, as the interpreter chooses it: by the
+                // date's day number against the versions' first and last days, with the
+                // interpreter's own test.
                 let mut choose = String::new();
                 for (k, v) in versions.iter().enumerate() {
-                    let test = match (v.valid.from, v.valid.to) {
-                        (Some(from), Some(to)) => {
-                            format!("({}..={}).contains(&day)", from.day_number(), to.day_number())
-                        }
-                        (Some(from), None) => format!("day >= {}", from.day_number()),
-                        (None, Some(to)) => format!("day <= {}", to.day_number()),
-                        (None, None) => "true".to_string(),
-                    };
-                    let _ = write!(choose, "if {test} {{ {k} }} else ");
+                    let _ = write!(choose, "if rt::day_within(day, {:?}) {{ {k} }} else ", v.valid.days());
                 }
                 format!(
                     "{{\n let date = rt::strict(self.as_of())?;\n let day = date.day_number();\n match {choose}{{ self.b.no_version({}, date)? }} {{\n {}\n _ => Err(Stop::Back),\n }}\n }}",

@@ -41,7 +41,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use covenant_ir::Value as Val;
-pub use covenant_ir::{BinOp, Date, DecisionId, Duration};
+pub use covenant_ir::{BinOp, Date, DecisionId, Duration, day_within};
 pub use rust_decimal::{Decimal, RoundingStrategy};
 
 /// The reason number of a "no value" read from the inputs, whose text is not kept.
