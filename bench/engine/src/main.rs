@@ -49,11 +49,16 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// The two benchmark models compiled to Rust by `covenant emit-rust` (checked to be the
-/// generator's current output by the tests), and the rules the
-/// tests use to check the generator against the interpreter (`tests/native/conformance.cov`).
+/// generator's current output by the tests), the rules the tests use to check the generator
+/// against the interpreter (`tests/native/conformance.cov`), and an example with decisions
+/// the generator leaves to the interpreter (payments, contract dates), built only to check
+/// that such a module compiles.
 mod generated {
     #[rustfmt::skip]
     pub mod conformance;
+    #[rustfmt::skip]
+    #[allow(dead_code)]
+    pub mod core_flexi;
     #[rustfmt::skip]
     pub mod housing;
     #[rustfmt::skip]

@@ -22,6 +22,9 @@ use rust_decimal::prelude::ToPrimitive;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
+/// The code of a node the generator does not compile: the row is handed back.
+const REFUSED: &str = "Err(Stop::Back)";
+
 /// The most combinations of key values a table's grid ([`Gen::cell_grid`]) holds.
 const MAX_GRID: usize = 1024;
 /// In a grid of rows: no row matches.
@@ -653,7 +656,7 @@ impl Gen<'_> {
         if self.unit.refused.is_none() {
             self.unit.refused = Some(why.to_string());
         }
-        "Err(Stop::Back)".to_string()
+        REFUSED.to_string()
     }
 
     fn span_note(&self, span: covenant_source::Span) -> String {
@@ -682,7 +685,19 @@ impl Gen<'_> {
     }
 
     /// Code of type `R<T>` for a node, `T` its kind's type.
+    /// A node as a Rust expression of type `R<T>`, `T` its kind's type.
     fn expr(&mut self, id: NodeId) -> String {
+        let code = self.expr_code(id);
+        // A node the generator refuses hands the row back; its type is written out, so that
+        // the code around it compiles whatever it does with the value (`a + b` where both
+        // are refused, say).
+        match self.program.nodes.get(id.index()) {
+            Some(node) if code == REFUSED => format!("Err::<{}, Stop>(Stop::Back)", kind_of(&node.ty).rust()),
+            _ => code,
+        }
+    }
+
+    fn expr_code(&mut self, id: NodeId) -> String {
         let program = self.program;
         let Some(node) = program.nodes.get(id.index()) else { return self.refuse("a node is missing") };
         let kind = kind_of(&node.ty);
@@ -1405,12 +1420,12 @@ impl Gen<'_> {
                 "let mut kept = Vec::new();\n {items}\n {each} {{\n {bind}\n {filter}let value = rt::slot({})?;\n kept.push(self.b.output(value)?);\n }}\n Ok(Value::List(kept.into()))",
                 self.expr(body)
             ),
-            _ => "Err(Stop::Back)".to_string(),
+            _ => REFUSED.to_string(),
         };
         self.restore(local, saved);
         self.restore_stable(local, was_stable);
         self.restore_position(local, was_position);
-        if code == "Err(Stop::Back)" {
+        if code == REFUSED {
             return self.refuse("an aggregation of an unexpected type");
         }
         format!("{{\n {code}\n }}")
