@@ -193,7 +193,7 @@ run_model() {
   measure "$model" "$rows" covenant "compute-only (library)" "$o-engine.log" -- \
     "$ENGINE" "$cov_file" --input "$input" --output "$o-engine.csv" --errors "$o-engine.err" --repeat "$reps" "${flags[@]}"
   # The same harness with the rules compiled to Rust (`covenant emit-rust`, the modules in
-  # bench/engine/src/generated), handing failing rows to the interpreter.
+  # tests/emitted/src), handing the rows it cannot compute to the interpreter.
   measure "$model" "$rows" covenant "compute-only (emit-rust)" "$o-native.log" -- \
     "$ENGINE" "$cov_file" --native --input "$input" --output "$o-native.csv" --errors "$o-native.err" --repeat "$reps" "${flags[@]}"
   # With explanations, for every row, written to disk and deleted after timing.

@@ -1,6 +1,7 @@
-//! Rules compiled to Rust (`covenant emit-rust`): the generated modules the benchmark builds
-//! are the generator's current output, every example compiles to Rust, and the generated
-//! code gives exactly what the interpreter gives, row by row, failing rows included.
+//! Rules compiled to Rust (`covenant emit-rust`): the module of every example, stdlib file
+//! and the conformance rules, which the workspace builds (`tests/emitted`, so that CI checks
+//! the generated code compiles), is the generator's current output, and the generated code
+//! gives exactly what the interpreter gives, row by row, failing rows included.
 //!
 //! The binaries belong to other packages, so Cargo does not build them for this one; they
 //! are found beside this test's executable (`common::built`). `.ci/run` builds the
@@ -13,23 +14,28 @@ use common::{Run, TempDir};
 const TARIFF: &str = "examples/housing-support-tariff/tariff.cov";
 const ALLOCATION: &str = "examples/suffolk-personal-budget/allocation.cov";
 
-/// The benchmark models and their generated modules, as `bench/run.sh` runs them.
-const MODELS: [(&str, &str, &str, &[&str]); 2] = [
-    (
-        "suffolk",
-        ALLOCATION,
-        "bench/engine/src/generated/suffolk.rs",
-        &["points", "indicative_budget", "moderated_budget", "eligible", "budget_from_formula"],
-    ),
-    ("housing", TARIFF, "bench/engine/src/generated/housing.rs", &["weekly_cost", "within_limits"]),
+/// The benchmark models and the decisions `bench/run.sh` asks of them.
+const MODELS: [(&str, &str, &[&str]); 2] = [
+    ("suffolk", ALLOCATION, &["points", "indicative_budget", "moderated_budget", "eligible", "budget_from_formula"]),
+    ("housing", TARIFF, &["weekly_cost", "within_limits"]),
 ];
 
-/// Rules written to test the generator, and their generated module.
-const CONFORMANCE: (&str, &str) = ("tests/native/conformance.cov", "bench/engine/src/generated/conformance.rs");
+/// Rules written to test the generator.
+const CONFORMANCE: &str = "tests/native/conformance.cov";
 
-/// An example with decisions the generator leaves to the interpreter (payments, contract
-/// dates, arithmetic on them), whose module the workspace builds so that such code compiles.
-const REFUSING: (&str, &str) = ("examples/core-and-flexi/core_flexi.cov", "bench/engine/src/generated/core_flexi.rs");
+/// Where the generated modules are kept, one a file of rules (`covenant-emitted`).
+const EMITTED: &str = "tests/emitted/src";
+
+/// The name of the module `covenant-emitted` keeps for `file` (relative to the root): an
+/// example by its folder, a stdlib file by its path.
+fn emitted_module(file: &str) -> String {
+    let path = file.trim_end_matches(".cov");
+    match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["examples", folder, _] => folder.replace('-', "_"),
+        ["stdlib", rest @ ..] => format!("stdlib_{}", rest.join("_")),
+        _ => "conformance".to_string(),
+    }
+}
 
 /// Runs a binary of the workspace; a panic is a failure whatever the test expects.
 fn run(binary: &str, args: &[&str]) -> Run {
@@ -39,42 +45,44 @@ fn run(binary: &str, args: &[&str]) -> Run {
 }
 
 #[test]
-fn the_generated_benchmark_modules_are_current() {
+fn every_file_of_rules_compiles_to_the_module_kept_for_it() {
+    let root = common::root();
+    let relative =
+        |p: std::path::PathBuf| p.strip_prefix(&root).expect("below the root").to_string_lossy().into_owned();
+    let examples: Vec<String> =
+        common::files_with_ext_recursive(&root.join("examples"), "cov").into_iter().map(relative).collect();
+    let stdlib: Vec<String> =
+        common::files_with_ext_recursive(&root.join("stdlib"), "cov").into_iter().map(relative).collect();
+    assert!(examples.len() >= 8 && stdlib.len() >= 4, "the examples and the stdlib are found");
     let dir = TempDir::new("current");
-    let modules = MODELS.iter().map(|(model, file, module, _)| (*model, *file, *module));
-    for (model, file, module) in
-        modules.chain([("conformance", CONFORMANCE.0, CONFORMANCE.1), ("core_flexi", REFUSING.0, REFUSING.1)])
-    {
-        let out = dir.path(&format!("{model}.rs"));
+    let lib = common::read(&root.join(EMITTED).join("lib.rs"));
+    let mut modules = vec!["lib.rs".to_string()];
+    for file in examples.iter().chain(&stdlib).map(String::as_str).chain([CONFORMANCE]) {
+        let module = emitted_module(file);
+        let out = dir.path(&format!("{module}.rs"));
         let r = run("covenant", &["emit-rust", file, "--output", &out]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        assert!(r.stderr.contains("compiled to Rust"), "{}", r.stderr);
-        // Every decision compiles, except in the module kept for those that do not.
-        let refusing = file == REFUSING.0;
-        assert_eq!(r.stderr.contains("not compiled"), refusing, "{file}:\n{}", r.stderr);
-        let fresh = std::fs::read_to_string(&out).expect("generated module");
-        let committed = common::read(&common::root().join(module));
-        assert!(
-            fresh == committed,
-            "{module} is not what `covenant emit-rust {file}` gives now; run it again with `--output {module}`"
-        );
-    }
-}
-
-#[test]
-fn every_example_compiles_to_rust() {
-    let examples = common::files_with_ext_recursive(&common::root().join("examples"), "cov");
-    assert!(examples.len() >= 8, "the examples are found");
-    for example in examples {
-        let file = example.to_string_lossy();
-        let r = run("covenant", &["emit-rust", &file]);
         assert_eq!(r.code, 0, "{file}: {}", r.stderr);
-        assert!(r.stdout.contains("pub fn decide("), "{file}: the module has its entry point");
-        assert!(r.stdout.contains("pub static MODULE: rt::Module"), "{file}");
-        // Decisions that need payments or splits are named, with the reason.
+        assert!(r.stderr.contains("compiled to Rust"), "{file}: {}", r.stderr);
+        // The benchmark models and the conformance rules compile whole; elsewhere, decisions
+        // that need payments, splits or a contract's dates are named, with the reason.
+        let whole = file == CONFORMANCE || MODELS.iter().any(|(_, model, _)| *model == file);
         for line in r.stderr.lines().filter(|l| l.starts_with("not compiled")) {
-            assert!(line.contains("interpreter"), "{file}: {line}");
+            assert!(!whole && line.contains("interpreter"), "{file}: {line}");
         }
+        let fresh = common::read(std::path::Path::new(&out));
+        assert!(fresh.contains("pub fn decide(") && fresh.contains("pub static MODULE: rt::Module"), "{file}");
+        let kept = format!("{EMITTED}/{module}.rs");
+        assert!(
+            root.join(&kept).exists() && fresh == common::read(&root.join(&kept)),
+            "{kept} is not what `covenant emit-rust {file}` gives now; run it again with `--output {kept}`"
+        );
+        assert!(lib.contains(&format!("pub mod {module};")), "{EMITTED}/lib.rs does not build {module}");
+        modules.push(format!("{module}.rs"));
+    }
+    // No module is kept for rules that are gone.
+    for entry in std::fs::read_dir(root.join(EMITTED)).expect("the emitted modules").filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(modules.contains(&name), "{EMITTED}/{name} is the module of no file of rules");
     }
 }
 
@@ -149,7 +157,7 @@ const SUFFOLK_EXTRA: &str = "\"[{\"\"item\"\":\"\"E\"\",\"\"rating\"\":4}]\",Com
 #[test]
 fn compiled_rules_give_what_the_interpreter_gives_row_by_row() {
     let dir = TempDir::new("agree");
-    for (model, file, _, decisions) in MODELS {
+    for (model, file, decisions) in MODELS {
         let cohort = dir.path(&format!("{model}.csv"));
         let g = run("covenant-bench-generate", &[model, "3000", &cohort]);
         assert_eq!(g.code, 0, "{}", g.stderr);
@@ -293,7 +301,7 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
         "tier_given",
     ];
     let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] =
-        &interpreted_and_native(&dir, ("conformance", CONFORMANCE.0), &cohort, &decisions, false);
+        &interpreted_and_native(&dir, ("conformance", CONFORMANCE), &cohort, &decisions, false);
     let failed = interpreted_errors.lines().count();
     let no_version = interpreted_errors.lines().filter(|l| l.contains("error[E0512]")).count();
     // Rows with no entries fail (`max` of nothing), and so do most rows dated in a gap.

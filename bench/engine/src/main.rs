@@ -24,7 +24,7 @@
 //!   JSON, on the first `--explain-rows` rows (0 by default: skipped).
 //!
 //! With `--native`, `eval1` and `eval2` compute each row with the module generated from this
-//! program by `covenant emit-rust` (`generated/`): the rows it hands back are evaluated by
+//! program by `covenant emit-rust` (`tests/emitted`): the rows it hands back are evaluated by
 //! the interpreter, and a row it finds failing (a date with no version) gets the
 //! interpreter's own error from `native::Base::error_brief`. A line `native: H of N evaluations
 //! handed back to the interpreter, F failed with the interpreter's error` counts them.
@@ -48,29 +48,17 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// The two benchmark models compiled to Rust by `covenant emit-rust` (checked to be the
-/// generator's current output by the tests), the rules the tests use to check the generator
-/// against the interpreter (`tests/native/conformance.cov`), and an example with decisions
-/// the generator leaves to the interpreter (payments, contract dates), built only to check
-/// that such a module compiles.
-mod generated {
-    #[rustfmt::skip]
-    pub mod conformance;
-    #[rustfmt::skip]
-    #[allow(dead_code)]
-    pub mod core_flexi;
-    #[rustfmt::skip]
-    pub mod housing;
-    #[rustfmt::skip]
-    pub mod suffolk;
-}
+/// The two benchmark models compiled to Rust by `covenant emit-rust`, and the rules the
+/// tests use to check the generator against the interpreter (`tests/native/conformance.cov`):
+/// modules of `covenant-emitted` (`tests/emitted`), which the tests keep current.
+use covenant_emitted::{conformance, housing_support_tariff as housing, suffolk_personal_budget as suffolk};
 
 /// A generated module: its description, and its `decide`.
 type Decide = fn(&mut native::Base<'_>, &[Value], &[DecisionId], &mut Vec<Value>) -> native::Decided;
 const MODULES: [(&native::Module, &[bool], Decide); 3] = [
-    (&generated::conformance::MODULE, &generated::conformance::COVERED, generated::conformance::decide),
-    (&generated::suffolk::MODULE, &generated::suffolk::COVERED, generated::suffolk::decide),
-    (&generated::housing::MODULE, &generated::housing::COVERED, generated::housing::decide),
+    (&conformance::MODULE, &conformance::COVERED, conformance::decide),
+    (&suffolk::MODULE, &suffolk::COVERED, suffolk::decide),
+    (&housing::MODULE, &housing::COVERED, housing::decide),
 ];
 
 struct FileSystem;
