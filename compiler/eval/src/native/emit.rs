@@ -939,18 +939,27 @@ impl Gen<'_> {
     }
 
     fn constant(&mut self, id: NodeId, value: &Value, kind: KindOf) -> String {
-        match (value, kind) {
+        if let Some(code) = self.scalar_constant(value, kind) {
+            return code;
+        }
+        if kind != KindOf::Val {
+            return self.refuse("a constant of another type than its node's");
+        }
+        let k = self.constants.len();
+        self.constants.push(id.0);
+        format!("self.b.constant({k})")
+    }
+
+    /// A constant truth value, number, variant or "no value" of `kind`, as an expression a
+    /// `const` can hold (`None` for any other value).
+    fn scalar_constant(&mut self, value: &Value, kind: KindOf) -> Option<String> {
+        Some(match (value, kind) {
             (Value::None(reason), _) => format!("Err(Stop::Absent({}))", self.reason(reason)),
             (Value::Bool(b), KindOf::Bool) => format!("Ok({b})"),
             (Value::Num(n), KindOf::Num) => format!("Ok({})", decimal(*n)),
             (Value::Enum(i), KindOf::Enum) => format!("Ok({i}u32)"),
-            (_, KindOf::Val) => {
-                let k = self.constants.len();
-                self.constants.push(id.0);
-                format!("self.b.constant({k})")
-            }
-            _ => self.refuse("a constant of another type than its node's"),
-        }
+            _ => return None,
+        })
     }
 
     fn call(&mut self, callee: DecisionId, args: &[NodeId]) -> String {
@@ -1131,13 +1140,10 @@ impl Gen<'_> {
                 Some(None) => Some("Err(Stop::Back)".to_string()),
                 Some(Some(r)) => match &def.rows.get(r)?.cell {
                     Cell::NoValue(reason) => Some(format!("Err(Stop::Absent({}))", self.reason(reason))),
-                    Cell::Value(node) => match (super::constant_value(program, node.0)?, kind) {
-                        (Value::None(reason), _) => Some(format!("Err(Stop::Absent({}))", self.reason(&reason))),
-                        (Value::Bool(b), KindOf::Bool) => Some(format!("Ok({b})")),
-                        (Value::Num(n), KindOf::Num) => Some(format!("Ok({})", decimal(n))),
-                        (Value::Enum(i), KindOf::Enum) => Some(format!("Ok({i}u32)")),
-                        _ => None,
-                    },
+                    Cell::Value(node) => {
+                        let value = super::constant_value(program, node.0)?;
+                        self.scalar_constant(&value, kind)
+                    }
                 },
             })
             .collect();

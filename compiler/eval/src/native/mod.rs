@@ -35,7 +35,7 @@ use crate::index::{GridHit, Indexes};
 use crate::ops::{self, Selected};
 use crate::session::{no_version, no_version_message, own_copy};
 use covenant_ir::hash::FxBuild;
-use covenant_ir::{Builtin, HitPolicy, NodeKind, Program, Span, TableId, Value};
+use covenant_ir::{Builtin, HitPolicy, NodeKind, Program, Span, TableId, Value, VersionArm};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -448,24 +448,28 @@ impl<'p> Base<'p> {
     /// The error of the last row that `decide` found failing ([`Decided::Failed`]), as the
     /// interpreter gives it, with its labels and note.
     pub fn error(&self) -> Option<EvalError> {
-        let failure = self.failure?;
-        let node = self.program.nodes.get(failure.node as usize)?;
-        let NodeKind::Versioned { name, versions } = &node.kind else { return None };
-        Some(*no_version(node.origin.span, name, versions, failure.date))
+        let (failure, span, name, versions) = self.failed_reference()?;
+        Some(*no_version(span, name, versions, failure.date))
     }
 
     /// The same error in brief (its code, message and place), the message kept for the rows
     /// that fail the same way: building the whole error writes out every version's dates.
     pub fn error_brief(&mut self) -> Option<Brief<'_>> {
-        let failure = self.failure?;
-        let node = self.program.nodes.get(failure.node as usize)?;
-        let NodeKind::Versioned { name, .. } = &node.kind else { return None };
-        let span = node.origin.span;
+        let (failure, span, name, _) = self.failed_reference()?;
         if self.messages.len() >= KEPT_ERRORS && !self.messages.contains_key(&failure) {
             self.messages.clear();
         }
         let message = self.messages.entry(failure).or_insert_with(|| no_version_message(name, failure.date));
         Some(Brief { code: code::NO_VERSION, message, span })
+    }
+
+    /// What failed the last row: the failure, and the dated reference's place, name and
+    /// versions.
+    fn failed_reference(&self) -> Option<(Failure, Span, &'p str, &'p [VersionArm])> {
+        let failure = self.failure?;
+        let node = self.program.nodes.get(failure.node as usize)?;
+        let NodeKind::Versioned { name, versions } = &node.kind else { return None };
+        Some((failure, node.origin.span, name, versions))
     }
 
     /// Constant number `k` of the module.
