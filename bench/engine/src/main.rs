@@ -24,7 +24,10 @@
 //!   JSON, on the first `--explain-rows` rows (0 by default: skipped).
 //!
 //! With `--native`, `eval1` and `eval2` compute each row with the module generated from this
-//! program by `covenant emit-rust` (`tests/emitted`): the rows it hands back are evaluated by
+//! program by `covenant emit-rust` (`tests/emitted`), from the row's inputs read into the
+//! module's structs before the passes (`decode`, counted in `inputs`, as the hand-written
+//! program's reading its rows into its structs is not in its compute-only figure): the
+//! rows it hands back are evaluated by
 //! the interpreter, and a row it finds failing (a date with no version) gets the
 //! interpreter's own error from `native::Base::error_brief`. A line `native: H of N evaluations
 //! handed back to the interpreter, F failed with the interpreter's error` counts them.
@@ -53,13 +56,159 @@ use std::time::Instant;
 /// modules of `covenant-emitted` (`tests/emitted`), which the tests keep current.
 use covenant_emitted::{conformance, housing_support_tariff as housing, suffolk_personal_budget as suffolk};
 
-/// A generated module: its description, and its `decide`.
-type Decide = fn(&mut native::Base<'_>, &[Value], &[DecisionId], &mut Vec<Value>) -> native::Decided;
-const MODULES: [(&native::Module, &[bool], Decide); 3] = [
-    (&conformance::MODULE, &conformance::COVERED, conformance::decide),
-    (&suffolk::MODULE, &suffolk::COVERED, suffolk::decide),
-    (&housing::MODULE, &housing::COVERED, housing::decide),
+/// The timed passes, computing rows with one generated module's rules (or none).
+type Timed = fn(&Context<'_>, &[Row], usize) -> Timings;
+/// A generated module: its description, which decisions it computes, and its passes.
+const MODULES: [(&native::Module, &[bool], Timed); 3] = [
+    (&conformance::MODULE, &conformance::COVERED, timed::<conformance::Rules>),
+    (&suffolk::MODULE, &suffolk::COVERED, timed::<suffolk::Rules>),
+    (&housing::MODULE, &housing::COVERED, timed::<housing::Rules>),
 ];
+
+/// A row's inputs, or its problems.
+type Row = Result<Vec<Value>, String>;
+
+/// What the timed passes share.
+struct Context<'c> {
+    program: &'c covenant_ir::Program,
+    indexes: &'c Indexes,
+    compiled: &'c Compiled,
+    decisions: &'c [DecisionId],
+    /// The generated module computing the rows, checked against the program.
+    module: Option<native::Checked<'static, 'c>>,
+    details: bool,
+}
+
+/// What the timed passes found: the results of the last pass, the best times, and how
+/// many rows the generated module handed back or failed.
+struct Timings {
+    results: Pass,
+    eval1: f64,
+    eval2: f64,
+    /// Reading the rows into the module's input structs (not timed with the passes, as the
+    /// hand-written program's reading its rows into its structs is not).
+    decode_seconds: f64,
+    handed_back: u64,
+    failed_natively: u64,
+}
+
+/// No generated module: every row is the interpreter's.
+struct Interpreted;
+
+impl native::Rules for Interpreted {
+    type Inputs<'a> = ();
+    fn decode(_: &[Value]) {}
+    fn decide(_: &mut native::Base<'_>, _: &(), _: &[DecisionId], _: &mut Vec<Value>) -> native::Decided {
+        native::Decided::HandedBack
+    }
+}
+
+/// The compute-only passes: every row on one thread, then split over two, `repeat` times
+/// each; rows are read into the module's input structs first.
+fn timed<M: native::Rules>(context: &Context<'_>, inputs: &[Row], repeat: usize) -> Timings {
+    let Context { program, indexes, compiled, decisions, module, details } = *context;
+    let t = Instant::now();
+    let decoded: Vec<Option<M::Inputs<'_>>> = match module {
+        Some(_) => inputs.iter().map(|row| row.as_ref().ok().map(|values| M::decode(values))).collect(),
+        None => Vec::new(),
+    };
+    let decode_seconds = t.elapsed().as_secs_f64();
+    let handed_back = std::sync::atomic::AtomicU64::new(0);
+    let failed_natively = std::sync::atomic::AtomicU64::new(0);
+    // One session per thread, reset for each row, as `covenant batch` does.
+    let evaluate = |rows: &[Row], decoded: &[Option<M::Inputs<'_>>]| -> Pass {
+        let mut session = Session::new(program, Vec::new()).with_indexes(indexes).with_compiled(compiled);
+        let mut base = module.and_then(|checked| native::Base::new(&checked, indexes, native::Options::default()));
+        let mut pass =
+            Pass { values: Vec::with_capacity(rows.len() * decisions.len()), rows: Vec::with_capacity(rows.len()) };
+        for (k, row) in rows.iter().enumerate() {
+            let inputs = match row {
+                Ok(inputs) => inputs,
+                Err(problems) => {
+                    pass.rows.push(Err(problems.clone()));
+                    continue;
+                }
+            };
+            // `decide` appends every value, or none when the row fails or is handed back.
+            if let (Some(base), Some(Some(typed))) = (base.as_mut(), decoded.get(k)) {
+                match M::decide(base, typed, decisions, &mut pass.values) {
+                    native::Decided::Values => {
+                        pass.rows.push(Ok(()));
+                        continue;
+                    }
+                    native::Decided::Failed(id) => {
+                        let text = match details {
+                            true => base.error().map(|e| problem(program, id, e.code, &e.message) + &detail(&e)),
+                            false => base.error_brief().map(|e| problem(program, id, e.code, e.message)),
+                        };
+                        if let Some(text) = text {
+                            pass.rows.push(Err(text));
+                            continue;
+                        }
+                    }
+                    native::Decided::HandedBack => {}
+                }
+            }
+            session.reset(inputs.clone());
+            let start = pass.values.len();
+            let mut outcome = Ok(());
+            for &id in decisions {
+                match session.decision(id, &mut NoTrace) {
+                    Ok(value) => pass.values.push(value),
+                    Err(e) => {
+                        let text = problem(program, id, e.code, &e.message);
+                        outcome = Err(if details { text + &detail(&e) } else { text });
+                        pass.values.truncate(start);
+                        break;
+                    }
+                }
+            }
+            pass.rows.push(outcome);
+        }
+        if let Some(base) = base {
+            handed_back.fetch_add(base.handed_back, std::sync::atomic::Ordering::Relaxed);
+            failed_natively.fetch_add(base.failed, std::sync::atomic::Ordering::Relaxed);
+        }
+        pass
+    };
+
+    // eval1 / eval2: the compute-only figures.
+    let mut results = Pass::default();
+    let mut eval1 = f64::INFINITY;
+    for _ in 0..repeat {
+        drop(std::mem::take(&mut results));
+        let t = Instant::now();
+        results = evaluate(inputs, &decoded);
+        eval1 = eval1.min(t.elapsed().as_secs_f64());
+    }
+    let mut eval2 = f64::INFINITY;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let half = inputs.len().div_ceil(2).max(1);
+        let parts: Vec<Pass> = std::thread::scope(|scope| {
+            let handles: Vec<_> = inputs
+                .chunks(half)
+                .enumerate()
+                .map(|(n, part)| {
+                    let decoded = decoded.get(n * half..).unwrap_or_default();
+                    let evaluate = &evaluate;
+                    scope.spawn(move || evaluate(part, decoded))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        eval2 = eval2.min(t.elapsed().as_secs_f64());
+        drop(parts);
+    }
+    Timings {
+        results,
+        eval1,
+        eval2,
+        decode_seconds,
+        handed_back: handed_back.load(std::sync::atomic::Ordering::Relaxed),
+        failed_natively: failed_natively.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
 
 struct FileSystem;
 
@@ -201,99 +350,23 @@ fn run() -> ExitCode {
     let compiled = Compiled::new(program);
     // With `--native`, the generated module made from this program computes each row, and
     // hands to the interpreter the rows it gives back.
-    let module = if native_code {
-        let found = MODULES.iter().find_map(|&(module, covered, decide)| {
+    let (module, timed): (_, Timed) = if native_code {
+        let found = MODULES.iter().find_map(|&(module, covered, timed)| {
             let all_covered = decisions.iter().all(|id| covered.get(id.index()).copied().unwrap_or(false));
-            module.check(program).filter(|_| all_covered).map(|checked| (checked, decide))
+            module.check(program).filter(|_| all_covered).map(|checked| (Some(checked), timed))
         });
         match found {
-            Some(m) => Some(m),
+            Some(m) => m,
             None => return fail("no generated module computes these decisions of this file; run `covenant emit-rust`"),
         }
     } else {
-        None
+        (None, timed::<Interpreted>)
     };
-    let handed_back = std::sync::atomic::AtomicU64::new(0);
-    let failed_natively = std::sync::atomic::AtomicU64::new(0);
-    // One session per thread, reset for each row, as `covenant batch` does.
-    let evaluate = |rows: &[Result<Vec<Value>, String>]| -> Pass {
-        let mut session = Session::new(program, Vec::new()).with_indexes(&indexes).with_compiled(&compiled);
-        let mut base =
-            module.and_then(|(checked, _)| native::Base::new(&checked, &indexes, native::Options::default()));
-        let mut pass =
-            Pass { values: Vec::with_capacity(rows.len() * decisions.len()), rows: Vec::with_capacity(rows.len()) };
-        for row in rows {
-            let inputs = match row {
-                Ok(inputs) => inputs,
-                Err(problems) => {
-                    pass.rows.push(Err(problems.clone()));
-                    continue;
-                }
-            };
-            // `decide` appends every value, or none when the row fails or is handed back.
-            if let (Some(base), Some((_, decide))) = (base.as_mut(), module) {
-                match decide(base, inputs, &decisions, &mut pass.values) {
-                    native::Decided::Values => {
-                        pass.rows.push(Ok(()));
-                        continue;
-                    }
-                    native::Decided::Failed(id) => {
-                        let text = match details {
-                            true => base.error().map(|e| problem(program, id, e.code, &e.message) + &detail(&e)),
-                            false => base.error_brief().map(|e| problem(program, id, e.code, e.message)),
-                        };
-                        if let Some(text) = text {
-                            pass.rows.push(Err(text));
-                            continue;
-                        }
-                    }
-                    native::Decided::HandedBack => {}
-                }
-            }
-            session.reset(inputs.clone());
-            let start = pass.values.len();
-            let mut outcome = Ok(());
-            for &id in &decisions {
-                match session.decision(id, &mut NoTrace) {
-                    Ok(value) => pass.values.push(value),
-                    Err(e) => {
-                        let text = problem(program, id, e.code, &e.message);
-                        outcome = Err(if details { text + &detail(&e) } else { text });
-                        pass.values.truncate(start);
-                        break;
-                    }
-                }
-            }
-            pass.rows.push(outcome);
-        }
-        if let Some(base) = base {
-            handed_back.fetch_add(base.handed_back, std::sync::atomic::Ordering::Relaxed);
-            failed_natively.fetch_add(base.failed, std::sync::atomic::Ordering::Relaxed);
-        }
-        pass
-    };
-
-    // eval1 / eval2: the compute-only figures.
-    let mut results = Pass::default();
-    let mut eval1 = f64::INFINITY;
-    for _ in 0..repeat {
-        drop(std::mem::take(&mut results));
-        let t = Instant::now();
-        results = evaluate(&inputs);
-        eval1 = eval1.min(t.elapsed().as_secs_f64());
-    }
+    let context = Context { program, indexes: &indexes, compiled: &compiled, decisions: &decisions, module, details };
+    let timings = timed(&context, &inputs, repeat);
+    let Timings { results, eval1, eval2, decode_seconds, handed_back, failed_natively } = timings;
+    let inputs_seconds = inputs_seconds + decode_seconds;
     let results = results.into_results(decisions.len());
-    let mut eval2 = f64::INFINITY;
-    for _ in 0..repeat {
-        let t = Instant::now();
-        let half = inputs.len().div_ceil(2).max(1);
-        let parts: Vec<Pass> = std::thread::scope(|scope| {
-            let handles: Vec<_> = inputs.chunks(half).map(|part| scope.spawn(|| evaluate(part))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-        });
-        eval2 = eval2.min(t.elapsed().as_secs_f64());
-        drop(parts);
-    }
 
     // cells: every result as output text.
     let t = Instant::now();
@@ -360,9 +433,9 @@ fn run() -> ExitCode {
     if native_code {
         eprintln!(
             "native: {} of {} evaluations handed back to the interpreter, {} failed with the interpreter's error",
-            handed_back.load(std::sync::atomic::Ordering::Relaxed),
+            handed_back,
             rows * (repeat * 2),
-            failed_natively.load(std::sync::atomic::Ordering::Relaxed),
+            failed_natively,
         );
     }
     eprintln!(

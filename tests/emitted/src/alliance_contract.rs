@@ -12,7 +12,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x8da340bf3a1eac25,
-    reasons: &["no row of table contract_value matched", "the commissioner is not paid under the agreement", "not given", "the denominator of the ratio is zero", "the year's actual spend is not reported yet", "no row of table months_owed_at_quarter_end matched", "no row of table working_capital_limit matched", "the commissioner has no working-capital limit"],
+    reasons: &["no row of table contract_value matched", "the commissioner is not paid under the agreement", "the denominator of the ratio is zero", "not given", "the year's actual spend is not reported yet", "no row of table months_owed_at_quarter_end matched", "no row of table working_capital_limit matched", "the commissioner has no working-capital limit"],
     constants: &[126, 142, 195, 50],
 };
 
@@ -21,11 +21,84 @@ pub static COVERED: [bool; 38] = [true, false, false, false, false, false, true,
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Measures` of the inputs, its fields read.
+pub struct In0<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `people_supported`: Int.
+    pub f0: R<Decimal>,
+    /// `complete_records`: Int.
+    pub f1: R<Decimal>,
+    /// `wemwbs_mean_change`: Decimal.
+    pub f2: R<Decimal>,
+    /// `due_to_move_on`: Int.
+    pub f3: R<Decimal>,
+    /// `moved_on`: Int.
+    pub f4: R<Decimal>,
+}
+
+impl<'a> rt::Record<'a> for In0<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Measures` (a value of another type is the interpreter's to report).
+fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In0 {
+                value,
+                f0: rt::read::<Decimal>(rt::place_at(fields, 0)),
+                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
+                f2: rt::read::<Decimal>(rt::place_at(fields, 2)),
+                f3: rt::read::<Decimal>(rt::place_at(fields, 3)),
+                f4: rt::read::<Decimal>(rt::place_at(fields, 4)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `measures`.
+    pub i2: R<In0<'a>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i2: decode_in0(rt::input(values, 2, false, 3)),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             0 => {
@@ -151,10 +224,11 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `alliance.total_contract_value` (examples/alliance-contract/alliance.cov, bytes 4874..5028), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
@@ -261,8 +335,8 @@ impl Row<'_, '_, '_> {
 
     fn d6_body(&mut self) -> R<Decimal> {
         match {
-            let values = [rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 1)))?.into_value(), rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 0)))?.into_value()];
-            rt::convert::<Decimal>(self.b.builtin(74, &values, 3))
+            let values = [rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?.into_value(), rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f0))?.into_value()];
+            rt::convert::<Decimal>(self.b.builtin(74, &values, 2))
         } {
             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
             other => other,
@@ -299,7 +373,7 @@ impl Row<'_, '_, '_> {
 
     fn d8_body(&mut self) -> R<bool> {
         {
-            let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 2)))?;
+            let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
             let b = rt::strict(self.p3())?;
             Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
         }
@@ -317,8 +391,8 @@ impl Row<'_, '_, '_> {
 
     fn d9_body(&mut self) -> R<Decimal> {
         match {
-            let values = [rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 4)))?.into_value(), rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 3)))?.into_value()];
-            rt::convert::<Decimal>(self.b.builtin(88, &values, 3))
+            let values = [rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f4))?.into_value(), rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?.into_value()];
+            rt::convert::<Decimal>(self.b.builtin(88, &values, 2))
         } {
             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
             other => other,
@@ -346,7 +420,7 @@ impl Row<'_, '_, '_> {
                     let a = rt::strict(self.p7())?;
                     let b = rt::strict({
                             let values = [rt::strict(self.d9())?.into_value(), rt::strict(self.p4())?.into_value(), rt::strict(self.p5())?.into_value()];
-                            rt::convert::<Decimal>(self.b.builtin(99, &values, 3))
+                            rt::convert::<Decimal>(self.b.builtin(99, &values, 2))
                     })?;
                     a.checked_mul(b).ok_or(Stop::Back)
             })?;
@@ -392,30 +466,30 @@ impl Row<'_, '_, '_> {
                     let a = rt::strict({
                             let a = rt::strict({
                                     let a = rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 2)))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(108, &values, 3))
+                                            let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 3)))?.into_value()];
+                                            rt::convert::<Decimal>(self.b.builtin(108, &values, 2))
                                     })?;
                                     let b = rt::strict(Ok(Decimal::from_parts(12, 0, 0, false, 0)))?;
                                     a.checked_mul(b).ok_or(Stop::Back)
                             })?;
                             let b = rt::strict({
-                                    let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 2)))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(112, &values, 3))
+                                    let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 3)))?.into_value()];
+                                    rt::convert::<Decimal>(self.b.builtin(112, &values, 2))
                             })?;
                             a.checked_add(b).ok_or(Stop::Back)
                     })?;
                     let b = rt::strict({
                             let a = rt::strict({
                                     let a = rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 0, false, 2)))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(115, &values, 3))
+                                            let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 0, false, 3)))?.into_value()];
+                                            rt::convert::<Decimal>(self.b.builtin(115, &values, 2))
                                     })?;
                                     let b = rt::strict(Ok(Decimal::from_parts(12, 0, 0, false, 0)))?;
                                     a.checked_mul(b).ok_or(Stop::Back)
                             })?;
                             let b = rt::strict({
-                                    let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 0, false, 2)))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(119, &values, 3))
+                                    let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 0, false, 3)))?.into_value()];
+                                    rt::convert::<Decimal>(self.b.builtin(119, &values, 2))
                             })?;
                             a.checked_add(b).ok_or(Stop::Back)
                     })?;
@@ -543,16 +617,16 @@ impl Row<'_, '_, '_> {
     }
 
     fn d18_body(&mut self) -> R<Decimal> {
-        if rt::strict(Ok(rt::slot(rt::read::<Decimal>(rt::input(self.inputs, 3, true, 2)))?.is_err()))? {
+        if rt::strict(Ok(rt::slot(rt::read::<Decimal>(rt::input(self.inputs, 3, true, 3)))?.is_err()))? {
             Err(Stop::Absent(4))
         } else {
             {
                 let values = [rt::strict(Ok(rt::round(rt::strict({
                                         let a = rt::strict(self.p8())?;
-                                        let b = rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 3, true, 2)))?;
+                                        let b = rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 3, true, 3)))?;
                                         a.checked_sub(b).ok_or(Stop::Back)
                                 })?, 2, RoundingStrategy::MidpointAwayFromZero)))?.into_value(), rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 2)))?.into_value()];
-                rt::convert::<Decimal>(self.b.builtin(155, &values, 3))
+                rt::convert::<Decimal>(self.b.builtin(155, &values, 2))
             }
         }
     }
@@ -568,16 +642,16 @@ impl Row<'_, '_, '_> {
     }
 
     fn d19_body(&mut self) -> R<Decimal> {
-        if rt::strict(Ok(rt::slot(rt::read::<Decimal>(rt::input(self.inputs, 3, true, 2)))?.is_err()))? {
+        if rt::strict(Ok(rt::slot(rt::read::<Decimal>(rt::input(self.inputs, 3, true, 3)))?.is_err()))? {
             Err(Stop::Absent(4))
         } else {
             {
                 let values = [rt::strict(Ok(rt::round(rt::strict({
-                                        let a = rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 3, true, 2)))?;
+                                        let a = rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 3, true, 3)))?;
                                         let b = rt::strict(self.p8())?;
                                         a.checked_sub(b).ok_or(Stop::Back)
                                 })?, 2, RoundingStrategy::MidpointAwayFromZero)))?.into_value(), rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 2)))?.into_value()];
-                rt::convert::<Decimal>(self.b.builtin(165, &values, 3))
+                rt::convert::<Decimal>(self.b.builtin(165, &values, 2))
             }
         }
     }

@@ -21,11 +21,84 @@ pub static COVERED: [bool; 38] = [true, true, false, false, false, false, false,
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Episode` of the inputs, its fields read.
+pub struct In0<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `id`: Text.
+    pub f0: R<&'a Value>,
+    /// `cluster`: Cluster.
+    pub f1: R<u32>,
+    /// `start`: Date.
+    pub f2: R<&'a Value>,
+    /// `end`: Date.
+    pub f3: R<&'a Value>,
+    /// `last_review`: Date.
+    pub f4: R<&'a Value>,
+}
+
+impl<'a> rt::Record<'a> for In0<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Episode` (a value of another type is the interpreter's to report).
+fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In0 {
+                value,
+                f0: rt::place_at(fields, 0),
+                f1: rt::read::<u32>(rt::place_at(fields, 1)),
+                f2: rt::place_at(fields, 2),
+                f3: rt::place_at(fields, 3),
+                f4: rt::place_at(fields, 4),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `episodes`.
+    pub i1: R<rt::List<'a, In0<'a>>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i1: rt::decode_list(rt::input(values, 1, false, 0), decode_in0),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             0 => {
@@ -109,10 +182,11 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `cluster_tariff.period_start` (examples/cluster-tariff/cluster_tariff.cov, bytes 3594..3698), computed once per row.
     fn d0(&mut self) -> R<Value> {
         if let Some(known) = &self.m.d0 {
@@ -182,17 +256,17 @@ impl Row<'_, '_, '_> {
     }
 
     /// `cluster_tariff.first_day` (examples/cluster-tariff/cluster_tariff.cov, bytes 6837..6955).
-    fn d3(&mut self, l0: R<&Value>, s0: bool) -> R<Value> {
+    fn d3(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Value> {
         {
-            let values = [rt::strict(rt::read::<Value>(rt::field(l0, 2)))?.into_value(), rt::strict(self.d0())?.into_value()];
+            let values = [rt::strict(rt::read::<Value>(rt::tf(l0, |s| s.f2)))?.into_value(), rt::strict(self.d0())?.into_value()];
             rt::convert::<Value>(self.b.builtin(86, &values, 4))
         }
     }
 
     /// `cluster_tariff.last_day` (examples/cluster-tariff/cluster_tariff.cov, bytes 6957..7090).
-    fn d4(&mut self, l0: R<&Value>, s0: bool) -> R<Value> {
+    fn d4(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Value> {
         {
-            let values = [rt::strict(match rt::read::<Value>(rt::field(l0, 3)) {
+            let values = [rt::strict(match rt::read::<Value>(rt::tf(l0, |s| s.f3)) {
                         Err(Stop::Absent(_)) => self.d1(),
                         other => other,
                 })?.into_value(), rt::strict(self.d1())?.into_value()];
@@ -201,7 +275,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// `cluster_tariff.days_in_period` (examples/cluster-tariff/cluster_tariff.cov, bytes 7092..7304).
-    fn d5(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d5(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<Value>> = None;
         let mut m1: Option<R<Value>> = None;
         if rt::strict({
@@ -263,24 +337,24 @@ impl Row<'_, '_, '_> {
     }
 
     /// `cluster_tariff.priced` (examples/cluster-tariff/cluster_tariff.cov, bytes 7306..7430).
-    fn d6(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
+    fn d6(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<bool> {
         Ok(!rt::strict(Ok(rt::slot({
-                            let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 1)))?,);
+                            let keys = (rt::strict(rt::tf(l0, |s| s.f1))?,);
                             self.g0(keys)
                     })?.is_err()))?)
     }
 
     /// `cluster_tariff.review_valid_until` (examples/cluster-tariff/cluster_tariff.cov, bytes 7432..7697).
-    fn d7(&mut self, l0: R<&Value>, s0: bool) -> R<Value> {
+    fn d7(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Value> {
         {
-            let a7 = rt::slot(rt::read::<u32>(rt::field(l0, 1)))?;
-            let a8 = rt::slot(rt::field(l0, 4))?;
+            let a7 = rt::slot(rt::tf(l0, |s| s.f1))?;
+            let a8 = rt::slot(rt::tf(l0, |s| s.f4))?;
             self.d27(a7, a8, s0)
         }
     }
 
     /// `cluster_tariff.paid_through` (examples/cluster-tariff/cluster_tariff.cov, bytes 7699..8008).
-    fn d8(&mut self, l0: R<&Value>, s0: bool) -> R<Value> {
+    fn d8(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Value> {
         {
             let values = [rt::strict({
                         let a9 = rt::slot(l0)?;
@@ -294,7 +368,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// `cluster_tariff.paid_days` (examples/cluster-tariff/cluster_tariff.cov, bytes 8340..8828).
-    fn d9(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d9(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<Value>> = None;
         let mut m1: Option<R<Value>> = None;
         if rt::strict(Ok(!rt::strict({
@@ -363,7 +437,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// `cluster_tariff.held_days` (examples/cluster-tariff/cluster_tariff.cov, bytes 8830..8978).
-    fn d10(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d10(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         if rt::strict({
                 let a16 = rt::slot(l0)?;
                 self.c6(a16, s0)
@@ -385,14 +459,14 @@ impl Row<'_, '_, '_> {
     }
 
     /// `cluster_tariff.episode_value` (examples/cluster-tariff/cluster_tariff.cov, bytes 8980..9228).
-    fn d11(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d11(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         if rt::strict({
                 let a19 = rt::slot(l0)?;
                 self.c6(a19, s0)
         })? {
             Ok(rt::round(rt::strict({
                             let a = rt::strict({
-                                    let a20 = rt::slot(rt::read::<u32>(rt::field(l0, 1)))?;
+                                    let a20 = rt::slot(rt::tf(l0, |s| s.f1))?;
                                     self.c2(a20, true)
                             })?.into_value();
                             let b = rt::strict({
@@ -411,14 +485,14 @@ impl Row<'_, '_, '_> {
     }
 
     /// `cluster_tariff.held_value` (examples/cluster-tariff/cluster_tariff.cov, bytes 9230..9450).
-    fn d12(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d12(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         if rt::strict({
                 let a22 = rt::slot(l0)?;
                 self.c6(a22, s0)
         })? {
             Ok(rt::round(rt::strict({
                             let a = rt::strict({
-                                    let a23 = rt::slot(rt::read::<u32>(rt::field(l0, 1)))?;
+                                    let a23 = rt::slot(rt::tf(l0, |s| s.f1))?;
                                     self.c2(a23, true)
                             })?.into_value();
                             let b = rt::strict({
@@ -449,9 +523,9 @@ impl Row<'_, '_, '_> {
     fn d13_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items25 = rt::items(rt::input(self.inputs, 1, false, 0))?;
+            let items25 = rt::titems(rt::tref(&self.t.i1))?;
             for (i25, item) in items25.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict({
                             let a26 = rt::slot(l0)?;
                             self.c11(a26, true)
@@ -474,9 +548,9 @@ impl Row<'_, '_, '_> {
     fn d14_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items27 = rt::items(rt::input(self.inputs, 1, false, 0))?;
+            let items27 = rt::titems(rt::tref(&self.t.i1))?;
             for (i27, item) in items27.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict({
                             let a28 = rt::slot(l0)?;
                             self.c12(a28, true)
@@ -499,9 +573,9 @@ impl Row<'_, '_, '_> {
     fn d15_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items29 = rt::items(rt::input(self.inputs, 1, false, 0))?;
+            let items29 = rt::titems(rt::tref(&self.t.i1))?;
             for (i29, item) in items29.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
                         let a = rt::strict({
                                 let a30 = rt::slot(l0)?;
@@ -531,9 +605,9 @@ impl Row<'_, '_, '_> {
     fn d16_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items31 = rt::items(rt::input(self.inputs, 1, false, 0))?;
+            let items31 = rt::titems(rt::tref(&self.t.i1))?;
             for (i31, item) in items31.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict(Ok(!rt::strict({
                                 let a32 = rt::slot(l0)?;
                                 self.c6(a32, true)
@@ -1758,61 +1832,61 @@ impl Row<'_, '_, '_> {
 
     /// `cluster_tariff.first_day` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c3(&mut self, l0: R<&Value>, stable: bool) -> R<Value> {
+    fn c3(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Value> {
         self.d3(l0, stable)
     }
 
     /// `cluster_tariff.last_day` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c4(&mut self, l0: R<&Value>, stable: bool) -> R<Value> {
+    fn c4(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Value> {
         self.d4(l0, stable)
     }
 
     /// `cluster_tariff.days_in_period` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c5(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c5(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d5(l0, stable)
     }
 
     /// `cluster_tariff.priced` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c6(&mut self, l0: R<&Value>, stable: bool) -> R<bool> {
+    fn c6(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<bool> {
         self.d6(l0, stable)
     }
 
     /// `cluster_tariff.review_valid_until` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c7(&mut self, l0: R<&Value>, stable: bool) -> R<Value> {
+    fn c7(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Value> {
         self.d7(l0, stable)
     }
 
     /// `cluster_tariff.paid_through` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c8(&mut self, l0: R<&Value>, stable: bool) -> R<Value> {
+    fn c8(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Value> {
         self.d8(l0, stable)
     }
 
     /// `cluster_tariff.paid_days` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c9(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c9(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d9(l0, stable)
     }
 
     /// `cluster_tariff.held_days` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c10(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c10(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d10(l0, stable)
     }
 
     /// `cluster_tariff.episode_value` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c11(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c11(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d11(l0, stable)
     }
 
     /// `cluster_tariff.held_value` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c12(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c12(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d12(l0, stable)
     }
 
@@ -1842,7 +1916,7 @@ impl Row<'_, '_, '_> {
 
     /// `cluster_tariff.days_in_period` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q0(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn q0(&mut self, at: usize, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         if let Some(Some(known)) = self.m.q0.get(at) {
             return known.clone();
         }

@@ -11,21 +11,125 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
-    fingerprint: 0x6935967f74dbbe02,
+    fingerprint: 0xfaf741cf14717c77,
     reasons: &["no row of table grade matched", "not given", "no row of table step matched", "no row of table priority matched", "no row of table span matched", "no row of table urgency matched", "not graded when urgent", "no row of table flag matched", "no flag for Beta", "no row of table tier matched", "no tier for Delta", "no row of table band matched", "no row of table weight matched", "too high to prioritise", "no span when urgent", "no weight for Alpha at 30", "no weight for Alpha at 100", "no weight for Beta at 20", "no weight for Beta at 90", "no weight for Gamma at 10", "no weight for Gamma at 80", "no weight for Delta at 0", "no weight for Delta at 70"],
-    constants: &[123, 143, 257, 261],
+    constants: &[123, 143, 309, 313],
 };
 
 /// Per decision: whether [`decide`] computes it (the others are always handed back).
-pub static COVERED: [bool; 34] = [true, true, true, true, true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true, true, true, true, false, false, true, true, true, true, true, true, true, false];
+pub static COVERED: [bool; 43] = [true, true, true, true, true, true, true, true, true, true, true, true, false, false, false, true, true, true, true, true, true, true, true, true, false, false, true, true, true, true, true, true, true, true, true, true, true, true, true, false, true, true, false];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Entry` of the inputs, its fields read.
+pub struct In0<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `kind`: Kind.
+    pub f0: R<u32>,
+    /// `score`: Int.
+    pub f1: R<Decimal>,
+}
+
+impl<'a> rt::Record<'a> for In0<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Entry` (a value of another type is the interpreter's to report).
+fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In0 {
+                value,
+                f0: rt::read::<u32>(rt::place_at(fields, 0)),
+                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A `Holder` of the inputs, its fields read.
+pub struct In1<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `main`: Entry.
+    pub f0: R<In0<'a>>,
+    /// `extra`: Entry.
+    pub f1: R<In0<'a>>,
+    /// `entries`: list of Entry.
+    pub f2: R<rt::List<'a, In0<'a>>>,
+    /// `label`: Text.
+    pub f3: R<&'a Value>,
+}
+
+impl<'a> rt::Record<'a> for In1<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Holder` (a value of another type is the interpreter's to report).
+fn decode_in1(place: R<&Value>) -> R<In1<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In1 {
+                value,
+                f0: decode_in0(rt::place_at(fields, 0)),
+                f1: decode_in0(rt::place_at(fields, 1)),
+                f2: rt::decode_list(rt::place_at(fields, 2), decode_in0),
+                f3: rt::place_at(fields, 3),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `entries`.
+    pub i4: R<rt::List<'a, In0<'a>>>,
+    /// Input `more`.
+    pub i5: R<rt::List<'a, In0<'a>>>,
+    /// Input `holder`.
+    pub i7: R<In1<'a>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i4: rt::decode_list(rt::input(values, 4, false, 1), decode_in0),
+        i5: rt::decode_list(rt::input(values, 5, false, 1), decode_in0),
+        i7: decode_in1(rt::input(values, 7, false, 1)),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             0 => {
@@ -140,6 +244,38 @@ pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::Decisi
                 let value = row.d32();
                 row.b.output(value)
             }
+            33 => {
+                let value = row.d33();
+                row.b.output(value)
+            }
+            34 => {
+                let value = row.d34();
+                row.b.output(value)
+            }
+            35 => {
+                let value = row.d35();
+                row.b.output(value)
+            }
+            36 => {
+                let value = row.d36();
+                row.b.output(value)
+            }
+            37 => {
+                let value = row.d37();
+                row.b.output(value)
+            }
+            38 => {
+                let value = row.d38();
+                row.b.output(value)
+            }
+            40 => {
+                let value = row.d40();
+                row.b.output(value)
+            }
+            41 => {
+                let value = row.d41();
+                row.b.output(value)
+            }
             _ => Err(Stop::Back),
         };
         match value {
@@ -185,10 +321,19 @@ struct Memo {
     d30: Option<R<Decimal>>,
     d31: Option<R<Decimal>>,
     d32: Option<R<Decimal>>,
+    d33: Option<R<Decimal>>,
+    d34: Option<R<bool>>,
+    d35: Option<R<bool>>,
+    d36: Option<R<Decimal>>,
+    d37: Option<R<Value>>,
+    d38: Option<R<Value>>,
+    d40: Option<R<Decimal>>,
+    d41: Option<R<Decimal>>,
     p0: Option<R<Decimal>>,
     p1: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
     c13: rt::Calls<Decimal>,
+    c39: rt::Calls<Decimal>,
     q0: [Option<R<Decimal>>; 32],
     q1: [Option<R<Decimal>>; 32],
     q2: [Option<R<Decimal>>; 32],
@@ -198,11 +343,12 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
-    /// `conformance.graded` (tests/native/conformance.cov, bytes 5911..5946), computed once per row.
+impl<'a> Row<'_, '_, 'a> {
+    /// `conformance.graded` (tests/native/conformance.cov, bytes 6125..6160), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
             return known.clone();
@@ -222,7 +368,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.stepped` (tests/native/conformance.cov, bytes 5947..5994), computed once per row.
+    /// `conformance.stepped` (tests/native/conformance.cov, bytes 6161..6208), computed once per row.
     fn d1(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d1 {
             return known.clone();
@@ -245,7 +391,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 5995..6064), computed once per row.
+    /// `conformance.prioritised` (tests/native/conformance.cov, bytes 6209..6278), computed once per row.
     fn d2(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
@@ -268,7 +414,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 6065..6125), computed once per row.
+    /// `conformance.priority_given` (tests/native/conformance.cov, bytes 6279..6339), computed once per row.
     fn d3(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d3 {
             return known.clone();
@@ -288,7 +434,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 6126..6173), computed once per row.
+    /// `conformance.chosen_span` (tests/native/conformance.cov, bytes 6340..6387), computed once per row.
     fn d4(&mut self) -> R<Value> {
         if let Some(known) = &self.m.d4 {
             return known.clone();
@@ -305,7 +451,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 6174..6225), computed once per row.
+    /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 6388..6439), computed once per row.
     fn d5(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d5 {
             return known.clone();
@@ -322,7 +468,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.within_span` (tests/native/conformance.cov, bytes 6226..6360), computed once per row.
+    /// `conformance.within_span` (tests/native/conformance.cov, bytes 6440..6574), computed once per row.
     fn d6(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d6 {
             return known.clone();
@@ -365,7 +511,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.in_chosen_span` (tests/native/conformance.cov, bytes 6361..6566), computed once per row.
+    /// `conformance.in_chosen_span` (tests/native/conformance.cov, bytes 6575..6780), computed once per row.
     fn d7(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d7 {
             return known.clone();
@@ -393,7 +539,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.chosen_low` (tests/native/conformance.cov, bytes 6567..6649), computed once per row.
+    /// `conformance.chosen_low` (tests/native/conformance.cov, bytes 6781..6863), computed once per row.
     fn d8(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d8 {
             return known.clone();
@@ -411,7 +557,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.flag_given` (tests/native/conformance.cov, bytes 6650..6695), computed once per row.
+    /// `conformance.flag_given` (tests/native/conformance.cov, bytes 6864..6909), computed once per row.
     fn d9(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d9 {
             return known.clone();
@@ -428,7 +574,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.tier_given` (tests/native/conformance.cov, bytes 6696..6733), computed once per row.
+    /// `conformance.tier_given` (tests/native/conformance.cov, bytes 6910..6947), computed once per row.
     fn d10(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d10 {
             return known.clone();
@@ -456,7 +602,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6734..6774), computed once per row.
+    /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6948..6988), computed once per row.
     fn d11(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d11 {
             return known.clone();
@@ -476,7 +622,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6776..6880).
+    /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6990..7094).
     fn d12(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
@@ -487,22 +633,22 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 6882..7083).
+    /// `conformance.kind_total` (tests/native/conformance.cov, bytes 7096..7297).
     fn d13(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items3 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            let items3 = rt::titems(rt::tref(&self.t.i4))?;
             for (i3, item) in items3.iter().enumerate() {
-                let l1 = rt::place(item);
+                let l1 = rt::tref(item);
                 if !rt::strict({
-                        let a = rt::strict(rt::read::<u32>(rt::field(l1, 0)))?;
+                        let a = rt::strict(rt::tf(l1, |s| s.f0))?;
                         let b = rt::strict(rt::read::<u32>(rt::field(l0, 0)))?;
                         Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
                 })? {
                     continue;
                 }
                 total = total.checked_add(rt::strict(match {
-                            let a4 = rt::slot(l1)?;
+                            let a4 = rt::slot(rt::tvalue(l1))?;
                             self.q0(i3, a4, true)
                         } {
                             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
@@ -513,14 +659,14 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled` (tests/native/conformance.cov, bytes 7085..7273).
-    fn d14(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.doubled` (tests/native/conformance.cov, bytes 7299..7487).
+    fn d14(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<Decimal>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
                         Some(known) => known,
                         None => {
                             let value = {
-                                let a5 = rt::slot(l0)?;
+                                let a5 = rt::slot(rt::tvalue(l0))?;
                                 self.c12(a5, s0)
                             };
                             m0 = Some(value.clone());
@@ -534,7 +680,7 @@ impl Row<'_, '_, '_> {
                         Some(known) => known,
                         None => {
                             let value = {
-                                let a6 = rt::slot(l0)?;
+                                let a6 = rt::slot(rt::tvalue(l0))?;
                                 self.c12(a6, s0)
                             };
                             m0 = Some(value.clone());
@@ -547,7 +693,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.weights` (tests/native/conformance.cov, bytes 7275..7348), computed once per row.
+    /// `conformance.weights` (tests/native/conformance.cov, bytes 7489..7562), computed once per row.
     fn d15(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d15 {
             return known.clone();
@@ -560,11 +706,11 @@ impl Row<'_, '_, '_> {
     fn d15_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items7 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            let items7 = rt::titems(rt::tref(&self.t.i4))?;
             for (i7, item) in items7.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict(match {
-                            let a8 = rt::slot(l0)?;
+                            let a8 = rt::slot(rt::tvalue(l0))?;
                             self.q0(i7, a8, true)
                         } {
                             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
@@ -575,7 +721,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 7349..7413), computed once per row.
+    /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 7563..7627), computed once per row.
     fn d16(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d16 {
             return known.clone();
@@ -588,9 +734,9 @@ impl Row<'_, '_, '_> {
     fn d16_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items9 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            let items9 = rt::titems(rt::tref(&self.t.i4))?;
             for (i9, item) in items9.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict({
                             let a10 = rt::slot(l0)?;
                             self.c14(a10, true)
@@ -600,7 +746,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 7414..7477), computed once per row.
+    /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 7628..7691), computed once per row.
     fn d17(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d17 {
             return known.clone();
@@ -613,11 +759,11 @@ impl Row<'_, '_, '_> {
     fn d17_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items11 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            let items11 = rt::titems(rt::tref(&self.t.i4))?;
             for (i11, item) in items11.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict({
-                            let a12 = rt::slot(l0)?;
+                            let a12 = rt::slot(rt::tvalue(l0))?;
                             self.q1(i11, a12, true)
                     })?).ok_or(Stop::Back)?;
             }
@@ -625,7 +771,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7478..7557), computed once per row.
+    /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7692..7771), computed once per row.
     fn d18(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d18 {
             return known.clone();
@@ -638,11 +784,11 @@ impl Row<'_, '_, '_> {
     fn d18_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items13 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            let items13 = rt::titems(rt::tref(&self.t.i4))?;
             for (i13, item) in items13.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict(Ok(rt::slot({
-                                let a14 = rt::slot(l0)?;
+                                let a14 = rt::slot(rt::tvalue(l0))?;
                                 self.q0(i13, a14, true)
                         })?.is_err()))? {
                     continue;
@@ -653,7 +799,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7558..7618), computed once per row.
+    /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7772..7832), computed once per row.
     fn d19(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d19 {
             return known.clone();
@@ -666,11 +812,11 @@ impl Row<'_, '_, '_> {
     fn d19_body(&mut self) -> R<Decimal> {
         {
             let mut best: Option<Decimal> = None;
-            let items15 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            let items15 = rt::titems(rt::tref(&self.t.i4))?;
             for (i15, item) in items15.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 let v = rt::strict({
-                        let a16 = rt::slot(l0)?;
+                        let a16 = rt::slot(rt::tvalue(l0))?;
                         self.q1(i15, a16, true)
                 })?;
                 let replace = match &best {
@@ -685,7 +831,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7619..7756), computed once per row.
+    /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7833..7970), computed once per row.
     fn d20(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d20 {
             return known.clone();
@@ -703,7 +849,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.more_weights` (tests/native/conformance.cov, bytes 7937..8012), computed once per row.
+    /// `conformance.more_weights` (tests/native/conformance.cov, bytes 8151..8226), computed once per row.
     fn d21(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d21 {
             return known.clone();
@@ -716,11 +862,11 @@ impl Row<'_, '_, '_> {
     fn d21_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items18 = rt::items(rt::input(self.inputs, 5, false, 1))?;
+            let items18 = rt::titems(rt::tref(&self.t.i5))?;
             for (i18, item) in items18.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict(match {
-                            let a19 = rt::slot(l0)?;
+                            let a19 = rt::slot(rt::tvalue(l0))?;
                             self.q2(i18, a19, true)
                         } {
                             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
@@ -731,7 +877,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.more_unweighted` (tests/native/conformance.cov, bytes 8013..8094), computed once per row.
+    /// `conformance.more_unweighted` (tests/native/conformance.cov, bytes 8227..8308), computed once per row.
     fn d22(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d22 {
             return known.clone();
@@ -744,11 +890,11 @@ impl Row<'_, '_, '_> {
     fn d22_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items20 = rt::items(rt::input(self.inputs, 5, false, 1))?;
+            let items20 = rt::titems(rt::tref(&self.t.i5))?;
             for (i20, item) in items20.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict(Ok(rt::slot({
-                                let a21 = rt::slot(l0)?;
+                                let a21 = rt::slot(rt::tvalue(l0))?;
                                 self.q2(i20, a21, true)
                         })?.is_err()))? {
                     continue;
@@ -759,7 +905,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.built_weights` (tests/native/conformance.cov, bytes 8095..8235), computed once per row.
+    /// `conformance.built_weights` (tests/native/conformance.cov, bytes 8309..8449), computed once per row.
     fn d23(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d23 {
             return known.clone();
@@ -788,10 +934,10 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` (tests/native/conformance.cov, bytes 8763..8908).
-    fn d24(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` (tests/native/conformance.cov, bytes 8977..9122).
+    fn d24(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         if rt::strict({
-                let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                 let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
                 Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
         })? {
@@ -809,10 +955,10 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` (tests/native/conformance.cov, bytes 8909..8997).
-    fn d25(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` (tests/native/conformance.cov, bytes 9123..9211).
+    fn d25(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         if rt::strict({
-                let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                 let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
                 Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
         })? {
@@ -834,7 +980,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.alpha_over_ten` (tests/native/conformance.cov, bytes 9286..9345), computed once per row.
+    /// `conformance.alpha_over_ten` (tests/native/conformance.cov, bytes 9500..9559), computed once per row.
     fn d26(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d26 {
             return known.clone();
@@ -867,7 +1013,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.rate_and_tier` (tests/native/conformance.cov, bytes 9346..9432), computed once per row.
+    /// `conformance.rate_and_tier` (tests/native/conformance.cov, bytes 9560..9646), computed once per row.
     fn d27(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d27 {
             return known.clone();
@@ -918,7 +1064,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.tier_and_rate` (tests/native/conformance.cov, bytes 9433..9508), computed once per row.
+    /// `conformance.tier_and_rate` (tests/native/conformance.cov, bytes 9647..9722), computed once per row.
     fn d28(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d28 {
             return known.clone();
@@ -966,7 +1112,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.tier_or_rate` (tests/native/conformance.cov, bytes 9509..9563), computed once per row.
+    /// `conformance.tier_or_rate` (tests/native/conformance.cov, bytes 9723..9777), computed once per row.
     fn d29(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d29 {
             return known.clone();
@@ -1005,7 +1151,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.rate_when_urgent` (tests/native/conformance.cov, bytes 9564..9623), computed once per row.
+    /// `conformance.rate_when_urgent` (tests/native/conformance.cov, bytes 9778..9837), computed once per row.
     fn d30(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d30 {
             return known.clone();
@@ -1031,7 +1177,7 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rates` (tests/native/conformance.cov, bytes 9624..9703), computed once per row.
+    /// `conformance.entry_rates` (tests/native/conformance.cov, bytes 9838..9917), computed once per row.
     fn d31(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d31 {
             return known.clone();
@@ -1044,11 +1190,11 @@ impl Row<'_, '_, '_> {
     fn d31_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items24 = rt::items(rt::input(self.inputs, 4, false, 1))?;
+            let items24 = rt::titems(rt::tref(&self.t.i4))?;
             for (i24, item) in items24.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
-                        let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                        let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                         let b = rt::strict(Ok(Decimal::from_parts(10, 0, 0, false, 0)))?;
                         Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
                 })? {
@@ -1056,14 +1202,14 @@ impl Row<'_, '_, '_> {
                 }
                 total = total.checked_add(rt::strict({
                             let a25 = rt::slot(l0)?;
-                            self.c33(a25, true)
+                            self.c42(a25, true)
                     })?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
     }
 
-    /// `conformance.dated_rate` (tests/native/conformance.cov, bytes 9704..9735), computed once per row.
+    /// `conformance.dated_rate` (tests/native/conformance.cov, bytes 9918..9949), computed once per row.
     fn d32(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d32 {
             return known.clone();
@@ -1085,19 +1231,196 @@ impl Row<'_, '_, '_> {
         }
     }
 
-    /// `conformance.entry_rate` (tests/native/conformance.cov, bytes 8833..8843).
-    fn d33(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    /// `conformance.holder_weight` (tests/native/conformance.cov, bytes 10300..10367), computed once per row.
+    fn d33(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d33 {
+            return known.clone();
+        }
+        let value = self.d33_body();
+        self.m.d33 = Some(value.clone());
+        value
+    }
+
+    fn d33_body(&mut self) -> R<Decimal> {
+        match {
+            let a26 = rt::slot(rt::tvalue(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f0))))?;
+            self.c12(a26, true)
+        } {
+            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+            other => other,
+        }
+    }
+
+    /// `conformance.extra_given` (tests/native/conformance.cov, bytes 10368..10421), computed once per row.
+    fn d34(&mut self) -> R<bool> {
+        if let Some(known) = &self.m.d34 {
+            return known.clone();
+        }
+        let value = self.d34_body();
+        self.m.d34 = Some(value.clone());
+        value
+    }
+
+    fn d34_body(&mut self) -> R<bool> {
+        Ok(!rt::strict(Ok(rt::slot(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f1)))?.is_err()))?)
+    }
+
+    /// `conformance.extra_kind_given` (tests/native/conformance.cov, bytes 10422..10521), computed once per row.
+    fn d35(&mut self) -> R<bool> {
+        if let Some(known) = &self.m.d35 {
+            return known.clone();
+        }
+        let value = self.d35_body();
+        self.m.d35 = Some(value.clone());
+        value
+    }
+
+    fn d35_body(&mut self) -> R<bool> {
+        if rt::strict(Ok(rt::slot(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f1)))?.is_err()))? {
+            Ok(false)
+        } else {
+            {
+                let a = rt::strict(rt::tf(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f1)), |s| s.f0))?;
+                let b = rt::strict(Ok(1u32))?;
+                Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
+            }
+        }
+    }
+
+    /// `conformance.main_doubled` (tests/native/conformance.cov, bytes 10522..10585), computed once per row.
+    fn d36(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d36 {
+            return known.clone();
+        }
+        let value = self.d36_body();
+        self.m.d36 = Some(value.clone());
+        value
+    }
+
+    fn d36_body(&mut self) -> R<Decimal> {
+        {
+            let l0 = rt::slot(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f0)))?;
+            {
+                let a = rt::strict(rt::tf(l0, |s| s.f1))?;
+                let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
+                a.checked_mul(b).ok_or(Stop::Back)
+            }
+        }
+    }
+
+    /// `conformance.held_main` (tests/native/conformance.cov, bytes 10586..10625), computed once per row.
+    fn d37(&mut self) -> R<Value> {
+        if let Some(known) = &self.m.d37 {
+            return known.clone();
+        }
+        let value = self.d37_body();
+        self.m.d37 = Some(value.clone());
+        value
+    }
+
+    fn d37_body(&mut self) -> R<Value> {
+        rt::read::<Value>(rt::tvalue(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f0))))
+    }
+
+    /// `conformance.held_label` (tests/native/conformance.cov, bytes 10626..10666), computed once per row.
+    fn d38(&mut self) -> R<Value> {
+        if let Some(known) = &self.m.d38 {
+            return known.clone();
+        }
+        let value = self.d38_body();
+        self.m.d38 = Some(value.clone());
+        value
+    }
+
+    fn d38_body(&mut self) -> R<Value> {
+        rt::read::<Value>(rt::tf(rt::tref(&self.t.i7), |s| s.f3))
+    }
+
+    /// `conformance.same_kind` (tests/native/conformance.cov, bytes 10667..10756).
+    fn d39(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<Decimal> {
+        {
+            let mut count: u64 = 0;
+            let items27 = rt::titems(rt::tf(l0, |s| rt::tref(&s.f2)))?;
+            for item in items27 {
+                let l1 = rt::tref(item);
+                if !rt::strict({
+                        let a = rt::strict(rt::tf(l1, |s| s.f0))?;
+                        let b = rt::strict(rt::tf(rt::tf(l0, |s| rt::tref(&s.f0)), |s| s.f0))?;
+                        Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
+                })? {
+                    continue;
+                }
+                count += 1;
+            }
+            Ok(Decimal::from(count))
+        }
+    }
+
+    /// `conformance.same_kind_twice` (tests/native/conformance.cov, bytes 10757..10826), computed once per row.
+    fn d40(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d40 {
+            return known.clone();
+        }
+        let value = self.d40_body();
+        self.m.d40 = Some(value.clone());
+        value
+    }
+
+    fn d40_body(&mut self) -> R<Decimal> {
+        {
+            let a = rt::strict({
+                    let a28 = rt::slot(rt::tref(&self.t.i7))?;
+                    self.c39(a28, true)
+            })?;
+            let b = rt::strict({
+                    let a29 = rt::slot(rt::tref(&self.t.i7))?;
+                    self.c39(a29, true)
+            })?;
+            a.checked_add(b).ok_or(Stop::Back)
+        }
+    }
+
+    /// `conformance.held_weights` (tests/native/conformance.cov, bytes 10827..10912), computed once per row.
+    fn d41(&mut self) -> R<Decimal> {
+        if let Some(known) = &self.m.d41 {
+            return known.clone();
+        }
+        let value = self.d41_body();
+        self.m.d41 = Some(value.clone());
+        value
+    }
+
+    fn d41_body(&mut self) -> R<Decimal> {
+        {
+            let mut total = Decimal::ZERO;
+            let items30 = rt::titems(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f2)))?;
+            for item in items30 {
+                let l0 = rt::tref(item);
+                total = total.checked_add(rt::strict(match {
+                            let a31 = rt::slot(rt::tvalue(l0))?;
+                            self.c12(a31, true)
+                        } {
+                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            other => other,
+                    })?).ok_or(Stop::Back)?;
+            }
+            Ok(total)
+        }
+    }
+
+    /// `conformance.entry_rate` (tests/native/conformance.cov, bytes 9047..9057).
+    fn d42(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
-            match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(235, date)? } {
+            match if rt::day_within(day, (Some(18353), Some(18717))) { 0 } else if rt::day_within(day, (Some(19083), Some(19447))) { 1 } else { self.b.no_version(287, date)? } {
                 0 => {
-                    let a26 = rt::slot(l0)?;
-                    self.c24(a26, s0)
+                    let a32 = rt::slot(l0)?;
+                    self.c24(a32, s0)
                 },
                 1 => {
-                    let a27 = rt::slot(l0)?;
-                    self.c25(a27, s0)
+                    let a33 = rt::slot(l0)?;
+                    self.c25(a33, s0)
                 },
                 _ => Err(Stop::Back),
             }
@@ -2022,26 +2345,44 @@ impl Row<'_, '_, '_> {
 
     /// `conformance.doubled` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c14(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c14(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d14(l0, stable)
     }
 
     /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c24(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c24(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d24(l0, stable)
     }
 
     /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c25(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c25(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d25(l0, stable)
+    }
+
+    /// `conformance.same_kind` on one argument, remembered for the row by the argument's identity.
+    fn c39(&mut self, l0: R<&'a In1<'a>>, stable: bool) -> R<Decimal> {
+        let key = match &l0 {
+            Ok(v) => Some((std::ptr::from_ref(*v) as usize as u64) | 1),
+            Err(_) => None,
+        };
+        if let Some(k) = key
+        && let Some(known) = self.m.c39.recall(k)
+        {
+            return known;
+        }
+        let value = self.d39(l0, stable);
+        if let (Some(k), Ok(v)) = (key, &l0) {
+            self.m.c39.remember(k, &value);
+        }
+        value
     }
 
     /// `conformance.entry_rate` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c33(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
-        self.d33(l0, stable)
+    fn c42(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
+        self.d42(l0, stable)
     }
 
     /// `conformance.entry_weight` on element `at` of a list of the inputs, remembered for the row by its position.

@@ -21,11 +21,130 @@ pub static COVERED: [bool; 48] = [false, false, false, false, false, true, true,
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Customer` of the inputs, its fields read.
+pub struct In0<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `reference`: Text.
+    pub f0: R<&'a Value>,
+    /// `moved_in`: Date.
+    pub f1: R<&'a Value>,
+    /// `left_on`: Date.
+    pub f2: R<&'a Value>,
+    /// `brought_forward`: Money.
+    pub f3: R<Decimal>,
+    /// `cash_spent`: Money.
+    pub f4: R<Decimal>,
+    /// `hours_used`: Hours.
+    pub f5: R<Decimal>,
+    /// `chosen_worker`: Text.
+    pub f6: R<&'a Value>,
+}
+
+impl<'a> rt::Record<'a> for In0<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Customer` (a value of another type is the interpreter's to report).
+fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In0 {
+                value,
+                f0: rt::place_at(fields, 0),
+                f1: rt::place_at(fields, 1),
+                f2: rt::place_at(fields, 2),
+                f3: rt::read::<Decimal>(rt::place_at(fields, 3)),
+                f4: rt::read::<Decimal>(rt::place_at(fields, 4)),
+                f5: rt::read::<Decimal>(rt::place_at(fields, 5)),
+                f6: rt::place_at(fields, 6),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A `Referral` of the inputs, its fields read.
+pub struct In1<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `reference`: Text.
+    pub f0: R<&'a Value>,
+    /// `received`: Date.
+    pub f1: R<&'a Value>,
+    /// `from_cmht`: Bool.
+    pub f2: R<bool>,
+    /// `complex_needs`: Bool.
+    pub f3: R<bool>,
+    /// `on_cpa`: Bool.
+    pub f4: R<bool>,
+}
+
+impl<'a> rt::Record<'a> for In1<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Referral` (a value of another type is the interpreter's to report).
+fn decode_in1(place: R<&Value>) -> R<In1<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In1 {
+                value,
+                f0: rt::place_at(fields, 0),
+                f1: rt::place_at(fields, 1),
+                f2: rt::read::<bool>(rt::place_at(fields, 2)),
+                f3: rt::read::<bool>(rt::place_at(fields, 3)),
+                f4: rt::read::<bool>(rt::place_at(fields, 4)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `customers`.
+    pub i2: R<rt::List<'a, In0<'a>>>,
+    /// Input `referrals`.
+    pub i3: R<rt::List<'a, In1<'a>>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i2: rt::decode_list(rt::input(values, 2, false, 0), decode_in0),
+        i3: rt::decode_list(rt::input(values, 3, false, 0), decode_in1),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             5 => {
@@ -131,22 +250,23 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `core_flexi.resident_on` (examples/core-and-flexi/core_flexi.cov, bytes 5004..5171).
-    fn d0(&mut self, l0: R<&Value>, l1: R<&Value>, s0: bool, s1: bool) -> R<bool> {
+    fn d0(&mut self, l0: R<&'a In0<'a>>, l1: R<&Value>, s0: bool, s1: bool) -> R<bool> {
         {
             let left = rt::strict({
-                    let a = rt::strict(rt::read::<Value>(rt::field(l0, 1)))?;
+                    let a = rt::strict(rt::read::<Value>(rt::tf(l0, |s| s.f1)))?;
                     let b = rt::strict(rt::read::<Value>(l1))?;
                     Ok(rt::value_order(&a, &b)? != std::cmp::Ordering::Greater)
             })?;
             if left != true { Ok(left) } else { rt::strict({
-                        let left = rt::strict(Ok(rt::slot(rt::read::<Value>(rt::field(l0, 2)))?.is_err()))?;
+                        let left = rt::strict(Ok(rt::slot(rt::read::<Value>(rt::tf(l0, |s| s.f2)))?.is_err()))?;
                         if left != false { Ok(left) } else { rt::strict({
-                                    let a = rt::strict(rt::read::<Value>(rt::field(l0, 2)))?;
+                                    let a = rt::strict(rt::read::<Value>(rt::tf(l0, |s| s.f2)))?;
                                     let b = rt::strict(rt::read::<Value>(l1))?;
                                     Ok(rt::value_order(&a, &b)? != std::cmp::Ordering::Less)
                             }) }
@@ -158,9 +278,9 @@ impl Row<'_, '_, '_> {
     fn d1(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items1 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items1 = rt::titems(rt::tref(&self.t.i2))?;
             for (i1, item) in items1.iter().enumerate() {
-                let l1 = rt::place(item);
+                let l1 = rt::tref(item);
                 if !rt::strict({
                         let a2 = rt::slot(l1)?;
                         let a3 = rt::slot(l0)?;
@@ -175,18 +295,18 @@ impl Row<'_, '_, '_> {
     }
 
     /// `core_flexi.referral_eligible` (examples/core-and-flexi/core_flexi.cov, bytes 5303..5551).
-    fn d2(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
+    fn d2(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<bool> {
         {
             let left = rt::strict({
-                    let left = rt::strict(rt::read::<bool>(rt::field(l0, 2)))?;
-                    if left != true { Ok(left) } else { rt::strict(rt::read::<bool>(rt::field(l0, 3))) }
+                    let left = rt::strict(rt::tf(l0, |s| s.f2))?;
+                    if left != true { Ok(left) } else { rt::strict(rt::tf(l0, |s| s.f3)) }
             })?;
-            if left != true { Ok(left) } else { rt::strict(rt::read::<bool>(rt::field(l0, 4))) }
+            if left != true { Ok(left) } else { rt::strict(rt::tf(l0, |s| s.f4)) }
         }
     }
 
     /// `core_flexi.referral_accepted` (examples/core-and-flexi/core_flexi.cov, bytes 5553..5916).
-    fn d3(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
+    fn d3(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<bool> {
         match {
             let mut applied = None;
             let got = match {
@@ -195,7 +315,7 @@ impl Row<'_, '_, '_> {
                     Some(value) => Some(value),
                     None => if rt::strict({
                             let a = rt::strict({
-                                    let a4 = rt::slot(rt::field(l0, 1))?;
+                                    let a4 = rt::slot(rt::tf(l0, |s| s.f1))?;
                                     self.c1(a4, s0)
                             })?;
                             let b = rt::strict(self.p0())?;
@@ -238,7 +358,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// `core_flexi.referral_reason` (examples/core-and-flexi/core_flexi.cov, bytes 5918..6243).
-    fn d4(&mut self, l0: R<&Value>, s0: bool) -> R<Value> {
+    fn d4(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<Value> {
         if rt::strict({
                 let a6 = rt::slot(l0)?;
                 self.c3(a6, s0)
@@ -269,9 +389,9 @@ impl Row<'_, '_, '_> {
     fn d5_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items8 = rt::items(rt::input(self.inputs, 3, false, 0))?;
+            let items8 = rt::titems(rt::tref(&self.t.i3))?;
             for (i8, item) in items8.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
                         let a9 = rt::slot(l0)?;
                         self.q0(i8, a9, true)
@@ -297,9 +417,9 @@ impl Row<'_, '_, '_> {
     fn d6_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items10 = rt::items(rt::input(self.inputs, 3, false, 0))?;
+            let items10 = rt::titems(rt::tref(&self.t.i3))?;
             for (i10, item) in items10.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict(Ok(!rt::strict({
                                 let a11 = rt::slot(l0)?;
                                 self.q0(i10, a11, true)
@@ -674,16 +794,16 @@ impl Row<'_, '_, '_> {
     }
 
     /// `core_flexi.weeks_credited` (examples/core-and-flexi/core_flexi.cov, bytes 11714..12206).
-    fn d26(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d26(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         {
             let o13 = rt::slot({
-                    let values = [rt::strict(rt::read::<Value>(rt::field(l0, 1)))?.into_value(), rt::strict(self.d23())?.into_value()];
+                    let values = [rt::strict(rt::read::<Value>(rt::tf(l0, |s| s.f1)))?.into_value(), rt::strict(self.d23())?.into_value()];
                     rt::convert::<Value>(self.b.builtin(178, &values, 1))
             })?;
             let l1 = rt::as_ref(&o13);
             {
                 let o14 = rt::slot({
-                        let values = [rt::strict(match rt::read::<Value>(rt::field(l0, 2)) {
+                        let values = [rt::strict(match rt::read::<Value>(rt::tf(l0, |s| s.f2)) {
                                     Err(Stop::Absent(_)) => self.d24(),
                                     other => other,
                             })?.into_value(), rt::strict(self.d24())?.into_value()];
@@ -719,7 +839,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// `core_flexi.cash_credited` (examples/core-and-flexi/core_flexi.cov, bytes 12208..12500).
-    fn d27(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d27(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         if rt::strict(self.d16())? {
             Ok(rt::round(rt::strict({
                             let a = rt::strict({
@@ -739,23 +859,23 @@ impl Row<'_, '_, '_> {
     }
 
     /// `core_flexi.cash_balance` (examples/core-and-flexi/core_flexi.cov, bytes 12502..12855).
-    fn d28(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d28(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         {
             let a = rt::strict({
-                    let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 3)))?;
+                    let a = rt::strict(rt::tf(l0, |s| s.f3))?;
                     let b = rt::strict({
                             let a18 = rt::slot(l0)?;
                             self.c27(a18, s0)
                     })?;
                     a.checked_add(b).ok_or(Stop::Back)
             })?;
-            let b = rt::strict(rt::read::<Decimal>(rt::field(l0, 4)))?;
+            let b = rt::strict(rt::tf(l0, |s| s.f4))?;
             a.checked_sub(b).ok_or(Stop::Back)
         }
     }
 
     /// `core_flexi.overdrawn` (examples/core-and-flexi/core_flexi.cov, bytes 12857..13001).
-    fn d29(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
+    fn d29(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<bool> {
         {
             let a = rt::strict({
                     let a19 = rt::slot(l0)?;
@@ -767,7 +887,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// `core_flexi.hours_offered` (examples/core-and-flexi/core_flexi.cov, bytes 13003..13270).
-    fn d30(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d30(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
         {
             let a = rt::strict({
                     let a20 = rt::slot(l0)?;
@@ -783,9 +903,9 @@ impl Row<'_, '_, '_> {
     }
 
     /// `core_flexi.over_hours` (examples/core-and-flexi/core_flexi.cov, bytes 13272..13417).
-    fn d31(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
+    fn d31(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<bool> {
         {
-            let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 5)))?;
+            let a = rt::strict(rt::tf(l0, |s| s.f5))?;
             let b = rt::strict({
                     let a21 = rt::slot(l0)?;
                     self.c30(a21, s0)
@@ -798,11 +918,11 @@ impl Row<'_, '_, '_> {
     fn d32(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items22 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items22 = rt::titems(rt::tref(&self.t.i2))?;
             for (i22, item) in items22.iter().enumerate() {
-                let l1 = rt::place(item);
+                let l1 = rt::tref(item);
                 if !rt::strict({
-                        let a = rt::strict(rt::read::<Value>(rt::field(l1, 0)))?;
+                        let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
                         Ok(rt::value_equal(&a, &b))
                 })? {
@@ -821,11 +941,11 @@ impl Row<'_, '_, '_> {
     fn d33(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items24 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items24 = rt::titems(rt::tref(&self.t.i2))?;
             for (i24, item) in items24.iter().enumerate() {
-                let l1 = rt::place(item);
+                let l1 = rt::tref(item);
                 if !rt::strict({
-                        let a = rt::strict(rt::read::<Value>(rt::field(l1, 0)))?;
+                        let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
                         Ok(rt::value_equal(&a, &b))
                 })? {
@@ -844,11 +964,11 @@ impl Row<'_, '_, '_> {
     fn d34(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items26 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items26 = rt::titems(rt::tref(&self.t.i2))?;
             for (i26, item) in items26.iter().enumerate() {
-                let l1 = rt::place(item);
+                let l1 = rt::tref(item);
                 if !rt::strict({
-                        let a = rt::strict(rt::read::<Value>(rt::field(l1, 0)))?;
+                        let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
                         Ok(rt::value_equal(&a, &b))
                 })? {
@@ -867,11 +987,11 @@ impl Row<'_, '_, '_> {
     fn d35(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items28 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items28 = rt::titems(rt::tref(&self.t.i2))?;
             for (i28, item) in items28.iter().enumerate() {
-                let l1 = rt::place(item);
+                let l1 = rt::tref(item);
                 if !rt::strict({
-                        let a = rt::strict(rt::read::<Value>(rt::field(l1, 0)))?;
+                        let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
                         Ok(rt::value_equal(&a, &b))
                 })? {
@@ -890,11 +1010,11 @@ impl Row<'_, '_, '_> {
     fn d36(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
         {
             let mut result = false;
-            let items30 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items30 = rt::titems(rt::tref(&self.t.i2))?;
             for (i30, item) in items30.iter().enumerate() {
-                let l1 = rt::place(item);
+                let l1 = rt::tref(item);
                 if !rt::strict({
-                        let a = rt::strict(rt::read::<Value>(rt::field(l1, 0)))?;
+                        let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
                         Ok(rt::value_equal(&a, &b))
                 })? {
@@ -917,11 +1037,11 @@ impl Row<'_, '_, '_> {
     fn d37(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
         {
             let mut result = false;
-            let items32 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items32 = rt::titems(rt::tref(&self.t.i2))?;
             for (i32, item) in items32.iter().enumerate() {
-                let l1 = rt::place(item);
+                let l1 = rt::tref(item);
                 if !rt::strict({
-                        let a = rt::strict(rt::read::<Value>(rt::field(l1, 0)))?;
+                        let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
                         Ok(rt::value_equal(&a, &b))
                 })? {
@@ -953,10 +1073,10 @@ impl Row<'_, '_, '_> {
     fn d38_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items34 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items34 = rt::titems(rt::tref(&self.t.i2))?;
             for (i34, item) in items34.iter().enumerate() {
-                let l0 = rt::place(item);
-                total = total.checked_add(rt::strict(rt::read::<Decimal>(rt::field(l0, 3)))?).ok_or(Stop::Back)?;
+                let l0 = rt::tref(item);
+                total = total.checked_add(rt::strict(rt::tf(l0, |s| s.f3))?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
@@ -975,9 +1095,9 @@ impl Row<'_, '_, '_> {
     fn d39_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items35 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items35 = rt::titems(rt::tref(&self.t.i2))?;
             for (i35, item) in items35.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict({
                             let a36 = rt::slot(l0)?;
                             self.q1(i35, a36, true)
@@ -1000,10 +1120,10 @@ impl Row<'_, '_, '_> {
     fn d40_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items37 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items37 = rt::titems(rt::tref(&self.t.i2))?;
             for (i37, item) in items37.iter().enumerate() {
-                let l0 = rt::place(item);
-                total = total.checked_add(rt::strict(rt::read::<Decimal>(rt::field(l0, 4)))?).ok_or(Stop::Back)?;
+                let l0 = rt::tref(item);
+                total = total.checked_add(rt::strict(rt::tf(l0, |s| s.f4))?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
@@ -1022,9 +1142,9 @@ impl Row<'_, '_, '_> {
     fn d41_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items38 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items38 = rt::titems(rt::tref(&self.t.i2))?;
             for (i38, item) in items38.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict({
                             let a39 = rt::slot(l0)?;
                             self.q2(i38, a39, true)
@@ -1091,9 +1211,9 @@ impl Row<'_, '_, '_> {
     fn d44_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items40 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items40 = rt::titems(rt::tref(&self.t.i2))?;
             for (i40, item) in items40.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
                         let a41 = rt::slot(l0)?;
                         self.q4(i40, a41, true)
@@ -1119,9 +1239,9 @@ impl Row<'_, '_, '_> {
     fn d45_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items42 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items42 = rt::titems(rt::tref(&self.t.i2))?;
             for (i42, item) in items42.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
                         let a43 = rt::slot(l0)?;
                         self.q3(i42, a43, true)
@@ -1147,10 +1267,10 @@ impl Row<'_, '_, '_> {
     fn d46_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items44 = rt::items(rt::input(self.inputs, 2, false, 0))?;
+            let items44 = rt::titems(rt::tref(&self.t.i2))?;
             for (i44, item) in items44.iter().enumerate() {
-                let l0 = rt::place(item);
-                if !rt::strict(Ok(rt::slot(rt::read::<Value>(rt::field(l0, 6)))?.is_err()))? {
+                let l0 = rt::tref(item);
+                if !rt::strict(Ok(rt::slot(rt::read::<Value>(rt::tf(l0, |s| s.f6)))?.is_err()))? {
                     continue;
                 }
                 count += 1;
@@ -1265,14 +1385,14 @@ impl Row<'_, '_, '_> {
 
     /// `core_flexi.referral_eligible` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c2(&mut self, l0: R<&Value>, stable: bool) -> R<bool> {
+    fn c2(&mut self, l0: R<&'a In1<'a>>, stable: bool) -> R<bool> {
         self.d2(l0, stable)
     }
 
     /// `core_flexi.referral_accepted` on one argument, remembered for the row by the argument's identity.
-    fn c3(&mut self, l0: R<&Value>, stable: bool) -> R<bool> {
+    fn c3(&mut self, l0: R<&'a In1<'a>>, stable: bool) -> R<bool> {
         let key = match &l0 {
-            Ok(v) => (*v).identity(),
+            Ok(v) => Some((std::ptr::from_ref(*v) as usize as u64) | 1),
             Err(_) => None,
         };
         if let Some(k) = key
@@ -1282,9 +1402,6 @@ impl Row<'_, '_, '_> {
         }
         let value = self.d3(l0, stable);
         if let (Some(k), Ok(v)) = (key, &l0) {
-            if !stable {
-                self.m.kept.push((*v).clone());
-            }
             self.m.c3.remember(k, &value);
         }
         value
@@ -1298,43 +1415,43 @@ impl Row<'_, '_, '_> {
 
     /// `core_flexi.weeks_credited` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c26(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c26(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d26(l0, stable)
     }
 
     /// `core_flexi.cash_credited` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c27(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c27(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d27(l0, stable)
     }
 
     /// `core_flexi.cash_balance` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c28(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c28(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d28(l0, stable)
     }
 
     /// `core_flexi.overdrawn` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c29(&mut self, l0: R<&Value>, stable: bool) -> R<bool> {
+    fn c29(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<bool> {
         self.d29(l0, stable)
     }
 
     /// `core_flexi.hours_offered` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c30(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c30(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         self.d30(l0, stable)
     }
 
     /// `core_flexi.over_hours` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c31(&mut self, l0: R<&Value>, stable: bool) -> R<bool> {
+    fn c31(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<bool> {
         self.d31(l0, stable)
     }
 
     /// `core_flexi.referral_accepted` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q0(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<bool> {
+    fn q0(&mut self, at: usize, l0: R<&'a In1<'a>>, stable: bool) -> R<bool> {
         if let Some(Some(known)) = self.m.q0.get(at) {
             return known.clone();
         }
@@ -1347,7 +1464,7 @@ impl Row<'_, '_, '_> {
 
     /// `core_flexi.cash_credited` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q1(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn q1(&mut self, at: usize, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         if let Some(Some(known)) = self.m.q1.get(at) {
             return known.clone();
         }
@@ -1360,7 +1477,7 @@ impl Row<'_, '_, '_> {
 
     /// `core_flexi.cash_balance` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q2(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn q2(&mut self, at: usize, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
         if let Some(Some(known)) = self.m.q2.get(at) {
             return known.clone();
         }
@@ -1373,7 +1490,7 @@ impl Row<'_, '_, '_> {
 
     /// `core_flexi.over_hours` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q3(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<bool> {
+    fn q3(&mut self, at: usize, l0: R<&'a In0<'a>>, stable: bool) -> R<bool> {
         if let Some(Some(known)) = self.m.q3.get(at) {
             return known.clone();
         }
@@ -1386,7 +1503,7 @@ impl Row<'_, '_, '_> {
 
     /// `core_flexi.overdrawn` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q4(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<bool> {
+    fn q4(&mut self, at: usize, l0: R<&'a In0<'a>>, stable: bool) -> R<bool> {
         if let Some(Some(known)) = self.m.q4.get(at) {
             return known.clone();
         }

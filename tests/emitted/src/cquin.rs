@@ -21,11 +21,90 @@ pub static COVERED: [bool; 34] = [true, false, false, false, false, false, false
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Admission` of the inputs, its fields read.
+pub struct In0<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `id`: Text.
+    pub f0: R<&'a Value>,
+    /// `admitted`: Date.
+    pub f1: R<&'a Value>,
+    /// `discharged`: Date.
+    pub f2: R<&'a Value>,
+    /// `examined`: Date.
+    pub f3: R<&'a Value>,
+    /// `checked`: Date.
+    pub f4: R<&'a Value>,
+    /// `reviewed`: Date.
+    pub f5: R<&'a Value>,
+    /// `plan_covers_physical_health`: Bool.
+    pub f6: R<bool>,
+}
+
+impl<'a> rt::Record<'a> for In0<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Admission` (a value of another type is the interpreter's to report).
+fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In0 {
+                value,
+                f0: rt::place_at(fields, 0),
+                f1: rt::place_at(fields, 1),
+                f2: rt::place_at(fields, 2),
+                f3: rt::place_at(fields, 3),
+                f4: rt::place_at(fields, 4),
+                f5: rt::place_at(fields, 5),
+                f6: rt::read::<bool>(rt::place_at(fields, 6)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `admissions`.
+    pub i3: R<rt::List<'a, In0<'a>>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i3: rt::decode_list(rt::input(values, 3, false, 0), decode_in0),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             0 => {
@@ -82,10 +161,11 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `cquin.cquin_pot` (examples/cquin/cquin.cov, bytes 4600..4783), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
@@ -243,24 +323,24 @@ impl Row<'_, '_, '_> {
     fn d8_body(&mut self) -> R<Value> {
         {
             let mut kept = Vec::new();
-            let items14 = rt::items(rt::input(self.inputs, 3, false, 0))?;
+            let items14 = rt::titems(rt::tref(&self.t.i3))?;
             for item in items14 {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
                         let left = rt::strict({
-                                let a = rt::strict(rt::read::<Value>(rt::field(l0, 1)))?;
+                                let a = rt::strict(rt::read::<Value>(rt::tf(l0, |s| s.f1)))?;
                                 let b = rt::strict(rt::read::<Value>(rt::input(self.inputs, 0, false, 0)))?;
                                 Ok(rt::value_order(&a, &b)? != std::cmp::Ordering::Less)
                         })?;
                         if left != true { Ok(left) } else { rt::strict({
-                                    let a = rt::strict(rt::read::<Value>(rt::field(l0, 1)))?;
+                                    let a = rt::strict(rt::read::<Value>(rt::tf(l0, |s| s.f1)))?;
                                     let b = rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 0)))?;
                                     Ok(rt::value_order(&a, &b)? != std::cmp::Ordering::Greater)
                             }) }
                 })? {
                     continue;
                 }
-                let value = rt::slot(rt::read::<Value>(l0))?;
+                let value = rt::slot(rt::read::<Value>(rt::tvalue(l0)))?;
                 kept.push(self.b.output(value)?);
             }
             Ok(Value::List(kept.into()))

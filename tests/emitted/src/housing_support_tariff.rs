@@ -12,7 +12,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x6da411e939dd9f65,
-    reasons: &["no row of table offered matched", "not given", "no row of table rate_band matched", "cluster not in the source tables, which cover clusters 1-17", "universal offer: no tariff (000:362)", "signposting for clusters 1-2: no tariff (000:461-462)", "service not on this cluster's pathway", "vouchers up to £10, not an hourly tariff (000:463; 000:483 decoded)", "no row of table intensity_band matched", "no row of table hours_cap matched", "no weekly hours limit given for this service", "intensive: 10 hours plus per week, no upper limit (000:394)", "high intensity: 15 hours plus per week, no upper limit (000:423, 000:429)", "no row of table time_limit matched", "no time limit given for this service", "no row of table review_period matched", "cluster 9 is blank: N/A (000:407, 000:476)", "crisis house: no tariff given (000:493, 000:499)", "cluster 9 is a blank cluster and is not used"],
+    reasons: &["no row of table offered matched", "no row of table rate_band matched", "cluster not in the source tables, which cover clusters 1-17", "universal offer: no tariff (000:362)", "signposting for clusters 1-2: no tariff (000:461-462)", "service not on this cluster's pathway", "vouchers up to £10, not an hourly tariff (000:463; 000:483 decoded)", "no row of table intensity_band matched", "no row of table hours_cap matched", "no weekly hours limit given for this service", "intensive: 10 hours plus per week, no upper limit (000:394)", "high intensity: 15 hours plus per week, no upper limit (000:423, 000:429)", "no row of table time_limit matched", "no time limit given for this service", "not given", "no row of table review_period matched", "cluster 9 is blank: N/A (000:407, 000:476)", "crisis house: no tariff given (000:493, 000:499)", "cluster 9 is a blank cluster and is not used"],
     constants: &[85, 88, 94, 100, 103, 106, 107, 138, 141, 144, 147, 150, 153, 156, 159, 162, 165, 168, 171, 174, 177, 180, 183, 186, 189, 192, 195, 198, 201, 204, 207, 210, 213, 216, 219, 222, 225, 228, 231, 234, 237, 240, 243, 246, 249, 252, 255, 258, 261, 271, 272, 273, 274, 280, 281, 282, 283, 284, 285, 286, 287, 288, 289],
 };
 
@@ -21,11 +21,84 @@ pub static COVERED: [bool; 15] = [true, true, true, true, true, true, true, true
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Package` of the inputs, its fields read.
+pub struct In1<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `cluster`: Cluster.
+    pub f0: R<u32>,
+    /// `service`: Service.
+    pub f1: R<u32>,
+    /// `agreed_rate`: Money per hour.
+    pub f2: R<Decimal>,
+    /// `hours`: Hours per week.
+    pub f3: R<Decimal>,
+    /// `start`: Date.
+    pub f4: R<&'a Value>,
+}
+
+impl<'a> rt::Record<'a> for In1<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Package` (a value of another type is the interpreter's to report).
+fn decode_in1(place: R<&Value>) -> R<In1<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In1 {
+                value,
+                f0: rt::read::<u32>(rt::place_at(fields, 0)),
+                f1: rt::read::<u32>(rt::place_at(fields, 1)),
+                f2: rt::read::<Decimal>(rt::place_at(fields, 2)),
+                f3: rt::read::<Decimal>(rt::place_at(fields, 3)),
+                f4: rt::place_at(fields, 4),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `package`.
+    pub i0: R<In1<'a>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i0: decode_in1(rt::input(values, 0, false, 14)),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             0 => {
@@ -117,10 +190,11 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `tariff.on_pathway` (examples/housing-support-tariff/tariff.cov, bytes 13990..14130), computed once per row.
     fn d0(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d0 {
@@ -133,7 +207,7 @@ impl Row<'_, '_, '_> {
 
     fn d0_body(&mut self) -> R<bool> {
         {
-            let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+            let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
             self.g0(keys)
         }
     }
@@ -154,11 +228,11 @@ impl Row<'_, '_, '_> {
             let day = date.day_number();
             match if rt::day_within(day, (Some(16526), Some(16891))) { 0 } else if rt::day_within(day, (Some(16892), Some(17256))) { 1 } else { self.b.no_version(11, date)? } {
                 0 => {
-                    let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+                    let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
                     self.g1(keys)
                 },
                 1 => {
-                    let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+                    let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
                     self.g2(keys)
                 },
                 _ => Err(Stop::Back),
@@ -192,8 +266,8 @@ impl Row<'_, '_, '_> {
 
     fn d3_body(&mut self) -> R<Decimal> {
         Ok(rt::round(rt::strict({
-                        let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 3)))?;
-                        let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
+                        let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f3))?;
+                        let b = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
                         a.checked_mul(b).ok_or(Stop::Back)
                 })?, 2, RoundingStrategy::MidpointAwayFromZero))
     }
@@ -210,9 +284,9 @@ impl Row<'_, '_, '_> {
 
     fn d4_body(&mut self) -> R<u32> {
         {
-            let keys = (rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 3)))?,);
+            let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f3))?,);
             match self.s3(keys)? {
-                None => Err(Stop::Absent(8)),
+                None => Err(Stop::Absent(7)),
                 Some(row) => self.t3(row),
             }
         }
@@ -234,12 +308,12 @@ impl Row<'_, '_, '_> {
         } else {
             {
                 let left = rt::strict({
-                        let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
+                        let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
                         let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 0)))?;
                         Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
                 })?;
                 if left != true { Ok(left) } else { rt::strict({
-                            let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
+                            let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
                             let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 1)))?;
                             Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                     }) }
@@ -263,7 +337,7 @@ impl Row<'_, '_, '_> {
             let day = date.day_number();
             match if rt::day_within(day, (Some(16526), Some(16891))) { 0 } else { self.b.no_version(44, date)? } {
                 0 => {
-                    let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+                    let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
                     self.g4(keys)
                 },
                 _ => Err(Stop::Back),
@@ -286,7 +360,7 @@ impl Row<'_, '_, '_> {
             Ok(true)
         } else {
             {
-                let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 3)))?;
+                let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f3))?;
                 let b = rt::strict(self.d6())?;
                 Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
             }
@@ -309,7 +383,7 @@ impl Row<'_, '_, '_> {
             let day = date.day_number();
             match if rt::day_within(day, (Some(16526), Some(16891))) { 0 } else { self.b.no_version(58, date)? } {
                 0 => {
-                    let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 0)))?, rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 1), 1)))?,);
+                    let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
                     self.g5(keys)
                 },
                 _ => Err(Stop::Back),
@@ -329,10 +403,10 @@ impl Row<'_, '_, '_> {
 
     fn d9_body(&mut self) -> R<Value> {
         if rt::strict(Ok(rt::slot(self.d8_kept())?.is_err()))? {
-            Err(Stop::Absent(14))
+            Err(Stop::Absent(13))
         } else {
             {
-                let a = rt::strict(rt::read::<Value>(rt::field(rt::input(self.inputs, 0, false, 1), 4)))?.into_value();
+                let a = rt::strict(rt::read::<Value>(rt::tf(rt::tref(&self.t.i0), |s| s.f4)))?.into_value();
                 let b = rt::strict(self.d8())?.into_value();
                 rt::convert::<Value>(rt::combine(rt::BinOp::DateAddDuration, &a, &b))
             }
@@ -354,7 +428,7 @@ impl Row<'_, '_, '_> {
             Ok(true)
         } else {
             {
-                let a = rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 1)))?;
+                let a = rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 14)))?;
                 let b = rt::strict(self.d9())?;
                 Ok(rt::value_order(&a, &b)? == std::cmp::Ordering::Less)
             }
@@ -405,14 +479,14 @@ impl Row<'_, '_, '_> {
                 self.b.constant(1)
             } else {
                 if rt::strict({
-                        let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
+                        let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
                         let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 1)))?;
                         Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
                 })? {
                     self.b.constant(2)
                 } else {
                     if rt::strict({
-                            let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 1), 2)))?;
+                            let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
                             let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 0)))?;
                             Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Less)
                     })? {
@@ -466,7 +540,7 @@ impl Row<'_, '_, '_> {
         if let Some(known) = self.m.as_of {
             return known;
         }
-        let date = rt::date(rt::read::<Value>(rt::field(rt::input(self.inputs, 0, false, 1), 4)));
+        let date = rt::date(rt::read::<Value>(rt::tf(rt::tref(&self.t.i0), |s| s.f4)));
         self.m.as_of = Some(date);
         date
     }
@@ -494,11 +568,11 @@ impl Row<'_, '_, '_> {
     /// The cells of table `tariff.rate_band (valid 2015-04-01 to 2016-03-31)` (hit first), by the row selected.
     fn t1(&mut self, row: usize) -> R<Value> {
         match row {
-            0 => Err(Stop::Absent(4)),
+            0 => Err(Stop::Absent(3)),
             1 => Err(Stop::Absent(16)),
-            2 => Err(Stop::Absent(3)),
-            3 => Err(Stop::Absent(5)),
-            4 => Err(Stop::Absent(7)),
+            2 => Err(Stop::Absent(2)),
+            3 => Err(Stop::Absent(4)),
+            4 => Err(Stop::Absent(6)),
             5 => self.b.constant(7),
             6 => self.b.constant(8),
             7 => self.b.constant(9),
@@ -521,7 +595,7 @@ impl Row<'_, '_, '_> {
             24 => self.b.constant(25),
             25 => self.b.constant(26),
             26 => self.b.constant(27),
-            27 => Err(Stop::Absent(6)),
+            27 => Err(Stop::Absent(5)),
             _ => Err(Stop::Back),
         }
     }
@@ -529,11 +603,11 @@ impl Row<'_, '_, '_> {
     /// The cells of table `tariff.rate_band (valid 2016-04-01 to 2017-03-31)` (hit first), by the row selected.
     fn t2(&mut self, row: usize) -> R<Value> {
         match row {
-            0 => Err(Stop::Absent(4)),
+            0 => Err(Stop::Absent(3)),
             1 => Err(Stop::Absent(16)),
-            2 => Err(Stop::Absent(3)),
-            3 => Err(Stop::Absent(5)),
-            4 => Err(Stop::Absent(7)),
+            2 => Err(Stop::Absent(2)),
+            3 => Err(Stop::Absent(4)),
+            4 => Err(Stop::Absent(6)),
             5 => self.b.constant(28),
             6 => self.b.constant(29),
             7 => self.b.constant(30),
@@ -556,7 +630,7 @@ impl Row<'_, '_, '_> {
             24 => self.b.constant(46),
             25 => self.b.constant(47),
             26 => self.b.constant(48),
-            27 => Err(Stop::Absent(6)),
+            27 => Err(Stop::Absent(5)),
             _ => Err(Stop::Back),
         }
     }
@@ -578,11 +652,11 @@ impl Row<'_, '_, '_> {
             0 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
             1 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
             2 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            3 => Err(Stop::Absent(11)),
+            3 => Err(Stop::Absent(10)),
             4 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
             5 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            6 => Err(Stop::Absent(12)),
-            7 => Err(Stop::Absent(10)),
+            6 => Err(Stop::Absent(11)),
+            7 => Err(Stop::Absent(9)),
             _ => Err(Stop::Back),
         }
     }
@@ -594,7 +668,7 @@ impl Row<'_, '_, '_> {
             1 => self.b.constant(50),
             2 => self.b.constant(51),
             3 => self.b.constant(52),
-            4 => Err(Stop::Absent(14)),
+            4 => Err(Stop::Absent(13)),
             _ => Err(Stop::Back),
         }
     }
@@ -1521,13 +1595,13 @@ impl Row<'_, '_, '_> {
         const ROWS: [u16; 352] = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 3, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 3, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 4, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 5, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 6, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 7, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 8, 27, 27, 9, 27, 27, 10, 27, 27, 27, 27, 0, 0, 0, 27, 27, 27, 11, 27, 9, 27, 27, 10, 12, 27, 27, 27, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 27, 27, 13, 14, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 4, 15, 16, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 19, 27, 27, 27, 20, 17, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 19, 27, 27, 27, 20, 18, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 27, 27, 27, 27, 27, 27, 10, 21, 22, 27, 23, 0, 0, 0, 27, 27, 27, 27, 27, 27, 27, 27, 10, 21, 22, 27, 23, 0, 0, 0, 27, 27, 25, 27, 27, 27, 27, 27, 10, 27, 27, 24, 27, 0, 0, 0, 27, 27, 27, 27, 26, 27, 27, 27, 27, 21, 27, 24, 27, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0];
         if k0 < 22 && k1 < 16 {
             return match ROWS[((k0 as usize) * 16 + (k1 as usize))] {
-                65535 => Err(Stop::Absent(2)),
+                65535 => Err(Stop::Absent(1)),
                 65534 => Err(Stop::Back),
                 row => self.t1(usize::from(row)),
             };
         }
         match self.s1((k0, k1,))? {
-            None => Err(Stop::Absent(2)),
+            None => Err(Stop::Absent(1)),
             Some(row) => self.t1(row),
         }
     }
@@ -1537,25 +1611,25 @@ impl Row<'_, '_, '_> {
         const ROWS: [u16; 352] = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 3, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 3, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 4, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 5, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 6, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 7, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 8, 27, 27, 9, 27, 27, 10, 27, 27, 27, 27, 0, 0, 0, 27, 27, 27, 11, 27, 9, 27, 27, 10, 12, 27, 27, 27, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 27, 27, 13, 14, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 4, 15, 16, 27, 27, 27, 27, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 19, 27, 27, 27, 20, 17, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 19, 27, 27, 27, 20, 18, 27, 27, 27, 27, 27, 0, 0, 0, 27, 27, 27, 27, 27, 27, 27, 27, 10, 21, 22, 27, 23, 0, 0, 0, 27, 27, 27, 27, 27, 27, 27, 27, 10, 21, 22, 27, 23, 0, 0, 0, 27, 27, 25, 27, 27, 27, 27, 27, 10, 27, 27, 24, 27, 0, 0, 0, 27, 27, 27, 27, 26, 27, 27, 27, 27, 21, 27, 24, 27, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0];
         if k0 < 22 && k1 < 16 {
             return match ROWS[((k0 as usize) * 16 + (k1 as usize))] {
-                65535 => Err(Stop::Absent(2)),
+                65535 => Err(Stop::Absent(1)),
                 65534 => Err(Stop::Back),
                 row => self.t2(usize::from(row)),
             };
         }
         match self.s1((k0, k1,))? {
-            None => Err(Stop::Absent(2)),
+            None => Err(Stop::Absent(1)),
             Some(row) => self.t2(row),
         }
     }
 
     /// The cell of table `tariff.hours_cap (valid 2015-04-01 to 2016-03-31)` that its keys select, for every combination of their values (worked out when the module was generated).
     fn g4(&mut self, (k0, k1,): (u32, u32,)) -> R<Decimal> {
-        const CELLS: [R<Decimal>; 352] = [Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(11)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(12)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(12)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10)), Err(Stop::Absent(10))];
+        const CELLS: [R<Decimal>; 352] = [Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(10)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(11)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(11)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9)), Err(Stop::Absent(9))];
         if k0 < 22 && k1 < 16 {
             return CELLS[((k0 as usize) * 16 + (k1 as usize))];
         }
         match self.s4((k0, k1,))? {
-            None => Err(Stop::Absent(9)),
+            None => Err(Stop::Absent(8)),
             Some(row) => self.t4(row),
         }
     }
@@ -1565,13 +1639,13 @@ impl Row<'_, '_, '_> {
         const ROWS: [u16; 352] = [4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 1, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4];
         if k0 < 22 && k1 < 16 {
             return match ROWS[((k0 as usize) * 16 + (k1 as usize))] {
-                65535 => Err(Stop::Absent(13)),
+                65535 => Err(Stop::Absent(12)),
                 65534 => Err(Stop::Back),
                 row => self.t5(usize::from(row)),
             };
         }
         match self.s5((k0, k1,))? {
-            None => Err(Stop::Absent(13)),
+            None => Err(Stop::Absent(12)),
             Some(row) => self.t5(row),
         }
     }

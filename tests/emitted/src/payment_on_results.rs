@@ -12,7 +12,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x493b7de073403744,
-    reasons: &["not given", "no row of table rate_card matched", "the denominator of the ratio is zero", "no row of table return_rate matched", "settled at the end of the term", "below 60% of the target: clause 8.3, the investor bears the loss"],
+    reasons: &["no row of table rate_card matched", "the denominator of the ratio is zero", "no row of table return_rate matched", "not given", "settled at the end of the term", "below 60% of the target: clause 8.3, the investor bears the loss"],
     constants: &[33, 25],
 };
 
@@ -21,11 +21,81 @@ pub static COVERED: [bool; 14] = [false, false, true, true, true, false, true, f
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Results` of the inputs, its fields read.
+pub struct In0<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `participants`: Int.
+    pub f0: R<Decimal>,
+    /// `engagements`: Int.
+    pub f1: R<Decimal>,
+    /// `job_starts`: Int.
+    pub f2: R<Decimal>,
+    /// `sustained_jobs`: Int.
+    pub f3: R<Decimal>,
+}
+
+impl<'a> rt::Record<'a> for In0<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Results` (a value of another type is the interpreter's to report).
+fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In0 {
+                value,
+                f0: rt::read::<Decimal>(rt::place_at(fields, 0)),
+                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
+                f2: rt::read::<Decimal>(rt::place_at(fields, 2)),
+                f3: rt::read::<Decimal>(rt::place_at(fields, 3)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `results`.
+    pub i2: R<In0<'a>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i2: decode_in0(rt::input(values, 2, false, 3)),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             2 => {
@@ -89,10 +159,11 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `results.first_working_capital` (examples/payment-on-results/results.cov, bytes 4089..4301), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
@@ -157,19 +228,19 @@ impl Row<'_, '_, '_> {
         {
             let left = rt::strict({
                     let left = rt::strict({
-                            let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 3)))?;
-                            let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 2)))?;
+                            let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?;
+                            let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
                             Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                     })?;
                     if left != true { Ok(left) } else { rt::strict({
-                                let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 2)))?;
-                                let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 1)))?;
+                                let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
+                                let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?;
                                 Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                         }) }
             })?;
             if left != true { Ok(left) } else { rt::strict({
-                        let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 1)))?;
-                        let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 0)))?;
+                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?;
+                        let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f0))?;
                         Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                 }) }
         }
@@ -193,7 +264,7 @@ impl Row<'_, '_, '_> {
                                     let keys = (rt::strict(Ok(0u32))?,);
                                     self.g0(keys)
                             })?;
-                            let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 1)))?;
+                            let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?;
                             a.checked_mul(b).ok_or(Stop::Back)
                     })?;
                     let b = rt::strict({
@@ -201,7 +272,7 @@ impl Row<'_, '_, '_> {
                                     let keys = (rt::strict(Ok(1u32))?,);
                                     self.g0(keys)
                             })?;
-                            let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 2)))?;
+                            let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
                             a.checked_mul(b).ok_or(Stop::Back)
                     })?;
                     a.checked_add(b).ok_or(Stop::Back)
@@ -211,7 +282,7 @@ impl Row<'_, '_, '_> {
                             let keys = (rt::strict(Ok(2u32))?,);
                             self.g0(keys)
                     })?;
-                    let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 3)))?;
+                    let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?;
                     a.checked_mul(b).ok_or(Stop::Back)
             })?;
             a.checked_add(b).ok_or(Stop::Back)
@@ -244,8 +315,8 @@ impl Row<'_, '_, '_> {
 
     fn d6_body(&mut self) -> R<Decimal> {
         {
-            let values = [rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 3)))?.into_value(), rt::strict(self.p4())?.into_value()];
-            rt::convert::<Decimal>(self.b.builtin(74, &values, 2))
+            let values = [rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?.into_value(), rt::strict(self.p4())?.into_value()];
+            rt::convert::<Decimal>(self.b.builtin(74, &values, 1))
         }
     }
 
@@ -277,7 +348,7 @@ impl Row<'_, '_, '_> {
                                                             let b = rt::strict(self.p6())?;
                                                             a.checked_mul(b).ok_or(Stop::Back)
                                                     })?, 2, RoundingStrategy::MidpointAwayFromZero)))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(90, &values, 2))
+                                    rt::convert::<Decimal>(self.b.builtin(90, &values, 1))
                             })?)
                     } else {
                         None
@@ -299,7 +370,7 @@ impl Row<'_, '_, '_> {
                                                 let b = rt::strict({
                                                         let keys = (rt::strict(self.d6())?,);
                                                         match self.s1(keys)? {
-                                                            None => Err(Stop::Absent(3)),
+                                                            None => Err(Stop::Absent(2)),
                                                             Some(row) => self.t1(row),
                                                         }
                                                 })?;
@@ -347,7 +418,7 @@ impl Row<'_, '_, '_> {
 
     fn d9_body(&mut self) -> R<bool> {
         {
-            let a = rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 0)))?;
+            let a = rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 3)))?;
             let b = rt::strict(Err::<Value, Stop>(Stop::Back))?;
             Ok(rt::value_order(&a, &b)? != std::cmp::Ordering::Less)
         }
@@ -373,7 +444,7 @@ impl Row<'_, '_, '_> {
                             let b = rt::strict(self.d8())?;
                             a.checked_sub(b).ok_or(Stop::Back)
                     })?.into_value(), rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 2)))?.into_value()];
-                rt::convert::<Decimal>(self.b.builtin(102, &values, 2))
+                rt::convert::<Decimal>(self.b.builtin(102, &values, 1))
             }
         }
     }
@@ -398,7 +469,7 @@ impl Row<'_, '_, '_> {
                             let b = rt::strict(self.p0())?;
                             a.checked_sub(b).ok_or(Stop::Back)
                     })?.into_value(), rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 2)))?.into_value()];
-                rt::convert::<Decimal>(self.b.builtin(111, &values, 2))
+                rt::convert::<Decimal>(self.b.builtin(111, &values, 1))
             }
         }
     }
@@ -627,7 +698,7 @@ impl Row<'_, '_, '_> {
             return CELLS[(k0 as usize)];
         }
         match self.s0((k0,))? {
-            None => Err(Stop::Absent(1)),
+            None => Err(Stop::Absent(0)),
             Some(row) => self.t0(row),
         }
     }

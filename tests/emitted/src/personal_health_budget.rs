@@ -12,7 +12,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x544871d2e3f2e27c,
-    reasons: &["no row of table indicative matched", "no row of table band matched", "not given", "cluster 0 (variance): no band, the budget is set by hand", "cluster 9 is a blank cluster and is not used", "the denominator of the ratio is zero", "no row of table review_period matched"],
+    reasons: &["no row of table indicative matched", "no row of table band matched", "cluster 0 (variance): no band, the budget is set by hand", "cluster 9 is a blank cluster and is not used", "the denominator of the ratio is zero", "no row of table review_period matched", "not given"],
     constants: &[87, 89, 91, 92, 118, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160],
 };
 
@@ -21,11 +21,90 @@ pub static COVERED: [bool; 21] = [true, true, true, true, true, true, true, true
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Plan` of the inputs, its fields read.
+pub struct In0<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `reference`: Text.
+    pub f0: R<&'a Value>,
+    /// `cluster`: Cluster.
+    pub f1: R<u32>,
+    /// `agreed_budget`: Money per year.
+    pub f2: R<Decimal>,
+    /// `dp_share`: Percent.
+    pub f3: R<Decimal>,
+    /// `panel_approved`: Bool.
+    pub f4: R<bool>,
+    /// `previous_budget`: Money per year.
+    pub f5: R<Decimal>,
+    /// `dp_balance`: Money.
+    pub f6: R<Decimal>,
+}
+
+impl<'a> rt::Record<'a> for In0<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Plan` (a value of another type is the interpreter's to report).
+fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In0 {
+                value,
+                f0: rt::place_at(fields, 0),
+                f1: rt::read::<u32>(rt::place_at(fields, 1)),
+                f2: rt::read::<Decimal>(rt::place_at(fields, 2)),
+                f3: rt::read::<Decimal>(rt::place_at(fields, 3)),
+                f4: rt::read::<bool>(rt::place_at(fields, 4)),
+                f5: rt::read::<Decimal>(rt::place_at(fields, 5)),
+                f6: rt::read::<Decimal>(rt::place_at(fields, 6)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `plan`.
+    pub i2: R<In0<'a>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i2: decode_in0(rt::input(values, 2, false, 6)),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             0 => {
@@ -133,10 +212,11 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `phb.indicative_budget` (examples/personal-health-budget/phb.cov, bytes 5080..5218), computed once per row.
     fn d0(&mut self) -> R<Decimal> {
         if let Some(known) = &self.m.d0 {
@@ -150,7 +230,7 @@ impl Row<'_, '_, '_> {
     fn d0_body(&mut self) -> R<Decimal> {
         {
             let keys = (rt::strict({
-                        let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 2, false, 2), 1)))?,);
+                        let keys = (rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?,);
                         self.g0(keys)
                 })?,);
             self.g1(keys)
@@ -214,12 +294,12 @@ impl Row<'_, '_, '_> {
     fn d3_body(&mut self) -> R<bool> {
         {
             let left = rt::strict({
-                    let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 2)))?;
+                    let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
                     let b = rt::strict(self.d1())?;
                     Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
             })?;
             if left != true { Ok(left) } else { rt::strict({
-                        let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 2)))?;
+                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
                         let b = rt::strict(self.d2())?;
                         Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                 }) }
@@ -239,12 +319,12 @@ impl Row<'_, '_, '_> {
     fn d4_body(&mut self) -> R<bool> {
         {
             let left = rt::strict({
-                    let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 2)))?;
+                    let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
                     let b = rt::strict(Ok(Decimal::from_parts(70000, 0, 0, false, 2)))?;
                     Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
             })?;
             if left != true { Ok(left) } else { rt::strict({
-                        let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 2)))?;
+                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
                         let b = rt::strict(Ok(Decimal::from_parts(3000000, 0, 0, false, 2)))?;
                         Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                 }) }
@@ -262,14 +342,14 @@ impl Row<'_, '_, '_> {
     }
 
     fn d5_body(&mut self) -> R<Decimal> {
-        if rt::strict(Ok(rt::slot(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 5)))?.is_err()))? {
+        if rt::strict(Ok(rt::slot(rt::tf(rt::tref(&self.t.i2), |s| s.f5))?.is_err()))? {
             Ok(Decimal::from_parts(0, 0, 0, false, 2))
         } else {
             Ok(rt::round(rt::strict({
-                            let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 5)))?;
+                            let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f5))?;
                             let b = rt::strict({
                                     let a = rt::strict(self.p1())?;
-                                    let b = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 5)))?;
+                                    let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f5))?;
                                     a.checked_mul(b).ok_or(Stop::Back)
                             })?;
                             a.checked_sub(b).ok_or(Stop::Back)
@@ -289,7 +369,7 @@ impl Row<'_, '_, '_> {
 
     fn d6_body(&mut self) -> R<bool> {
         {
-            let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 2)))?;
+            let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
             let b = rt::strict(self.d5())?;
             Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Less)
         }
@@ -343,7 +423,7 @@ impl Row<'_, '_, '_> {
                 Some(value) => Some(value),
                 None => if rt::strict({
                         let left = rt::strict(Ok(!rt::strict(self.d3())?))?;
-                        if left != true { Ok(left) } else { rt::strict(rt::read::<bool>(rt::field(rt::input(self.inputs, 2, false, 2), 4))) }
+                        if left != true { Ok(left) } else { rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f4)) }
                 })? {
                     Some(rt::slot(Ok(true))?)
                 } else {
@@ -404,7 +484,7 @@ impl Row<'_, '_, '_> {
 
     fn d9_body(&mut self) -> R<Decimal> {
         if rt::strict(self.d7())? {
-            rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 2))
+            rt::tf(rt::tref(&self.t.i2), |s| s.f2)
         } else {
             Ok(Decimal::from_parts(0, 0, 0, false, 2))
         }
@@ -422,7 +502,7 @@ impl Row<'_, '_, '_> {
 
     fn d10_body(&mut self) -> R<Decimal> {
         Ok(rt::round(rt::strict({
-                        let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 3)))?;
+                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?;
                         let b = rt::strict(self.d9())?;
                         a.checked_mul(b).ok_or(Stop::Back)
                 })?, 2, RoundingStrategy::ToZero))
@@ -545,11 +625,11 @@ impl Row<'_, '_, '_> {
     fn d17_body(&mut self) -> R<Decimal> {
         {
             let values = [rt::strict({
-                        let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 2), 6)))?;
+                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f6))?;
                         let b = rt::strict(self.d16())?;
                         a.checked_sub(b).ok_or(Stop::Back)
                 })?.into_value(), rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 2)))?.into_value()];
-            rt::convert::<Decimal>(self.b.builtin(126, &values, 5))
+            rt::convert::<Decimal>(self.b.builtin(126, &values, 4))
         }
     }
 
@@ -620,10 +700,10 @@ impl Row<'_, '_, '_> {
     /// The cells of table `phb.band` (hit unique), by the row selected.
     fn t0(&mut self, row: usize) -> R<u32> {
         match row {
-            0 => Err(Stop::Absent(3)),
+            0 => Err(Stop::Absent(2)),
             1 => Ok(0u32),
             2 => Ok(1u32),
-            3 => Err(Stop::Absent(4)),
+            3 => Err(Stop::Absent(3)),
             4 => Ok(2u32),
             5 => Ok(3u32),
             6 => Ok(4u32),
@@ -651,7 +731,7 @@ impl Row<'_, '_, '_> {
             2 => self.b.constant(7),
             3 => self.b.constant(8),
             4 => self.b.constant(9),
-            5 => Err(Stop::Absent(4)),
+            5 => Err(Stop::Absent(3)),
             6 => self.b.constant(10),
             7 => self.b.constant(11),
             8 => self.b.constant(12),
@@ -1174,7 +1254,7 @@ impl Row<'_, '_, '_> {
 
     /// The cell of table `phb.band` that its keys select, for every combination of their values (worked out when the module was generated).
     fn g0(&mut self, (k0,): (u32,)) -> R<u32> {
-        const CELLS: [R<u32>; 22] = [Err(Stop::Absent(3)), Ok(0u32), Ok(0u32), Ok(0u32), Ok(0u32), Ok(1u32), Ok(1u32), Ok(1u32), Ok(1u32), Err(Stop::Absent(4)), Ok(2u32), Ok(2u32), Ok(3u32), Ok(3u32), Ok(2u32), Ok(2u32), Ok(2u32), Ok(2u32), Ok(4u32), Ok(4u32), Ok(4u32), Ok(4u32)];
+        const CELLS: [R<u32>; 22] = [Err(Stop::Absent(2)), Ok(0u32), Ok(0u32), Ok(0u32), Ok(0u32), Ok(1u32), Ok(1u32), Ok(1u32), Ok(1u32), Err(Stop::Absent(3)), Ok(2u32), Ok(2u32), Ok(3u32), Ok(3u32), Ok(2u32), Ok(2u32), Ok(2u32), Ok(2u32), Ok(4u32), Ok(4u32), Ok(4u32), Ok(4u32)];
         if k0 < 22 {
             return CELLS[(k0 as usize)];
         }
@@ -1201,13 +1281,13 @@ impl Row<'_, '_, '_> {
         const ROWS: [u16; 22] = [0, 1, 2, 3, 3, 3, 3, 4, 4, 5, 6, 6, 6, 6, 7, 7, 8, 8, 9, 10, 10, 10];
         if k0 < 22 {
             return match ROWS[(k0 as usize)] {
-                65535 => Err(Stop::Absent(6)),
+                65535 => Err(Stop::Absent(5)),
                 65534 => Err(Stop::Back),
                 row => self.t3(usize::from(row)),
             };
         }
         match self.s3((k0,))? {
-            None => Err(Stop::Absent(6)),
+            None => Err(Stop::Absent(5)),
             Some(row) => self.t3(row),
         }
     }

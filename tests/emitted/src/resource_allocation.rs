@@ -12,7 +12,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x138da865de61e7ff,
-    reasons: &["not given", "no row of table weight matched", "no row of table indicative matched", "no row of table health_contribution matched", "the denominator of the ratio is zero", "under 10 points: no personal budget (grant route)", "50 points and over: the budget is set by panel"],
+    reasons: &["no row of table weight matched", "no row of table indicative matched", "no row of table health_contribution matched", "the denominator of the ratio is zero", "under 10 points: no personal budget (grant route)", "50 points and over: the budget is set by panel", "not given"],
     constants: &[105, 107],
 };
 
@@ -21,11 +21,115 @@ pub static COVERED: [bool; 20] = [true, true, true, true, true, true, true, true
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Answer` of the inputs, its fields read.
+pub struct In0<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `domain`: Domain.
+    pub f0: R<u32>,
+    /// `need`: Int.
+    pub f1: R<Decimal>,
+}
+
+impl<'a> rt::Record<'a> for In0<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Answer` (a value of another type is the interpreter's to report).
+fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In0 {
+                value,
+                f0: rt::read::<u32>(rt::place_at(fields, 0)),
+                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A `Person` of the inputs, its fields read.
+pub struct In1<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `reference`: Text.
+    pub f0: R<&'a Value>,
+    /// `answers`: list of Answer.
+    pub f1: R<rt::List<'a, In0<'a>>>,
+    /// `focus`: PlanFocus.
+    pub f2: R<u32>,
+    /// `s117_aftercare`: Bool.
+    pub f3: R<bool>,
+    /// `weekly_contribution`: Money per week.
+    pub f4: R<Decimal>,
+    /// `agreed_budget`: Money per year.
+    pub f5: R<Decimal>,
+}
+
+impl<'a> rt::Record<'a> for In1<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Person` (a value of another type is the interpreter's to report).
+fn decode_in1(place: R<&Value>) -> R<In1<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In1 {
+                value,
+                f0: rt::place_at(fields, 0),
+                f1: rt::decode_list(rt::place_at(fields, 1), decode_in0),
+                f2: rt::read::<u32>(rt::place_at(fields, 2)),
+                f3: rt::read::<bool>(rt::place_at(fields, 3)),
+                f4: rt::read::<Decimal>(rt::place_at(fields, 4)),
+                f5: rt::read::<Decimal>(rt::place_at(fields, 5)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `person`.
+    pub i2: R<In1<'a>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i2: decode_in1(rt::input(values, 2, false, 6)),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             0 => {
@@ -141,10 +245,11 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `allocation.answers_valid` (examples/resource-allocation/allocation.cov, bytes 5195..5330), computed once per row.
     fn d0(&mut self) -> R<bool> {
         if let Some(known) = &self.m.d0 {
@@ -158,17 +263,17 @@ impl Row<'_, '_, '_> {
     fn d0_body(&mut self) -> R<bool> {
         {
             let mut result = true;
-            let items1 = rt::items(rt::field(rt::input(self.inputs, 2, false, 0), 1))?;
+            let items1 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
             for item in items1 {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 let b = rt::strict({
                         let left = rt::strict({
-                                let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                                let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                                 let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
                                 Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
                         })?;
                         if left != true { Ok(left) } else { rt::strict({
-                                    let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                                    let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                                     let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
                                     Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                             }) }
@@ -197,9 +302,9 @@ impl Row<'_, '_, '_> {
             let left = rt::strict({
                     let a = rt::strict({
                             let mut count: u64 = 0;
-                            let items2 = rt::items(rt::field(rt::input(self.inputs, 2, false, 0), 1))?;
+                            let items2 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
                             for item in items2 {
-                                let l0 = rt::place(item);
+                                let l0 = rt::tref(item);
                                 count += 1;
                             }
                             Ok(Decimal::from(count))
@@ -209,18 +314,18 @@ impl Row<'_, '_, '_> {
             })?;
             if left != true { Ok(left) } else { rt::strict({
                         let mut result = true;
-                        let items3 = rt::items(rt::field(rt::input(self.inputs, 2, false, 0), 1))?;
+                        let items3 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
                         for item in items3 {
-                            let l1 = rt::place(item);
+                            let l1 = rt::tref(item);
                             let b = rt::strict({
                                     let a = rt::strict({
                                             let mut count: u64 = 0;
-                                            let items4 = rt::items(rt::field(rt::input(self.inputs, 2, false, 0), 1))?;
+                                            let items4 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
                                             for item in items4 {
-                                                let l2 = rt::place(item);
+                                                let l2 = rt::tref(item);
                                                 if !rt::strict({
-                                                        let a = rt::strict(rt::read::<u32>(rt::field(l2, 0)))?;
-                                                        let b = rt::strict(rt::read::<u32>(rt::field(l1, 0)))?;
+                                                        let a = rt::strict(rt::tf(l2, |s| s.f0))?;
+                                                        let b = rt::strict(rt::tf(l1, |s| s.f0))?;
                                                         Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
                                                 })? {
                                                     continue;
@@ -255,15 +360,15 @@ impl Row<'_, '_, '_> {
     fn d2_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items5 = rt::items(rt::field(rt::input(self.inputs, 2, false, 0), 1))?;
+            let items5 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
             for item in items5 {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict({
                             let a = rt::strict({
-                                    let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?,);
+                                    let keys = (rt::strict(rt::tf(l0, |s| s.f0))?,);
                                     self.g0(keys)
                             })?;
-                            let b = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                            let b = rt::strict(rt::tf(l0, |s| s.f1))?;
                             a.checked_mul(b).ok_or(Stop::Back)
                     })?).ok_or(Stop::Back)?;
             }
@@ -303,7 +408,7 @@ impl Row<'_, '_, '_> {
         {
             let keys = (rt::strict(self.d2())?,);
             match self.s1(keys)? {
-                None => Err(Stop::Absent(2)),
+                None => Err(Stop::Absent(1)),
                 Some(row) => self.t1(row),
             }
         }
@@ -320,7 +425,7 @@ impl Row<'_, '_, '_> {
     }
 
     fn d5_body(&mut self) -> R<Decimal> {
-        match rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 5)) {
+        match rt::tf(rt::tref(&self.t.i2), |s| s.f5) {
             Err(Stop::Absent(_)) => self.d4(),
             other => other,
         }
@@ -390,7 +495,7 @@ impl Row<'_, '_, '_> {
                 let mut applied = None;
                 let got = match None {
                     Some(value) => Some(value),
-                    None => if rt::strict(rt::read::<bool>(rt::field(rt::input(self.inputs, 2, false, 0), 3)))? {
+                    None => if rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))? {
                         Some(rt::slot(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?)
                     } else {
                         None
@@ -406,7 +511,7 @@ impl Row<'_, '_, '_> {
             } {
                 Some(value) => Some(value),
                 None => Some(rt::slot({
-                            let keys = (rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 2, false, 0), 2)))?,);
+                            let keys = (rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?,);
                             self.g2(keys)
                     })?),
             };
@@ -498,7 +603,7 @@ impl Row<'_, '_, '_> {
                 let mut applied = None;
                 let got = match None {
                     Some(value) => Some(value),
-                    None => if rt::strict(rt::read::<bool>(rt::field(rt::input(self.inputs, 2, false, 0), 3)))? {
+                    None => if rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))? {
                         Some(rt::slot(Ok(false))?)
                     } else {
                         None
@@ -541,7 +646,7 @@ impl Row<'_, '_, '_> {
     fn d13_body(&mut self) -> R<Decimal> {
         {
             let a = rt::strict({
-                    let a = rt::strict(rt::read::<Decimal>(rt::field(rt::input(self.inputs, 2, false, 0), 4)))?.into_value();
+                    let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f4))?.into_value();
                     let b = rt::strict(self.b.constant(0))?.into_value();
                     rt::convert::<Decimal>(self.b.combine(106, &a, &b))
             })?.into_value();
@@ -564,7 +669,7 @@ impl Row<'_, '_, '_> {
         if rt::strict(self.d12())? {
             {
                 let values = [rt::strict(self.d13())?.into_value(), rt::strict(self.d10())?.into_value()];
-                rt::convert::<Decimal>(self.b.builtin(112, &values, 4))
+                rt::convert::<Decimal>(self.b.builtin(112, &values, 3))
             }
         } else {
             Ok(Decimal::from_parts(0, 0, 0, false, 2))
@@ -689,12 +794,12 @@ impl Row<'_, '_, '_> {
     /// The cells of table `allocation.indicative` (hit unique), by the row selected.
     fn t1(&mut self, row: usize) -> R<Decimal> {
         match row {
-            0 => Err(Stop::Absent(5)),
+            0 => Err(Stop::Absent(4)),
             1 => Ok(Decimal::from_parts(250000, 0, 0, false, 2)),
             2 => Ok(Decimal::from_parts(500000, 0, 0, false, 2)),
             3 => Ok(Decimal::from_parts(800000, 0, 0, false, 2)),
             4 => Ok(Decimal::from_parts(1100000, 0, 0, false, 2)),
-            5 => Err(Stop::Absent(6)),
+            5 => Err(Stop::Absent(5)),
             _ => Err(Stop::Back),
         }
     }
@@ -912,7 +1017,7 @@ impl Row<'_, '_, '_> {
             return CELLS[(k0 as usize)];
         }
         match self.s0((k0,))? {
-            None => Err(Stop::Absent(1)),
+            None => Err(Stop::Absent(0)),
             Some(row) => self.t0(row),
         }
     }
@@ -924,7 +1029,7 @@ impl Row<'_, '_, '_> {
             return CELLS[(k0 as usize)];
         }
         match self.s2((k0,))? {
-            None => Err(Stop::Absent(3)),
+            None => Err(Stop::Absent(2)),
             Some(row) => self.t2(row),
         }
     }

@@ -21,11 +21,44 @@ pub static COVERED: [bool; 2] = [false, false];
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             _ => Err(Stop::Back),
@@ -52,10 +85,11 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `nhs.clusters.review_due` (stdlib/nhs/clusters.cov, bytes 3467..3873).
     fn d0(&mut self, l0: R<u32>, l1: R<&Value>, s1: bool) -> R<Value> {
         {

@@ -12,7 +12,7 @@ use covenant_eval::native::{self as rt, Decimal, Kind as _, R, RoundingStrategy,
 /// What `rt::Module::check` checks and `rt::Base::new` copies.
 pub static MODULE: rt::Module = rt::Module {
     fingerprint: 0x6d825be3be4ba3d4,
-    reasons: &["no row of table rating_band matched", "no row of table facs_weight matched", "published Table 2 has no FACS Low column", "item 1 has no row in published Table 2", "blank in published Table 2", "not given", "no row of table band_from_counts matched", "the moderation is beyond 25% up or down (L814)", "rating 0-1: no FACS band (invented rule)", "rating outside the 0-4 scale", "no item rated 2 or more scores points in Table 2"],
+    reasons: &["no row of table rating_band matched", "no row of table facs_weight matched", "published Table 2 has no FACS Low column", "item 1 has no row in published Table 2", "blank in published Table 2", "no row of table band_from_counts matched", "the moderation is beyond 25% up or down (L814)", "rating 0-1: no FACS band (invented rule)", "rating outside the 0-4 scale", "no item rated 2 or more scores points in Table 2", "not given"],
     constants: &[138, 140, 143, 146, 147, 169, 198, 210],
 };
 
@@ -21,11 +21,109 @@ pub static COVERED: [bool; 30] = [false, false, true, true, true, true, true, tr
 
 /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends
 /// their values to `out`; or, when one of them fails (`base.error()` gives the error)
-/// or needs the interpreter, appends nothing.
+/// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:
+/// [`decode`] once and [`decide_row`] for rows computed more than once.
 pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+    decide_row(base, &decode(inputs), decisions, out)
+}
+
+/// The module's rules, for hosts generic over modules ([`rt::Rules`]).
+pub struct Rules;
+
+impl rt::Rules for Rules {
+    type Inputs<'a> = Inputs<'a>;
+    fn decode(inputs: &[Value]) -> Inputs<'_> {
+        decode(inputs)
+    }
+    fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
+        decide_row(base, row, decisions, out)
+    }
+}
+
+/// A `Person` of the inputs, its fields read.
+pub struct In0<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `ratings`: list of ItemRating.
+    pub f0: R<rt::List<'a, In1<'a>>>,
+    /// `placement`: Placement.
+    pub f1: R<u32>,
+    /// `highly_complex_needs`: Bool.
+    pub f2: R<bool>,
+    /// `moderation`: Percent.
+    pub f3: R<Decimal>,
+}
+
+impl<'a> rt::Record<'a> for In0<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `Person` (a value of another type is the interpreter's to report).
+fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In0 {
+                value,
+                f0: rt::decode_list(rt::place_at(fields, 0), decode_in1),
+                f1: rt::read::<u32>(rt::place_at(fields, 1)),
+                f2: rt::read::<bool>(rt::place_at(fields, 2)),
+                f3: rt::read::<Decimal>(rt::place_at(fields, 3)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A `ItemRating` of the inputs, its fields read.
+pub struct In1<'a> {
+    /// The record as the interpreter holds it.
+    pub value: &'a Value,
+    /// `item`: MhctItem.
+    pub f0: R<u32>,
+    /// `rating`: Int.
+    pub f1: R<Decimal>,
+}
+
+impl<'a> rt::Record<'a> for In1<'a> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Reads a `ItemRating` (a value of another type is the interpreter's to report).
+fn decode_in1(place: R<&Value>) -> R<In1<'_>> {
+    match place? {
+        value @ Value::Record(fields) => Ok(In1 {
+                value,
+                f0: rt::read::<u32>(rt::place_at(fields, 0)),
+                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
+        }),
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A row's inputs, its records and lists of records read into structs, so that
+/// reading a field follows no pointer and checks no kind.
+pub struct Inputs<'a> {
+    /// The inputs as the interpreter holds them.
+    pub values: &'a [Value],
+    /// Input `person`.
+    pub i0: R<In0<'a>>,
+}
+
+/// Reads a row's inputs into [`Inputs`].
+pub fn decode(values: &[Value]) -> Inputs<'_> {
+    Inputs {
+        values,
+        i0: decode_in0(rt::input(values, 0, false, 10)),
+    }
+}
+
+/// [`decide`] on a row already read into [`Inputs`].
+pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {
     let start = out.len();
     base.begin_row();
-    let mut row = Row { b: base, inputs, m: Memo::default() };
+    let mut row = Row { b: base, inputs: row.values, t: row, m: Memo::default() };
     for id in decisions {
         let value = match id.0 {
             2 => {
@@ -141,14 +239,15 @@ struct Memo {
 struct Row<'r, 'b, 'a> {
     b: &'r mut rt::Base<'b>,
     inputs: &'a [Value],
+    t: &'a Inputs<'a>,
     m: Memo,
 }
 
-impl Row<'_, '_, '_> {
+impl<'a> Row<'_, '_, 'a> {
     /// `allocation.item_band` (examples/suffolk-personal-budget/allocation.cov, bytes 6248..6390).
-    fn d0(&mut self, l0: R<&Value>, s0: bool) -> R<u32> {
+    fn d0(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<u32> {
         {
-            let keys = (rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
+            let keys = (rt::strict(rt::tf(l0, |s| s.f1))?,);
             match self.s0(keys)? {
                 None => Err(Stop::Absent(0)),
                 Some(row) => self.t0(row),
@@ -157,7 +256,7 @@ impl Row<'_, '_, '_> {
     }
 
     /// `allocation.item_points` (examples/suffolk-personal-budget/allocation.cov, bytes 6392..6689).
-    fn d1(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d1(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<Decimal> {
         let mut m0: Option<R<u32>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
                         Some(known) => known,
@@ -173,7 +272,7 @@ impl Row<'_, '_, '_> {
             Ok(Decimal::from_parts(0, 0, 0, false, 0))
         } else {
             match {
-                let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(match m0.clone() {
+                let keys = (rt::strict(rt::tf(l0, |s| s.f0))?, rt::strict(match m0.clone() {
                             Some(known) => known,
                             None => {
                                 let value = {
@@ -205,9 +304,9 @@ impl Row<'_, '_, '_> {
     fn d2_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items3 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
+            let items3 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i3, item) in items3.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 total = total.checked_add(rt::strict({
                             let a4 = rt::slot(l0)?;
                             self.q0(i3, a4, true)
@@ -230,9 +329,9 @@ impl Row<'_, '_, '_> {
     fn d3_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items5 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
+            let items5 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i5, item) in items5.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
                         let left = rt::strict(Ok(!rt::strict(Ok(rt::slot({
                                                 let a6 = rt::slot(l0)?;
@@ -268,12 +367,12 @@ impl Row<'_, '_, '_> {
     fn d4_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items8 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
+            let items8 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i8, item) in items8.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
                         let left = rt::strict({
-                                let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                                let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                                 let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
                                 Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
                         })?;
@@ -307,12 +406,12 @@ impl Row<'_, '_, '_> {
     fn d5_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items10 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
+            let items10 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i10, item) in items10.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
                         let left = rt::strict({
-                                let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                                let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                                 let b = rt::strict(Ok(Decimal::from_parts(3, 0, 0, false, 0)))?;
                                 Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
                         })?;
@@ -346,12 +445,12 @@ impl Row<'_, '_, '_> {
     fn d6_body(&mut self) -> R<Decimal> {
         {
             let mut count: u64 = 0;
-            let items12 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
+            let items12 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i12, item) in items12.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 if !rt::strict({
                         let left = rt::strict({
-                                let a = rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                                let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                                 let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
                                 Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
                         })?;
@@ -386,7 +485,7 @@ impl Row<'_, '_, '_> {
         {
             let keys = (rt::strict(self.d4())?, rt::strict(self.d5())?, rt::strict(self.d6())?,);
             match self.s2(keys)? {
-                None => Err(Stop::Absent(6)),
+                None => Err(Stop::Absent(5)),
                 Some(row) => self.t2(row),
             }
         }
@@ -473,8 +572,8 @@ impl Row<'_, '_, '_> {
 
     fn d10_body(&mut self) -> R<bool> {
         {
-            let left = rt::strict(Ok(matches!(rt::strict(rt::read::<u32>(rt::field(rt::input(self.inputs, 0, false, 5), 1)))?, 1 | 2 | 3)))?;
-            if left != true { Ok(left) } else { rt::strict(rt::read::<bool>(rt::field(rt::input(self.inputs, 0, false, 5), 2))) }
+            let left = rt::strict(Ok(matches!(rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?, 1 | 2 | 3)))?;
+            if left != true { Ok(left) } else { rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2)) }
         }
     }
 
@@ -491,11 +590,11 @@ impl Row<'_, '_, '_> {
     fn d11_body(&mut self) -> R<bool> {
         {
             let mut result = true;
-            let items16 = rt::items(rt::field(rt::input(self.inputs, 0, false, 5), 0))?;
+            let items16 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i16, item) in items16.iter().enumerate() {
-                let l0 = rt::place(item);
+                let l0 = rt::tref(item);
                 let b = rt::strict({
-                        let a17 = rt::slot(rt::read::<Decimal>(rt::field(l0, 1)))?;
+                        let a17 = rt::slot(rt::tf(l0, |s| s.f1))?;
                         self.c19(a17, true)
                 })?;
                 result = result && b;
@@ -536,7 +635,7 @@ impl Row<'_, '_, '_> {
     }
 
     fn d13_body(&mut self) -> R<Decimal> {
-        match rt::read::<Decimal>(rt::field(rt::input(self.inputs, 0, false, 5), 3)) {
+        match rt::tf(rt::tref(&self.t.i0), |s| s.f3) {
             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
             other => other,
         }
@@ -589,7 +688,7 @@ impl Row<'_, '_, '_> {
                             a.checked_add(b).ok_or(Stop::Back)
                     })?, 2, RoundingStrategy::MidpointAwayFromZero))
         } else {
-            Err(Stop::Absent(7))
+            Err(Stop::Absent(6))
         }
     }
 
@@ -721,19 +820,19 @@ impl Row<'_, '_, '_> {
     }
 
     /// `nhs.mhct.honos_total` (<stdlib/nhs/mhct.cov>, bytes 2444..2712).
-    fn d22(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d22(&mut self, l0: R<&'a rt::List<'a, In1<'a>>>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items18 = rt::items(l0)?;
+            let items18 = rt::titems(l0)?;
             for item in items18 {
-                let l1 = rt::place(item);
+                let l1 = rt::tref(item);
                 if !rt::strict({
-                        let a19 = rt::slot(rt::read::<u32>(rt::field(l1, 0)))?;
+                        let a19 = rt::slot(rt::tf(l1, |s| s.f0))?;
                         self.c20(a19, true)
                 })? {
                     continue;
                 }
-                total = total.checked_add(rt::strict(rt::read::<Decimal>(rt::field(l1, 1)))?).ok_or(Stop::Back)?;
+                total = total.checked_add(rt::strict(rt::tf(l1, |s| s.f1))?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }
@@ -882,8 +981,8 @@ impl Row<'_, '_, '_> {
             0 => Ok(3u32),
             1 => Ok(2u32),
             2 => Ok(1u32),
-            3 => Err(Stop::Absent(8)),
-            4 => Err(Stop::Absent(9)),
+            3 => Err(Stop::Absent(7)),
+            4 => Err(Stop::Absent(8)),
             _ => Err(Stop::Back),
         }
     }
@@ -954,7 +1053,7 @@ impl Row<'_, '_, '_> {
             0 => Ok(3u32),
             1 => Ok(2u32),
             2 => Ok(1u32),
-            3 => Err(Stop::Absent(10)),
+            3 => Err(Stop::Absent(9)),
             _ => Err(Stop::Back),
         }
     }
@@ -1532,13 +1631,13 @@ impl Row<'_, '_, '_> {
 
     /// `allocation.item_band` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c0(&mut self, l0: R<&Value>, stable: bool) -> R<u32> {
+    fn c0(&mut self, l0: R<&'a In1<'a>>, stable: bool) -> R<u32> {
         self.d0(l0, stable)
     }
 
     /// `allocation.item_points` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c1(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c1(&mut self, l0: R<&'a In1<'a>>, stable: bool) -> R<Decimal> {
         self.d1(l0, stable)
     }
 
@@ -1577,7 +1676,7 @@ impl Row<'_, '_, '_> {
 
     /// `allocation.item_points` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q0(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn q0(&mut self, at: usize, l0: R<&'a In1<'a>>, stable: bool) -> R<Decimal> {
         if let Some(Some(known)) = self.m.q0.get(at) {
             return known.clone();
         }

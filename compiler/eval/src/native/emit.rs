@@ -7,7 +7,8 @@
 //! the only thing it carries out of a function is [`Stop::Back`](super::Stop::Back): "no
 //! value" stays a value where the interpreter accepts it. Locals of record, list and other
 //! value types are held as `R<&Value>` places, so reading a field of a list element copies
-//! nothing. A node the generator does not compile (splits, payments, contract dates) hands
+//! nothing; records and lists of records of the inputs are read into the module's own
+//! structs first ([`Place::Typed`]), so that reading their fields checks nothing. A node the generator does not compile (splits, payments, contract dates) hands
 //! the row back, and the decisions that reach it are reported as not covered.
 
 use super::levels::Levels;
@@ -59,6 +60,41 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
              the Rust backend takes only rules well inside the evaluator's limits"
         ));
     }
+    // A parameter taking a record (or list of records) held in the module's structs takes
+    // the struct when every call passes one; generating the module again without those
+    // some call does not, until none is left, ends: each round takes at least one away.
+    let structs = input_structs(program);
+    let mut typed_params: BTreeSet<(u32, u32)> = BTreeSet::new();
+    for (i, def) in program.decisions.iter().enumerate() {
+        for (k, (_, ty)) in def.params.iter().enumerate() {
+            if shape_of(&structs, ty).is_some() {
+                typed_params.insert((i as u32, k as u32));
+            }
+        }
+    }
+    loop {
+        let (emitted, untyped) = generate(program, origin, &structs, &typed_params);
+        if untyped.is_empty() {
+            return Ok(emitted);
+        }
+        typed_params.retain(|param| !untyped.contains(param));
+    }
+}
+
+/// The module for `program` with the parameters in `typed_params` taking structs of the
+/// inputs; and those of them that some call passes something else.
+fn generate(
+    program: &Program,
+    origin: &str,
+    structs: &BTreeSet<u32>,
+    typed_params: &BTreeSet<(u32, u32)>,
+) -> (Emitted, BTreeSet<(u32, u32)>) {
+    let mut typed_inputs = HashMap::new();
+    for (k, def) in program.inputs.iter().enumerate() {
+        if let Some(shape) = shape_of(structs, &def.ty) {
+            typed_inputs.insert(k as u32, shape);
+        }
+    }
     let mut g = Gen {
         program,
         reasons: Vec::new(),
@@ -78,6 +114,11 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         positions: HashMap::new(),
         position_memos: Vec::new(),
         grids: BTreeMap::new(),
+        structs: structs.clone(),
+        typed_inputs,
+        typed_locals: HashMap::new(),
+        typed_params: typed_params.clone(),
+        untyped: BTreeSet::new(),
     };
     let mut functions = String::new();
     let mut units: HashMap<Root, Unit> = HashMap::new();
@@ -89,6 +130,9 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
             g.locals.insert(k as u32, kind_of(ty));
             if kind_of(ty) == KindOf::Val {
                 g.stable.insert(k as u32, format!("s{k}"));
+            }
+            if let Some(shape) = g.param_shape(i as u32, k as u32) {
+                g.typed_locals.insert(k as u32, shape);
             }
         }
         // A call repeated on a parameter is computed once, where it is first needed.
@@ -111,8 +155,12 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
                 t = kind.rust()
             );
         } else {
-            let mut params: Vec<String> =
-                def.params.iter().enumerate().map(|(k, (_, ty))| format!("l{k}: {}", kind_of(ty).local())).collect();
+            let mut params: Vec<String> = def
+                .params
+                .iter()
+                .enumerate()
+                .map(|(k, (_, ty))| format!("l{k}: {}", g.param_type(i as u32, k as u32, ty)))
+                .collect();
             params.extend(
                 def.params
                     .iter()
@@ -213,19 +261,22 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
     for &i in &g.one_arg.clone() {
         let def = &program.decisions[i as usize];
         let (kind, arg) = (kind_of(&def.ty), kind_of(&def.params[0].1));
+        let arg_type = g.param_type(i, 0, &def.params[0].1);
+        let typed = g.param_shape(i, 0).is_some();
         if !heavy[i as usize] {
             let pass = if arg == KindOf::Val { ", stable" } else { "" };
             let _ = write!(
                 functions,
-                "    /// `{}` on one argument: cheaper to compute again than to remember.\n    #[inline]\n    fn c{i}(&mut self, l0: {}, stable: bool) -> R<{t}> {{\n        self.d{i}(l0{pass})\n    }}\n\n",
+                "    /// `{}` on one argument: cheaper to compute again than to remember.\n    #[inline]\n    fn c{i}(&mut self, l0: {arg_type}, stable: bool) -> R<{t}> {{\n        self.d{i}(l0{pass})\n    }}\n\n",
                 def.qualified,
-                arg.local(),
                 t = kind.rust()
             );
             continue;
         }
         // Records and lists are kept for the row unless they live as long as it does.
+        // A struct of the inputs lives as long as the row: it is known by its address.
         let (identity, keep) = match arg {
+            KindOf::Val if typed => ("Some((std::ptr::from_ref(*v) as usize as u64) | 1)", ""),
             KindOf::Val => ("(*v).identity()", "if !stable {\n self.m.kept.push((*v).clone());\n }\n "),
             _ => ("v.identity()", ""),
         };
@@ -233,9 +284,8 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         let _ = writeln!(calls, "    c{i}: rt::Calls<{}>,", kind.rust());
         let _ = write!(
             functions,
-            "    /// `{}` on one argument, remembered for the row by the argument's identity.\n    fn c{i}(&mut self, l0: {}, stable: bool) -> R<{t}> {{\n        let key = match &l0 {{\n            Ok(v) => {identity},\n            Err(_) => None,\n        }};\n        if let Some(k) = key\n            && let Some(known) = self.m.c{i}.recall(k)\n        {{\n            return known;\n        }}\n        let value = self.d{i}(l0{pass});\n        if let (Some(k), Ok(v)) = (key, &l0) {{\n {keep}self.m.c{i}.remember(k, &value);\n        }}\n        value\n    }}\n\n",
+            "    /// `{}` on one argument, remembered for the row by the argument's identity.\n    fn c{i}(&mut self, l0: {arg_type}, stable: bool) -> R<{t}> {{\n        let key = match &l0 {{\n            Ok(v) => {identity},\n            Err(_) => None,\n        }};\n        if let Some(k) = key\n            && let Some(known) = self.m.c{i}.recall(k)\n        {{\n            return known;\n        }}\n        let value = self.d{i}(l0{pass});\n        if let (Some(k), Ok(v)) = (key, &l0) {{\n {keep}self.m.c{i}.remember(k, &value);\n        }}\n        value\n    }}\n\n",
             def.qualified,
-            arg.local(),
             t = kind.rust()
         );
     }
@@ -243,13 +293,13 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
     // Calls remembered by position: the first `POSITIONS` elements of the list.
     for (k, (i, _)) in g.position_memos.iter().enumerate() {
         let def = &program.decisions[*i as usize];
-        let (kind, arg) = (kind_of(&def.ty), kind_of(&def.params[0].1));
+        let kind = kind_of(&def.ty);
+        let arg_type = g.param_type(*i, 0, &def.params[0].1);
         let _ = writeln!(calls, "    q{k}: [Option<R<{}>>; {POSITIONS}],", kind.rust());
         let _ = write!(
             functions,
-            "    /// `{}` on element `at` of a list of the inputs, remembered for the row by its position.\n    #[inline]\n    fn q{k}(&mut self, at: usize, l0: {}, stable: bool) -> R<{t}> {{\n        if let Some(Some(known)) = self.m.q{k}.get(at) {{\n            return known.clone();\n        }}\n        let value = self.c{i}(l0, stable);\n        if let Some(place) = self.m.q{k}.get_mut(at) {{\n            *place = Some(value.clone());\n        }}\n        value\n    }}\n\n",
+            "    /// `{}` on element `at` of a list of the inputs, remembered for the row by its position.\n    #[inline]\n    fn q{k}(&mut self, at: usize, l0: {arg_type}, stable: bool) -> R<{t}> {{\n        if let Some(Some(known)) = self.m.q{k}.get(at) {{\n            return known.clone();\n        }}\n        let value = self.c{i}(l0, stable);\n        if let Some(place) = self.m.q{k}.get_mut(at) {{\n            *place = Some(value.clone());\n        }}\n        value\n    }}\n\n",
             def.qualified,
-            arg.local(),
             t = kind.rust()
         );
     }
@@ -283,6 +333,8 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         let kind = program.nodes.get(def.value.index()).map_or(KindOf::Val, |n| kind_of(&n.ty));
         let _ = writeln!(memo, "    p{i}: Option<R<{}>>,", kind.rust());
     }
+    // Before the reasons are written out: reading an input left out gives one.
+    let inputs_code = g.inputs_code();
     let reasons: Vec<String> = g.reasons.iter().map(|r| format!("{r:?}")).collect();
     let constants: Vec<String> = g.constants.iter().map(u32::to_string).collect();
     let covered_flags: Vec<String> = covered
@@ -308,11 +360,28 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
          pub static COVERED: [bool; {n}] = [{flags}];\n\n\
          /// Computes `decisions` (parameterless, [`COVERED`]) for one row of `inputs` and appends\n\
          /// their values to `out`; or, when one of them fails (`base.error()` gives the error)\n\
-         /// or needs the interpreter, appends nothing.\n\
+         /// or needs the interpreter, appends nothing. Reads the row into [`Inputs`] first:\n\
+         /// [`decode`] once and [`decide_row`] for rows computed more than once.\n\
          pub fn decide(base: &mut rt::Base<'_>, inputs: &[Value], decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {{\n\
+         \x20   decide_row(base, &decode(inputs), decisions, out)\n\
+         }}\n\n\
+         /// The module's rules, for hosts generic over modules ([`rt::Rules`]).\n\
+         pub struct Rules;\n\n\
+         impl rt::Rules for Rules {{\n\
+         \x20   type Inputs<'a> = Inputs<'a>;\n\
+         \x20   fn decode(inputs: &[Value]) -> Inputs<'_> {{\n\
+         \x20       decode(inputs)\n\
+         \x20   }}\n\
+         \x20   fn decide(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {{\n\
+         \x20       decide_row(base, row, decisions, out)\n\
+         \x20   }}\n\
+         }}\n\n\
+         {inputs_code}\
+         /// [`decide`] on a row already read into [`Inputs`].\n\
+         pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::DecisionId], out: &mut Vec<Value>) -> rt::Decided {{\n\
          \x20   let start = out.len();\n\
          \x20   base.begin_row();\n\
-         \x20   let mut row = Row {{ b: base, inputs, m: Memo::default() }};\n\
+         \x20   let mut row = Row {{ b: base, inputs: row.values, t: row, m: Memo::default() }};\n\
          \x20   for id in decisions {{\n\
          \x20       let value = match id.0 {{\n{asked}            _ => Err(Stop::Back),\n        }};\n\
          \x20       match value {{\n\
@@ -329,8 +398,8 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
          /// calls it remembers, with the arguments it must keep so that no identity is reused.\n\
          #[derive(Default)]\n\
          struct Memo {{\n{memo}    as_of: Option<R<rt::Date>>,\n{calls}    kept: Vec<Value>,\n}}\n\n\
-         struct Row<'r, 'b, 'a> {{\n    b: &'r mut rt::Base<'b>,\n    inputs: &'a [Value],\n    m: Memo,\n}}\n\n\
-         impl Row<'_, '_, '_> {{\n{functions}}}\n",
+         struct Row<'r, 'b, 'a> {{\n    b: &'r mut rt::Base<'b>,\n    inputs: &'a [Value],\n    t: &'a Inputs<'a>,\n    m: Memo,\n}}\n\n\
+         impl<'a> Row<'_, '_, 'a> {{\n{functions}}}\n",
         fingerprint = super::fingerprint(program),
         reasons = reasons.join(", "),
         constants = constants.join(", "),
@@ -338,7 +407,7 @@ pub fn emit(program: &Program, origin: &str) -> Result<Emitted, String> {
         flags = covered_flags.join(", "),
         functions = functions.trim_end_matches('\n').to_string() + "\n",
     );
-    Ok(Emitted { code: indent(&code), covered: names, not_covered })
+    (Emitted { code: indent(&code), covered: names, not_covered }, g.untyped)
 }
 
 /// Re-indents generated code by its nesting: four spaces a level, lines trimmed (brackets
@@ -557,6 +626,107 @@ fn heaviness(program: &Program, units: &HashMap<Root, Unit>) -> Vec<bool> {
     (0..program.decisions.len()).map(|i| visit(program, units, &mut state, Root::Decision(i))).collect()
 }
 
+/// How a record, or a list of records, of the inputs is held in the module's structs: by
+/// the record type's number (`In{n}`, or `rt::List` of them).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shape {
+    Record(u32),
+    List(u32),
+}
+
+/// Where a node's value is: code of type `R<&Value>`; of type `R<&S>` for a struct of the
+/// inputs (`S` by its shape); or, for a number, variant or truth value held in such a
+/// struct, code of type `R<T>` reading it.
+enum Place {
+    Value(String),
+    Typed(String, Shape),
+    Read(String),
+}
+
+/// The record types the module reads the inputs into structs of: those of the inputs, and
+/// of their fields and list elements in turn. A record that holds itself through its
+/// fields (not through a list) is left as a value, as is everything holding it.
+fn input_structs(program: &Program) -> BTreeSet<u32> {
+    fn record_in(ty: &Ty) -> Option<u32> {
+        match ty {
+            Ty::Record(r) => Some(r.0),
+            Ty::List(element) => match &**element {
+                Ty::Record(r) => Some(r.0),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    // Whether a record holds itself inline: a struct of it would have no size.
+    fn holds_itself(program: &Program, start: u32) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut pending = vec![start];
+        while let Some(r) = pending.pop() {
+            let Some(def) = program.records.get(r as usize) else { return true };
+            for field in &def.fields {
+                if let Ty::Record(inner) = &field.ty {
+                    if inner.0 == start {
+                        return true;
+                    }
+                    if seen.insert(inner.0) {
+                        pending.push(inner.0);
+                    }
+                }
+            }
+        }
+        false
+    }
+    let mut structs = BTreeSet::new();
+    let mut pending: Vec<u32> = program.inputs.iter().filter_map(|input| record_in(&input.ty)).collect();
+    while let Some(r) = pending.pop() {
+        if structs.contains(&r) || holds_itself(program, r) {
+            continue;
+        }
+        structs.insert(r);
+        if let Some(def) = program.records.get(r as usize) {
+            pending.extend(def.fields.iter().filter_map(|field| record_in(&field.ty)));
+        }
+    }
+    // A record holding (inline) one left as a value is a value too.
+    loop {
+        let leave: Vec<u32> = structs
+            .iter()
+            .copied()
+            .filter(|&r| {
+                program.records.get(r as usize).is_none_or(|def| {
+                    def.fields.iter().any(|f| matches!(&f.ty, Ty::Record(inner) if !structs.contains(&inner.0)))
+                })
+            })
+            .collect();
+        if leave.is_empty() {
+            return structs;
+        }
+        for r in leave {
+            structs.remove(&r);
+        }
+    }
+}
+
+/// How a value of type `ty` is held in the module's structs, if it is.
+fn shape_of(structs: &BTreeSet<u32>, ty: &Ty) -> Option<Shape> {
+    match ty {
+        Ty::Record(r) if structs.contains(&r.0) => Some(Shape::Record(r.0)),
+        Ty::List(element) => match &**element {
+            Ty::Record(r) if structs.contains(&r.0) => Some(Shape::List(r.0)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The Rust type of a struct of the inputs of this shape.
+fn shape_type(shape: Shape) -> String {
+    match shape {
+        Shape::Record(r) => format!("In{r}<'a>"),
+        Shape::List(r) => format!("rt::List<'a, In{r}<'a>>"),
+    }
+}
+
 /// The kind of value a type compiles to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum KindOf {
@@ -636,11 +806,22 @@ struct Gen<'p> {
     /// Per table looked up through a selection function: the code of its grid of cells
     /// (`g{t}`), when it has one ([`Gen::cell_grid`]).
     grids: BTreeMap<u32, Option<String>>,
+    /// The record types held in structs of the inputs ([`input_structs`]).
+    structs: BTreeSet<u32>,
+    /// The inputs held in structs, by number.
+    typed_inputs: HashMap<u32, Shape>,
+    /// The locals in scope holding a struct of the inputs.
+    typed_locals: HashMap<u32, Shape>,
+    /// The parameters, by decision and number, that take a struct of the inputs.
+    typed_params: BTreeSet<(u32, u32)>,
+    /// Of those: the ones some call passes something else.
+    untyped: BTreeSet<(u32, u32)>,
 }
 
 impl Gen<'_> {
     fn start(&mut self) {
         self.locals.clear();
+        self.typed_locals.clear();
         self.stable.clear();
         self.shared.clear();
         self.positions.clear();
@@ -649,6 +830,121 @@ impl Gen<'_> {
 
     fn finish(&mut self) -> Unit {
         std::mem::take(&mut self.unit)
+    }
+
+    /// How parameter `k` of decision `i` holds its argument, when it takes a struct.
+    fn param_shape(&self, i: u32, k: u32) -> Option<Shape> {
+        if !self.typed_params.contains(&(i, k)) {
+            return None;
+        }
+        let ty = &self.program.decisions.get(i as usize)?.params.get(k as usize)?.1;
+        shape_of(&self.structs, ty)
+    }
+
+    /// The Rust type of parameter `k` of decision `i`, of type `ty`.
+    fn param_type(&self, i: u32, k: u32, ty: &Ty) -> String {
+        match self.param_shape(i, k) {
+            Some(shape) => format!("R<&'a {}>", shape_type(shape)),
+            None => kind_of(ty).local().to_string(),
+        }
+    }
+
+    /// The structs of the inputs, [`Inputs`] and `decode`.
+    fn inputs_code(&mut self) -> String {
+        let program = self.program;
+        let mut code = String::new();
+        for &r in &self.structs {
+            let Some(def) = program.records.get(r as usize) else { continue };
+            let (mut fields, mut reads) = (String::new(), String::new());
+            for (k, field) in def.fields.iter().enumerate() {
+                let place = format!("rt::place_at(fields, {k})");
+                let (ty, read) = match (shape_of(&self.structs, &field.ty), kind_of(&field.ty)) {
+                    (Some(Shape::Record(inner)), _) => {
+                        (format!("R<In{inner}<'a>>"), format!("decode_in{inner}({place})"))
+                    }
+                    (Some(Shape::List(inner)), _) => (
+                        format!("R<rt::List<'a, In{inner}<'a>>>"),
+                        format!("rt::decode_list({place}, decode_in{inner})"),
+                    ),
+                    (None, KindOf::Val) => ("R<&'a Value>".to_string(), place),
+                    (None, kind) => (format!("R<{}>", kind.rust()), format!("rt::read::<{}>({place})", kind.rust())),
+                };
+                let _ = write!(
+                    fields,
+                    "    /// `{}`: {}.\n    pub f{k}: {ty},\n",
+                    field.name,
+                    program.type_name(&field.ty)
+                );
+                let _ = writeln!(reads, " f{k}: {read},");
+            }
+            let _ = write!(
+                code,
+                "/// A `{name}` of the inputs, its fields read.\npub struct In{r}<'a> {{\n    /// The record as the interpreter holds it.\n    pub value: &'a Value,\n{fields}}}\n\n\
+                 impl<'a> rt::Record<'a> for In{r}<'a> {{\n    fn value(&self) -> &'a Value {{\n        self.value\n    }}\n}}\n\n\
+                 /// Reads a `{name}` (a value of another type is the interpreter's to report).\n\
+                 fn decode_in{r}(place: R<&Value>) -> R<In{r}<'_>> {{\n    match place? {{\n        value @ Value::Record(fields) => Ok(In{r} {{\n value,\n{reads} }}),\n        _ => Err(Stop::Back),\n    }}\n}}\n\n",
+                name = def.name
+            );
+        }
+        let (mut fields, mut reads) = (String::new(), String::new());
+        let mut typed: Vec<(u32, Shape)> = self.typed_inputs.iter().map(|(&k, &shape)| (k, shape)).collect();
+        typed.sort_by_key(|&(k, _)| k);
+        for (k, shape) in typed {
+            let Some(def) = program.inputs.get(k as usize) else { continue };
+            let not_given = self.reason("not given");
+            let place = format!("rt::input(values, {k}, {}, {not_given})", def.optional);
+            let read = match shape {
+                Shape::Record(r) => format!("decode_in{r}({place})"),
+                Shape::List(r) => format!("rt::decode_list({place}, decode_in{r})"),
+            };
+            let _ = write!(fields, "    /// Input `{}`.\n    pub i{k}: R<{}>,\n", def.name, shape_type(shape));
+            let _ = writeln!(reads, " i{k}: {read},");
+        }
+        let _ = write!(
+            code,
+            "/// A row's inputs, its records and lists of records read into structs, so that\n\
+             /// reading a field follows no pointer and checks no kind.\n\
+             pub struct Inputs<'a> {{\n    /// The inputs as the interpreter holds them.\n    pub values: &'a [Value],\n{fields}}}\n\n\
+             /// Reads a row's inputs into [`Inputs`].\n\
+             pub fn decode(values: &[Value]) -> Inputs<'_> {{\n    Inputs {{\n values,\n{reads} }}\n}}\n\n"
+        );
+        code
+    }
+
+    /// Where a node's value is held, for an input, a local or a field read through them.
+    fn place_of(&mut self, id: NodeId) -> Option<Place> {
+        let program = self.program;
+        match &program.nodes.get(id.index())?.kind {
+            NodeKind::Input(input) => {
+                if let Some(&shape) = self.typed_inputs.get(&input.0) {
+                    return Some(Place::Typed(format!("rt::tref(&self.t.i{})", input.0), shape));
+                }
+                let def = program.inputs.get(input.index())?;
+                let not_given = self.reason("not given");
+                Some(Place::Value(format!("rt::input(self.inputs, {}, {}, {not_given})", input.index(), def.optional)))
+            }
+            NodeKind::Local(local) => match self.locals.get(&local.0)? {
+                KindOf::Val => Some(match self.typed_locals.get(&local.0) {
+                    Some(&shape) => Place::Typed(format!("l{}", local.0), shape),
+                    None => Place::Value(format!("l{}", local.0)),
+                }),
+                // A local of another kind is not a place; reading it is done in `expr`.
+                _ => None,
+            },
+            NodeKind::Field { record, index } => match self.place_of(*record)? {
+                Place::Value(record) => Some(Place::Value(format!("rt::field({record}, {index})"))),
+                Place::Typed(record, Shape::Record(r)) => {
+                    let ty = &program.records.get(r as usize)?.fields.get(*index as usize)?.ty;
+                    Some(match (shape_of(&self.structs, ty), kind_of(ty)) {
+                        (Some(shape), _) => Place::Typed(format!("rt::tf({record}, |s| rt::tref(&s.f{index}))"), shape),
+                        (None, KindOf::Val) => Place::Value(format!("rt::tf({record}, |s| s.f{index})")),
+                        (None, _) => Place::Read(format!("rt::tf({record}, |s| s.f{index})")),
+                    })
+                }
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Code that hands the row back, for something not compiled.
@@ -709,8 +1005,10 @@ impl Gen<'_> {
                 }
                 format!("l{}", local.0)
             }
-            NodeKind::Input(_) | NodeKind::Local(_) | NodeKind::Field { .. } => match self.place(id) {
-                Some(place) => format!("rt::read::<{}>({place})", kind.rust()),
+            NodeKind::Input(_) | NodeKind::Local(_) | NodeKind::Field { .. } => match self.place_of(id) {
+                Some(Place::Read(code)) => code,
+                Some(Place::Value(place)) => format!("rt::read::<{}>({place})", kind.rust()),
+                Some(Place::Typed(place, _)) => format!("rt::read::<{}>(rt::tvalue({place}))", kind.rust()),
                 None => match &node.kind {
                     NodeKind::Field { record, index } => {
                         // A field of a record the row remembers is read where it is kept.
@@ -753,12 +1051,18 @@ impl Gen<'_> {
             }
             NodeKind::Match { scrutinee, arms } => self.match_node(id, *scrutinee, arms),
             NodeKind::Let { local, value, body } => {
-                let bind = self.bind(*local, *value);
+                let typed = if self.kind(*value) == KindOf::Val { self.typed_place(*value) } else { None };
+                let bind = match &typed {
+                    Some((place, _)) => format!("let l{} = rt::slot({place})?;", local.0),
+                    None => self.bind(*local, *value),
+                };
                 let saved = self.locals.insert(local.0, self.kind(*value));
                 let stable = self.stable(*value);
                 let was_stable = self.stable.insert(local.0, stable);
                 let was_position = self.positions.remove(&local.0);
+                let was_typed = self.bind_typed(*local, typed.map(|(_, shape)| shape));
                 let body = self.expr(*body);
+                self.bind_typed(*local, was_typed);
                 self.restore_position(*local, was_position);
                 self.restore_stable(*local, was_stable);
                 self.restore(*local, saved);
@@ -815,6 +1119,9 @@ impl Gen<'_> {
                 }
             }
             NodeKind::IsNone(x) => {
+                if let Some((place, _)) = self.typed_place(*x) {
+                    return format!("Ok(rt::slot({place})?.is_err())");
+                }
                 let x = self.remembered(*x).unwrap_or_else(|| self.expr(*x));
                 format!("Ok(rt::slot({x})?.is_err())")
             }
@@ -871,25 +1178,29 @@ impl Gen<'_> {
         };
     }
 
+    /// Records whether a local holds a struct of the inputs (and its shape), giving back
+    /// what it held before.
+    fn bind_typed(&mut self, local: LocalId, shape: Option<Shape>) -> Option<Shape> {
+        match shape {
+            Some(shape) => self.typed_locals.insert(local.0, shape),
+            None => self.typed_locals.remove(&local.0),
+        }
+    }
+
     /// Code of type `R<&Value>` for an input, a local or a field read through them, held in
-    /// place; `None` for anything else.
+    /// place (a struct of the inputs by its value); `None` for anything else.
     fn place(&mut self, id: NodeId) -> Option<String> {
-        let program = self.program;
-        match &program.nodes.get(id.index())?.kind {
-            NodeKind::Input(input) => {
-                let def = program.inputs.get(input.index())?;
-                let not_given = self.reason("not given");
-                Some(format!("rt::input(self.inputs, {}, {}, {not_given})", input.index(), def.optional))
-            }
-            NodeKind::Local(local) => match self.locals.get(&local.0)? {
-                KindOf::Val => Some(format!("l{}", local.0)),
-                // A local of another kind is not a place; reading it is done in `expr`.
-                _ => None,
-            },
-            NodeKind::Field { record, index } => {
-                let record = self.place(*record)?;
-                Some(format!("rt::field({record}, {index})"))
-            }
+        match self.place_of(id)? {
+            Place::Value(code) => Some(code),
+            Place::Typed(code, _) => Some(format!("rt::tvalue({code})")),
+            Place::Read(_) => None,
+        }
+    }
+
+    /// A struct of the inputs holding a node's value, as a place, and its shape.
+    fn typed_place(&mut self, id: NodeId) -> Option<(String, Shape)> {
+        match self.place_of(id)? {
+            Place::Typed(code, shape) => Some((code, shape)),
             _ => None,
         }
     }
@@ -986,6 +1297,19 @@ impl Gen<'_> {
                 return self.refuse("an argument of another type than its parameter's");
             }
             let a = self.fresh();
+            if let Some(shape) = self.param_shape(callee.0, k as u32) {
+                match self.typed_place(arg) {
+                    Some((place, held)) if held == shape => {
+                        let _ = write!(lets, "let a{a} = rt::slot({place})?;\n ");
+                    }
+                    // Generated again with the parameter taking a value.
+                    _ => {
+                        self.untyped.insert((callee.0, k as u32));
+                    }
+                }
+                names.push(format!("a{a}"));
+                continue;
+            }
             match self.kind(arg) {
                 KindOf::Val => match self.place(arg) {
                     Some(place) => {
@@ -1354,12 +1678,23 @@ impl Gen<'_> {
         let element = kind_of(element);
         self.unit.heavy = true;
         let o = self.fresh();
-        let list_stable = if self.place(list).is_some() { self.stable(list) } else { "false".to_string() };
-        let items = match self.place(list) {
-            Some(place) => format!("let items{o} = rt::items({place})?;"),
-            None => format!("let o{o} = rt::strict({})?;\n let items{o} = rt::items(Ok(&o{o}))?;", self.expr(list)),
+        let list_stable = if self.place_of(list).is_some() { self.stable(list) } else { "false".to_string() };
+        let typed = self.typed_place(list);
+        let element_shape = match &typed {
+            Some((_, Shape::List(r))) => Some(Shape::Record(*r)),
+            _ => None,
+        };
+        let items = match (&typed, element_shape) {
+            (Some((place, _)), Some(_)) => format!("let items{o} = rt::titems({place})?;"),
+            _ => match self.place(list) {
+                Some(place) => format!("let items{o} = rt::items({place})?;"),
+                None => {
+                    format!("let o{o} = rt::strict({})?;\n let items{o} = rt::items(Ok(&o{o}))?;", self.expr(list))
+                }
+            },
         };
         let saved = self.locals.insert(local.0, element);
+        let was_typed = self.bind_typed(local, element_shape);
         let was_stable = self.stable.insert(local.0, list_stable);
         // The element's position, when a call on it is remembered by position.
         let path = input_path(program, list).filter(|path| self.positional.iter().any(|(_, p)| p == path));
@@ -1373,6 +1708,7 @@ impl Gen<'_> {
             format!("for item in items{o}")
         };
         let bind = match element {
+            KindOf::Val if element_shape.is_some() => format!("let l{} = rt::tref(item);", local.0),
             KindOf::Val => format!("let l{} = rt::place(item);", local.0),
             other => format!("let l{} = <{} as rt::Kind>::read(item);", local.0, other.rust()),
         };
@@ -1428,6 +1764,7 @@ impl Gen<'_> {
             ),
             _ => REFUSED.to_string(),
         };
+        self.bind_typed(local, was_typed);
         self.restore(local, saved);
         self.restore_stable(local, was_stable);
         self.restore_position(local, was_position);

@@ -237,6 +237,87 @@ pub fn field(record: R<&Value>, index: usize) -> R<&Value> {
     }
 }
 
+/// A record of the inputs read into a struct the module generates for its type (`In{n}`),
+/// which keeps the record's value for the code that needs it whole.
+pub trait Record<'a> {
+    /// The record as the interpreter holds it.
+    fn value(&self) -> &'a Value;
+}
+
+/// A list of records of the inputs, its elements read into the module's structs.
+pub struct List<'a, S> {
+    /// The list as the interpreter holds it.
+    pub value: &'a Value,
+    pub items: Vec<R<S>>,
+}
+
+impl<'a, S> Record<'a> for List<'a, S> {
+    fn value(&self) -> &'a Value {
+        self.value
+    }
+}
+
+/// Field `index` of a record held in a value, as a place (a record that is not there, or
+/// is not a record, is the interpreter's to report).
+#[inline]
+pub fn place_at(fields: &[Value], index: usize) -> R<&Value> {
+    place(fields.get(index).ok_or(Stop::Back)?)
+}
+
+/// A list of records of the inputs read into structs by `element` (`Value::None` elements
+/// are absent, as [`place`] reads them).
+pub fn decode_list<'a, S>(list: R<&'a Value>, element: impl Fn(R<&'a Value>) -> R<S>) -> R<List<'a, S>> {
+    match list? {
+        value @ Value::List(items) => {
+            Ok(List { value, items: items.iter().map(|item| element(place(item))).collect() })
+        }
+        _ => Err(Stop::Back),
+    }
+}
+
+/// A part of a struct of the inputs read through a place holding the struct, as
+/// [`field`] reads a field of a record: a struct that is not there hands the row back.
+#[inline(always)]
+pub fn tf<'s, S, T>(record: R<&'s S>, part: impl FnOnce(&'s S) -> R<T>) -> R<T> {
+    match record {
+        Ok(s) => part(s),
+        Err(_) => Err(Stop::Back),
+    }
+}
+
+/// A struct of the inputs held in a field, as a place.
+#[inline(always)]
+pub fn tref<S>(held: &R<S>) -> R<&S> {
+    match held {
+        Ok(s) => Ok(s),
+        Err(stop) => Err(*stop),
+    }
+}
+
+/// The elements of a list of the inputs held in a place, as [`items`] gives them.
+#[inline(always)]
+pub fn titems<'s, S>(list: R<&'s List<'_, S>>) -> R<&'s [R<S>]> {
+    match list {
+        Ok(list) => Ok(&list.items),
+        Err(_) => Err(Stop::Back),
+    }
+}
+
+/// A place holding a struct of the inputs as a place holding its value.
+#[inline(always)]
+pub fn tvalue<'a, S: Record<'a>>(place: R<&S>) -> R<&'a Value> {
+    place.map(Record::value)
+}
+
+/// A module's rules on rows of its own input structs: `decode` reads a row's inputs once,
+/// `decide` computes its decisions (the generated `decide` on values does both each row).
+pub trait Rules {
+    /// A row's inputs, records and lists of records read into the module's structs.
+    type Inputs<'a>: Sync;
+    fn decode(inputs: &[Value]) -> Self::Inputs<'_>;
+    fn decide(base: &mut Base<'_>, row: &Self::Inputs<'_>, decisions: &[DecisionId], out: &mut Vec<Value>) -> Decided;
+}
+
 /// The items of a list held in a place: a list that is not there is an error.
 #[inline(always)]
 pub fn items(list: R<&Value>) -> R<&[Value]> {
