@@ -251,7 +251,11 @@ fn conformance_cohort(rows: usize) -> String {
         let entry = |kind: usize, score: usize| {
             format!("{{\"\"kind\"\":\"\"{}\"\",\"\"score\"\":{}}}", KINDS[kind], ENTRY_SCORES[score])
         };
-        let main = entry(next(4), next(14));
+        // The main entry's score: whole numbers at the ends of what a machine integer holds
+        // when doubled, zero written with a sign, and one written with decimal places.
+        const MAIN_SCORES: [&str; 8] =
+            ["0", "-0", "30.0", "4611686018427387904", "-4611686018427387904", "7", "120", "-5"];
+        let main = format!("{{\"\"kind\"\":\"\"{}\"\",\"\"score\"\":{}}}", KINDS[next(4)], MAIN_SCORES[next(8)]);
         // The optional entry is left out of one holder in three.
         let extra = match next(3) {
             0 => String::new(),
@@ -351,6 +355,12 @@ fn compiled_tables_and_calls_give_what_the_interpreter_gives() {
     assert!(log.contains(&expected), "expected `{expected}` in\n{log}");
 }
 
+/// The rows of a cohort, without its header, as written (CSV quotes doubled).
+fn cohort_rows(cohort: &str) -> impl Iterator<Item = String> {
+    let text = std::fs::read_to_string(cohort).expect("cohort").replace("\"\"", "\"");
+    text.lines().skip(1).map(str::to_string).collect::<Vec<_>>().into_iter()
+}
+
 /// Parts of the inputs read from the module's structs of them (records in records, an
 /// optional record left out, a list in a record, text, a `let`, a remembered call taking a
 /// struct, a parameter taking a value because one call passes a record built in the rules)
@@ -378,8 +388,17 @@ fn structs_of_the_inputs_give_what_the_interpreter_gives() {
     assert!(given > 1000 && given < 1600, "the optional entry is given in {given} rows");
     assert_same_lines(interpreted, compiled, "the compiled rules' results differ from the interpreter's");
     assert_same_lines(interpreted_errors, compiled_errors, "the failing rows or their errors differ");
-    let expected = "native: 0 of 4000 evaluations handed back to the interpreter, 0 failed";
-    assert!(log.contains(expected), "expected `{expected}` in\n{log}");
+    // Whole numbers are machine integers in the generated code: a score written `30.0`, and
+    // one whose double is beyond a machine integer, hand the row back; -2^62 doubled fits.
+    for written in ["9223372036854775808", "-9223372036854775808"] {
+        assert!(interpreted.contains(written), "no row gives {written}");
+    }
+    let handed = |score: &str| cohort_rows(&cohort).filter(|row| row.contains(&format!(":{score}}}"))).count();
+    let expected = format!(
+        "native: {} of 4000 evaluations handed back to the interpreter, 0 failed",
+        2 * (handed("30.0") + handed("4611686018427387904"))
+    );
+    assert!(log.contains(&expected), "expected `{expected}` in\n{log}");
     let module = common::read(&common::root().join("tests/emitted/src/conformance.rs"));
     for (decision, taken) in [("same_kind", true), ("doubled", true), ("entry_weight", false), ("kind_total", false)] {
         let at = module.find(&format!("`conformance.{decision}` (")).expect("the decision's function");

@@ -45,15 +45,15 @@ pub struct In0<'a> {
     /// The record as the interpreter holds it.
     pub value: &'a Value,
     /// `people_supported`: Int.
-    pub f0: R<Decimal>,
+    pub f0: R<i64>,
     /// `complete_records`: Int.
-    pub f1: R<Decimal>,
+    pub f1: R<i64>,
     /// `wemwbs_mean_change`: Decimal.
     pub f2: R<Decimal>,
     /// `due_to_move_on`: Int.
-    pub f3: R<Decimal>,
+    pub f3: R<i64>,
     /// `moved_on`: Int.
-    pub f4: R<Decimal>,
+    pub f4: R<i64>,
 }
 
 impl<'a> rt::Record<'a> for In0<'a> {
@@ -67,11 +67,11 @@ fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
     match place? {
         value @ Value::Record(fields) => Ok(In0 {
                 value,
-                f0: rt::read::<Decimal>(rt::place_at(fields, 0)),
-                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
+                f0: rt::read::<i64>(rt::place_at(fields, 0)),
+                f1: rt::read::<i64>(rt::place_at(fields, 1)),
                 f2: rt::read::<Decimal>(rt::place_at(fields, 2)),
-                f3: rt::read::<Decimal>(rt::place_at(fields, 3)),
-                f4: rt::read::<Decimal>(rt::place_at(fields, 4)),
+                f3: rt::read::<i64>(rt::place_at(fields, 3)),
+                f4: rt::read::<i64>(rt::place_at(fields, 4)),
         }),
         _ => Err(Stop::Back),
     }
@@ -185,7 +185,7 @@ struct Memo {
     d9: Option<R<Decimal>>,
     d10: Option<R<Decimal>>,
     d11: Option<R<Decimal>>,
-    d12: Option<R<Decimal>>,
+    d12: Option<R<i64>>,
     d13: Option<R<Decimal>>,
     d14: Option<R<Decimal>>,
     d15: Option<R<bool>>,
@@ -199,7 +199,7 @@ struct Memo {
     d23: Option<R<Decimal>>,
     d24: Option<R<Decimal>>,
     d25: Option<R<Decimal>>,
-    d31: Option<R<Decimal>>,
+    d31: Option<R<i64>>,
     d33: Option<R<bool>>,
     d34: Option<R<Decimal>>,
     d35: Option<R<Decimal>>,
@@ -451,7 +451,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `alliance.period_months` (examples/alliance-contract/alliance.cov, bytes 8820..9016), computed once per row.
-    fn d12(&mut self) -> R<Decimal> {
+    fn d12(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d12 {
             return known.clone();
         }
@@ -460,21 +460,21 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d12_body(&mut self) -> R<Decimal> {
+    fn d12_body(&mut self) -> R<i64> {
         {
             let a = rt::strict({
                     let a = rt::strict({
                             let a = rt::strict({
                                     let a = rt::strict({
                                             let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 3)))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(108, &values, 2))
+                                            rt::convert::<i64>(self.b.builtin(108, &values, 2))
                                     })?;
-                                    let b = rt::strict(Ok(Decimal::from_parts(12, 0, 0, false, 0)))?;
+                                    let b = rt::strict(Ok(12i64))?;
                                     a.checked_mul(b).ok_or(Stop::Back)
                             })?;
                             let b = rt::strict({
                                     let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 1, false, 3)))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(112, &values, 2))
+                                    rt::convert::<i64>(self.b.builtin(112, &values, 2))
                             })?;
                             a.checked_add(b).ok_or(Stop::Back)
                     })?;
@@ -482,20 +482,20 @@ impl<'a> Row<'_, '_, 'a> {
                             let a = rt::strict({
                                     let a = rt::strict({
                                             let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 0, false, 3)))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(115, &values, 2))
+                                            rt::convert::<i64>(self.b.builtin(115, &values, 2))
                                     })?;
-                                    let b = rt::strict(Ok(Decimal::from_parts(12, 0, 0, false, 0)))?;
+                                    let b = rt::strict(Ok(12i64))?;
                                     a.checked_mul(b).ok_or(Stop::Back)
                             })?;
                             let b = rt::strict({
                                     let values = [rt::strict(rt::read::<Value>(rt::input(self.inputs, 0, false, 3)))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(119, &values, 2))
+                                    rt::convert::<i64>(self.b.builtin(119, &values, 2))
                             })?;
                             a.checked_add(b).ok_or(Stop::Back)
                     })?;
                     a.checked_sub(b).ok_or(Stop::Back)
             })?;
-            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+            let b = rt::strict(Ok(1i64))?;
             a.checked_add(b).ok_or(Stop::Back)
         }
     }
@@ -786,13 +786,13 @@ impl<'a> Row<'_, '_, 'a> {
                                         let b = rt::strict(self.b.constant(2))?.into_value();
                                         rt::convert::<Decimal>(self.b.combine(196, &a, &b))
                                 })?;
-                                let b = rt::strict({
-                                        let keys = (rt::strict(l0)?,);
-                                        self.g1(keys)
-                                })?;
+                                let b = rt::strict(rt::widen({
+                                            let keys = (rt::strict(l0)?,);
+                                            self.g1(keys)
+                                }))?;
                                 a.checked_mul(b).ok_or(Stop::Back)
                         })?;
-                        let b = rt::strict(Ok(Decimal::from_parts(12, 0, 0, false, 0)))?;
+                        let b = rt::strict(rt::widen(Ok(12i64)))?;
                         rt::divide(a, b)
                 })?, 2, RoundingStrategy::MidpointAwayFromZero))
     }
@@ -852,7 +852,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `alliance.members_over_limit` (examples/alliance-contract/alliance.cov, bytes 16869..17053), computed once per row.
-    fn d31(&mut self) -> R<Decimal> {
+    fn d31(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d31 {
             return known.clone();
         }
@@ -861,9 +861,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d31_body(&mut self) -> R<Decimal> {
+    fn d31_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let o10 = rt::strict(self.p0())?;
             let items10 = rt::items(Ok(&o10))?;
             for item in items10 {
@@ -876,7 +876,7 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
@@ -889,8 +889,8 @@ impl<'a> Row<'_, '_, 'a> {
             })?;
             let b = rt::strict(if rt::strict({
                         let a = rt::strict(self.d31())?;
-                        let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
-                        Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                        let b = rt::strict(Ok(0i64))?;
+                        Ok(a.cmp(&b) == std::cmp::Ordering::Greater)
                 })? {
                     Ok(Decimal::from_parts(0, 0, 0, false, 2))
                 } else {
@@ -1146,12 +1146,12 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cells of table `alliance.months_owed_at_quarter_end` (hit unique), by the row selected.
-    fn t1(&mut self, row: usize) -> R<Decimal> {
+    fn t1(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            3 => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+            0 => Ok(1i64),
+            1 => Ok(3i64),
+            2 => Ok(1i64),
+            3 => Ok(0i64),
             4 => Err(Stop::Absent(1)),
             _ => Err(Stop::Back),
         }
@@ -1239,8 +1239,8 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cell of table `alliance.months_owed_at_quarter_end` that its keys select, for every combination of their values (worked out when the module was generated).
-    fn g1(&mut self, (k0,): (u32,)) -> R<Decimal> {
-        const CELLS: [R<Decimal>; 5] = [Err(Stop::Absent(1)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(3, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(0, 0, 0, false, 0))];
+    fn g1(&mut self, (k0,): (u32,)) -> R<i64> {
+        const CELLS: [R<i64>; 5] = [Err(Stop::Absent(1)), Ok(1i64), Ok(3i64), Ok(1i64), Ok(0i64)];
         if k0 < 5 {
             return CELLS[(k0 as usize)];
         }

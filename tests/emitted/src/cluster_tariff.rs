@@ -154,8 +154,8 @@ struct Memo {
     d1: Option<R<Value>>,
     d13: Option<R<Decimal>>,
     d14: Option<R<Decimal>>,
-    d15: Option<R<Decimal>>,
-    d16: Option<R<Decimal>>,
+    d15: Option<R<i64>>,
+    d16: Option<R<i64>>,
     d17: Option<R<Decimal>>,
     d19: Option<R<Decimal>>,
     d20: Option<R<Decimal>>,
@@ -175,7 +175,7 @@ struct Memo {
     p7: Option<R<Decimal>>,
     p8: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
-    q0: [Option<R<Decimal>>; 32],
+    q0: [Option<R<i64>>; 32],
     kept: Vec<Value>,
 }
 
@@ -275,7 +275,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `cluster_tariff.days_in_period` (examples/cluster-tariff/cluster_tariff.cov, bytes 7092..7304).
-    fn d5(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
+    fn d5(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<i64> {
         let mut m0: Option<R<Value>> = None;
         let mut m1: Option<R<Value>> = None;
         if rt::strict({
@@ -303,7 +303,7 @@ impl<'a> Row<'_, '_, 'a> {
                 })?;
                 Ok(rt::value_order(&a, &b)? == std::cmp::Ordering::Less)
         })? {
-            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+            Ok(0i64)
         } else {
             {
                 let a = rt::strict({
@@ -328,9 +328,9 @@ impl<'a> Row<'_, '_, 'a> {
                                         value
                                     }
                             })?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(103, &values, 4))
+                        rt::convert::<i64>(self.b.builtin(103, &values, 4))
                 })?;
-                let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+                let b = rt::strict(Ok(1i64))?;
                 a.checked_add(b).ok_or(Stop::Back)
             }
         }
@@ -368,14 +368,14 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `cluster_tariff.paid_days` (examples/cluster-tariff/cluster_tariff.cov, bytes 8340..8828).
-    fn d9(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
+    fn d9(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<i64> {
         let mut m0: Option<R<Value>> = None;
         let mut m1: Option<R<Value>> = None;
         if rt::strict(Ok(!rt::strict({
                         let a11 = rt::slot(l0)?;
                         self.c6(a11, s0)
                 })?))? {
-            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+            Ok(0i64)
         } else {
             if rt::strict({
                     let a = rt::strict(match m1.clone() {
@@ -402,7 +402,7 @@ impl<'a> Row<'_, '_, 'a> {
                     })?;
                     Ok(rt::value_order(&a, &b)? == std::cmp::Ordering::Less)
             })? {
-                Ok(Decimal::from_parts(0, 0, 0, false, 0))
+                Ok(0i64)
             } else {
                 {
                     let a = rt::strict({
@@ -427,9 +427,9 @@ impl<'a> Row<'_, '_, 'a> {
                                             value
                                         }
                                 })?.into_value()];
-                            rt::convert::<Decimal>(self.b.builtin(136, &values, 4))
+                            rt::convert::<i64>(self.b.builtin(136, &values, 4))
                     })?;
-                    let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+                    let b = rt::strict(Ok(1i64))?;
                     a.checked_add(b).ok_or(Stop::Back)
                 }
             }
@@ -437,7 +437,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `cluster_tariff.held_days` (examples/cluster-tariff/cluster_tariff.cov, bytes 8830..8978).
-    fn d10(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
+    fn d10(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<i64> {
         if rt::strict({
                 let a16 = rt::slot(l0)?;
                 self.c6(a16, s0)
@@ -454,7 +454,7 @@ impl<'a> Row<'_, '_, 'a> {
                 a.checked_sub(b).ok_or(Stop::Back)
             }
         } else {
-            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+            Ok(0i64)
         }
     }
 
@@ -561,7 +561,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `cluster_tariff.episodes_overdue` (examples/cluster-tariff/cluster_tariff.cov, bytes 9730..9869), computed once per row.
-    fn d15(&mut self) -> R<Decimal> {
+    fn d15(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d15 {
             return known.clone();
         }
@@ -570,9 +570,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d15_body(&mut self) -> R<Decimal> {
+    fn d15_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items29 = rt::titems(rt::tref(&self.t.i1))?;
             for (i29, item) in items29.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -581,19 +581,19 @@ impl<'a> Row<'_, '_, 'a> {
                                 let a30 = rt::slot(l0)?;
                                 self.c10(a30, true)
                         })?;
-                        let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
-                        Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                        let b = rt::strict(Ok(0i64))?;
+                        Ok(a.cmp(&b) == std::cmp::Ordering::Greater)
                 })? {
                     continue;
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `cluster_tariff.unpriced_days` (examples/cluster-tariff/cluster_tariff.cov, bytes 9871..10038), computed once per row.
-    fn d16(&mut self) -> R<Decimal> {
+    fn d16(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d16 {
             return known.clone();
         }
@@ -602,9 +602,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d16_body(&mut self) -> R<Decimal> {
+    fn d16_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items31 = rt::titems(rt::tref(&self.t.i1))?;
             for (i31, item) in items31.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -961,16 +961,16 @@ impl<'a> Row<'_, '_, 'a> {
         if rt::strict({
                 let a = rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(284, &values, 4))
+                        rt::convert::<i64>(self.b.builtin(284, &values, 4))
                 })?;
-                let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                let b = rt::strict(Ok(4i64))?;
+                Ok(a.cmp(&b) != std::cmp::Ordering::Less)
         })? {
             {
                 let values = [rt::strict({
                             let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                            rt::convert::<Decimal>(self.b.builtin(288, &values, 4))
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?.into_value()];
+                            rt::convert::<i64>(self.b.builtin(288, &values, 4))
+                    })?.into_value(), rt::strict(Ok(4i64))?.into_value(), rt::strict(Ok(1i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(291, &values, 4))
             }
         } else {
@@ -978,11 +978,11 @@ impl<'a> Row<'_, '_, 'a> {
                 let values = [rt::strict({
                             let a = rt::strict({
                                     let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(293, &values, 4))
+                                    rt::convert::<i64>(self.b.builtin(293, &values, 4))
                             })?;
-                            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+                            let b = rt::strict(Ok(1i64))?;
                             a.checked_sub(b).ok_or(Stop::Back)
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?.into_value()];
+                    })?.into_value(), rt::strict(Ok(4i64))?.into_value(), rt::strict(Ok(1i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(298, &values, 4))
             }
         }
@@ -993,46 +993,46 @@ impl<'a> Row<'_, '_, 'a> {
         if rt::strict({
                 let a = rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(301, &values, 4))
+                        rt::convert::<i64>(self.b.builtin(301, &values, 4))
                 })?;
-                let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                let b = rt::strict(Ok(4i64))?;
+                Ok(a.cmp(&b) != std::cmp::Ordering::Less)
         })? {
             {
                 let values = [rt::strict({
                             let a = rt::strict({
                                     let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(305, &values, 4))
+                                    rt::convert::<i64>(self.b.builtin(305, &values, 4))
                             })?;
-                            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+                            let b = rt::strict(Ok(1i64))?;
                             a.checked_add(b).ok_or(Stop::Back)
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(3, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(31, 0, 0, false, 0)))?.into_value()];
+                    })?.into_value(), rt::strict(Ok(3i64))?.into_value(), rt::strict(Ok(31i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(310, &values, 4))
             }
         } else {
             {
                 let values = [rt::strict({
                             let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                            rt::convert::<Decimal>(self.b.builtin(312, &values, 4))
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(3, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(31, 0, 0, false, 0)))?.into_value()];
+                            rt::convert::<i64>(self.b.builtin(312, &values, 4))
+                    })?.into_value(), rt::strict(Ok(3i64))?.into_value(), rt::strict(Ok(31i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(315, &values, 4))
             }
         }
     }
 
     /// `finance.time.financial_year` (<stdlib/finance/time.cov>, bytes 981..1141).
-    fn d31(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d31(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let values = [rt::strict({
                         let a38 = rt::slot(l0)?;
                         self.c29(a38, s0)
                 })?.into_value()];
-            rt::convert::<Decimal>(self.b.builtin(319, &values, 4))
+            rt::convert::<i64>(self.b.builtin(319, &values, 4))
         }
     }
 
     /// `finance.time.days_in_financial_year` (<stdlib/finance/time.cov>, bytes 1143..1391).
-    fn d32(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d32(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let a = rt::strict({
                     let values = [rt::strict({
@@ -1042,27 +1042,27 @@ impl<'a> Row<'_, '_, 'a> {
                                 let a40 = rt::slot(l0)?;
                                 self.c30(a40, s0)
                         })?.into_value()];
-                    rt::convert::<Decimal>(self.b.builtin(324, &values, 4))
+                    rt::convert::<i64>(self.b.builtin(324, &values, 4))
             })?;
-            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+            let b = rt::strict(Ok(1i64))?;
             a.checked_add(b).ok_or(Stop::Back)
         }
     }
 
     /// `finance.time.financial_quarter` (<stdlib/finance/time.cov>, bytes 2193..2341).
-    fn d33(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d33(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let o41 = rt::strict({
-                    let keys = (rt::strict({
-                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                rt::convert::<Decimal>(self.b.builtin(328, &values, 4))
-                        })?,);
+                    let keys = (rt::strict(rt::widen({
+                                    let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                    rt::convert::<i64>(self.b.builtin(328, &values, 4))
+                        }))?,);
                     match self.s3(keys)? {
                         None => Err(Stop::Absent(7)),
                         Some(row) => self.t3(row),
                     }
             })?;
-            rt::read::<Decimal>(rt::field(Ok(&o41), 0))
+            rt::read::<i64>(rt::field(Ok(&o41), 0))
         }
     }
 
@@ -1071,20 +1071,20 @@ impl<'a> Row<'_, '_, 'a> {
         {
             let values = [rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(332, &values, 4))
+                        rt::convert::<i64>(self.b.builtin(332, &values, 4))
                 })?.into_value(), rt::strict({
                         let o42 = rt::strict({
-                                let keys = (rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(334, &values, 4))
-                                    })?,);
+                                let keys = (rt::strict(rt::widen({
+                                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                                rt::convert::<i64>(self.b.builtin(334, &values, 4))
+                                    }))?,);
                                 match self.s3(keys)? {
                                     None => Err(Stop::Absent(7)),
                                     Some(row) => self.t3(row),
                                 }
                         })?;
-                        rt::read::<Decimal>(rt::field(Ok(&o42), 1))
-                })?.into_value(), rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?.into_value()];
+                        rt::read::<i64>(rt::field(Ok(&o42), 1))
+                })?.into_value(), rt::strict(Ok(1i64))?.into_value()];
             rt::convert::<Value>(self.b.builtin(338, &values, 4))
         }
     }
@@ -1094,31 +1094,31 @@ impl<'a> Row<'_, '_, 'a> {
         {
             let values = [rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(340, &values, 4))
+                        rt::convert::<i64>(self.b.builtin(340, &values, 4))
                 })?.into_value(), rt::strict({
                         let o43 = rt::strict({
-                                let keys = (rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(342, &values, 4))
-                                    })?,);
+                                let keys = (rt::strict(rt::widen({
+                                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                                rt::convert::<i64>(self.b.builtin(342, &values, 4))
+                                    }))?,);
                                 match self.s3(keys)? {
                                     None => Err(Stop::Absent(7)),
                                     Some(row) => self.t3(row),
                                 }
                         })?;
-                        rt::read::<Decimal>(rt::field(Ok(&o43), 2))
+                        rt::read::<i64>(rt::field(Ok(&o43), 2))
                 })?.into_value(), rt::strict({
                         let o44 = rt::strict({
-                                let keys = (rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(346, &values, 4))
-                                    })?,);
+                                let keys = (rt::strict(rt::widen({
+                                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                                rt::convert::<i64>(self.b.builtin(346, &values, 4))
+                                    }))?,);
                                 match self.s3(keys)? {
                                     None => Err(Stop::Absent(7)),
                                     Some(row) => self.t3(row),
                                 }
                         })?;
-                        rt::read::<Decimal>(rt::field(Ok(&o44), 3))
+                        rt::read::<i64>(rt::field(Ok(&o44), 3))
                 })?.into_value()];
             rt::convert::<Value>(self.b.builtin(349, &values, 4))
         }
@@ -1844,7 +1844,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `cluster_tariff.days_in_period` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c5(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
+    fn c5(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<i64> {
         self.d5(l0, stable)
     }
 
@@ -1868,13 +1868,13 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `cluster_tariff.paid_days` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c9(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
+    fn c9(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<i64> {
         self.d9(l0, stable)
     }
 
     /// `cluster_tariff.held_days` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c10(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
+    fn c10(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<i64> {
         self.d10(l0, stable)
     }
 
@@ -1916,7 +1916,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `cluster_tariff.days_in_period` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q0(&mut self, at: usize, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
+    fn q0(&mut self, at: usize, l0: R<&'a In0<'a>>, stable: bool) -> R<i64> {
         if let Some(Some(known)) = self.m.q0.get(at) {
             return known.clone();
         }

@@ -47,7 +47,7 @@ pub struct In0<'a> {
     /// `kind`: Kind.
     pub f0: R<u32>,
     /// `score`: Int.
-    pub f1: R<Decimal>,
+    pub f1: R<i64>,
 }
 
 impl<'a> rt::Record<'a> for In0<'a> {
@@ -62,7 +62,7 @@ fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
         value @ Value::Record(fields) => Ok(In0 {
                 value,
                 f0: rt::read::<u32>(rt::place_at(fields, 0)),
-                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
+                f1: rt::read::<i64>(rt::place_at(fields, 1)),
         }),
         _ => Err(Stop::Back),
     }
@@ -293,50 +293,50 @@ pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::De
 /// calls it remembers, with the arguments it must keep so that no identity is reused.
 #[derive(Default)]
 struct Memo {
-    d0: Option<R<Decimal>>,
-    d1: Option<R<Decimal>>,
-    d2: Option<R<Decimal>>,
-    d3: Option<R<Decimal>>,
+    d0: Option<R<i64>>,
+    d1: Option<R<i64>>,
+    d2: Option<R<i64>>,
+    d3: Option<R<i64>>,
     d4: Option<R<Value>>,
-    d5: Option<R<Decimal>>,
+    d5: Option<R<i64>>,
     d6: Option<R<bool>>,
     d7: Option<R<bool>>,
     d8: Option<R<Decimal>>,
-    d9: Option<R<Decimal>>,
-    d10: Option<R<Decimal>>,
-    d11: Option<R<Decimal>>,
-    d15: Option<R<Decimal>>,
-    d16: Option<R<Decimal>>,
-    d17: Option<R<Decimal>>,
-    d18: Option<R<Decimal>>,
-    d19: Option<R<Decimal>>,
-    d20: Option<R<Decimal>>,
-    d21: Option<R<Decimal>>,
-    d22: Option<R<Decimal>>,
-    d23: Option<R<Decimal>>,
+    d9: Option<R<i64>>,
+    d10: Option<R<i64>>,
+    d11: Option<R<i64>>,
+    d15: Option<R<i64>>,
+    d16: Option<R<i64>>,
+    d17: Option<R<i64>>,
+    d18: Option<R<i64>>,
+    d19: Option<R<i64>>,
+    d20: Option<R<i64>>,
+    d21: Option<R<i64>>,
+    d22: Option<R<i64>>,
+    d23: Option<R<i64>>,
     d26: Option<R<bool>>,
-    d27: Option<R<Decimal>>,
-    d28: Option<R<Decimal>>,
-    d29: Option<R<Decimal>>,
-    d30: Option<R<Decimal>>,
-    d31: Option<R<Decimal>>,
-    d32: Option<R<Decimal>>,
-    d33: Option<R<Decimal>>,
+    d27: Option<R<i64>>,
+    d28: Option<R<i64>>,
+    d29: Option<R<i64>>,
+    d30: Option<R<i64>>,
+    d31: Option<R<i64>>,
+    d32: Option<R<i64>>,
+    d33: Option<R<i64>>,
     d34: Option<R<bool>>,
     d35: Option<R<bool>>,
-    d36: Option<R<Decimal>>,
+    d36: Option<R<i64>>,
     d37: Option<R<Value>>,
     d38: Option<R<Value>>,
-    d40: Option<R<Decimal>>,
-    d41: Option<R<Decimal>>,
-    p0: Option<R<Decimal>>,
-    p1: Option<R<Decimal>>,
+    d40: Option<R<i64>>,
+    d41: Option<R<i64>>,
+    p0: Option<R<i64>>,
+    p1: Option<R<i64>>,
     as_of: Option<R<rt::Date>>,
-    c13: rt::Calls<Decimal>,
-    c39: rt::Calls<Decimal>,
-    q0: [Option<R<Decimal>>; 32],
-    q1: [Option<R<Decimal>>; 32],
-    q2: [Option<R<Decimal>>; 32],
+    c13: rt::Calls<i64>,
+    c39: rt::Calls<i64>,
+    q0: [Option<R<i64>>; 32],
+    q1: [Option<R<i64>>; 32],
+    q2: [Option<R<i64>>; 32],
     kept: Vec<Value>,
 }
 
@@ -349,7 +349,7 @@ struct Row<'r, 'b, 'a> {
 
 impl<'a> Row<'_, '_, 'a> {
     /// `conformance.graded` (tests/native/conformance.cov, bytes 6125..6160), computed once per row.
-    fn d0(&mut self) -> R<Decimal> {
+    fn d0(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d0 {
             return known.clone();
         }
@@ -358,7 +358,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d0_body(&mut self) -> R<Decimal> {
+    fn d0_body(&mut self) -> R<i64> {
         {
             let keys = (rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?,);
             match self.s0(keys)? {
@@ -369,7 +369,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.stepped` (tests/native/conformance.cov, bytes 6161..6208), computed once per row.
-    fn d1(&mut self) -> R<Decimal> {
+    fn d1(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d1 {
             return known.clone();
         }
@@ -378,7 +378,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d1_body(&mut self) -> R<Decimal> {
+    fn d1_body(&mut self) -> R<i64> {
         match {
             let keys = (rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?,);
             match self.s1(keys)? {
@@ -386,13 +386,13 @@ impl<'a> Row<'_, '_, 'a> {
                 Some(row) => self.t1(row),
             }
         } {
-            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+            Err(Stop::Absent(_)) => Ok(0i64),
             other => other,
         }
     }
 
     /// `conformance.prioritised` (tests/native/conformance.cov, bytes 6209..6278), computed once per row.
-    fn d2(&mut self) -> R<Decimal> {
+    fn d2(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
         }
@@ -401,7 +401,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d2_body(&mut self) -> R<Decimal> {
+    fn d2_body(&mut self) -> R<i64> {
         match {
             let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?, rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?,);
             match self.s2(keys)? {
@@ -409,13 +409,13 @@ impl<'a> Row<'_, '_, 'a> {
                 Some(row) => self.t2(row),
             }
         } {
-            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+            Err(Stop::Absent(_)) => Ok(0i64),
             other => other,
         }
     }
 
     /// `conformance.priority_given` (tests/native/conformance.cov, bytes 6279..6339), computed once per row.
-    fn d3(&mut self) -> R<Decimal> {
+    fn d3(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d3 {
             return known.clone();
         }
@@ -424,7 +424,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d3_body(&mut self) -> R<Decimal> {
+    fn d3_body(&mut self) -> R<i64> {
         {
             let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?, rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 2, false, 1)))?,);
             match self.s2(keys)? {
@@ -452,7 +452,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.urgency_given` (tests/native/conformance.cov, bytes 6388..6439), computed once per row.
-    fn d5(&mut self) -> R<Decimal> {
+    fn d5(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d5 {
             return known.clone();
         }
@@ -461,7 +461,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d5_body(&mut self) -> R<Decimal> {
+    fn d5_body(&mut self) -> R<i64> {
         {
             let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
             self.g4(keys)
@@ -558,7 +558,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.flag_given` (tests/native/conformance.cov, bytes 6864..6909), computed once per row.
-    fn d9(&mut self) -> R<Decimal> {
+    fn d9(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d9 {
             return known.clone();
         }
@@ -567,7 +567,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d9_body(&mut self) -> R<Decimal> {
+    fn d9_body(&mut self) -> R<i64> {
         {
             let keys = (rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?, rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))?,);
             self.g5(keys)
@@ -575,7 +575,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.tier_given` (tests/native/conformance.cov, bytes 6910..6947), computed once per row.
-    fn d10(&mut self) -> R<Decimal> {
+    fn d10(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d10 {
             return known.clone();
         }
@@ -584,7 +584,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d10_body(&mut self) -> R<Decimal> {
+    fn d10_body(&mut self) -> R<i64> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
@@ -603,7 +603,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.amount_band` (tests/native/conformance.cov, bytes 6948..6988), computed once per row.
-    fn d11(&mut self) -> R<Decimal> {
+    fn d11(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d11 {
             return known.clone();
         }
@@ -612,7 +612,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d11_body(&mut self) -> R<Decimal> {
+    fn d11_body(&mut self) -> R<i64> {
         {
             let keys = [rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 3, false, 1)))?.into_value()];
             match self.b.select(7, &keys)? {
@@ -623,9 +623,9 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.entry_weight` (tests/native/conformance.cov, bytes 6990..7094).
-    fn d12(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d12(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
-            let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::read::<Decimal>(rt::field(l0, 1)))?,);
+            let keys = (rt::strict(rt::read::<u32>(rt::field(l0, 0)))?, rt::strict(rt::widen(rt::read::<i64>(rt::field(l0, 1))))?,);
             match self.s6(keys)? {
                 None => Err(Stop::Absent(12)),
                 Some(row) => self.t6(row),
@@ -634,9 +634,9 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.kind_total` (tests/native/conformance.cov, bytes 7096..7297).
-    fn d13(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d13(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items3 = rt::titems(rt::tref(&self.t.i4))?;
             for (i3, item) in items3.iter().enumerate() {
                 let l1 = rt::tref(item);
@@ -651,7 +651,7 @@ impl<'a> Row<'_, '_, 'a> {
                             let a4 = rt::slot(rt::tvalue(l1))?;
                             self.q0(i3, a4, true)
                         } {
-                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            Err(Stop::Absent(_)) => Ok(0i64),
                             other => other,
                     })?).ok_or(Stop::Back)?;
             }
@@ -660,8 +660,8 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.doubled` (tests/native/conformance.cov, bytes 7299..7487).
-    fn d14(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
-        let mut m0: Option<R<Decimal>> = None;
+    fn d14(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<i64> {
+        let mut m0: Option<R<i64>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
                         Some(known) => known,
                         None => {
@@ -673,7 +673,7 @@ impl<'a> Row<'_, '_, 'a> {
                             value
                         }
                 })?.is_err()))? {
-            Ok(Decimal::from_parts(1, 0, 0, false, 0))
+            Ok(1i64)
         } else {
             {
                 let a = rt::strict(match m0.clone() {
@@ -687,14 +687,14 @@ impl<'a> Row<'_, '_, 'a> {
                             value
                         }
                 })?;
-                let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
+                let b = rt::strict(Ok(2i64))?;
                 a.checked_mul(b).ok_or(Stop::Back)
             }
         }
     }
 
     /// `conformance.weights` (tests/native/conformance.cov, bytes 7489..7562), computed once per row.
-    fn d15(&mut self) -> R<Decimal> {
+    fn d15(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d15 {
             return known.clone();
         }
@@ -703,9 +703,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d15_body(&mut self) -> R<Decimal> {
+    fn d15_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items7 = rt::titems(rt::tref(&self.t.i4))?;
             for (i7, item) in items7.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -713,7 +713,7 @@ impl<'a> Row<'_, '_, 'a> {
                             let a8 = rt::slot(rt::tvalue(l0))?;
                             self.q0(i7, a8, true)
                         } {
-                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            Err(Stop::Absent(_)) => Ok(0i64),
                             other => other,
                     })?).ok_or(Stop::Back)?;
             }
@@ -722,7 +722,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.doubled_weights` (tests/native/conformance.cov, bytes 7563..7627), computed once per row.
-    fn d16(&mut self) -> R<Decimal> {
+    fn d16(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d16 {
             return known.clone();
         }
@@ -731,9 +731,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d16_body(&mut self) -> R<Decimal> {
+    fn d16_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items9 = rt::titems(rt::tref(&self.t.i4))?;
             for (i9, item) in items9.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -747,7 +747,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.kind_totals` (tests/native/conformance.cov, bytes 7628..7691), computed once per row.
-    fn d17(&mut self) -> R<Decimal> {
+    fn d17(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d17 {
             return known.clone();
         }
@@ -756,9 +756,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d17_body(&mut self) -> R<Decimal> {
+    fn d17_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items11 = rt::titems(rt::tref(&self.t.i4))?;
             for (i11, item) in items11.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -772,7 +772,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.unweighted` (tests/native/conformance.cov, bytes 7692..7771), computed once per row.
-    fn d18(&mut self) -> R<Decimal> {
+    fn d18(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d18 {
             return known.clone();
         }
@@ -781,9 +781,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d18_body(&mut self) -> R<Decimal> {
+    fn d18_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items13 = rt::titems(rt::tref(&self.t.i4))?;
             for (i13, item) in items13.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -795,12 +795,12 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `conformance.heaviest` (tests/native/conformance.cov, bytes 7772..7832), computed once per row.
-    fn d19(&mut self) -> R<Decimal> {
+    fn d19(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d19 {
             return known.clone();
         }
@@ -809,9 +809,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d19_body(&mut self) -> R<Decimal> {
+    fn d19_body(&mut self) -> R<i64> {
         {
-            let mut best: Option<Decimal> = None;
+            let mut best: Option<i64> = None;
             let items15 = rt::titems(rt::tref(&self.t.i4))?;
             for (i15, item) in items15.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -821,7 +821,7 @@ impl<'a> Row<'_, '_, 'a> {
                 })?;
                 let replace = match &best {
                     None => true,
-                    Some(current) => rt::num_order(&v, current) == std::cmp::Ordering::Greater,
+                    Some(current) => v.cmp(current) == std::cmp::Ordering::Greater,
                 };
                 if replace {
                     best = Some(v);
@@ -832,7 +832,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.alpha_total` (tests/native/conformance.cov, bytes 7833..7970), computed once per row.
-    fn d20(&mut self) -> R<Decimal> {
+    fn d20(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d20 {
             return known.clone();
         }
@@ -841,7 +841,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d20_body(&mut self) -> R<Decimal> {
+    fn d20_body(&mut self) -> R<i64> {
         {
             let o17 = rt::slot(self.b.constant(0))?;
             let a17 = rt::as_ref(&o17);
@@ -850,7 +850,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.more_weights` (tests/native/conformance.cov, bytes 8151..8226), computed once per row.
-    fn d21(&mut self) -> R<Decimal> {
+    fn d21(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d21 {
             return known.clone();
         }
@@ -859,9 +859,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d21_body(&mut self) -> R<Decimal> {
+    fn d21_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items18 = rt::titems(rt::tref(&self.t.i5))?;
             for (i18, item) in items18.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -869,7 +869,7 @@ impl<'a> Row<'_, '_, 'a> {
                             let a19 = rt::slot(rt::tvalue(l0))?;
                             self.q2(i18, a19, true)
                         } {
-                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            Err(Stop::Absent(_)) => Ok(0i64),
                             other => other,
                     })?).ok_or(Stop::Back)?;
             }
@@ -878,7 +878,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.more_unweighted` (tests/native/conformance.cov, bytes 8227..8308), computed once per row.
-    fn d22(&mut self) -> R<Decimal> {
+    fn d22(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d22 {
             return known.clone();
         }
@@ -887,9 +887,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d22_body(&mut self) -> R<Decimal> {
+    fn d22_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items20 = rt::titems(rt::tref(&self.t.i5))?;
             for (i20, item) in items20.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -901,12 +901,12 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `conformance.built_weights` (tests/native/conformance.cov, bytes 8309..8449), computed once per row.
-    fn d23(&mut self) -> R<Decimal> {
+    fn d23(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d23 {
             return known.clone();
         }
@@ -915,9 +915,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d23_body(&mut self) -> R<Decimal> {
+    fn d23_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let o22 = rt::strict(self.b.constant(1))?;
             let items22 = rt::items(Ok(&o22))?;
             for item in items22 {
@@ -926,7 +926,7 @@ impl<'a> Row<'_, '_, 'a> {
                             let a23 = rt::slot(l0)?;
                             self.c12(a23, false)
                         } {
-                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            Err(Stop::Absent(_)) => Ok(0i64),
                             other => other,
                     })?).ok_or(Stop::Back)?;
             }
@@ -935,11 +935,11 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` (tests/native/conformance.cov, bytes 8977..9122).
-    fn d24(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
+    fn d24(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<i64> {
         if rt::strict({
                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
-                let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
-                Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                let b = rt::strict(Ok(100i64))?;
+                Ok(a.cmp(&b) == std::cmp::Ordering::Greater)
         })? {
             {
                 let date = rt::strict(self.as_of())?;
@@ -951,16 +951,16 @@ impl<'a> Row<'_, '_, 'a> {
                 }
             }
         } else {
-            Ok(Decimal::from_parts(1, 0, 0, false, 0))
+            Ok(1i64)
         }
     }
 
     /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` (tests/native/conformance.cov, bytes 9123..9211).
-    fn d25(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
+    fn d25(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<i64> {
         if rt::strict({
                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
-                let b = rt::strict(Ok(Decimal::from_parts(100, 0, 0, false, 0)))?;
-                Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                let b = rt::strict(Ok(100i64))?;
+                Ok(a.cmp(&b) == std::cmp::Ordering::Greater)
         })? {
             {
                 let a = rt::strict({
@@ -972,11 +972,11 @@ impl<'a> Row<'_, '_, 'a> {
                             _ => Err(Stop::Back),
                         }
                 })?;
-                let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
+                let b = rt::strict(Ok(2i64))?;
                 a.checked_mul(b).ok_or(Stop::Back)
             }
         } else {
-            Ok(Decimal::from_parts(1, 0, 0, false, 0))
+            Ok(1i64)
         }
     }
 
@@ -1007,14 +1007,14 @@ impl<'a> Row<'_, '_, 'a> {
                                     _ => Err(Stop::Back),
                                 }
                         })?;
-                        let b = rt::strict(Ok(Decimal::from_parts(10, 0, 0, false, 0)))?;
-                        Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                        let b = rt::strict(Ok(10i64))?;
+                        Ok(a.cmp(&b) == std::cmp::Ordering::Greater)
                 }) }
         }
     }
 
     /// `conformance.rate_and_tier` (tests/native/conformance.cov, bytes 9560..9646), computed once per row.
-    fn d27(&mut self) -> R<Decimal> {
+    fn d27(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d27 {
             return known.clone();
         }
@@ -1023,7 +1023,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d27_body(&mut self) -> R<Decimal> {
+    fn d27_body(&mut self) -> R<i64> {
         if rt::strict({
                 let left = rt::strict({
                         let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
@@ -1060,12 +1060,12 @@ impl<'a> Row<'_, '_, 'a> {
                 a.checked_add(b).ok_or(Stop::Back)
             }
         } else {
-            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+            Ok(0i64)
         }
     }
 
     /// `conformance.tier_and_rate` (tests/native/conformance.cov, bytes 9647..9722), computed once per row.
-    fn d28(&mut self) -> R<Decimal> {
+    fn d28(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d28 {
             return known.clone();
         }
@@ -1074,7 +1074,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d28_body(&mut self) -> R<Decimal> {
+    fn d28_body(&mut self) -> R<i64> {
         if rt::strict({
                 let a = rt::strict(rt::read::<u32>(rt::input(self.inputs, 0, false, 1)))?;
                 let b = rt::strict(Ok(1u32))?;
@@ -1108,12 +1108,12 @@ impl<'a> Row<'_, '_, 'a> {
                 a.checked_add(b).ok_or(Stop::Back)
             }
         } else {
-            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+            Ok(0i64)
         }
     }
 
     /// `conformance.tier_or_rate` (tests/native/conformance.cov, bytes 9723..9777), computed once per row.
-    fn d29(&mut self) -> R<Decimal> {
+    fn d29(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d29 {
             return known.clone();
         }
@@ -1122,7 +1122,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d29_body(&mut self) -> R<Decimal> {
+    fn d29_body(&mut self) -> R<i64> {
         match {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
@@ -1152,7 +1152,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.rate_when_urgent` (tests/native/conformance.cov, bytes 9778..9837), computed once per row.
-    fn d30(&mut self) -> R<Decimal> {
+    fn d30(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d30 {
             return known.clone();
         }
@@ -1161,7 +1161,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d30_body(&mut self) -> R<Decimal> {
+    fn d30_body(&mut self) -> R<i64> {
         if rt::strict(rt::read::<bool>(rt::input(self.inputs, 1, false, 1)))? {
             {
                 let date = rt::strict(self.as_of())?;
@@ -1173,12 +1173,12 @@ impl<'a> Row<'_, '_, 'a> {
                 }
             }
         } else {
-            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+            Ok(0i64)
         }
     }
 
     /// `conformance.entry_rates` (tests/native/conformance.cov, bytes 9838..9917), computed once per row.
-    fn d31(&mut self) -> R<Decimal> {
+    fn d31(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d31 {
             return known.clone();
         }
@@ -1187,16 +1187,16 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d31_body(&mut self) -> R<Decimal> {
+    fn d31_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items24 = rt::titems(rt::tref(&self.t.i4))?;
             for (i24, item) in items24.iter().enumerate() {
                 let l0 = rt::tref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::tf(l0, |s| s.f1))?;
-                        let b = rt::strict(Ok(Decimal::from_parts(10, 0, 0, false, 0)))?;
-                        Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                        let b = rt::strict(Ok(10i64))?;
+                        Ok(a.cmp(&b) == std::cmp::Ordering::Greater)
                 })? {
                     continue;
                 }
@@ -1210,7 +1210,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.dated_rate` (tests/native/conformance.cov, bytes 9918..9949), computed once per row.
-    fn d32(&mut self) -> R<Decimal> {
+    fn d32(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d32 {
             return known.clone();
         }
@@ -1219,7 +1219,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d32_body(&mut self) -> R<Decimal> {
+    fn d32_body(&mut self) -> R<i64> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
@@ -1232,7 +1232,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.holder_weight` (tests/native/conformance.cov, bytes 10300..10367), computed once per row.
-    fn d33(&mut self) -> R<Decimal> {
+    fn d33(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d33 {
             return known.clone();
         }
@@ -1241,12 +1241,12 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d33_body(&mut self) -> R<Decimal> {
+    fn d33_body(&mut self) -> R<i64> {
         match {
             let a26 = rt::slot(rt::tvalue(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f0))))?;
             self.c12(a26, true)
         } {
-            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+            Err(Stop::Absent(_)) => Ok(0i64),
             other => other,
         }
     }
@@ -1288,7 +1288,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.main_doubled` (tests/native/conformance.cov, bytes 10522..10585), computed once per row.
-    fn d36(&mut self) -> R<Decimal> {
+    fn d36(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d36 {
             return known.clone();
         }
@@ -1297,12 +1297,12 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d36_body(&mut self) -> R<Decimal> {
+    fn d36_body(&mut self) -> R<i64> {
         {
             let l0 = rt::slot(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f0)))?;
             {
                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
-                let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
+                let b = rt::strict(Ok(2i64))?;
                 a.checked_mul(b).ok_or(Stop::Back)
             }
         }
@@ -1337,9 +1337,9 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.same_kind` (tests/native/conformance.cov, bytes 10667..10756).
-    fn d39(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<Decimal> {
+    fn d39(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items27 = rt::titems(rt::tf(l0, |s| rt::tref(&s.f2)))?;
             for item in items27 {
                 let l1 = rt::tref(item);
@@ -1352,12 +1352,12 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `conformance.same_kind_twice` (tests/native/conformance.cov, bytes 10757..10826), computed once per row.
-    fn d40(&mut self) -> R<Decimal> {
+    fn d40(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d40 {
             return known.clone();
         }
@@ -1366,7 +1366,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d40_body(&mut self) -> R<Decimal> {
+    fn d40_body(&mut self) -> R<i64> {
         {
             let a = rt::strict({
                     let a28 = rt::slot(rt::tref(&self.t.i7))?;
@@ -1381,7 +1381,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.held_weights` (tests/native/conformance.cov, bytes 10827..10912), computed once per row.
-    fn d41(&mut self) -> R<Decimal> {
+    fn d41(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d41 {
             return known.clone();
         }
@@ -1390,9 +1390,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d41_body(&mut self) -> R<Decimal> {
+    fn d41_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items30 = rt::titems(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f2)))?;
             for item in items30 {
                 let l0 = rt::tref(item);
@@ -1400,7 +1400,7 @@ impl<'a> Row<'_, '_, 'a> {
                             let a31 = rt::slot(rt::tvalue(l0))?;
                             self.c12(a31, true)
                         } {
-                            Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                            Err(Stop::Absent(_)) => Ok(0i64),
                             other => other,
                     })?).ok_or(Stop::Back)?;
             }
@@ -1409,7 +1409,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `conformance.entry_rate` (tests/native/conformance.cov, bytes 9047..9057).
-    fn d42(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<Decimal> {
+    fn d42(&mut self, l0: R<&'a In0<'a>>, s0: bool) -> R<i64> {
         {
             let date = rt::strict(self.as_of())?;
             let day = date.day_number();
@@ -1428,21 +1428,21 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// param `rate`, computed once per row.
-    fn p0(&mut self) -> R<Decimal> {
+    fn p0(&mut self) -> R<i64> {
         if let Some(known) = &self.m.p0 {
             return known.clone();
         }
-        let value = Ok(Decimal::from_parts(10, 0, 0, false, 0));
+        let value = Ok(10i64);
         self.m.p0 = Some(value.clone());
         value
     }
 
     /// param `rate`, computed once per row.
-    fn p1(&mut self) -> R<Decimal> {
+    fn p1(&mut self) -> R<i64> {
         if let Some(known) = &self.m.p1 {
             return known.clone();
         }
-        let value = Ok(Decimal::from_parts(12, 0, 0, false, 0));
+        let value = Ok(12i64);
         self.m.p1 = Some(value.clone());
         value
     }
@@ -1461,37 +1461,37 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cells of table `conformance.grade` (hit unique), by the row selected.
-    fn t0(&mut self, row: usize) -> R<Decimal> {
+    fn t0(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            3 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            4 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
-            5 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            6 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
+            0 => Ok(0i64),
+            1 => Ok(1i64),
+            2 => Ok(2i64),
+            3 => Ok(3i64),
+            4 => Ok(4i64),
+            5 => Ok(5i64),
+            6 => Ok(6i64),
             _ => Err(Stop::Back),
         }
     }
 
     /// The cells of table `conformance.step` (hit first), by the row selected.
-    fn t1(&mut self, row: usize) -> R<Decimal> {
+    fn t1(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            0 => Ok(1i64),
+            1 => Ok(2i64),
+            2 => Ok(3i64),
             _ => Err(Stop::Back),
         }
     }
 
     /// The cells of table `conformance.priority` (hit first), by the row selected.
-    fn t2(&mut self, row: usize) -> R<Decimal> {
+    fn t2(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            0 => Ok(1i64),
+            1 => Ok(2i64),
+            2 => Ok(3i64),
             3 => Err(Stop::Absent(13)),
-            4 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
+            4 => Ok(9i64),
             _ => Err(Stop::Back),
         }
     }
@@ -1514,143 +1514,143 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cells of table `conformance.urgency` (hit unique), by the row selected.
-    fn t4(&mut self, row: usize) -> R<Decimal> {
+    fn t4(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            0 => Ok(1i64),
+            1 => Ok(2i64),
             2 => Err(Stop::Absent(6)),
-            3 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
+            3 => Ok(4i64),
             _ => Err(Stop::Back),
         }
     }
 
     /// The cells of table `conformance.flag` (hit unique), by the row selected.
-    fn t5(&mut self, row: usize) -> R<Decimal> {
+    fn t5(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            0 => Ok(1i64),
+            1 => Ok(2i64),
             2 => Err(Stop::Absent(8)),
             _ => Err(Stop::Back),
         }
     }
 
     /// The cells of table `conformance.weight` (hit unique), by the row selected.
-    fn t6(&mut self, row: usize) -> R<Decimal> {
+    fn t6(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            0 => Ok(1i64),
+            1 => Ok(2i64),
+            2 => Ok(3i64),
             3 => Err(Stop::Absent(15)),
-            4 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            5 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
-            6 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
-            7 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
-            8 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
-            9 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
+            4 => Ok(5i64),
+            5 => Ok(6i64),
+            6 => Ok(7i64),
+            7 => Ok(8i64),
+            8 => Ok(9i64),
+            9 => Ok(10i64),
             10 => Err(Stop::Absent(16)),
-            11 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            12 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            13 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
+            11 => Ok(12i64),
+            12 => Ok(2i64),
+            13 => Ok(4i64),
             14 => Err(Stop::Absent(17)),
-            15 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
-            16 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            17 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            18 => Ok(Decimal::from_parts(14, 0, 0, false, 0)),
-            19 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
-            20 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
+            15 => Ok(8i64),
+            16 => Ok(10i64),
+            17 => Ok(12i64),
+            18 => Ok(14i64),
+            19 => Ok(16i64),
+            20 => Ok(18i64),
             21 => Err(Stop::Absent(18)),
-            22 => Ok(Decimal::from_parts(22, 0, 0, false, 0)),
-            23 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            24 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            22 => Ok(22i64),
+            23 => Ok(24i64),
+            24 => Ok(3i64),
             25 => Err(Stop::Absent(19)),
-            26 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
-            27 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            28 => Ok(Decimal::from_parts(15, 0, 0, false, 0)),
-            29 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
-            30 => Ok(Decimal::from_parts(21, 0, 0, false, 0)),
-            31 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
+            26 => Ok(9i64),
+            27 => Ok(12i64),
+            28 => Ok(15i64),
+            29 => Ok(18i64),
+            30 => Ok(21i64),
+            31 => Ok(24i64),
             32 => Err(Stop::Absent(20)),
-            33 => Ok(Decimal::from_parts(30, 0, 0, false, 0)),
-            34 => Ok(Decimal::from_parts(33, 0, 0, false, 0)),
-            35 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
+            33 => Ok(30i64),
+            34 => Ok(33i64),
+            35 => Ok(36i64),
             36 => Err(Stop::Absent(21)),
-            37 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
-            38 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            39 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
-            40 => Ok(Decimal::from_parts(20, 0, 0, false, 0)),
-            41 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            42 => Ok(Decimal::from_parts(28, 0, 0, false, 0)),
+            37 => Ok(8i64),
+            38 => Ok(12i64),
+            39 => Ok(16i64),
+            40 => Ok(20i64),
+            41 => Ok(24i64),
+            42 => Ok(28i64),
             43 => Err(Stop::Absent(22)),
-            44 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
-            45 => Ok(Decimal::from_parts(40, 0, 0, false, 0)),
-            46 => Ok(Decimal::from_parts(44, 0, 0, false, 0)),
-            47 => Ok(Decimal::from_parts(48, 0, 0, false, 0)),
+            44 => Ok(36i64),
+            45 => Ok(40i64),
+            46 => Ok(44i64),
+            47 => Ok(48i64),
             _ => Err(Stop::Back),
         }
     }
 
     /// The cells of table `conformance.band` (hit unique), by the row selected.
-    fn t7(&mut self, row: usize) -> R<Decimal> {
+    fn t7(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            3 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            4 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
-            5 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            6 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
-            7 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
-            8 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
-            9 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
-            10 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
-            11 => Ok(Decimal::from_parts(11, 0, 0, false, 0)),
-            12 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
-            13 => Ok(Decimal::from_parts(13, 0, 0, false, 0)),
-            14 => Ok(Decimal::from_parts(14, 0, 0, false, 0)),
-            15 => Ok(Decimal::from_parts(15, 0, 0, false, 0)),
-            16 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
-            17 => Ok(Decimal::from_parts(17, 0, 0, false, 0)),
-            18 => Ok(Decimal::from_parts(18, 0, 0, false, 0)),
-            19 => Ok(Decimal::from_parts(19, 0, 0, false, 0)),
-            20 => Ok(Decimal::from_parts(20, 0, 0, false, 0)),
-            21 => Ok(Decimal::from_parts(21, 0, 0, false, 0)),
-            22 => Ok(Decimal::from_parts(22, 0, 0, false, 0)),
-            23 => Ok(Decimal::from_parts(23, 0, 0, false, 0)),
-            24 => Ok(Decimal::from_parts(24, 0, 0, false, 0)),
-            25 => Ok(Decimal::from_parts(25, 0, 0, false, 0)),
-            26 => Ok(Decimal::from_parts(26, 0, 0, false, 0)),
-            27 => Ok(Decimal::from_parts(27, 0, 0, false, 0)),
-            28 => Ok(Decimal::from_parts(28, 0, 0, false, 0)),
-            29 => Ok(Decimal::from_parts(29, 0, 0, false, 0)),
-            30 => Ok(Decimal::from_parts(30, 0, 0, false, 0)),
-            31 => Ok(Decimal::from_parts(31, 0, 0, false, 0)),
-            32 => Ok(Decimal::from_parts(32, 0, 0, false, 0)),
-            33 => Ok(Decimal::from_parts(33, 0, 0, false, 0)),
-            34 => Ok(Decimal::from_parts(34, 0, 0, false, 0)),
-            35 => Ok(Decimal::from_parts(35, 0, 0, false, 0)),
-            36 => Ok(Decimal::from_parts(36, 0, 0, false, 0)),
-            37 => Ok(Decimal::from_parts(37, 0, 0, false, 0)),
-            38 => Ok(Decimal::from_parts(38, 0, 0, false, 0)),
-            39 => Ok(Decimal::from_parts(39, 0, 0, false, 0)),
+            0 => Ok(0i64),
+            1 => Ok(1i64),
+            2 => Ok(2i64),
+            3 => Ok(3i64),
+            4 => Ok(4i64),
+            5 => Ok(5i64),
+            6 => Ok(6i64),
+            7 => Ok(7i64),
+            8 => Ok(8i64),
+            9 => Ok(9i64),
+            10 => Ok(10i64),
+            11 => Ok(11i64),
+            12 => Ok(12i64),
+            13 => Ok(13i64),
+            14 => Ok(14i64),
+            15 => Ok(15i64),
+            16 => Ok(16i64),
+            17 => Ok(17i64),
+            18 => Ok(18i64),
+            19 => Ok(19i64),
+            20 => Ok(20i64),
+            21 => Ok(21i64),
+            22 => Ok(22i64),
+            23 => Ok(23i64),
+            24 => Ok(24i64),
+            25 => Ok(25i64),
+            26 => Ok(26i64),
+            27 => Ok(27i64),
+            28 => Ok(28i64),
+            29 => Ok(29i64),
+            30 => Ok(30i64),
+            31 => Ok(31i64),
+            32 => Ok(32i64),
+            33 => Ok(33i64),
+            34 => Ok(34i64),
+            35 => Ok(35i64),
+            36 => Ok(36i64),
+            37 => Ok(37i64),
+            38 => Ok(38i64),
+            39 => Ok(39i64),
             _ => Err(Stop::Back),
         }
     }
 
     /// The cells of table `conformance.tier (valid 2020-04-01 to 2021-03-31)` (hit unique), by the row selected.
-    fn t8(&mut self, row: usize) -> R<Decimal> {
+    fn t8(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
+            0 => Ok(1i64),
+            1 => Ok(2i64),
             _ => Err(Stop::Back),
         }
     }
 
     /// The cells of table `conformance.tier (valid from 2021-04-01)` (hit first), by the row selected.
-    fn t9(&mut self, row: usize) -> R<Decimal> {
+    fn t9(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
+            0 => Ok(3i64),
             1 => Err(Stop::Absent(10)),
-            2 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
+            2 => Ok(4i64),
             _ => Err(Stop::Back),
         }
     }
@@ -2257,8 +2257,8 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cell of table `conformance.urgency` that its keys select, for every combination of their values (worked out when the module was generated).
-    fn g4(&mut self, (k0, k1,): (u32, bool,)) -> R<Decimal> {
-        const CELLS: [R<Decimal>; 8] = [Ok(Decimal::from_parts(2, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Err(Stop::Absent(6)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Err(Stop::Absent(6)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0))];
+    fn g4(&mut self, (k0, k1,): (u32, bool,)) -> R<i64> {
+        const CELLS: [R<i64>; 8] = [Ok(2i64), Ok(1i64), Ok(4i64), Err(Stop::Absent(6)), Ok(4i64), Err(Stop::Absent(6)), Ok(4i64), Ok(4i64)];
         if k0 < 4 {
             return CELLS[((k0 as usize) * 2 + (k1 as usize))];
         }
@@ -2269,8 +2269,8 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cell of table `conformance.flag` that its keys select, for every combination of their values (worked out when the module was generated).
-    fn g5(&mut self, (k0, k1,): (u32, bool,)) -> R<Decimal> {
-        const CELLS: [R<Decimal>; 8] = [Ok(Decimal::from_parts(2, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Err(Stop::Absent(8)), Err(Stop::Absent(7)), Ok(Decimal::from_parts(2, 0, 0, false, 0)), Err(Stop::Absent(7)), Err(Stop::Absent(7)), Err(Stop::Absent(7))];
+    fn g5(&mut self, (k0, k1,): (u32, bool,)) -> R<i64> {
+        const CELLS: [R<i64>; 8] = [Ok(2i64), Ok(1i64), Err(Stop::Absent(8)), Err(Stop::Absent(7)), Ok(2i64), Err(Stop::Absent(7)), Err(Stop::Absent(7)), Err(Stop::Absent(7))];
         if k0 < 4 {
             return CELLS[((k0 as usize) * 2 + (k1 as usize))];
         }
@@ -2281,8 +2281,8 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cell of table `conformance.tier (valid 2020-04-01 to 2021-03-31)` that its keys select, for every combination of their values (worked out when the module was generated).
-    fn g8(&mut self, (k0,): (u32,)) -> R<Decimal> {
-        const CELLS: [R<Decimal>; 4] = [Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(2, 0, 0, false, 0)), Ok(Decimal::from_parts(2, 0, 0, false, 0))];
+    fn g8(&mut self, (k0,): (u32,)) -> R<i64> {
+        const CELLS: [R<i64>; 4] = [Ok(1i64), Ok(1i64), Ok(2i64), Ok(2i64)];
         if k0 < 4 {
             return CELLS[(k0 as usize)];
         }
@@ -2293,8 +2293,8 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cell of table `conformance.tier (valid from 2021-04-01)` that its keys select, for every combination of their values (worked out when the module was generated).
-    fn g9(&mut self, (k0,): (u32,)) -> R<Decimal> {
-        const CELLS: [R<Decimal>; 4] = [Ok(Decimal::from_parts(3, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Err(Stop::Absent(10))];
+    fn g9(&mut self, (k0,): (u32,)) -> R<i64> {
+        const CELLS: [R<i64>; 4] = [Ok(3i64), Ok(4i64), Ok(4i64), Err(Stop::Absent(10))];
         if k0 < 4 {
             return CELLS[(k0 as usize)];
         }
@@ -2318,12 +2318,12 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `conformance.entry_weight` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c12(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c12(&mut self, l0: R<&Value>, stable: bool) -> R<i64> {
         self.d12(l0, stable)
     }
 
     /// `conformance.kind_total` on one argument, remembered for the row by the argument's identity.
-    fn c13(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c13(&mut self, l0: R<&Value>, stable: bool) -> R<i64> {
         let key = match &l0 {
             Ok(v) => (*v).identity(),
             Err(_) => None,
@@ -2345,24 +2345,24 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `conformance.doubled` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c14(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
+    fn c14(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<i64> {
         self.d14(l0, stable)
     }
 
     /// `conformance.entry_rate (valid 2020-04-01 to 2021-03-31)` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c24(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
+    fn c24(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<i64> {
         self.d24(l0, stable)
     }
 
     /// `conformance.entry_rate (valid 2022-04-01 to 2023-03-31)` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c25(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
+    fn c25(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<i64> {
         self.d25(l0, stable)
     }
 
     /// `conformance.same_kind` on one argument, remembered for the row by the argument's identity.
-    fn c39(&mut self, l0: R<&'a In1<'a>>, stable: bool) -> R<Decimal> {
+    fn c39(&mut self, l0: R<&'a In1<'a>>, stable: bool) -> R<i64> {
         let key = match &l0 {
             Ok(v) => Some((std::ptr::from_ref(*v) as usize as u64) | 1),
             Err(_) => None,
@@ -2381,13 +2381,13 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `conformance.entry_rate` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c42(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<Decimal> {
+    fn c42(&mut self, l0: R<&'a In0<'a>>, stable: bool) -> R<i64> {
         self.d42(l0, stable)
     }
 
     /// `conformance.entry_weight` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q0(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn q0(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<i64> {
         if let Some(Some(known)) = self.m.q0.get(at) {
             return known.clone();
         }
@@ -2400,7 +2400,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `conformance.kind_total` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q1(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn q1(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<i64> {
         if let Some(Some(known)) = self.m.q1.get(at) {
             return known.clone();
         }
@@ -2413,7 +2413,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `conformance.entry_weight` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q2(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn q2(&mut self, at: usize, l0: R<&Value>, stable: bool) -> R<i64> {
         if let Some(Some(known)) = self.m.q2.get(at) {
             return known.clone();
         }

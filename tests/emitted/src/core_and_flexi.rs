@@ -200,9 +200,9 @@ pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::De
 /// calls it remembers, with the arguments it must keep so that no identity is reused.
 #[derive(Default)]
 struct Memo {
-    d5: Option<R<Decimal>>,
-    d6: Option<R<Decimal>>,
-    d7: Option<R<Decimal>>,
+    d5: Option<R<i64>>,
+    d6: Option<R<i64>>,
+    d7: Option<R<i64>>,
     d8: Option<R<Decimal>>,
     d9: Option<R<Decimal>>,
     d10: Option<R<bool>>,
@@ -226,18 +226,18 @@ struct Memo {
     d41: Option<R<Decimal>>,
     d42: Option<R<bool>>,
     d43: Option<R<Decimal>>,
-    d44: Option<R<Decimal>>,
-    d45: Option<R<Decimal>>,
-    d46: Option<R<Decimal>>,
+    d44: Option<R<i64>>,
+    d45: Option<R<i64>>,
+    d46: Option<R<i64>>,
     d47: Option<R<bool>>,
-    p0: Option<R<Decimal>>,
+    p0: Option<R<i64>>,
     p1: Option<R<Decimal>>,
     p2: Option<R<Decimal>>,
     p3: Option<R<Decimal>>,
     p4: Option<R<Decimal>>,
-    p5: Option<R<Decimal>>,
+    p5: Option<R<i64>>,
     as_of: Option<R<rt::Date>>,
-    c1: rt::Calls<Decimal>,
+    c1: rt::Calls<i64>,
     c3: rt::Calls<bool>,
     q0: [Option<R<bool>>; 32],
     q1: [Option<R<Decimal>>; 32],
@@ -275,9 +275,9 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `core_flexi.occupied_on` (examples/core-and-flexi/core_flexi.cov, bytes 5173..5301).
-    fn d1(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d1(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items1 = rt::titems(rt::tref(&self.t.i2))?;
             for (i1, item) in items1.iter().enumerate() {
                 let l1 = rt::tref(item);
@@ -290,7 +290,7 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
@@ -319,7 +319,7 @@ impl<'a> Row<'_, '_, 'a> {
                                     self.c1(a4, s0)
                             })?;
                             let b = rt::strict(self.p0())?;
-                            Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                            Ok(a.cmp(&b) != std::cmp::Ordering::Less)
                     })? {
                         Some(rt::slot(Ok(false))?)
                     } else {
@@ -377,7 +377,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `core_flexi.referrals_accepted` (examples/core-and-flexi/core_flexi.cov, bytes 6245..6379), computed once per row.
-    fn d5(&mut self) -> R<Decimal> {
+    fn d5(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d5 {
             return known.clone();
         }
@@ -386,9 +386,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d5_body(&mut self) -> R<Decimal> {
+    fn d5_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items8 = rt::titems(rt::tref(&self.t.i3))?;
             for (i8, item) in items8.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -400,12 +400,12 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `core_flexi.referrals_refused` (examples/core-and-flexi/core_flexi.cov, bytes 6381..6517), computed once per row.
-    fn d6(&mut self) -> R<Decimal> {
+    fn d6(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d6 {
             return known.clone();
         }
@@ -414,9 +414,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d6_body(&mut self) -> R<Decimal> {
+    fn d6_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items10 = rt::titems(rt::tref(&self.t.i3))?;
             for (i10, item) in items10.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -428,12 +428,12 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `core_flexi.places_taken_at_end` (examples/core-and-flexi/core_flexi.cov, bytes 6519..6636), computed once per row.
-    fn d7(&mut self) -> R<Decimal> {
+    fn d7(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d7 {
             return known.clone();
         }
@@ -442,7 +442,7 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d7_body(&mut self) -> R<Decimal> {
+    fn d7_body(&mut self) -> R<i64> {
         {
             let a12 = rt::slot(rt::input(self.inputs, 1, false, 0))?;
             self.c1(a12, true)
@@ -565,11 +565,11 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d14_body(&mut self) -> R<Decimal> {
         {
-            let a = rt::strict({
-                    let a = rt::strict(self.p0())?;
-                    let b = rt::strict(Ok(Decimal::from_parts(52, 0, 0, false, 0)))?;
-                    a.checked_mul(b).ok_or(Stop::Back)
-            })?;
+            let a = rt::strict(rt::widen({
+                        let a = rt::strict(self.p0())?;
+                        let b = rt::strict(Ok(52i64))?;
+                        a.checked_mul(b).ok_or(Stop::Back)
+            }))?;
             let b = rt::strict({
                     let a = rt::strict(self.p3())?.into_value();
                     let b = rt::strict(self.b.constant(3))?.into_value();
@@ -613,9 +613,9 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d16_body(&mut self) -> R<bool> {
         {
-            let a = rt::strict(rt::read::<Decimal>(rt::input(self.inputs, 4, false, 0)))?;
+            let a = rt::strict(rt::read::<i64>(rt::input(self.inputs, 4, false, 0)))?;
             let b = rt::strict(self.p5())?;
-            Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+            Ok(a.cmp(&b) != std::cmp::Ordering::Less)
         }
     }
 
@@ -784,11 +784,11 @@ impl<'a> Row<'_, '_, 'a> {
     /// `core_flexi.mondays_through` (examples/core-and-flexi/core_flexi.cov, bytes 11552..11712).
     fn d25(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         Ok(rt::round(rt::strict({
-                        let a = rt::strict({
-                                let values = [rt::strict(self.b.constant(5))?.into_value(), rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                rt::convert::<Decimal>(self.b.builtin(171, &values, 1))
-                        })?;
-                        let b = rt::strict(Ok(Decimal::from_parts(7, 0, 0, false, 0)))?;
+                        let a = rt::strict(rt::widen({
+                                    let values = [rt::strict(self.b.constant(5))?.into_value(), rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                    rt::convert::<i64>(self.b.builtin(171, &values, 1))
+                        }))?;
+                        let b = rt::strict(rt::widen(Ok(7i64)))?;
                         rt::divide(a, b)
                 })?, 0, RoundingStrategy::ToZero))
     }
@@ -1199,7 +1199,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `core_flexi.customers_overdrawn` (examples/core-and-flexi/core_flexi.cov, bytes 15507..15629), computed once per row.
-    fn d44(&mut self) -> R<Decimal> {
+    fn d44(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d44 {
             return known.clone();
         }
@@ -1208,9 +1208,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d44_body(&mut self) -> R<Decimal> {
+    fn d44_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items40 = rt::titems(rt::tref(&self.t.i2))?;
             for (i40, item) in items40.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -1222,12 +1222,12 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `core_flexi.customers_over_hours` (examples/core-and-flexi/core_flexi.cov, bytes 15631..15776), computed once per row.
-    fn d45(&mut self) -> R<Decimal> {
+    fn d45(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d45 {
             return known.clone();
         }
@@ -1236,9 +1236,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d45_body(&mut self) -> R<Decimal> {
+    fn d45_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items42 = rt::titems(rt::tref(&self.t.i2))?;
             for (i42, item) in items42.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -1250,12 +1250,12 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `core_flexi.customers_without_chosen_worker` (examples/core-and-flexi/core_flexi.cov, bytes 15778..16005), computed once per row.
-    fn d46(&mut self) -> R<Decimal> {
+    fn d46(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d46 {
             return known.clone();
         }
@@ -1264,9 +1264,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d46_body(&mut self) -> R<Decimal> {
+    fn d46_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items44 = rt::titems(rt::tref(&self.t.i2))?;
             for (i44, item) in items44.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -1275,7 +1275,7 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
@@ -1298,11 +1298,11 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// param `capacity`, computed once per row.
-    fn p0(&mut self) -> R<Decimal> {
+    fn p0(&mut self) -> R<i64> {
         if let Some(known) = &self.m.p0 {
             return known.clone();
         }
-        let value = Ok(Decimal::from_parts(20, 0, 0, false, 0));
+        let value = Ok(20i64);
         self.m.p0 = Some(value.clone());
         value
     }
@@ -1348,11 +1348,11 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// param `posts_to_freeze`, computed once per row.
-    fn p5(&mut self) -> R<Decimal> {
+    fn p5(&mut self) -> R<i64> {
         if let Some(known) = &self.m.p5 {
             return known.clone();
         }
-        let value = Ok(Decimal::from_parts(2, 0, 0, false, 0));
+        let value = Ok(2i64);
         self.m.p5 = Some(value.clone());
         value
     }
@@ -1363,7 +1363,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `core_flexi.occupied_on` on one argument, remembered for the row by the argument's identity.
-    fn c1(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c1(&mut self, l0: R<&Value>, stable: bool) -> R<i64> {
         let key = match &l0 {
             Ok(v) => (*v).identity(),
             Err(_) => None,

@@ -138,7 +138,7 @@ pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::De
 struct Memo {
     d0: Option<R<Decimal>>,
     d8: Option<R<Value>>,
-    d9: Option<R<Decimal>>,
+    d9: Option<R<i64>>,
     d17: Option<R<Decimal>>,
     d18: Option<R<Decimal>>,
     d19: Option<R<Decimal>>,
@@ -149,9 +149,9 @@ struct Memo {
     p0: Option<R<Decimal>>,
     p1: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
-    c10: rt::Calls<Decimal>,
-    c11: rt::Calls<Decimal>,
-    c12: rt::Calls<Decimal>,
+    c10: rt::Calls<i64>,
+    c11: rt::Calls<i64>,
+    c12: rt::Calls<i64>,
     c13: rt::Calls<Decimal>,
     c14: rt::Calls<Decimal>,
     c15: rt::Calls<Decimal>,
@@ -190,7 +190,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `cquin.reported` (examples/cquin/cquin.cov, bytes 8274..8729).
-    fn d2(&mut self, l0: R<Decimal>, l1: R<Decimal>) -> R<Decimal> {
+    fn d2(&mut self, l0: R<i64>, l1: R<i64>) -> R<Decimal> {
         Ok(rt::round(rt::strict(match {
                         let values = [rt::strict(l0)?.into_value(), rt::strict(l1)?.into_value()];
                         rt::convert::<Decimal>(self.b.builtin(77, &values, 1))
@@ -348,7 +348,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `cquin.admissions_assessed` (examples/cquin/cquin.cov, bytes 11088..11189), computed once per row.
-    fn d9(&mut self) -> R<Decimal> {
+    fn d9(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d9 {
             return known.clone();
         }
@@ -357,23 +357,23 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d9_body(&mut self) -> R<Decimal> {
+    fn d9_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let o15 = rt::strict(self.d8())?;
             let items15 = rt::items(Ok(&o15))?;
             for item in items15 {
                 let l0 = rt::place(item);
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `cquin.eligible_count` (examples/cquin/cquin.cov, bytes 11191..11341).
-    fn d10(&mut self, l0: R<u32>) -> R<Decimal> {
+    fn d10(&mut self, l0: R<u32>) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let o16 = rt::strict(self.d8())?;
             let items16 = rt::items(Ok(&o16))?;
             for item in items16 {
@@ -387,14 +387,14 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `cquin.recorded_count` (examples/cquin/cquin.cov, bytes 11343..11518).
-    fn d11(&mut self, l0: R<u32>) -> R<Decimal> {
+    fn d11(&mut self, l0: R<u32>) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let o19 = rt::strict(self.d8())?;
             let items19 = rt::items(Ok(&o19))?;
             for item in items19 {
@@ -415,14 +415,14 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `cquin.met_count` (examples/cquin/cquin.cov, bytes 11520..11661).
-    fn d12(&mut self, l0: R<u32>) -> R<Decimal> {
+    fn d12(&mut self, l0: R<u32>) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let o24 = rt::strict(self.d8())?;
             let items24 = rt::items(Ok(&o24))?;
             for item in items24 {
@@ -443,7 +443,7 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
@@ -715,16 +715,16 @@ impl<'a> Row<'_, '_, 'a> {
         if rt::strict({
                 let a = rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(272, &values, 1))
+                        rt::convert::<i64>(self.b.builtin(272, &values, 1))
                 })?;
-                let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                let b = rt::strict(Ok(4i64))?;
+                Ok(a.cmp(&b) != std::cmp::Ordering::Less)
         })? {
             {
                 let values = [rt::strict({
                             let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                            rt::convert::<Decimal>(self.b.builtin(276, &values, 1))
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?.into_value()];
+                            rt::convert::<i64>(self.b.builtin(276, &values, 1))
+                    })?.into_value(), rt::strict(Ok(4i64))?.into_value(), rt::strict(Ok(1i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(279, &values, 1))
             }
         } else {
@@ -732,11 +732,11 @@ impl<'a> Row<'_, '_, 'a> {
                 let values = [rt::strict({
                             let a = rt::strict({
                                     let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(281, &values, 1))
+                                    rt::convert::<i64>(self.b.builtin(281, &values, 1))
                             })?;
-                            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+                            let b = rt::strict(Ok(1i64))?;
                             a.checked_sub(b).ok_or(Stop::Back)
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?.into_value()];
+                    })?.into_value(), rt::strict(Ok(4i64))?.into_value(), rt::strict(Ok(1i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(286, &values, 1))
             }
         }
@@ -747,46 +747,46 @@ impl<'a> Row<'_, '_, 'a> {
         if rt::strict({
                 let a = rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(289, &values, 1))
+                        rt::convert::<i64>(self.b.builtin(289, &values, 1))
                 })?;
-                let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                let b = rt::strict(Ok(4i64))?;
+                Ok(a.cmp(&b) != std::cmp::Ordering::Less)
         })? {
             {
                 let values = [rt::strict({
                             let a = rt::strict({
                                     let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(293, &values, 1))
+                                    rt::convert::<i64>(self.b.builtin(293, &values, 1))
                             })?;
-                            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+                            let b = rt::strict(Ok(1i64))?;
                             a.checked_add(b).ok_or(Stop::Back)
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(3, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(31, 0, 0, false, 0)))?.into_value()];
+                    })?.into_value(), rt::strict(Ok(3i64))?.into_value(), rt::strict(Ok(31i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(298, &values, 1))
             }
         } else {
             {
                 let values = [rt::strict({
                             let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                            rt::convert::<Decimal>(self.b.builtin(300, &values, 1))
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(3, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(31, 0, 0, false, 0)))?.into_value()];
+                            rt::convert::<i64>(self.b.builtin(300, &values, 1))
+                    })?.into_value(), rt::strict(Ok(3i64))?.into_value(), rt::strict(Ok(31i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(303, &values, 1))
             }
         }
     }
 
     /// `finance.time.financial_year` (<stdlib/finance/time.cov>, bytes 981..1141).
-    fn d27(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d27(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let values = [rt::strict({
                         let a57 = rt::slot(l0)?;
                         self.c25(a57, s0)
                 })?.into_value()];
-            rt::convert::<Decimal>(self.b.builtin(307, &values, 1))
+            rt::convert::<i64>(self.b.builtin(307, &values, 1))
         }
     }
 
     /// `finance.time.days_in_financial_year` (<stdlib/finance/time.cov>, bytes 1143..1391).
-    fn d28(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d28(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let a = rt::strict({
                     let values = [rt::strict({
@@ -796,27 +796,27 @@ impl<'a> Row<'_, '_, 'a> {
                                 let a59 = rt::slot(l0)?;
                                 self.c26(a59, s0)
                         })?.into_value()];
-                    rt::convert::<Decimal>(self.b.builtin(312, &values, 1))
+                    rt::convert::<i64>(self.b.builtin(312, &values, 1))
             })?;
-            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+            let b = rt::strict(Ok(1i64))?;
             a.checked_add(b).ok_or(Stop::Back)
         }
     }
 
     /// `finance.time.financial_quarter` (<stdlib/finance/time.cov>, bytes 2193..2341).
-    fn d29(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d29(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let o60 = rt::strict({
-                    let keys = (rt::strict({
-                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                rt::convert::<Decimal>(self.b.builtin(316, &values, 1))
-                        })?,);
+                    let keys = (rt::strict(rt::widen({
+                                    let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                    rt::convert::<i64>(self.b.builtin(316, &values, 1))
+                        }))?,);
                     match self.s1(keys)? {
                         None => Err(Stop::Absent(3)),
                         Some(row) => self.t1(row),
                     }
             })?;
-            rt::read::<Decimal>(rt::field(Ok(&o60), 0))
+            rt::read::<i64>(rt::field(Ok(&o60), 0))
         }
     }
 
@@ -825,20 +825,20 @@ impl<'a> Row<'_, '_, 'a> {
         {
             let values = [rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(320, &values, 1))
+                        rt::convert::<i64>(self.b.builtin(320, &values, 1))
                 })?.into_value(), rt::strict({
                         let o61 = rt::strict({
-                                let keys = (rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(322, &values, 1))
-                                    })?,);
+                                let keys = (rt::strict(rt::widen({
+                                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                                rt::convert::<i64>(self.b.builtin(322, &values, 1))
+                                    }))?,);
                                 match self.s1(keys)? {
                                     None => Err(Stop::Absent(3)),
                                     Some(row) => self.t1(row),
                                 }
                         })?;
-                        rt::read::<Decimal>(rt::field(Ok(&o61), 1))
-                })?.into_value(), rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?.into_value()];
+                        rt::read::<i64>(rt::field(Ok(&o61), 1))
+                })?.into_value(), rt::strict(Ok(1i64))?.into_value()];
             rt::convert::<Value>(self.b.builtin(326, &values, 1))
         }
     }
@@ -848,31 +848,31 @@ impl<'a> Row<'_, '_, 'a> {
         {
             let values = [rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(328, &values, 1))
+                        rt::convert::<i64>(self.b.builtin(328, &values, 1))
                 })?.into_value(), rt::strict({
                         let o62 = rt::strict({
-                                let keys = (rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(330, &values, 1))
-                                    })?,);
+                                let keys = (rt::strict(rt::widen({
+                                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                                rt::convert::<i64>(self.b.builtin(330, &values, 1))
+                                    }))?,);
                                 match self.s1(keys)? {
                                     None => Err(Stop::Absent(3)),
                                     Some(row) => self.t1(row),
                                 }
                         })?;
-                        rt::read::<Decimal>(rt::field(Ok(&o62), 2))
+                        rt::read::<i64>(rt::field(Ok(&o62), 2))
                 })?.into_value(), rt::strict({
                         let o63 = rt::strict({
-                                let keys = (rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(334, &values, 1))
-                                    })?,);
+                                let keys = (rt::strict(rt::widen({
+                                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                                rt::convert::<i64>(self.b.builtin(334, &values, 1))
+                                    }))?,);
                                 match self.s1(keys)? {
                                     None => Err(Stop::Absent(3)),
                                     Some(row) => self.t1(row),
                                 }
                         })?;
-                        rt::read::<Decimal>(rt::field(Ok(&o63), 3))
+                        rt::read::<i64>(rt::field(Ok(&o63), 3))
                 })?.into_value()];
             rt::convert::<Value>(self.b.builtin(337, &values, 1))
         }
@@ -1052,7 +1052,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `cquin.eligible_count` on one argument, remembered for the row by the argument's identity.
-    fn c10(&mut self, l0: R<u32>, stable: bool) -> R<Decimal> {
+    fn c10(&mut self, l0: R<u32>, stable: bool) -> R<i64> {
         let key = match &l0 {
             Ok(v) => v.identity(),
             Err(_) => None,
@@ -1070,7 +1070,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `cquin.recorded_count` on one argument, remembered for the row by the argument's identity.
-    fn c11(&mut self, l0: R<u32>, stable: bool) -> R<Decimal> {
+    fn c11(&mut self, l0: R<u32>, stable: bool) -> R<i64> {
         let key = match &l0 {
             Ok(v) => v.identity(),
             Err(_) => None,
@@ -1088,7 +1088,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `cquin.met_count` on one argument, remembered for the row by the argument's identity.
-    fn c12(&mut self, l0: R<u32>, stable: bool) -> R<Decimal> {
+    fn c12(&mut self, l0: R<u32>, stable: bool) -> R<i64> {
         let key = match &l0 {
             Ok(v) => v.identity(),
             Err(_) => None,

@@ -45,13 +45,13 @@ pub struct In0<'a> {
     /// The record as the interpreter holds it.
     pub value: &'a Value,
     /// `participants`: Int.
-    pub f0: R<Decimal>,
+    pub f0: R<i64>,
     /// `engagements`: Int.
-    pub f1: R<Decimal>,
+    pub f1: R<i64>,
     /// `job_starts`: Int.
-    pub f2: R<Decimal>,
+    pub f2: R<i64>,
     /// `sustained_jobs`: Int.
-    pub f3: R<Decimal>,
+    pub f3: R<i64>,
 }
 
 impl<'a> rt::Record<'a> for In0<'a> {
@@ -65,10 +65,10 @@ fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
     match place? {
         value @ Value::Record(fields) => Ok(In0 {
                 value,
-                f0: rt::read::<Decimal>(rt::place_at(fields, 0)),
-                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
-                f2: rt::read::<Decimal>(rt::place_at(fields, 2)),
-                f3: rt::read::<Decimal>(rt::place_at(fields, 3)),
+                f0: rt::read::<i64>(rt::place_at(fields, 0)),
+                f1: rt::read::<i64>(rt::place_at(fields, 1)),
+                f2: rt::read::<i64>(rt::place_at(fields, 2)),
+                f3: rt::read::<i64>(rt::place_at(fields, 3)),
         }),
         _ => Err(Stop::Back),
     }
@@ -149,7 +149,7 @@ struct Memo {
     p1: Option<R<Decimal>>,
     p2: Option<R<Decimal>>,
     p3: Option<R<Decimal>>,
-    p4: Option<R<Decimal>>,
+    p4: Option<R<i64>>,
     p5: Option<R<Decimal>>,
     p6: Option<R<Decimal>>,
     as_of: Option<R<rt::Date>>,
@@ -230,18 +230,18 @@ impl<'a> Row<'_, '_, 'a> {
                     let left = rt::strict({
                             let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?;
                             let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
-                            Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
+                            Ok(a.cmp(&b) != std::cmp::Ordering::Greater)
                     })?;
                     if left != true { Ok(left) } else { rt::strict({
                                 let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
                                 let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?;
-                                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
+                                Ok(a.cmp(&b) != std::cmp::Ordering::Greater)
                         }) }
             })?;
             if left != true { Ok(left) } else { rt::strict({
                         let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?;
                         let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f0))?;
-                        Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
+                        Ok(a.cmp(&b) != std::cmp::Ordering::Greater)
                 }) }
         }
     }
@@ -264,7 +264,7 @@ impl<'a> Row<'_, '_, 'a> {
                                     let keys = (rt::strict(Ok(0u32))?,);
                                     self.g0(keys)
                             })?;
-                            let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?;
+                            let b = rt::strict(rt::widen(rt::tf(rt::tref(&self.t.i2), |s| s.f1)))?;
                             a.checked_mul(b).ok_or(Stop::Back)
                     })?;
                     let b = rt::strict({
@@ -272,7 +272,7 @@ impl<'a> Row<'_, '_, 'a> {
                                     let keys = (rt::strict(Ok(1u32))?,);
                                     self.g0(keys)
                             })?;
-                            let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
+                            let b = rt::strict(rt::widen(rt::tf(rt::tref(&self.t.i2), |s| s.f2)))?;
                             a.checked_mul(b).ok_or(Stop::Back)
                     })?;
                     a.checked_add(b).ok_or(Stop::Back)
@@ -282,7 +282,7 @@ impl<'a> Row<'_, '_, 'a> {
                             let keys = (rt::strict(Ok(2u32))?,);
                             self.g0(keys)
                     })?;
-                    let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?;
+                    let b = rt::strict(rt::widen(rt::tf(rt::tref(&self.t.i2), |s| s.f3)))?;
                     a.checked_mul(b).ok_or(Stop::Back)
             })?;
             a.checked_add(b).ok_or(Stop::Back)
@@ -563,11 +563,11 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// param `sustained_target`, computed once per row.
-    fn p4(&mut self) -> R<Decimal> {
+    fn p4(&mut self) -> R<i64> {
         if let Some(known) = &self.m.p4 {
             return known.clone();
         }
-        let value = Ok(Decimal::from_parts(50, 0, 0, false, 0));
+        let value = Ok(50i64);
         self.m.p4 = Some(value.clone());
         value
     }

@@ -47,7 +47,7 @@ pub struct In0<'a> {
     /// `domain`: Domain.
     pub f0: R<u32>,
     /// `need`: Int.
-    pub f1: R<Decimal>,
+    pub f1: R<i64>,
 }
 
 impl<'a> rt::Record<'a> for In0<'a> {
@@ -62,7 +62,7 @@ fn decode_in0(place: R<&Value>) -> R<In0<'_>> {
         value @ Value::Record(fields) => Ok(In0 {
                 value,
                 f0: rt::read::<u32>(rt::place_at(fields, 0)),
-                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
+                f1: rt::read::<i64>(rt::place_at(fields, 1)),
         }),
         _ => Err(Stop::Back),
     }
@@ -219,7 +219,7 @@ pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::De
 struct Memo {
     d0: Option<R<bool>>,
     d1: Option<R<bool>>,
-    d2: Option<R<Decimal>>,
+    d2: Option<R<i64>>,
     d3: Option<R<bool>>,
     d4: Option<R<Decimal>>,
     d5: Option<R<Decimal>>,
@@ -237,7 +237,7 @@ struct Memo {
     d17: Option<R<Decimal>>,
     d18: Option<R<Decimal>>,
     d19: Option<R<Decimal>>,
-    p0: Option<R<Decimal>>,
+    p0: Option<R<i64>>,
     as_of: Option<R<rt::Date>>,
     kept: Vec<Value>,
 }
@@ -269,13 +269,13 @@ impl<'a> Row<'_, '_, 'a> {
                 let b = rt::strict({
                         let left = rt::strict({
                                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
-                                let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
-                                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                                let b = rt::strict(Ok(0i64))?;
+                                Ok(a.cmp(&b) != std::cmp::Ordering::Less)
                         })?;
                         if left != true { Ok(left) } else { rt::strict({
                                     let a = rt::strict(rt::tf(l0, |s| s.f1))?;
-                                    let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                                    Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
+                                    let b = rt::strict(Ok(4i64))?;
+                                    Ok(a.cmp(&b) != std::cmp::Ordering::Greater)
                             }) }
                 })?;
                 result = result && b;
@@ -301,16 +301,16 @@ impl<'a> Row<'_, '_, 'a> {
         {
             let left = rt::strict({
                     let a = rt::strict({
-                            let mut count: u64 = 0;
+                            let mut count: i64 = 0;
                             let items2 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
                             for item in items2 {
                                 let l0 = rt::tref(item);
                                 count += 1;
                             }
-                            Ok(Decimal::from(count))
+                            Ok(count)
                     })?;
-                    let b = rt::strict(Ok(Decimal::from_parts(10, 0, 0, false, 0)))?;
-                    Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
+                    let b = rt::strict(Ok(10i64))?;
+                    Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
             })?;
             if left != true { Ok(left) } else { rt::strict({
                         let mut result = true;
@@ -319,7 +319,7 @@ impl<'a> Row<'_, '_, 'a> {
                             let l1 = rt::tref(item);
                             let b = rt::strict({
                                     let a = rt::strict({
-                                            let mut count: u64 = 0;
+                                            let mut count: i64 = 0;
                                             let items4 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
                                             for item in items4 {
                                                 let l2 = rt::tref(item);
@@ -332,10 +332,10 @@ impl<'a> Row<'_, '_, 'a> {
                                                 }
                                                 count += 1;
                                             }
-                                            Ok(Decimal::from(count))
+                                            Ok(count)
                                     })?;
-                                    let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
-                                    Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
+                                    let b = rt::strict(Ok(1i64))?;
+                                    Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
                             })?;
                             result = result && b;
                             if result != true {
@@ -348,7 +348,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `allocation.points` (examples/resource-allocation/allocation.cov, bytes 5549..5699), computed once per row.
-    fn d2(&mut self) -> R<Decimal> {
+    fn d2(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
         }
@@ -357,9 +357,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d2_body(&mut self) -> R<Decimal> {
+    fn d2_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items5 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
             for item in items5 {
                 let l0 = rt::tref(item);
@@ -390,7 +390,7 @@ impl<'a> Row<'_, '_, 'a> {
         {
             let a = rt::strict(self.d2())?;
             let b = rt::strict(self.p0())?;
-            Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+            Ok(a.cmp(&b) != std::cmp::Ordering::Less)
         }
     }
 
@@ -406,7 +406,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d4_body(&mut self) -> R<Decimal> {
         {
-            let keys = (rt::strict(self.d2())?,);
+            let keys = (rt::strict(rt::widen(self.d2()))?,);
             match self.s1(keys)? {
                 None => Err(Stop::Absent(1)),
                 Some(row) => self.t1(row),
@@ -767,11 +767,11 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// param `budget_threshold`, computed once per row.
-    fn p0(&mut self) -> R<Decimal> {
+    fn p0(&mut self) -> R<i64> {
         if let Some(known) = &self.m.p0 {
             return known.clone();
         }
-        let value = Ok(Decimal::from_parts(10, 0, 0, false, 0));
+        let value = Ok(10i64);
         self.m.p0 = Some(value.clone());
         value
     }
@@ -782,11 +782,11 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cells of table `allocation.weight` (hit unique), by the row selected.
-    fn t0(&mut self, row: usize) -> R<Decimal> {
+    fn t0(&mut self, row: usize) -> R<i64> {
         match row {
-            0 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            1 => Ok(Decimal::from_parts(2, 0, 0, false, 0)),
-            2 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
+            0 => Ok(3i64),
+            1 => Ok(2i64),
+            2 => Ok(1i64),
             _ => Err(Stop::Back),
         }
     }
@@ -1011,8 +1011,8 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cell of table `allocation.weight` that its keys select, for every combination of their values (worked out when the module was generated).
-    fn g0(&mut self, (k0,): (u32,)) -> R<Decimal> {
-        const CELLS: [R<Decimal>; 10] = [Ok(Decimal::from_parts(3, 0, 0, false, 0)), Ok(Decimal::from_parts(2, 0, 0, false, 0)), Ok(Decimal::from_parts(2, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(2, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(1, 0, 0, false, 0))];
+    fn g0(&mut self, (k0,): (u32,)) -> R<i64> {
+        const CELLS: [R<i64>; 10] = [Ok(3i64), Ok(2i64), Ok(2i64), Ok(1i64), Ok(1i64), Ok(1i64), Ok(2i64), Ok(1i64), Ok(1i64), Ok(1i64)];
         if k0 < 10 {
             return CELLS[(k0 as usize)];
         }

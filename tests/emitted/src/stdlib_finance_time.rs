@@ -95,16 +95,16 @@ impl<'a> Row<'_, '_, 'a> {
         if rt::strict({
                 let a = rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(1, &values, 0))
+                        rt::convert::<i64>(self.b.builtin(1, &values, 0))
                 })?;
-                let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                let b = rt::strict(Ok(4i64))?;
+                Ok(a.cmp(&b) != std::cmp::Ordering::Less)
         })? {
             {
                 let values = [rt::strict({
                             let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                            rt::convert::<Decimal>(self.b.builtin(5, &values, 0))
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?.into_value()];
+                            rt::convert::<i64>(self.b.builtin(5, &values, 0))
+                    })?.into_value(), rt::strict(Ok(4i64))?.into_value(), rt::strict(Ok(1i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(8, &values, 0))
             }
         } else {
@@ -112,11 +112,11 @@ impl<'a> Row<'_, '_, 'a> {
                 let values = [rt::strict({
                             let a = rt::strict({
                                     let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(10, &values, 0))
+                                    rt::convert::<i64>(self.b.builtin(10, &values, 0))
                             })?;
-                            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+                            let b = rt::strict(Ok(1i64))?;
                             a.checked_sub(b).ok_or(Stop::Back)
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?.into_value()];
+                    })?.into_value(), rt::strict(Ok(4i64))?.into_value(), rt::strict(Ok(1i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(15, &values, 0))
             }
         }
@@ -127,46 +127,46 @@ impl<'a> Row<'_, '_, 'a> {
         if rt::strict({
                 let a = rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(18, &values, 0))
+                        rt::convert::<i64>(self.b.builtin(18, &values, 0))
                 })?;
-                let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                let b = rt::strict(Ok(4i64))?;
+                Ok(a.cmp(&b) != std::cmp::Ordering::Less)
         })? {
             {
                 let values = [rt::strict({
                             let a = rt::strict({
                                     let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                    rt::convert::<Decimal>(self.b.builtin(22, &values, 0))
+                                    rt::convert::<i64>(self.b.builtin(22, &values, 0))
                             })?;
-                            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+                            let b = rt::strict(Ok(1i64))?;
                             a.checked_add(b).ok_or(Stop::Back)
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(3, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(31, 0, 0, false, 0)))?.into_value()];
+                    })?.into_value(), rt::strict(Ok(3i64))?.into_value(), rt::strict(Ok(31i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(27, &values, 0))
             }
         } else {
             {
                 let values = [rt::strict({
                             let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                            rt::convert::<Decimal>(self.b.builtin(29, &values, 0))
-                    })?.into_value(), rt::strict(Ok(Decimal::from_parts(3, 0, 0, false, 0)))?.into_value(), rt::strict(Ok(Decimal::from_parts(31, 0, 0, false, 0)))?.into_value()];
+                            rt::convert::<i64>(self.b.builtin(29, &values, 0))
+                    })?.into_value(), rt::strict(Ok(3i64))?.into_value(), rt::strict(Ok(31i64))?.into_value()];
                 rt::convert::<Value>(self.b.builtin(32, &values, 0))
             }
         }
     }
 
     /// `finance.time.financial_year` (stdlib/finance/time.cov, bytes 981..1141).
-    fn d2(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d2(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let values = [rt::strict({
                         let a1 = rt::slot(l0)?;
                         self.c0(a1, s0)
                 })?.into_value()];
-            rt::convert::<Decimal>(self.b.builtin(36, &values, 0))
+            rt::convert::<i64>(self.b.builtin(36, &values, 0))
         }
     }
 
     /// `finance.time.days_in_financial_year` (stdlib/finance/time.cov, bytes 1143..1391).
-    fn d3(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d3(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let a = rt::strict({
                     let values = [rt::strict({
@@ -176,27 +176,27 @@ impl<'a> Row<'_, '_, 'a> {
                                 let a3 = rt::slot(l0)?;
                                 self.c1(a3, s0)
                         })?.into_value()];
-                    rt::convert::<Decimal>(self.b.builtin(41, &values, 0))
+                    rt::convert::<i64>(self.b.builtin(41, &values, 0))
             })?;
-            let b = rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?;
+            let b = rt::strict(Ok(1i64))?;
             a.checked_add(b).ok_or(Stop::Back)
         }
     }
 
     /// `finance.time.financial_quarter` (stdlib/finance/time.cov, bytes 2193..2341).
-    fn d4(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d4(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let o4 = rt::strict({
-                    let keys = (rt::strict({
-                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                rt::convert::<Decimal>(self.b.builtin(45, &values, 0))
-                        })?,);
+                    let keys = (rt::strict(rt::widen({
+                                    let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                    rt::convert::<i64>(self.b.builtin(45, &values, 0))
+                        }))?,);
                     match self.s0(keys)? {
                         None => Err(Stop::Absent(1)),
                         Some(row) => self.t0(row),
                     }
             })?;
-            rt::read::<Decimal>(rt::field(Ok(&o4), 0))
+            rt::read::<i64>(rt::field(Ok(&o4), 0))
         }
     }
 
@@ -205,20 +205,20 @@ impl<'a> Row<'_, '_, 'a> {
         {
             let values = [rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(49, &values, 0))
+                        rt::convert::<i64>(self.b.builtin(49, &values, 0))
                 })?.into_value(), rt::strict({
                         let o5 = rt::strict({
-                                let keys = (rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(51, &values, 0))
-                                    })?,);
+                                let keys = (rt::strict(rt::widen({
+                                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                                rt::convert::<i64>(self.b.builtin(51, &values, 0))
+                                    }))?,);
                                 match self.s0(keys)? {
                                     None => Err(Stop::Absent(1)),
                                     Some(row) => self.t0(row),
                                 }
                         })?;
-                        rt::read::<Decimal>(rt::field(Ok(&o5), 1))
-                })?.into_value(), rt::strict(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?.into_value()];
+                        rt::read::<i64>(rt::field(Ok(&o5), 1))
+                })?.into_value(), rt::strict(Ok(1i64))?.into_value()];
             rt::convert::<Value>(self.b.builtin(55, &values, 0))
         }
     }
@@ -228,31 +228,31 @@ impl<'a> Row<'_, '_, 'a> {
         {
             let values = [rt::strict({
                         let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                        rt::convert::<Decimal>(self.b.builtin(57, &values, 0))
+                        rt::convert::<i64>(self.b.builtin(57, &values, 0))
                 })?.into_value(), rt::strict({
                         let o6 = rt::strict({
-                                let keys = (rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(59, &values, 0))
-                                    })?,);
+                                let keys = (rt::strict(rt::widen({
+                                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                                rt::convert::<i64>(self.b.builtin(59, &values, 0))
+                                    }))?,);
                                 match self.s0(keys)? {
                                     None => Err(Stop::Absent(1)),
                                     Some(row) => self.t0(row),
                                 }
                         })?;
-                        rt::read::<Decimal>(rt::field(Ok(&o6), 2))
+                        rt::read::<i64>(rt::field(Ok(&o6), 2))
                 })?.into_value(), rt::strict({
                         let o7 = rt::strict({
-                                let keys = (rt::strict({
-                                            let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
-                                            rt::convert::<Decimal>(self.b.builtin(63, &values, 0))
-                                    })?,);
+                                let keys = (rt::strict(rt::widen({
+                                                let values = [rt::strict(rt::read::<Value>(l0))?.into_value()];
+                                                rt::convert::<i64>(self.b.builtin(63, &values, 0))
+                                    }))?,);
                                 match self.s0(keys)? {
                                     None => Err(Stop::Absent(1)),
                                     Some(row) => self.t0(row),
                                 }
                         })?;
-                        rt::read::<Decimal>(rt::field(Ok(&o7), 3))
+                        rt::read::<i64>(rt::field(Ok(&o7), 3))
                 })?.into_value()];
             rt::convert::<Value>(self.b.builtin(66, &values, 0))
         }

@@ -91,17 +91,17 @@ struct Row<'r, 'b, 'a> {
 
 impl<'a> Row<'_, '_, 'a> {
     /// `nhs.mhct.valid_rating` (stdlib/nhs/mhct.cov, bytes 1984..2130).
-    fn d0(&mut self, l0: R<Decimal>) -> R<bool> {
+    fn d0(&mut self, l0: R<i64>) -> R<bool> {
         {
             let left = rt::strict({
                     let a = rt::strict(l0)?;
-                    let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
-                    Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                    let b = rt::strict(Ok(0i64))?;
+                    Ok(a.cmp(&b) != std::cmp::Ordering::Less)
             })?;
             if left != true { Ok(left) } else { rt::strict({
                         let a = rt::strict(l0)?;
-                        let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                        Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
+                        let b = rt::strict(Ok(4i64))?;
+                        Ok(a.cmp(&b) != std::cmp::Ordering::Greater)
                 }) }
         }
     }
@@ -117,9 +117,9 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `nhs.mhct.honos_total` (stdlib/nhs/mhct.cov, bytes 2444..2712).
-    fn d3(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d3(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items1 = rt::items(l0)?;
             for item in items1 {
                 let l1 = rt::place(item);
@@ -129,7 +129,7 @@ impl<'a> Row<'_, '_, 'a> {
                 })? {
                     continue;
                 }
-                total = total.checked_add(rt::strict(rt::read::<Decimal>(rt::field(l1, 1)))?).ok_or(Stop::Back)?;
+                total = total.checked_add(rt::strict(rt::read::<i64>(rt::field(l1, 1)))?).ok_or(Stop::Back)?;
             }
             Ok(total)
         }

@@ -79,7 +79,7 @@ pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::De
 #[derive(Default)]
 struct Memo {
     as_of: Option<R<rt::Date>>,
-    c3: rt::Calls<Decimal>,
+    c3: rt::Calls<i64>,
     kept: Vec<Value>,
 }
 
@@ -123,9 +123,9 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `social_care.facs.distinct_outcomes` (stdlib/social_care/facs.cov, bytes 4824..5258).
-    fn d3(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d3(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let o1 = rt::strict(self.b.constant(1))?;
             let items1 = rt::items(Ok(&o1))?;
             for item in items1 {
@@ -151,7 +151,7 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
@@ -174,8 +174,8 @@ impl<'a> Row<'_, '_, 'a> {
                                         let a5 = rt::slot(rt::field(l0, 2))?;
                                         self.c3(a5, s0)
                                 })?;
-                                let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
-                                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                                let b = rt::strict(Ok(2i64))?;
+                                Ok(a.cmp(&b) != std::cmp::Ordering::Less)
                         }) }
             })?;
             if left != true { Ok(left) } else { rt::strict(rt::read::<bool>(rt::field(l0, 3))) }
@@ -209,7 +209,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `social_care.facs.distinct_outcomes` on one argument, remembered for the row by the argument's identity.
-    fn c3(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c3(&mut self, l0: R<&Value>, stable: bool) -> R<i64> {
         let key = match &l0 {
             Ok(v) => (*v).identity(),
             Err(_) => None,

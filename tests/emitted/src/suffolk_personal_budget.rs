@@ -81,7 +81,7 @@ pub struct In1<'a> {
     /// `item`: MhctItem.
     pub f0: R<u32>,
     /// `rating`: Int.
-    pub f1: R<Decimal>,
+    pub f1: R<i64>,
 }
 
 impl<'a> rt::Record<'a> for In1<'a> {
@@ -96,7 +96,7 @@ fn decode_in1(place: R<&Value>) -> R<In1<'_>> {
         value @ Value::Record(fields) => Ok(In1 {
                 value,
                 f0: rt::read::<u32>(rt::place_at(fields, 0)),
-                f1: rt::read::<Decimal>(rt::place_at(fields, 1)),
+                f1: rt::read::<i64>(rt::place_at(fields, 1)),
         }),
         _ => Err(Stop::Back),
     }
@@ -211,11 +211,11 @@ pub fn decide_row(base: &mut rt::Base<'_>, row: &Inputs<'_>, decisions: &[rt::De
 /// calls it remembers, with the arguments it must keep so that no identity is reused.
 #[derive(Default)]
 struct Memo {
-    d2: Option<R<Decimal>>,
-    d3: Option<R<Decimal>>,
-    d4: Option<R<Decimal>>,
-    d5: Option<R<Decimal>>,
-    d6: Option<R<Decimal>>,
+    d2: Option<R<i64>>,
+    d3: Option<R<i64>>,
+    d4: Option<R<i64>>,
+    d5: Option<R<i64>>,
+    d6: Option<R<i64>>,
     d7: Option<R<u32>>,
     d8: Option<R<bool>>,
     d9: Option<R<bool>>,
@@ -231,8 +231,8 @@ struct Memo {
     p0: Option<R<Decimal>>,
     p1: Option<R<u32>>,
     as_of: Option<R<rt::Date>>,
-    c26: rt::Calls<Decimal>,
-    q0: [Option<R<Decimal>>; 32],
+    c26: rt::Calls<i64>,
+    q0: [Option<R<i64>>; 32],
     kept: Vec<Value>,
 }
 
@@ -247,7 +247,7 @@ impl<'a> Row<'_, '_, 'a> {
     /// `allocation.item_band` (examples/suffolk-personal-budget/allocation.cov, bytes 6248..6390).
     fn d0(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<u32> {
         {
-            let keys = (rt::strict(rt::tf(l0, |s| s.f1))?,);
+            let keys = (rt::strict(rt::widen(rt::tf(l0, |s| s.f1)))?,);
             match self.s0(keys)? {
                 None => Err(Stop::Absent(0)),
                 Some(row) => self.t0(row),
@@ -256,7 +256,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `allocation.item_points` (examples/suffolk-personal-budget/allocation.cov, bytes 6392..6689).
-    fn d1(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<Decimal> {
+    fn d1(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<i64> {
         let mut m0: Option<R<u32>> = None;
         if rt::strict(Ok(rt::slot(match m0.clone() {
                         Some(known) => known,
@@ -269,7 +269,7 @@ impl<'a> Row<'_, '_, 'a> {
                             value
                         }
                 })?.is_err()))? {
-            Ok(Decimal::from_parts(0, 0, 0, false, 0))
+            Ok(0i64)
         } else {
             match {
                 let keys = (rt::strict(rt::tf(l0, |s| s.f0))?, rt::strict(match m0.clone() {
@@ -285,14 +285,14 @@ impl<'a> Row<'_, '_, 'a> {
                     })?,);
                 self.g1(keys)
             } {
-                Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
+                Err(Stop::Absent(_)) => Ok(0i64),
                 other => other,
             }
         }
     }
 
     /// `allocation.points` (examples/suffolk-personal-budget/allocation.cov, bytes 6691..6817), computed once per row.
-    fn d2(&mut self) -> R<Decimal> {
+    fn d2(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d2 {
             return known.clone();
         }
@@ -301,9 +301,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d2_body(&mut self) -> R<Decimal> {
+    fn d2_body(&mut self) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items3 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i3, item) in items3.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -317,7 +317,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `allocation.blank_cell_items` (examples/suffolk-personal-budget/allocation.cov, bytes 6819..7087), computed once per row.
-    fn d3(&mut self) -> R<Decimal> {
+    fn d3(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d3 {
             return known.clone();
         }
@@ -326,9 +326,9 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d3_body(&mut self) -> R<Decimal> {
+    fn d3_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items5 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i5, item) in items5.iter().enumerate() {
                 let l0 = rt::tref(item);
@@ -342,20 +342,20 @@ impl<'a> Row<'_, '_, 'a> {
                                             let a7 = rt::slot(l0)?;
                                             self.q0(i5, a7, true)
                                     })?;
-                                    let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
-                                    Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
+                                    let b = rt::strict(Ok(0i64))?;
+                                    Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
                             }) }
                 })? {
                     continue;
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `allocation.critical_items` (examples/suffolk-personal-budget/allocation.cov, bytes 7089..7273), computed once per row.
-    fn d4(&mut self) -> R<Decimal> {
+    fn d4(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d4 {
             return known.clone();
         }
@@ -364,37 +364,37 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d4_body(&mut self) -> R<Decimal> {
+    fn d4_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items8 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i8, item) in items8.iter().enumerate() {
                 let l0 = rt::tref(item);
                 if !rt::strict({
                         let left = rt::strict({
                                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
-                                let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                                Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
+                                let b = rt::strict(Ok(4i64))?;
+                                Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
                         })?;
                         if left != true { Ok(left) } else { rt::strict({
                                     let a = rt::strict({
                                             let a9 = rt::slot(l0)?;
                                             self.q0(i8, a9, true)
                                     })?;
-                                    let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
-                                    Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                                    let b = rt::strict(Ok(0i64))?;
+                                    Ok(a.cmp(&b) == std::cmp::Ordering::Greater)
                             }) }
                 })? {
                     continue;
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `allocation.substantial_items` (examples/suffolk-personal-budget/allocation.cov, bytes 7274..7380), computed once per row.
-    fn d5(&mut self) -> R<Decimal> {
+    fn d5(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d5 {
             return known.clone();
         }
@@ -403,37 +403,37 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d5_body(&mut self) -> R<Decimal> {
+    fn d5_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items10 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i10, item) in items10.iter().enumerate() {
                 let l0 = rt::tref(item);
                 if !rt::strict({
                         let left = rt::strict({
                                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
-                                let b = rt::strict(Ok(Decimal::from_parts(3, 0, 0, false, 0)))?;
-                                Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
+                                let b = rt::strict(Ok(3i64))?;
+                                Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
                         })?;
                         if left != true { Ok(left) } else { rt::strict({
                                     let a = rt::strict({
                                             let a11 = rt::slot(l0)?;
                                             self.q0(i10, a11, true)
                                     })?;
-                                    let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
-                                    Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                                    let b = rt::strict(Ok(0i64))?;
+                                    Ok(a.cmp(&b) == std::cmp::Ordering::Greater)
                             }) }
                 })? {
                     continue;
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
     /// `allocation.moderate_items` (examples/suffolk-personal-budget/allocation.cov, bytes 7381..7484), computed once per row.
-    fn d6(&mut self) -> R<Decimal> {
+    fn d6(&mut self) -> R<i64> {
         if let Some(known) = &self.m.d6 {
             return known.clone();
         }
@@ -442,32 +442,32 @@ impl<'a> Row<'_, '_, 'a> {
         value
     }
 
-    fn d6_body(&mut self) -> R<Decimal> {
+    fn d6_body(&mut self) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let items12 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
             for (i12, item) in items12.iter().enumerate() {
                 let l0 = rt::tref(item);
                 if !rt::strict({
                         let left = rt::strict({
                                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
-                                let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
-                                Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Equal)
+                                let b = rt::strict(Ok(2i64))?;
+                                Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
                         })?;
                         if left != true { Ok(left) } else { rt::strict({
                                     let a = rt::strict({
                                             let a13 = rt::slot(l0)?;
                                             self.q0(i12, a13, true)
                                     })?;
-                                    let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
-                                    Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
+                                    let b = rt::strict(Ok(0i64))?;
+                                    Ok(a.cmp(&b) == std::cmp::Ordering::Greater)
                             }) }
                 })? {
                     continue;
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
@@ -483,7 +483,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d7_body(&mut self) -> R<u32> {
         {
-            let keys = (rt::strict(self.d4())?, rt::strict(self.d5())?, rt::strict(self.d6())?,);
+            let keys = (rt::strict(rt::widen(self.d4()))?, rt::strict(rt::widen(self.d5()))?, rt::strict(rt::widen(self.d6()))?,);
             match self.s2(keys)? {
                 None => Err(Stop::Absent(5)),
                 Some(row) => self.t2(row),
@@ -618,7 +618,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d12_body(&mut self) -> R<Decimal> {
         {
-            let a = rt::strict(self.d2())?;
+            let a = rt::strict(rt::widen(self.d2()))?;
             let b = rt::strict(self.p0())?;
             a.checked_mul(b).ok_or(Stop::Back)
         }
@@ -794,17 +794,17 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `nhs.mhct.valid_rating` (<stdlib/nhs/mhct.cov>, bytes 1984..2130).
-    fn d19(&mut self, l0: R<Decimal>) -> R<bool> {
+    fn d19(&mut self, l0: R<i64>) -> R<bool> {
         {
             let left = rt::strict({
                     let a = rt::strict(l0)?;
-                    let b = rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 0)))?;
-                    Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                    let b = rt::strict(Ok(0i64))?;
+                    Ok(a.cmp(&b) != std::cmp::Ordering::Less)
             })?;
             if left != true { Ok(left) } else { rt::strict({
                         let a = rt::strict(l0)?;
-                        let b = rt::strict(Ok(Decimal::from_parts(4, 0, 0, false, 0)))?;
-                        Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
+                        let b = rt::strict(Ok(4i64))?;
+                        Ok(a.cmp(&b) != std::cmp::Ordering::Greater)
                 }) }
         }
     }
@@ -820,9 +820,9 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `nhs.mhct.honos_total` (<stdlib/nhs/mhct.cov>, bytes 2444..2712).
-    fn d22(&mut self, l0: R<&'a rt::List<'a, In1<'a>>>, s0: bool) -> R<Decimal> {
+    fn d22(&mut self, l0: R<&'a rt::List<'a, In1<'a>>>, s0: bool) -> R<i64> {
         {
-            let mut total = Decimal::ZERO;
+            let mut total: i64 = 0;
             let items18 = rt::titems(l0)?;
             for item in items18 {
                 let l1 = rt::tref(item);
@@ -870,9 +870,9 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `social_care.facs.distinct_outcomes` (<stdlib/social_care/facs.cov>, bytes 4824..5258).
-    fn d26(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
+    fn d26(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
-            let mut count: u64 = 0;
+            let mut count: i64 = 0;
             let o20 = rt::strict(self.b.constant(7))?;
             let items20 = rt::items(Ok(&o20))?;
             for item in items20 {
@@ -898,7 +898,7 @@ impl<'a> Row<'_, '_, 'a> {
                 }
                 count += 1;
             }
-            Ok(Decimal::from(count))
+            Ok(count)
         }
     }
 
@@ -921,8 +921,8 @@ impl<'a> Row<'_, '_, 'a> {
                                         let a24 = rt::slot(rt::field(l0, 2))?;
                                         self.c26(a24, s0)
                                 })?;
-                                let b = rt::strict(Ok(Decimal::from_parts(2, 0, 0, false, 0)))?;
-                                Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
+                                let b = rt::strict(Ok(2i64))?;
+                                Ok(a.cmp(&b) != std::cmp::Ordering::Less)
                         }) }
             })?;
             if left != true { Ok(left) } else { rt::strict(rt::read::<bool>(rt::field(l0, 3))) }
@@ -988,35 +988,35 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cells of table `allocation.facs_weight` (hit unique), by the row selected.
-    fn t1(&mut self, row: usize) -> R<Decimal> {
+    fn t1(&mut self, row: usize) -> R<i64> {
         match row {
             0 => Err(Stop::Absent(4)),
             1 => Err(Stop::Absent(4)),
-            2 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
+            2 => Ok(6i64),
             3 => Err(Stop::Absent(4)),
             4 => Err(Stop::Absent(4)),
             5 => Err(Stop::Absent(4)),
             6 => Err(Stop::Absent(4)),
             7 => Err(Stop::Absent(4)),
-            8 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
+            8 => Ok(6i64),
             9 => Err(Stop::Absent(4)),
-            10 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            11 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
+            10 => Ok(5i64),
+            11 => Ok(5i64),
             12 => Err(Stop::Absent(4)),
             13 => Err(Stop::Absent(4)),
-            14 => Ok(Decimal::from_parts(6, 0, 0, false, 0)),
-            15 => Ok(Decimal::from_parts(1, 0, 0, false, 0)),
-            16 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            17 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
+            14 => Ok(6i64),
+            15 => Ok(1i64),
+            16 => Ok(5i64),
+            17 => Ok(5i64),
             18 => Err(Stop::Absent(4)),
             19 => Err(Stop::Absent(4)),
-            20 => Ok(Decimal::from_parts(8, 0, 0, false, 0)),
+            20 => Ok(8i64),
             21 => Err(Stop::Absent(4)),
-            22 => Ok(Decimal::from_parts(13, 0, 0, false, 0)),
-            23 => Ok(Decimal::from_parts(13, 0, 0, false, 0)),
+            22 => Ok(13i64),
+            23 => Ok(13i64),
             24 => Err(Stop::Absent(4)),
-            25 => Ok(Decimal::from_parts(16, 0, 0, false, 0)),
-            26 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
+            25 => Ok(16i64),
+            26 => Ok(9i64),
             27 => Err(Stop::Absent(4)),
             28 => Err(Stop::Absent(4)),
             29 => Err(Stop::Absent(4)),
@@ -1025,22 +1025,22 @@ impl<'a> Row<'_, '_, 'a> {
             32 => Err(Stop::Absent(4)),
             33 => Err(Stop::Absent(4)),
             34 => Err(Stop::Absent(4)),
-            35 => Ok(Decimal::from_parts(10, 0, 0, false, 0)),
+            35 => Ok(10i64),
             36 => Err(Stop::Absent(4)),
-            37 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            38 => Ok(Decimal::from_parts(17, 0, 0, false, 0)),
+            37 => Ok(5i64),
+            38 => Ok(17i64),
             39 => Err(Stop::Absent(4)),
             40 => Err(Stop::Absent(4)),
-            41 => Ok(Decimal::from_parts(12, 0, 0, false, 0)),
+            41 => Ok(12i64),
             42 => Err(Stop::Absent(4)),
-            43 => Ok(Decimal::from_parts(3, 0, 0, false, 0)),
-            44 => Ok(Decimal::from_parts(4, 0, 0, false, 0)),
+            43 => Ok(3i64),
+            44 => Ok(4i64),
             45 => Err(Stop::Absent(4)),
-            46 => Ok(Decimal::from_parts(5, 0, 0, false, 0)),
-            47 => Ok(Decimal::from_parts(9, 0, 0, false, 0)),
+            46 => Ok(5i64),
+            47 => Ok(9i64),
             48 => Err(Stop::Absent(4)),
-            49 => Ok(Decimal::from_parts(7, 0, 0, false, 0)),
-            50 => Ok(Decimal::from_parts(25, 0, 0, false, 0)),
+            49 => Ok(7i64),
+            50 => Ok(25i64),
             51 => Err(Stop::Absent(3)),
             52 => Err(Stop::Absent(2)),
             _ => Err(Stop::Back),
@@ -1618,8 +1618,8 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// The cell of table `allocation.facs_weight` that its keys select, for every combination of their values (worked out when the module was generated).
-    fn g1(&mut self, (k0, k1,): (u32, u32,)) -> R<Decimal> {
-        const CELLS: [R<Decimal>; 72] = [Err(Stop::Absent(2)), Err(Stop::Absent(3)), Err(Stop::Absent(3)), Err(Stop::Absent(3)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(6, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(6, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(6, 0, 0, false, 0)), Err(Stop::Absent(2)), Ok(Decimal::from_parts(1, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(8, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(13, 0, 0, false, 0)), Ok(Decimal::from_parts(13, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(16, 0, 0, false, 0)), Ok(Decimal::from_parts(9, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(10, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(17, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(12, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(3, 0, 0, false, 0)), Ok(Decimal::from_parts(4, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(5, 0, 0, false, 0)), Ok(Decimal::from_parts(9, 0, 0, false, 0)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(Decimal::from_parts(7, 0, 0, false, 0)), Ok(Decimal::from_parts(25, 0, 0, false, 0))];
+    fn g1(&mut self, (k0, k1,): (u32, u32,)) -> R<i64> {
+        const CELLS: [R<i64>; 72] = [Err(Stop::Absent(2)), Err(Stop::Absent(3)), Err(Stop::Absent(3)), Err(Stop::Absent(3)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(6i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(6i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(5i64), Ok(5i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(6i64), Err(Stop::Absent(2)), Ok(1i64), Ok(5i64), Ok(5i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(8i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(13i64), Ok(13i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(16i64), Ok(9i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(10i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(5i64), Ok(17i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Err(Stop::Absent(4)), Ok(12i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(3i64), Ok(4i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(5i64), Ok(9i64), Err(Stop::Absent(2)), Err(Stop::Absent(4)), Ok(7i64), Ok(25i64)];
         if k0 < 18 && k1 < 4 {
             return CELLS[((k0 as usize) * 4 + (k1 as usize))];
         }
@@ -1637,13 +1637,13 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `allocation.item_points` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c1(&mut self, l0: R<&'a In1<'a>>, stable: bool) -> R<Decimal> {
+    fn c1(&mut self, l0: R<&'a In1<'a>>, stable: bool) -> R<i64> {
         self.d1(l0, stable)
     }
 
     /// `nhs.mhct.valid_rating` on one argument: cheaper to compute again than to remember.
     #[inline]
-    fn c19(&mut self, l0: R<Decimal>, stable: bool) -> R<bool> {
+    fn c19(&mut self, l0: R<i64>, stable: bool) -> R<bool> {
         self.d19(l0)
     }
 
@@ -1654,7 +1654,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     /// `social_care.facs.distinct_outcomes` on one argument, remembered for the row by the argument's identity.
-    fn c26(&mut self, l0: R<&Value>, stable: bool) -> R<Decimal> {
+    fn c26(&mut self, l0: R<&Value>, stable: bool) -> R<i64> {
         let key = match &l0 {
             Ok(v) => (*v).identity(),
             Err(_) => None,
@@ -1676,7 +1676,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     /// `allocation.item_points` on element `at` of a list of the inputs, remembered for the row by its position.
     #[inline]
-    fn q0(&mut self, at: usize, l0: R<&'a In1<'a>>, stable: bool) -> R<Decimal> {
+    fn q0(&mut self, at: usize, l0: R<&'a In1<'a>>, stable: bool) -> R<i64> {
         if let Some(Some(known)) = self.m.q0.get(at) {
             return known.clone();
         }

@@ -2,8 +2,8 @@
 //! Rust module that calls the runtime in [`super`] (see its documentation for why the
 //! results are the interpreter's).
 //!
-//! Every node becomes a Rust expression of type `R<T>`, where `T` is `bool`, `Decimal`, `u32`
-//! (an enum variant's index) or `Value`. `?` is used only after `rt::strict` or `rt::slot`, so
+//! Every node becomes a Rust expression of type `R<T>`, where `T` is `bool`, `Decimal`, `i64`
+//! (a whole number, `Int`: see [`KindOf::Int`]), `u32` (an enum variant's index) or `Value`. `?` is used only after `rt::strict` or `rt::slot`, so
 //! the only thing it carries out of a function is [`Stop::Back`](super::Stop::Back): "no
 //! value" stays a value where the interpreter accepts it. Locals of record, list and other
 //! value types are held as `R<&Value>` places, so reading a field of a list element copies
@@ -15,8 +15,8 @@ use super::levels::Levels;
 use crate::ops::{self, Selected};
 use crate::session::{MAX_CALL_DEPTH, MAX_EXPR_DEPTH};
 use covenant_ir::{
-    AggOp, BinOp, Cell, DecisionId, HitPolicy, Key, KeyAlt, LocalId, NodeId, NodeKind, Program, RuleArm, TableDef,
-    TableId, Ty, UnOp, Value,
+    AggOp, BinOp, Cell, DecisionId, HitPolicy, Key, KeyAlt, LocalId, NodeId, NodeKind, NumTy, Program, RuleArm,
+    TableDef, TableId, Ty, UnOp, Value,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -142,8 +142,9 @@ fn generate(
             let t = program.decisions.get(callee as usize).map_or(KindOf::Val, |d| kind_of(&d.ty)).rust();
             let _ = write!(shared_locals, "let mut m{n}: Option<R<{t}>> = None;\n ");
         }
-        let body = if program.nodes.get(def.body.index()).map(|n| kind_of(&n.ty)) == Some(kind) {
-            format!("{shared_locals}{}", g.expr(def.body))
+        let body_kind = program.nodes.get(def.body.index()).map(|n| kind_of(&n.ty));
+        let body = if body_kind == Some(kind) || (body_kind, kind) == (Some(KindOf::Int), KindOf::Num) {
+            format!("{shared_locals}{}", g.expr_to(def.body, kind))
         } else {
             g.refuse("its body's type differs from the declared one")
         };
@@ -732,6 +733,10 @@ fn shape_type(shape: Shape) -> String {
 enum KindOf {
     Bool,
     Num,
+    /// A whole number (`Int`), as a machine integer: every `Int` the interpreter computes
+    /// from whole numbers is one, with no decimal places; one that is not, or that does not
+    /// fit, hands the row back where it is read.
+    Int,
     Enum,
     Val,
 }
@@ -741,6 +746,7 @@ impl KindOf {
         match self {
             KindOf::Bool => "bool",
             KindOf::Num => "Decimal",
+            KindOf::Int => "i64",
             KindOf::Enum => "u32",
             KindOf::Val => "Value",
         }
@@ -751,6 +757,7 @@ impl KindOf {
         match self {
             KindOf::Bool => "R<bool>",
             KindOf::Num => "R<Decimal>",
+            KindOf::Int => "R<i64>",
             KindOf::Enum => "R<u32>",
             KindOf::Val => "R<&Value>",
         }
@@ -760,6 +767,7 @@ impl KindOf {
 fn kind_of(ty: &Ty) -> KindOf {
     match ty {
         Ty::Bool => KindOf::Bool,
+        Ty::Num(n) if *n == NumTy::INT => KindOf::Int,
         Ty::Num(_) => KindOf::Num,
         Ty::Enum(_) => KindOf::Enum,
         _ => KindOf::Val,
@@ -993,6 +1001,13 @@ impl Gen<'_> {
         }
     }
 
+    /// A node as an expression of kind `want`: a whole number where any number is wanted
+    /// becomes a `Decimal`, as the interpreter holds it.
+    fn expr_to(&mut self, id: NodeId, want: KindOf) -> String {
+        let code = self.expr(id);
+        if self.kind(id) == KindOf::Int && want == KindOf::Num { format!("rt::widen({code})") } else { code }
+    }
+
     fn expr_code(&mut self, id: NodeId) -> String {
         let program = self.program;
         let Some(node) = program.nodes.get(id.index()) else { return self.refuse("a node is missing") };
@@ -1039,17 +1054,20 @@ impl Gen<'_> {
             NodeKind::Unary(op, x) => match (op, kind) {
                 (UnOp::Not, KindOf::Bool) => format!("Ok(!rt::strict({})?)", self.expr(*x)),
                 (UnOp::Neg, KindOf::Num) => {
-                    format!("Decimal::ZERO.checked_sub(rt::strict({})?).ok_or(Stop::Back)", self.expr(*x))
+                    format!("Decimal::ZERO.checked_sub(rt::strict({})?).ok_or(Stop::Back)", self.expr_to(*x, kind))
+                }
+                (UnOp::Neg, KindOf::Int) if self.kind(*x) == KindOf::Int => {
+                    format!("0i64.checked_sub(rt::strict({})?).ok_or(Stop::Back)", self.expr(*x))
                 }
                 (UnOp::Neg, KindOf::Val) => format!("rt::negate(rt::strict({})?)", self.expr(*x)),
                 _ => self.refuse("a unary operator on an unexpected type"),
             },
             NodeKind::Binary(op, l, r) => self.binary(id, *op, *l, *r, kind),
             NodeKind::If { cond, then, els } => {
-                let (c, t, e) = (self.expr(*cond), self.expr(*then), self.expr(*els));
+                let (c, t, e) = (self.expr(*cond), self.expr_to(*then, kind), self.expr_to(*els, kind));
                 format!("if rt::strict({c})? {{\n {t}\n }} else {{\n {e}\n }}")
             }
-            NodeKind::Match { scrutinee, arms } => self.match_node(id, *scrutinee, arms),
+            NodeKind::Match { scrutinee, arms } => self.match_node(id, *scrutinee, arms, kind),
             NodeKind::Let { local, value, body } => {
                 let typed = if self.kind(*value) == KindOf::Val { self.typed_place(*value) } else { None };
                 let bind = match &typed {
@@ -1086,12 +1104,15 @@ impl Gen<'_> {
                 self.aggregate(*op, (*local, *list, *body, *filter), &node.ty)
             }
             NodeKind::Round { value, places, mode } => {
-                if self.kind(*value) != KindOf::Num {
-                    return self.refuse("rounding something that is not a number");
+                match (self.kind(*value), kind) {
+                    // A whole number rounded to a whole number of places is itself.
+                    (KindOf::Int, KindOf::Int) => return self.expr(*value),
+                    (KindOf::Int | KindOf::Num, KindOf::Num) => {}
+                    _ => return self.refuse("rounding something that is not a number"),
                 }
                 format!(
                     "Ok(rt::round(rt::strict({})?, {places}, RoundingStrategy::{:?}))",
-                    self.expr(*value),
+                    self.expr_to(*value, KindOf::Num),
                     mode.strategy()
                 )
             }
@@ -1126,16 +1147,19 @@ impl Gen<'_> {
                 format!("Ok(rt::slot({x})?.is_err())")
             }
             NodeKind::Otherwise(primary, fallback) => {
-                let (p, f) = (self.expr(*primary), self.expr(*fallback));
+                let (p, f) = (self.expr_to(*primary, kind), self.expr_to(*fallback, kind));
                 format!("match {p} {{\n Err(Stop::Absent(_)) => {f},\n other => other,\n }}")
             }
-            NodeKind::Rules { rules, default } => self.rules(rules, *default),
+            NodeKind::Rules { rules, default } => self.rules(rules, *default, kind),
             NodeKind::Versioned { versions, .. } => {
                 if program.as_of.is_some() {
                     self.unit.refers.push(Root::AsOf);
                 }
-                let arms: Vec<String> =
-                    versions.iter().enumerate().map(|(k, v)| format!("{k} => {},", self.expr(v.node))).collect();
+                let arms: Vec<String> = versions
+                    .iter()
+                    .enumerate()
+                    .map(|(k, v)| format!("{k} => {},", self.expr_to(v.node, kind)))
+                    .collect();
                 // The first version valid on the date, as the interpreter chooses it: by the
                 // date's day number against the versions' first and last days, with the
                 // interpreter's own test.
@@ -1268,6 +1292,7 @@ impl Gen<'_> {
             (Value::None(reason), _) => format!("Err(Stop::Absent({}))", self.reason(reason)),
             (Value::Bool(b), KindOf::Bool) => format!("Ok({b})"),
             (Value::Num(n), KindOf::Num) => format!("Ok({})", decimal(*n)),
+            (Value::Num(n), KindOf::Int) if n.scale() == 0 => format!("Ok({}i64)", i64::try_from(n.mantissa()).ok()?),
             (Value::Enum(i), KindOf::Enum) => format!("Ok({i}u32)"),
             _ => return None,
         })
@@ -1293,7 +1318,8 @@ impl Gen<'_> {
             }
         }
         for (k, &arg) in args.iter().enumerate() {
-            if self.kind(arg) != kind_of(&def.params[k].1) {
+            let want = kind_of(&def.params[k].1);
+            if self.kind(arg) != want && (self.kind(arg), want) != (KindOf::Int, KindOf::Num) {
                 return self.refuse("an argument of another type than its parameter's");
             }
             let a = self.fresh();
@@ -1324,7 +1350,7 @@ impl Gen<'_> {
                     }
                 },
                 _ => {
-                    let _ = write!(lets, "let a{a} = rt::slot({})?;\n ", self.expr(arg));
+                    let _ = write!(lets, "let a{a} = rt::slot({})?;\n ", self.expr_to(arg, want));
                 }
             }
             names.push(format!("a{a}"));
@@ -1380,7 +1406,8 @@ impl Gen<'_> {
         self.unit.refers.push(Root::Table(table.index()));
         let unmatched = self.reason(&format!("no row of table {} matched", def.name));
         if let Some(select) = self.selection_of(table) {
-            let keys: Vec<String> = args.iter().map(|&a| format!("rt::strict({})?", self.expr(a))).collect();
+            let keys: Vec<String> =
+                args.iter().map(|&a| format!("rt::strict({})?", self.expr_to(a, KindOf::Num))).collect();
             if self.cell_grid(table, select, unmatched) {
                 return format!("{{\n let keys = ({},);\n self.g{}(keys)\n }}", keys.join(", "), table.0);
             }
@@ -1576,7 +1603,10 @@ impl Gen<'_> {
                 )
             }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                if lk != rk {
+                let numbers = |k: KindOf| matches!(k, KindOf::Num | KindOf::Int);
+                // A whole number against another number: both as decimals.
+                let lk = if lk != rk && numbers(lk) && numbers(rk) { KindOf::Num } else { lk };
+                if lk != rk && !(numbers(lk) && numbers(rk)) {
                     return self.refuse("a comparison of two kinds of value");
                 }
                 let holds = match op {
@@ -1587,7 +1617,7 @@ impl Gen<'_> {
                     BinOp::Gt => "== std::cmp::Ordering::Greater",
                     _ => "!= std::cmp::Ordering::Less",
                 };
-                let (a, b) = (self.expr(l), self.expr(r));
+                let (a, b) = (self.expr_to(l, lk), self.expr_to(r, lk));
                 let compared = match lk {
                     KindOf::Num => format!("rt::num_order(&a, &b) {holds}"),
                     KindOf::Val if matches!(op, BinOp::Eq) => "rt::value_equal(&a, &b)".to_string(),
@@ -1597,10 +1627,23 @@ impl Gen<'_> {
                 };
                 format!("{{\n let a = rt::strict({a})?;\n let b = rt::strict({b})?;\n Ok({compared})\n }}")
             }
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div
-                if (lk, rk, kind) == (KindOf::Num, KindOf::Num, KindOf::Num) =>
-            {
+            BinOp::Add | BinOp::Sub | BinOp::Mul if (lk, rk, kind) == (KindOf::Int, KindOf::Int, KindOf::Int) => {
+                // Whole numbers stay whole under these; beyond a machine integer the row is
+                // handed back, and the interpreter computes it.
                 let (a, b) = (self.expr(l), self.expr(r));
+                let apply = match op {
+                    BinOp::Add => "a.checked_add(b)",
+                    BinOp::Sub => "a.checked_sub(b)",
+                    _ => "a.checked_mul(b)",
+                };
+                format!("{{\n let a = rt::strict({a})?;\n let b = rt::strict({b})?;\n {apply}.ok_or(Stop::Back)\n }}")
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div
+                if kind == KindOf::Num
+                    && matches!(lk, KindOf::Num | KindOf::Int)
+                    && matches!(rk, KindOf::Num | KindOf::Int) =>
+            {
+                let (a, b) = (self.expr_to(l, KindOf::Num), self.expr_to(r, KindOf::Num));
                 let apply = match op {
                     BinOp::Add => "a.checked_add(b).ok_or(Stop::Back)",
                     BinOp::Sub => "a.checked_sub(b).ok_or(Stop::Back)",
@@ -1610,7 +1653,7 @@ impl Gen<'_> {
                 format!("{{\n let a = rt::strict({a})?;\n let b = rt::strict({b})?;\n {apply}\n }}")
             }
             _ => {
-                if !matches!(kind, KindOf::Val | KindOf::Num) {
+                if !matches!(kind, KindOf::Val | KindOf::Num | KindOf::Int) {
                     return self.refuse("arithmetic giving an unexpected type");
                 }
                 // Dates, durations and rates: computed on values, as the interpreter does; an
@@ -1632,10 +1675,10 @@ impl Gen<'_> {
         }
     }
 
-    fn match_node(&mut self, id: NodeId, scrutinee: NodeId, arms: &[covenant_ir::MatchArm]) -> String {
+    fn match_node(&mut self, id: NodeId, scrutinee: NodeId, arms: &[covenant_ir::MatchArm], kind: KindOf) -> String {
         let program = self.program;
         let s_ty = program.nodes.get(scrutinee.index()).map(|n| n.ty.clone());
-        let bodies: Vec<String> = arms.iter().map(|arm| self.expr(arm.body)).collect();
+        let bodies: Vec<String> = arms.iter().map(|arm| self.expr_to(arm.body, kind)).collect();
         let s = self.expr(scrutinee);
         if let Some(Ty::Enum(e)) = s_ty {
             // Each variant's arm, found once: the first whose key accepts it.
@@ -1720,16 +1763,21 @@ impl Gen<'_> {
             matches!(program.nodes.get(body.index()).map(|n| &n.kind), Some(NodeKind::Local(l)) if *l == local);
         let kind = kind_of(ty);
         let code = match (op, kind) {
-            (AggOp::Count, KindOf::Num) => {
+            (AggOp::Count, KindOf::Num | KindOf::Int) => {
                 // The elements' values are not used: only a failure in computing them counts.
                 let step = if body_is_element { String::new() } else { format!("rt::slot({})?;\n ", self.expr(body)) };
+                let value = if kind == KindOf::Int { "count" } else { "Decimal::from(count)" };
                 format!(
-                    "let mut count: u64 = 0;\n {items}\n {each} {{\n {bind}\n {filter}{step}count += 1;\n }}\n Ok(Decimal::from(count))"
+                    "let mut count: i64 = 0;\n {items}\n {each} {{\n {bind}\n {filter}{step}count += 1;\n }}\n Ok({value})"
                 )
             }
+            (AggOp::Sum, KindOf::Int) if self.kind(body) == KindOf::Int => format!(
+                "let mut total: i64 = 0;\n {items}\n {each} {{\n {bind}\n {filter}total = total.checked_add(rt::strict({})?).ok_or(Stop::Back)?;\n }}\n Ok(total)",
+                self.expr(body)
+            ),
             (AggOp::Sum, KindOf::Num) => format!(
                 "let mut total = Decimal::ZERO;\n {items}\n {each} {{\n {bind}\n {filter}total = total.checked_add(rt::strict({})?).ok_or(Stop::Back)?;\n }}\n Ok(total)",
-                self.expr(body)
+                self.expr_to(body, KindOf::Num)
             ),
             (AggOp::Sum, KindOf::Val) if *ty == Ty::Duration => format!(
                 "let mut total = rt::Duration::default();\n {items}\n {each} {{\n {bind}\n {filter}rt::add_duration(&mut total, rt::strict({})?)?;\n }}\n Ok(Value::Duration(total))",
@@ -1755,7 +1803,7 @@ impl Gen<'_> {
                 format!(
                     "let mut best: Option<{}> = None;\n {items}\n {each} {{\n {bind}\n {filter}let v = rt::strict({})?;\n let replace = match &best {{\n None => true,\n Some(current) => {order} == std::cmp::Ordering::{wanted},\n }};\n if replace {{\n best = Some(v);\n }}\n }}\n best.ok_or(Stop::Back)",
                     kind.rust(),
-                    self.expr(body)
+                    self.expr_to(body, kind)
                 )
             }
             (AggOp::Filter, KindOf::Val) => format!(
@@ -1774,7 +1822,7 @@ impl Gen<'_> {
         format!("{{\n {code}\n }}")
     }
 
-    fn rules(&mut self, rules: &[RuleArm], default: Option<NodeId>) -> String {
+    fn rules(&mut self, rules: &[RuleArm], default: Option<NodeId>, kind: KindOf) -> String {
         // The ranks: the roots first, then the exceptions to each rule, in order.
         let mut ranks: Vec<Vec<usize>> = vec![Vec::new(); rules.len() + 1];
         for (i, rule) in rules.iter().enumerate() {
@@ -1784,9 +1832,9 @@ impl Gen<'_> {
                 Some(_) => return self.refuse("an exception to a rule that is missing"),
             }
         }
-        let weighed = self.weigh(rules, &ranks, 0);
+        let weighed = self.weigh(rules, &ranks, 0, kind);
         let default = match default {
-            Some(d) => self.expr(d),
+            Some(d) => self.expr_to(d, kind),
             // No rule applies and there is no default (E0510).
             None => "Err(Stop::Back)".to_string(),
         };
@@ -1795,15 +1843,15 @@ impl Gen<'_> {
 
     /// Code of type `Option<R<T>>`: the value of the rule of a rank that applies, if any; two
     /// that apply are a conflict (E0509), which hands the row back.
-    fn weigh(&mut self, rules: &[RuleArm], ranks: &[Vec<usize>], rank: usize) -> String {
+    fn weigh(&mut self, rules: &[RuleArm], ranks: &[Vec<usize>], rank: usize, kind: KindOf) -> String {
         let members = ranks.get(rank).cloned().unwrap_or_default();
         if members.is_empty() {
             return "None".to_string();
         }
         let mut out = String::from("{\n let mut applied = None;\n ");
         for i in members {
-            let overriding = self.weigh(rules, ranks, i + 1);
-            let value = self.expr(rules[i].value);
+            let overriding = self.weigh(rules, ranks, i + 1, kind);
+            let value = self.expr_to(rules[i].value, kind);
             let apply = match rules[i].condition {
                 Some(c) => {
                     format!("if rt::strict({})? {{\n Some(rt::slot({value})?)\n }} else {{\n None\n }}", self.expr(c))
@@ -1845,7 +1893,15 @@ struct Dispatch {
 /// and rows share one function.
 fn selection(program: &Program, table: TableId) -> Option<String> {
     let def = program.tables.get(table.index())?;
-    let kinds: Vec<KindOf> = def.columns.iter().map(|(_, ty)| kind_of(ty)).collect();
+    // Whole-number keys are given as decimals (`Gen::table`), like any number.
+    let kinds: Vec<KindOf> = def
+        .columns
+        .iter()
+        .map(|(_, ty)| match kind_of(ty) {
+            KindOf::Int => KindOf::Num,
+            other => other,
+        })
+        .collect();
     if kinds.contains(&KindOf::Val) || def.rows.iter().any(|row| row.keys.len() != kinds.len()) {
         return None;
     }

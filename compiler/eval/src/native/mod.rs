@@ -169,6 +169,32 @@ scalar_kind!(bool, Bool, |b| Some(u64::from(b) << 1));
 scalar_kind!(u32, Enum, |i| Some(u64::from(i) << 1));
 scalar_kind!(Decimal, Num, |_n| None);
 
+// A whole number (`Int`) as a machine integer: a number with decimal places (`3.0`), or
+// beyond a machine integer, is the interpreter's to compute, so that every whole number
+// generated code gives back as a value is the one the interpreter would hold.
+impl Kind for i64 {
+    #[inline]
+    fn read(value: &Value) -> R<i64> {
+        match value {
+            Value::Num(n) if n.scale() == 0 => i64::try_from(n.mantissa()).map_err(|_| Stop::Back),
+            Value::None(_) => Err(Stop::Absent(UNKNOWN)),
+            _ => Err(Stop::Back),
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::Num(Decimal::from(self))
+    }
+    fn identity(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// A whole number where any number is wanted, as the interpreter holds it.
+#[inline(always)]
+pub fn widen(whole: R<i64>) -> R<Decimal> {
+    whole.map(Decimal::from)
+}
+
 impl Kind for Value {
     #[inline]
     fn read(value: &Value) -> R<Value> {
