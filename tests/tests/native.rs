@@ -407,6 +407,65 @@ fn structs_of_the_inputs_give_what_the_interpreter_gives() {
     }
 }
 
+/// Every example's cases (`cases/*.json`, one JSON Lines row each), every decision its
+/// module computes: the generated code gives exactly the interpreter's values, reasons of
+/// "no value" and errors, and computes every row itself, handing none back.
+#[test]
+fn every_example_case_computes_natively_as_the_interpreter_does() {
+    let root = common::root();
+    let mut examples: Vec<_> = std::fs::read_dir(root.join("examples"))
+        .expect("examples")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.join("cases").is_dir())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 9, "the examples with cases: {examples:?}");
+    for example in examples {
+        let name = example.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let mut files: Vec<_> = std::fs::read_dir(&example)
+            .expect("example")
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|e| e == "cov"))
+            .collect();
+        files.sort();
+        let rules = files.first().expect("a file of rules").to_string_lossy().to_string();
+        let mut cases: Vec<_> = std::fs::read_dir(example.join("cases"))
+            .expect("cases")
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .collect();
+        cases.sort();
+        let mut lines = String::new();
+        for case in &cases {
+            let json: serde_json::Value =
+                serde_json::from_str(&common::read(case)).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+            lines.push_str(&json.to_string());
+            lines.push('\n');
+        }
+        let dir = TempDir::new(&format!("cases-{name}"));
+        let input = dir.path("cases.jsonl");
+        std::fs::write(&input, lines).expect("cases");
+        let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] = [false, true].map(|native| {
+            let (out, err) = (dir.path(&format!("{native}.csv")), dir.path(&format!("{native}.err")));
+            let mut args =
+                vec![rules.as_str(), "--input", &input, "--covered", "--reasons", "--details", "--repeat", "1"];
+            args.extend(["--output", &out, "--errors", &err]);
+            if native {
+                args.push("--native");
+            }
+            let r = run("covenant-bench-engine", &args);
+            assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+            let read = |p: &str| std::fs::read_to_string(p).expect("engine output");
+            (read(&out), read(&err), r.stderr)
+        });
+        assert_eq!(interpreted.lines().count(), cases.len() + 1, "{name}: every case succeeds:\n{interpreted_errors}");
+        assert_same_lines(&interpreted, &compiled, &format!("{name}: the compiled rules' results differ"));
+        assert_same_lines(&interpreted_errors, &compiled_errors, &format!("{name}: the errors differ"));
+        let expected = format!("native: 0 of {} evaluations handed back to the interpreter", 2 * cases.len());
+        assert!(log.contains(&expected), "{name}: expected `{expected}` in\n{log}");
+    }
+}
+
 #[test]
 fn a_generated_module_runs_only_on_its_own_rules() {
     let dir = TempDir::new("other");

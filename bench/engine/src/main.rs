@@ -2,10 +2,13 @@
 //! spends its time.
 //!
 //! ```text
-//! covenant-bench-engine FILE.cov --input COHORT.csv --decision NAME... [--output OUT.csv]
-//!                       [--errors ERR.txt] [--repeat N] [--explain-rows N] [--native] [--reasons]
-//!                       [--details]
+//! covenant-bench-engine FILE.cov --input COHORT.csv|CASES.jsonl (--decision NAME... | --covered)
+//!                       [--output OUT.csv] [--errors ERR.txt] [--repeat N] [--explain-rows N]
+//!                       [--native] [--reasons] [--details]
 //! ```
+//!
+//! A `.jsonl` input holds one case a line, read as `covenant eval` reads a case; `--covered`
+//! asks for every decision the generated module made from FILE computes.
 //!
 //! It uses the same library calls as `covenant batch` (`compiler/cli/src/batch.rs`): the
 //! header is checked with `covenant_driver::batch::Header`, each row becomes inputs with
@@ -54,15 +57,25 @@ use std::time::Instant;
 /// The two benchmark models compiled to Rust by `covenant emit-rust`, and the rules the
 /// tests use to check the generator against the interpreter (`tests/native/conformance.cov`):
 /// modules of `covenant-emitted` (`tests/emitted`), which the tests keep current.
-use covenant_emitted::{conformance, housing_support_tariff as housing, suffolk_personal_budget as suffolk};
+use covenant_emitted::{
+    alliance_contract, cluster_tariff, conformance, core_and_flexi, cquin, housing_support_tariff as housing,
+    payment_on_results, personal_health_budget, resource_allocation, suffolk_personal_budget as suffolk,
+};
 
 /// The timed passes, computing rows with one generated module's rules (or none).
 type Timed = fn(&Context<'_>, &[Row], usize) -> Timings;
 /// A generated module: its description, which decisions it computes, and its passes.
-const MODULES: [(&native::Module, &[bool], Timed); 3] = [
+const MODULES: [(&native::Module, &[bool], Timed); 10] = [
     (&conformance::MODULE, &conformance::COVERED, timed::<conformance::Rules>),
     (&suffolk::MODULE, &suffolk::COVERED, timed::<suffolk::Rules>),
     (&housing::MODULE, &housing::COVERED, timed::<housing::Rules>),
+    (&alliance_contract::MODULE, &alliance_contract::COVERED, timed::<alliance_contract::Rules>),
+    (&cluster_tariff::MODULE, &cluster_tariff::COVERED, timed::<cluster_tariff::Rules>),
+    (&core_and_flexi::MODULE, &core_and_flexi::COVERED, timed::<core_and_flexi::Rules>),
+    (&cquin::MODULE, &cquin::COVERED, timed::<cquin::Rules>),
+    (&payment_on_results::MODULE, &payment_on_results::COVERED, timed::<payment_on_results::Rules>),
+    (&personal_health_budget::MODULE, &personal_health_budget::COVERED, timed::<personal_health_budget::Rules>),
+    (&resource_allocation::MODULE, &resource_allocation::COVERED, timed::<resource_allocation::Rules>),
 ];
 
 /// A row's inputs, or its problems.
@@ -254,7 +267,7 @@ fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut file, mut input, mut output, mut errors) = (None, None, None, None);
     let (mut names, mut repeat, mut explain_rows) = (Vec::new(), 5usize, 0usize);
-    let (mut native_code, mut reasons, mut details) = (false, false, false);
+    let (mut native_code, mut reasons, mut details, mut covered) = (false, false, false, false);
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned();
@@ -277,6 +290,11 @@ fn run() -> ExitCode {
             }
             ("--details", _) => {
                 details = true;
+                i += 1;
+                continue;
+            }
+            ("--covered", _) => {
+                covered = true;
                 i += 1;
                 continue;
             }
@@ -310,41 +328,24 @@ fn run() -> ExitCode {
         }
     }
 
-    // csv: every record into memory.
-    let t = Instant::now();
-    let mut reader = match csv::ReaderBuilder::new().flexible(true).from_path(&input) {
-        Ok(r) => r,
-        Err(e) => return fail(&format!("cannot read `{input}`: {e}")),
-    };
-    let header: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
-        Err(e) => return fail(&format!("cannot read the header: {e}")),
-    };
-    let Ok(header) = Header::new(program, &header) else {
-        return fail("the header does not match the declared inputs");
-    };
-    let mut records = Vec::new();
-    for record in reader.records() {
-        match record {
-            Ok(r) => records.push(r),
-            Err(e) => return fail(&format!("cannot read row {}: {e}", records.len() + 1)),
+    if covered {
+        // Every decision the generated module made from this program computes.
+        let Some(&(_, computes, _)) = MODULES.iter().find(|(module, _, _)| module.check(program).is_some()) else {
+            return fail("no generated module was made from this file; run `covenant emit-rust`");
+        };
+        for (i, _) in computes.iter().enumerate().filter(|(_, yes)| **yes) {
+            decisions.push(DecisionId(i as u32));
         }
     }
-    let csv_seconds = t.elapsed().as_secs_f64();
+    if decisions.is_empty() {
+        return fail("no decision asked for");
+    }
 
-    // inputs: records into validated values.
-    let t = Instant::now();
-    let mut store = RowStore::new();
-    let inputs: Vec<Result<Vec<Value>, String>> = records
-        .iter()
-        .map(|record| {
-            let cells: Vec<&str> = record.iter().collect();
-            batch::row_inputs(program, &header, &cells[..], &mut store)
-                .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
-        })
-        .collect();
-    let inputs_seconds = t.elapsed().as_secs_f64();
-    drop(records);
+    let read = if input.ends_with(".jsonl") { read_cases(program, &input) } else { read_cohort(program, &input) };
+    let (inputs, csv_seconds, inputs_seconds) = match read {
+        Ok(read) => read,
+        Err(why) => return fail(&why),
+    };
 
     let indexes = Indexes::build(program);
     let compiled = Compiled::new(program);
@@ -443,6 +444,59 @@ fn run() -> ExitCode {
          cells={cells_seconds:.4} explain_rows={explain_rows} explain={explain_seconds:.4}"
     );
     ExitCode::SUCCESS
+}
+
+/// The rows of a CSV cohort as inputs (or each row's problems), with the seconds spent
+/// reading the records (`csv`) and making them values (`inputs`).
+fn read_cohort(program: &covenant_ir::Program, input: &str) -> Result<(Vec<Row>, f64, f64), String> {
+    // csv: every record into memory.
+    let t = Instant::now();
+    let mut reader =
+        csv::ReaderBuilder::new().flexible(true).from_path(input).map_err(|e| format!("cannot read `{input}`: {e}"))?;
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
+        Err(e) => return Err(format!("cannot read the header: {e}")),
+    };
+    let Ok(header) = Header::new(program, &header) else {
+        return Err("the header does not match the declared inputs".to_string());
+    };
+    let mut records = Vec::new();
+    for record in reader.records() {
+        records.push(record.map_err(|e| format!("cannot read row {}: {e}", records.len() + 1))?);
+    }
+    let csv_seconds = t.elapsed().as_secs_f64();
+
+    // inputs: records into validated values.
+    let t = Instant::now();
+    let mut store = RowStore::new();
+    let inputs: Vec<Row> = records
+        .iter()
+        .map(|record| {
+            let cells: Vec<&str> = record.iter().collect();
+            batch::row_inputs(program, &header, &cells[..], &mut store)
+                .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+        })
+        .collect();
+    Ok((inputs, csv_seconds, t.elapsed().as_secs_f64()))
+}
+
+/// The cases of a JSON Lines file (one case object a line, as `covenant eval` reads one) as
+/// inputs, with the same two timings.
+fn read_cases(program: &covenant_ir::Program, input: &str) -> Result<(Vec<Row>, f64, f64), String> {
+    let t = Instant::now();
+    let text = std::fs::read_to_string(input).map_err(|e| format!("cannot read `{input}`: {e}"))?;
+    let csv_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let inputs = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let case: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+            covenant_driver::inputs::read_inputs(program, &case)
+                .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+        })
+        .collect();
+    Ok((inputs, csv_seconds, t.elapsed().as_secs_f64()))
 }
 
 fn write_output(
