@@ -98,7 +98,8 @@ fn emit_rust_refuses_rules_that_do_not_compile() {
 }
 
 /// The bench engine's output file (with the reasons of "no value"), error file and log for
-/// `decisions` of `file` on `cohort`: interpreted, then with `--native`. With `details`, each
+/// `decisions` of `file` (every decision its module computes when none is named) on
+/// `cohort`: interpreted, then with `--native`. With `details`, each
 /// error is written with its place, labels and notes (the generated code then builds whole
 /// errors; without, it gives them in brief, as when it is timed).
 fn interpreted_and_native(
@@ -116,6 +117,10 @@ fn interpreted_and_native(
         }
         for d in decisions {
             args.extend(["--decision", d]);
+        }
+        // No decisions named: every one the file's module computes.
+        if decisions.is_empty() {
+            args.push("--covered");
         }
         if native {
             args.push("--native");
@@ -445,19 +450,8 @@ fn every_example_case_computes_natively_as_the_interpreter_does() {
         let dir = TempDir::new(&format!("cases-{name}"));
         let input = dir.path("cases.jsonl");
         std::fs::write(&input, lines).expect("cases");
-        let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] = [false, true].map(|native| {
-            let (out, err) = (dir.path(&format!("{native}.csv")), dir.path(&format!("{native}.err")));
-            let mut args =
-                vec![rules.as_str(), "--input", &input, "--covered", "--reasons", "--details", "--repeat", "1"];
-            args.extend(["--output", &out, "--errors", &err]);
-            if native {
-                args.push("--native");
-            }
-            let r = run("covenant-bench-engine", &args);
-            assert_eq!(r.code, 0, "{name}: {}", r.stderr);
-            let read = |p: &str| std::fs::read_to_string(p).expect("engine output");
-            (read(&out), read(&err), r.stderr)
-        });
+        let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] =
+            interpreted_and_native(&dir, (&name, &rules), &input, &[], true);
         assert_eq!(interpreted.lines().count(), cases.len() + 1, "{name}: every case succeeds:\n{interpreted_errors}");
         assert_same_lines(&interpreted, &compiled, &format!("{name}: the compiled rules' results differ"));
         assert_same_lines(&interpreted_errors, &compiled_errors, &format!("{name}: the errors differ"));
