@@ -335,7 +335,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d6_body(&mut self) -> R<Decimal> {
         match {
-            let values = [rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?.into_value(), rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f0))?.into_value()];
+            let values = [rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f1))?.into_value(), rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f0))?.into_value()];
             rt::convert::<Decimal>(self.b.builtin(74, &values, 2))
         } {
             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
@@ -373,7 +373,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d8_body(&mut self) -> R<bool> {
         {
-            let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
+            let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2))?;
             let b = rt::strict(self.p3())?;
             Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
         }
@@ -391,7 +391,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d9_body(&mut self) -> R<Decimal> {
         match {
-            let values = [rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f4))?.into_value(), rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?.into_value()];
+            let values = [rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f4))?.into_value(), rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f3))?.into_value()];
             rt::convert::<Decimal>(self.b.builtin(88, &values, 2))
         } {
             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),

@@ -523,9 +523,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d13_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items25 = rt::titems(rt::tref(&self.t.i1))?;
+            let items25 = rt::titems(rt::as_ref(&self.t.i1))?;
             for (i25, item) in items25.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict({
                             let a26 = rt::slot(l0)?;
                             self.c11(a26, true)
@@ -548,9 +548,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d14_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items27 = rt::titems(rt::tref(&self.t.i1))?;
+            let items27 = rt::titems(rt::as_ref(&self.t.i1))?;
             for (i27, item) in items27.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict({
                             let a28 = rt::slot(l0)?;
                             self.c12(a28, true)
@@ -573,9 +573,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d15_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items29 = rt::titems(rt::tref(&self.t.i1))?;
+            let items29 = rt::titems(rt::as_ref(&self.t.i1))?;
             for (i29, item) in items29.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict({
                                 let a30 = rt::slot(l0)?;
@@ -605,9 +605,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d16_body(&mut self) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items31 = rt::titems(rt::tref(&self.t.i1))?;
+            let items31 = rt::titems(rt::as_ref(&self.t.i1))?;
             for (i31, item) in items31.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict(Ok(!rt::strict({
                                 let a32 = rt::slot(l0)?;
                                 self.c6(a32, true)

@@ -637,9 +637,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d13(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items3 = rt::titems(rt::tref(&self.t.i4))?;
+            let items3 = rt::titems(rt::as_ref(&self.t.i4))?;
             for (i3, item) in items3.iter().enumerate() {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::tf(l1, |s| s.f0))?;
                         let b = rt::strict(rt::read::<u32>(rt::field(l0, 0)))?;
@@ -706,9 +706,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d15_body(&mut self) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items7 = rt::titems(rt::tref(&self.t.i4))?;
+            let items7 = rt::titems(rt::as_ref(&self.t.i4))?;
             for (i7, item) in items7.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict(match {
                             let a8 = rt::slot(rt::tvalue(l0))?;
                             self.q0(i7, a8, true)
@@ -734,9 +734,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d16_body(&mut self) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items9 = rt::titems(rt::tref(&self.t.i4))?;
+            let items9 = rt::titems(rt::as_ref(&self.t.i4))?;
             for (i9, item) in items9.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict({
                             let a10 = rt::slot(l0)?;
                             self.c14(a10, true)
@@ -759,9 +759,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d17_body(&mut self) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items11 = rt::titems(rt::tref(&self.t.i4))?;
+            let items11 = rt::titems(rt::as_ref(&self.t.i4))?;
             for (i11, item) in items11.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict({
                             let a12 = rt::slot(rt::tvalue(l0))?;
                             self.q1(i11, a12, true)
@@ -784,9 +784,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d18_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items13 = rt::titems(rt::tref(&self.t.i4))?;
+            let items13 = rt::titems(rt::as_ref(&self.t.i4))?;
             for (i13, item) in items13.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict(Ok(rt::slot({
                                 let a14 = rt::slot(rt::tvalue(l0))?;
                                 self.q0(i13, a14, true)
@@ -812,9 +812,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d19_body(&mut self) -> R<i64> {
         {
             let mut best: Option<i64> = None;
-            let items15 = rt::titems(rt::tref(&self.t.i4))?;
+            let items15 = rt::titems(rt::as_ref(&self.t.i4))?;
             for (i15, item) in items15.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 let v = rt::strict({
                         let a16 = rt::slot(rt::tvalue(l0))?;
                         self.q1(i15, a16, true)
@@ -862,9 +862,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d21_body(&mut self) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items18 = rt::titems(rt::tref(&self.t.i5))?;
+            let items18 = rt::titems(rt::as_ref(&self.t.i5))?;
             for (i18, item) in items18.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict(match {
                             let a19 = rt::slot(rt::tvalue(l0))?;
                             self.q2(i18, a19, true)
@@ -890,9 +890,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d22_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items20 = rt::titems(rt::tref(&self.t.i5))?;
+            let items20 = rt::titems(rt::as_ref(&self.t.i5))?;
             for (i20, item) in items20.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict(Ok(rt::slot({
                                 let a21 = rt::slot(rt::tvalue(l0))?;
                                 self.q2(i20, a21, true)
@@ -1190,9 +1190,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d31_body(&mut self) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items24 = rt::titems(rt::tref(&self.t.i4))?;
+            let items24 = rt::titems(rt::as_ref(&self.t.i4))?;
             for (i24, item) in items24.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                         let b = rt::strict(Ok(10i64))?;
@@ -1243,7 +1243,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d33_body(&mut self) -> R<i64> {
         match {
-            let a26 = rt::slot(rt::tvalue(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f0))))?;
+            let a26 = rt::slot(rt::tvalue(rt::tf(rt::as_ref(&self.t.i7), |s| rt::as_ref(&s.f0))))?;
             self.c12(a26, true)
         } {
             Err(Stop::Absent(_)) => Ok(0i64),
@@ -1262,7 +1262,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     fn d34_body(&mut self) -> R<bool> {
-        Ok(!rt::strict(Ok(rt::slot(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f1)))?.is_err()))?)
+        Ok(!rt::strict(Ok(rt::slot(rt::tf(rt::as_ref(&self.t.i7), |s| rt::as_ref(&s.f1)))?.is_err()))?)
     }
 
     /// `conformance.extra_kind_given` (tests/native/conformance.cov, bytes 10422..10521), computed once per row.
@@ -1276,11 +1276,11 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     fn d35_body(&mut self) -> R<bool> {
-        if rt::strict(Ok(rt::slot(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f1)))?.is_err()))? {
+        if rt::strict(Ok(rt::slot(rt::tf(rt::as_ref(&self.t.i7), |s| rt::as_ref(&s.f1)))?.is_err()))? {
             Ok(false)
         } else {
             {
-                let a = rt::strict(rt::tf(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f1)), |s| s.f0))?;
+                let a = rt::strict(rt::tf(rt::tf(rt::as_ref(&self.t.i7), |s| rt::as_ref(&s.f1)), |s| s.f0))?;
                 let b = rt::strict(Ok(1u32))?;
                 Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
             }
@@ -1299,7 +1299,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d36_body(&mut self) -> R<i64> {
         {
-            let l0 = rt::slot(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f0)))?;
+            let l0 = rt::slot(rt::tf(rt::as_ref(&self.t.i7), |s| rt::as_ref(&s.f0)))?;
             {
                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
                 let b = rt::strict(Ok(2i64))?;
@@ -1319,7 +1319,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     fn d37_body(&mut self) -> R<Value> {
-        rt::read::<Value>(rt::tvalue(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f0))))
+        rt::read::<Value>(rt::tvalue(rt::tf(rt::as_ref(&self.t.i7), |s| rt::as_ref(&s.f0))))
     }
 
     /// `conformance.held_label` (tests/native/conformance.cov, bytes 10626..10666), computed once per row.
@@ -1333,19 +1333,19 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     fn d38_body(&mut self) -> R<Value> {
-        rt::read::<Value>(rt::tf(rt::tref(&self.t.i7), |s| s.f3))
+        rt::read::<Value>(rt::tf(rt::as_ref(&self.t.i7), |s| s.f3))
     }
 
     /// `conformance.same_kind` (tests/native/conformance.cov, bytes 10667..10756).
     fn d39(&mut self, l0: R<&'a In1<'a>>, s0: bool) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items27 = rt::titems(rt::tf(l0, |s| rt::tref(&s.f2)))?;
+            let items27 = rt::titems(rt::tf(l0, |s| rt::as_ref(&s.f2)))?;
             for item in items27 {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::tf(l1, |s| s.f0))?;
-                        let b = rt::strict(rt::tf(rt::tf(l0, |s| rt::tref(&s.f0)), |s| s.f0))?;
+                        let b = rt::strict(rt::tf(rt::tf(l0, |s| rt::as_ref(&s.f0)), |s| s.f0))?;
                         Ok(a.cmp(&b) == std::cmp::Ordering::Equal)
                 })? {
                     continue;
@@ -1369,11 +1369,11 @@ impl<'a> Row<'_, '_, 'a> {
     fn d40_body(&mut self) -> R<i64> {
         {
             let a = rt::strict({
-                    let a28 = rt::slot(rt::tref(&self.t.i7))?;
+                    let a28 = rt::slot(rt::as_ref(&self.t.i7))?;
                     self.c39(a28, true)
             })?;
             let b = rt::strict({
-                    let a29 = rt::slot(rt::tref(&self.t.i7))?;
+                    let a29 = rt::slot(rt::as_ref(&self.t.i7))?;
                     self.c39(a29, true)
             })?;
             a.checked_add(b).ok_or(Stop::Back)
@@ -1393,9 +1393,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d41_body(&mut self) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items30 = rt::titems(rt::tf(rt::tref(&self.t.i7), |s| rt::tref(&s.f2)))?;
+            let items30 = rt::titems(rt::tf(rt::as_ref(&self.t.i7), |s| rt::as_ref(&s.f2)))?;
             for item in items30 {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict(match {
                             let a31 = rt::slot(rt::tvalue(l0))?;
                             self.c12(a31, true)

@@ -278,9 +278,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d1(&mut self, l0: R<&Value>, s0: bool) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items1 = rt::titems(rt::tref(&self.t.i2))?;
+            let items1 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i1, item) in items1.iter().enumerate() {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a2 = rt::slot(l1)?;
                         let a3 = rt::slot(l0)?;
@@ -389,9 +389,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d5_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items8 = rt::titems(rt::tref(&self.t.i3))?;
+            let items8 = rt::titems(rt::as_ref(&self.t.i3))?;
             for (i8, item) in items8.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let a9 = rt::slot(l0)?;
                         self.q0(i8, a9, true)
@@ -417,9 +417,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d6_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items10 = rt::titems(rt::tref(&self.t.i3))?;
+            let items10 = rt::titems(rt::as_ref(&self.t.i3))?;
             for (i10, item) in items10.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict(Ok(!rt::strict({
                                 let a11 = rt::slot(l0)?;
                                 self.q0(i10, a11, true)
@@ -918,9 +918,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d32(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items22 = rt::titems(rt::tref(&self.t.i2))?;
+            let items22 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i22, item) in items22.iter().enumerate() {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
@@ -941,9 +941,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d33(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items24 = rt::titems(rt::tref(&self.t.i2))?;
+            let items24 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i24, item) in items24.iter().enumerate() {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
@@ -964,9 +964,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d34(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items26 = rt::titems(rt::tref(&self.t.i2))?;
+            let items26 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i26, item) in items26.iter().enumerate() {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
@@ -987,9 +987,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d35(&mut self, l0: R<&Value>, s0: bool) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items28 = rt::titems(rt::tref(&self.t.i2))?;
+            let items28 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i28, item) in items28.iter().enumerate() {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
@@ -1010,9 +1010,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d36(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
         {
             let mut result = false;
-            let items30 = rt::titems(rt::tref(&self.t.i2))?;
+            let items30 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i30, item) in items30.iter().enumerate() {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
@@ -1037,9 +1037,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d37(&mut self, l0: R<&Value>, s0: bool) -> R<bool> {
         {
             let mut result = false;
-            let items32 = rt::titems(rt::tref(&self.t.i2))?;
+            let items32 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i32, item) in items32.iter().enumerate() {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a = rt::strict(rt::read::<Value>(rt::tf(l1, |s| s.f0)))?;
                         let b = rt::strict(rt::read::<Value>(l0))?;
@@ -1073,9 +1073,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d38_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items34 = rt::titems(rt::tref(&self.t.i2))?;
+            let items34 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i34, item) in items34.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict(rt::tf(l0, |s| s.f3))?).ok_or(Stop::Back)?;
             }
             Ok(total)
@@ -1095,9 +1095,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d39_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items35 = rt::titems(rt::tref(&self.t.i2))?;
+            let items35 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i35, item) in items35.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict({
                             let a36 = rt::slot(l0)?;
                             self.q1(i35, a36, true)
@@ -1120,9 +1120,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d40_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items37 = rt::titems(rt::tref(&self.t.i2))?;
+            let items37 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i37, item) in items37.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict(rt::tf(l0, |s| s.f4))?).ok_or(Stop::Back)?;
             }
             Ok(total)
@@ -1142,9 +1142,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d41_body(&mut self) -> R<Decimal> {
         {
             let mut total = Decimal::ZERO;
-            let items38 = rt::titems(rt::tref(&self.t.i2))?;
+            let items38 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i38, item) in items38.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict({
                             let a39 = rt::slot(l0)?;
                             self.q2(i38, a39, true)
@@ -1211,9 +1211,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d44_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items40 = rt::titems(rt::tref(&self.t.i2))?;
+            let items40 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i40, item) in items40.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let a41 = rt::slot(l0)?;
                         self.q4(i40, a41, true)
@@ -1239,9 +1239,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d45_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items42 = rt::titems(rt::tref(&self.t.i2))?;
+            let items42 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i42, item) in items42.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let a43 = rt::slot(l0)?;
                         self.q3(i42, a43, true)
@@ -1267,9 +1267,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d46_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items44 = rt::titems(rt::tref(&self.t.i2))?;
+            let items44 = rt::titems(rt::as_ref(&self.t.i2))?;
             for (i44, item) in items44.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict(Ok(rt::slot(rt::read::<Value>(rt::tf(l0, |s| s.f6)))?.is_err()))? {
                     continue;
                 }

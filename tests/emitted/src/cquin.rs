@@ -323,9 +323,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d8_body(&mut self) -> R<Value> {
         {
             let mut kept = Vec::new();
-            let items14 = rt::titems(rt::tref(&self.t.i3))?;
+            let items14 = rt::titems(rt::as_ref(&self.t.i3))?;
             for item in items14 {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let left = rt::strict({
                                 let a = rt::strict(rt::read::<Value>(rt::tf(l0, |s| s.f1)))?;

@@ -207,7 +207,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d0_body(&mut self) -> R<bool> {
         {
-            let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
+            let keys = (rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f1))?,);
             self.g0(keys)
         }
     }
@@ -228,11 +228,11 @@ impl<'a> Row<'_, '_, 'a> {
             let day = date.day_number();
             match if rt::day_within(day, (Some(16526), Some(16891))) { 0 } else if rt::day_within(day, (Some(16892), Some(17256))) { 1 } else { self.b.no_version(11, date)? } {
                 0 => {
-                    let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
+                    let keys = (rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f1))?,);
                     self.g1(keys)
                 },
                 1 => {
-                    let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
+                    let keys = (rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f1))?,);
                     self.g2(keys)
                 },
                 _ => Err(Stop::Back),
@@ -266,8 +266,8 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d3_body(&mut self) -> R<Decimal> {
         Ok(rt::round(rt::strict({
-                        let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f3))?;
-                        let b = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
+                        let a = rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f3))?;
+                        let b = rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f2))?;
                         a.checked_mul(b).ok_or(Stop::Back)
                 })?, 2, RoundingStrategy::MidpointAwayFromZero))
     }
@@ -284,7 +284,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d4_body(&mut self) -> R<u32> {
         {
-            let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f3))?,);
+            let keys = (rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f3))?,);
             match self.s3(keys)? {
                 None => Err(Stop::Absent(7)),
                 Some(row) => self.t3(row),
@@ -308,12 +308,12 @@ impl<'a> Row<'_, '_, 'a> {
         } else {
             {
                 let left = rt::strict({
-                        let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
+                        let a = rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f2))?;
                         let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 0)))?;
                         Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
                 })?;
                 if left != true { Ok(left) } else { rt::strict({
-                            let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
+                            let a = rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f2))?;
                             let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 1)))?;
                             Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                     }) }
@@ -337,7 +337,7 @@ impl<'a> Row<'_, '_, 'a> {
             let day = date.day_number();
             match if rt::day_within(day, (Some(16526), Some(16891))) { 0 } else { self.b.no_version(44, date)? } {
                 0 => {
-                    let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
+                    let keys = (rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f1))?,);
                     self.g4(keys)
                 },
                 _ => Err(Stop::Back),
@@ -360,7 +360,7 @@ impl<'a> Row<'_, '_, 'a> {
             Ok(true)
         } else {
             {
-                let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f3))?;
+                let a = rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f3))?;
                 let b = rt::strict(self.d6())?;
                 Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
             }
@@ -383,7 +383,7 @@ impl<'a> Row<'_, '_, 'a> {
             let day = date.day_number();
             match if rt::day_within(day, (Some(16526), Some(16891))) { 0 } else { self.b.no_version(58, date)? } {
                 0 => {
-                    let keys = (rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?,);
+                    let keys = (rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f0))?, rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f1))?,);
                     self.g5(keys)
                 },
                 _ => Err(Stop::Back),
@@ -406,7 +406,7 @@ impl<'a> Row<'_, '_, 'a> {
             Err(Stop::Absent(13))
         } else {
             {
-                let a = rt::strict(rt::read::<Value>(rt::tf(rt::tref(&self.t.i0), |s| s.f4)))?.into_value();
+                let a = rt::strict(rt::read::<Value>(rt::tf(rt::as_ref(&self.t.i0), |s| s.f4)))?.into_value();
                 let b = rt::strict(self.d8())?.into_value();
                 rt::convert::<Value>(rt::combine(rt::BinOp::DateAddDuration, &a, &b))
             }
@@ -479,14 +479,14 @@ impl<'a> Row<'_, '_, 'a> {
                 self.b.constant(1)
             } else {
                 if rt::strict({
-                        let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
+                        let a = rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f2))?;
                         let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 1)))?;
                         Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Greater)
                 })? {
                     self.b.constant(2)
                 } else {
                     if rt::strict({
-                            let a = rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2))?;
+                            let a = rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f2))?;
                             let b = rt::strict(rt::read::<Decimal>(rt::field(self.d1_kept(), 0)))?;
                             Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Less)
                     })? {
@@ -540,7 +540,7 @@ impl<'a> Row<'_, '_, 'a> {
         if let Some(known) = self.m.as_of {
             return known;
         }
-        let date = rt::date(rt::read::<Value>(rt::tf(rt::tref(&self.t.i0), |s| s.f4)));
+        let date = rt::date(rt::read::<Value>(rt::tf(rt::as_ref(&self.t.i0), |s| s.f4)));
         self.m.as_of = Some(date);
         date
     }

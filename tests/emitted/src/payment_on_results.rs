@@ -228,19 +228,19 @@ impl<'a> Row<'_, '_, 'a> {
         {
             let left = rt::strict({
                     let left = rt::strict({
-                            let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?;
-                            let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
+                            let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f3))?;
+                            let b = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2))?;
                             Ok(a.cmp(&b) != std::cmp::Ordering::Greater)
                     })?;
                     if left != true { Ok(left) } else { rt::strict({
-                                let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
-                                let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?;
+                                let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2))?;
+                                let b = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f1))?;
                                 Ok(a.cmp(&b) != std::cmp::Ordering::Greater)
                         }) }
             })?;
             if left != true { Ok(left) } else { rt::strict({
-                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?;
-                        let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f0))?;
+                        let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f1))?;
+                        let b = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f0))?;
                         Ok(a.cmp(&b) != std::cmp::Ordering::Greater)
                 }) }
         }
@@ -264,7 +264,7 @@ impl<'a> Row<'_, '_, 'a> {
                                     let keys = (rt::strict(Ok(0u32))?,);
                                     self.g0(keys)
                             })?;
-                            let b = rt::strict(rt::widen(rt::tf(rt::tref(&self.t.i2), |s| s.f1)))?;
+                            let b = rt::strict(rt::widen(rt::tf(rt::as_ref(&self.t.i2), |s| s.f1)))?;
                             a.checked_mul(b).ok_or(Stop::Back)
                     })?;
                     let b = rt::strict({
@@ -272,7 +272,7 @@ impl<'a> Row<'_, '_, 'a> {
                                     let keys = (rt::strict(Ok(1u32))?,);
                                     self.g0(keys)
                             })?;
-                            let b = rt::strict(rt::widen(rt::tf(rt::tref(&self.t.i2), |s| s.f2)))?;
+                            let b = rt::strict(rt::widen(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2)))?;
                             a.checked_mul(b).ok_or(Stop::Back)
                     })?;
                     a.checked_add(b).ok_or(Stop::Back)
@@ -282,7 +282,7 @@ impl<'a> Row<'_, '_, 'a> {
                             let keys = (rt::strict(Ok(2u32))?,);
                             self.g0(keys)
                     })?;
-                    let b = rt::strict(rt::widen(rt::tf(rt::tref(&self.t.i2), |s| s.f3)))?;
+                    let b = rt::strict(rt::widen(rt::tf(rt::as_ref(&self.t.i2), |s| s.f3)))?;
                     a.checked_mul(b).ok_or(Stop::Back)
             })?;
             a.checked_add(b).ok_or(Stop::Back)
@@ -315,7 +315,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d6_body(&mut self) -> R<Decimal> {
         {
-            let values = [rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?.into_value(), rt::strict(self.p4())?.into_value()];
+            let values = [rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f3))?.into_value(), rt::strict(self.p4())?.into_value()];
             rt::convert::<Decimal>(self.b.builtin(74, &values, 1))
         }
     }

@@ -230,7 +230,7 @@ impl<'a> Row<'_, '_, 'a> {
     fn d0_body(&mut self) -> R<Decimal> {
         {
             let keys = (rt::strict({
-                        let keys = (rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f1))?,);
+                        let keys = (rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f1))?,);
                         self.g0(keys)
                 })?,);
             self.g1(keys)
@@ -294,12 +294,12 @@ impl<'a> Row<'_, '_, 'a> {
     fn d3_body(&mut self) -> R<bool> {
         {
             let left = rt::strict({
-                    let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
+                    let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2))?;
                     let b = rt::strict(self.d1())?;
                     Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
             })?;
             if left != true { Ok(left) } else { rt::strict({
-                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
+                        let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2))?;
                         let b = rt::strict(self.d2())?;
                         Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                 }) }
@@ -319,12 +319,12 @@ impl<'a> Row<'_, '_, 'a> {
     fn d4_body(&mut self) -> R<bool> {
         {
             let left = rt::strict({
-                    let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
+                    let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2))?;
                     let b = rt::strict(Ok(Decimal::from_parts(70000, 0, 0, false, 2)))?;
                     Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Less)
             })?;
             if left != true { Ok(left) } else { rt::strict({
-                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
+                        let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2))?;
                         let b = rt::strict(Ok(Decimal::from_parts(3000000, 0, 0, false, 2)))?;
                         Ok(rt::num_order(&a, &b) != std::cmp::Ordering::Greater)
                 }) }
@@ -342,14 +342,14 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     fn d5_body(&mut self) -> R<Decimal> {
-        if rt::strict(Ok(rt::slot(rt::tf(rt::tref(&self.t.i2), |s| s.f5))?.is_err()))? {
+        if rt::strict(Ok(rt::slot(rt::tf(rt::as_ref(&self.t.i2), |s| s.f5))?.is_err()))? {
             Ok(Decimal::from_parts(0, 0, 0, false, 2))
         } else {
             Ok(rt::round(rt::strict({
-                            let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f5))?;
+                            let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f5))?;
                             let b = rt::strict({
                                     let a = rt::strict(self.p1())?;
-                                    let b = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f5))?;
+                                    let b = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f5))?;
                                     a.checked_mul(b).ok_or(Stop::Back)
                             })?;
                             a.checked_sub(b).ok_or(Stop::Back)
@@ -369,7 +369,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d6_body(&mut self) -> R<bool> {
         {
-            let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?;
+            let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2))?;
             let b = rt::strict(self.d5())?;
             Ok(rt::num_order(&a, &b) == std::cmp::Ordering::Less)
         }
@@ -423,7 +423,7 @@ impl<'a> Row<'_, '_, 'a> {
                 Some(value) => Some(value),
                 None => if rt::strict({
                         let left = rt::strict(Ok(!rt::strict(self.d3())?))?;
-                        if left != true { Ok(left) } else { rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f4)) }
+                        if left != true { Ok(left) } else { rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f4)) }
                 })? {
                     Some(rt::slot(Ok(true))?)
                 } else {
@@ -484,7 +484,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d9_body(&mut self) -> R<Decimal> {
         if rt::strict(self.d7())? {
-            rt::tf(rt::tref(&self.t.i2), |s| s.f2)
+            rt::tf(rt::as_ref(&self.t.i2), |s| s.f2)
         } else {
             Ok(Decimal::from_parts(0, 0, 0, false, 2))
         }
@@ -502,7 +502,7 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d10_body(&mut self) -> R<Decimal> {
         Ok(rt::round(rt::strict({
-                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))?;
+                        let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f3))?;
                         let b = rt::strict(self.d9())?;
                         a.checked_mul(b).ok_or(Stop::Back)
                 })?, 2, RoundingStrategy::ToZero))
@@ -625,7 +625,7 @@ impl<'a> Row<'_, '_, 'a> {
     fn d17_body(&mut self) -> R<Decimal> {
         {
             let values = [rt::strict({
-                        let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f6))?;
+                        let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f6))?;
                         let b = rt::strict(self.d16())?;
                         a.checked_sub(b).ok_or(Stop::Back)
                 })?.into_value(), rt::strict(Ok(Decimal::from_parts(0, 0, 0, false, 2)))?.into_value()];

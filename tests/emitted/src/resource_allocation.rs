@@ -263,9 +263,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d0_body(&mut self) -> R<bool> {
         {
             let mut result = true;
-            let items1 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
+            let items1 = rt::titems(rt::tf(rt::as_ref(&self.t.i2), |s| rt::as_ref(&s.f1)))?;
             for item in items1 {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 let b = rt::strict({
                         let left = rt::strict({
                                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
@@ -302,9 +302,9 @@ impl<'a> Row<'_, '_, 'a> {
             let left = rt::strict({
                     let a = rt::strict({
                             let mut count: i64 = 0;
-                            let items2 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
+                            let items2 = rt::titems(rt::tf(rt::as_ref(&self.t.i2), |s| rt::as_ref(&s.f1)))?;
                             for item in items2 {
-                                let l0 = rt::tref(item);
+                                let l0 = rt::as_ref(item);
                                 count += 1;
                             }
                             Ok(count)
@@ -314,15 +314,15 @@ impl<'a> Row<'_, '_, 'a> {
             })?;
             if left != true { Ok(left) } else { rt::strict({
                         let mut result = true;
-                        let items3 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
+                        let items3 = rt::titems(rt::tf(rt::as_ref(&self.t.i2), |s| rt::as_ref(&s.f1)))?;
                         for item in items3 {
-                            let l1 = rt::tref(item);
+                            let l1 = rt::as_ref(item);
                             let b = rt::strict({
                                     let a = rt::strict({
                                             let mut count: i64 = 0;
-                                            let items4 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
+                                            let items4 = rt::titems(rt::tf(rt::as_ref(&self.t.i2), |s| rt::as_ref(&s.f1)))?;
                                             for item in items4 {
-                                                let l2 = rt::tref(item);
+                                                let l2 = rt::as_ref(item);
                                                 if !rt::strict({
                                                         let a = rt::strict(rt::tf(l2, |s| s.f0))?;
                                                         let b = rt::strict(rt::tf(l1, |s| s.f0))?;
@@ -360,9 +360,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d2_body(&mut self) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items5 = rt::titems(rt::tf(rt::tref(&self.t.i2), |s| rt::tref(&s.f1)))?;
+            let items5 = rt::titems(rt::tf(rt::as_ref(&self.t.i2), |s| rt::as_ref(&s.f1)))?;
             for item in items5 {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict({
                             let a = rt::strict({
                                     let keys = (rt::strict(rt::tf(l0, |s| s.f0))?,);
@@ -425,7 +425,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     fn d5_body(&mut self) -> R<Decimal> {
-        match rt::tf(rt::tref(&self.t.i2), |s| s.f5) {
+        match rt::tf(rt::as_ref(&self.t.i2), |s| s.f5) {
             Err(Stop::Absent(_)) => self.d4(),
             other => other,
         }
@@ -495,7 +495,7 @@ impl<'a> Row<'_, '_, 'a> {
                 let mut applied = None;
                 let got = match None {
                     Some(value) => Some(value),
-                    None => if rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))? {
+                    None => if rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f3))? {
                         Some(rt::slot(Ok(Decimal::from_parts(1, 0, 0, false, 0)))?)
                     } else {
                         None
@@ -511,7 +511,7 @@ impl<'a> Row<'_, '_, 'a> {
             } {
                 Some(value) => Some(value),
                 None => Some(rt::slot({
-                            let keys = (rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f2))?,);
+                            let keys = (rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f2))?,);
                             self.g2(keys)
                     })?),
             };
@@ -603,7 +603,7 @@ impl<'a> Row<'_, '_, 'a> {
                 let mut applied = None;
                 let got = match None {
                     Some(value) => Some(value),
-                    None => if rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f3))? {
+                    None => if rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f3))? {
                         Some(rt::slot(Ok(false))?)
                     } else {
                         None
@@ -646,7 +646,7 @@ impl<'a> Row<'_, '_, 'a> {
     fn d13_body(&mut self) -> R<Decimal> {
         {
             let a = rt::strict({
-                    let a = rt::strict(rt::tf(rt::tref(&self.t.i2), |s| s.f4))?.into_value();
+                    let a = rt::strict(rt::tf(rt::as_ref(&self.t.i2), |s| s.f4))?.into_value();
                     let b = rt::strict(self.b.constant(0))?.into_value();
                     rt::convert::<Decimal>(self.b.combine(106, &a, &b))
             })?.into_value();

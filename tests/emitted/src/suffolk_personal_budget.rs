@@ -304,9 +304,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d2_body(&mut self) -> R<i64> {
         {
             let mut total: i64 = 0;
-            let items3 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
+            let items3 = rt::titems(rt::tf(rt::as_ref(&self.t.i0), |s| rt::as_ref(&s.f0)))?;
             for (i3, item) in items3.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 total = total.checked_add(rt::strict({
                             let a4 = rt::slot(l0)?;
                             self.q0(i3, a4, true)
@@ -329,9 +329,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d3_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items5 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
+            let items5 = rt::titems(rt::tf(rt::as_ref(&self.t.i0), |s| rt::as_ref(&s.f0)))?;
             for (i5, item) in items5.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let left = rt::strict(Ok(!rt::strict(Ok(rt::slot({
                                                 let a6 = rt::slot(l0)?;
@@ -367,9 +367,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d4_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items8 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
+            let items8 = rt::titems(rt::tf(rt::as_ref(&self.t.i0), |s| rt::as_ref(&s.f0)))?;
             for (i8, item) in items8.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let left = rt::strict({
                                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
@@ -406,9 +406,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d5_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items10 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
+            let items10 = rt::titems(rt::tf(rt::as_ref(&self.t.i0), |s| rt::as_ref(&s.f0)))?;
             for (i10, item) in items10.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let left = rt::strict({
                                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
@@ -445,9 +445,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d6_body(&mut self) -> R<i64> {
         {
             let mut count: i64 = 0;
-            let items12 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
+            let items12 = rt::titems(rt::tf(rt::as_ref(&self.t.i0), |s| rt::as_ref(&s.f0)))?;
             for (i12, item) in items12.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 if !rt::strict({
                         let left = rt::strict({
                                 let a = rt::strict(rt::tf(l0, |s| s.f1))?;
@@ -572,8 +572,8 @@ impl<'a> Row<'_, '_, 'a> {
 
     fn d10_body(&mut self) -> R<bool> {
         {
-            let left = rt::strict(Ok(matches!(rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f1))?, 1 | 2 | 3)))?;
-            if left != true { Ok(left) } else { rt::strict(rt::tf(rt::tref(&self.t.i0), |s| s.f2)) }
+            let left = rt::strict(Ok(matches!(rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f1))?, 1 | 2 | 3)))?;
+            if left != true { Ok(left) } else { rt::strict(rt::tf(rt::as_ref(&self.t.i0), |s| s.f2)) }
         }
     }
 
@@ -590,9 +590,9 @@ impl<'a> Row<'_, '_, 'a> {
     fn d11_body(&mut self) -> R<bool> {
         {
             let mut result = true;
-            let items16 = rt::titems(rt::tf(rt::tref(&self.t.i0), |s| rt::tref(&s.f0)))?;
+            let items16 = rt::titems(rt::tf(rt::as_ref(&self.t.i0), |s| rt::as_ref(&s.f0)))?;
             for (i16, item) in items16.iter().enumerate() {
-                let l0 = rt::tref(item);
+                let l0 = rt::as_ref(item);
                 let b = rt::strict({
                         let a17 = rt::slot(rt::tf(l0, |s| s.f1))?;
                         self.c19(a17, true)
@@ -635,7 +635,7 @@ impl<'a> Row<'_, '_, 'a> {
     }
 
     fn d13_body(&mut self) -> R<Decimal> {
-        match rt::tf(rt::tref(&self.t.i0), |s| s.f3) {
+        match rt::tf(rt::as_ref(&self.t.i0), |s| s.f3) {
             Err(Stop::Absent(_)) => Ok(Decimal::from_parts(0, 0, 0, false, 0)),
             other => other,
         }
@@ -825,7 +825,7 @@ impl<'a> Row<'_, '_, 'a> {
             let mut total: i64 = 0;
             let items18 = rt::titems(l0)?;
             for item in items18 {
-                let l1 = rt::tref(item);
+                let l1 = rt::as_ref(item);
                 if !rt::strict({
                         let a19 = rt::slot(rt::tf(l1, |s| s.f0))?;
                         self.c20(a19, true)

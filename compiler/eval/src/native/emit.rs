@@ -142,8 +142,7 @@ fn generate(
             let t = program.decisions.get(callee as usize).map_or(KindOf::Val, |d| kind_of(&d.ty)).rust();
             let _ = write!(shared_locals, "let mut m{n}: Option<R<{t}>> = None;\n ");
         }
-        let body_kind = program.nodes.get(def.body.index()).map(|n| kind_of(&n.ty));
-        let body = if body_kind == Some(kind) || (body_kind, kind) == (Some(KindOf::Int), KindOf::Num) {
+        let body = if program.nodes.get(def.body.index()).is_some_and(|n| kind_of(&n.ty).fits(kind)) {
             format!("{shared_locals}{}", g.expr_to(def.body, kind))
         } else {
             g.refuse("its body's type differs from the declared one")
@@ -720,6 +719,14 @@ fn shape_of(structs: &BTreeSet<u32>, ty: &Ty) -> Option<Shape> {
     }
 }
 
+/// Code reading the value in `place` (of type `R<&Value>`) into a struct of this shape.
+fn decode_code(shape: Shape, place: &str) -> String {
+    match shape {
+        Shape::Record(r) => format!("decode_in{r}({place})"),
+        Shape::List(r) => format!("rt::decode_list({place}, decode_in{r})"),
+    }
+}
+
 /// The Rust type of a struct of the inputs of this shape.
 fn shape_type(shape: Shape) -> String {
     match shape {
@@ -761,6 +768,12 @@ impl KindOf {
             KindOf::Enum => "R<u32>",
             KindOf::Val => "R<&Value>",
         }
+    }
+
+    /// Whether a value of this kind may stand where one of kind `wanted` is wanted: its own
+    /// kind, or a whole number where any number is (made one by [`Gen::expr_to`]).
+    fn fits(self, wanted: KindOf) -> bool {
+        self == wanted || (self, wanted) == (KindOf::Int, KindOf::Num)
     }
 }
 
@@ -867,13 +880,7 @@ impl Gen<'_> {
             for (k, field) in def.fields.iter().enumerate() {
                 let place = format!("rt::place_at(fields, {k})");
                 let (ty, read) = match (shape_of(&self.structs, &field.ty), kind_of(&field.ty)) {
-                    (Some(Shape::Record(inner)), _) => {
-                        (format!("R<In{inner}<'a>>"), format!("decode_in{inner}({place})"))
-                    }
-                    (Some(Shape::List(inner)), _) => (
-                        format!("R<rt::List<'a, In{inner}<'a>>>"),
-                        format!("rt::decode_list({place}, decode_in{inner})"),
-                    ),
+                    (Some(shape), _) => (format!("R<{}>", shape_type(shape)), decode_code(shape, &place)),
                     (None, KindOf::Val) => ("R<&'a Value>".to_string(), place),
                     (None, kind) => (format!("R<{}>", kind.rust()), format!("rt::read::<{}>({place})", kind.rust())),
                 };
@@ -901,10 +908,7 @@ impl Gen<'_> {
             let Some(def) = program.inputs.get(k as usize) else { continue };
             let not_given = self.reason("not given");
             let place = format!("rt::input(values, {k}, {}, {not_given})", def.optional);
-            let read = match shape {
-                Shape::Record(r) => format!("decode_in{r}({place})"),
-                Shape::List(r) => format!("rt::decode_list({place}, decode_in{r})"),
-            };
+            let read = decode_code(shape, &place);
             let _ = write!(fields, "    /// Input `{}`.\n    pub i{k}: R<{}>,\n", def.name, shape_type(shape));
             let _ = writeln!(reads, " i{k}: {read},");
         }
@@ -925,7 +929,7 @@ impl Gen<'_> {
         match &program.nodes.get(id.index())?.kind {
             NodeKind::Input(input) => {
                 if let Some(&shape) = self.typed_inputs.get(&input.0) {
-                    return Some(Place::Typed(format!("rt::tref(&self.t.i{})", input.0), shape));
+                    return Some(Place::Typed(format!("rt::as_ref(&self.t.i{})", input.0), shape));
                 }
                 let def = program.inputs.get(input.index())?;
                 let not_given = self.reason("not given");
@@ -944,7 +948,9 @@ impl Gen<'_> {
                 Place::Typed(record, Shape::Record(r)) => {
                     let ty = &program.records.get(r as usize)?.fields.get(*index as usize)?.ty;
                     Some(match (shape_of(&self.structs, ty), kind_of(ty)) {
-                        (Some(shape), _) => Place::Typed(format!("rt::tf({record}, |s| rt::tref(&s.f{index}))"), shape),
+                        (Some(shape), _) => {
+                            Place::Typed(format!("rt::tf({record}, |s| rt::as_ref(&s.f{index}))"), shape)
+                        }
                         (None, KindOf::Val) => Place::Value(format!("rt::tf({record}, |s| s.f{index})")),
                         (None, _) => Place::Read(format!("rt::tf({record}, |s| s.f{index})")),
                     })
@@ -1319,7 +1325,7 @@ impl Gen<'_> {
         }
         for (k, &arg) in args.iter().enumerate() {
             let want = kind_of(&def.params[k].1);
-            if self.kind(arg) != want && (self.kind(arg), want) != (KindOf::Int, KindOf::Num) {
+            if !self.kind(arg).fits(want) {
                 return self.refuse("an argument of another type than its parameter's");
             }
             let a = self.fresh();
@@ -1603,10 +1609,9 @@ impl Gen<'_> {
                 )
             }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                let numbers = |k: KindOf| matches!(k, KindOf::Num | KindOf::Int);
                 // A whole number against another number: both as decimals.
-                let lk = if lk != rk && numbers(lk) && numbers(rk) { KindOf::Num } else { lk };
-                if lk != rk && !(numbers(lk) && numbers(rk)) {
+                let lk = if lk != rk && lk.fits(KindOf::Num) && rk.fits(KindOf::Num) { KindOf::Num } else { lk };
+                if !rk.fits(lk) {
                     return self.refuse("a comparison of two kinds of value");
                 }
                 let holds = match op {
@@ -1639,9 +1644,7 @@ impl Gen<'_> {
                 format!("{{\n let a = rt::strict({a})?;\n let b = rt::strict({b})?;\n {apply}.ok_or(Stop::Back)\n }}")
             }
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div
-                if kind == KindOf::Num
-                    && matches!(lk, KindOf::Num | KindOf::Int)
-                    && matches!(rk, KindOf::Num | KindOf::Int) =>
+                if kind == KindOf::Num && lk.fits(KindOf::Num) && rk.fits(KindOf::Num) =>
             {
                 let (a, b) = (self.expr_to(l, KindOf::Num), self.expr_to(r, KindOf::Num));
                 let apply = match op {
@@ -1751,7 +1754,7 @@ impl Gen<'_> {
             format!("for item in items{o}")
         };
         let bind = match element {
-            KindOf::Val if element_shape.is_some() => format!("let l{} = rt::tref(item);", local.0),
+            KindOf::Val if element_shape.is_some() => format!("let l{} = rt::as_ref(item);", local.0),
             KindOf::Val => format!("let l{} = rt::place(item);", local.0),
             other => format!("let l{} = <{} as rt::Kind>::read(item);", local.0, other.rust()),
         };

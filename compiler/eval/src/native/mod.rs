@@ -119,9 +119,10 @@ pub fn slot<T>(result: R<T>) -> Result<R<T>, Stop> {
     }
 }
 
-/// A place holding a value (an input, a field, a bound local) by reference.
+/// A place holding a value (an input, a field, a bound local, a struct of the inputs) by
+/// reference.
 #[inline(always)]
-pub fn as_ref(owned: &R<Value>) -> R<&Value> {
+pub fn as_ref<T>(owned: &R<T>) -> R<&T> {
     match owned {
         Ok(v) => Ok(v),
         Err(stop) => Err(*stop),
@@ -258,7 +259,7 @@ pub fn add_duration(total: &mut Duration, value: Value) -> R<()> {
 #[inline(always)]
 pub fn field(record: R<&Value>, index: usize) -> R<&Value> {
     match strict(record)? {
-        Value::Record(fields) => place(fields.get(index).ok_or(Stop::Back)?),
+        Value::Record(fields) => place_at(fields, index),
         _ => Err(Stop::Back),
     }
 }
@@ -308,15 +309,6 @@ pub fn tf<'s, S, T>(record: R<&'s S>, part: impl FnOnce(&'s S) -> R<T>) -> R<T> 
     match record {
         Ok(s) => part(s),
         Err(_) => Err(Stop::Back),
-    }
-}
-
-/// A struct of the inputs held in a field, as a place.
-#[inline(always)]
-pub fn tref<S>(held: &R<S>) -> R<&S> {
-    match held {
-        Ok(s) => Ok(s),
-        Err(stop) => Err(*stop),
     }
 }
 
