@@ -159,6 +159,8 @@ for model in ("suffolk", "housing"):
         cov1core = e2e(model, rows, "covenant", "end-to-end, 1 core")
         exp = e2e(model, rows, "covenant", "end-to-end, --explain")
         compact = e2e(model, rows, "covenant", "end-to-end, --explain=compact")
+        compiled = e2e(model, rows, "covenant", "end-to-end, --compiled")
+        compiled1core = e2e(model, rows, "covenant", "end-to-end, --compiled, 1 core")
         base = e2e(model, rows, "baseline")
         of = e2e(model, rows, "openfisca")
         cov_c = compute_only(model, rows, "covenant")
@@ -192,6 +194,8 @@ for model in ("suffolk", "housing"):
         row("Covenant `batch`", "end to end, 2 threads (default)", cov, "e2e")
         row("Covenant `batch`", "end to end, `--threads 1`", cov1, "e2e", "covenant/covenant-1-thread")
         row("Covenant `batch`", "end to end, one core (`taskset`)", cov1core, "e2e", "covenant/covenant-1-core")
+        row("Covenant `batch --compiled`", "end to end, 2 threads (default)", compiled, "e2e", "covenant/compiled")
+        row("Covenant `batch --compiled`", "end to end, one core (`taskset`)", compiled1core, "e2e", "covenant/compiled-1-core")
         row("Covenant `batch`", "end to end, `--explain` (JSON Lines to disk)", exp, "e2e")
         row("Covenant `batch`", "end to end, `--explain=compact` (JSON Lines to disk)", compact, "e2e")
         if cov_c:
@@ -249,6 +253,9 @@ for model in ("suffolk", "housing"):
         if cov and base and not cov[2] and not base[2]:
             r = cov[0] / base[0]
             target("Covenant end to end within 2× of the hand-written program", f"{r:.1f}× slower", r <= 2)
+        if compiled and base and not compiled[2] and not base[2]:
+            r = compiled[0] / base[0]
+            target("Covenant `batch --compiled` end to end within 2× of the hand-written program", f"{r:.2f}×", r <= 2)
         if cov and of and not cov[2] and not of[2]:
             r = of[0] / cov[0]
             target(
@@ -280,6 +287,9 @@ for model in ("suffolk", "housing"):
             r = one[0] / cov[0]
             how = "pinned to one core" if cov1core else "`--threads 1`"
             target("1.7× speed-up from one core to two", f"{r:.2f}× ({how})", r >= 1.7)
+        if compiled and compiled1core and not compiled[2] and not compiled1core[2]:
+            r = compiled1core[0] / compiled[0]
+            target("1.7× speed-up from one core to two, `batch --compiled`", f"{r:.2f}× (pinned to one core)", r >= 1.7)
         print()
 
     # The small explain sample.

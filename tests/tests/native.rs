@@ -412,11 +412,9 @@ fn structs_of_the_inputs_give_what_the_interpreter_gives() {
     }
 }
 
-/// Every example's cases (`cases/*.json`, one JSON Lines row each), every decision its
-/// module computes: the generated code gives exactly the interpreter's values, reasons of
-/// "no value" and errors, and computes every row itself, handing none back.
-#[test]
-fn every_example_case_computes_natively_as_the_interpreter_does() {
+/// Every example with cases: its name (the folder's), its file of rules, and its cases
+/// (`cases/*.json`) as JSON Lines, one case a line, in file order.
+fn example_cases() -> Vec<(String, String, Vec<String>)> {
     let root = common::root();
     let mut examples: Vec<_> = std::fs::read_dir(root.join("examples"))
         .expect("examples")
@@ -425,31 +423,42 @@ fn every_example_case_computes_natively_as_the_interpreter_does() {
         .collect();
     examples.sort();
     assert!(examples.len() >= 9, "the examples with cases: {examples:?}");
-    for example in examples {
-        let name = example.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        let mut files: Vec<_> = std::fs::read_dir(&example)
-            .expect("example")
+    let files = |folder: &std::path::Path, ext: &str| {
+        let mut files: Vec<_> = std::fs::read_dir(folder)
+            .expect("folder")
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|e| e == "cov"))
+            .filter(|path| path.extension().is_some_and(|e| e == ext))
             .collect();
         files.sort();
-        let rules = files.first().expect("a file of rules").to_string_lossy().to_string();
-        let mut cases: Vec<_> = std::fs::read_dir(example.join("cases"))
-            .expect("cases")
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|e| e == "json"))
-            .collect();
-        cases.sort();
-        let mut lines = String::new();
-        for case in &cases {
-            let json: serde_json::Value =
-                serde_json::from_str(&common::read(case)).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
-            lines.push_str(&json.to_string());
-            lines.push('\n');
-        }
+        files
+    };
+    examples
+        .iter()
+        .map(|example| {
+            let name = example.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let rules = files(example, "cov").first().expect("a file of rules").to_string_lossy().to_string();
+            let lines = files(&example.join("cases"), "json")
+                .iter()
+                .map(|case| {
+                    let json: serde_json::Value =
+                        serde_json::from_str(&common::read(case)).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+                    json.to_string()
+                })
+                .collect();
+            (name, rules, lines)
+        })
+        .collect()
+}
+
+/// Every example's cases (`cases/*.json`, one JSON Lines row each), every decision its
+/// module computes: the generated code gives exactly the interpreter's values, reasons of
+/// "no value" and errors, and computes every row itself, handing none back.
+#[test]
+fn every_example_case_computes_natively_as_the_interpreter_does() {
+    for (name, rules, cases) in example_cases() {
         let dir = TempDir::new(&format!("cases-{name}"));
         let input = dir.path("cases.jsonl");
-        std::fs::write(&input, lines).expect("cases");
+        std::fs::write(&input, cases.join("\n") + "\n").expect("cases");
         let [(interpreted, interpreted_errors, _), (compiled, compiled_errors, log)] =
             interpreted_and_native(&dir, (&name, &rules), &input, &[], true);
         assert_eq!(interpreted.lines().count(), cases.len() + 1, "{name}: every case succeeds:\n{interpreted_errors}");
@@ -458,6 +467,163 @@ fn every_example_case_computes_natively_as_the_interpreter_does() {
         let expected = format!("native: 0 of {} evaluations handed back to the interpreter", 2 * cases.len());
         assert!(log.contains(&expected), "{name}: expected `{expected}` in\n{log}");
     }
+}
+
+/// Where `covenant batch --compiled` keeps the programs it builds in the tests: kept from run
+/// to run, so that only the first builds Covenant's crates.
+fn compiled_cache() -> String {
+    format!("{}/compiled-rules", env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// `covenant batch` on `input` (every parameterless decision when `decisions` is empty),
+/// with `--compiled` or not: the run, its output and its errors. Programs are built without
+/// optimisation, which is quicker to build and computes the same.
+fn batch(
+    dir: &TempDir,
+    rules: &str,
+    input: &str,
+    decisions: &[&str],
+    compiled: bool,
+    cache: &str,
+) -> (Run, String, String) {
+    let tag = if compiled { "compiled" } else { "plain" };
+    let (out, err) = (dir.path(&format!("{tag}.csv")), dir.path(&format!("{tag}.err")));
+    let mut args = vec!["batch", rules, "--input", input, "--output", &out, "--errors", &err];
+    for d in decisions {
+        args.extend(["--decision", d]);
+    }
+    if compiled {
+        args.push("--compiled");
+    }
+    let output = std::process::Command::new(common::built("covenant"))
+        .args(&args)
+        .current_dir(common::root())
+        .env("NO_COLOR", "1")
+        .env("COVENANT_CACHE", cache)
+        .env("COVENANT_COMPILED_PROFILE", "dev")
+        .output()
+        .expect("covenant runs");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(run.code != 101, "covenant panicked:\n{}", run.stderr);
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    (run, read(&out), read(&err))
+}
+
+/// The rows `covenant batch --compiled` reports computed by the generated code.
+fn computed_natively(stderr: &str) -> Option<usize> {
+    let line = stderr.lines().find(|l| l.starts_with("compiled to Rust: "))?;
+    line.trim_start_matches("compiled to Rust: ").split(' ').next()?.parse().ok()
+}
+
+/// `covenant batch --compiled` builds a program with the generated code linked in and gives
+/// exactly what `covenant batch` gives (values, errors, summary, exit code): on the benchmark
+/// models' cohorts and their failing rows, on the conformance rules (rows handed back, rows
+/// failing in the generated code, decisions it does not compute), and on every example's
+/// cases with every decision (payments and splits, which only the interpreter computes).
+#[test]
+fn batch_compiled_gives_what_batch_gives() {
+    let dir = TempDir::new("batch-compiled");
+    let cache = compiled_cache();
+    let mut cohorts: Vec<(String, String, String, Vec<&str>)> = Vec::new();
+    for (model, file, decisions) in MODELS {
+        let cohort = dir.path(&format!("{model}.csv"));
+        let g = run("covenant-bench-generate", &[model, "2000", &cohort]);
+        assert_eq!(g.code, 0, "{}", g.stderr);
+        if model == "suffolk" {
+            let text = std::fs::read_to_string(&cohort).expect("cohort") + SUFFOLK_EXTRA;
+            std::fs::write(&cohort, text).expect("cohort");
+        }
+        cohorts.push((model.to_string(), file.to_string(), cohort, decisions.to_vec()));
+    }
+    let conformance = dir.path("conformance.csv");
+    std::fs::write(&conformance, conformance_cohort(2000)).expect("cohort");
+    cohorts.push(("conformance".into(), CONFORMANCE.into(), conformance, Vec::new()));
+    for (name, rules, cases) in example_cases() {
+        let input = dir.path(&format!("{name}.jsonl"));
+        std::fs::write(&input, cases.join("\n") + "\n").expect("cases");
+        cohorts.push((name, rules, input, Vec::new()));
+    }
+    for (name, rules, input, decisions) in &cohorts {
+        let (plain, plain_out, plain_errors) = batch(&dir, rules, input, decisions, false, &cache);
+        let (compiled, compiled_out, compiled_errors) = batch(&dir, rules, input, decisions, true, &cache);
+        assert_eq!(plain.code, compiled.code, "{name}: {}\n{}", plain.show(), compiled.show());
+        assert!(!plain_out.is_empty(), "{name}: {}", plain.show());
+        assert_same_lines(&plain_out, &compiled_out, &format!("{name}: `--compiled` gives other results"));
+        assert_same_lines(&plain_errors, &compiled_errors, &format!("{name}: `--compiled` gives other errors"));
+        let summary = |r: &Run| {
+            r.stderr
+                .lines()
+                .find(|l| l.starts_with("rows in"))
+                .map(|l| l.split(" (").next().unwrap_or_default().to_string())
+        };
+        assert_eq!(summary(&plain), summary(&compiled), "{name}");
+        let natively = computed_natively(&compiled.stderr).unwrap_or_else(|| panic!("{name}: {}", compiled.show()));
+        let rows_out = plain_out.lines().count() - 1;
+        // The models' rows that succeed are all computed by the generated code; the
+        // conformance rules' rows are partly handed back.
+        match name.as_str() {
+            "suffolk" | "housing" => assert_eq!(natively, rows_out, "{name}: {}", compiled.stderr),
+            _ => assert!(
+                natively > 0 && natively <= rows_out + plain_errors.lines().count(),
+                "{name}: {}",
+                compiled.stderr
+            ),
+        }
+    }
+}
+
+/// What `--compiled` does where it cannot compute natively: with explanations, for
+/// decisions none of which is compiled, and without Covenant's source to build from.
+#[test]
+fn batch_compiled_says_what_it_does_not_do() {
+    let dir = TempDir::new("batch-compiled-not");
+    let cohort = dir.path("housing.csv");
+    assert_eq!(run("covenant-bench-generate", &["housing", "20", &cohort]).code, 0);
+    let cache = compiled_cache();
+    let output = std::process::Command::new(common::built("covenant"))
+        .args([
+            "batch",
+            TARIFF,
+            "--input",
+            &cohort,
+            "--explain=compact",
+            "--output",
+            &dir.path("trace.jsonl"),
+            "--compiled",
+        ])
+        .current_dir(common::root())
+        .env("COVENANT_CACHE", &cache)
+        .output()
+        .expect("covenant runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`--compiled` is not used with `--explain`"), "{stderr}");
+    assert!(computed_natively(&stderr).is_none(), "{stderr}");
+
+    let payments = "examples/cluster-tariff/cluster_tariff.cov";
+    let (name, _, cases) =
+        example_cases().into_iter().find(|(name, ..)| name == "cluster-tariff").expect("the example");
+    let input = dir.path(&format!("{name}.jsonl"));
+    std::fs::write(&input, cases.join("\n") + "\n").expect("cases");
+    let (r, out, _) = batch(&dir, payments, &input, &["block_payment"], true, &cache);
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert!(r.stderr.contains("no decision asked for is compiled to Rust"), "{}", r.show());
+    assert_eq!(out.lines().count(), cases.len() + 1, "{}", r.show());
+
+    // An empty cache and no source: nothing can be built, and the run says what to do.
+    let output = std::process::Command::new(common::built("covenant"))
+        .args(["batch", TARIFF, "--input", &cohort, "--compiled"])
+        .current_dir(common::root())
+        .env("COVENANT_CACHE", dir.path("empty-cache"))
+        .env("COVENANT_SOURCE", dir.path("no-source"))
+        .output()
+        .expect("covenant runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("set COVENANT_SOURCE to the folder holding Covenant's Cargo.toml"), "{stderr}");
 }
 
 #[test]

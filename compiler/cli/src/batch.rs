@@ -7,11 +7,18 @@
 //! and no worker waits for another. A bad row (malformed
 //! value, evaluation error) is reported with its row number, field and reason and does not
 //! stop or disturb the others; the run ends with a summary and exits 1 if any row failed.
+//!
+//! With rules compiled to Rust linked in (`covenant batch --compiled`, `compiled.rs`), a
+//! worker computes each row's decisions that the generated code covers with it first; its
+//! session evaluates the decisions it does not cover, and every decision of the rows the
+//! generated code hands back or finds failing, so that every row's values and problems are
+//! the interpreter's.
 
 use covenant_driver::Compilation;
 use covenant_driver::batch::{self, Header, Totals};
 use covenant_driver::csv_text::{self, Next, RecordBuffer};
 use covenant_driver::inputs::{self, RowStore};
+use covenant_eval::native::{self, Linked};
 use covenant_eval::{Compiled, EvalError, Indexes, NoTrace, Recorder, Session};
 use covenant_ir::hash::FxBuild;
 use covenant_ir::json::{self, JsonOut};
@@ -23,7 +30,7 @@ use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Rows a worker takes at a time: enough that handing out pieces costs nothing next to
@@ -53,6 +60,8 @@ pub struct Options {
     pub explain: Explain,
     pub as_of: Option<Date>,
     pub threads: Option<usize>,
+    /// The rules compiled to Rust, generated from this program (not used with explanations).
+    pub native: Option<Linked>,
 }
 
 /// Whether and how each row is explained.
@@ -138,6 +147,35 @@ struct Run<'p> {
     options: &'p Options,
     /// The sites of the compact traces (unused otherwise).
     sites: &'p explain::TraceSites,
+    /// The generated module computing rows before the interpreter, checked against the program.
+    native: Option<NativePart<'p>>,
+    /// Rows whose decisions the generated code computed (with the interpreter's for those
+    /// it does not compute).
+    computed_natively: AtomicUsize,
+}
+
+/// What the generated code computes, and what is left to the interpreter.
+struct NativePart<'p> {
+    linked: Linked,
+    checked: native::Checked<'static, 'p>,
+    /// The decisions asked for that it computes, in order.
+    computed: Vec<DecisionId>,
+    /// The others, in order, for the interpreter.
+    left: Vec<DecisionId>,
+    /// Per decision asked for, whether it is among `computed`.
+    natively: Vec<bool>,
+}
+
+impl<'p> NativePart<'p> {
+    /// The part of `decisions` that `linked` computes, if it was generated from `program`
+    /// and computes any of them.
+    fn new(linked: Linked, program: &'p Program, decisions: &[DecisionId]) -> Option<NativePart<'p>> {
+        let checked = linked.module.check(program)?;
+        let natively: Vec<bool> = decisions.iter().map(|id| linked.computes(*id)).collect();
+        let (computed, left): (Vec<DecisionId>, Vec<DecisionId>) =
+            decisions.iter().partition(|id| linked.computes(**id));
+        (!computed.is_empty()).then_some(NativePart { linked, checked, computed, left, natively })
+    }
 }
 
 pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Options) -> ExitCode {
@@ -239,8 +277,22 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
 
     let indexes = Indexes::build(program);
     let compiled = Compiled::new(program);
-    let run =
-        Run { program, compilation, decisions, header, indexes: &indexes, compiled: &compiled, options, sites: &sites };
+    let native = options
+        .native
+        .filter(|_| options.explain == Explain::Off)
+        .and_then(|linked| NativePart::new(linked, program, decisions));
+    let run = Run {
+        program,
+        compilation,
+        decisions,
+        header,
+        indexes: &indexes,
+        compiled: &compiled,
+        options,
+        sites: &sites,
+        native,
+        computed_natively: AtomicUsize::new(0),
+    };
     let threads = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let piece_rows = match options.explain {
         Explain::Off => PIECE_ROWS,
@@ -368,6 +420,14 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     }
     let seconds = started.elapsed().as_secs_f64();
     eprintln!("rows in {rows_in}, rows out {rows_out}, rows failed {rows_failed} ({seconds:.2}s)");
+    if let Some(part) = &run.native {
+        eprintln!(
+            "compiled to Rust: {} rows computed natively ({} of {} decisions); the interpreter computed the others",
+            run.computed_natively.load(Ordering::Relaxed),
+            part.computed.len(),
+            decisions.len()
+        );
+    }
     for (id, sum) in &totals.sums {
         let def = program.decision(*id);
         if totals.overflowed.contains(id) {
@@ -596,6 +656,11 @@ impl<'p> Run<'p> {
         }
     }
 
+    /// The line reporting that decision `id` failed with `e`.
+    fn problem(&self, texts: &mut ProblemTexts, id: DecisionId, e: &EvalError) -> String {
+        texts.text(self.program.decision(id).name.as_str(), (id, e), || self.compilation.sources.location(e.span))
+    }
+
     /// A new session with the run's indexes and date, and a new explanation writer.
     fn new_worker(&self) -> Worker<'p> {
         let mut session =
@@ -609,8 +674,14 @@ impl<'p> Run<'p> {
             // in order), so each defines only the sites and reasons the worker had not used.
             trace: explain::TraceWriter::new(self.program, self.sites).defining_once(),
         };
+        let native = self.native.as_ref().and_then(|part| {
+            native::Base::new(&part.checked, self.indexes, native::Options { as_of: self.options.as_of })
+        });
         Worker {
             session,
+            native,
+            computed: Vec::new(),
+            native_rows: 0,
             explainer,
             problems: ProblemTexts::default(),
             cells: csv_text::Cells::keep_doubled(&self.header.as_ref().map(Header::json_columns).unwrap_or_default()),
@@ -622,12 +693,13 @@ impl<'p> Run<'p> {
     fn evaluate_rows(&self, worker: &mut Worker<'_>, rows: &Rows) -> Evaluated {
         let mut values = Vec::with_capacity(rows.rows.len() * self.decisions.len());
         let rows = rows.rows.iter().map(|row| self.evaluate(row, &rows.text, worker, &mut values)).collect();
+        self.computed_natively.fetch_add(std::mem::take(&mut worker.native_rows), Ordering::Relaxed);
         Evaluated { rows, values }
     }
 
     /// Evaluates one row; a row done adds its values to `values`.
     fn evaluate(&self, row: &RowIn, text: &[u8], worker: &mut Worker<'_>, values: &mut Vec<Value>) -> RowOut {
-        let Worker { session, explainer, problems: texts, cells, store } = worker;
+        let Worker { session, native, explainer, problems: texts, cells, store, computed, native_rows } = worker;
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
                 let Some(header) = &self.header else {
@@ -650,6 +722,48 @@ impl<'p> Run<'p> {
             Ok(values) => values,
             Err(errors) => return RowOut::Failed { number, problems: errors.iter().map(|e| e.to_string()).collect() },
         };
+        // The generated code appends the values of the decisions it computes, or none when it
+        // hands the row back or finds it failing: the interpreter then evaluates the row whole.
+        if let (Some(part), Some(base)) = (&self.native, native.as_mut()) {
+            let start = values.len();
+            if (part.linked.decide)(base, &inputs, &part.computed, values) == native::Decided::Values {
+                *native_rows += 1;
+                let mut problems = Vec::new();
+                if !part.left.is_empty() {
+                    computed.clear();
+                    computed.extend(values.drain(start..));
+                    session.reset(inputs);
+                    let mut from_native = computed.drain(..);
+                    for (&id, &natively) in self.decisions.iter().zip(&part.natively) {
+                        let result = match natively {
+                            true => from_native.next().ok_or(None),
+                            false => session.decision(id, &mut NoTrace).map_err(Some),
+                        };
+                        match result {
+                            Ok(v) => values.push(v),
+                            Err(Some(e)) => problems.push(self.problem(texts, id, &e)),
+                            Err(None) => problems.push("internal error: a value is missing".into()),
+                        }
+                    }
+                    drop(from_native);
+                    if let RowIn::Csv(..) = row {
+                        store.give_back(session.take_inputs());
+                    }
+                } else if let RowIn::Csv(..) = row {
+                    store.give_back(inputs);
+                }
+                if problems.is_empty() {
+                    return RowOut::Done {
+                        number,
+                        explanations: String::new(),
+                        sites: Vec::new(),
+                        reasons: Vec::new(),
+                    };
+                }
+                values.truncate(start);
+                return RowOut::Failed { number, problems };
+            }
+        }
         session.reset(inputs);
         let base = values.len();
         let mut explanations = JsonOut::new();
@@ -685,9 +799,7 @@ impl<'p> Run<'p> {
             };
             match result {
                 Ok(v) => values.push(v),
-                Err(e) => problems.push(texts.text(self.program.decision(id).name.as_str(), (id, &e), || {
-                    self.compilation.sources.location(e.span)
-                })),
+                Err(e) => problems.push(self.problem(texts, id, &e)),
             }
         }
         if let RowIn::Csv(..) = row {
@@ -713,6 +825,12 @@ impl<'p> Run<'p> {
 /// What a worker evaluates rows with, kept from chunk to chunk.
 struct Worker<'p> {
     session: Session<'p>,
+    /// The generated code's state, with `--compiled`.
+    native: Option<native::Base<'p>>,
+    /// The values the generated code computed for a row, while the interpreter computes the rest.
+    computed: Vec<Value>,
+    /// Rows of the piece being evaluated whose decisions the generated code computed.
+    native_rows: usize,
     explainer: Explainer<'p>,
     problems: ProblemTexts,
     /// The cells of the CSV row being read.

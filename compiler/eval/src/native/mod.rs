@@ -479,6 +479,25 @@ impl Module {
     }
 }
 
+/// A generated module built into a program, for a host that does not know it when it is
+/// compiled (`covenant batch --compiled`): the module's description, which decisions it
+/// computes, and its `decide`.
+#[derive(Clone, Copy)]
+pub struct Linked {
+    pub module: &'static Module,
+    /// Per decision of the program: whether `decide` computes it.
+    pub covered: &'static [bool],
+    pub decide: fn(&mut Base<'_>, &[Value], &[DecisionId], &mut Vec<Value>) -> Decided,
+}
+
+impl Linked {
+    /// Whether `decide` computes decision `id` (it hands back every row that asks for one it
+    /// does not).
+    pub fn computes(&self, id: DecisionId) -> bool {
+        self.covered.get(id.index()).copied().unwrap_or(false)
+    }
+}
+
 /// A module and the program it was generated from, as [`Module::check`] found them.
 #[derive(Clone, Copy)]
 pub struct Checked<'m, 'p> {
