@@ -60,8 +60,9 @@ pub struct Options {
     pub explain: Explain,
     pub as_of: Option<Date>,
     pub threads: Option<usize>,
-    /// The rules compiled to Rust, generated from this program (not used with explanations).
-    pub native: Option<Linked>,
+    /// With `--compiled`: the generated modules built into this program, among which the one
+    /// generated from the rules computes rows (not with explanations).
+    pub native: Option<&'static [Linked]>,
 }
 
 /// Whether and how each row is explained.
@@ -167,14 +168,31 @@ struct NativePart<'p> {
 }
 
 impl<'p> NativePart<'p> {
-    /// The part of `decisions` that `linked` computes, if it was generated from `program`
-    /// and computes any of them.
-    fn new(linked: Linked, program: &'p Program, decisions: &[DecisionId]) -> Option<NativePart<'p>> {
-        let checked = linked.module.check(program)?;
+    /// The part of `decisions` that the module among `linked` generated from `program`
+    /// computes, if there is one and it computes any of them; otherwise a note says why the
+    /// interpreter computes every row. A note names the decisions left to the interpreter.
+    fn new(linked: &[Linked], program: &'p Program, decisions: &[DecisionId]) -> Option<NativePart<'p>> {
+        let Some((linked, checked)) = linked.iter().find_map(|l| Some((*l, l.module.check(program)?))) else {
+            eprintln!(
+                "note: these rules are not the ones this program was built with; the interpreter computes every row"
+            );
+            return None;
+        };
         let natively: Vec<bool> = decisions.iter().map(|id| linked.computes(*id)).collect();
         let (computed, left): (Vec<DecisionId>, Vec<DecisionId>) =
             decisions.iter().partition(|id| linked.computes(**id));
-        (!computed.is_empty()).then_some(NativePart { linked, checked, computed, left, natively })
+        if computed.is_empty() {
+            eprintln!("note: no decision asked for is compiled to Rust; the interpreter computes every row");
+            return None;
+        }
+        if !left.is_empty() {
+            let names: Vec<&str> = left.iter().map(|id| program.decision(*id).name.as_str()).collect();
+            eprintln!(
+                "note: the interpreter computes the decisions not compiled to Rust (`covenant emit-rust` says why): `{}`",
+                names.join("`, `")
+            );
+        }
+        Some(NativePart { linked, checked, computed, left, natively })
     }
 }
 
@@ -277,10 +295,14 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
 
     let indexes = Indexes::build(program);
     let compiled = Compiled::new(program);
-    let native = options
-        .native
-        .filter(|_| options.explain == Explain::Off)
-        .and_then(|linked| NativePart::new(linked, program, decisions));
+    let native = match options.native {
+        None => None,
+        Some(_) if options.explain != Explain::Off => {
+            eprintln!("note: `--compiled` is not used with `--explain`: explanations are the interpreter's");
+            None
+        }
+        Some(linked) => NativePart::new(linked, program, decisions),
+    };
     let run = Run {
         program,
         compilation,

@@ -12,7 +12,7 @@
 //! and rules or a `covenant` built anew are built again.
 
 use covenant_driver::Compilation;
-use covenant_eval::native::{Linked, emit};
+use covenant_eval::native::{self, emit};
 use covenant_ir::DecisionId;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::IsTerminal;
@@ -22,22 +22,30 @@ use std::process::{Command, ExitCode, Stdio};
 /// Covenant's source as this command was built from it (overridden by `COVENANT_SOURCE`).
 const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
-/// The generated module among `linked` made from `compilation`'s program; otherwise a note
-/// says that the interpreter computes every row.
-pub fn linked_for(compilation: &Compilation, linked: &[Linked]) -> Option<Linked> {
-    let found = linked.iter().find(|l| l.module.check(&compilation.program).is_some()).copied();
-    if found.is_none() {
-        eprintln!("note: these rules are not the ones this program was built with; the interpreter computes every row");
-    }
-    found
-}
-
-/// Builds the program for `file`'s rules (unless it is kept from an earlier run) and runs it
-/// with this command's arguments. Where the rules, or every decision asked for, cannot be
-/// compiled to Rust, a note says so and `None` lets the interpreter compute every row.
+/// Runs the program built for `file`'s rules with this command's arguments, building it first
+/// unless it is kept from an earlier run. Where the rules, or every decision asked for,
+/// cannot be compiled to Rust, a note says so and `None` lets the interpreter compute every
+/// row; the program itself names the decisions it leaves to the interpreter (`batch.rs`).
 pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId]) -> Option<ExitCode> {
     let program = &compilation.program;
+    let fail = |why: String| {
+        eprintln!("error: cannot build the rules compiled to Rust: {why}");
+        Some(ExitCode::from(2))
+    };
+    let release = std::env::var("COVENANT_COMPILED_PROFILE").map_or(true, |p| p != "dev");
+    let cache = match cache_folder() {
+        Ok(cache) => cache,
+        Err(why) => return fail(why),
+    };
+    let name = format!("covenant-rules-{:016x}", build_key(native::fingerprint(program), release));
+    let folder = cache.join("rules").join(&name);
+    let kept = folder.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if kept.is_file() {
+        return Some(run(&kept));
+    }
+    // The file's name is written into comments of the files made.
     let origin = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let origin: String = origin.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
     let emitted = match emit::emit(program, &format!("`{origin}`")) {
         Ok(emitted) => emitted,
         Err(why) => {
@@ -45,55 +53,33 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
             return None;
         }
     };
-    // The decisions the generated code does not compute are the interpreter's (`batch.rs`).
-    let left: Vec<&str> = decisions
-        .iter()
-        .map(|id| program.decision(*id).name.as_str())
-        .filter(|name| !emitted.covered.iter().any(|c| c == name))
-        .collect();
-    if left.len() == decisions.len() {
+    let compiled = |id: &DecisionId| emitted.covered.iter().any(|name| name == program.decision(*id).name.as_str());
+    if !decisions.iter().any(compiled) {
         eprintln!("note: no decision asked for is compiled to Rust; the interpreter computes every row");
         return None;
     }
-    if !left.is_empty() {
-        eprintln!(
-            "note: the interpreter computes the decisions not compiled to Rust (`covenant emit-rust` says why): `{}`",
-            left.join("`, `")
-        );
+    match build(&cache, &folder, &name, &origin, &emitted.code, release) {
+        Ok(made) => match keep(&made, &folder, &kept) {
+            Ok(()) => Some(run(&kept)),
+            Err(why) => fail(why),
+        },
+        Err(why) => fail(why),
     }
-    Some(match built(&origin, &emitted.code) {
-        Ok(runner) => run(&runner),
-        Err(why) => {
-            eprintln!("error: cannot build the rules compiled to Rust: {why}");
-            ExitCode::from(2)
-        }
-    })
 }
 
-/// The built program for the generated `code`, built now if it is not kept already.
-fn built(origin: &str, code: &str) -> Result<PathBuf, String> {
+/// Builds the package `name` in `folder` for the generated `code` (of the rules in file
+/// `origin`) from Covenant's source, into the cache's target folder: the executable made.
+fn build(cache: &Path, folder: &Path, name: &str, origin: &str, code: &str, release: bool) -> Result<PathBuf, String> {
     let source = std::env::var_os("COVENANT_SOURCE").map_or_else(|| PathBuf::from(SOURCE), PathBuf::from);
-    let cli = source.join("compiler").join("cli").join("Cargo.toml");
-    if !cli.is_file() {
+    if !source.join("compiler").join("cli").join("Cargo.toml").is_file() {
         return Err(format!(
             "it is built from Covenant's source, which is not at `{}`; set COVENANT_SOURCE to the folder holding \
              Covenant's Cargo.toml",
             source.display()
         ));
     }
-    // The name is written into comments of the files made.
-    let origin: String = origin.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
-    let origin = origin.as_str();
     let source = source.canonicalize().map_err(|e| format!("cannot read `{}`: {e}", source.display()))?;
-    let cache = cache_folder()?;
-    let release = std::env::var("COVENANT_COMPILED_PROFILE").map_or(true, |p| p != "dev");
-    let name = format!("covenant-rules-{:016x}", build_key(code, &source, release));
-    let folder = cache.join("rules").join(&name);
-    let kept = folder.join(&name);
-    if kept.is_file() {
-        return Ok(kept);
-    }
-    std::fs::create_dir_all(&folder).map_err(|e| format!("cannot make `{}`: {e}", folder.display()))?;
+    std::fs::create_dir_all(folder).map_err(|e| format!("cannot make `{}`: {e}", folder.display()))?;
     // Each file is written whole, then renamed into place: another run building the same
     // rules at the same time reads either file whole.
     let write = |file: &str, text: &str| {
@@ -103,60 +89,51 @@ fn built(origin: &str, code: &str) -> Result<PathBuf, String> {
             .and_then(|()| std::fs::rename(&partial, &path))
             .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
     };
-    write("Cargo.toml", &manifest(&name, origin, &source))?;
+    write("Cargo.toml", &manifest(name, origin, &source))?;
     write("rules.rs", code)?;
-    write(
-        "main.rs",
-        &format!(
-            "//! `covenant` with the rules of `{origin}` compiled in, written by `covenant batch --compiled`.\n\n\
-         mod rules;\n\n\
-         static LINKED: [covenant_eval::native::Linked; 1] = [covenant_eval::native::Linked {{\n    \
-         module: &rules::MODULE,\n    covered: &rules::COVERED,\n    decide: rules::decide,\n}}];\n\n\
-         fn main() -> std::process::ExitCode {{\n    covenant_cli::main_with(&LINKED)\n}}\n"
-        ),
-    )?;
+    write("main.rs", &main_rs(origin))?;
     // Covenant's own versions of every crate: all already fetched when it was built.
     let lock = std::fs::read_to_string(source.join("Cargo.lock")).unwrap_or_default();
     write("Cargo.lock", &lock)?;
 
     eprintln!(
         "compiling the rules of `{origin}` to Rust and building them with cargo (once for these rules; the first \
-         time takes a few minutes), in `{}`",
+         time, a minute or two), in `{}`",
         folder.display()
     );
     let target = cache.join("target");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(&cargo);
-    build
+    let mut command = Command::new(&cargo);
+    command
         .arg("build")
         .arg("--offline")
         .arg("--manifest-path")
         .arg(folder.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target);
     if release {
-        build.arg("--release");
+        command.arg("--release");
     }
     // Cargo's progress is shown on a terminal; otherwise its output is kept for an error.
     let terminal = std::io::stderr().is_terminal();
-    build.stdout(Stdio::null()).stderr(if terminal { Stdio::inherit() } else { Stdio::piped() });
-    let output = build.output().map_err(|e| format!("cannot run `{}`: {e}", Path::new(&cargo).display()))?;
+    command.stdout(Stdio::null()).stderr(if terminal { Stdio::inherit() } else { Stdio::piped() });
+    let output = command.output().map_err(|e| format!("cannot run `{}`: {e}", Path::new(&cargo).display()))?;
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = said.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!(
-            "cargo failed ({}){}",
-            output.status,
-            if tail.is_empty() { String::new() } else { format!(":\n{}", tail.join("\n")) }
-        ));
+        let last: Vec<&str> = said.lines().rev().take(40).collect();
+        let last: Vec<&str> = last.into_iter().rev().collect();
+        let shown = if last.is_empty() { String::new() } else { format!(":\n{}", last.join("\n")) };
+        return Err(format!("cargo failed ({}){shown}", output.status));
     }
-    let made =
-        target.join(if release { "release" } else { "debug" }).join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    // Copied, then renamed into place: a run that finds the program finds it whole.
-    let partial = folder.join(format!("{name}.{}.partial", std::process::id()));
-    std::fs::copy(&made, &partial).map_err(|e| format!("cannot copy `{}`: {e}", made.display()))?;
-    std::fs::rename(&partial, &kept).map_err(|e| format!("cannot write `{}`: {e}", kept.display()))?;
-    Ok(kept)
+    let profile = if release { "release" } else { "debug" };
+    Ok(target.join(profile).join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Copies the executable `made` to `kept` in `folder`, then renames it into place: a run
+/// that finds the program finds it whole.
+fn keep(made: &Path, folder: &Path, kept: &Path) -> Result<(), String> {
+    let partial = folder.join(format!("program.{}.partial", std::process::id()));
+    std::fs::copy(made, &partial).map_err(|e| format!("cannot copy `{}`: {e}", made.display()))?;
+    std::fs::rename(&partial, kept).map_err(|e| format!("cannot write `{}`: {e}", kept.display()))
 }
 
 /// The cache folder: `COVENANT_CACHE`, else `$XDG_CACHE_HOME/covenant`, else `~/.cache/covenant`.
@@ -168,12 +145,13 @@ fn cache_folder() -> Result<PathBuf, String> {
         .ok_or_else(|| "no folder to keep it in: set COVENANT_CACHE".to_string())
 }
 
-/// A hash of what the built program depends on: the generated code, this command's build
-/// (the generator and the runtime it was built with) and the source the program is built from.
-fn build_key(code: &str, source: &Path, release: bool) -> u64 {
+/// A hash of what the built program depends on: the rules (their fingerprint, which does
+/// not depend on where their files are), this command's build (the generator, the runtime
+/// and the source it was built from: the executable's size and time) and whether it is
+/// optimised.
+fn build_key(fingerprint: u64, release: bool) -> u64 {
     let mut hasher = DefaultHasher::new();
-    code.hash(&mut hasher);
-    source.hash(&mut hasher);
+    fingerprint.hash(&mut hasher);
     release.hash(&mut hasher);
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     if let Some(meta) = std::env::current_exe().ok().and_then(|exe| exe.metadata().ok()) {
@@ -181,6 +159,17 @@ fn build_key(code: &str, source: &Path, release: bool) -> u64 {
         meta.modified().ok().hash(&mut hasher);
     }
     hasher.finish()
+}
+
+/// The built program's `main.rs`: this command with the generated module linked in.
+fn main_rs(origin: &str) -> String {
+    format!(
+        "//! `covenant` with the rules of `{origin}` compiled in, written by `covenant batch --compiled`.\n\n\
+         mod rules;\n\n\
+         static LINKED: [covenant_eval::native::Linked; 1] = [covenant_eval::native::Linked {{\n    \
+         module: &rules::MODULE,\n    covered: &rules::COVERED,\n    decide: rules::decide,\n}}];\n\n\
+         fn main() -> std::process::ExitCode {{\n    covenant_cli::main_with(&LINKED)\n}}\n"
+    )
 }
 
 /// The built program's `Cargo.toml`: Covenant's command and evaluator as path dependencies.

@@ -239,19 +239,17 @@ fn run(cli: Cli, linked: &'static [Linked]) -> ExitCode {
                 Some(ExplainLayout::Full) => batch::Explain::Full,
                 Some(ExplainLayout::Compact) => batch::Explain::Compact,
             };
-            let native = match (compiled, explain) {
-                (false, _) => None,
-                (true, batch::Explain::Off) if linked.is_empty() => {
+            // `covenant` itself builds the rules into a program of their own and runs it; that
+            // program computes with the module built into it.
+            let native = match compiled {
+                false => None,
+                true if linked.is_empty() && explain == batch::Explain::Off => {
                     match compiled::run_built(&compilation, &file, &ids) {
                         Some(code) => return code,
                         None => None,
                     }
                 }
-                (true, batch::Explain::Off) => compiled::linked_for(&compilation, linked),
-                (true, _) => {
-                    eprintln!("note: `--compiled` is not used with `--explain`: explanations are the interpreter's");
-                    None
-                }
+                true => Some(linked),
             };
             batch::run(&compilation, &ids, &batch::Options { input, output, errors, explain, as_of, threads, native })
         }
