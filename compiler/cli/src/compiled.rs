@@ -7,9 +7,10 @@
 //! back or finds failing (`batch.rs`). Cargo builds it from Covenant's own source (the folder
 //! this command was built from, or `COVENANT_SOURCE`) into the cache folder
 //! (`COVENANT_CACHE`, else `$XDG_CACHE_HOME/covenant`, else `~/.cache/covenant`), offline,
-//! with the versions of Covenant's `Cargo.lock`. It is named by a hash of the generated code
-//! and of this command's own build, so the same rules are built once and kept for later runs,
-//! and rules or a `covenant` built anew are built again.
+//! with the versions of Covenant's `Cargo.lock`. It is named by a hash of the rules'
+//! fingerprint and of this command's own build, so the same rules are built once and kept for
+//! later runs (found before any code is generated), and rules or a `covenant` built anew are
+//! built again.
 
 use covenant_driver::Compilation;
 use covenant_eval::native::{self, emit};
