@@ -39,7 +39,12 @@ fn emitted_module(file: &str) -> String {
 
 /// Runs a binary of the workspace; a panic is a failure whatever the test expects.
 fn run(binary: &str, args: &[&str]) -> Run {
-    let run = common::run_built(binary, args);
+    run_with(binary, args, &[])
+}
+
+/// [`run`] with these environment variables set as well.
+fn run_with(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let run = common::run_built_with(binary, args, env);
     assert!(run.code != 101, "`{binary}` panicked:\n{}", run.stderr);
     run
 }
@@ -495,20 +500,7 @@ fn batch(
     if compiled {
         args.push("--compiled");
     }
-    let output = std::process::Command::new(common::built("covenant"))
-        .args(&args)
-        .current_dir(common::root())
-        .env("NO_COLOR", "1")
-        .env("COVENANT_CACHE", cache)
-        .env("COVENANT_COMPILED_PROFILE", "dev")
-        .output()
-        .expect("covenant runs");
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(run.code != 101, "covenant panicked:\n{}", run.stderr);
+    let run = run_with("covenant", &args, &[("COVENANT_CACHE", cache), ("COVENANT_COMPILED_PROFILE", "dev")]);
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     (run, read(&out), read(&err))
 }
@@ -584,24 +576,11 @@ fn batch_compiled_says_what_it_does_not_do() {
     let cohort = dir.path("housing.csv");
     assert_eq!(run("covenant-bench-generate", &["housing", "20", &cohort]).code, 0);
     let cache = compiled_cache();
-    let output = std::process::Command::new(common::built("covenant"))
-        .args([
-            "batch",
-            TARIFF,
-            "--input",
-            &cohort,
-            "--explain=compact",
-            "--output",
-            &dir.path("trace.jsonl"),
-            "--compiled",
-        ])
-        .current_dir(common::root())
-        .env("COVENANT_CACHE", &cache)
-        .output()
-        .expect("covenant runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("`--compiled` is not used with `--explain`"), "{stderr}");
-    assert!(computed_natively(&stderr).is_none(), "{stderr}");
+    let trace = dir.path("trace.jsonl");
+    let args = ["batch", TARIFF, "--input", &cohort, "--explain=compact", "--output", &trace, "--compiled"];
+    let r = run_with("covenant", &args, &[("COVENANT_CACHE", &cache)]);
+    assert!(r.stderr.contains("`--compiled` is not used with `--explain`"), "{}", r.show());
+    assert!(computed_natively(&r.stderr).is_none(), "{}", r.show());
 
     let payments = "examples/cluster-tariff/cluster_tariff.cov";
     let (name, _, cases) =
@@ -614,16 +593,14 @@ fn batch_compiled_says_what_it_does_not_do() {
     assert_eq!(out.lines().count(), cases.len() + 1, "{}", r.show());
 
     // An empty cache and no source: nothing can be built, and the run says what to do.
-    let output = std::process::Command::new(common::built("covenant"))
-        .args(["batch", TARIFF, "--input", &cohort, "--compiled"])
-        .current_dir(common::root())
-        .env("COVENANT_CACHE", dir.path("empty-cache"))
-        .env("COVENANT_SOURCE", dir.path("no-source"))
-        .output()
-        .expect("covenant runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("set COVENANT_SOURCE to the folder holding Covenant's Cargo.toml"), "{stderr}");
+    let (empty, none) = (dir.path("empty-cache"), dir.path("no-source"));
+    let r = run_with(
+        "covenant",
+        &["batch", TARIFF, "--input", &cohort, "--compiled"],
+        &[("COVENANT_CACHE", &empty), ("COVENANT_SOURCE", &none)],
+    );
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains("set COVENANT_SOURCE to the folder holding Covenant's Cargo.toml"), "{}", r.show());
 }
 
 #[test]

@@ -194,6 +194,16 @@ impl<'p> NativePart<'p> {
         }
         Some(NativePart { linked, checked, computed, left, natively })
     }
+
+    /// Puts a row's values in the order the decisions were asked for: those of `computed`,
+    /// in `values` from `start`, and those of `left`, taken from `interpreted`.
+    fn put_in_order(&self, values: &mut Vec<Value>, start: usize, interpreted: &mut Vec<Value>) {
+        let places = self.natively.iter().enumerate().filter(|(_, natively)| !**natively).map(|(i, _)| start + i);
+        // In order of place, each value goes where every value before it already is.
+        for (place, value) in places.zip(interpreted.drain(..)) {
+            values.insert(place.min(values.len()), value);
+        }
+    }
 }
 
 pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Options) -> ExitCode {
@@ -702,7 +712,7 @@ impl<'p> Run<'p> {
         Worker {
             session,
             native,
-            computed: Vec::new(),
+            interpreted: Vec::new(),
             native_rows: 0,
             explainer,
             problems: ProblemTexts::default(),
@@ -721,7 +731,7 @@ impl<'p> Run<'p> {
 
     /// Evaluates one row; a row done adds its values to `values`.
     fn evaluate(&self, row: &RowIn, text: &[u8], worker: &mut Worker<'_>, values: &mut Vec<Value>) -> RowOut {
-        let Worker { session, native, explainer, problems: texts, cells, store, computed, native_rows } = worker;
+        let Worker { session, native, explainer, problems: texts, cells, store, interpreted, native_rows } = worker;
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
                 let Some(header) = &self.header else {
@@ -751,39 +761,27 @@ impl<'p> Run<'p> {
             if (part.linked.decide)(base, &inputs, &part.computed, values) == native::Decided::Values {
                 *native_rows += 1;
                 let mut problems = Vec::new();
+                let mut inputs = inputs;
                 if !part.left.is_empty() {
-                    computed.clear();
-                    computed.extend(values.drain(start..));
                     session.reset(inputs);
-                    let mut from_native = computed.drain(..);
-                    for (&id, &natively) in self.decisions.iter().zip(&part.natively) {
-                        let result = match natively {
-                            true => from_native.next().ok_or(None),
-                            false => session.decision(id, &mut NoTrace).map_err(Some),
-                        };
-                        match result {
-                            Ok(v) => values.push(v),
-                            Err(Some(e)) => problems.push(self.problem(texts, id, &e)),
-                            Err(None) => problems.push("internal error: a value is missing".into()),
+                    interpreted.clear();
+                    for &id in &part.left {
+                        match session.decision(id, &mut NoTrace) {
+                            Ok(v) => interpreted.push(v),
+                            Err(e) => problems.push(self.problem(texts, id, &e)),
                         }
                     }
-                    drop(from_native);
-                    if let RowIn::Csv(..) = row {
-                        store.give_back(session.take_inputs());
-                    }
-                } else if let RowIn::Csv(..) = row {
+                    inputs = session.take_inputs();
+                }
+                if let RowIn::Csv(..) = row {
                     store.give_back(inputs);
                 }
-                if problems.is_empty() {
-                    return RowOut::Done {
-                        number,
-                        explanations: String::new(),
-                        sites: Vec::new(),
-                        reasons: Vec::new(),
-                    };
+                if !problems.is_empty() {
+                    values.truncate(start);
+                    return RowOut::Failed { number, problems };
                 }
-                values.truncate(start);
-                return RowOut::Failed { number, problems };
+                part.put_in_order(values, start, interpreted);
+                return RowOut::Done { number, explanations: String::new(), sites: Vec::new(), reasons: Vec::new() };
             }
         }
         session.reset(inputs);
@@ -849,8 +847,8 @@ struct Worker<'p> {
     session: Session<'p>,
     /// The generated code's state, with `--compiled`.
     native: Option<native::Base<'p>>,
-    /// The values the generated code computed for a row, while the interpreter computes the rest.
-    computed: Vec<Value>,
+    /// The values of a row's decisions that the generated code does not compute.
+    interpreted: Vec<Value>,
     /// Rows of the piece being evaluated whose decisions the generated code computed.
     native_rows: usize,
     explainer: Explainer<'p>,

@@ -45,8 +45,7 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
         return Some(run(&kept));
     }
     // The file's name is written into comments of the files made.
-    let origin = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let origin: String = origin.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    let origin: String = crate::rules_origin(file).chars().map(|c| if c.is_control() { '?' } else { c }).collect();
     let emitted = match emit::emit(program, &format!("`{origin}`")) {
         Ok(emitted) => emitted,
         Err(why) => {

@@ -273,6 +273,12 @@ fn display_path(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// The name of a file of rules as generated Rust names it: the file's own name, without its
+/// folder (so that the code does not depend on where it was generated).
+fn rules_origin(file: &Path) -> String {
+    file.file_name().map_or_else(|| display_path(file), |name| name.to_string_lossy().into_owned())
+}
+
 /// Compiles one file for a command that runs it: any error is reported and ends the command
 /// (exit 1, "nothing was `done`").
 fn compile_cleanly(file: &Path, done: &str) -> Result<Compilation, ExitCode> {
@@ -653,7 +659,7 @@ fn emit_rust(file: &Path, output: Option<&Path>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let origin = file.file_name().map_or_else(|| display_path(file), |name| name.to_string_lossy().into_owned());
+    let origin = rules_origin(file);
     let emitted = match covenant_eval::native::emit::emit(&compilation.program, &format!("`{origin}`")) {
         Ok(e) => e,
         Err(why) => {

@@ -177,10 +177,16 @@ impl Run {
 
 /// Runs a binary of the workspace from the workspace root, without colours.
 pub fn run_built(name: &str, args: &[&str]) -> Run {
+    run_built_with(name, args, &[])
+}
+
+/// [`run_built`] with these environment variables set as well.
+pub fn run_built_with(name: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = std::process::Command::new(built(name))
         .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs");
     Run {
