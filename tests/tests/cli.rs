@@ -621,6 +621,23 @@ fn batch_stops_quietly_when_its_output_is_closed() {
     assert!(!stderr.contains("error"), "{stderr}");
 }
 
+/// A full disk: the first write fails, the workers stop taking pieces (none waits for a place
+/// that will never be freed) and the run says why, whatever the number of workers.
+#[cfg(target_os = "linux")]
+#[test]
+fn batch_stops_with_an_error_when_its_output_cannot_be_written() {
+    let dir = TempDir::new("batch-full");
+    let input = dir.write("cohort.csv", &housing_cohort(50_000));
+    let full = dir.path("full.csv");
+    std::os::unix::fs::symlink("/dev/full", &full).expect("a link to /dev/full");
+    for threads in ["1", "3"] {
+        let r = run(&["batch", TARIFF, "--input", &input, "--output", &full, "--threads", threads]);
+        assert_eq!(r.code, 2, "{}", r.show());
+        assert!(r.stderr.contains("error: cannot write the output"), "{}", r.show());
+        assert!(!r.stderr.contains("rows in"), "no summary of a run whose output is lost: {}", r.show());
+    }
+}
+
 #[test]
 fn eval_on_a_contract_prints_the_payment_statement() {
     let contract = "tests/cases/contracts/supported_housing.cov";

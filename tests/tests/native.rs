@@ -617,3 +617,72 @@ fn a_generated_module_runs_only_on_its_own_rules() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("no generated module"), "{}", r.stderr);
 }
+
+/// A second `covenant batch --compiled` on unchanged rules runs the program kept for them
+/// without compiling the rules first (the program compiles them itself): `covenant` finds it
+/// by a record of the files the rules were read from, with a hash of each file's text. A file
+/// changed since makes the record useless, and the rules are compiled first as on a first run.
+#[cfg(unix)]
+#[test]
+fn batch_compiled_runs_the_program_kept_for_unchanged_rules_without_compiling_them() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("batch-compiled-kept");
+    let cache = compiled_cache();
+    let env = [("COVENANT_CACHE", cache.as_str()), ("COVENANT_COMPILED_PROFILE", "dev")];
+    let rates_text = "module rates\nparam base: Money = £10.00\n";
+    // Rules of this test run alone (the number), so that its program is built for it.
+    let rules_text = format!(
+        "import rates\ninput hours: Int\ndecision cost: Money = base * hours\ndecision run: Int = {}\n",
+        std::process::id()
+    );
+    let rates = dir.write("rates.cov", rates_text);
+    let rules = dir.write("rules.cov", &rules_text);
+    let cohort = dir.write("cohort.csv", "hours\n1\n2\n");
+    let batch = |decision: &str| {
+        run_with("covenant", &["batch", &rules, "--input", &cohort, "--decision", decision, "--compiled"], &env)
+    };
+
+    let first = batch("cost");
+    assert_eq!(first.code, 0, "{}", first.show());
+    assert_eq!(first.stdout, "row,cost\n1,10.00\n2,20.00\n", "{}", first.show());
+    assert_eq!(computed_natively(&first.stderr), Some(2), "{}", first.show());
+
+    // The record names the program and both files read, not the standard library.
+    let sources = std::path::Path::new(&cache).join("rules").join("sources");
+    let record_path = std::fs::read_dir(&sources)
+        .expect("the records")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| std::fs::read_to_string(path).is_ok_and(|text| text.contains(&rules)))
+        .expect("a record for the rules");
+    let record = common::read(&record_path);
+    let lines: Vec<&str> = record.lines().collect();
+    assert_eq!(lines.len(), 3, "{record}");
+    assert!(lines[0].starts_with("covenant-rules-"), "{record}");
+    assert!(lines[1].ends_with(&format!(" {rules}")) && lines[2].ends_with(&format!(" {rates}")), "{record}");
+
+    // The kept program, replaced by a stand-in, is run without the rules being compiled: a
+    // decision that does not exist is left for the program to report.
+    let program = std::path::Path::new(&cache).join("rules").join(lines[0]).join(lines[0]);
+    std::fs::write(&program, "#!/bin/sh\necho \"kept program ran: $*\"\n").expect("stand-in");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("executable");
+    let kept = batch("no_such_decision");
+    assert_eq!(kept.code, 0, "{}", kept.show());
+    assert!(kept.stdout.starts_with("kept program ran: batch "), "{}", kept.show());
+
+    // Either file changed: the rules are compiled first, and the unknown decision reported.
+    for (file, text) in [(&rules, rules_text.as_str()), (&rates, rates_text)] {
+        std::fs::write(file, format!("{text}// changed\n")).expect("change");
+        let changed = batch("no_such_decision");
+        assert_eq!(changed.code, 2, "{file}: {}", changed.show());
+        assert!(changed.stderr.contains("no decision `no_such_decision`"), "{file}: {}", changed.show());
+        assert!(!changed.stdout.contains("kept program ran"), "{file}: {}", changed.show());
+        std::fs::write(file, text).expect("restore");
+    }
+    let unchanged = batch("no_such_decision");
+    assert!(unchanged.stdout.starts_with("kept program ran: batch "), "{}", unchanged.show());
+
+    // The stand-in is not left for a later run to find.
+    let _ = std::fs::remove_dir_all(program.parent().expect("its folder"));
+    let _ = std::fs::remove_file(&record_path);
+}

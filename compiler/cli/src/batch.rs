@@ -1,12 +1,14 @@
 //! `covenant batch`: a cohort from CSV or JSON Lines, one output row per good input row.
 //!
-//! The reading thread cuts rows into pieces; a pool of worker threads (scoped, one per core,
-//! each with its own session and shared table indexes) takes pieces as it finishes them; a
-//! writing thread puts the results back in input order. Only a bounded number of pieces is
-//! between reading and writing at once, so memory does not grow with the number of rows,
-//! and no worker waits for another. A bad row (malformed
-//! value, evaluation error) is reported with its row number, field and reason and does not
-//! stop or disturb the others; the run ends with a summary and exits 1 if any row failed.
+//! A pool of worker threads (scoped, one per core, each with its own session and shared table
+//! indexes) does everything: a worker reads the next piece of rows (one worker at a time),
+//! evaluates it, and hands its results in; whichever worker hands in the results next in
+//! input order writes them, with those after them already waiting. There is no reading or
+//! writing thread to share the cores with. Only a bounded number of pieces is between
+//! reading and writing at once, so memory does not grow with the number of rows, and no
+//! worker waits for another's evaluation. A bad row (malformed value, evaluation error) is
+//! reported with its row number, field and reason and does not stop or disturb the others;
+//! the run ends with a summary and exits 1 if any row failed.
 //!
 //! With rules compiled to Rust linked in (`covenant batch --compiled`, `compiled.rs`), a
 //! worker computes each row's decisions that the generated code covers with it first; its
@@ -24,13 +26,14 @@ use covenant_ir::hash::FxBuild;
 use covenant_ir::json::{self, JsonOut};
 use covenant_ir::{Date, DecisionId, Program, Span, Value, value};
 use covenant_report::explain;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
 /// Rows a worker takes at a time: enough that handing out pieces costs nothing next to
@@ -236,7 +239,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut header = None;
-    let mut cohort = match input_format {
+    let cohort = match input_format {
         Format::Csv => {
             let mut input = CsvInput::new(file);
             let mut cells = csv_text::Cells::default();
@@ -284,7 +287,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             }
         },
     };
-    let mut errors_sink: Box<dyn Write + Send> = match &options.errors {
+    let errors_sink: Box<dyn Write + Send> = match &options.errors {
         None => Box::new(std::io::stderr()),
         Some(path) => match File::create(path) {
             Ok(f) => Box::new(BufWriter::new(f)),
@@ -301,7 +304,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         defined: Vec::new(),
         defined_reasons: Vec::new(),
     });
-    let mut writer = Writer::new(sink, output_format, program, decisions, options.explain, trace);
+    let writer = Writer::new(sink, output_format, program, decisions, options.explain, trace);
 
     let indexes = Indexes::build(program);
     let compiled = Compiled::new(program);
@@ -333,110 +336,86 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     };
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let mut shown = started;
-    let mut rows_in = 0usize;
-    let mut number = 0usize;
-    let mut read_error = None;
-    // Pieces go to a pool of workers and their results to a writing thread, which puts them
-    // back in input order. A piece holds a place from when it is read until it is written:
-    // with at most `in_flight` places, memory is bounded and a slow piece holds back the
-    // reading, not the other workers.
+    // Each worker reads a piece (one at a time), evaluates it and hands its results in; the
+    // worker that finds the next piece to write among them writes it, and any after it that
+    // are waiting. A piece holds a place from when it is read until it is written: with at
+    // most `in_flight` places, memory is bounded and a slow piece holds back the reading, not
+    // the other workers. With one thread per core and no thread between them, a second core
+    // adds a second worker, not a third and fourth thread to share it with.
     let in_flight = threads * PIECES_IN_FLIGHT_PER_WORKER;
-    let (places, freed) = std::sync::mpsc::sync_channel::<()>(in_flight);
-    let (to_workers, pieces) = std::sync::mpsc::sync_channel::<Piece>(in_flight);
-    let pieces = Mutex::new(pieces);
-    // Workers hand the rows of a piece back when done with them, and the reader reads into
-    // them again: no row is allocated in one thread and freed in another.
-    let (to_reader, used_rows) = std::sync::mpsc::sync_channel::<Rows>(in_flight);
-    let (to_writer, results) = std::sync::mpsc::channel::<(usize, Evaluated)>();
-    // Set when the output cannot be written (a closed pipe, a full disk): reading stops.
-    let stopped = AtomicBool::new(false);
-    let stopped = &stopped;
-    let written = std::thread::scope(|scope| {
-        let writing = scope.spawn(move || {
-            let mut written =
-                Written { rows_out: 0, rows_failed: 0, totals: Totals::new(program, decisions), error: None };
-            let mut waiting = std::collections::BTreeMap::new();
-            let mut next = 0usize;
-            let mut write = |results: Evaluated, written: &mut Written| {
-                // After a write error, results are still taken (so no piece waits for a
-                // place forever) but no longer written.
-                if written.error.is_none() {
-                    write_results(results, written, &mut writer, &mut errors_sink, decisions);
-                    if written.error.is_some() {
-                        stopped.store(true, Ordering::Relaxed);
-                    }
-                }
-                let _ = freed.recv();
-            };
-            for (sequence, results) in results {
-                waiting.insert(sequence, results);
-                while let Some(results) = waiting.remove(&next) {
-                    write(results, &mut written);
-                    next += 1;
-                }
-            }
-            // Only a piece lost with its worker leaves a gap; what follows it is still written.
-            for (_, results) in std::mem::take(&mut waiting) {
-                write(results, &mut written);
-            }
-            if written.error.is_none()
-                && let Err(e) = writer.finish()
-            {
-                written.error = Some(e);
-            }
-            let _ = errors_sink.flush();
-            written
-        });
-        let run = &run;
-        let pieces = &pieces;
+    let shared = Shared {
+        reading: Mutex::new(Reading {
+            cohort,
+            piece_rows,
+            number: 0,
+            sequence: 0,
+            rows_in: 0,
+            error: None,
+            finished: false,
+            progress: progress.then_some(Progress { started, shown: started, size }),
+        }),
+        writing: Mutex::new(Writing {
+            writer,
+            errors_sink,
+            waiting: BTreeMap::new(),
+            next: 0,
+            written: Written { rows_out: 0, rows_failed: 0, totals: Totals::new(program, decisions), error: None },
+        }),
+        places: Places { free: Mutex::new(in_flight), changed: Condvar::new() },
+        stopped: AtomicBool::new(false),
+        lost: AtomicBool::new(false),
+    };
+    let workers = std::thread::scope(|scope| {
+        let (run, shared) = (&run, &shared);
         let mut workers = 0;
         for _ in 0..threads {
-            let (to_writer, to_reader) = (to_writer.clone(), to_reader.clone());
-            let work = move || run.work(pieces, &to_writer, &to_reader);
             // A worker that cannot be started leaves its pieces to the others.
-            if std::thread::Builder::new().stack_size(WORKER_STACK_BYTES).spawn_scoped(scope, work).is_ok() {
-                workers += 1;
-            }
-        }
-        drop((to_writer, to_reader));
-        if workers == 0 {
-            read_error = Some("cannot start a worker thread; no row was run".into());
-        }
-        let mut sequence = 0usize;
-        while read_error.is_none() {
-            let spare = used_rows.try_recv().unwrap_or_default();
-            let piece = match cohort.read_piece(piece_rows, &mut number, spare) {
-                Ok(piece) => piece,
-                Err((piece, e)) => {
-                    read_error = Some(format!("row {}: the file cannot be read further: {e}", number + 1));
-                    piece
+            let work = move || {
+                // A worker lost outside evaluating rows (which fails only the rows) may hold a
+                // piece that is then never written: the others stop rather than wait for it.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run.work(shared))).is_err() {
+                    shared.lost.store(true, Ordering::Relaxed);
+                    shared.stop();
                 }
             };
-            if piece.rows.is_empty() {
-                break;
-            }
-            rows_in += piece.rows.len();
-            // Waits while `in_flight` pieces are unwritten; fails only if the writer stopped.
-            if places.send(()).is_err() || to_workers.send(Piece { sequence, rows: piece }).is_err() {
-                break;
-            }
-            sequence += 1;
-            if progress && shown.elapsed().as_millis() >= PROGRESS_EVERY_MS {
-                shown = Instant::now();
-                show_progress(rows_in, started, cohort.position(), size);
-            }
-            if stopped.load(Ordering::Relaxed) {
-                break;
-            }
+            let started = std::thread::Builder::new().stack_size(WORKER_STACK_BYTES).spawn_scoped(scope, work).is_ok();
+            workers += usize::from(started);
         }
-        drop(to_workers);
-        writing.join()
+        workers
+    });
+    let (reading, writing) = (shared.reading.into_inner(), shared.writing.into_inner());
+    let (rows_in, mut read_error) = match reading {
+        Ok(reading) => (reading.rows_in, reading.error),
+        Err(poisoned) => {
+            let reading = poisoned.into_inner();
+            (reading.rows_in, Some("internal error while reading the cohort".to_string()))
+        }
+    };
+    if workers == 0 {
+        read_error = Some("cannot start a worker thread; no row was run".into());
+    }
+    let written = writing.map(|mut writing| {
+        // Only a piece lost with its worker leaves a gap; what follows it is still written.
+        for (_, results) in std::mem::take(&mut writing.waiting) {
+            writing.write(results, &shared.stopped);
+        }
+        let Writing { mut writer, mut errors_sink, mut written, .. } = writing;
+        if written.error.is_none()
+            && let Err(e) = writer.finish()
+        {
+            written.error = Some(e);
+        }
+        let _ = errors_sink.flush();
+        written
     });
     let Ok(Written { rows_out, rows_failed, totals, error }) = written else {
         eprintln!("error: internal error while writing the output");
         return ExitCode::from(70);
     };
+    if shared.lost.load(Ordering::Relaxed) {
+        eprintln!("error: internal error in a worker thread; some rows were not run");
+        return ExitCode::from(70);
+    }
     if progress {
         eprintln!();
     }
@@ -479,32 +458,26 @@ enum Cohort {
 
 impl Cohort {
     /// The next `wanted` rows (fewer at the end of the file), numbered on from `number`, read
-    /// into the buffers of a piece already evaluated. On an error reading the file, the rows
-    /// read before it.
-    fn read_piece(&mut self, wanted: usize, number: &mut usize, spare: Rows) -> Result<Rows, (Rows, std::io::Error)> {
+    /// into `piece` (whose buffers are reused). On an error reading the file, `piece` holds the
+    /// rows read before it.
+    fn read_piece(&mut self, wanted: usize, number: &mut usize, piece: &mut Rows) -> std::io::Result<()> {
         match self {
             Cohort::Csv(input) => {
-                let Rows { mut rows, mut text } = spare;
+                let Rows { rows, text } = piece;
                 rows.clear();
                 text.clear();
                 while rows.len() < wanted {
-                    match input.next_record() {
-                        Ok(Some(record)) => {
-                            *number += 1;
-                            let start = text.len();
-                            text.extend_from_slice(record);
-                            rows.push(RowIn::Csv(*number, start..text.len()));
-                        }
-                        Ok(None) => break,
-                        Err(e) => return Err((Rows { rows, text }, e)),
-                    }
+                    let Some(record) = input.next_record()? else { break };
+                    *number += 1;
+                    let start = text.len();
+                    text.extend_from_slice(record);
+                    rows.push(RowIn::Csv(*number, start..text.len()));
                 }
-                Ok(Rows { rows, text })
+                Ok(())
             }
             Cohort::JsonLines(reader) => {
-                let mut spare = spare.rows;
-                let mut rows = Vec::with_capacity(wanted);
-                while rows.len() < wanted {
+                let mut spare = std::mem::replace(&mut piece.rows, Vec::with_capacity(wanted));
+                while piece.rows.len() < wanted {
                     let mut line = match spare.pop() {
                         Some(RowIn::Json(_, mut line)) => {
                             line.clear();
@@ -512,26 +485,23 @@ impl Cohort {
                         }
                         _ => String::new(),
                     };
-                    match reader.read_line(&mut line) {
-                        Ok(0) => break,
-                        Ok(_) => {
-                            // As `BufRead::lines` does: without the line's `\n` or `\r\n`.
-                            if line.ends_with('\n') {
-                                line.pop();
-                                if line.ends_with('\r') {
-                                    line.pop();
-                                }
-                            }
-                            // A blank line is not a row.
-                            if !line.trim().is_empty() {
-                                *number += 1;
-                                rows.push(RowIn::Json(*number, line));
-                            }
+                    if reader.read_line(&mut line)? == 0 {
+                        break;
+                    }
+                    // As `BufRead::lines` does: without the line's `\n` or `\r\n`.
+                    if line.ends_with('\n') {
+                        line.pop();
+                        if line.ends_with('\r') {
+                            line.pop();
                         }
-                        Err(e) => return Err((Rows { rows, text: Vec::new() }, e)),
+                    }
+                    // A blank line is not a row.
+                    if !line.trim().is_empty() {
+                        *number += 1;
+                        piece.rows.push(RowIn::Json(*number, line));
                     }
                 }
-                Ok(Rows { rows, text: Vec::new() })
+                Ok(())
             }
         }
     }
@@ -585,10 +555,153 @@ impl CsvInput {
     }
 }
 
-/// Rows read together, numbered in input order, for one worker to evaluate.
-struct Piece {
+/// What the workers share: the cohort, read a piece at a time, and the output, written in
+/// input order.
+struct Shared<'p> {
+    reading: Mutex<Reading>,
+    writing: Mutex<Writing<'p>>,
+    places: Places,
+    /// Set when the output cannot be written (a closed pipe, a full disk): reading stops.
+    stopped: AtomicBool,
+    /// Set when a worker failed outside evaluating rows (an internal error).
+    lost: AtomicBool,
+}
+
+/// The cohort and how far it has been read.
+struct Reading {
+    cohort: Cohort,
+    piece_rows: usize,
+    /// Rows read so far (the last row's number).
+    number: usize,
+    /// Pieces read so far (the next piece's sequence number).
     sequence: usize,
-    rows: Rows,
+    rows_in: usize,
+    error: Option<String>,
+    /// The cohort is read to its end, cannot be read further, or the output is stopped.
+    finished: bool,
+    /// The progress line, when stderr is a terminal.
+    progress: Option<Progress>,
+}
+
+struct Progress {
+    started: Instant,
+    shown: Instant,
+    /// The size of the cohort's file in bytes.
+    size: u64,
+}
+
+impl Shared<'_> {
+    /// Puts a piece's results among those waiting, and writes every piece now next in order
+    /// (freeing their places); `false` if the output can no longer be written to.
+    fn hand_in(&self, sequence: usize, results: Evaluated) -> bool {
+        let Ok(mut writing) = self.writing.lock() else {
+            // A worker failed while writing: nothing more can be written.
+            self.stop();
+            return false;
+        };
+        writing.waiting.insert(sequence, results);
+        let mut freed = 0;
+        while let Some(results) = {
+            let next = writing.next;
+            writing.waiting.remove(&next)
+        } {
+            writing.write(results, &self.stopped);
+            writing.next += 1;
+            freed += 1;
+        }
+        drop(writing);
+        self.places.give(freed);
+        !self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Stops reading, and wakes the workers waiting for a place so that they see it.
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.places.give(0);
+    }
+}
+
+impl Reading {
+    /// Reads the next piece into `rows` and gives its sequence number, or `None` when there is
+    /// no row left to read.
+    fn next_piece(&mut self, rows: &mut Rows, stopped: &AtomicBool) -> Option<usize> {
+        if self.finished || stopped.load(Ordering::Relaxed) {
+            self.finished = true;
+            return None;
+        }
+        if let Err(e) = self.cohort.read_piece(self.piece_rows, &mut self.number, rows) {
+            self.error = Some(format!("row {}: the file cannot be read further: {e}", self.number + 1));
+            self.finished = true;
+        }
+        if rows.rows.is_empty() {
+            self.finished = true;
+            return None;
+        }
+        self.rows_in += rows.rows.len();
+        let sequence = self.sequence;
+        self.sequence += 1;
+        if let Some(progress) = &mut self.progress
+            && progress.shown.elapsed().as_millis() >= PROGRESS_EVERY_MS
+        {
+            progress.shown = Instant::now();
+            show_progress(self.rows_in, progress.started, self.cohort.position(), progress.size);
+        }
+        Some(sequence)
+    }
+}
+
+/// The output, and the results of pieces evaluated before the pieces ahead of them.
+struct Writing<'p> {
+    writer: Writer<'p>,
+    errors_sink: Box<dyn Write + Send>,
+    /// Results by sequence number, waiting for those before them to be written.
+    waiting: BTreeMap<usize, Evaluated>,
+    /// The sequence number of the next piece to write.
+    next: usize,
+    written: Written,
+}
+
+impl Writing<'_> {
+    /// Counts and writes one piece's results. After a write error, results are still counted
+    /// (so that no piece waits for a place forever) but no longer written, and reading stops.
+    fn write(&mut self, results: Evaluated, stopped: &AtomicBool) {
+        if self.written.error.is_some() {
+            return;
+        }
+        let decisions = self.writer.decisions;
+        write_results(results, &mut self.written, &mut self.writer, &mut self.errors_sink, decisions);
+        if self.written.error.is_some() {
+            stopped.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Places for pieces between being read and being written.
+struct Places {
+    free: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Places {
+    /// Takes a place, waiting for one to be free; `false` once the output is stopped.
+    fn take(&self, stopped: &AtomicBool) -> bool {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if stopped.load(Ordering::Relaxed) {
+                return false;
+            }
+            if *free > 0 {
+                *free -= 1;
+                return true;
+            }
+            free = self.changed.wait(free).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn give(&self, count: usize) {
+        *self.free.lock().unwrap_or_else(PoisonError::into_inner) += count;
+        self.changed.notify_all();
+    }
 }
 
 /// A piece's rows: JSON lines each in its own string, CSV records in one text.
@@ -652,19 +765,20 @@ fn show_progress(rows_in: usize, started: Instant, position: Option<u64>, size: 
 impl<'p> Run<'p> {
     /// A worker thread: takes pieces until there are none, keeping one session (and trace
     /// writer) for the whole run, and sends each piece's results to the writing thread.
-    fn work(
-        &self,
-        pieces: &Mutex<std::sync::mpsc::Receiver<Piece>>,
-        to_writer: &std::sync::mpsc::Sender<(usize, Evaluated)>,
-        to_reader: &std::sync::mpsc::SyncSender<Rows>,
-    ) {
+    fn work(&self, shared: &Shared<'_>) {
         let mut worker = self.new_worker();
-        loop {
-            let piece = match pieces.lock() {
-                Ok(pieces) => pieces.recv(),
-                Err(_) => return,
+        // The worker's rows, read into again for each piece: no row is allocated in one
+        // thread and freed in another.
+        let mut rows = Rows::default();
+        while shared.places.take(&shared.stopped) {
+            let sequence = match shared.reading.lock() {
+                Ok(mut reading) => reading.next_piece(&mut rows, &shared.stopped),
+                Err(_) => None,
             };
-            let Ok(Piece { sequence, rows }) = piece else { return };
+            let Some(sequence) = sequence else {
+                shared.places.give(1);
+                return;
+            };
             let evaluated =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.evaluate_rows(&mut worker, &rows)));
             let results = evaluated.unwrap_or_else(|_| {
@@ -680,9 +794,7 @@ impl<'p> Run<'p> {
                     .collect();
                 Evaluated { rows, values: Vec::new() }
             });
-            // The reader may have finished, or have rows enough to reuse: then they are dropped.
-            let _ = to_reader.try_send(rows);
-            if to_writer.send((sequence, results)).is_err() {
+            if !shared.hand_in(sequence, results) {
                 return;
             }
         }

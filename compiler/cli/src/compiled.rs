@@ -10,7 +10,9 @@
 //! with the versions of Covenant's `Cargo.lock`. It is named by a hash of the rules'
 //! fingerprint and of this command's own build, so the same rules are built once and kept for
 //! later runs (found before any code is generated), and rules or a `covenant` built anew are
-//! built again.
+//! built again. A record of the files the rules were read from, each with a hash of its text,
+//! lets a later run on unchanged files find the program without compiling the rules at all
+//! ([`run_kept`]): the program compiles them, so a run compiles them once.
 
 use covenant_driver::Compilation;
 use covenant_eval::native::{self, emit};
@@ -33,7 +35,7 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
         eprintln!("error: cannot build the rules compiled to Rust: {why}");
         Some(ExitCode::from(2))
     };
-    let release = std::env::var("COVENANT_COMPILED_PROFILE").map_or(true, |p| p != "dev");
+    let release = release();
     let cache = match cache_folder() {
         Ok(cache) => cache,
         Err(why) => return fail(why),
@@ -42,6 +44,7 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
     let folder = cache.join("rules").join(&name);
     let kept = folder.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if kept.is_file() {
+        remember(&cache, compilation, file, &name, release);
         return Some(run(&kept));
     }
     // The file's name is written into comments of the files made.
@@ -60,11 +63,91 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
     }
     match build(&cache, &folder, &name, &origin, &emitted.code, release) {
         Ok(made) => match keep(&made, &folder, &kept) {
-            Ok(()) => Some(run(&kept)),
+            Ok(()) => {
+                remember(&cache, compilation, file, &name, release);
+                Some(run(&kept))
+            }
             Err(why) => fail(why),
         },
         Err(why) => fail(why),
     }
+}
+
+/// Runs the program kept for the rules in `file` if the files they were compiled from last
+/// time (recorded by [`remember`]) are unchanged: found without compiling the rules, which the
+/// program then does. `None` when there is no such record or a file has changed since.
+pub fn run_kept(file: &Path) -> Option<ExitCode> {
+    let release = release();
+    let cache = cache_folder().ok()?;
+    let root = std::path::absolute(file).ok()?;
+    let record = std::fs::read_to_string(record_path(&cache, &root, release)).ok()?;
+    let mut lines = record.lines();
+    let name = lines.next().filter(|name| is_program_name(name))?;
+    let mut files = 0;
+    for line in lines {
+        let (hash, path) = line.split_once(' ')?;
+        if format!("{:016x}", text_hash(&std::fs::read(path).ok()?)) != hash {
+            return None;
+        }
+        files += 1;
+    }
+    let kept = cache.join("rules").join(name).join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    (files > 0 && kept.is_file()).then(|| run(&kept))
+}
+
+/// Records which program computes the rules of `file` as `compilation` read them: the program's
+/// `name` and each file read (not the standard library's modules, which are part of this
+/// command) with a hash of its text, for [`run_kept`]. A record that cannot be written only
+/// means the next run compiles the rules first.
+fn remember(cache: &Path, compilation: &Compilation, file: &Path, name: &str, release: bool) {
+    let Ok(root) = std::path::absolute(file) else { return };
+    let mut record = format!("{name}\n");
+    for (_, source) in compilation.sources.files() {
+        let standard = covenant_driver::STDLIB
+            .iter()
+            .any(|m| source.name == format!("<stdlib/{}>", m.path) && source.text == m.text);
+        if standard {
+            continue;
+        }
+        let Some(path) = std::path::absolute(&source.name).ok().and_then(|p| p.to_str().map(str::to_string)) else {
+            return;
+        };
+        if path.contains(['\n', '\r']) {
+            return;
+        }
+        record.push_str(&format!("{:016x} {path}\n", text_hash(source.text.as_bytes())));
+    }
+    let path = record_path(cache, &root, release);
+    let Some(folder) = path.parent() else { return };
+    let partial = folder.join(format!("record.{}.partial", std::process::id()));
+    let _ = std::fs::create_dir_all(folder)
+        .and_then(|()| std::fs::write(&partial, record))
+        .and_then(|()| std::fs::rename(&partial, &path));
+}
+
+/// Where the record for the rules file at absolute path `root` is kept.
+fn record_path(cache: &Path, root: &Path, release: bool) -> PathBuf {
+    let mut hasher = DefaultHasher::new();
+    root.hash(&mut hasher);
+    build_identity(&mut hasher, release);
+    cache.join("rules").join("sources").join(format!("{:016x}", hasher.finish()))
+}
+
+fn text_hash(text: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Whether `name` is one [`run_built`] gives a program: `covenant-rules-` and 16 hex digits.
+fn is_program_name(name: &str) -> bool {
+    name.strip_prefix("covenant-rules-")
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether the program is built optimised: unless `COVENANT_COMPILED_PROFILE=dev`.
+fn release() -> bool {
+    std::env::var("COVENANT_COMPILED_PROFILE").map_or(true, |p| p != "dev")
 }
 
 /// Builds the package `name` in `folder` for the generated `code` (of the rules in file
@@ -152,13 +235,18 @@ fn cache_folder() -> Result<PathBuf, String> {
 fn build_key(fingerprint: u64, release: bool) -> u64 {
     let mut hasher = DefaultHasher::new();
     fingerprint.hash(&mut hasher);
-    release.hash(&mut hasher);
-    env!("CARGO_PKG_VERSION").hash(&mut hasher);
-    if let Some(meta) = std::env::current_exe().ok().and_then(|exe| exe.metadata().ok()) {
-        meta.len().hash(&mut hasher);
-        meta.modified().ok().hash(&mut hasher);
-    }
+    build_identity(&mut hasher, release);
     hasher.finish()
+}
+
+/// Hashes this command's build and whether the program is optimised.
+fn build_identity(hasher: &mut DefaultHasher, release: bool) {
+    release.hash(hasher);
+    env!("CARGO_PKG_VERSION").hash(hasher);
+    if let Some(meta) = std::env::current_exe().ok().and_then(|exe| exe.metadata().ok()) {
+        meta.len().hash(hasher);
+        meta.modified().ok().hash(hasher);
+    }
 }
 
 /// The built program's `main.rs`: this command with the generated module linked in.

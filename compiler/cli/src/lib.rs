@@ -226,6 +226,12 @@ fn run(cli: Cli, linked: &'static [Linked]) -> ExitCode {
                 Ok(date) => date,
                 Err(code) => return code,
             };
+            // The program kept for these rules, found without compiling them: it compiles
+            // them itself, so that they are compiled once for the run.
+            let builds = compiled && linked.is_empty() && explain.is_none();
+            if builds && let Some(code) = compiled::run_kept(&file) {
+                return code;
+            }
             let compilation = match compile_cleanly(&file, "evaluated") {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -243,12 +249,10 @@ fn run(cli: Cli, linked: &'static [Linked]) -> ExitCode {
             // program computes with the module built into it.
             let native = match compiled {
                 false => None,
-                true if linked.is_empty() && explain == batch::Explain::Off => {
-                    match compiled::run_built(&compilation, &file, &ids) {
-                        Some(code) => return code,
-                        None => None,
-                    }
-                }
+                true if builds => match compiled::run_built(&compilation, &file, &ids) {
+                    Some(code) => return code,
+                    None => None,
+                },
                 true => Some(linked),
             };
             batch::run(&compilation, &ids, &batch::Options { input, output, errors, explain, as_of, threads, native })
