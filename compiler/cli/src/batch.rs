@@ -2,9 +2,9 @@
 //!
 //! A pool of worker threads (scoped, one per core, each with its own session and shared table
 //! indexes) does everything: a worker reads the next piece of rows (one worker at a time),
-//! evaluates it, and hands its results in; whichever worker hands in the results next in
-//! input order writes them, with those after them already waiting. There is no reading or
-//! writing thread to share the cores with. Only a bounded number of pieces is between
+//! evaluates it, formats its output lines and hands them in; a worker that finds the next
+//! piece in input order handed in, and no other worker writing, writes it, with those after
+//! it already waiting. There is no reading or writing thread to share the cores with. Only a bounded number of pieces is between
 //! reading and writing at once, so memory does not grow with the number of rows, and no
 //! worker waits for another's evaluation. A bad row (malformed value, evaluation error) is
 //! reported with its row number, field and reason and does not stop or disturb the others;
@@ -33,7 +33,7 @@ use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError, TryLockError};
 use std::time::Instant;
 
 /// Rows a worker takes at a time: enough that handing out pieces costs nothing next to
@@ -120,6 +120,9 @@ struct Written {
 struct Evaluated {
     rows: Vec<RowOut>,
     values: Vec<Value>,
+    /// The output lines of the rows done, formatted by the worker (empty with compact traces,
+    /// which are formatted in output order).
+    text: String,
 }
 
 /// One evaluated row.
@@ -151,6 +154,8 @@ struct Run<'p> {
     options: &'p Options,
     /// The sites of the compact traces (unused otherwise).
     sites: &'p explain::TraceSites,
+    /// How output rows are written, for the workers to format their rows.
+    format: RowFormat<'p>,
     /// The generated module computing rows before the interpreter, checked against the program.
     native: Option<NativePart<'p>>,
     /// Rows whose decisions the generated code computed (with the interpreter's for those
@@ -304,7 +309,8 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         defined: Vec::new(),
         defined_reasons: Vec::new(),
     });
-    let writer = Writer::new(sink, output_format, program, decisions, options.explain, trace);
+    let format = RowFormat::new(output_format, program, decisions, options.explain);
+    let writer = Writer::new(sink, format.clone(), trace);
 
     let indexes = Indexes::build(program);
     let compiled = Compiled::new(program);
@@ -325,6 +331,7 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         compiled: &compiled,
         options,
         sites: &sites,
+        format,
         native,
         computed_natively: AtomicUsize::new(0),
     };
@@ -336,9 +343,9 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     };
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
-    // Each worker reads a piece (one at a time), evaluates it and hands its results in; the
-    // worker that finds the next piece to write among them writes it, and any after it that
-    // are waiting. A piece holds a place from when it is read until it is written: with at
+    // Each worker reads a piece (one at a time), evaluates it and hands its results in; a
+    // worker that finds the next piece to write among them, and no other worker writing,
+    // writes it and any after it that are waiting. A piece holds a place from when it is read until it is written: with at
     // most `in_flight` places, memory is bounded and a slow piece holds back the reading, not
     // the other workers. With one thread per core and no thread between them, a second core
     // adds a second worker, not a third and fourth thread to share it with.
@@ -354,11 +361,10 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             finished: false,
             progress: progress.then_some(Progress { started, shown: started, size }),
         }),
+        handed: Mutex::new(Handed { waiting: BTreeMap::new(), next: 0 }),
         writing: Mutex::new(Writing {
             writer,
             errors_sink,
-            waiting: BTreeMap::new(),
-            next: 0,
             written: Written { rows_out: 0, rows_failed: 0, totals: Totals::new(program, decisions), error: None },
         }),
         places: Places { free: Mutex::new(in_flight), changed: Condvar::new() },
@@ -394,9 +400,10 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     if workers == 0 {
         read_error = Some("cannot start a worker thread; no row was run".into());
     }
+    let handed = shared.handed.into_inner().unwrap_or_else(PoisonError::into_inner);
     let written = writing.map(|mut writing| {
         // Only a piece lost with its worker leaves a gap; what follows it is still written.
-        for (_, results) in std::mem::take(&mut writing.waiting) {
+        for (_, results) in handed.waiting {
             writing.write(results, &shared.stopped);
         }
         let Writing { mut writer, mut errors_sink, mut written, .. } = writing;
@@ -559,6 +566,7 @@ impl CsvInput {
 /// input order.
 struct Shared<'p> {
     reading: Mutex<Reading>,
+    handed: Mutex<Handed>,
     writing: Mutex<Writing<'p>>,
     places: Places,
     /// Set when the output cannot be written (a closed pipe, a full disk): reading stops.
@@ -591,26 +599,34 @@ struct Progress {
 }
 
 impl Shared<'_> {
-    /// Puts a piece's results among those waiting, and writes every piece now next in order
-    /// (freeing their places); `false` if the output can no longer be written to.
+    /// Puts a piece's results among those handed in, and writes every piece now next in
+    /// order (freeing their places) unless another worker is writing; `false` if the output
+    /// can no longer be written to.
     fn hand_in(&self, sequence: usize, results: Evaluated) -> bool {
-        let Ok(mut writing) = self.writing.lock() else {
-            // A worker failed while writing: nothing more can be written.
-            self.stop();
-            return false;
-        };
-        writing.waiting.insert(sequence, results);
-        let mut freed = 0;
-        while let Some(results) = {
-            let next = writing.next;
-            writing.waiting.remove(&next)
-        } {
-            writing.write(results, &self.stopped);
-            writing.next += 1;
-            freed += 1;
+        let handed = || self.handed.lock().unwrap_or_else(PoisonError::into_inner);
+        handed().waiting.insert(sequence, results);
+        // One worker writes at a time; one that finds another writing goes back to its rows.
+        // The writer looks again once it has let go, so that results handed in while it
+        // wrote, by a worker that found it writing, are not left waiting.
+        loop {
+            let mut writing = match self.writing.try_lock() {
+                Ok(writing) => writing,
+                Err(TryLockError::WouldBlock) => break,
+                Err(TryLockError::Poisoned(_)) => {
+                    // A worker failed while writing: nothing more can be written.
+                    self.stop();
+                    return false;
+                }
+            };
+            while let Some(results) = handed().take_next() {
+                writing.write(results, &self.stopped);
+                self.places.give(1);
+            }
+            drop(writing);
+            if !handed().next_is_waiting() {
+                break;
+            }
         }
-        drop(writing);
-        self.places.give(freed);
         !self.stopped.load(Ordering::Relaxed)
     }
 
@@ -650,14 +666,31 @@ impl Reading {
     }
 }
 
-/// The output, and the results of pieces evaluated before the pieces ahead of them.
-struct Writing<'p> {
-    writer: Writer<'p>,
-    errors_sink: Box<dyn Write + Send>,
-    /// Results by sequence number, waiting for those before them to be written.
+/// The results handed in and not yet written.
+struct Handed {
+    /// Results by sequence number.
     waiting: BTreeMap<usize, Evaluated>,
     /// The sequence number of the next piece to write.
     next: usize,
+}
+
+impl Handed {
+    /// The results of the next piece to write, if they are handed in.
+    fn take_next(&mut self) -> Option<Evaluated> {
+        let results = self.waiting.remove(&self.next)?;
+        self.next += 1;
+        Some(results)
+    }
+
+    fn next_is_waiting(&self) -> bool {
+        self.waiting.contains_key(&self.next)
+    }
+}
+
+/// The output: one worker writes to it at a time.
+struct Writing<'p> {
+    writer: Writer<'p>,
+    errors_sink: Box<dyn Write + Send>,
     written: Written,
 }
 
@@ -668,7 +701,7 @@ impl Writing<'_> {
         if self.written.error.is_some() {
             return;
         }
-        let decisions = self.writer.decisions;
+        let decisions = self.writer.format.decisions;
         write_results(results, &mut self.written, &mut self.writer, &mut self.errors_sink, decisions);
         if self.written.error.is_some() {
             stopped.store(true, Ordering::Relaxed);
@@ -711,7 +744,7 @@ struct Rows {
     text: Vec<u8>,
 }
 
-/// Counts and writes one piece's results (the writing thread's part).
+/// Counts and writes one piece's results.
 fn write_results(
     results: Evaluated,
     written: &mut Written,
@@ -719,6 +752,10 @@ fn write_results(
     errors_sink: &mut dyn Write,
     decisions: &[DecisionId],
 ) {
+    if let Err(e) = writer.text(&results.text) {
+        written.error = Some(e);
+        return;
+    }
     // Each row done has one value for each decision, after those of the rows before it.
     let mut next = 0;
     for result in results.rows {
@@ -730,7 +767,9 @@ fn write_results(
                 for (id, v) in decisions.iter().zip(values) {
                     written.totals.add(*id, v);
                 }
-                if let Err(e) = writer.row(number, values, &explanations, &sites, &reasons) {
+                if writer.trace.is_some()
+                    && let Err(e) = writer.traced_row(number, values, &explanations, &sites, &reasons)
+                {
                     written.error = Some(e);
                     return;
                 }
@@ -792,7 +831,7 @@ impl<'p> Run<'p> {
                         problems: vec!["internal error in a worker thread".into()],
                     })
                     .collect();
-                Evaluated { rows, values: Vec::new() }
+                Evaluated { rows, values: Vec::new(), text: String::new() }
             });
             if !shared.hand_in(sequence, results) {
                 return;
@@ -827,6 +866,7 @@ impl<'p> Run<'p> {
             interpreted: Vec::new(),
             native_rows: 0,
             explainer,
+            format: self.format.clone(),
             problems: ProblemTexts::default(),
             cells: csv_text::Cells::keep_doubled(&self.header.as_ref().map(Header::json_columns).unwrap_or_default()),
             store: RowStore::new(),
@@ -838,12 +878,18 @@ impl<'p> Run<'p> {
         let mut values = Vec::with_capacity(rows.rows.len() * self.decisions.len());
         let rows = rows.rows.iter().map(|row| self.evaluate(row, &rows.text, worker, &mut values)).collect();
         self.computed_natively.fetch_add(std::mem::take(&mut worker.native_rows), Ordering::Relaxed);
-        Evaluated { rows, values }
+        let mut evaluated = Evaluated { rows, values, text: String::new() };
+        if self.options.explain != Explain::Compact {
+            let mut text = String::new();
+            worker.format.rows(&evaluated, &mut text);
+            evaluated.text = text;
+        }
+        evaluated
     }
 
     /// Evaluates one row; a row done adds its values to `values`.
     fn evaluate(&self, row: &RowIn, text: &[u8], worker: &mut Worker<'_>, values: &mut Vec<Value>) -> RowOut {
-        let Worker { session, native, explainer, problems: texts, cells, store, interpreted, native_rows } = worker;
+        let Worker { session, native, explainer, problems: texts, cells, store, interpreted, native_rows, .. } = worker;
         let (number, inputs) = match row {
             RowIn::Csv(number, record) => {
                 let Some(header) = &self.header else {
@@ -964,6 +1010,7 @@ struct Worker<'p> {
     /// Rows of the piece being evaluated whose decisions the generated code computed.
     native_rows: usize,
     explainer: Explainer<'p>,
+    format: RowFormat<'p>,
     problems: ProblemTexts,
     /// The cells of the CSV row being read.
     cells: csv_text::Cells,
@@ -1037,123 +1084,175 @@ fn newly_defined(used: &[u32], defined: &mut Vec<bool>) -> Vec<u32> {
 }
 
 /// Writes output rows: CSV with a `row` column then one column per decision, or JSON Lines.
+/// Rows without a compact trace come formatted by the workers ([`Evaluated::text`]); rows
+/// with one are formatted here, in output order, since each defines only the sites and
+/// reasons no earlier row defined.
 struct Writer<'p> {
-    /// The output, CSV or JSON Lines as `csv` says.
     out: BufWriter<Box<dyn Write + Send>>,
+    format: RowFormat<'p>,
+    trace: Option<Trace<'p>>,
+    wrote_header: bool,
+    /// The current row (reused row to row).
+    line: String,
+}
+
+impl<'p> Writer<'p> {
+    fn new(sink: Box<dyn Write + Send>, format: RowFormat<'p>, trace: Option<Trace<'p>>) -> Writer<'p> {
+        Writer {
+            out: BufWriter::with_capacity(IO_BUFFER_BYTES, sink),
+            format,
+            trace,
+            wrote_header: false,
+            line: String::new(),
+        }
+    }
+
+    /// The CSV header, before the first row written.
+    fn header(&mut self) -> std::io::Result<()> {
+        if !self.wrote_header {
+            self.wrote_header = true;
+            self.line.clear();
+            self.format.header(&mut self.line);
+            self.out.write_all(self.line.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Rows formatted by a worker.
+    fn text(&mut self, text: &str) -> std::io::Result<()> {
+        if !text.is_empty() {
+            self.header()?;
+            self.out.write_all(text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// A row with its compact trace.
+    fn traced_row(
+        &mut self,
+        number: usize,
+        values: &[Value],
+        steps: &str,
+        sites: &[u32],
+        reasons: &[u32],
+    ) -> std::io::Result<()> {
+        self.header()?;
+        self.line.clear();
+        let trace = self.trace.as_mut().map(|trace| (trace, sites, reasons));
+        self.format.row(number, values, steps, trace, &mut self.line);
+        self.out.write_all(self.line.as_bytes())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Formats output rows; each worker has one, and so does the writer (for compact traces).
+#[derive(Clone)]
+struct RowFormat<'p> {
     csv: bool,
     program: &'p Program,
     decisions: &'p [DecisionId],
     explain: Explain,
-    trace: Option<Trace<'p>>,
-    wrote_header: bool,
-    /// The current CSV line, and the cell being added to it (reused row to row).
-    line: String,
+    /// The cell being written (reused cell to cell).
     cell: String,
     /// The current JSON Lines row (reused row to row).
     json: JsonOut,
 }
 
-impl<'p> Writer<'p> {
-    fn new(
-        sink: Box<dyn Write + Send>,
-        format: Format,
-        program: &'p Program,
-        decisions: &'p [DecisionId],
-        explain: Explain,
-        trace: Option<Trace<'p>>,
-    ) -> Writer<'p> {
-        Writer {
-            out: BufWriter::with_capacity(IO_BUFFER_BYTES, sink),
-            csv: format == Format::Csv,
-            program,
-            decisions,
-            explain,
-            trace,
-            wrote_header: false,
-            line: String::new(),
-            cell: String::new(),
-            json: JsonOut::new(),
+impl<'p> RowFormat<'p> {
+    fn new(format: Format, program: &'p Program, decisions: &'p [DecisionId], explain: Explain) -> RowFormat<'p> {
+        RowFormat { csv: format == Format::Csv, program, decisions, explain, cell: String::new(), json: JsonOut::new() }
+    }
+
+    /// The CSV header line (nothing for JSON Lines).
+    fn header(&self, out: &mut String) {
+        if !self.csv {
+            return;
+        }
+        out.push_str("row");
+        for d in self.decisions {
+            out.push(',');
+            csv_text::push_field(out, &self.program.decision(*d).name);
+        }
+        if self.explain != Explain::Off {
+            out.push_str(",explanation");
+        }
+        out.push('\n');
+    }
+
+    /// The rows done of a piece without compact traces, one line each, added to `out`.
+    fn rows(&mut self, results: &Evaluated, out: &mut String) {
+        let mut next = 0;
+        for result in &results.rows {
+            if let RowOut::Done { number, explanations, .. } = result {
+                let values = results.values.get(next..next + self.decisions.len()).unwrap_or_default();
+                next += self.decisions.len();
+                self.row(*number, values, explanations, None, out);
+            }
         }
     }
 
+    /// One row's line, added to `out`: with `trace`, the trace whose steps are `explanations`
+    /// and which uses the sites and reasons given.
     fn row(
         &mut self,
         number: usize,
         values: &[Value],
         explanations: &str,
-        sites: &[u32],
-        reasons: &[u32],
-    ) -> std::io::Result<()> {
+        trace: Option<(&mut Trace<'_>, &[u32], &[u32])>,
+        out: &mut String,
+    ) {
         let program = self.program;
         if self.csv {
-            let line = &mut self.line;
-            line.clear();
-            if !self.wrote_header {
-                line.push_str("row");
-                for d in self.decisions {
-                    line.push(',');
-                    csv_text::push_field(line, &program.decision(*d).name);
-                }
-                if self.explain != Explain::Off {
-                    line.push_str(",explanation");
-                }
-                line.push('\n');
-                self.wrote_header = true;
-            }
-            json::push_integer(line, number as i128);
+            json::push_integer(out, number as i128);
             for (d, v) in self.decisions.iter().zip(values) {
-                line.push(',');
+                out.push(',');
                 let cell = &mut self.cell;
                 cell.clear();
                 batch::write_cell(program, v, &program.decision(*d).ty, cell);
-                csv_text::push_field(line, cell);
+                csv_text::push_field(out, cell);
             }
             if self.explain != Explain::Off {
-                line.push(',');
-                csv_text::push_field(line, explanations);
+                out.push(',');
+                csv_text::push_field(out, explanations);
             }
-            line.push('\n');
-            self.out.write_all(line.as_bytes())?;
+            out.push('\n');
         } else {
-            let w = &mut self.out;
-            let out = &mut self.json;
-            out.clear();
-            out.begin_object();
-            out.key("row").count(number);
-            out.key("decisions").begin_object();
+            let json = &mut self.json;
+            json.clear();
+            json.begin_object();
+            json.key("row").count(number);
+            json.key("decisions").begin_object();
             for (d, v) in self.decisions.iter().zip(values) {
                 let def = program.decision(*d);
-                out.key(&def.name);
-                value::write_json(program, v, &def.ty, out);
+                json.key(&def.name);
+                value::write_json(program, v, &def.ty, json);
             }
-            out.end_object();
-            match &mut self.trace {
-                Some(trace) => {
+            json.end_object();
+            match trace {
+                Some((trace, sites, reasons)) => {
                     let new_sites = newly_defined(sites, &mut trace.defined);
                     let new_reasons = newly_defined(reasons, &mut trace.defined_reasons);
-                    out.key("trace");
+                    json.key("trace");
                     // The steps are already JSON text.
                     trace.sites.write_trace(
                         trace.rules.take().as_deref(),
                         (&new_sites, &new_reasons),
                         explanations,
-                        out,
+                        json,
                     );
                 }
                 // The explanations are already JSON text.
                 None if self.explain == Explain::Full => {
-                    out.key("explanations").raw(explanations);
+                    json.key("explanations").raw(explanations);
                 }
                 None => {}
             }
-            out.end_object();
-            w.write_all(out.as_str().as_bytes())?;
-            w.write_all(b"\n")?;
+            json.end_object();
+            out.push_str(json.as_str());
+            out.push('\n');
         }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> std::io::Result<()> {
-        self.out.flush()
     }
 }
