@@ -4,11 +4,12 @@
 //! indexes) does everything: a worker reads the next piece of rows (one worker at a time),
 //! evaluates it, formats its output lines and hands them in; a worker that finds the next
 //! piece in input order handed in, and no other worker writing, writes it, with those after
-//! it already waiting. There is no reading or writing thread to share the cores with. Only a bounded number of pieces is between
-//! reading and writing at once, so memory does not grow with the number of rows, and no
-//! worker waits for another's evaluation. A bad row (malformed value, evaluation error) is
-//! reported with its row number, field and reason and does not stop or disturb the others;
-//! the run ends with a summary and exits 1 if any row failed.
+//! it already waiting. There is no reading or writing thread to share the cores with. Only a
+//! bounded number of pieces is between reading and writing at once, so memory does not grow
+//! with the number of rows, and no worker waits for another's evaluation. A bad row
+//! (malformed value, evaluation error) is reported with its row number, field and reason and
+//! does not stop or disturb the others; the run ends with a summary and exits 1 if any row
+//! failed.
 //!
 //! With rules compiled to Rust linked in (`covenant batch --compiled`, `compiled.rs`), a
 //! worker computes each row's decisions that the generated code covers with it first; its
@@ -345,10 +346,11 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     let started = Instant::now();
     // Each worker reads a piece (one at a time), evaluates it and hands its results in; a
     // worker that finds the next piece to write among them, and no other worker writing,
-    // writes it and any after it that are waiting. A piece holds a place from when it is read until it is written: with at
-    // most `in_flight` places, memory is bounded and a slow piece holds back the reading, not
-    // the other workers. With one thread per core and no thread between them, a second core
-    // adds a second worker, not a third and fourth thread to share it with.
+    // writes it and any after it that are waiting. A piece holds a place from when it is read
+    // until it is written: with at most `in_flight` places, memory is bounded and a slow piece
+    // holds back the reading, not the other workers. With one thread per core and no thread
+    // between them, a second core adds a second worker, not a third and fourth thread to share
+    // it with.
     let in_flight = threads * PIECES_IN_FLIGHT_PER_WORKER;
     let shared = Shared {
         reading: Mutex::new(Reading {
@@ -356,7 +358,6 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
             piece_rows,
             number: 0,
             sequence: 0,
-            rows_in: 0,
             error: None,
             finished: false,
             progress: progress.then_some(Progress { started, shown: started, size }),
@@ -391,10 +392,10 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     });
     let (reading, writing) = (shared.reading.into_inner(), shared.writing.into_inner());
     let (rows_in, mut read_error) = match reading {
-        Ok(reading) => (reading.rows_in, reading.error),
+        Ok(reading) => (reading.number, reading.error),
         Err(poisoned) => {
             let reading = poisoned.into_inner();
-            (reading.rows_in, Some("internal error while reading the cohort".to_string()))
+            (reading.number, Some("internal error while reading the cohort".to_string()))
         }
     };
     if workers == 0 {
@@ -579,11 +580,10 @@ struct Shared<'p> {
 struct Reading {
     cohort: Cohort,
     piece_rows: usize,
-    /// Rows read so far (the last row's number).
+    /// Rows read so far (the last row's number: blank lines are not rows).
     number: usize,
     /// Pieces read so far (the next piece's sequence number).
     sequence: usize,
-    rows_in: usize,
     error: Option<String>,
     /// The cohort is read to its end, cannot be read further, or the output is stopped.
     finished: bool,
@@ -653,14 +653,13 @@ impl Reading {
             self.finished = true;
             return None;
         }
-        self.rows_in += rows.rows.len();
         let sequence = self.sequence;
         self.sequence += 1;
         if let Some(progress) = &mut self.progress
             && progress.shown.elapsed().as_millis() >= PROGRESS_EVERY_MS
         {
             progress.shown = Instant::now();
-            show_progress(self.rows_in, progress.started, self.cohort.position(), progress.size);
+            show_progress(self.number, progress.started, self.cohort.position(), progress.size);
         }
         Some(sequence)
     }
@@ -695,17 +694,47 @@ struct Writing<'p> {
 }
 
 impl Writing<'_> {
-    /// Counts and writes one piece's results. After a write error, results are still counted
-    /// (so that no piece waits for a place forever) but no longer written, and reading stops.
+    /// Counts and writes one piece's results. After a write error, results are still taken
+    /// (so that no piece waits for a place forever) but neither counted nor written, and
+    /// reading stops.
     fn write(&mut self, results: Evaluated, stopped: &AtomicBool) {
         if self.written.error.is_some() {
             return;
         }
-        let decisions = self.writer.format.decisions;
-        write_results(results, &mut self.written, &mut self.writer, &mut self.errors_sink, decisions);
-        if self.written.error.is_some() {
+        if let Err(e) = self.write_rows(results) {
+            self.written.error = Some(e);
             stopped.store(true, Ordering::Relaxed);
         }
+    }
+
+    fn write_rows(&mut self, results: Evaluated) -> std::io::Result<()> {
+        let Writing { writer, errors_sink, written } = self;
+        let decisions = writer.format.decisions;
+        writer.text(&results.text)?;
+        // Each row done has one value for each decision, after those of the rows before it.
+        let mut next = 0;
+        for result in results.rows {
+            match result {
+                RowOut::Done { number, explanations, sites, reasons } => {
+                    written.rows_out += 1;
+                    let values = results.values.get(next..next + decisions.len()).unwrap_or_default();
+                    next += decisions.len();
+                    for (id, v) in decisions.iter().zip(values) {
+                        written.totals.add(*id, v);
+                    }
+                    if writer.trace.is_some() {
+                        writer.traced_row(number, values, &explanations, &sites, &reasons)?;
+                    }
+                }
+                RowOut::Failed { number, problems } => {
+                    written.rows_failed += 1;
+                    for p in problems {
+                        let _ = writeln!(errors_sink, "row {number}: {p}");
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -742,46 +771,6 @@ impl Places {
 struct Rows {
     rows: Vec<RowIn>,
     text: Vec<u8>,
-}
-
-/// Counts and writes one piece's results.
-fn write_results(
-    results: Evaluated,
-    written: &mut Written,
-    writer: &mut Writer<'_>,
-    errors_sink: &mut dyn Write,
-    decisions: &[DecisionId],
-) {
-    if let Err(e) = writer.text(&results.text) {
-        written.error = Some(e);
-        return;
-    }
-    // Each row done has one value for each decision, after those of the rows before it.
-    let mut next = 0;
-    for result in results.rows {
-        match result {
-            RowOut::Done { number, explanations, sites, reasons } => {
-                written.rows_out += 1;
-                let values = results.values.get(next..next + decisions.len()).unwrap_or_default();
-                next += decisions.len();
-                for (id, v) in decisions.iter().zip(values) {
-                    written.totals.add(*id, v);
-                }
-                if writer.trace.is_some()
-                    && let Err(e) = writer.traced_row(number, values, &explanations, &sites, &reasons)
-                {
-                    written.error = Some(e);
-                    return;
-                }
-            }
-            RowOut::Failed { number, problems } => {
-                written.rows_failed += 1;
-                for p in problems {
-                    let _ = writeln!(errors_sink, "row {number}: {p}");
-                }
-            }
-        }
-    }
 }
 
 /// Rows read, rows a second, and (for CSV, whose size is known) how far and how long is left.

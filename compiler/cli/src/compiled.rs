@@ -42,7 +42,7 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
     };
     let name = format!("covenant-rules-{:016x}", build_key(native::fingerprint(program), release));
     let folder = cache.join("rules").join(&name);
-    let kept = folder.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let kept = kept_program(&folder, &name);
     if kept.is_file() {
         remember(&cache, compilation, file, &name, release);
         return Some(run(&kept));
@@ -91,7 +91,7 @@ pub fn run_kept(file: &Path) -> Option<ExitCode> {
         }
         files += 1;
     }
-    let kept = cache.join("rules").join(name).join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let kept = kept_program(&cache.join("rules").join(name), name);
     (files > 0 && kept.is_file()).then(|| run(&kept))
 }
 
@@ -103,9 +103,7 @@ fn remember(cache: &Path, compilation: &Compilation, file: &Path, name: &str, re
     let Ok(root) = std::path::absolute(file) else { return };
     let mut record = format!("{name}\n");
     for (_, source) in compilation.sources.files() {
-        let standard = covenant_driver::STDLIB
-            .iter()
-            .any(|m| source.name == format!("<stdlib/{}>", m.path) && source.text == m.text);
+        let standard = covenant_driver::STDLIB.iter().any(|m| source.name == m.file_name() && source.text == m.text);
         if standard {
             continue;
         }
@@ -123,6 +121,11 @@ fn remember(cache: &Path, compilation: &Compilation, file: &Path, name: &str, re
     let _ = std::fs::create_dir_all(folder)
         .and_then(|()| std::fs::write(&partial, record))
         .and_then(|()| std::fs::rename(&partial, &path));
+}
+
+/// The program `name` as kept in its package's `folder`.
+fn kept_program(folder: &Path, name: &str) -> PathBuf {
+    folder.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Where the record for the rules file at absolute path `root` is kept.

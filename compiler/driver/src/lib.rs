@@ -29,6 +29,13 @@ pub struct StdlibModule {
     pub text: &'static str,
 }
 
+impl StdlibModule {
+    /// The name its source file is shown by: `<stdlib/nhs/clusters.cov>`.
+    pub fn file_name(&self) -> String {
+        format!("<stdlib/{}>", self.path)
+    }
+}
+
 macro_rules! stdlib {
     ($($name:literal => $path:literal),* $(,)?) => {
         &[$(StdlibModule {
@@ -151,7 +158,7 @@ fn compile_here(roots: &[(String, String)], loader: &(dyn Loader + Sync)) -> Com
                             &mut sources,
                             &mut modules,
                             &mut diagnostics,
-                            format!("<stdlib/{}>", std.path),
+                            std.file_name(),
                             std.name.to_string(),
                             std.text,
                         );
