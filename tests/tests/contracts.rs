@@ -26,12 +26,9 @@ fn compile(relative: &str) -> Compilation {
 fn compile_text(text: &str) -> Compilation {
     // Tests run in parallel threads of one process: each compiles its own file.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("covenant-contracts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!("contract-{n}.cov"));
-    std::fs::write(&path, text).expect("write");
-    let compilation = common::compile_file(&path);
+    let dir = common::TempDir::new(&format!("contract-{n}"));
+    let compilation = common::compile_file(std::path::Path::new(&dir.write("contract.cov", text)));
     assert!(!compilation.has_errors(), "{text}\n{}", common::render_errors(&compilation));
     compilation
 }

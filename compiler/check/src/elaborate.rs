@@ -671,42 +671,46 @@ impl Context<'_> {
 
     /// Resolves `m` as a variant of enum `id` (`Critical`, `FacsBand.Critical`, or a code).
     pub(crate) fn variant_of(&mut self, body: &mut Body, m: &Expr, id: EnumId) -> Option<u32> {
-        let def = self.program.enum_def(id).clone();
+        // Tables name a variant in every row: the enum is looked at in place, and what an
+        // error would say is worked out only for an error.
+        let def = self.program.enum_def(id);
         let position = |name: &str| def.variants.iter().position(|v| v.name == name).map(|i| i as u32);
-        let (found, shown, typed) = match &m.kind {
-            ExprKind::Name(n) => (position(&n.text), format!("`{}`", n.text), Some(&n.text)),
+        // The name written, if it may be a misspelt variant (for a suggestion).
+        let (found, written) = match &m.kind {
+            ExprKind::Name(n) => (position(&n.text), Some(n)),
             ExprKind::Field(base, n) => match &base.kind {
-                ExprKind::Name(b) if b.text == def.name => (position(&n.text), format!("`{}`", n.text), Some(&n.text)),
-                _ => (None, format!("`{}`", n.text), None),
+                ExprKind::Name(b) if b.text == def.name => (position(&n.text), Some(n)),
+                _ => (None, None),
             },
             ExprKind::Lit(Lit::Int(code)) => {
                 let code_value = i64::try_from(*code).ok();
-                let found =
-                    def.variants.iter().position(|v| v.code.is_some() && v.code == code_value).map(|i| i as u32);
-                (found, format!("code {code}"), None)
+                (def.variants.iter().position(|v| v.code.is_some() && v.code == code_value).map(|i| i as u32), None)
             }
             _ => {
                 let (_, ty) = self.expr(body, m, Some(&Ty::Enum(id)));
                 if ty == Ty::Error {
                     return None;
                 }
-                (None, "this".to_string(), None)
+                (None, None)
             }
         };
-        if found.is_none() {
-            let names: Vec<String> = def.variants.iter().map(|v| v.name.clone()).collect();
-            let hint = typed.and_then(|t| suggest(t, &names)).map(|s| format!("did you mean `{s}`?"));
-            self.error(
-                Diagnostic::error(
-                    "E0202",
-                    format!("{shown} is not a variant of `{}`", def.name),
-                    m.span,
-                    "no such variant",
-                )
-                .with_help(hint.unwrap_or_else(|| format!("the variants are {}", names.join(", ")))),
-            );
+        if found.is_some() {
+            return found;
         }
-        found
+        let def = self.program.enum_def(id);
+        let shown = match &m.kind {
+            ExprKind::Name(n) | ExprKind::Field(_, n) => format!("`{}`", n.text),
+            ExprKind::Lit(Lit::Int(code)) => format!("code {code}"),
+            _ => "this".to_string(),
+        };
+        let names: Vec<String> = def.variants.iter().map(|v| v.name.clone()).collect();
+        let hint = written.and_then(|n| suggest(&n.text, &names)).map(|s| format!("did you mean `{s}`?"));
+        let message = format!("{shown} is not a variant of `{}`", def.name);
+        self.error(
+            Diagnostic::error("E0202", message, m.span, "no such variant")
+                .with_help(hint.unwrap_or_else(|| format!("the variants are {}", names.join(", ")))),
+        );
+        None
     }
 
     fn field(

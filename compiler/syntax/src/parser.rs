@@ -8,21 +8,43 @@
 
 use crate::ast::*;
 use crate::token::Token;
-use chumsky::{input::ValueInput, prelude::*};
+use chumsky::{error::LabelError, input::ValueInput, prelude::*};
 use covenant_source::{FileId, Span};
 use rust_decimal::Decimal;
 
-type Err<'t, 's> = extra::Err<Rich<'t, Token<'s>, SimpleSpan>>;
-type P<'t, 's, I, O> = Boxed<'t, 't, I, O, Err<'t, 's>>;
+type P<'t, I, O, E> = Boxed<'t, 't, I, O, extra::Err<E>>;
 
 pub(crate) trait Tokens<'t, 's: 't>: ValueInput<'t, Token = Token<'s>, Span = SimpleSpan> {}
 impl<'t, 's: 't, I: ValueInput<'t, Token = Token<'s>, Span = SimpleSpan>> Tokens<'t, 's> for I {}
+
+/// What the grammar asks of its error type. The grammar is built twice: with [`EmptyErr`],
+/// which costs nothing when an alternative fails (most do, even in a correct file), and with
+/// [`Rich`], whose expected-and-found errors make the diagnostics. `parse` tries the first
+/// and re-parses an item with the second only when it fails.
+pub(crate) trait Fail<'t, I: Input<'t, Span = SimpleSpan>>:
+    chumsky::error::Error<'t, I> + LabelError<'t, I, &'static str> + 't
+{
+    /// An error of our own making, with its message.
+    fn custom(span: SimpleSpan, message: &'static str) -> Self;
+}
+
+impl<'t, I: Input<'t, Span = SimpleSpan>> Fail<'t, I> for EmptyErr {
+    fn custom(_: SimpleSpan, _: &'static str) -> Self {
+        EmptyErr::default()
+    }
+}
+
+impl<'t, 's: 't, I: Tokens<'t, 's>> Fail<'t, I> for Rich<'t, Token<'s>, SimpleSpan> {
+    fn custom(span: SimpleSpan, message: &'static str) -> Self {
+        Rich::custom(span, message)
+    }
+}
 
 fn sp(file: FileId, s: SimpleSpan) -> Span {
     Span::new(file, s.start, s.end)
 }
 
-fn name<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Name> {
+fn name<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, Name, E> {
     select! { Token::Ident(s) => s }
         .map_with(move |s: &str, e| Name { text: s.to_string(), span: sp(file, e.span()) })
         .labelled("a name")
@@ -30,11 +52,11 @@ fn name<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Name> {
 }
 
 /// A word that is special only here (`hit`, `per`, `up`, …).
-fn word<'t, 's: 't, I: Tokens<'t, 's>>(w: &'static str) -> P<'t, 's, I, ()> {
+fn word<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(w: &'static str) -> P<'t, I, (), E> {
     select! { Token::Ident(s) if s == w => () }.labelled(w).boxed()
 }
 
-fn text<'t, 's: 't, I: Tokens<'t, 's>>() -> P<'t, 's, I, String> {
+fn text<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>() -> P<'t, I, String, E> {
     select! { Token::Text(s) => unescape(s) }.labelled("a text in quotes").boxed()
 }
 
@@ -62,7 +84,7 @@ pub(crate) fn decimal(digits: &str) -> Option<Decimal> {
     Decimal::from_str_exact(digits).ok()
 }
 
-fn number_token<'t, 's: 't, I: Tokens<'t, 's>>() -> P<'t, 's, I, (Decimal, bool)> {
+fn number_token<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>() -> P<'t, I, (Decimal, bool), E> {
     select! {
         Token::Int(s) => (decimal(s).unwrap_or(Decimal::MAX), true),
         Token::Decimal(s) => (decimal(s).unwrap_or(Decimal::MAX), false),
@@ -81,7 +103,7 @@ pub(crate) fn percent_value(s: &str) -> Option<Decimal> {
 
 const DURATION_WORDS: &[&str] = &["day", "days", "week", "weeks", "month", "months", "year", "years"];
 
-fn type_expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, TypeExpr> {
+fn type_expr<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, TypeExpr, E> {
     recursive(move |ty| {
         let named = name(file)
             .then(word("per").ignore_then(name(file)).or_not())
@@ -98,7 +120,7 @@ fn type_expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, TypeEx
     .boxed()
 }
 
-fn literal<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Lit> {
+fn literal<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, Lit, E> {
     let per = word("per").ignore_then(name(file));
     let money = select! { Token::Money(s) => money_value(s).unwrap_or(Decimal::MAX) }
         .then(per.clone().or_not())
@@ -144,7 +166,7 @@ fn binary(op: BinaryOp, l: Expr, r: Expr) -> Expr {
     expr_node(ExprKind::Binary(op, Box::new(l), Box::new(r)), span)
 }
 
-pub(crate) fn expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Expr> {
+pub(crate) fn expr<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, Expr, E> {
     recursive(move |expr| {
         let lit = literal(file).map_with(move |l, e| expr_node(ExprKind::Lit(l), sp(file, e.span())));
 
@@ -368,11 +390,11 @@ enum Tail {
     Is(bool, Option<Expr>, Span),
 }
 
-fn binding<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Binding> {
+fn binding<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, Binding, E> {
     name(file).then_ignore(just(Token::Colon)).then(type_expr(file)).map(|(name, ty)| Binding { name, ty }).boxed()
 }
 
-fn bindings<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Vec<Binding>> {
+fn bindings<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, Vec<Binding>, E> {
     binding(file)
         .separated_by(just(Token::Comma))
         .allow_trailing()
@@ -383,7 +405,7 @@ fn bindings<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Vec<Bin
 
 /// A key: `_`, or alternatives separated by `|`, each a literal, a variant or a range with
 /// explicit ends. Used by table rows and by `match` arms.
-fn key_expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, KeyExpr> {
+fn key_expr<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, KeyExpr, E> {
     let bound = literal_expr(file);
     let range = choice((
         word("up").ignore_then(word("to")).ignore_then(bound.clone()).map(|b| (None, Some((b, true)))),
@@ -411,7 +433,7 @@ fn key_expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, KeyExpr
     .boxed()
 }
 
-fn table_row<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, RowDecl> {
+fn table_row<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, RowDecl, E> {
     let key = key_expr(file);
     let cell = choice((
         just(Token::None)
@@ -434,7 +456,7 @@ fn table_row<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, RowDec
 }
 
 /// A key or bound: a literal, a variant name, or a negated literal.
-fn literal_expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Expr> {
+fn literal_expr<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, Expr, E> {
     let lit = literal(file).map_with(move |l, e| expr_node(ExprKind::Lit(l), sp(file, e.span())));
     let variable = name(file).then(just(Token::Dot).ignore_then(name(file)).or_not()).map(|(first, second)| {
         let base = expr_node(ExprKind::Name(first.clone()), first.span);
@@ -462,7 +484,7 @@ fn literal_expr<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Exp
 }
 
 /// `valid from D (to D)?`, `valid to D`, or a financial year `valid 2015/16`.
-fn valid_clause<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ValidClause> {
+fn valid_clause<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, ValidClause, E> {
     let date = select! { Token::Date(s) => s }
         .map_with(move |s: &str, e| (s.to_string(), sp(file, e.span())))
         .labelled("a date (YYYY-MM-DD)");
@@ -502,12 +524,12 @@ enum TableOption {
 }
 
 /// `clause "Schedule 2, 4.1"`: the contract clause a declaration comes from.
-fn clause<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, (String, Span)> {
+fn clause<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, (String, Span), E> {
     just(Token::Clause).ignore_then(quoted(file)).labelled("a clause (`clause \"Schedule 2, 4.1\"`)").boxed()
 }
 
 /// Text in quotes, unescaped, with its span.
-fn quoted<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, (String, Span)> {
+fn quoted<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, (String, Span), E> {
     select! { Token::Text(s) => s }.map_with(move |s: &str, e| (unescape(s), sp(file, e.span()))).boxed()
 }
 
@@ -520,7 +542,7 @@ enum ContractLine {
 }
 
 /// `contract NAME "Title" { term …  period …  rounding …  source …  party … }`.
-fn contract<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind> {
+fn contract<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, ItemKind, E> {
     let range = |w: &'static str| word(w).ignore_then(expr(file)).then_ignore(word("to")).then(expr(file));
     let line = choice((
         range("term").map(|(a, b)| ContractLine::Term(a, b)),
@@ -578,7 +600,7 @@ enum PaymentLine {
 /// `payment NAME "Title" from PARTY to PARTY` and then, in any order: `block …` or
 /// `amount …`, `paid …`, `within …`, `gate "…" requires …`, `when …`, `cap …`, `floor …`,
 /// `of …`, `shadow`.
-fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind> {
+fn payment<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, ItemKind, E> {
     let timing = just(Token::In).ignore_then(choice((word("advance").to(true), word("arrears").to(false))));
     let schedule = word("paid")
         .ignore_then(choice((
@@ -653,7 +675,7 @@ fn payment<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind
 }
 
 /// `clause "4.1" "Core payment"`: a heading for the declarations that follow.
-fn clause_heading<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, ItemKind> {
+fn clause_heading<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, ItemKind, E> {
     just(Token::Clause)
         .ignore_then(quoted(file))
         .then(quoted(file))
@@ -665,7 +687,7 @@ fn clause_heading<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, I
 type Options = (Option<ValidClause>, Option<(String, Span)>);
 
 /// A param's or decision's options after its type: `valid …` and `clause "…"`, in any order.
-fn options<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Options> {
+fn options<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, Options, E> {
     choice((valid_clause(file).map(TableOption::Valid), clause(file).map(TableOption::Clause)))
         .repeated()
         .collect::<Vec<_>>()
@@ -683,7 +705,7 @@ fn options<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Options>
         .boxed()
 }
 
-pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Item> {
+pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, Item, E> {
     let path = name(file)
         .separated_by(just(Token::Dot))
         .at_least(1)
@@ -823,7 +845,7 @@ pub(crate) fn item<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, 
         ExprKind::Binary(BinaryOp::Eq, target, value) => {
             Ok(TestLine::Expect(ExpectDecl { target: *target, value: *value, span: sp(file, e.span()) }))
         }
-        _ => Err(Rich::custom(e.span(), "an `expect` line compares with `==`, as in `expect weekly_cost == £40.00`")),
+        _ => Err(E::custom(e.span(), "an `expect` line compares with `==`, as in `expect weekly_cost == £40.00`")),
     });
     let as_of_line = just(Token::As).ignore_then(word("of")).ignore_then(expr(file)).map(TestLine::AsOf);
     let test = just(Token::Test)
@@ -912,7 +934,7 @@ enum TestLine {
     AsOf(Expr),
 }
 
-pub(crate) fn module_decl<'t, 's: 't, I: Tokens<'t, 's>>(file: FileId) -> P<'t, 's, I, Path> {
+pub(crate) fn module_decl<'t, 's: 't, I: Tokens<'t, 's>, E: Fail<'t, I>>(file: FileId) -> P<'t, I, Path, E> {
     just(Token::Module)
         .ignore_then(
             name(file)

@@ -96,12 +96,76 @@ pub struct Brief<'a> {
 
 /// The fingerprint of a program: generated code runs only on the program it was generated
 /// from (FNV-1a over its JSON form, which holds every node and span, without the files'
-/// names, so that it does not depend on the directory the rules are compiled from).
+/// names, so that it does not depend on the directory the rules are compiled from). The JSON
+/// is hashed as it is written, so checking a module at the start of a run neither copies the
+/// program nor builds its text.
 pub fn fingerprint(program: &Program) -> u64 {
-    let mut unnamed = program.clone();
-    unnamed.files.clear();
-    let text = serde_json::to_string(&unnamed).unwrap_or_default();
-    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+    // Every field but the names, in the program's own order (so the text, and the
+    // fingerprints baked into generated code, are what serialising a `Program` gives); the
+    // pattern names every field, so a field added to `Program` must be added here too.
+    let Program {
+        files: _,
+        enums,
+        records,
+        inputs,
+        params,
+        tables,
+        decisions,
+        tests,
+        splits,
+        contract,
+        payments,
+        nodes,
+        as_of,
+    } = program;
+    #[derive(serde::Serialize)]
+    struct Unnamed<'a> {
+        files: [(); 0],
+        enums: &'a [covenant_ir::EnumDef],
+        records: &'a [covenant_ir::RecordDef],
+        inputs: &'a [covenant_ir::InputDef],
+        params: &'a [covenant_ir::ParamDef],
+        tables: &'a [covenant_ir::TableDef],
+        decisions: &'a [covenant_ir::DecisionDef],
+        tests: &'a [covenant_ir::TestDef],
+        splits: &'a [covenant_ir::SplitDef],
+        contract: &'a Option<covenant_ir::ContractDef>,
+        payments: &'a [covenant_ir::PaymentDef],
+        nodes: &'a [covenant_ir::Node],
+        as_of: &'a Option<covenant_ir::NodeId>,
+    }
+    let unnamed = Unnamed {
+        files: [],
+        enums,
+        records,
+        inputs,
+        params,
+        tables,
+        decisions,
+        tests,
+        splits,
+        contract,
+        payments,
+        nodes,
+        as_of,
+    };
+    let mut hash = Fnv(0xcbf2_9ce4_8422_2325);
+    // Writing to a hash cannot fail, and every part of a program serialises.
+    let _ = serde_json::to_writer(&mut hash, &unnamed);
+    hash.0
+}
+
+/// FNV-1a, 64 bits, fed the bytes written to it.
+struct Fnv(u64);
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = bytes.iter().fold(self.0, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3));
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A value that must be there: "no value" is an error the interpreter reports.
@@ -754,4 +818,28 @@ fn builtin(f: Builtin, values: &[Value]) -> R<Value> {
         }
         _ => return Err(Stop::Back),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fingerprint is FNV-1a over the program's JSON with the file names emptied: what
+    /// generated modules carry, whichever way it is computed.
+    #[test]
+    fn fingerprint_hashes_the_programs_json_without_its_file_names() {
+        let mut program = Program { files: vec!["rules/tariff.cov".into()], ..Program::default() };
+        program.as_of = Some(covenant_ir::NodeId(3));
+        let mut unnamed = program.clone();
+        unnamed.files.clear();
+        let text = serde_json::to_string(&unnamed).expect("a program serialises");
+        let expected = text
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+        assert_eq!(fingerprint(&program), expected);
+        program.files = vec!["elsewhere/tariff.cov".into()];
+        assert_eq!(fingerprint(&program), expected, "the files' names are not part of it");
+        program.as_of = None;
+        assert_ne!(fingerprint(&program), expected, "the rest of the program is");
+    }
 }
