@@ -11,7 +11,7 @@
 # makes it). Each build runs once untimed first (with --compiled, that builds its program,
 # kept in bench/data/compiled unless COVENANT_CACHE is set). A copy of a build keeps its
 # program only if it keeps the file's size and time (`cp -p`). For each build it prints the
-# least and the median wall time on two cores and on one (`taskset -c 1`), and the ratio of
+# least and the median wall time on two cores and on one (core 1 alone), and the ratio of
 # the medians, the speed-up from one core to two. BENCH_PAUSE=2 waits 2 seconds before each
 # run, as bench/run.sh does (it samples the machine's load first): runs then start on idle
 # cores, which on this machine makes short runs on two cores slower.
@@ -42,22 +42,28 @@ ARGS=("$FILE" --input "$INPUT" --output "$OUTPUT/out.csv" --errors "$OUTPUT/out.
 for d in "${DECISIONS[@]}"; do ARGS+=(--decision "$d"); done
 ARGS+=("$@")
 
-# Milliseconds, to a tenth, that the command took.
+# Milliseconds, to a tenth, that the command took: timed CORE COMMAND..., on that core alone
+# if CORE is not empty. The clock is bash's own ($EPOCHREALTIME), and the subshell is pinned
+# before the clock starts, so that neither `date` nor `taskset` starting up is timed.
 timed() {
-  local started ended
-  sleep "${BENCH_PAUSE:-0}"
-  started=$(date +%s%N)
-  "$@" > /dev/null 2>&1 || true
-  ended=$(date +%s%N)
-  awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 }'
+  local core=$1
+  shift
+  (
+    if [ -n "$core" ]; then taskset -pc "$core" "$BASHPID" > /dev/null; fi
+    sleep "${BENCH_PAUSE:-0}"
+    started=$EPOCHREALTIME
+    "$@" > /dev/null 2>&1 || true
+    ended=$EPOCHREALTIME
+    awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.1f\n", (b - a) * 1e3 }'
+  )
 }
 
 for build in "$A" "$B"; do "$build" batch "${ARGS[@]}" > /dev/null 2>&1 || true; done
 declare -A times
 for _ in $(seq "$RUNS"); do
   for build in "$A" "$B"; do
-    times["$build|two"]+="$(timed "$build" batch "${ARGS[@]}") "
-    times["$build|one"]+="$(timed taskset -c 1 "$build" batch "${ARGS[@]}") "
+    times["$build|two"]+="$(timed "" "$build" batch "${ARGS[@]}") "
+    times["$build|one"]+="$(timed 1 "$build" batch "${ARGS[@]}") "
   done
 done
 

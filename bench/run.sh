@@ -6,9 +6,10 @@
 #   bench/run.sh 100000          # chosen sizes only
 #
 # It builds in release mode, creates bench/.venv (pinned OpenFisca) if missing, generates
-# the cohorts under bench/data/ (gitignored), runs every system under /usr/bin/time -v
-# (wall time, peak RSS) one at a time, compares every output row against `covenant batch`,
-# and prints the results tables (also written to bench/data/results.md).
+# the cohorts under bench/data/ (gitignored), runs every system one at a time under
+# bench/measure.py (the command's own wall time, its peak RSS, a time limit), compares every
+# output row against `covenant batch`, and prints the results tables (also written to
+# bench/data/results.md).
 #
 # Settings (environment):
 #   BENCH_TIME_LIMIT   seconds before a run is stopped (default 300)
@@ -46,8 +47,10 @@ GEN=$BIN/covenant-bench-generate
 BASE=$BIN/covenant-bench-baseline
 ENGINE=$BIN/covenant-bench-engine
 PY=$BENCH/.venv/bin/python
-# Where `covenant batch --compiled` keeps the programs it builds for the two models.
+# Where `covenant batch --compiled` keeps the programs it builds for the two models (set for
+# every run, rather than by `env` in the measured command, whose start-up would be timed).
 COMPILED_CACHE=$DATA/compiled
+export COVENANT_CACHE=$COMPILED_CACHE
 OF=$BENCH/openfisca/run.py
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -102,22 +105,21 @@ wait_quiet() {
   echo "$b"
 }
 
-# measure MODEL ROWS SYSTEM MODE LOG -- COMMAND...: one run, appended to results.tsv as
-# model, rows, system, mode, wall seconds, peak RSS KiB, exit status, CPU busy before, log.
+# measure MODEL ROWS SYSTEM MODE LOG [--cpu N] -- COMMAND...: one run, appended to
+# results.tsv as model, rows, system, mode, wall seconds, peak RSS KiB, exit status, CPU busy
+# before, log. With --cpu, the command runs on that core alone.
 measure() {
   local model=$1 rows=$2 system=$3 mode=$4 log=$5
-  shift 6
-  local quiet started ended rc wall rss
+  local -a pin=()
+  shift 5
+  if [ "$1" = --cpu ]; then pin=(--cpu "$2"); shift 2; fi
+  shift
+  local quiet rc wall rss
   quiet=$(wait_quiet)
   echo "   $system $mode ($model, $rows rows)" >&2
-  started=$(date +%s%N)
-  set +e
-  (ulimit -v "$MEM_CAP_KB"; exec /usr/bin/time -v -o "$log.time" timeout -k 10 "$LIMIT" "$@") > "$log.stdout" 2> "$log"
-  rc=$?
-  set -e
-  ended=$(date +%s%N)
-  wall=$(awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-  rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log.time")
+  wall=0 rss=0 rc=127
+  read -r wall rss rc < <("$PY" "$BENCH/measure.py" "$LIMIT" "$MEM_CAP_KB" "$log.stdout" "$log" "${pin[@]}" -- "$@") || true
+  wall=$(awk -v s="$wall" 'BEGIN { printf "%.4f", s }')
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$model" "$rows" "$system" "$mode" "$wall" "${rss:-0}" "$rc" "$quiet" "$log" >> "$RESULTS"
   echo "   -> ${wall} s, peak RSS ${rss:-?} KiB, exit ${rc}$([ "$rc" = 124 ] && echo " (stopped after ${LIMIT} s)")" >&2
 }
@@ -144,11 +146,8 @@ explained() {
   rm -f "$3"
 }
 
-# The first core this script may run on, for the one-core runs (none without `taskset`).
-ONE_CORE=""
-if command -v taskset > /dev/null; then
-  ONE_CORE=$(taskset -pc $$ | awk -F': ' '{ print $2 }' | cut -d, -f1 | cut -d- -f1)
-fi
+# The first core this script may run on, for the one-core runs.
+ONE_CORE=$("$PY" -c 'import os; print(min(os.sched_getaffinity(0)))' 2>/dev/null || true)
 
 suffolk_decisions=(points indicative_budget moderated_budget eligible budget_from_formula)
 housing_decisions=(weekly_cost within_limits)
@@ -174,7 +173,7 @@ run_model() {
   say "$model, $rows rows"
   # `batch --compiled` builds its program of the rules once (bench/data/compiled); that build
   # is not timed: this run makes sure it is done.
-  COVENANT_CACHE=$COMPILED_CACHE "$COV" batch "$cov_file" --input "$input" --output "$o-compiled.csv" --errors "$o-compiled.err" --compiled "${flags[@]}" 2>/dev/null || true
+  "$COV" batch "$cov_file" --input "$input" --output "$o-compiled.csv" --errors "$o-compiled.err" --compiled "${flags[@]}" 2>/dev/null || true
   for r in $(seq "$reps"); do
     measure "$model" "$rows" covenant "end-to-end" "$o-covenant.log" -- \
       "$COV" batch "$cov_file" --input "$input" --output "$o-covenant.csv" --errors "$o-covenant.err" "${flags[@]}"
@@ -183,14 +182,14 @@ run_model() {
     # One core, not just one worker: on one thread the reading and writing threads still use
     # a second core, so `--threads 1` understates what a second core adds.
     if [ -n "$ONE_CORE" ]; then
-      measure "$model" "$rows" covenant "end-to-end, 1 core" "$o-covenant1core.log" -- \
-        taskset -c "$ONE_CORE" "$COV" batch "$cov_file" --input "$input" --output "$o-covenant1core.csv" --errors "$o-covenant1core.err" "${flags[@]}"
+      measure "$model" "$rows" covenant "end-to-end, 1 core" "$o-covenant1core.log" --cpu "$ONE_CORE" -- \
+        "$COV" batch "$cov_file" --input "$input" --output "$o-covenant1core.csv" --errors "$o-covenant1core.err" "${flags[@]}"
     fi
     measure "$model" "$rows" covenant "end-to-end, --compiled" "$o-compiled.log" -- \
-      env COVENANT_CACHE="$COMPILED_CACHE" "$COV" batch "$cov_file" --input "$input" --output "$o-compiled.csv" --errors "$o-compiled.err" --compiled "${flags[@]}"
+      "$COV" batch "$cov_file" --input "$input" --output "$o-compiled.csv" --errors "$o-compiled.err" --compiled "${flags[@]}"
     if [ -n "$ONE_CORE" ]; then
-      measure "$model" "$rows" covenant "end-to-end, --compiled, 1 core" "$o-compiled1core.log" -- \
-        env COVENANT_CACHE="$COMPILED_CACHE" taskset -c "$ONE_CORE" "$COV" batch "$cov_file" --input "$input" --output "$o-compiled1core.csv" --errors "$o-compiled1core.err" --compiled "${flags[@]}"
+      measure "$model" "$rows" covenant "end-to-end, --compiled, 1 core" "$o-compiled1core.log" --cpu "$ONE_CORE" -- \
+        "$COV" batch "$cov_file" --input "$input" --output "$o-compiled1core.csv" --errors "$o-compiled1core.err" --compiled "${flags[@]}"
     fi
     measure "$model" "$rows" baseline "end-to-end" "$o-baseline.log" -- \
       "$BASE" "$model" --input "$input" --output "$o-baseline.csv" --errors "$o-baseline.err"

@@ -564,6 +564,23 @@ fn batch_rejects_a_header_that_does_not_match_the_inputs_before_running_any_row(
 }
 
 #[test]
+fn batch_stops_before_running_any_row_when_it_cannot_create_its_output_or_errors_file() {
+    let dir = TempDir::new("batch-uncreatable");
+    let input = dir.write("cohort.csv", &housing_cohort(10));
+    let missing = dir.path("no-such-folder/out.csv");
+    let r = run(&["batch", TARIFF, "--input", &input, "--output", &missing]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains(&format!("error: cannot write `{missing}`")), "{}", r.show());
+    assert!(!r.stderr.contains("rows in"), "no row may run: {}", r.show());
+    let output = dir.path("out.csv");
+    let missing = dir.path("no-such-folder/errors.txt");
+    let r = run(&["batch", TARIFF, "--input", &input, "--output", &output, "--errors", &missing]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains(&format!("error: cannot write `{missing}`")), "{}", r.show());
+    assert!(!r.stderr.contains("rows in"), "no row may run: {}", r.show());
+}
+
+#[test]
 fn batch_keeps_input_order_whatever_the_number_of_threads() {
     let dir = TempDir::new("batch-order");
     let input = dir.write("cohort.csv", &housing_cohort(20_000));

@@ -283,25 +283,32 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
         Format::JsonLines => Cohort::JsonLines(BufReader::with_capacity(IO_BUFFER_BYTES, file)),
     };
 
-    let sink: Box<dyn Write + Send> = match &options.output {
-        None => Box::new(std::io::stdout()),
-        Some(path) => match File::create(path) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!("error: cannot write `{}`: {e}", path.display());
-                return ExitCode::from(2);
+    // The output files are created (truncating last run's, which takes up to a millisecond)
+    // on a thread of their own while the indexes are built and the generated module checked.
+    let (outputs, indexes, compiled, native) = std::thread::scope(|scope| {
+        let outputs = std::thread::Builder::new().spawn_scoped(scope, || create_outputs(options));
+        let indexes = Indexes::build(program);
+        let compiled = Compiled::new(program);
+        let native = match options.native {
+            None => None,
+            Some(_) if options.explain != Explain::Off => {
+                eprintln!("note: `--compiled` is not used with `--explain`: explanations are the interpreter's");
+                None
             }
-        },
-    };
-    let errors_sink: Box<dyn Write + Send> = match &options.errors {
-        None => Box::new(std::io::stderr()),
-        Some(path) => match File::create(path) {
-            Ok(f) => Box::new(BufWriter::new(f)),
-            Err(e) => {
-                eprintln!("error: cannot write `{}`: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        },
+            Some(linked) => NativePart::new(linked, program, decisions),
+        };
+        let outputs = match outputs {
+            Ok(creating) => creating.join().unwrap_or_else(|_| Err("internal error while creating the output".into())),
+            Err(_) => create_outputs(options),
+        };
+        (outputs, indexes, compiled, native)
+    });
+    let (sink, errors_sink) = match outputs {
+        Ok(sinks) => sinks,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
     };
     let sites = explain::TraceSites::new();
     let trace = (options.explain == Explain::Compact).then(|| Trace {
@@ -312,17 +319,6 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     });
     let format = RowFormat::new(output_format, program, decisions, options.explain);
     let writer = Writer::new(sink, format.clone(), trace);
-
-    let indexes = Indexes::build(program);
-    let compiled = Compiled::new(program);
-    let native = match options.native {
-        None => None,
-        Some(_) if options.explain != Explain::Off => {
-            eprintln!("note: `--compiled` is not used with `--explain`: explanations are the interpreter's");
-            None
-        }
-        Some(linked) => NativePart::new(linked, program, decisions),
-    };
     let run = Run {
         program,
         compilation,
@@ -458,6 +454,24 @@ pub fn run(compilation: &Compilation, decisions: &[DecisionId], options: &Option
     if rows_failed > 0 || read_error.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
+/// Where output goes: a file, standard output or standard error.
+type Sink = Box<dyn Write + Send>;
+
+/// Where the results go and where the failed rows' errors go: the files named (created
+/// afresh), else standard output and standard error.
+fn create_outputs(options: &Options) -> Result<(Sink, Sink), String> {
+    let create = |path: &Path| File::create(path).map_err(|e| format!("cannot write `{}`: {e}", path.display()));
+    let sink: Sink = match &options.output {
+        None => Box::new(std::io::stdout()),
+        Some(path) => Box::new(create(path)?),
+    };
+    let errors_sink: Sink = match &options.errors {
+        None => Box::new(std::io::stderr()),
+        Some(path) => Box::new(BufWriter::new(create(path)?)),
+    };
+    Ok((sink, errors_sink))
+}
+
 /// The rows of the cohort being read.
 enum Cohort {
     Csv(CsvInput),
@@ -523,17 +537,23 @@ impl Cohort {
     }
 }
 
-/// A CSV file read in large blocks, record by record. The reading thread only finds where
-/// each record ends, which needs nothing but its quotes and line ends; the workers split
-/// records into cells, side by side (see `covenant_driver::csv_text`).
+/// A CSV file read in large blocks, record by record. Reading only finds where each record
+/// ends, which needs nothing but its quotes and line ends; each worker splits its own
+/// records into cells (see `covenant_driver::csv_text`).
 struct CsvInput {
     file: File,
     records: RecordBuffer,
+    /// The most the next read takes: small at first, so that the header is read (before any
+    /// worker starts) without filling the whole block, and doubled with each read.
+    next_read: usize,
 }
+
+/// The first read of a CSV file: enough for a header and the first piece of most cohorts.
+const FIRST_READ_BYTES: usize = 64 << 10;
 
 impl CsvInput {
     fn new(file: File) -> CsvInput {
-        CsvInput { file, records: RecordBuffer::new(IO_BUFFER_BYTES) }
+        CsvInput { file, records: RecordBuffer::new(IO_BUFFER_BYTES), next_read: FIRST_READ_BYTES }
     }
 
     /// The next record, without its line end (`None` at the end of the file); the first is
@@ -545,13 +565,16 @@ impl CsvInput {
                 Next::End => return Ok(None),
                 Next::More => {
                     let read = loop {
-                        match self.file.read(self.records.space()) {
+                        let space = self.records.space();
+                        let wanted = space.len().min(self.next_read);
+                        match self.file.read(&mut space[..wanted]) {
                             Ok(read) => break read,
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                             Err(e) => return Err(e),
                         }
                     };
                     self.records.add(read);
+                    self.next_read = self.next_read.saturating_mul(2);
                 }
             }
         }
@@ -689,7 +712,7 @@ impl Handed {
 /// The output: one worker writes to it at a time.
 struct Writing<'p> {
     writer: Writer<'p>,
-    errors_sink: Box<dyn Write + Send>,
+    errors_sink: Sink,
     written: Written,
 }
 
@@ -1077,7 +1100,7 @@ fn newly_defined(used: &[u32], defined: &mut Vec<bool>) -> Vec<u32> {
 /// with one are formatted here, in output order, since each defines only the sites and
 /// reasons no earlier row defined.
 struct Writer<'p> {
-    out: BufWriter<Box<dyn Write + Send>>,
+    out: BufWriter<Sink>,
     format: RowFormat<'p>,
     trace: Option<Trace<'p>>,
     wrote_header: bool,
@@ -1086,7 +1109,7 @@ struct Writer<'p> {
 }
 
 impl<'p> Writer<'p> {
-    fn new(sink: Box<dyn Write + Send>, format: RowFormat<'p>, trace: Option<Trace<'p>>) -> Writer<'p> {
+    fn new(sink: Sink, format: RowFormat<'p>, trace: Option<Trace<'p>>) -> Writer<'p> {
         Writer {
             out: BufWriter::with_capacity(IO_BUFFER_BYTES, sink),
             format,
