@@ -193,9 +193,9 @@ for model in ("suffolk", "housing"):
 
         row("Covenant `batch`", "end to end, 2 threads (default)", cov, "e2e")
         row("Covenant `batch`", "end to end, `--threads 1`", cov1, "e2e", "covenant/covenant-1-thread")
-        row("Covenant `batch`", "end to end, one core (`taskset`)", cov1core, "e2e", "covenant/covenant-1-core")
+        row("Covenant `batch`", "end to end, one core (pinned)", cov1core, "e2e", "covenant/covenant-1-core")
         row("Covenant `batch --compiled`", "end to end, 2 threads (default)", compiled, "e2e", "covenant/compiled")
-        row("Covenant `batch --compiled`", "end to end, one core (`taskset`)", compiled1core, "e2e", "covenant/compiled-1-core")
+        row("Covenant `batch --compiled`", "end to end, one core (pinned)", compiled1core, "e2e", "covenant/compiled-1-core")
         row("Covenant `batch`", "end to end, `--explain` (JSON Lines to disk)", exp, "e2e")
         row("Covenant `batch`", "end to end, `--explain=compact` (JSON Lines to disk)", compact, "e2e")
         if cov_c:
@@ -280,8 +280,8 @@ for model in ("suffolk", "housing"):
                 target(text, f"{m[0] / cov[0]:.1f}×", m[0] / cov[0] <= 5)
         if cov:
             target("Peak memory under 64 MiB (without explanations)", f"{mib(cov[1])} MiB", cov[1] < 64 * 1024)
-        # One core is the run pinned to one core; without `taskset`, `--threads 1` (whose
-        # reading and writing threads still use a second core) stands in for it.
+        # One core is the run pinned to one core; without a core to pin it to, `--threads 1`
+        # (whose reading and writing threads still use a second core) stands in for it.
         one = cov1core or cov1
         if cov and one and not cov[2] and not one[2]:
             r = one[0] / cov[0]
