@@ -281,7 +281,7 @@ for model in ("suffolk", "housing"):
         if cov:
             target("Peak memory under 64 MiB (without explanations)", f"{mib(cov[1])} MiB", cov[1] < 64 * 1024)
         # One core is the run pinned to one core; without a core to pin it to, `--threads 1`
-        # (whose reading and writing threads still use a second core) stands in for it.
+        # (one worker, though the kernel's file writing may use a second core) stands in.
         one = cov1core or cov1
         if cov and one and not cov[2] and not one[2]:
             r = one[0] / cov[0]

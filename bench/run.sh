@@ -179,8 +179,8 @@ run_model() {
       "$COV" batch "$cov_file" --input "$input" --output "$o-covenant.csv" --errors "$o-covenant.err" "${flags[@]}"
     measure "$model" "$rows" covenant "end-to-end, 1 thread" "$o-covenant1.log" -- \
       "$COV" batch "$cov_file" --input "$input" --output "$o-covenant1.csv" --errors "$o-covenant1.err" --threads 1 "${flags[@]}"
-    # One core, not just one worker: on one thread the reading and writing threads still use
-    # a second core, so `--threads 1` understates what a second core adds.
+    # One core, not just one worker: with one worker, the start-up's second thread and the
+    # kernel's writing of the files can still use a second core.
     if [ -n "$ONE_CORE" ]; then
       measure "$model" "$rows" covenant "end-to-end, 1 core" "$o-covenant1core.log" --cpu "$ONE_CORE" -- \
         "$COV" batch "$cov_file" --input "$input" --output "$o-covenant1core.csv" --errors "$o-covenant1core.err" "${flags[@]}"

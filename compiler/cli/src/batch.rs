@@ -108,7 +108,7 @@ impl RowIn {
     }
 }
 
-/// What the writing thread reports at the end.
+/// What writing the results came to, reported at the end.
 struct Written {
     rows_out: usize,
     rows_failed: usize,
@@ -815,7 +815,7 @@ fn show_progress(rows_in: usize, started: Instant, position: Option<u64>, size: 
 
 impl<'p> Run<'p> {
     /// A worker thread: takes pieces until there are none, keeping one session (and trace
-    /// writer) for the whole run, and sends each piece's results to the writing thread.
+    /// writer) for the whole run, and hands each piece's results in to be written in order.
     fn work(&self, shared: &Shared<'_>) {
         let mut worker = self.new_worker();
         // The worker's rows, read into again for each piece: no row is allocated in one

@@ -33,7 +33,9 @@ id!(NodeId, InputId, ParamId, DecisionId, TableId, LocalId, SplitId, PaymentId);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Program {
-    /// Display names of the source files, indexed by `FileId`.
+    /// Display names of the source files, indexed by `FileId`. The first field:
+    /// `covenant_eval::native::fingerprint` leaves the names out of the program's JSON by
+    /// their place at its start.
     pub files: Vec<String>,
     pub enums: Vec<EnumDef>,
     pub records: Vec<RecordDef>,
