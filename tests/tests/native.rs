@@ -686,3 +686,125 @@ fn batch_compiled_runs_the_program_kept_for_unchanged_rules_without_compiling_th
     let _ = std::fs::remove_dir_all(program.parent().expect("its folder"));
     let _ = std::fs::remove_file(&record_path);
 }
+
+/// The cache of `covenant batch --compiled` does not grow without end: each program is kept
+/// once (cargo's copy and the rest of its build are removed from the target folder), and a
+/// build removes the programs used longest ago beyond `COVENANT_CACHE_PROGRAMS`, with the
+/// records naming them; a removed program is built again when its rules are next run.
+#[cfg(unix)]
+#[test]
+fn batch_compiled_keeps_the_programs_used_last_and_each_once() {
+    let dir = TempDir::new("batch-compiled-pruned");
+    // A cache of its own, whose target folder is the tests' (Covenant's crates built once).
+    let shared_target = std::path::Path::new(&compiled_cache()).join("target");
+    std::fs::create_dir_all(&shared_target).expect("the shared target folder");
+    let cache = std::path::PathBuf::from(dir.path("cache"));
+    std::fs::create_dir_all(&cache).expect("the cache");
+    std::os::unix::fs::symlink(&shared_target, cache.join("target")).expect("link the target folder");
+    let cache_text = cache.to_string_lossy().into_owned();
+    let cohort = dir.write("cohort.csv", "hours\n1\n2\n");
+    // Rules of this test run alone (the number), so that their programs are built for it.
+    let rules: Vec<String> = (1..=4)
+        .map(|k| {
+            let text = format!(
+                "input hours: Int\ndecision cost: Money = £{k}.00 * hours\ndecision run: Int = {}\n",
+                std::process::id()
+            );
+            dir.write(&format!("rules{k}.cov"), &text)
+        })
+        .collect();
+    let batch = |k: usize, keep: &str| {
+        let env = [
+            ("COVENANT_CACHE", cache_text.as_str()),
+            ("COVENANT_COMPILED_PROFILE", "dev"),
+            ("COVENANT_CACHE_PROGRAMS", keep),
+        ];
+        let r = run_with(
+            "covenant",
+            &["batch", &rules[k - 1], "--input", &cohort, "--decision", "cost", "--compiled"],
+            &env,
+        );
+        assert_eq!(r.code, 0, "{}", r.show());
+        assert_eq!(r.stdout, format!("row,cost\n1,{k}.00\n2,{}.00\n", 2 * k), "{}", r.show());
+        assert_eq!(computed_natively(&r.stderr), Some(2), "{}", r.show());
+        r.stderr.contains("compiling the rules")
+    };
+    let programs = || {
+        let mut names: Vec<String> = std::fs::read_dir(cache.join("rules"))
+            .expect("the programs")
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| name.starts_with("covenant-rules-"))
+            .collect();
+        names.sort();
+        names
+    };
+    let records = || std::fs::read_dir(cache.join("rules").join("sources")).expect("the records").count();
+
+    assert!(batch(1, "2"), "the first run builds");
+    let [first] = <[String; 1]>::try_from(programs()).expect("one program");
+    assert!(batch(2, "2"), "other rules are built");
+    let second = programs().into_iter().find(|p| p != &first).expect("a second program");
+    assert_eq!(records(), 2);
+    for name in [&first, &second] {
+        assert!(cache.join("rules").join(name).join(name).is_file(), "{name} is kept");
+        let crate_name = name.replace('-', "_");
+        let leftovers: Vec<String> = ["debug", "debug/deps", "debug/.fingerprint", "debug/incremental"]
+            .iter()
+            .filter_map(|folder| std::fs::read_dir(shared_target.join(folder)).ok())
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|file| file.starts_with(name.as_str()) || file.starts_with(&crate_name))
+            .collect();
+        assert!(leftovers.is_empty(), "cargo's build of {name} is left in the target folder: {leftovers:?}");
+    }
+
+    // The first rules used again, then a third built: the second, used longest ago, goes.
+    assert!(!batch(1, "2"), "kept, not built again");
+    assert!(batch(3, "2"), "the third is built");
+    let kept = programs();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept.contains(&first) && !kept.contains(&second), "{first} kept, {second} removed: {kept:?}");
+    assert_eq!(records(), 2, "the record of the program removed goes with it");
+    assert!(batch(2, "2"), "a removed program is built again");
+    assert_eq!(programs().len(), 2);
+
+    // The number kept is a whole number, 1 or more.
+    for bad in ["0", "many", "-1"] {
+        let env = [
+            ("COVENANT_CACHE", cache_text.as_str()),
+            ("COVENANT_COMPILED_PROFILE", "dev"),
+            ("COVENANT_CACHE_PROGRAMS", bad),
+        ];
+        let r = run_with("covenant", &["batch", &rules[0], "--input", &cohort, "--compiled"], &env);
+        assert_eq!(r.code, 2, "{bad}: {}", r.show());
+        assert!(r.stderr.contains(&format!("COVENANT_CACHE_PROGRAMS is `{bad}`")), "{bad}: {}", r.show());
+        assert!(r.stdout.is_empty(), "{bad}: {}", r.show());
+    }
+
+    // Runs that build take turns: one waits, saying so, while another holds the lock.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(cache.join("build.lock"))
+        .expect("the lock");
+    lock.lock().expect("take the lock");
+    let waiting = std::process::Command::new(common::built("covenant"))
+        .args(["batch", &rules[3], "--input", &cohort, "--decision", "cost", "--compiled"])
+        .envs([("COVENANT_CACHE", cache_text.as_str()), ("COVENANT_COMPILED_PROFILE", "dev")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start a run");
+    // Without the lock it would have built and run (half a second) by then.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let mut waiting = waiting;
+    assert!(waiting.try_wait().expect("the run").is_none(), "a run built while another held the lock");
+    lock.unlock().expect("give the lock up");
+    let done = waiting.wait_with_output().expect("the run");
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&done.stdout), "row,cost\n1,4.00\n2,8.00\n", "{stderr}");
+    assert!(stderr.contains("note: waiting for another run's build in"), "{stderr}");
+}

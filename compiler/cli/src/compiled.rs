@@ -13,6 +13,13 @@
 //! built again. A record of the files the rules were read from, each with a hash of its text,
 //! lets a later run on unchanged files find the program without compiling the rules at all
 //! ([`run_kept`]): the program compiles them, so a run compiles them once.
+//!
+//! The cache does not grow without end: each program is kept once (cargo's own copy and the
+//! rest of its build are removed once it is kept), each run marks its program used, and a
+//! build removes the programs used longest ago beyond the number kept
+//! (`COVENANT_CACHE_PROGRAMS`, else [`KEPT_PROGRAMS`]). Runs build, keep and remove programs
+//! one at a time (a lock file in the cache), and a run that finds its program removed by
+//! another meanwhile builds it again.
 
 use covenant_driver::Compilation;
 use covenant_eval::native::{self, emit};
@@ -25,6 +32,17 @@ use std::process::{Command, ExitCode, Stdio};
 /// Covenant's source as this command was built from it (overridden by `COVENANT_SOURCE`).
 const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
+/// How many programs the cache keeps unless `COVENANT_CACHE_PROGRAMS` says: an optimised one
+/// is 8 to 10 MB, and rules edited many times in a day, or a `covenant` built again (which
+/// makes every program stale), should not fill a disk.
+pub const KEPT_PROGRAMS: usize = 20;
+
+/// The file whose modification time is when a program was last used.
+const USED: &str = "used";
+
+/// How long a package left without its program (a build stopped part way) is kept.
+const ABANDONED: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// Runs the program built for `file`'s rules with this command's arguments, building it first
 /// unless it is kept from an earlier run. Where the rules, or every decision asked for,
 /// cannot be compiled to Rust, a note says so and `None` lets the interpreter compute every
@@ -36,8 +54,8 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
         Some(ExitCode::from(2))
     };
     let release = release();
-    let cache = match cache_folder() {
-        Ok(cache) => cache,
+    let (cache, keep_count) = match cache_folder().and_then(|cache| Ok((cache, kept_programs()?))) {
+        Ok(found) => found,
         Err(why) => return fail(why),
     };
     let name = format!("covenant-rules-{:016x}", build_key(native::fingerprint(program), release));
@@ -45,7 +63,11 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
     let kept = kept_program(&folder, &name);
     if kept.is_file() {
         remember(&cache, compilation, file, &name, release);
-        return Some(run(&kept));
+        mark_used(&folder);
+        // Removed by another run since it was found: built again below.
+        if let Some(code) = run(&kept) {
+            return Some(code);
+        }
     }
     // The file's name is written into comments of the files made.
     let origin: String = crate::rules_origin(file).chars().map(|c| if c.is_control() { '?' } else { c }).collect();
@@ -61,16 +83,40 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
         eprintln!("note: no decision asked for is compiled to Rust; the interpreter computes every row");
         return None;
     }
-    match build(&cache, &folder, &name, &origin, &emitted.code, release) {
-        Ok(made) => match keep(&made, &folder, &kept) {
-            Ok(()) => {
-                remember(&cache, compilation, file, &name, release);
-                Some(run(&kept))
-            }
-            Err(why) => fail(why),
-        },
-        Err(why) => fail(why),
+    let lock = lock_builds(&cache);
+    // Another run may have built it while this one waited.
+    if !kept.is_file() {
+        let made =
+            build(&cache, &folder, &name, &origin, &emitted.code, release).and_then(|made| keep(&made, &folder, &kept));
+        if let Err(why) = made {
+            return fail(why);
+        }
+        forget_build(&cache.join("target"), &name);
     }
+    remember(&cache, compilation, file, &name, release);
+    mark_used(&folder);
+    prune(&cache, keep_count);
+    drop(lock);
+    run(&kept).or_else(|| fail(format!("the program built, `{}`, was removed before it ran", kept.display())))
+}
+
+/// Takes the cache's build lock, waiting for it (with a note) while another run holds it: one
+/// run at a time builds, keeps and removes programs, so that none removes what another is
+/// building (cargo builds one at a time in the shared target folder anyway). `None`, and no
+/// lock, where the system has no file locks.
+fn lock_builds(cache: &Path) -> Option<std::fs::File> {
+    std::fs::create_dir_all(cache).ok()?;
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(cache.join("build.lock")).ok()?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!("note: waiting for another run's build in `{}` to finish", cache.display());
+            file.lock().ok()?;
+        }
+        Err(std::fs::TryLockError::Error(_)) => return None,
+    }
+    Some(file)
 }
 
 /// Runs the program kept for the rules in `file` if the files they were compiled from last
@@ -79,6 +125,8 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
 pub fn run_kept(file: &Path) -> Option<ExitCode> {
     let release = release();
     let cache = cache_folder().ok()?;
+    // A bad number of programs to keep is reported by the build's path.
+    kept_programs().ok()?;
     let root = std::path::absolute(file).ok()?;
     let record = std::fs::read_to_string(record_path(&cache, &root, release)).ok()?;
     let mut lines = record.lines();
@@ -91,8 +139,13 @@ pub fn run_kept(file: &Path) -> Option<ExitCode> {
         }
         files += 1;
     }
-    let kept = kept_program(&cache.join("rules").join(name), name);
-    (files > 0 && kept.is_file()).then(|| run(&kept))
+    let folder = cache.join("rules").join(name);
+    let kept = kept_program(&folder, name);
+    if files == 0 || !kept.is_file() {
+        return None;
+    }
+    mark_used(&folder);
+    run(&kept)
 }
 
 /// Records which program computes the rules of `file` as `compilation` read them: the program's
@@ -214,12 +267,107 @@ fn build(cache: &Path, folder: &Path, name: &str, origin: &str, code: &str, rele
     Ok(target.join(profile).join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
 }
 
-/// Copies the executable `made` to `kept` in `folder`, then renames it into place: a run
-/// that finds the program finds it whole.
+/// Moves (or, across file systems, copies) the executable `made` to `kept` in `folder` by
+/// way of a partial file renamed into place: a run that finds the program finds it whole.
+/// When another run building the same rules at once has moved it already, its copy is kept.
 fn keep(made: &Path, folder: &Path, kept: &Path) -> Result<(), String> {
     let partial = folder.join(format!("program.{}.partial", std::process::id()));
-    std::fs::copy(made, &partial).map_err(|e| format!("cannot copy `{}`: {e}", made.display()))?;
+    if std::fs::rename(made, &partial).is_err()
+        && let Err(e) = std::fs::copy(made, &partial)
+    {
+        return if kept.is_file() { Ok(()) } else { Err(format!("cannot copy `{}`: {e}", made.display())) };
+    }
     std::fs::rename(&partial, kept).map_err(|e| format!("cannot write `{}`: {e}", kept.display()))
+}
+
+/// Removes what cargo keeps in the cache's `target` folder of the build of program `name`
+/// (its executable, the object files and fingerprints of its own crate; Covenant's crates,
+/// shared by every program, stay): the program is kept once, in its package's folder. A
+/// file that cannot be removed is left.
+fn forget_build(target: &Path, name: &str) {
+    let crate_name = name.replace('-', "_");
+    for profile in ["debug", "release"] {
+        let folder = target.join(profile);
+        for file in
+            [format!("{name}{}", std::env::consts::EXE_SUFFIX), format!("{name}.d"), format!("{crate_name}.pdb")]
+        {
+            let _ = std::fs::remove_file(folder.join(file));
+        }
+        for (within, prefix) in
+            [("deps", &crate_name), (".fingerprint", &name.to_string()), ("incremental", &crate_name)]
+        {
+            let Ok(entries) = std::fs::read_dir(folder.join(within)) else { continue };
+            for entry in entries.filter_map(Result::ok) {
+                let matches = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|f| f.strip_prefix(prefix.as_str()))
+                    .is_some_and(|rest| rest.starts_with(['-', '.']));
+                if matches {
+                    let path = entry.path();
+                    let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                }
+            }
+        }
+    }
+}
+
+/// Marks the program in `folder` used now, for [`prune`]. Failing only makes it look older.
+fn mark_used(folder: &Path) {
+    let used = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(folder.join(USED));
+    let _ = used.and_then(|file| file.set_modified(std::time::SystemTime::now()));
+}
+
+/// When the program in `folder` was last used: its mark, else when it was built.
+fn last_used(folder: &Path, name: &str) -> std::time::SystemTime {
+    std::fs::metadata(folder.join(USED))
+        .or_else(|_| std::fs::metadata(kept_program(folder, name)))
+        .and_then(|meta| meta.modified())
+        .unwrap_or(std::time::UNIX_EPOCH)
+}
+
+/// Removes the programs of `cache` used longest ago, all but the `keep` used last, and the
+/// records naming programs no longer kept. A program running meanwhile runs on (on Windows
+/// it cannot be removed, and is left); a run about to start one removed builds it again. A
+/// package without its program is being built by another run, and is left unless untouched
+/// for [`ABANDONED`].
+fn prune(cache: &Path, keep: usize) {
+    let rules = cache.join("rules");
+    let Ok(entries) = std::fs::read_dir(&rules) else { return };
+    let mut programs: Vec<(std::time::SystemTime, String)> = Vec::new();
+    let mut abandoned: Vec<String> = Vec::new();
+    for name in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| is_program_name(n)) {
+        let folder = rules.join(&name);
+        if kept_program(&folder, &name).is_file() {
+            programs.push((last_used(&folder, &name), name));
+        } else if folder.metadata().and_then(|m| m.modified()).is_ok_and(|at| at.elapsed().is_ok_and(|e| e > ABANDONED))
+        {
+            abandoned.push(name);
+        }
+    }
+    programs.sort_by(|a, b| b.cmp(a));
+    for name in programs.into_iter().skip(keep).map(|(_, name)| name).chain(abandoned) {
+        let _ = std::fs::remove_dir_all(rules.join(&name));
+        forget_build(&cache.join("target"), &name);
+    }
+    let Ok(records) = std::fs::read_dir(rules.join("sources")) else { return };
+    for record in records.filter_map(Result::ok) {
+        let named =
+            std::fs::read_to_string(record.path()).ok().and_then(|text| text.lines().next().map(str::to_string));
+        if named.is_some_and(|name| is_program_name(&name) && !rules.join(&name).is_dir()) {
+            let _ = std::fs::remove_file(record.path());
+        }
+    }
+}
+
+/// How many programs the cache keeps: `COVENANT_CACHE_PROGRAMS`, else [`KEPT_PROGRAMS`].
+fn kept_programs() -> Result<usize, String> {
+    match std::env::var("COVENANT_CACHE_PROGRAMS") {
+        Err(_) => Ok(KEPT_PROGRAMS),
+        Ok(text) => text.trim().parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            format!("COVENANT_CACHE_PROGRAMS is `{text}`: it is how many programs the cache keeps, a whole number, 1 or more")
+        }),
+    }
 }
 
 /// The cache folder: `COVENANT_CACHE`, else `$XDG_CACHE_HOME/covenant`, else `~/.cache/covenant`.
@@ -271,6 +419,8 @@ fn manifest(name: &str, origin: &str, source: &Path) -> String {
          [package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
          [[bin]]\nname = \"{name}\"\npath = \"main.rs\"\n\n\
          [dependencies]\ncovenant-cli = {{ path = {} }}\ncovenant-eval = {{ path = {} }}\n\n\
+         # Without debugging information an unoptimised program is a sixth of the size and links in half the time.\n\
+         [profile.dev]\ndebug = false\n\n\
          # Not a member of any other workspace.\n[workspace]\n",
         path("cli"),
         path("eval"),
@@ -294,23 +444,26 @@ fn toml_string(text: &str) -> String {
 }
 
 /// Runs the built program with this command's arguments, in its place where the system
-/// allows it, so that its exit code and output are the run's.
-fn run(runner: &Path) -> ExitCode {
+/// allows it, so that its exit code and output are the run's. `None` when the program is not
+/// there: another run removed it after it was found.
+fn run(runner: &Path) -> Option<ExitCode> {
     let mut command = Command::new(runner);
     command.args(std::env::args_os().skip(1));
+    let cannot = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return None;
+        }
+        eprintln!("error: cannot run `{}`: {e}", runner.display());
+        Some(ExitCode::from(2))
+    };
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt as _;
-        let e = command.exec();
-        eprintln!("error: cannot run `{}`: {e}", runner.display());
-        ExitCode::from(2)
+        cannot(command.exec())
     }
     #[cfg(not(unix))]
     match command.status() {
-        Ok(status) => ExitCode::from(status.code().map_or(1, |c| c.clamp(0, 255) as u8)),
-        Err(e) => {
-            eprintln!("error: cannot run `{}`: {e}", runner.display());
-            ExitCode::from(2)
-        }
+        Ok(status) => Some(ExitCode::from(status.code().map_or(1, |c| c.clamp(0, 255) as u8))),
+        Err(e) => cannot(e),
     }
 }
