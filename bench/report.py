@@ -168,7 +168,7 @@ for model in ("suffolk", "housing"):
         of_c = compute_only(model, rows, "openfisca")
         reps = len(runs.get((model, rows, "covenant", "end-to-end"), []))
         print(f"### {TITLE[model]}, {rows:,} rows\n")
-        print(f"End to end: median of {reps} run(s). Compute-only: best pass over rows already in memory.\n")
+        print(f"End to end: median of {reps} run(s). Compute-only: best of 5 passes over rows already in memory (OpenFisca: best of 3).\n")
         print(
             "| System | Mode | Time (s) | Rows/s | Peak RSS (MiB) | Time ÷ hand-written (same mode) "
             "| Time ÷ OpenFisca (same mode) | Differences from Covenant `batch` |"
