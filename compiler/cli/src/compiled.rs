@@ -293,15 +293,13 @@ fn forget_build(target: &Path, name: &str) {
         {
             let _ = std::fs::remove_file(folder.join(file));
         }
-        for (within, prefix) in
-            [("deps", &crate_name), (".fingerprint", &name.to_string()), ("incremental", &crate_name)]
-        {
+        for (within, prefix) in [("deps", crate_name.as_str()), (".fingerprint", name), ("incremental", &crate_name)] {
             let Ok(entries) = std::fs::read_dir(folder.join(within)) else { continue };
             for entry in entries.filter_map(Result::ok) {
                 let matches = entry
                     .file_name()
                     .to_str()
-                    .and_then(|f| f.strip_prefix(prefix.as_str()))
+                    .and_then(|f| f.strip_prefix(prefix))
                     .is_some_and(|rest| rest.starts_with(['-', '.']));
                 if matches {
                     let path = entry.path();
