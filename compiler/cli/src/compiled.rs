@@ -59,7 +59,7 @@ pub fn run_built(compilation: &Compilation, file: &Path, decisions: &[DecisionId
         Err(why) => return fail(why),
     };
     let name = format!("covenant-rules-{:016x}", build_key(native::fingerprint(program), release));
-    let folder = cache.join("rules").join(&name);
+    let folder = package_folder(&cache, &name);
     let kept = kept_program(&folder, &name);
     if kept.is_file() {
         remember(&cache, compilation, file, &name, release);
@@ -139,7 +139,7 @@ pub fn run_kept(file: &Path) -> Option<ExitCode> {
         }
         files += 1;
     }
-    let folder = cache.join("rules").join(name);
+    let folder = package_folder(&cache, name);
     let kept = kept_program(&folder, name);
     if files == 0 || !kept.is_file() {
         return None;
@@ -176,6 +176,21 @@ fn remember(cache: &Path, compilation: &Compilation, file: &Path, name: &str, re
         .and_then(|()| std::fs::rename(&partial, &path));
 }
 
+/// The folder of the package of program `name`: its sources, its program and its mark of use.
+fn package_folder(cache: &Path, name: &str) -> PathBuf {
+    packages_folder(cache).join(name)
+}
+
+/// The folder of every package, and of the records.
+fn packages_folder(cache: &Path) -> PathBuf {
+    cache.join("rules")
+}
+
+/// The folder of the records [`remember`] writes, beside the packages.
+fn records_folder(cache: &Path) -> PathBuf {
+    packages_folder(cache).join("sources")
+}
+
 /// The program `name` as kept in its package's `folder`.
 fn kept_program(folder: &Path, name: &str) -> PathBuf {
     folder.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
@@ -186,7 +201,7 @@ fn record_path(cache: &Path, root: &Path, release: bool) -> PathBuf {
     let mut hasher = DefaultHasher::new();
     root.hash(&mut hasher);
     build_identity(&mut hasher, release);
-    cache.join("rules").join("sources").join(format!("{:016x}", hasher.finish()))
+    records_folder(cache).join(format!("{:016x}", hasher.finish()))
 }
 
 fn text_hash(text: &[u8]) -> u64 {
@@ -327,15 +342,15 @@ fn last_used(folder: &Path, name: &str) -> std::time::SystemTime {
 /// Removes the programs of `cache` used longest ago, all but the `keep` used last, and the
 /// records naming programs no longer kept. A program running meanwhile runs on (on Windows
 /// it cannot be removed, and is left); a run about to start one removed builds it again. A
-/// package without its program is being built by another run, and is left unless untouched
+/// package without its program is a build stopped part way (none is under way while the
+/// build lock is held, but a run without file locks may be building), removed once untouched
 /// for [`ABANDONED`].
 fn prune(cache: &Path, keep: usize) {
-    let rules = cache.join("rules");
-    let Ok(entries) = std::fs::read_dir(&rules) else { return };
+    let Ok(entries) = std::fs::read_dir(packages_folder(cache)) else { return };
     let mut programs: Vec<(std::time::SystemTime, String)> = Vec::new();
     let mut abandoned: Vec<String> = Vec::new();
     for name in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| is_program_name(n)) {
-        let folder = rules.join(&name);
+        let folder = package_folder(cache, &name);
         if kept_program(&folder, &name).is_file() {
             programs.push((last_used(&folder, &name), name));
         } else if folder.metadata().and_then(|m| m.modified()).is_ok_and(|at| at.elapsed().is_ok_and(|e| e > ABANDONED))
@@ -345,14 +360,14 @@ fn prune(cache: &Path, keep: usize) {
     }
     programs.sort_by(|a, b| b.cmp(a));
     for name in programs.into_iter().skip(keep).map(|(_, name)| name).chain(abandoned) {
-        let _ = std::fs::remove_dir_all(rules.join(&name));
+        let _ = std::fs::remove_dir_all(package_folder(cache, &name));
         forget_build(&cache.join("target"), &name);
     }
-    let Ok(records) = std::fs::read_dir(rules.join("sources")) else { return };
+    let Ok(records) = std::fs::read_dir(records_folder(cache)) else { return };
     for record in records.filter_map(Result::ok) {
         let named =
             std::fs::read_to_string(record.path()).ok().and_then(|text| text.lines().next().map(str::to_string));
-        if named.is_some_and(|name| is_program_name(&name) && !rules.join(&name).is_dir()) {
+        if named.is_some_and(|name| is_program_name(&name) && !package_folder(cache, &name).is_dir()) {
             let _ = std::fs::remove_file(record.path());
         }
     }
